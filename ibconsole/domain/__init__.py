@@ -1,0 +1,1 @@
+"""Pure trading logic: products, rollover, sessions, risk, orders and connection health."""

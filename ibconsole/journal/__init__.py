@@ -1,0 +1,1 @@
+"""Append-only SQLite journal of every order intent, decision, submission, status and fill."""
