@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import StrEnum
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
-if TYPE_CHECKING:
-    from ibconsole.domain.clock import Clock
-    from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.clock import Clock
+from ibconsole.domain.contracts import ListedContract
 
 __all__ = [
     "MAX_KEY_LENGTH",
@@ -236,6 +235,11 @@ class Position:
     quantity: Decimal
     avg_cost: Decimal
     account: str
+
+    @classmethod
+    def flat(cls, con_id: int, account: str = "") -> Position:
+        """A position known to be flat, as opposed to one that could not be read (``None``)."""
+        return cls(con_id=con_id, quantity=Decimal(0), avg_cost=Decimal(0), account=account)
 
 
 KeyFactory = Callable[[], str]
