@@ -1,0 +1,298 @@
+"""Simulated prices: a seeded random walk per instrument on its tick grid, ticking only while
+somebody subscribes to or holds the instrument."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from ibconsole.sim.clock import SimClock
+from ibconsole.sim.instruments import Catalogue, Instrument
+
+__all__ = ["Market", "Quote", "QuoteListener"]
+
+log = logging.getLogger(__name__)
+
+QuoteListener = Callable[[int, "Quote"], None]
+
+# Reference level and daily volatility (fraction) per product, keyed by futures trading class or
+# by symbol for stocks and currencies.
+_REFERENCE: dict[str, tuple[str, float]] = {
+    "ES": ("6000", 0.010),
+    "MES": ("6000", 0.010),
+    "NQ": ("21000", 0.013),
+    "MNQ": ("21000", 0.013),
+    "RTY": ("2200", 0.015),
+    "M2K": ("2200", 0.015),
+    "YM": ("43000", 0.009),
+    "MYM": ("43000", 0.009),
+    "CL": ("70", 0.025),
+    "MCL": ("70", 0.025),
+    "NG": ("3.5", 0.040),
+    "GC": ("2700", 0.010),
+    "MGC": ("2700", 0.010),
+    "ZN": ("110", 0.004),
+    "ZB": ("115", 0.008),
+    "6E": ("1.08", 0.005),
+    "EUR": ("1.08", 0.005),
+    "AAPL": ("230", 0.015),
+    "MSFT": ("420", 0.015),
+    "SPY": ("590", 0.010),
+}
+# (smallest, largest, lot) for displayed bid/ask sizes, and the largest trade in lots.
+_SIZES: dict[str, tuple[int, int, int, int]] = {
+    "FUT": (1, 60, 1, 10),
+    "STK": (1, 30, 100, 5),
+    "CASH": (1, 50, 100_000, 0),
+}
+# Volatility is spread over a regular session's length so a demo moves visibly; a move is at
+# least this likely per update so even slow products tick.
+_SESSION_SECONDS = 6.5 * 3600
+_MIN_MOVE_PROBABILITY = 0.1
+_MAX_CATCH_UP_STEPS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Top of book and the day's statistics for one instrument, on its tick grid."""
+
+    bid: Decimal
+    ask: Decimal
+    last: Decimal
+    bid_size: int
+    ask_size: int
+    last_size: int
+    volume: int
+    high: Decimal
+    low: Decimal
+    open: Decimal
+    close: Decimal
+    time: datetime
+
+
+class _Walk:
+    """The state of one instrument's walk, in integer ticks so repeated steps cannot drift."""
+
+    __slots__ = (
+        "ask_size",
+        "bid",
+        "bid_size",
+        "close",
+        "high",
+        "instrument",
+        "last",
+        "last_size",
+        "low",
+        "max_trade",
+        "move_probability",
+        "open",
+        "quote",
+        "rng",
+        "size_lot",
+        "size_range",
+        "tick",
+        "trades",
+        "volume",
+    )
+
+    def __init__(
+        self, instrument: Instrument, seed: int, tick_rate: float, months_out: int, now: datetime
+    ) -> None:
+        self.instrument = instrument
+        self.tick = instrument.min_tick
+        self.rng = random.Random(f"{seed}:{instrument.con_id}")
+        key = instrument.trading_class if instrument.sec_type == "FUT" else instrument.symbol
+        level, daily_vol = _REFERENCE.get(key, ("100", 0.01))
+        # each deferred month a little higher (carry), and every seed its own level
+        start = float(level) * (1 + 0.002 * months_out) * (1 + self.rng.uniform(-0.02, 0.02))
+        self.bid = max(1, round(start / float(self.tick)))
+        ticks_per_session = float(level) * daily_vol / float(self.tick)
+        per_second = ticks_per_session**2 / _SESSION_SECONDS
+        self.move_probability = min(1.0, max(_MIN_MOVE_PROBABILITY, per_second / tick_rate))
+        low, high, lot, max_trade = _SIZES.get(instrument.sec_type, _SIZES["FUT"])
+        self.size_range = (low, high)
+        self.size_lot = lot
+        self.max_trade = max_trade
+        self.trades = max_trade > 0
+        self.bid_size = self._size()
+        self.ask_size = self._size()
+        previous_close = self.bid + self.rng.randint(-40, 40)
+        self.close = max(1, previous_close)
+        self.open = max(1, self.close + self.rng.randint(-8, 8))
+        self.last = self.bid
+        self.last_size = 1 if self.trades else 0
+        self.high = max(self.open, self.last, self.bid + 1)
+        self.low = min(self.open, self.last, self.bid)
+        self.volume = self.rng.randint(5_000, 50_000) * lot if self.trades else 0
+        self.quote = self._snapshot(now)
+
+    def _size(self) -> int:
+        return self.rng.randint(*self.size_range) * self.size_lot
+
+    def step(self, now: datetime) -> Quote:
+        rng = self.rng
+        direction = 0
+        if rng.random() < self.move_probability:
+            direction = 1 if rng.random() < 0.5 else -1
+            self.bid = max(1, self.bid + direction)
+        self.bid_size = self._size()
+        self.ask_size = self._size()
+        if self.trades and rng.random() < 0.5:
+            buyer = direction > 0 or (direction == 0 and rng.random() < 0.5)
+            self.last = self.bid + 1 if buyer else self.bid
+            self.last_size = rng.randint(1, self.max_trade) * self.size_lot
+            self.volume += self.last_size
+            self.high = max(self.high, self.last)
+            self.low = min(self.low, self.last)
+        elif not self.trades:
+            self.high = max(self.high, self.bid + 1)
+            self.low = min(self.low, self.bid)
+        self.quote = self._snapshot(now)
+        return self.quote
+
+    def _snapshot(self, now: datetime) -> Quote:
+        tick = self.tick
+        last = self.last if self.trades else self.bid
+        return Quote(
+            bid=self.bid * tick,
+            ask=(self.bid + 1) * tick,
+            last=last * tick,
+            bid_size=self.bid_size,
+            ask_size=self.ask_size,
+            last_size=self.last_size,
+            volume=self.volume,
+            high=self.high * tick,
+            low=self.low * tick,
+            open=self.open * tick,
+            close=self.close * tick,
+            time=now,
+        )
+
+
+class Market:
+    """Quotes for every catalogue instrument.
+
+    An instrument's walk starts on first use and advances ``tick_rate`` times per second while it
+    is held (``hold``/``release`` are reference-counted; market data subscriptions and working
+    orders both hold). One shared timer drives every held instrument; it stops when none is held.
+    Each instrument draws from its own random stream seeded by ``(seed, conId)``, so its path does
+    not depend on what else is subscribed.
+    """
+
+    def __init__(
+        self, catalogue: Catalogue, clock: SimClock, *, seed: int, tick_rate: float = 4.0
+    ) -> None:
+        if not math.isfinite(tick_rate) or tick_rate <= 0:
+            raise ValueError(f"tick_rate must be a positive number of updates/s, got {tick_rate}")
+        self._catalogue = catalogue
+        self._clock = clock
+        self._seed = seed
+        self.tick_rate = tick_rate
+        self._walks: dict[int, _Walk] = {}
+        self._holds: dict[int, int] = {}
+        self._active: list[_Walk] = []
+        self._listeners: list[QuoteListener] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._next_due = 0.0
+
+    def instrument(self, con_id: int) -> Instrument:
+        instrument = self._catalogue.by_con_id(con_id)
+        if instrument is None:
+            raise KeyError(f"no instrument with conId {con_id}")
+        return instrument
+
+    def quote(self, con_id: int) -> Quote:
+        """Current top of book (starting the instrument's walk if it never ran)."""
+        return self._walk(con_id).quote
+
+    def is_held(self, con_id: int) -> bool:
+        return con_id in self._holds
+
+    def add_listener(self, fn: QuoteListener) -> None:
+        """Call ``fn(conId, quote)`` after every price update of any instrument."""
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: QuoteListener) -> None:
+        self._listeners.remove(fn)
+
+    def hold(self, con_id: int) -> None:
+        walk = self._walk(con_id)
+        count = self._holds.get(con_id, 0)
+        self._holds[con_id] = count + 1
+        if count == 0:
+            self._active.append(walk)
+            if self._timer is None:
+                loop = asyncio.get_running_loop()
+                self._next_due = loop.time() + 1 / self.tick_rate
+                self._timer = loop.call_at(self._next_due, self._on_timer)
+
+    def release(self, con_id: int) -> None:
+        count = self._holds.get(con_id, 0)
+        if count == 0:
+            raise ValueError(f"release of conId {con_id}, which is not held")
+        if count > 1:
+            self._holds[con_id] = count - 1
+            return
+        del self._holds[con_id]
+        self._active = [walk for walk in self._active if walk.instrument.con_id != con_id]
+        if not self._active and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def close(self) -> None:
+        """Stop the timer and forget every hold and listener."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._holds.clear()
+        self._active.clear()
+        self._listeners.clear()
+
+    def step(self, con_id: int) -> Quote:
+        """Advance one instrument by one update now and notify listeners (also used by tests)."""
+        walk = self._walk(con_id)
+        quote = walk.step(self._clock.now())
+        for listener in tuple(self._listeners):
+            listener(con_id, quote)
+        return quote
+
+    def _walk(self, con_id: int) -> _Walk:
+        walk = self._walks.get(con_id)
+        if walk is None:
+            instrument = self.instrument(con_id)
+            now = self._clock.now()
+            walk = _Walk(instrument, self._seed, self.tick_rate, self._months_out(instrument), now)
+            self._walks[con_id] = walk
+        return walk
+
+    def _months_out(self, instrument: Instrument) -> int:
+        if not instrument.contract_month:
+            return 0
+        now = self._clock.now()
+        year, month = int(instrument.contract_month[:4]), int(instrument.contract_month[4:])
+        return max(0, (year - now.year) * 12 + month - now.month)
+
+    def _on_timer(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = 1 / self.tick_rate
+        behind = loop.time() - self._next_due
+        # a stalled loop catches up a few updates, never a backlog that would stall it further
+        steps = min(_MAX_CATCH_UP_STEPS, 1 + int(behind / interval)) if behind > 0 else 1
+        self._next_due += steps * interval
+        if self._next_due < loop.time():
+            self._next_due = loop.time() + interval
+        self._timer = loop.call_at(self._next_due, self._on_timer)
+        now = self._clock.now()
+        listeners = tuple(self._listeners)
+        for _ in range(steps):
+            for walk in tuple(self._active):
+                quote = walk.step(now)
+                con_id = walk.instrument.con_id
+                for listener in listeners:
+                    listener(con_id, quote)

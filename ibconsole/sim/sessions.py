@@ -1,0 +1,99 @@
+"""Trading and liquid (regular) hours of an instrument, written the way TWS reports them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from ibconsole.sim.holidays import is_holiday
+
+__all__ = ["CME_GLOBEX", "IDEALPRO_FX", "US_STOCKS", "SessionRule", "globex"]
+
+_ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRule:
+    """One session per trade date, in the instrument's own time zone.
+
+    A session whose ``open`` is later in the day than its ``close`` opens on the calendar day
+    before its trade date (CME Globex: 17:00 the evening before, close 16:00, so the hour
+    between is the daily break).
+    Weekends are closed; so are exchange holidays when ``observes_holidays``.
+    """
+
+    open: time
+    close: time
+    liquid_open: time
+    liquid_close: time
+    observes_holidays: bool = True
+
+    def is_trade_date(self, day: date) -> bool:
+        return day.weekday() < 5 and not (self.observes_holidays and is_holiday(day))
+
+    def trading_hours(self, first_day: date, days: int) -> str:
+        """``tradingHours``: ``YYYYMMDD:HHMM-YYYYMMDD:HHMM`` per trade date, ``YYYYMMDD:CLOSED``
+        for the other days, ``;``-separated."""
+        return self._hours(first_day, days, liquid=False)
+
+    def liquid_hours(self, first_day: date, days: int) -> str:
+        """``liquidHours``: the regular trading hours of each trade date, same format."""
+        return self._hours(first_day, days, liquid=True)
+
+    def is_open(self, local: datetime) -> bool:
+        """Whether ``local`` (in the instrument's zone, naive or aware) is inside a session."""
+        clock_time = local.time().replace(tzinfo=None)
+        day = local.date()
+        overnight = self.open > self.close
+        if overnight and clock_time >= self.open:
+            return self.is_trade_date(day + _ONE_DAY)
+        if not self.is_trade_date(day):
+            return False
+        if overnight:
+            return clock_time < self.close
+        return self.open <= clock_time < self.close
+
+    def _hours(self, first_day: date, days: int, *, liquid: bool) -> str:
+        if days < 1:
+            raise ValueError(f"session listing needs at least one day, got {days}")
+        entries: list[str] = []
+        for offset in range(days):
+            day = first_day + offset * _ONE_DAY
+            if not self.is_trade_date(day):
+                entries.append(f"{day:%Y%m%d}:CLOSED")
+            else:
+                start, end = (
+                    (self.liquid_open, self.liquid_close) if liquid else (self.open, self.close)
+                )
+                # a window whose start is later in the day than its end opened the evening before
+                opens = day - _ONE_DAY if start > end else day
+                entries.append(f"{opens:%Y%m%d}:{start:%H%M}-{day:%Y%m%d}:{end:%H%M}")
+        return ";".join(entries)
+
+
+def globex(liquid_open: str, liquid_close: str) -> SessionRule:
+    """A CME Globex session (17:00 the evening before to 16:00 Central) with the given RTH."""
+    return SessionRule(
+        open=time(17, 0),
+        close=time(16, 0),
+        liquid_open=time.fromisoformat(liquid_open),
+        liquid_close=time.fromisoformat(liquid_close),
+    )
+
+
+CME_GLOBEX = globex("08:30", "15:00")
+US_STOCKS = SessionRule(
+    open=time(4, 0),
+    close=time(20, 0),
+    liquid_open=time(9, 30),
+    liquid_close=time(16, 0),
+)
+# IDEALPRO: Sunday 17:15 to Friday 17:00 New York time with a daily 15-minute break; currencies
+# trade through US exchange holidays.
+IDEALPRO_FX = SessionRule(
+    open=time(17, 15),
+    close=time(17, 0),
+    liquid_open=time(17, 15),
+    liquid_close=time(17, 0),
+    observes_holidays=False,
+)
