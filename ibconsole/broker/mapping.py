@@ -1,0 +1,150 @@
+"""Translate ib_insync objects into frozen domain snapshots, and domain intents into IB orders.
+
+Every conversion is O(1) and total: a value IB left unset becomes ``None``, never a made-up number.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from ib_insync import Contract, ContractDetails, Future, Order, Ticker, Trade
+from ib_insync import Position as IbPosition
+from ib_insync.util import UNSET_DOUBLE
+
+from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.orders import (
+    OrderIntent,
+    OrderType,
+    Position,
+    Side,
+    SnapDirection,
+    WorkingOrder,
+    snap_to_tick,
+)
+from ibconsole.domain.products import Product
+from ibconsole.domain.quotes import MarketDataType, Quote
+
+# Statuses in which an order is still live at the broker (ib_insync's OrderStatus.ActiveStates).
+ACTIVE_STATUSES = frozenset({"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted"})
+
+
+def decimal_or_none(value: float | None, tick: Decimal | None = None) -> Decimal | None:
+    """IB's float to Decimal, on the tick grid when one is given; NaN and IB's unset marker to None."""
+    if value is None or math.isnan(value) or value == UNSET_DOUBLE or math.isinf(value):
+        return None
+    number = Decimal(repr(value))
+    return snap_to_tick(number, tick, SnapDirection.NEAREST) if tick else number
+
+
+def listed_contract(details: ContractDetails, product: Product) -> ListedContract:
+    """A contract month from its contract details; the last trade carries the exchange's zone."""
+    contract = details.contract
+    if contract is None:
+        raise ValueError(f"contract details for {product.symbol} arrived without a contract")
+    day = contract.lastTradeDateOrContractMonth[:8]
+    if len(day) != 8 or not day.isdigit():
+        raise ValueError(
+            f"{contract.localSymbol or product.symbol}: last trade date {day!r} is not YYYYMMDD"
+        )
+    zone = ZoneInfo(details.timeZoneId or product.time_zone)
+    clock_time = _parse_hhmm(details.lastTradeTime) or product.expiry.time
+    last_trade = datetime(int(day[:4]), int(day[4:6]), int(day[6:]), tzinfo=zone).replace(
+        hour=clock_time.hour, minute=clock_time.minute
+    )
+    month = (details.contractMonth or day[:6])[:6]
+    return ListedContract(
+        symbol=product.symbol,
+        local_symbol=contract.localSymbol,
+        con_id=contract.conId,
+        contract_month=month,
+        last_trade=last_trade,
+        exchange=contract.exchange or product.exchange,
+        currency=contract.currency or product.currency,
+        multiplier=Decimal(contract.multiplier or product.multiplier),
+        min_tick=Decimal(repr(details.minTick)) if details.minTick else product.min_tick,
+        trading_class=contract.tradingClass or product.trading_class,
+    )
+
+
+def _parse_hhmm(text: str) -> time | None:
+    digits = text.replace(":", "").strip()
+    if len(digits) != 4 or not digits.isdigit():
+        return None
+    return time(int(digits[:2]), int(digits[2:]))
+
+
+def ib_contract(contract: ListedContract) -> Contract:
+    """The fully qualified IB contract of a listed month (conId decides, the rest must agree)."""
+    return Future(
+        conId=contract.con_id,
+        symbol="",
+        lastTradeDateOrContractMonth=contract.last_trade.strftime("%Y%m%d"),
+        exchange=contract.exchange,
+        currency=contract.currency,
+        localSymbol=contract.local_symbol,
+        tradingClass=contract.trading_class,
+        multiplier=str(contract.multiplier.normalize()),
+    )
+
+
+def ib_order(intent: OrderIntent, quantity: Decimal | None = None) -> Order:
+    """The IB order for an intent's entry; the key travels as orderRef for idempotency."""
+    order = Order(
+        action=intent.side.value,
+        totalQuantity=float(quantity if quantity is not None else intent.quantity),
+        orderType=intent.order_type.value,
+        tif=intent.tif.value,
+        orderRef=intent.key,
+        account=intent.account,
+    )
+    if intent.limit_price is not None:
+        order.lmtPrice = float(intent.limit_price)
+    if intent.stop_price is not None:
+        order.auxPrice = float(intent.stop_price)
+    return order
+
+
+def working_order(trade: Trade, tick: Decimal | None = None) -> WorkingOrder:
+    order, status = trade.order, trade.orderStatus
+    remaining = status.remaining if status.status else order.totalQuantity
+    return WorkingOrder(
+        order_id=order.orderId,
+        key=order.orderRef or "",
+        con_id=trade.contract.conId,
+        side=Side(order.action),
+        remaining=Decimal(repr(remaining)),
+        order_type=OrderType(order.orderType),
+        limit_price=decimal_or_none(order.lmtPrice, tick),
+        stop_price=decimal_or_none(order.auxPrice, tick),
+        parent_id=order.parentId,
+        oca_group=order.ocaGroup,
+        status=status.status,
+    )
+
+
+def position(item: IbPosition) -> Position:
+    return Position(
+        con_id=item.contract.conId,
+        quantity=Decimal(repr(item.position)),
+        avg_cost=Decimal(repr(item.avgCost)),
+        account=item.account,
+    )
+
+
+def quote(ticker: Ticker, tick: Decimal | None, received: datetime) -> Quote:
+    """The ticker's current top of book, stamped by the console's clock when it arrived.
+
+    ib_insync stamps tickers with the wall clock; the console may run on a shifted clock (--as-of),
+    and quote ages must be measured in the clock the risk checks use.
+    """
+    return Quote(
+        con_id=ticker.contract.conId if ticker.contract else 0,
+        bid=decimal_or_none(ticker.bid, tick),
+        ask=decimal_or_none(ticker.ask, tick),
+        last=decimal_or_none(ticker.last, tick),
+        time=received,
+        data_type=MarketDataType(ticker.marketDataType or 1),
+    )
