@@ -197,10 +197,8 @@ def test_typed_values_are_accepted_as_well_as_text() -> None:
 
 
 def test_text_is_forgiving_about_case_spaces_and_thousands_separators() -> None:
-    intent = build_intent(
-        **ticket(side=" sell ", quantity=" 1,000 ", order_type="stp lmt", tif="gtc",
-                 limit_price="5,000.00", stop_price="5000.25")
-    )  # fmt: skip
+    values = ticket(side=" sell ", quantity=" 1,000 ", order_type="stp lmt", tif="gtc")
+    intent = build_intent(**values | {"limit_price": "5,000.00", "stop_price": "5000.25"})
     assert intent.side is Side.SELL
     assert intent.quantity == D(1000)
     assert intent.order_type is OrderType.STOP_LIMIT
