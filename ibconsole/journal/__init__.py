@@ -1,1 +1,66 @@
 """Append-only SQLite journal of every order intent, decision, submission, status and fill."""
+
+from ibconsole.journal.csv_export import CSV_COLUMNS
+from ibconsole.journal.errors import JournalError
+from ibconsole.journal.events import (
+    BrokerStatus,
+    CancelRequested,
+    CommissionRecorded,
+    Decision,
+    DecisionRecorded,
+    EventKind,
+    EventPayload,
+    FillRecorded,
+    IntentRecorded,
+    JournalEvent,
+    ReconciliationOutcome,
+    ReconciliationRecorded,
+    RejectionRecorded,
+    StatusRecorded,
+    SubmissionRecorded,
+)
+from ibconsole.journal.journal import Journal
+from ibconsole.journal.lifecycle import (
+    FINAL_STATES,
+    FillPart,
+    OrderLifecycle,
+    OrderState,
+    apply,
+    derive,
+    exec_base,
+)
+from ibconsole.journal.location import default_journal_path
+from ibconsole.journal.schema import SCHEMA_VERSION
+from ibconsole.journal.snapshots import JournalFill, JournalOrder
+
+__all__ = [
+    "CSV_COLUMNS",
+    "FINAL_STATES",
+    "SCHEMA_VERSION",
+    "BrokerStatus",
+    "CancelRequested",
+    "CommissionRecorded",
+    "Decision",
+    "DecisionRecorded",
+    "EventKind",
+    "EventPayload",
+    "FillPart",
+    "FillRecorded",
+    "IntentRecorded",
+    "Journal",
+    "JournalError",
+    "JournalEvent",
+    "JournalFill",
+    "JournalOrder",
+    "OrderLifecycle",
+    "OrderState",
+    "ReconciliationOutcome",
+    "ReconciliationRecorded",
+    "RejectionRecorded",
+    "StatusRecorded",
+    "SubmissionRecorded",
+    "apply",
+    "default_journal_path",
+    "derive",
+    "exec_base",
+]

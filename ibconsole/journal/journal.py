@@ -1,0 +1,596 @@
+"""The order journal: typed, transactional appends to the event log and the queries the blotter
+and the reconciler run against its projection.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TextIO, TypeVar
+
+from ibconsole.domain.clock import Clock
+from ibconsole.domain.orders import OrderIntent, OrderValidationError, Side, validate_key
+from ibconsole.journal.codec import (
+    decode_intent,
+    decode_lifecycle,
+    decode_payload,
+    encode_intent,
+    encode_lifecycle,
+    encode_payload,
+    parse_utc,
+    utc_text,
+)
+from ibconsole.journal.csv_export import write_csv
+from ibconsole.journal.errors import JournalError
+from ibconsole.journal.events import (
+    BrokerStatus,
+    CancelRequested,
+    CommissionRecorded,
+    Decision,
+    DecisionRecorded,
+    EventPayload,
+    FillRecorded,
+    IntentRecorded,
+    JournalEvent,
+    ReconciliationOutcome,
+    ReconciliationRecorded,
+    RejectionRecorded,
+    StatusRecorded,
+    SubmissionRecorded,
+)
+from ibconsole.journal.lifecycle import OrderLifecycle, OrderState, apply, exec_base, start
+from ibconsole.journal.schema import open_database
+from ibconsole.journal.snapshots import JournalFill, JournalOrder
+
+logger = logging.getLogger(__name__)
+
+# Constant statement texts: sqlite3 keeps each one prepared in its per-connection cache, and
+# every write-path statement is a primary-key or index lookup (tests check the query plans).
+_INSERT_EVENT = "INSERT INTO events (time, key, kind, exec_id, payload) VALUES (?, ?, ?, ?, ?)"
+_SELECT_ORDER = "SELECT intent, lifecycle FROM orders WHERE key = ?"
+_INSERT_ORDER = (
+    "INSERT INTO orders (key, created_at, parent_key, state, final, lifecycle, intent,"
+    " last_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE_ORDER = (
+    "UPDATE orders SET parent_key = ?, state = ?, final = ?, lifecycle = ?, last_event_id = ?"
+    " WHERE key = ?"
+)
+_SELECT_CHILDREN = "SELECT key FROM orders WHERE parent_key = ? ORDER BY key"
+_SELECT_FILL_KEY = "SELECT key FROM fills WHERE exec_id = ?"
+_SELECT_COMMISSION_EVENT = "SELECT 1 FROM events WHERE kind = 'commission' AND exec_id = ?"
+_SUPERSEDE_FILLS = "UPDATE fills SET superseded = 1 WHERE exec_base = ? AND exec_id != ?"
+_INSERT_FILL = (
+    "INSERT INTO fills (exec_id, exec_base, key, time, con_id, side, quantity, price, event_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE_FILL_COMMISSION = (
+    "UPDATE fills SET commission = ?, currency = ?, realized_pnl = ? WHERE exec_id = ?"
+)
+
+WRITE_PATH_STATEMENTS = (
+    _INSERT_EVENT,
+    _SELECT_ORDER,
+    _INSERT_ORDER,
+    _UPDATE_ORDER,
+    _SELECT_CHILDREN,
+    _SELECT_FILL_KEY,
+    _SELECT_COMMISSION_EVENT,
+    _SUPERSEDE_FILLS,
+    _INSERT_FILL,
+    _UPDATE_FILL_COMMISSION,
+)
+
+_FILL_COLUMNS = (
+    "exec_id, key, con_id, side, quantity, price, time, commission, currency, realized_pnl"
+)
+_NO_LIMIT = -1
+
+_Row = tuple[Any, ...]
+
+
+def _positive(what: str, value: Decimal) -> Decimal:
+    if not value.is_finite() or value <= 0:
+        raise JournalError(f"{what} must be a positive number, got {value}")
+    return value
+
+
+def _not_negative(what: str, value: Decimal) -> Decimal:
+    if not value.is_finite() or value < 0:
+        raise JournalError(f"{what} must be zero or more, got {value}")
+    return value
+
+
+def _finite(what: str, value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise JournalError(f"{what} must be a finite number, got {value}")
+    return value
+
+
+def _text(what: str, value: str) -> str:
+    if not value.strip():
+        raise JournalError(f"{what} is empty")
+    return value
+
+
+_E = TypeVar("_E", Decision, BrokerStatus, ReconciliationOutcome, Side)
+
+
+def _enum_value(enum: type[_E], what: str, value: _E | str) -> _E:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise JournalError(f"{what} {value!r} is not one of {allowed}") from None
+
+
+class Journal:
+    """Append-only SQLite journal of every order intent, decision, submission, status and fill.
+
+    Every ``record_*`` call is one transaction: it appends one event (or, for a bracket, one per
+    order) and updates the projection the queries read, or raises ``JournalError`` and writes
+    nothing. The journal never decides on its own that an order is final: decisions, broker
+    reports and reconciliation outcomes do.
+
+    The broker journals the intent before anything is sent and ``record_submission`` before
+    handing the order to IB; an order that was declined, blocked or already submitted is
+    refused there, so nothing is sent twice.
+
+    Brackets: ``record_intent(parent, children)`` journals the parent and its take-profit and
+    stop-loss children (keys ``parent.take_profit_key`` / ``parent.stop_loss_key``) together,
+    and a decision on the parent is journalled for each child too.
+
+    Orders adopted at reconciliation (at the broker with our key, missing here) are journalled
+    with ``record_intent`` rebuilt from the broker's order, then
+    ``record_reconciliation(key, ADOPTED, ...)``.
+
+    Use it from one thread (the event loop's).
+    """
+
+    def __init__(self, path: Path, clock: Clock) -> None:
+        self._path = Path(path)
+        self._clock = clock
+        self._conn: sqlite3.Connection | None = open_database(self._path)
+        logger.info("journal open at %s", self._path)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def record_intent(
+        self, intent: OrderIntent, children: Sequence[OrderIntent] = ()
+    ) -> JournalOrder:
+        """Journal an order (and its bracket children) before anything is sent."""
+        self._check_intent(intent)
+        allowed = {intent.take_profit_key, intent.stop_loss_key}
+        seen: set[str] = set()
+        for child in children:
+            if child.key not in allowed or child.key in seen:
+                raise JournalError(
+                    f"bracket child {child.key!r} of order {intent.key} must be keyed "
+                    f"{intent.take_profit_key!r} or {intent.stop_loss_key!r}, once each"
+                )
+            seen.add(child.key)
+            self._check_intent(child)
+        time = self._now()
+        with self._write() as conn:
+            lifecycle = self._append_intent(conn, time, IntentRecorded(intent))
+            for child in children:
+                self._append_intent(conn, time, IntentRecorded(child, parent_key=intent.key))
+        return JournalOrder(intent, lifecycle)
+
+    def record_decision(
+        self, key: str, decision: Decision | str, findings: Sequence[str]
+    ) -> JournalOrder:
+        """Journal the confirmation decision for an order and its bracket children."""
+        payload = DecisionRecorded(
+            _enum_value(Decision, "decision", decision), tuple(str(f) for f in findings)
+        )
+        time = self._now()
+        with self._write() as conn:
+            order = self._append(conn, time, key, payload)
+            for (child_key,) in conn.execute(_SELECT_CHILDREN, (key,)).fetchall():
+                self._append(conn, time, child_key, payload)
+        return order
+
+    def record_submission(
+        self, key: str, order_id: int, client_id: int, parent_key: str | None = None
+    ) -> JournalOrder:
+        """Journal that the order is handed to IB as ``order_id`` on connection ``client_id``."""
+        if order_id <= 0:
+            raise JournalError(f"order {key}: the IB order id must be positive, got {order_id}")
+        if parent_key == key:
+            raise JournalError(f"order {key} cannot be its own parent")
+        time = self._now()
+        with self._write() as conn:
+            if (
+                parent_key is not None
+                and conn.execute(_SELECT_ORDER, (parent_key,)).fetchone() is None
+            ):
+                raise JournalError(f"order {key}: its parent {parent_key!r} is not journalled")
+            return self._append(
+                conn, time, key, SubmissionRecorded(order_id, client_id, parent_key)
+            )
+
+    def record_status(
+        self,
+        key: str,
+        status: BrokerStatus | str,
+        filled: Decimal,
+        remaining: Decimal,
+        avg_fill_price: Decimal | None,
+        perm_id: int,
+    ) -> JournalOrder:
+        """Journal one IB ``orderStatus`` report (cumulative ``filled``/``remaining``)."""
+        if perm_id < 0:
+            raise JournalError(f"order {key}: the permId must not be negative, got {perm_id}")
+        payload = StatusRecorded(
+            status=_enum_value(BrokerStatus, f"order {key}: the status", status),
+            filled=_not_negative(f"order {key}: the filled quantity", filled),
+            remaining=_not_negative(f"order {key}: the remaining quantity", remaining),
+            avg_fill_price=(
+                None
+                if avg_fill_price is None
+                else _finite(f"order {key}: the average fill price", avg_fill_price)
+            ),
+            perm_id=perm_id,
+        )
+        time = self._now()
+        with self._write() as conn:
+            return self._append(conn, time, key, payload)
+
+    def record_fill(
+        self,
+        key: str,
+        exec_id: str,
+        con_id: int,
+        side: Side,
+        quantity: Decimal,
+        price: Decimal,
+        time: datetime,
+    ) -> bool:
+        """Journal one execution; ``False`` if ``exec_id`` was journalled before (a repeat)."""
+        payload = FillRecorded(
+            exec_id=_text(f"order {key}: the execution id", exec_id),
+            con_id=con_id,
+            side=_enum_value(Side, f"execution {exec_id}: the side", side),
+            quantity=_positive(f"execution {exec_id}: the quantity", quantity),
+            price=_finite(f"execution {exec_id}: the price", price),
+            time=parse_utc(utc_text(time)),
+        )
+        now = self._now()
+        with self._write() as conn:
+            row = conn.execute(_SELECT_FILL_KEY, (exec_id,)).fetchone()
+            if row is not None:
+                if row[0] != key:
+                    raise JournalError(
+                        f"execution {exec_id} is journalled for order {row[0]}, not for {key}"
+                    )
+                return False
+            order = self._append(conn, now, key, payload)
+        if order.lifecycle.executed > order.lifecycle.quantity:
+            logger.warning(
+                "order %s: executions total %s, more than the %s ordered",
+                key,
+                order.lifecycle.executed,
+                order.lifecycle.quantity,
+            )
+        return True
+
+    def record_commission(
+        self, exec_id: str, commission: Decimal, currency: str, realized_pnl: Decimal | None
+    ) -> bool:
+        """Journal IB's commission report for an execution; ``False`` if it is a repeat."""
+        payload = CommissionRecorded(
+            exec_id=exec_id,
+            commission=_finite(f"execution {exec_id}: the commission", commission),
+            currency=currency,
+            realized_pnl=(
+                None
+                if realized_pnl is None
+                else _finite(f"execution {exec_id}: the realized P&L", realized_pnl)
+            ),
+        )
+        time = self._now()
+        with self._write() as conn:
+            row = conn.execute(_SELECT_FILL_KEY, (exec_id,)).fetchone()
+            if row is None:
+                raise JournalError(
+                    f"no journalled execution has the id {exec_id!r}; "
+                    "its commission report must follow it"
+                )
+            if conn.execute(_SELECT_COMMISSION_EVENT, (exec_id,)).fetchone() is not None:
+                return False
+            self._append(conn, time, row[0], payload)
+        return True
+
+    def record_cancel_request(self, key: str, reason: str) -> JournalOrder:
+        """Journal that a cancel was asked for; the broker's report makes the order final."""
+        time = self._now()
+        with self._write() as conn:
+            return self._append(conn, time, key, CancelRequested(reason))
+
+    def record_rejection(self, key: str, code: int, message: str) -> JournalOrder:
+        """Journal that IB rejected the order (error ``code``); the order becomes final."""
+        time = self._now()
+        with self._write() as conn:
+            return self._append(conn, time, key, RejectionRecorded(code, message))
+
+    def record_reconciliation(
+        self, key: str, outcome: ReconciliationOutcome | str, detail: str
+    ) -> JournalOrder:
+        """Journal what reconciling the order against the broker found."""
+        payload = ReconciliationRecorded(
+            _enum_value(ReconciliationOutcome, f"order {key}: the outcome", outcome), detail
+        )
+        time = self._now()
+        with self._write() as conn:
+            return self._append(conn, time, key, payload)
+
+    def rebuild_projection(self) -> None:
+        """Recompute the orders and fills tables by replaying every event, in one transaction."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM fills")
+            conn.execute("DELETE FROM orders")
+            lifecycles: dict[str, OrderLifecycle] = {}
+            rows = conn.execute("SELECT id, time, key, kind, payload FROM events ORDER BY id")
+            for event in map(_event, rows.fetchall()):
+                before = lifecycles.get(event.key)
+                payload = event.payload
+                if isinstance(payload, IntentRecorded):
+                    after = start(payload, event.time)
+                elif before is None:
+                    raise JournalError(f"event {event.id} comes before the intent of {event.key}")
+                else:
+                    after = apply(before, payload, event.time)
+                _project(conn, event.id, event.key, payload, after)
+                lifecycles[event.key] = after
+        logger.info("journal projection rebuilt from %d orders' events", len(lifecycles))
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def order(self, key: str) -> JournalOrder | None:
+        rows = self._read(_SELECT_ORDER, (key,))
+        return _order(rows[0]) if rows else None
+
+    def orders(self, since: datetime | None = None, limit: int | None = 1000) -> list[JournalOrder]:
+        """Orders created at or after ``since``, newest first, at most ``limit`` of them."""
+        if limit is not None and limit < 1:
+            raise JournalError(f"the order limit must be at least 1, got {limit}")
+        rows = self._read(
+            "SELECT intent, lifecycle FROM orders WHERE created_at >= ?"
+            " ORDER BY created_at DESC, key DESC LIMIT ?",
+            (_since(since), _NO_LIMIT if limit is None else limit),
+        )
+        return [_order(row) for row in rows]
+
+    def open_orders(self) -> list[JournalOrder]:
+        """Orders intended or submitted and not yet final, oldest first."""
+        rows = self._read(
+            "SELECT intent, lifecycle FROM orders WHERE final = 0 ORDER BY created_at, key", ()
+        )
+        return [_order(row) for row in rows]
+
+    def unsubmitted_intents(self) -> list[JournalOrder]:
+        """Open orders the journal has no submission for (intended or confirmed only)."""
+        rows = self._read(
+            "SELECT intent, lifecycle FROM orders WHERE final = 0 AND state IN (?, ?)"
+            " ORDER BY created_at, key",
+            (OrderState.INTENDED.value, OrderState.CONFIRMED.value),
+        )
+        return [_order(row) for row in rows]
+
+    def fills(self, since: datetime | None = None) -> list[JournalFill]:
+        """Executions at or after ``since``, oldest first; corrected executions are left out."""
+        rows = self._read(
+            f"SELECT {_FILL_COLUMNS} FROM fills WHERE superseded = 0 AND time >= ?"
+            " ORDER BY time, exec_id",
+            (_since(since),),
+        )
+        return [_fill(row) for row in rows]
+
+    def events(self, key: str) -> list[JournalEvent]:
+        """Every event journalled for ``key``, oldest first."""
+        rows = self._read(
+            "SELECT id, time, key, kind, payload FROM events WHERE key = ? ORDER BY id", (key,)
+        )
+        return [_event(row) for row in rows]
+
+    def known_exec_ids(self) -> frozenset[str]:
+        return frozenset(row[0] for row in self._read("SELECT exec_id FROM fills", ()))
+
+    def export_csv(
+        self, dest: str | os.PathLike[str] | TextIO, since: datetime | None = None
+    ) -> int:
+        """Write orders created and fills executed at or after ``since`` as CSV; return rows."""
+        orders = self.orders(since, limit=None)
+        fills = self.fills(since)
+        by_key = {order.key: order for order in orders}
+        for key in {fill.key for fill in fills} - by_key.keys():
+            earlier = self.order(key)
+            if earlier is None:
+                raise JournalError(f"the journal has a fill for {key} but no such order")
+            by_key[key] = earlier
+        return write_csv(dest, reversed(orders), fills, by_key)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise JournalError(f"the journal {self._path} is closed")
+        return self._conn
+
+    def _now(self) -> datetime:
+        return parse_utc(utc_text(self._clock.now()))
+
+    def _read(self, sql: str, params: tuple[object, ...]) -> list[_Row]:
+        try:
+            rows: list[_Row] = self._connection().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read the journal {self._path}: {exc}") from exc
+        return rows
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot write to the journal {self._path}: {exc}") from exc
+
+    @staticmethod
+    def _check_intent(intent: OrderIntent) -> None:
+        _positive(f"order {intent.key}: the quantity", intent.quantity)
+        utc_text(intent.created_at)
+
+    def _append_intent(
+        self, conn: sqlite3.Connection, time: datetime, payload: IntentRecorded
+    ) -> OrderLifecycle:
+        key = payload.intent.key
+        if payload.parent_key is None:
+            try:
+                validate_key(key)
+            except OrderValidationError as exc:
+                raise JournalError(f"order {key!r}: {exc.message}") from None
+        if conn.execute(_SELECT_ORDER, (key,)).fetchone() is not None:
+            raise JournalError(f"order {key} is already journalled; an order key is never reused")
+        lifecycle = start(payload, time)
+        _project(conn, _insert_event(conn, time, key, payload), key, payload, lifecycle)
+        return lifecycle
+
+    def _append(
+        self, conn: sqlite3.Connection, time: datetime, key: str, payload: EventPayload
+    ) -> JournalOrder:
+        row = conn.execute(_SELECT_ORDER, (key,)).fetchone()
+        if row is None:
+            raise JournalError(f"no journalled order has the key {key!r}")
+        lifecycle = apply(decode_lifecycle(row[1]), payload, time)
+        _project(conn, _insert_event(conn, time, key, payload), key, payload, lifecycle)
+        return JournalOrder(decode_intent(row[0]), lifecycle)
+
+
+def _insert_event(conn: sqlite3.Connection, time: datetime, key: str, payload: EventPayload) -> int:
+    exec_id = payload.exec_id if isinstance(payload, FillRecorded | CommissionRecorded) else None
+    cursor = conn.execute(
+        _INSERT_EVENT, (utc_text(time), key, payload.KIND.value, exec_id, encode_payload(payload))
+    )
+    event_id = cursor.lastrowid
+    if event_id is None:
+        raise JournalError(f"order {key}: SQLite did not assign the event an id")
+    return event_id
+
+
+def _project(
+    conn: sqlite3.Connection,
+    event_id: int,
+    key: str,
+    payload: EventPayload,
+    lifecycle: OrderLifecycle,
+) -> None:
+    """Bring the projection rows of ``key`` up to ``lifecycle`` after event ``event_id``."""
+    state = (lifecycle.state.value, int(lifecycle.is_final), encode_lifecycle(lifecycle))
+    if isinstance(payload, IntentRecorded):
+        intent = payload.intent
+        conn.execute(
+            _INSERT_ORDER,
+            (
+                key,
+                utc_text(intent.created_at),
+                lifecycle.parent_key,
+                *state,
+                encode_intent(intent),
+                event_id,
+            ),
+        )
+        return
+    conn.execute(_UPDATE_ORDER, (lifecycle.parent_key, *state, event_id, key))
+    if isinstance(payload, FillRecorded):
+        base = exec_base(payload.exec_id)
+        conn.execute(_SUPERSEDE_FILLS, (base, payload.exec_id))
+        conn.execute(
+            _INSERT_FILL,
+            (
+                payload.exec_id,
+                base,
+                key,
+                utc_text(payload.time),
+                payload.con_id,
+                payload.side.value,
+                str(payload.quantity),
+                str(payload.price),
+                event_id,
+            ),
+        )
+    elif isinstance(payload, CommissionRecorded):
+        conn.execute(
+            _UPDATE_FILL_COMMISSION,
+            (
+                str(payload.commission),
+                payload.currency,
+                None if payload.realized_pnl is None else str(payload.realized_pnl),
+                payload.exec_id,
+            ),
+        )
+
+
+def _since(since: datetime | None) -> str:
+    return "" if since is None else utc_text(since)
+
+
+def _order(row: _Row) -> JournalOrder:
+    return JournalOrder(decode_intent(row[0]), decode_lifecycle(row[1]))
+
+
+def _fill(row: _Row) -> JournalFill:
+    exec_id, key, con_id, side, quantity, price, time, commission, currency, pnl = row
+    return JournalFill(
+        exec_id=exec_id,
+        key=key,
+        con_id=int(con_id),
+        side=Side(side),
+        quantity=Decimal(quantity),
+        price=Decimal(price),
+        time=parse_utc(time),
+        commission=None if commission is None else Decimal(commission),
+        commission_currency=currency,
+        realized_pnl=None if pnl is None else Decimal(pnl),
+    )
+
+
+def _event(row: _Row) -> JournalEvent:
+    event_id, time, key, kind, payload = row
+    return JournalEvent(
+        id=int(event_id), time=parse_utc(time), key=key, payload=decode_payload(kind, payload)
+    )
