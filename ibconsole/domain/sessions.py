@@ -8,6 +8,7 @@ expiry rules count come from an exchange calendar too.
 from __future__ import annotations
 
 import re
+import warnings
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
@@ -235,6 +236,38 @@ def _present(value: object) -> bool:
     return bool(value == value)
 
 
+@dataclass(frozen=True, slots=True)
+class _CalendarSession:
+    day: date
+    open: datetime
+    close: datetime
+    pause: datetime | None  # a midday break, for calendars that have one
+    resume: datetime | None
+
+
+def _read_calendar(name: str, first: date, last: date) -> tuple[str, str, list[_CalendarSession]]:
+    """The calendar's own name, its time zone and its sessions between two dates."""
+    with warnings.catch_warnings():
+        # exchange_calendars 4.13 reads Series.values, which pandas 3 deprecates; the values
+        # it reads are UTC timestamps either way.
+        warnings.filterwarnings("ignore", message=r"Series\.values returning an ndarray")
+        try:
+            calendar = xcals.get_calendar(name, start=first.isoformat(), end=last.isoformat())
+        except xcals.errors.InvalidCalendarName:
+            raise ValueError(f"exchange_calendars has no calendar named {name!r}") from None
+        sessions = [
+            _CalendarSession(
+                day=day.date(),
+                open=row["open"].to_pydatetime(),
+                close=row["close"].to_pydatetime(),
+                pause=row["break_start"].to_pydatetime() if _present(row["break_start"]) else None,
+                resume=row["break_end"].to_pydatetime() if _present(row["break_end"]) else None,
+            )
+            for day, row in calendar.schedule.iterrows()
+        ]
+        return str(calendar.name), str(calendar.tz), sessions
+
+
 def calendar_sessions(name: str, first_day: date, last_day: date) -> TradingSessions:
     """The schedule of an exchange_calendars calendar over the days ``first_day``..``last_day``.
 
@@ -246,41 +279,32 @@ def calendar_sessions(name: str, first_day: date, last_day: date) -> TradingSess
     # A session can open days before its date (CME's opens the evening before, after a
     # weekend or holiday even earlier): pad the range so every window touching it is included.
     pad = timedelta(days=7)
-    try:
-        calendar = xcals.get_calendar(
-            name, start=(first_day - pad).isoformat(), end=(last_day + pad).isoformat()
-        )
-    except xcals.errors.InvalidCalendarName:
-        raise ValueError(f"exchange_calendars has no calendar named {name!r}") from None
-    zone_name = str(calendar.tz)
+    calendar_name, zone_name, sessions = _read_calendar(name, first_day - pad, last_day + pad)
     zone = _zone(zone_name)
-    halt = _DAILY_HALT_START.get(calendar.name)
+    halt = _DAILY_HALT_START.get(calendar_name)
     windows: list[SessionWindow] = []
-    schedule = calendar.schedule
-    for session, row in schedule.iterrows():
-        opens = row["open"].to_pydatetime().astimezone(zone)
-        closes = row["close"].to_pydatetime().astimezone(zone)
+    for session in sessions:
+        opens, closes = session.open.astimezone(zone), session.close.astimezone(zone)
         if halt is not None:
-            closes = min(closes, datetime.combine(session.date(), halt, zone))
-        if _present(row["break_start"]):
-            pause = row["break_start"].to_pydatetime().astimezone(zone)
-            resume = row["break_end"].to_pydatetime().astimezone(zone)
-            windows.extend((SessionWindow(opens, pause), SessionWindow(resume, closes)))
+            closes = min(closes, datetime.combine(session.day, halt, zone))
+        if session.pause is not None and session.resume is not None:
+            windows.append(SessionWindow(opens, session.pause.astimezone(zone)))
+            windows.append(SessionWindow(session.resume.astimezone(zone), closes))
         else:
             windows.append(SessionWindow(opens, closes))
     covers_from = _midnight(first_day, zone)
     covers_until = _midnight(last_day + timedelta(days=1), zone)
-    sessions = {s.date() for s in schedule.index}
+    trade_dates = {session.day for session in sessions}
     days = (first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1))
     return TradingSessions(
-        source=f"exchange_calendars {calendar.name}",
+        source=f"exchange_calendars {calendar_name}",
         time_zone=zone_name,
         windows=tuple(
             w for w in _normalise(windows) if w.open < covers_until and w.close > covers_from
         ),
         covers_from=covers_from,
         covers_until=covers_until,
-        closed_days=tuple(day for day in days if day not in sessions),
+        closed_days=tuple(day for day in days if day not in trade_dates),
     )
 
 
@@ -381,11 +405,9 @@ def business_calendar(name: str, first: date, last: date) -> BusinessCalendar:
     Juneteenth, Independence, Labor, Thanksgiving, Christmas), and equity index expiries need
     the NYSE open for their opening quotation.
     """
-    try:
-        calendar = xcals.get_calendar(name, start=first.isoformat(), end=last.isoformat())
-    except xcals.errors.InvalidCalendarName:
-        raise ValueError(f"exchange_calendars has no calendar named {name!r}") from None
-    sessions = {s.date() for s in calendar.sessions}
+    if last < first:
+        raise ValueError(f"The business calendar range ends ({last}) before it starts ({first})")
+    sessions = {session.day for session in _read_calendar(name, first, last)[2]}
     span = (last - first).days + 1
     weekdays = (first + timedelta(days=n) for n in range(span))
     holidays = frozenset(d for d in weekdays if d.weekday() < 5 and d not in sessions)
