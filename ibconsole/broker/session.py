@@ -1,0 +1,434 @@
+"""The session with TWS/Gateway: connect and sync, heartbeat, reconnect, IB status messages.
+
+``domain.health.HealthMachine`` decides; this module performs what it decides (connect, schedule
+or cancel a reconnect, close the socket, resync, resubscribe) and reports back what happened. A
+reconnect is a full resync: every service listens to ``synced`` and re-requests what it needs.
+
+Events (eventkit, emitted on the loop thread; handlers must return quickly):
+    health_changed(HealthSnapshot)   any change of state, reason, heartbeat, farms or breaker
+    synced(SyncInfo)                 orders, positions, executions and account are loaded
+    ended(str)                       the session ended: socket lost, heartbeat gave up or disconnect
+    data_lost()                      IB dropped market data (1101, farm flap): resubscribe
+    alert(str, bool)                 a sentence the trader must see now; True when critical
+    ib_message(int, IbMessage)       every IB error or warning, classified, with its reqId
+    throttled(bool)                  ib_insync started (True) or stopped (False) pacing requests
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from eventkit import Event
+from ib_insync import IB, Contract
+
+from ibconsole.domain.clock import Clock
+from ibconsole.domain.health import (
+    Alert,
+    AllowOrderEntry,
+    BlockOrderEntry,
+    BreakerReset,
+    CancelReconnect,
+    CloseSocket,
+    Connected,
+    ConnectFailed,
+    ConnectRequested,
+    HealthAction,
+    HealthEvent,
+    HealthMachine,
+    HealthSettings,
+    HealthSnapshot,
+    HealthState,
+    HeartbeatFailed,
+    HeartbeatOk,
+    ReconnectDue,
+    Resubscribe,
+    Resync,
+    ScheduleReconnect,
+    SocketLost,
+    StartConnect,
+    Synced,
+    UserDisconnect,
+    event_for,
+)
+from ibconsole.domain.ib_codes import IbCategory, classify
+from ibconsole.domain.trading_mode import ModeVerdict, decide_mode, mask_account
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    host: str
+    port: int
+    client_id: int
+    account: str = ""  # "" = the only managed account, if there is exactly one
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SyncInfo:
+    accounts: tuple[str, ...]
+    account: str
+    server_version: int
+    mode: ModeVerdict
+    resumed: bool  # True after a reconnect or 1101/1102, False for the first sync of a connect
+    lost_at: datetime | None  # when the session (or IB connectivity) was lost, for gap marks
+    synced_at: datetime
+    sync_ms: float
+
+
+class SyncError(ConnectionError):
+    """Part of the initial sync did not arrive; the session is not trusted without it."""
+
+
+class Session:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        settings: HealthSettings,
+        clock: Clock,
+        request_timeout: float,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.ib = IB()
+        self.clock = clock
+        self.endpoint = endpoint
+        self._settings = settings
+        self._timeout = request_timeout
+        self._machine = HealthMachine(settings, clock, rng or random.Random())
+        self._events: deque[HealthEvent] = deque()
+        self._handling = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reconnect: asyncio.TimerHandle | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._closing = False  # we asked the socket to close: its disconnect is not a loss
+        self._last_api_error = ""
+        self._lost_at: datetime | None = None
+        self._synced_once = False
+        self._attempt_no = 0  # the attempt whose socket is open, for the resyncs it needs
+        self._sync: SyncInfo | None = None
+        self._throttled = False
+
+        self.health_changed = Event("health_changed")
+        self.synced = Event("synced")
+        self.ended = Event("ended")
+        self.data_lost = Event("data_lost")
+        self.alert = Event("alert")
+        self.ib_message = Event("ib_message")
+        self.throttled = Event("throttled")
+
+        self.ib.errorEvent += self._on_ib_error
+        self.ib.disconnectedEvent += self._on_disconnected
+        self.ib.client.apiError += self._on_api_error
+        self.ib.client.throttleStart += self._on_throttle_start
+        self.ib.client.throttleEnd += self._on_throttle_end
+        self.ib.updateEvent += self._on_network_data
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def health(self) -> HealthSnapshot:
+        return self._machine.snapshot()
+
+    @property
+    def state(self) -> HealthState:
+        return self._machine.state
+
+    @property
+    def sync_info(self) -> SyncInfo | None:
+        """What the last successful sync found; None before the first one or after a loss."""
+        return self._sync
+
+    @property
+    def is_throttled(self) -> bool:
+        return self._throttled
+
+    def order_entry_block(self) -> str:
+        """Why orders cannot be sent now, or "" when they can."""
+        if self._machine.order_entry_allowed and self._sync is not None:
+            return ""
+        snapshot = self._machine.snapshot()
+        if snapshot.connectivity_lost:
+            return "TWS/Gateway has lost its connection to IB (1100); orders are blocked until it returns."
+        return (
+            f"Orders are blocked while the connection is {snapshot.state.value}: {snapshot.reason}"
+        )
+
+    # ----------------------------------------------------------------- commands
+    async def connect(self) -> SyncInfo:
+        """Connect and sync; returns when synced, raises ConnectionError when the first try fails.
+
+        Reconnects after a failure go on in the background until ``disconnect``.
+        """
+        waiter: asyncio.Future[SyncInfo] = asyncio.get_running_loop().create_future()
+
+        def settle_synced(info: SyncInfo) -> None:
+            if not waiter.done():
+                waiter.set_result(info)
+
+        def settle_failed(snapshot: HealthSnapshot) -> None:
+            if not waiter.done() and snapshot.state in (
+                HealthState.RECONNECTING,
+                HealthState.CIRCUIT_OPEN,
+                HealthState.DISCONNECTED,
+            ):
+                waiter.set_exception(ConnectionError(snapshot.reason))
+
+        self.synced += settle_synced
+        self.health_changed += settle_failed
+        try:
+            if self._sync is not None:
+                return self._sync
+            self._feed(ConnectRequested())
+            self._ensure_heartbeat()
+            return await waiter
+        finally:
+            self.synced -= settle_synced
+            self.health_changed -= settle_failed
+
+    async def disconnect(self) -> None:
+        """Stop everything this session runs and close the socket; wins over any reconnect."""
+        self._feed(UserDisconnect())
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._close_socket()
+
+    def reset_breaker(self) -> None:
+        self._feed(BreakerReset())
+
+    def spawn(self, work: Coroutine[Any, Any, object], name: str) -> asyncio.Task[Any]:
+        """Run background work tied to this session: cancelled on disconnect, failures logged."""
+        task = asyncio.ensure_future(work)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
+
+    # ------------------------------------------------------- machine plumbing
+    def _feed(self, event: HealthEvent) -> None:
+        """Hand an event to the machine; events raised while acting are queued, never nested."""
+        self._events.append(event)
+        if self._handling:
+            return
+        self._handling = True
+        try:
+            while self._events:
+                transition = self._machine.handle(self._events.popleft())
+                for action in transition.actions:
+                    self._perform(action)
+                if transition.actions or transition.changed:
+                    self.health_changed.emit(self._machine.snapshot())
+        finally:
+            self._handling = False
+
+    def _perform(self, action: HealthAction) -> None:
+        match action:
+            case StartConnect(attempt):
+                self.spawn(self._attempt(attempt), f"connect attempt {attempt}")
+            case ScheduleReconnect(at, attempt):
+                self._cancel_reconnect()
+                delay = max((at - self.clock.now()).total_seconds(), 0.0)
+                loop = asyncio.get_running_loop()
+                self._reconnect = loop.call_later(delay, self._feed, ReconnectDue(attempt))
+            case CancelReconnect():
+                self._cancel_reconnect()
+            case CloseSocket():
+                self._session_ended("closed by the console")
+                self._close_socket()
+            case Resync():
+                self.spawn(self._resync(), "resync")
+            case Resubscribe():
+                self.data_lost.emit()
+            case BlockOrderEntry() | AllowOrderEntry():
+                pass  # order_entry_block() reads the machine; health_changed tells the views
+            case Alert(message, critical):
+                (log.error if critical else log.warning)("%s", message)
+                self.alert.emit(message, critical)
+
+    def _cancel_reconnect(self) -> None:
+        if self._reconnect is not None:
+            self._reconnect.cancel()
+            self._reconnect = None
+
+    def _close_socket(self) -> None:
+        if self.ib.client.isConnected():
+            self._closing = True
+            try:
+                self.ib.disconnect()
+            finally:
+                self._closing = False
+
+    def _session_ended(self, reason: str) -> None:
+        if self._sync is not None:
+            self._sync = None
+            self._lost_at = self.clock.now()
+            self.ended.emit(reason)
+
+    # ---------------------------------------------------------- connect, sync
+    async def _attempt(self, attempt: int) -> None:
+        ep = self.endpoint
+        # A new session starts from nothing: objects of the old one are dead (DESIGN.md §3).
+        self.ib.wrapper.reset()
+        self.ib.wrapper.clientId = ep.client_id
+        self._last_api_error = ""
+        try:
+            await self.ib.client.connectAsync(ep.host, ep.port, ep.client_id, self._timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._feed(ConnectFailed(attempt, self._describe(exc)))
+            return
+        self._attempt_no = attempt
+        self._feed(Connected(attempt))
+
+    async def _resync(self) -> None:
+        attempt = self._attempt_no
+        started = time.perf_counter()
+        try:
+            info = await self._load(started)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._feed(ConnectFailed(attempt, self._describe(exc)))
+            return
+        if self._machine.state is not HealthState.SYNCING:
+            return  # a disconnect or a loss overtook this sync
+        self._sync = info
+        self._synced_once = True
+        self._lost_at = None
+        log.info(
+            "synced with %s (server %s, %s) in %.0f ms",
+            ", ".join(mask_account(a) for a in info.accounts),
+            info.server_version,
+            info.mode.mode.value,
+            info.sync_ms,
+        )
+        self._feed(Synced(attempt))
+        self.synced.emit(info)
+
+    async def _load(self, started: float) -> SyncInfo:
+        ib, ep = self.ib, self.endpoint
+        accounts = tuple(ib.client.getAccounts())
+        account = ep.account or (accounts[0] if len(accounts) == 1 else "")
+        if ep.account and ep.account not in accounts:
+            raise SyncError(
+                f"account {mask_account(ep.account)} is not managed by this login "
+                f"({', '.join(mask_account(a) for a in accounts)})"
+            )
+        requests: dict[str, Awaitable[object]] = {"positions": ib.reqPositionsAsync()}
+        if not ep.read_only:
+            # All clients' orders: working orders placed in TWS count against position limits too.
+            requests["open orders"] = ib.reqAllOpenOrdersAsync()
+            requests["completed orders"] = ib.reqCompletedOrdersAsync(False)
+        if account:
+            requests["account updates"] = ib.reqAccountUpdatesAsync(account)
+        results = await asyncio.gather(
+            *(asyncio.wait_for(r, self._timeout) for r in requests.values()),
+            return_exceptions=True,
+        )
+        missing = [
+            name for name, r in zip(requests, results, strict=True) if isinstance(r, BaseException)
+        ]
+        if missing:
+            raise SyncError(f"no answer for {', '.join(missing)} within {self._timeout:g} s")
+        # Executions last: fills refer to orders, which must be known by now.
+        await asyncio.wait_for(ib.reqExecutionsAsync(), self._timeout)
+        if not ib.client.isReady():
+            raise SyncError("the socket closed during the sync")
+        return SyncInfo(
+            accounts=accounts,
+            account=account,
+            server_version=int(ib.client.serverVersion()),
+            mode=decide_mode(ep.port, accounts),
+            resumed=self._synced_once,
+            lost_at=self._lost_at,
+            synced_at=self.clock.now(),
+            sync_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def _describe(self, exc: BaseException) -> str:
+        if isinstance(exc, ConnectionRefusedError):
+            return f"nothing is listening on {self.endpoint.host}:{self.endpoint.port}"
+        if isinstance(exc, TimeoutError):
+            if "already in use" in self._last_api_error:
+                return f"clientId {self.endpoint.client_id} is already in use"
+            return f"no answer within {self._timeout:g} s"
+        return str(exc) or self._last_api_error or type(exc).__name__
+
+    # -------------------------------------------------------------- heartbeat
+    def _ensure_heartbeat(self) -> None:
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = asyncio.ensure_future(self._beat())
+            self._heartbeat.set_name("heartbeat")
+
+    async def _beat(self) -> None:
+        """Runs while the console wants to be connected, whatever it believes its state is."""
+        interval = self._settings.heartbeat_interval.total_seconds()
+        timeout = self._settings.heartbeat_timeout.total_seconds()
+        while True:
+            await asyncio.sleep(interval)
+            if self._machine.state not in (HealthState.CONNECTED, HealthState.DEGRADED):
+                continue
+            if not self.ib.isConnected():
+                self._feed(HeartbeatFailed("the socket is not connected"))
+                continue
+            sent = time.perf_counter()
+            try:
+                await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), timeout)
+            except TimeoutError:
+                self._feed(HeartbeatFailed(f"no answer within {timeout:g} s"))
+            except ConnectionError as exc:
+                self._feed(HeartbeatFailed(str(exc) or "connection error"))
+            else:
+                self._feed(HeartbeatOk(timedelta(seconds=time.perf_counter() - sent)))
+
+    # ----------------------------------------------------------- ib_insync in
+    def _on_ib_error(self, req_id: int, code: int, message: str, contract: Contract | None) -> None:
+        classified = classify(code, message)
+        self.ib_message.emit(req_id, classified)
+        event = event_for(classified)
+        if event is not None:
+            if classified.category is IbCategory.CONNECTIVITY_LOST:
+                self._lost_at = self.clock.now()
+            self._feed(event)
+
+    def _on_api_error(self, message: str) -> None:
+        self._last_api_error = message
+
+    def _on_disconnected(self) -> None:
+        if self._closing:
+            return
+        reason = self._last_api_error or "the connection closed"
+        self._session_ended(reason)
+        self._feed(SocketLost(reason))
+
+    def _on_throttle_start(self) -> None:
+        self._throttled = True
+        self.throttled.emit(True)
+
+    def _on_throttle_end(self) -> None:
+        self._throttled = False
+        self.throttled.emit(False)
+
+    def _on_network_data(self) -> None:
+        self._machine.heartbeat.record_message(self.clock.now())
