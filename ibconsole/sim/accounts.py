@@ -1,0 +1,417 @@
+"""The simulated broker's books: cash, positions with average cost, realised and unrealised
+P&L, commissions and margin for every account a gateway manages.
+
+Conventions (IB's): a position's average cost is price × multiplier; futures and FX settle
+their P&L into cash (no notional changes hands), stocks pay and receive their notional.
+Realised P&L is gross of commissions; commissions are charged to cash as they occur.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ibconsole.sim.instruments import Instrument
+from ibconsole.sim.orders import WhatIf
+from ibconsole.sim.rates import commission, margin, multiplier_of
+
+__all__ = [
+    "SUMMARY_TAGS",
+    "AccountSnapshot",
+    "Accounts",
+    "FillCharge",
+    "Marks",
+    "PositionView",
+]
+
+Marks = Callable[[Instrument], Decimal]
+"""The price a position is valued at (the instrument's last trade)."""
+
+_CENT = Decimal("0.01")
+_ZERO = Decimal(0)
+_BUYING_POWER_MULTIPLE = Decimal(4)  # Reg T margin account, intraday
+
+SUMMARY_TAGS = [
+    "AccountType",
+    "NetLiquidation",
+    "TotalCashValue",
+    "SettledCash",
+    "AccruedCash",
+    "BuyingPower",
+    "EquityWithLoanValue",
+    "PreviousDayEquityWithLoanValue",
+    "GrossPositionValue",
+    "RegTEquity",
+    "RegTMargin",
+    "SMA",
+    "InitMarginReq",
+    "MaintMarginReq",
+    "AvailableFunds",
+    "ExcessLiquidity",
+    "Cushion",
+    "FullInitMarginReq",
+    "FullMaintMarginReq",
+    "FullAvailableFunds",
+    "FullExcessLiquidity",
+    "LookAheadNextChange",
+    "LookAheadInitMarginReq",
+    "LookAheadMaintMarginReq",
+    "LookAheadAvailableFunds",
+    "LookAheadExcessLiquidity",
+    "HighestSeverity",
+    "DayTradesRemaining",
+    "DayTradesRemainingT+1",
+    "DayTradesRemainingT+2",
+    "DayTradesRemainingT+3",
+    "DayTradesRemainingT+4",
+    "Leverage",
+]
+"""Every account summary tag the simulator answers (plus the ``$LEDGER`` groups)."""
+
+_LEDGER_TAGS = (
+    "CashBalance",
+    "TotalCashBalance",
+    "NetLiquidationByCurrency",
+    "StockMarketValue",
+    "FuturesPNL",
+    "UnrealizedPnL",
+    "RealizedPnL",
+    "ExchangeRate",
+)
+
+
+def _money(value: Decimal) -> str:
+    return format(value.quantize(_CENT), "f")
+
+
+@dataclass(frozen=True, slots=True)
+class FillCharge:
+    """What one execution cost and realised."""
+
+    commission: Decimal
+    realized_pnl: Decimal | None
+    """``None`` when the execution only opened or added to a position."""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    account: str
+    instrument: Instrument
+    quantity: Decimal
+    avg_cost: Decimal
+    market_price: Decimal
+    market_value: Decimal
+    unrealized_pnl: Decimal
+    realized_pnl: Decimal
+
+    @property
+    def daily_pnl(self) -> Decimal:
+        return self.unrealized_pnl + self.realized_pnl
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSnapshot:
+    """One account's figures at one moment, in its base currency."""
+
+    account: str
+    currency: str
+    cash: Decimal
+    stock_value: Decimal
+    futures_pnl: Decimal
+    net_liquidation: Decimal
+    gross_position_value: Decimal
+    init_margin: Decimal
+    maint_margin: Decimal
+    unrealized_pnl: Decimal
+    realized_pnl: Decimal
+    daily_pnl: Decimal
+    commissions: Decimal
+
+    @property
+    def equity_with_loan(self) -> Decimal:
+        return self.net_liquidation
+
+    @property
+    def available_funds(self) -> Decimal:
+        return self.equity_with_loan - self.init_margin
+
+    @property
+    def excess_liquidity(self) -> Decimal:
+        return self.net_liquidation - self.maint_margin
+
+    @property
+    def buying_power(self) -> Decimal:
+        return max(_ZERO, self.available_funds * _BUYING_POWER_MULTIPLE)
+
+    def _ratio(self, numerator: Decimal) -> str:
+        if not self.net_liquidation:
+            return "0"
+        return format((numerator / self.net_liquidation).quantize(Decimal("0.0001")), "f")
+
+    def _tag_values(self) -> dict[str, tuple[str, str]]:
+        c = self.currency
+        return {
+            "AccountType": ("INDIVIDUAL", ""),
+            "NetLiquidation": (_money(self.net_liquidation), c),
+            "TotalCashValue": (_money(self.cash), c),
+            "SettledCash": (_money(self.cash), c),
+            "AccruedCash": ("0.00", c),
+            "BuyingPower": (_money(self.buying_power), c),
+            "EquityWithLoanValue": (_money(self.equity_with_loan), c),
+            "PreviousDayEquityWithLoanValue": (_money(self.equity_with_loan - self.daily_pnl), c),
+            "GrossPositionValue": (_money(self.gross_position_value), c),
+            "RegTEquity": (_money(self.equity_with_loan), c),
+            "RegTMargin": (_money(self.gross_position_value / 2), c),
+            "SMA": (_money(max(_ZERO, self.available_funds)), c),
+            "InitMarginReq": (_money(self.init_margin), c),
+            "MaintMarginReq": (_money(self.maint_margin), c),
+            "AvailableFunds": (_money(self.available_funds), c),
+            "ExcessLiquidity": (_money(self.excess_liquidity), c),
+            "Cushion": (self._ratio(self.excess_liquidity), ""),
+            "FullInitMarginReq": (_money(self.init_margin), c),
+            "FullMaintMarginReq": (_money(self.maint_margin), c),
+            "FullAvailableFunds": (_money(self.available_funds), c),
+            "FullExcessLiquidity": (_money(self.excess_liquidity), c),
+            "LookAheadNextChange": ("0", ""),
+            "LookAheadInitMarginReq": (_money(self.init_margin), c),
+            "LookAheadMaintMarginReq": (_money(self.maint_margin), c),
+            "LookAheadAvailableFunds": (_money(self.available_funds), c),
+            "LookAheadExcessLiquidity": (_money(self.excess_liquidity), c),
+            "HighestSeverity": ("0", ""),
+            "DayTradesRemaining": ("-1", ""),
+            "DayTradesRemainingT+1": ("-1", ""),
+            "DayTradesRemainingT+2": ("-1", ""),
+            "DayTradesRemainingT+3": ("-1", ""),
+            "DayTradesRemainingT+4": ("-1", ""),
+            "Leverage": (self._ratio(self.gross_position_value), ""),
+        }
+
+    def _ledger(self, currency: str) -> list[tuple[str, str, str]]:
+        values = {
+            "CashBalance": _money(self.cash),
+            "TotalCashBalance": _money(self.cash),
+            "NetLiquidationByCurrency": _money(self.net_liquidation),
+            "StockMarketValue": _money(self.stock_value),
+            "FuturesPNL": _money(self.futures_pnl),
+            "UnrealizedPnL": _money(self.unrealized_pnl),
+            "RealizedPnL": _money(self.realized_pnl),
+            "ExchangeRate": "1.00",
+        }
+        return [(tag, values[tag], currency) for tag in _LEDGER_TAGS]
+
+    def summary(self, tags: Iterable[str]) -> list[tuple[str, str, str]]:
+        """(tag, value, currency) for reqAccountSummary; unknown tags are left out, as TWS
+        does. ``$LEDGER``/``$LEDGER:ALL`` give the ledger in BASE and the account currency,
+        ``$LEDGER:<CUR>`` in that currency."""
+        known = self._tag_values()
+        rows: list[tuple[str, str, str]] = []
+        for tag in tags:
+            tag = tag.strip()
+            if tag in known:
+                value, currency = known[tag]
+                rows.append((tag, value, currency))
+            elif tag in ("$LEDGER", "$LEDGER:ALL"):
+                rows += self._ledger("BASE")
+                if tag == "$LEDGER:ALL":
+                    rows += self._ledger(self.currency)
+            elif tag == f"$LEDGER:{self.currency}":
+                rows += self._ledger(self.currency)
+        return rows
+
+    def values(self) -> list[tuple[str, str, str]]:
+        """(key, value, currency) as updateAccountValue and accountUpdateMulti carry them."""
+        rows = [
+            ("AccountCode", self.account, ""),
+            ("AccountReady", "true", ""),
+            ("Currency", self.currency, self.currency),
+            ("Currency", "BASE", "BASE"),
+        ]
+        tag_values = self._tag_values()
+        rows += [(tag, value, currency) for tag, (value, currency) in tag_values.items()]
+        rows += self._ledger("BASE")
+        rows += self._ledger(self.currency)
+        return rows
+
+
+@dataclass(slots=True)
+class _Position:
+    instrument: Instrument
+    quantity: Decimal = _ZERO
+    avg_price: Decimal = _ZERO
+    realized: Decimal = _ZERO
+
+
+@dataclass(slots=True)
+class _Account:
+    code: str
+    cash: Decimal
+    starting_equity: Decimal
+    realized: Decimal = _ZERO
+    commissions: Decimal = _ZERO
+    positions: dict[int, _Position] = field(default_factory=dict)
+
+
+class Accounts:
+    """Every account a gateway manages, paper (``DU…``) or live-style (``U…``) alike."""
+
+    def __init__(
+        self,
+        codes: Sequence[str],
+        *,
+        starting_cash: Decimal = Decimal(1_000_000),
+        currency: str = "USD",
+    ) -> None:
+        if not codes:
+            raise ValueError("a gateway manages at least one account")
+        for code in codes:
+            if not code or "," in code or not code.isalnum():
+                raise ValueError(f"account code must be letters and digits, got {code!r}")
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"account codes must be unique, got {list(codes)!r}")
+        self.codes = tuple(codes)
+        self.currency = currency
+        self._accounts = {code: _Account(code, starting_cash, starting_cash) for code in self.codes}
+
+    def resolve(self, requested: str) -> str | None:
+        """The account an order is booked to: the one named, or the first one if none is;
+        ``None`` for an account this gateway does not manage."""
+        if not requested:
+            return self.codes[0]
+        return requested if requested in self._accounts else None
+
+    def _account(self, code: str) -> _Account:
+        try:
+            return self._accounts[code]
+        except KeyError:
+            raise KeyError(f"unknown account {code!r}; managed: {list(self.codes)}") from None
+
+    def apply_fill(
+        self, code: str, instrument: Instrument, side: str, quantity: Decimal, price: Decimal
+    ) -> FillCharge:
+        """Book one execution of ``quantity`` (unsigned) on ``side`` ('BUY'/'SELL')."""
+        account = self._account(code)
+        position = account.positions.get(instrument.con_id)
+        if position is None:
+            position = account.positions[instrument.con_id] = _Position(instrument)
+        signed = quantity if side == "BUY" else -quantity
+        multiplier = multiplier_of(instrument.multiplier)
+        realized: Decimal | None = None
+        held = position.quantity
+        if held and (held > 0) != (signed > 0):
+            closed = min(abs(held), abs(signed))
+            direction = Decimal(1) if held > 0 else Decimal(-1)
+            realized = (price - position.avg_price) * closed * direction * multiplier
+            position.realized += realized
+            account.realized += realized
+        new_quantity = held + signed
+        if new_quantity == 0:
+            position.avg_price = _ZERO
+        elif held == 0 or (held > 0) != (new_quantity > 0):
+            position.avg_price = price
+        elif abs(new_quantity) > abs(held):
+            position.avg_price = (position.avg_price * held + price * signed) / new_quantity
+        position.quantity = new_quantity
+        fee = commission(instrument, quantity, price)
+        account.commissions += fee
+        account.cash -= fee
+        if instrument.sec_type == "STK":
+            account.cash -= signed * price * multiplier
+        elif realized is not None:
+            account.cash += realized
+        return FillCharge(fee, realized)
+
+    def _view(self, code: str, position: _Position, marks: Marks) -> PositionView:
+        instrument = position.instrument
+        multiplier = multiplier_of(instrument.multiplier)
+        mark = marks(instrument) if position.quantity else position.avg_price
+        unrealized = (mark - position.avg_price) * position.quantity * multiplier
+        return PositionView(
+            account=code,
+            instrument=instrument,
+            quantity=position.quantity,
+            avg_cost=position.avg_price * multiplier,
+            market_price=mark,
+            market_value=mark * position.quantity * multiplier,
+            unrealized_pnl=unrealized,
+            realized_pnl=position.realized,
+        )
+
+    def positions(self, code: str, marks: Marks) -> list[PositionView]:
+        """Open positions (non-zero quantity), in the order they were first traded."""
+        account = self._account(code)
+        return [
+            self._view(code, position, marks)
+            for position in account.positions.values()
+            if position.quantity
+        ]
+
+    def position(self, code: str, con_id: int, marks: Marks) -> PositionView | None:
+        """The position in one contract, also when it was closed (quantity 0) today."""
+        position = self._account(code).positions.get(con_id)
+        return None if position is None else self._view(code, position, marks)
+
+    def quantity(self, code: str, con_id: int) -> Decimal:
+        position = self._account(code).positions.get(con_id)
+        return _ZERO if position is None else position.quantity
+
+    def snapshot(self, code: str, marks: Marks) -> AccountSnapshot:
+        account = self._account(code)
+        stock_value = futures_pnl = unrealized = gross = init = maint = _ZERO
+        for position in account.positions.values():
+            if not position.quantity:
+                continue
+            view = self._view(code, position, marks)
+            unrealized += view.unrealized_pnl
+            need = margin(position.instrument, position.quantity, view.market_price)
+            init += need.initial
+            maint += need.maintenance
+            if position.instrument.sec_type == "STK":
+                stock_value += view.market_value
+                gross += abs(view.market_value)
+            else:
+                futures_pnl += view.unrealized_pnl
+        net_liquidation = account.cash + stock_value + futures_pnl
+        return AccountSnapshot(
+            account=code,
+            currency=self.currency,
+            cash=account.cash,
+            stock_value=stock_value,
+            futures_pnl=futures_pnl,
+            net_liquidation=net_liquidation,
+            gross_position_value=gross,
+            init_margin=init,
+            maint_margin=maint,
+            unrealized_pnl=unrealized,
+            realized_pnl=account.realized,
+            daily_pnl=net_liquidation - account.starting_equity,
+            commissions=account.commissions,
+        )
+
+    def what_if(
+        self,
+        code: str,
+        instrument: Instrument,
+        side: str,
+        quantity: Decimal,
+        price: Decimal,
+        marks: Marks,
+    ) -> WhatIf:
+        """Margin before and after executing ``quantity`` at ``price``, and its commission."""
+        before = self.snapshot(code, marks)
+        held = self.quantity(code, instrument.con_id)
+        signed = quantity if side == "BUY" else -quantity
+        mark = marks(instrument)
+        now = margin(instrument, held, mark)
+        then = margin(instrument, held + signed, mark)
+        fee = commission(instrument, quantity, price)
+        return WhatIf(
+            init_before=before.init_margin,
+            maint_before=before.maint_margin,
+            equity_before=before.equity_with_loan,
+            init_after=before.init_margin - now.initial + then.initial,
+            maint_after=before.maint_margin - now.maintenance + then.maintenance,
+            equity_after=before.equity_with_loan - fee,
+            commission=fee,
+            currency=self.currency,
+        )

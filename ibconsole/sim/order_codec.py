@@ -1,0 +1,657 @@
+"""Order messages on the wire: placeOrder in; openOrder, orderStatus, execDetails,
+commissionReport and completedOrder out (server versions 176 to 178)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from ibconsole.sim.orders import ContractRef, Execution, OrderRequest, OrderSnapshot, WhatIf
+from ibconsole.sim.wire import UNSET_DOUBLE
+
+__all__ = [
+    "MIN_SERVER_VERSION_FA_PROFILE_DESUPPORT",
+    "MIN_SERVER_VERSION_PENDING_PRICE_REVISION",
+    "OrderFormatError",
+    "commission_report_fields",
+    "completed_order_fields",
+    "decode_place_order",
+    "exec_details_fields",
+    "ib_time_text",
+    "open_order_fields",
+    "order_status_fields",
+]
+
+MIN_SERVER_VERSION_FA_PROFILE_DESUPPORT = 177
+MIN_SERVER_VERSION_PENDING_PRICE_REVISION = 178
+
+# Number of fields of each order condition type including its type field, from the
+# condition classes the clients serialise field by field.
+_CONDITION_WIDTHS = {1: 7, 3: 4, 4: 4, 5: 5, 6: 6, 7: 6}
+
+_UNSET_DOUBLE_TEXT = "1.7976931348623157E308"
+
+
+class OrderFormatError(ValueError):
+    """A placeOrder message that does not follow the layout of its server version."""
+
+    def __init__(self, message: str, order_id: int | None) -> None:
+        super().__init__(message)
+        self.order_id = order_id
+
+
+class _Cursor:
+    def __init__(self, fields: Sequence[str], order_id: int | None) -> None:
+        self._fields = fields
+        self._index = 1
+        self.order_id = order_id
+
+    def error(self, message: str) -> OrderFormatError:
+        return OrderFormatError(f"placeOrder {message}", self.order_id)
+
+    def text(self, name: str) -> str:
+        if self._index >= len(self._fields):
+            raise self.error(
+                f"ended after {len(self._fields)} fields, before {name} (field {self._index})"
+            )
+        value = self._fields[self._index]
+        self._index += 1
+        return value
+
+    def skip(self, count: int, name: str) -> tuple[str, ...]:
+        return tuple(self.text(f"{name} {i + 1}/{count}") for i in range(count))
+
+    def integer(self, name: str, default: int = 0) -> int:
+        value = self.text(name)
+        if value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise self.error(f"field {name} must be an integer, got {value!r}") from None
+
+    def optional_int(self, name: str) -> int | None:
+        value = self.text(name)
+        if value == "":
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise self.error(f"field {name} must be an integer, got {value!r}") from None
+
+    def decimal(self, name: str) -> Decimal | None:
+        value = self.text(name)
+        if value == "" or value == _UNSET_DOUBLE_TEXT:
+            return None
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise self.error(f"field {name} must be a number, got {value!r}") from None
+        if not number.is_finite():
+            raise self.error(f"field {name} must be a finite number, got {value!r}")
+        return number
+
+    def number_text(self, name: str) -> str:
+        """A numeric field only needed to steer the cursor (kept as text, 'Infinite' allowed)."""
+        value = self.text(name)
+        if value not in ("", "Infinite", "-Infinite"):
+            try:
+                Decimal(value)
+            except InvalidOperation:
+                raise self.error(f"field {name} must be a number, got {value!r}") from None
+        return value
+
+    def flag(self, name: str) -> bool:
+        value = self.text(name)
+        if value in ("", "0"):
+            return False
+        if value == "1":
+            return True
+        raise self.error(f"field {name} must be 0 or 1, got {value!r}")
+
+    def finish(self) -> None:
+        extra = len(self._fields) - self._index
+        if extra:
+            raise self.error(
+                f"has {extra} unexpected trailing field(s) after {self._index} fields: "
+                f"{list(self._fields[self._index : self._index + 5])!r}"
+            )
+
+
+def _whole_if_integral(number: Decimal) -> Decimal:
+    """``1.0`` (a float quantity as the client prints it) becomes ``1`` so it can be echoed in
+    fields the clients parse with ``int()``."""
+    return number.quantize(Decimal(1)) if number == number.to_integral_value() else number
+
+
+def decode_place_order(fields: Sequence[str], server_version: int) -> OrderRequest:
+    """Decode msg 3 with a cursor that mirrors the client's writer, variable parts included.
+
+    Raises :class:`OrderFormatError` naming the first field that does not fit.
+    """
+    if not fields or fields[0] != "3":
+        raise OrderFormatError(f"not a placeOrder message: {list(fields[:3])!r}", None)
+    order_id: int | None
+    try:
+        order_id = int(fields[1]) if len(fields) > 1 else None
+    except ValueError:
+        order_id = None
+    cur = _Cursor(fields, order_id)
+    parsed_order_id = cur.integer("orderId")
+    contract = ContractRef(
+        con_id=cur.integer("conId"),
+        symbol=cur.text("symbol"),
+        sec_type=cur.text("secType"),
+        last_trade_date=cur.text("lastTradeDateOrContractMonth"),
+        strike=cur.text("strike"),
+        right=cur.text("right"),
+        multiplier=cur.text("multiplier"),
+        exchange=cur.text("exchange"),
+        primary_exchange=cur.text("primaryExchange"),
+        currency=cur.text("currency"),
+        local_symbol=cur.text("localSymbol"),
+        trading_class=cur.text("tradingClass"),
+    )
+    cur.skip(2, "secIdType/secId")
+    action = cur.text("action")
+    quantity = cur.decimal("totalQuantity")
+    order_type = cur.text("orderType")
+    lmt_price = cur.decimal("lmtPrice")
+    aux_price = cur.decimal("auxPrice")
+    tif = cur.text("tif")
+    oca_group = cur.text("ocaGroup")
+    account = cur.text("account")
+    open_close = cur.text("openClose")
+    origin = cur.integer("origin")
+    order_ref = cur.text("orderRef")
+    transmit = cur.flag("transmit")
+    parent_id = cur.integer("parentId")
+    block_order = cur.flag("blockOrder")
+    sweep_to_fill = cur.flag("sweepToFill")
+    display_size = cur.integer("displaySize")
+    trigger_method = cur.integer("triggerMethod")
+    outside_rth = cur.flag("outsideRth")
+    hidden = cur.flag("hidden")
+    if contract.sec_type == "BAG":
+        legs = cur.integer("comboLegs count")
+        cur.skip(8 * legs, "combo leg field")
+        order_legs = cur.integer("orderComboLegs count")
+        cur.skip(order_legs, "order combo leg price")
+        params = cur.integer("smartComboRoutingParams count")
+        cur.skip(2 * params, "smartComboRoutingParams field")
+    cur.text("sharesAllocation")
+    discretionary_amt = cur.decimal("discretionaryAmt")
+    good_after_time = cur.text("goodAfterTime")
+    good_till_date = cur.text("goodTillDate")
+    fa_group = cur.text("faGroup")
+    fa_method = cur.text("faMethod")
+    fa_percentage = cur.text("faPercentage")
+    fa_profile = (
+        cur.text("faProfile") if server_version < MIN_SERVER_VERSION_FA_PROFILE_DESUPPORT else ""
+    )
+    model_code = cur.text("modelCode")
+    cur.integer("shortSaleSlot")
+    cur.text("designatedLocation")
+    cur.integer("exemptCode", -1)
+    oca_type = cur.integer("ocaType")
+    rule80a = cur.text("rule80A")
+    cur.text("settlingFirm")
+    all_or_none = cur.flag("allOrNone")
+    min_qty = cur.optional_int("minQty")
+    cur.number_text("percentOffset")
+    cur.flag("eTradeOnly")
+    cur.flag("firmQuoteOnly")
+    cur.number_text("nbboPriceCap")
+    cur.integer("auctionStrategy")
+    for name in ("startingPrice", "stockRefPrice", "delta", "stockRangeLower", "stockRangeUpper"):
+        cur.number_text(name)
+    cur.flag("overridePercentageConstraints")
+    cur.number_text("volatility")
+    cur.optional_int("volatilityType")
+    delta_neutral_order_type = cur.text("deltaNeutralOrderType")
+    cur.number_text("deltaNeutralAuxPrice")
+    if delta_neutral_order_type:
+        cur.skip(8, "deltaNeutral field")
+    cur.flag("continuousUpdate")
+    cur.optional_int("referencePriceType")
+    trail_stop_price = cur.decimal("trailStopPrice")
+    trailing_percent = cur.decimal("trailingPercent")
+    cur.optional_int("scaleInitLevelSize")
+    cur.optional_int("scaleSubsLevelSize")
+    increment = cur.number_text("scalePriceIncrement")
+    if increment not in ("", "Infinite", "-Infinite") and 0 < float(increment) < UNSET_DOUBLE:
+        cur.skip(7, "scale field")
+    cur.skip(3, "scaleTable/activeStartTime/activeStopTime")
+    hedge_type = cur.text("hedgeType")
+    hedge_param = cur.text("hedgeParam") if hedge_type else ""
+    cur.flag("optOutSmartRouting")
+    cur.text("clearingAccount")
+    cur.text("clearingIntent")
+    not_held = cur.flag("notHeld")
+    if cur.flag("deltaNeutralContract present"):
+        cur.skip(3, "deltaNeutralContract field")
+    algo_strategy = cur.text("algoStrategy")
+    algo_params: tuple[tuple[str, str], ...] = ()
+    if algo_strategy:
+        count = cur.integer("algoParams count")
+        algo_params = tuple(
+            (cur.text("algoParam tag"), cur.text("algoParam value")) for _ in range(count)
+        )
+    algo_id = cur.text("algoId")
+    what_if = cur.flag("whatIf")
+    cur.text("orderMiscOptions")
+    cur.flag("solicited")
+    cur.flag("randomizeSize")
+    cur.flag("randomizePrice")
+    if order_type == "PEG BENCH":
+        cur.skip(5, "PEG BENCH field")
+    conditions: list[tuple[str, ...]] = []
+    for _ in range(cur.integer("conditions count")):
+        cond_type = cur.integer("condition type")
+        width = _CONDITION_WIDTHS.get(cond_type)
+        if width is None:
+            raise cur.error(f"has an unknown order condition type {cond_type}")
+        conditions.append((str(cond_type), *cur.skip(width - 1, "condition field")))
+    if conditions:
+        cur.skip(2, "conditionsIgnoreRth/conditionsCancelOrder")
+    cur.skip(7, "adjusted order field")
+    cur.text("extOperator")
+    cur.skip(2, "softDollarTier field")
+    cash_qty = cur.decimal("cashQty")
+    cur.skip(4, "mifid2 field")
+    cur.skip(4, "dontUseAutoPriceForHedge/isOmsContainer/discretionaryUpToLimit/usePriceMgmtAlgo")
+    if server_version >= 158:
+        cur.optional_int("duration")
+    if server_version >= 160:
+        cur.optional_int("postToAts")
+    if server_version >= 162:
+        cur.flag("autoCancelParent")
+    advanced_error_override = cur.text("advancedErrorOverride") if server_version >= 166 else ""
+    manual_order_time = cur.text("manualOrderTime") if server_version >= 169 else ""
+    if server_version >= 170:
+        if contract.exchange == "IBKRATS":
+            cur.optional_int("minTradeQty")
+        if order_type == "PEG BEST":
+            cur.optional_int("minCompeteSize")
+            if cur.number_text("competeAgainstBestOffset") == "Infinite":
+                cur.skip(2, "midOffset field")
+        elif order_type == "PEG MID":
+            cur.skip(2, "midOffset field")
+    cur.finish()
+    return OrderRequest(
+        order_id=parsed_order_id,
+        contract=contract,
+        action=action,
+        quantity=_whole_if_integral(quantity) if quantity is not None else Decimal(0),
+        order_type=order_type,
+        lmt_price=lmt_price,
+        aux_price=aux_price,
+        tif=tif,
+        oca_group=oca_group,
+        account=account,
+        open_close=open_close,
+        origin=origin,
+        order_ref=order_ref,
+        transmit=transmit,
+        parent_id=parent_id,
+        block_order=block_order,
+        sweep_to_fill=sweep_to_fill,
+        display_size=display_size,
+        trigger_method=trigger_method,
+        outside_rth=outside_rth,
+        hidden=hidden,
+        discretionary_amt=discretionary_amt,
+        good_after_time=good_after_time,
+        good_till_date=good_till_date,
+        fa_group=fa_group,
+        fa_method=fa_method,
+        fa_percentage=fa_percentage,
+        fa_profile=fa_profile,
+        model_code=model_code,
+        oca_type=oca_type,
+        rule80a=rule80a,
+        all_or_none=all_or_none,
+        min_qty=min_qty,
+        trail_stop_price=trail_stop_price,
+        trailing_percent=trailing_percent,
+        hedge_type=hedge_type,
+        hedge_param=hedge_param,
+        not_held=not_held,
+        algo_strategy=algo_strategy,
+        algo_params=algo_params,
+        algo_id=algo_id,
+        what_if=what_if,
+        conditions=tuple(conditions),
+        cash_qty=cash_qty,
+        advanced_error_override=advanced_error_override,
+        manual_order_time=manual_order_time,
+    )
+
+
+def ib_time_text(moment: datetime) -> str:
+    """A timestamp as IB writes it in executions: ``20250102 14:30:00 UTC``."""
+    return moment.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
+
+
+def _contract11(block: Sequence[object]) -> tuple[object, ...]:
+    """The contract block without primaryExchange, as openOrder/execDetails/position carry it."""
+    if len(block) != 12:
+        raise ValueError(f"a contract block has 12 fields, got {len(block)}")
+    return (*block[0:8], *block[9:12])
+
+
+def _with_fa_profile(version: int, value: str) -> tuple[object, ...]:
+    return (value,) if version < MIN_SERVER_VERSION_FA_PROFILE_DESUPPORT else ()
+
+
+def _algo_fields(request: OrderRequest) -> tuple[object, ...]:
+    if not request.algo_strategy:
+        return ("",)
+    pairs = [item for pair in request.algo_params for item in pair]
+    return (request.algo_strategy, len(request.algo_params), *pairs)
+
+
+def open_order_fields(
+    snapshot: OrderSnapshot,
+    contract: Sequence[object],
+    server_version: int,
+    what_if: WhatIf | None = None,
+) -> tuple[object, ...]:
+    """openOrder (msg 5, no version field): 128 fields for a plain order at v176, 127 at v177+.
+
+    ``contract`` is the instrument's 12-field block; ``what_if`` turns the reply into a
+    what-if answer (whatIf=1 with numeric margins and commission).
+    """
+    r = snapshot.request
+    if what_if is None:
+        margin_fields: tuple[object, ...] = ("",) * 9
+        commission: tuple[object, ...] = (None, None, None, "")
+    else:
+        margin_fields = (
+            what_if.init_before,
+            what_if.maint_before,
+            what_if.equity_before,
+            what_if.init_change,
+            what_if.maint_change,
+            what_if.equity_change,
+            what_if.init_after,
+            what_if.maint_after,
+            what_if.equity_after,
+        )
+        fee = what_if.commission
+        commission = (fee, fee, fee, what_if.currency)
+    fields: tuple[object, ...] = (
+        5,
+        snapshot.order_id,
+        *_contract11(contract),
+        r.action,
+        r.quantity,
+        r.order_type,
+        r.lmt_price,
+        r.aux_price,
+        r.tif,
+        r.oca_group,
+        r.account,
+        r.open_close,
+        r.origin,
+        r.order_ref,
+        snapshot.client_id,
+        snapshot.perm_id,
+        r.outside_rth,
+        r.hidden,
+        r.discretionary_amt if r.discretionary_amt is not None else Decimal(0),
+        r.good_after_time,
+        "",  # sharesAllocation, deprecated
+        r.fa_group,
+        r.fa_method,
+        r.fa_percentage,
+        *_with_fa_profile(server_version, r.fa_profile),
+        r.model_code,
+        r.good_till_date,
+        r.rule80a,
+        "",  # percentOffset
+        "",  # settlingFirm
+        0,  # shortSaleSlot
+        "",  # designatedLocation
+        -1,  # exemptCode
+        0,  # auctionStrategy
+        "",  # startingPrice
+        "",  # stockRefPrice
+        "",  # delta
+        "",  # stockRangeLower
+        "",  # stockRangeUpper
+        r.display_size,
+        r.block_order,
+        r.sweep_to_fill,
+        r.all_or_none,
+        r.min_qty,
+        r.oca_type,
+        False,  # eTradeOnly
+        False,  # firmQuoteOnly
+        "",  # nbboPriceCap
+        snapshot.parent_id,
+        r.trigger_method,
+        "",  # volatility
+        "",  # volatilityType
+        "",  # deltaNeutralOrderType
+        "",  # deltaNeutralAuxPrice
+        False,  # continuousUpdate
+        "",  # referencePriceType
+        r.trail_stop_price,
+        r.trailing_percent,
+        "",  # basisPoints
+        "",  # basisPointsType
+        "",  # comboLegsDescrip
+        0,  # comboLegs
+        0,  # orderComboLegs
+        0,  # smartComboRoutingParams
+        "",  # scaleInitLevelSize
+        "",  # scaleSubsLevelSize
+        "",  # scalePriceIncrement
+        r.hedge_type,
+        *((r.hedge_param,) if r.hedge_type else ()),
+        False,  # optOutSmartRouting
+        "",  # clearingAccount
+        "",  # clearingIntent
+        r.not_held,
+        False,  # deltaNeutralContract present
+        *_algo_fields(r),
+        False,  # solicited
+        what_if is not None,
+        snapshot.status,
+        *margin_fields,
+        *commission,
+        "",  # warningText
+        False,  # randomizeSize
+        False,  # randomizePrice
+        0,  # conditions: not echoed, conditional orders are rejected
+        "",  # adjustedOrderType
+        "",  # triggerPrice
+        r.trail_stop_price,
+        "",  # lmtPriceOffset
+        "",  # adjustedStopPrice
+        "",  # adjustedStopLimitPrice
+        "",  # adjustedTrailingAmount
+        0,  # adjustableTrailingUnit
+        "",  # softDollarTier name
+        "",  # softDollarTier value
+        "",  # softDollarTier displayName
+        r.cash_qty,
+        False,  # dontUseAutoPriceForHedge
+        False,  # isOmsContainer
+        False,  # discretionaryUpToLimitPrice
+        False,  # usePriceMgmtAlgo
+        "",  # duration
+        "",  # postToAts
+        False,  # autoCancelParent
+        "",  # minTradeQty
+        "",  # minCompeteSize
+        "",  # competeAgainstBestOffset
+        "",  # midOffsetAtWhole
+        "",  # midOffsetAtHalf
+    )
+    return fields
+
+
+def order_status_fields(snapshot: OrderSnapshot) -> tuple[object, ...]:
+    """orderStatus (msg 3 outbound, no version field): 12 fields."""
+    return (
+        3,
+        snapshot.order_id,
+        snapshot.status,
+        snapshot.filled,
+        snapshot.remaining,
+        snapshot.avg_fill_price,
+        snapshot.perm_id,
+        snapshot.parent_id,
+        snapshot.last_fill_price,
+        snapshot.client_id,
+        snapshot.why_held,
+        "",  # mktCapPrice
+    )
+
+
+def exec_details_fields(
+    req_id: int, execution: Execution, contract: Sequence[object], server_version: int
+) -> tuple[object, ...]:
+    """execDetails (msg 11, no version field): exactly 31 fields up to v177, 32 at v178+."""
+    exchange = contract[7]
+    fields: tuple[object, ...] = (
+        11,
+        req_id,
+        execution.order_id,
+        *_contract11(contract),
+        execution.exec_id,
+        ib_time_text(execution.time),
+        execution.account,
+        exchange,
+        "BOT" if execution.side == "BUY" else "SLD",
+        execution.shares,
+        execution.price,
+        execution.perm_id,
+        execution.client_id,
+        0,  # liquidation
+        execution.cum_qty,
+        execution.avg_price,
+        execution.order_ref,
+        "",  # evRule
+        "",  # evMultiplier
+        execution.model_code,
+        2,  # lastLiquidity: 2 = removed liquidity (the simulator fills at the touch)
+    )
+    if server_version >= MIN_SERVER_VERSION_PENDING_PRICE_REVISION:
+        fields += (False,)
+    return fields
+
+
+def commission_report_fields(execution: Execution) -> tuple[object, ...]:
+    """commissionReport (msg 59): exactly 8 fields; realised P&L unset on opening fills."""
+    return (
+        59,
+        1,
+        execution.exec_id,
+        execution.commission,
+        execution.commission_currency,
+        execution.realized_pnl if execution.realized_pnl is not None else UNSET_DOUBLE,
+        UNSET_DOUBLE,  # yield
+        "",  # yieldRedemptionDate
+    )
+
+
+def completed_order_fields(
+    snapshot: OrderSnapshot, contract: Sequence[object], server_version: int
+) -> tuple[object, ...]:
+    """completedOrder (msg 101, no version, no orderId): 97 fields for a plain order at v176."""
+    r = snapshot.request
+    completed_status = "Filled" if snapshot.status == "Filled" else "Cancelled by Trader"
+    return (
+        101,
+        *_contract11(contract),
+        r.action,
+        r.quantity,
+        r.order_type,
+        r.lmt_price,
+        r.aux_price,
+        r.tif,
+        r.oca_group,
+        r.account,
+        r.open_close,
+        r.origin,
+        r.order_ref,
+        snapshot.perm_id,
+        r.outside_rth,
+        r.hidden,
+        r.discretionary_amt if r.discretionary_amt is not None else Decimal(0),
+        r.good_after_time,
+        r.fa_group,
+        r.fa_method,
+        r.fa_percentage,
+        *_with_fa_profile(server_version, r.fa_profile),
+        r.model_code,
+        r.good_till_date,
+        r.rule80a,
+        "",  # percentOffset
+        "",  # settlingFirm
+        0,  # shortSaleSlot
+        "",  # designatedLocation
+        -1,  # exemptCode
+        "",  # startingPrice
+        "",  # stockRefPrice
+        "",  # delta
+        "",  # stockRangeLower
+        "",  # stockRangeUpper
+        r.display_size,
+        r.sweep_to_fill,
+        r.all_or_none,
+        r.min_qty,
+        r.oca_type,
+        r.trigger_method,
+        "",  # volatility
+        "",  # volatilityType
+        "",  # deltaNeutralOrderType
+        "",  # deltaNeutralAuxPrice
+        False,  # continuousUpdate
+        "",  # referencePriceType
+        r.trail_stop_price,
+        r.trailing_percent,
+        "",  # comboLegsDescrip
+        0,  # comboLegs
+        0,  # orderComboLegs
+        0,  # smartComboRoutingParams
+        "",  # scaleInitLevelSize
+        "",  # scaleSubsLevelSize
+        "",  # scalePriceIncrement
+        r.hedge_type,
+        *((r.hedge_param,) if r.hedge_type else ()),
+        "",  # clearingAccount
+        "",  # clearingIntent
+        r.not_held,
+        False,  # deltaNeutralContract present
+        *_algo_fields(r),
+        False,  # solicited
+        snapshot.status,
+        False,  # randomizeSize
+        False,  # randomizePrice
+        0,  # conditions
+        r.trail_stop_price,
+        "",  # lmtPriceOffset
+        r.cash_qty,
+        False,  # dontUseAutoPriceForHedge
+        False,  # isOmsContainer
+        "",  # autoCancelDate
+        snapshot.filled,
+        0,  # refFuturesConId
+        False,  # autoCancelParent
+        "",  # shareholder
+        False,  # imbalanceOnly
+        False,  # routeMarketableToBbo
+        0,  # parentPermId
+        ib_time_text(snapshot.updated_at),
+        completed_status,
+        "",  # minTradeQty
+        "",  # minCompeteSize
+        "",  # competeAgainstBestOffset
+        "",  # midOffsetAtWhole
+        "",  # midOffsetAtHalf
+    )
