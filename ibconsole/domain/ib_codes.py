@@ -67,6 +67,7 @@ class IbMessage:
     severity: IbSeverity
     sentence: str
     raw: str  # IB's own text, kept for the log
+    farm: str = ""  # for farm status: which farm, "market data usfarm"; pairs broken with OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,7 @@ class _Entry:
     action: IbAction
     severity: IbSeverity
     sentence: str
+    farm_kind: str = ""
 
 
 def _farm(broken: bool, kind: str) -> _Entry:
@@ -85,12 +87,14 @@ def _farm(broken: bool, kind: str) -> _Entry:
             IbSeverity.WARNING,
             f"IB's {kind} server connection is down{{farm}}; {kind} may stop updating until it "
             "returns.",
+            kind,
         )
     return _Entry(
         IbCategory.FARM_OK,
         IbAction.CLEAR_DEGRADED,
         IbSeverity.INFO,
         f"IB's {kind} server connection is OK{{farm}}.",
+        kind,
     )
 
 
@@ -128,12 +132,14 @@ _TABLE: Mapping[int, _Entry] = MappingProxyType(
             IbAction.NONE,
             IbSeverity.INFO,
             "IB's historical data server connection is idle{farm} and wakes up on demand.",
+            _HISTORICAL,
         ),
         2108: _Entry(
             IbCategory.FARM_INACTIVE,
             IbAction.NONE,
             IbSeverity.INFO,
             "IB's market data server connection is idle{farm} and wakes up on demand.",
+            _MARKET_DATA,
         ),
         2157: _farm(True, _SECDEF),
         2158: _farm(False, _SECDEF),
@@ -242,14 +248,18 @@ _TABLE: Mapping[int, _Entry] = MappingProxyType(
     }
 )
 
-_FARM_CATEGORIES = (IbCategory.FARM_BROKEN, IbCategory.FARM_OK, IbCategory.FARM_INACTIVE)
 _REASON_CODES = (201, 202, 399)
 
 
 def farm_name(message: str) -> str:
-    """The farm named after the colon of a farm status message ("...is OK:usfarm" -> "usfarm")."""
-    _, sep, name = message.rpartition(":")
-    return name.strip() if sep else ""
+    """The farm a farm status message names: after the colon ("...is OK:usfarm" -> "usfarm"),
+    or after the final period for the "inactive" notices ("...upon demand.ushmds")."""
+    for separator in (":", "."):
+        head, sep, tail = message.rpartition(separator)
+        name = tail.strip()
+        if sep and head and name and " " not in name:
+            return name
+    return ""
 
 
 def _reason(message: str) -> str:
@@ -280,9 +290,11 @@ def classify(code: int, message: str) -> IbMessage:
         text = message.strip() or f"IB sent message {code} without text."
         return IbMessage(code, IbCategory.INFORMATIONAL, IbAction.NONE, severity, text, message)
     sentence = entry.sentence
-    if entry.category in _FARM_CATEGORIES:
-        farm = farm_name(message)
-        sentence = sentence.format(farm=f" ({farm})" if farm else "")
+    farm = ""
+    if entry.farm_kind:
+        name = farm_name(message)
+        sentence = sentence.format(farm=f" ({name})" if name else "")
+        farm = f"{entry.farm_kind} {name}".strip()
     elif code in _REASON_CODES:
         sentence = sentence.format(reason=_reason(message))
-    return IbMessage(code, entry.category, entry.action, entry.severity, sentence, message)
+    return IbMessage(code, entry.category, entry.action, entry.severity, sentence, message, farm)

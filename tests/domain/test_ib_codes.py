@@ -103,11 +103,32 @@ def test_unknown_code_without_text_still_says_something() -> None:
         ("Market data farm connection is OK:usfarm", "usfarm"),
         ("Market data farm connection is OK:usfarm.nj", "usfarm.nj"),
         ("HMDS data farm connection is broken: ushmds ", "ushmds"),
+        (
+            "HMDS data farm connection is inactive but should be available upon demand.ushmds",
+            "ushmds",
+        ),
+        ("Market data farm connection is OK", ""),
+        ("Market data farm connection is OK.", ""),
         ("no farm here", ""),
     ],
 )
 def test_farm_name(text: str, farm: str) -> None:
     assert farm_name(text) == farm
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "farm"),
+    [
+        (2103, "Market data farm connection is broken:usfarm", "market data usfarm"),
+        (2104, "Market data farm connection is OK:usfarm", "market data usfarm"),
+        (2105, "HMDS data farm connection is broken:ushmds", "historical data ushmds"),
+        (2157, "Sec-def data farm connection is broken:secdefnj", "contract definition secdefnj"),
+        (2104, "Market data farm connection is OK", "market data"),
+        (1100, "Connectivity between IB and Trader Workstation has been lost.", ""),
+    ],
+)
+def test_farm_key_pairs_broken_with_ok(code: int, text: str, farm: str) -> None:
+    assert classify(code, text).farm == farm
 
 
 @given(st.integers(min_value=-(2**31), max_value=2**31), st.text(max_size=200))
