@@ -222,7 +222,10 @@ def encode_intent(intent: OrderIntent) -> str:
 
 
 def decode_intent(text: str) -> OrderIntent:
-    return _intent_from_object(json.loads(text))
+    try:
+        return _intent_from_object(json.loads(text))
+    except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
+        raise JournalError(f"a journalled order intent is unreadable: {exc!r}") from exc
 
 
 def encode_payload(payload: EventPayload) -> str:
@@ -278,7 +281,16 @@ def encode_lifecycle(lifecycle: OrderLifecycle) -> str:
 
 
 def decode_lifecycle(text: str) -> OrderLifecycle:
-    d = json.loads(text)
+    try:
+        return _lifecycle_from_object(json.loads(text))
+    except (KeyError, ValueError, TypeError, InvalidOperation) as exc:
+        raise JournalError(
+            f"a journalled order state is unreadable ({exc!r}); "
+            "Journal.rebuild_projection() recomputes it from the events"
+        ) from exc
+
+
+def _lifecycle_from_object(d: JsonObject) -> OrderLifecycle:
     return OrderLifecycle(
         key=d["key"],
         con_id=d["con_id"],

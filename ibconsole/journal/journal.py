@@ -208,6 +208,8 @@ class Journal:
         self, key: str, decision: Decision | str, findings: Sequence[str]
     ) -> JournalOrder:
         """Journal the confirmation decision for an order and its bracket children."""
+        if isinstance(findings, str):
+            raise JournalError(f"order {key}: findings must be a list of messages, not one string")
         payload = DecisionRecorded(
             _enum_value(Decision, "decision", decision), tuple(str(f) for f in findings)
         )
@@ -436,7 +438,7 @@ class Journal:
             if earlier is None:
                 raise JournalError(f"the journal has a fill for {key} but no such order")
             by_key[key] = earlier
-        return write_csv(dest, reversed(orders), fills, by_key)
+        return write_csv(dest, orders, fills, by_key)
 
     # -- internals ----------------------------------------------------------------------------
 

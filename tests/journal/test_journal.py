@@ -103,6 +103,12 @@ def test_unknown_decision_is_refused(journal: Journal, make_intent: Any) -> None
         journal.record_decision("ibc-1", "maybe", [])
 
 
+def test_findings_must_be_a_list(journal: Journal, make_intent: Any) -> None:
+    journal.record_intent(make_intent())
+    with pytest.raises(JournalError, match="findings must be a list of messages"):
+        journal.record_decision("ibc-1", "confirmed", "size above limit")
+
+
 def test_submission_is_journalled(journal: Journal, make_intent: Any) -> None:
     _sent(journal, make_intent(), order_id=42)
     order = journal.order("ibc-1")
@@ -285,7 +291,7 @@ def test_a_corrected_execution_replaces_the_original(
     assert journal.known_exec_ids() == {"0000e0d5.65f9.01.01", "0000e0d5.65f9.01.02"}
     order = journal.order("ibc-1")
     assert order is not None
-    assert (order.lifecycle.filled, order.lifecycle.avg_fill_price) == (1, D("5000.25"))
+    assert (order.lifecycle.filled, order.lifecycle.avg_fill_price) == (D(1), D("5000.25"))
 
 
 def test_commission_is_journalled_once(
@@ -588,6 +594,18 @@ def test_events_are_append_only(journal: Journal, make_intent: Any, journal_path
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute("DELETE FROM events")
     assert [e.kind.value for e in journal.events("ibc-1")] == ["intent"]
+
+
+def test_an_unreadable_projection_row_names_the_cure(
+    journal: Journal, make_intent: Any, journal_path: Path
+) -> None:
+    journal.record_intent(make_intent())
+    with sqlite3.connect(journal_path) as conn:
+        conn.execute("UPDATE orders SET lifecycle = '{}'")
+    with pytest.raises(JournalError, match=r"rebuild_projection\(\) recomputes it"):
+        journal.orders()
+    journal.rebuild_projection()
+    assert [o.state for o in journal.orders()] == [OrderState.INTENDED]
 
 
 def test_write_path_uses_indexes_only(journal: Journal, journal_path: Path) -> None:
