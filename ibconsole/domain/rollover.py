@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -193,6 +193,8 @@ class ContractSchedule:
 
     def status(self, now: datetime) -> RollStatus:
         _require_aware(now, "The current time")
+        # Compare in UTC: comparisons between datetimes sharing a zone ignore DST folds.
+        now = now.astimezone(UTC)
         if now >= self.contract.last_trade:
             return RollStatus.EXPIRED
         if now >= self.must_roll_at:
@@ -277,6 +279,7 @@ def front_months(
     months). The front is the nearest one not past ``front_until``.
     """
     _require_aware(now, "The current time")
+    now = now.astimezone(UTC)
     if not contracts:
         raise ValueError("No listed contracts were given, so there is no front month to find")
     symbols = sorted({c.symbol for c in contracts})

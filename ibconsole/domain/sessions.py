@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -40,7 +40,10 @@ def _require_aware(instant: datetime) -> None:
 
 @dataclass(frozen=True, slots=True)
 class SessionWindow:
-    """One continuous stretch during which the market trades: ``open <= t < close``."""
+    """One continuous stretch during which the market trades: ``open <= t < close``.
+
+    Both ends are UTC: arithmetic on datetimes sharing a zone ignores DST changes.
+    """
 
     open: datetime
     close: datetime
@@ -137,7 +140,7 @@ def _normalise(windows: Iterable[SessionWindow]) -> tuple[SessionWindow, ...]:
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(), zone)
+    return datetime.combine(day, time(), zone).astimezone(UTC)
 
 
 # One window of an IB hours segment. Current TWS versions write both ends with their day
@@ -158,11 +161,11 @@ def _ib_day(text: str, segment: str) -> date:
 def _ib_clock(day: date, text: str, zone: ZoneInfo, segment: str) -> datetime:
     hours, minutes = int(text[:2]), int(text[2:])
     if (hours, minutes) == (24, 0):
-        return datetime.combine(day + timedelta(days=1), time(), zone)
+        return _midnight(day + timedelta(days=1), zone)
     if hours > 23 or minutes > 59:
         raise ValueError(f"Bad time {text!r} in trading hours segment {segment!r}: expected HHMM")
     # A local time skipped by a DST change resolves with the offset before the change (fold=0).
-    return datetime.combine(day, time(hours, minutes), zone)
+    return datetime.combine(day, time(hours, minutes), zone).astimezone(UTC)
 
 
 def _ib_window(day: date, text: str, zone: ZoneInfo, segment: str) -> SessionWindow:
@@ -284,12 +287,12 @@ def calendar_sessions(name: str, first_day: date, last_day: date) -> TradingSess
     halt = _DAILY_HALT_START.get(calendar_name)
     windows: list[SessionWindow] = []
     for session in sessions:
-        opens, closes = session.open.astimezone(zone), session.close.astimezone(zone)
+        opens, closes = session.open.astimezone(UTC), session.close.astimezone(UTC)
         if halt is not None:
-            closes = min(closes, datetime.combine(session.day, halt, zone))
+            closes = min(closes, datetime.combine(session.day, halt, zone).astimezone(UTC))
         if session.pause is not None and session.resume is not None:
-            windows.append(SessionWindow(opens, session.pause.astimezone(zone)))
-            windows.append(SessionWindow(session.resume.astimezone(zone), closes))
+            windows.append(SessionWindow(opens, session.pause.astimezone(UTC)))
+            windows.append(SessionWindow(session.resume.astimezone(UTC), closes))
         else:
             windows.append(SessionWindow(opens, closes))
     covers_from = _midnight(first_day, zone)
