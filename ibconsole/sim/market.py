@@ -214,6 +214,11 @@ class Market:
     def is_held(self, con_id: int) -> bool:
         return con_id in self._holds
 
+    def tick_volatility(self, con_id: int) -> float:
+        """Standard deviation of the walk in ticks per square root of a second."""
+        walk = self._walk(con_id)
+        return math.sqrt(walk.move_probability * self.tick_rate)
+
     def add_listener(self, fn: QuoteListener) -> None:
         """Call ``fn(conId, quote)`` after every price update of any instrument."""
         self._listeners.append(fn)

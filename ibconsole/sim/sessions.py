@@ -42,16 +42,20 @@ class SessionRule:
 
     def is_open(self, local: datetime) -> bool:
         """Whether ``local`` (in the instrument's zone, naive or aware) is inside a session."""
+        return self._inside(local, self.open, self.close)
+
+    def is_liquid(self, local: datetime) -> bool:
+        """Whether ``local`` is inside the regular trading hours of a trade date."""
+        return self._inside(local, self.liquid_open, self.liquid_close)
+
+    def _inside(self, local: datetime, start: time, end: time) -> bool:
         clock_time = local.time().replace(tzinfo=None)
         day = local.date()
-        overnight = self.open > self.close
-        if overnight and clock_time >= self.open:
-            return self.is_trade_date(day + _ONE_DAY)
-        if not self.is_trade_date(day):
-            return False
-        if overnight:
-            return clock_time < self.close
-        return self.open <= clock_time < self.close
+        if start > end:
+            if clock_time >= start:
+                return self.is_trade_date(day + _ONE_DAY)
+            return clock_time < end and self.is_trade_date(day)
+        return start <= clock_time < end and self.is_trade_date(day)
 
     def _hours(self, first_day: date, days: int, *, liquid: bool) -> str:
         if days < 1:
