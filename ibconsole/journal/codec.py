@@ -34,6 +34,7 @@ from ibconsole.journal.events import (
     EventPayload,
     FillRecorded,
     IntentRecorded,
+    ModificationRecorded,
     ReconciliationOutcome,
     ReconciliationRecorded,
     RejectionRecorded,
@@ -175,6 +176,12 @@ def _encode_payload_object(payload: EventPayload) -> JsonObject:
             }
         case CancelRequested(reason=reason):
             return {"reason": reason}
+        case ModificationRecorded():
+            return {
+                "quantity": str(payload.quantity),
+                "limit_price": _dec(payload.limit_price),
+                "stop_price": _dec(payload.stop_price),
+            }
         case RejectionRecorded(code=code, message=message):
             return {"code": code, "message": message}
         case ReconciliationRecorded(outcome=outcome, detail=detail):
@@ -206,6 +213,9 @@ _DECODERS: Mapping[EventKind, Callable[[JsonObject], EventPayload]] = {
         d["exec_id"], Decimal(d["commission"]), d["currency"], _undec(d["realized_pnl"])
     ),
     EventKind.CANCEL_REQUEST: lambda d: CancelRequested(d["reason"]),
+    EventKind.MODIFICATION: lambda d: ModificationRecorded(
+        Decimal(d["quantity"]), _undec(d["limit_price"]), _undec(d["stop_price"])
+    ),
     EventKind.REJECTION: lambda d: RejectionRecorded(d["code"], d["message"]),
     EventKind.RECONCILIATION: lambda d: ReconciliationRecorded(
         ReconciliationOutcome(d["outcome"]), d["detail"]

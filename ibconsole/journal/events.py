@@ -19,6 +19,7 @@ class EventKind(StrEnum):
     FILL = "fill"
     COMMISSION = "commission"
     CANCEL_REQUEST = "cancel_request"
+    MODIFICATION = "modification"
     REJECTION = "rejection"
     RECONCILIATION = "reconciliation"
 
@@ -126,6 +127,16 @@ class CancelRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class ModificationRecorded:
+    """The working order is about to be changed in place (same order id) to these values."""
+
+    KIND: ClassVar[EventKind] = EventKind.MODIFICATION
+    quantity: Decimal
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
 class RejectionRecorded:
     """The broker refused the order (IB error ``code``, e.g. 201 "Order rejected")."""
 
@@ -149,6 +160,7 @@ EventPayload = (
     | FillRecorded
     | CommissionRecorded
     | CancelRequested
+    | ModificationRecorded
     | RejectionRecorded
     | ReconciliationRecorded
 )

@@ -39,6 +39,7 @@ from ibconsole.journal.events import (
     FillRecorded,
     IntentRecorded,
     JournalEvent,
+    ModificationRecorded,
     ReconciliationOutcome,
     ReconciliationRecorded,
     RejectionRecorded,
@@ -336,6 +337,23 @@ class Journal:
         time = self._now()
         with self._write() as conn:
             return self._append(conn, time, key, CancelRequested(reason))
+
+    def record_modification(
+        self,
+        key: str,
+        quantity: Decimal,
+        limit_price: Decimal | None,
+        stop_price: Decimal | None,
+    ) -> JournalOrder:
+        """Journal a change of a working order (same order id) before it is sent."""
+        payload = ModificationRecorded(
+            _positive(f"order {key}: the new quantity", quantity),
+            None if limit_price is None else _finite(f"order {key}: the limit price", limit_price),
+            None if stop_price is None else _finite(f"order {key}: the stop price", stop_price),
+        )
+        time = self._now()
+        with self._write() as conn:
+            return self._append(conn, time, key, payload)
 
     def record_rejection(self, key: str, code: int, message: str) -> JournalOrder:
         """Journal that IB rejected the order (error ``code``); the order becomes final."""

@@ -25,6 +25,7 @@ from ibconsole.journal.events import (
     FillRecorded,
     IntentRecorded,
     JournalEvent,
+    ModificationRecorded,
     ReconciliationOutcome,
     ReconciliationRecorded,
     RejectionRecorded,
@@ -245,6 +246,16 @@ def apply(lifecycle: OrderLifecycle, payload: EventPayload, time: datetime) -> O
             return _commission(lifecycle, payload, time)
         case CancelRequested(reason=reason):
             return replace(lifecycle, cancel_requested=True, cancel_reason=reason, updated_at=time)
+        case ModificationRecorded(quantity=quantity):
+            if lifecycle.is_final or lifecycle.order_id is None:
+                raise JournalError(
+                    f"order {key} is {lifecycle.state}; only a working order can be modified"
+                )
+            if quantity < lifecycle.filled:
+                raise JournalError(
+                    f"order {key}: quantity {quantity} is below the {lifecycle.filled} already filled"
+                )
+            return replace(lifecycle, quantity=quantity, updated_at=time)
         case RejectionRecorded(code=code, message=message):
             if lifecycle.is_final:
                 return replace(lifecycle, updated_at=time)

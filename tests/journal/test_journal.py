@@ -18,6 +18,7 @@ from ibconsole.journal import (
     CommissionRecorded,
     Decision,
     DecisionRecorded,
+    EventKind,
     FillRecorded,
     IntentRecorded,
     Journal,
@@ -338,6 +339,29 @@ def test_cancel_request_is_journalled_without_ending_the_order(
     assert order.lifecycle.cancel_reason == "cancel all (F12)"
     order = journal.record_status("ibc-1", "Cancelled", D(0), D(2), None, 5)
     assert order.state is OrderState.CANCELLED
+
+
+def test_modification_changes_quantity_and_survives_replay(
+    journal: Journal, make_intent: Any, clock: Any
+) -> None:
+    _sent(journal, make_intent())
+    order = journal.record_modification("ibc-1", D(3), D("4999.75"), None)
+    assert order.lifecycle.quantity == D(3)
+    assert journal.events("ibc-1")[-1].kind is EventKind.MODIFICATION
+    journal.rebuild_projection()
+    assert journal.order("ibc-1") == order
+
+
+def test_modification_below_filled_or_of_a_final_order_is_refused(
+    journal: Journal, make_intent: Any, clock: Any
+) -> None:
+    _sent(journal, make_intent())
+    _fill(journal, "ibc-1", "e.1.01", "1", "5000", clock.now())
+    with pytest.raises(JournalError, match="below the 1 already filled"):
+        journal.record_modification("ibc-1", D("0.5"), None, None)
+    journal.record_status("ibc-1", "Cancelled", D(1), D(1), D(5000), 5)
+    with pytest.raises(JournalError, match="only a working order can be modified"):
+        journal.record_modification("ibc-1", D(2), None, None)
 
 
 def test_rejection_ends_the_order(journal: Journal, make_intent: Any) -> None:
