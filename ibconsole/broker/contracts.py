@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from ib_insync import IB, ContractDetails, Future
@@ -18,7 +18,7 @@ from ibconsole.broker.mapping import listed_contract
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.products import Product, product
-from ibconsole.domain.sessions import TradingSessions, parse_ib_hours
+from ibconsole.domain.sessions import TradingSessions, calendar_sessions, parse_ib_hours
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,27 @@ class ContractService:
         if chain is None or chain.fetched_on != self._trading_day(chain.product):
             return None
         return chain
+
+    def is_open(self, contract: ListedContract) -> bool | None:
+        """Is the market of ``contract`` open now: IB's trading hours first, the exchange
+        calendar when IB gave none for now; None when neither can tell."""
+        now = self._clock.now()
+        month = self.by_con_id(contract.con_id)
+        if (
+            month is not None
+            and month.trading_hours is not None
+            and month.trading_hours.covers(now)
+        ):
+            return month.trading_hours.is_open(now)
+        spec = product(contract.symbol)
+        today = now.date()
+        try:
+            sessions = calendar_sessions(
+                spec.calendar, today - timedelta(days=3), today + timedelta(days=3)
+            )
+        except ValueError:
+            return None
+        return sessions.is_open(now) if sessions.covers(now) else None
 
     def by_con_id(self, con_id: int) -> ListedMonth | None:
         for chain in self._cache.values():

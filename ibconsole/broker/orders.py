@@ -1,0 +1,726 @@
+"""Orders: pre-trade checks, journal before send, live tracking, cancel, reconcile, roll.
+
+Rules this module keeps (DESIGN.md section 7):
+- an intent is journalled, with the decision that let it through, before any byte is sent;
+- every order carries its idempotency key in ``orderRef``; after each sync the journal is
+  reconciled against the broker's open orders, completed orders and executions before any new
+  order is accepted, and nothing is ever resent on the console's own initiative;
+- the position and working orders come from the session; when they are unknown, orders are refused.
+
+Events (eventkit, emitted on the loop thread):
+    order_changed(OrderRow)        an order's status, fills or working state changed
+    fill_recorded(JournalFill)     an execution was journalled (live or found at reconciliation)
+    roll_failed(RollFailure)       a roll's close leg filled but its open leg did not
+    reconciled(Reconciliation)     the journal was reconciled after a sync
+    alert(str, bool)               a sentence the trader must see; True when critical
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from eventkit import Event
+from ib_insync import CommissionReport, Fill, Order, Trade
+
+from ibconsole.broker.account import AccountService
+from ibconsole.broker.contracts import ContractService
+from ibconsole.broker.mapping import (
+    ACTIVE_STATUSES,
+    decimal_or_none,
+    ib_contract,
+    ib_order,
+    working_order,
+)
+from ibconsole.broker.market_data import MarketDataService
+from ibconsole.broker.session import Session, SyncInfo
+from ibconsole.domain.clock import Clock
+from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.orders import (
+    OrderIntent,
+    OrderKeyFactory,
+    OrderType,
+    Purpose,
+    Side,
+    TimeInForce,
+    WorkingOrder,
+)
+from ibconsole.domain.risk import RiskContext, RiskLimits, RiskReport, Severity, evaluate
+from ibconsole.domain.rollover import RollLeg, RollPlan
+from ibconsole.domain.trading_mode import AccountMode
+from ibconsole.journal import (
+    Decision,
+    Journal,
+    JournalOrder,
+    OrderState,
+    ReconciliationOutcome,
+)
+
+log = logging.getLogger(__name__)
+
+# IB codes that end an order as a rejection rather than a cancel (ib_insync marks both Cancelled).
+_REJECT_CODES = frozenset(
+    {103, 104, 105, 106, 107, 109, 110, 111, 113, 116, 135, 200, 201, 203, 321, 322}
+)
+
+
+class OrderRefused(Exception):
+    """The order was not sent; ``reason`` says why in a sentence, ``report`` has the findings."""
+
+    def __init__(self, reason: str, report: RiskReport | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.report = report
+
+
+class ConfirmationNeeded(Exception):
+    """The checks want the trader's confirmation; nothing was journalled or sent yet."""
+
+    def __init__(self, report: RiskReport) -> None:
+        super().__init__("; ".join(f.message for f in report.findings))
+        self.report = report
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """One order as the blotter shows it: the broker's live view joined with the journal's."""
+
+    key: str  # orderRef; "" for an order placed outside the console
+    order_id: int
+    perm_id: int
+    client_id: int
+    con_id: int
+    local_symbol: str
+    side: Side
+    quantity: Decimal
+    order_type: str
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    tif: str
+    status: str  # IB's status, or the journal's state when the broker no longer reports it
+    filled: Decimal
+    remaining: Decimal
+    avg_fill_price: Decimal | None
+    parent_id: int
+    working: bool
+    ours: bool
+    message: str  # last error or rejection text, "" if none
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    matched: tuple[str, ...]
+    unknown: tuple[str, ...]
+    filled_while_disconnected: tuple[str, ...]
+    adopted: tuple[str, ...]
+    fills_recovered: int
+
+
+@dataclass(frozen=True, slots=True)
+class RollFailure:
+    """The close leg filled but the open leg did not: the position is flat in the old month only."""
+
+    plan: RollPlan
+    reason: str
+
+    @property
+    def sentence(self) -> str:
+        leg = self.plan.open
+        target = leg.contract.local_symbol if leg else "the new month"
+        return (
+            f"ROLL INCOMPLETE: {self.plan.close.contract.local_symbol} was closed but opening "
+            f"{target} failed ({self.reason}). You are not in the position you intended; "
+            f"retry the open leg or enter it by hand."
+        )
+
+
+class OrderService:
+    def __init__(
+        self,
+        session: Session,
+        journal: Journal,
+        account: AccountService,
+        market: MarketDataService,
+        contracts: ContractService,
+        limits: RiskLimits,
+        clock: Clock,
+        key_factory: Callable[[], str] | None = None,
+        fill_timeout: float = 30.0,
+    ) -> None:
+        self._session = session
+        self._ib = session.ib
+        self._journal = journal
+        self._account = account
+        self._market = market
+        self._contracts = contracts
+        self._limits = limits
+        self._clock = clock
+        self._new_key = key_factory or OrderKeyFactory(clock)
+        self._fill_timeout = fill_timeout
+        self._recent: deque[OrderIntent] = deque(maxlen=200)
+        self._reconciled = False
+        self._done: dict[str, asyncio.Future[OrderState]] = {}
+        self.order_changed = Event("order_changed")
+        self.fill_recorded = Event("fill_recorded")
+        self.reconciled = Event("reconciled")
+        self.alert = Event("alert")
+        self.roll_failed = Event("roll_failed")
+        ib = self._ib
+        ib.openOrderEvent += self._on_trade
+        ib.orderStatusEvent += self._on_status
+        ib.execDetailsEvent += self._on_execution
+        ib.commissionReportEvent += self._on_commission
+        session.synced += self._on_synced
+        session.ended += self._on_ended
+
+    @property
+    def limits(self) -> RiskLimits:
+        return self._limits
+
+    def new_key(self) -> str:
+        return self._new_key()
+
+    # ----------------------------------------------------------------- queries
+    def working_orders(self, con_id: int | None = None) -> tuple[WorkingOrder, ...]:
+        """Orders live at the broker (any client), for one contract or all."""
+        return tuple(
+            working_order(t)
+            for t in self._ib.openTrades()
+            if con_id is None or t.contract.conId == con_id
+        )
+
+    def rows(self) -> tuple[OrderRow, ...]:
+        return tuple(self._row(t) for t in self._ib.trades())
+
+    def entry_block(self) -> str:
+        """Why no order can be sent right now, or "" if orders may go."""
+        block = self._session.order_entry_block()
+        if block:
+            return block
+        if not self._reconciled:
+            return "Orders are blocked until the journal is reconciled with the broker."
+        return ""
+
+    def assess(self, intent: OrderIntent) -> RiskReport:
+        """The pre-trade findings for ``intent`` with the live position, orders and quote."""
+        con_id = intent.contract.con_id
+        sync = self._session.sync_info
+        mode = sync.mode.mode if sync else AccountMode.UNKNOWN
+        context = RiskContext(
+            now=self._clock.now(),
+            position=self._account.position(con_id),
+            working_orders=self.working_orders(con_id) if self._account.positions_known else (),
+            quote=self._market.quote(con_id),
+            session_open=self._contracts.is_open(intent.contract),
+            account_mode=mode,
+            daily_pnl=self._account.daily_pnl(),
+            recent_intents=tuple(self._recent),
+        )
+        return evaluate(intent, context, self._limits)
+
+    # ---------------------------------------------------------------- commands
+    def submit(self, intent: OrderIntent, *, confirmed: bool = False) -> JournalOrder:
+        """Check, journal, then send ``intent`` (and its bracket legs).
+
+        Raises ConfirmationNeeded (nothing journalled) when the trader must confirm first, and
+        OrderRefused (journalled as blocked) when it may not go at all.
+        """
+        block = self.entry_block()
+        if block:
+            self._journal_refusal(intent, [block])
+            raise OrderRefused(block)
+        report = self.assess(intent)
+        if report.blocked:
+            self._journal_refusal(intent, [f.message for f in report.findings])
+            raise OrderRefused(_blocking(report), report)
+        if report.needs_confirmation and not confirmed:
+            raise ConfirmationNeeded(report)
+        children = self._children(intent)
+        self._journal.record_intent(intent, children)
+        journalled = self._journal.record_decision(
+            intent.key, Decision.CONFIRMED, [f.message for f in report.findings]
+        )
+        self._recent.append(intent)
+        self._place(intent, children)
+        return journalled
+
+    def decline(self, intent: OrderIntent, report: RiskReport) -> None:
+        """The trader said no at the confirmation: journal it, send nothing."""
+        self._journal.record_intent(intent, self._children(intent))
+        self._journal.record_decision(
+            intent.key, Decision.DECLINED, [f.message for f in report.findings]
+        )
+
+    def cancel(self, order_id: int, reason: str = "cancelled by you") -> None:
+        trade = self._trade_by_id(order_id)
+        if trade is None or trade.orderStatus.status not in ACTIVE_STATUSES:
+            raise OrderRefused(f"Order {order_id} is not working, there is nothing to cancel.")
+        if trade.order.clientId != self._session.endpoint.client_id:
+            raise OrderRefused(
+                f"Order {order_id} was placed by another API client or in TWS; cancel it there."
+            )
+        if not self._ib.isConnected():
+            raise OrderRefused("Not connected: the cancel cannot be sent.")
+        key = trade.order.orderRef
+        if key and self._journal.order(key) is not None:
+            self._journal.record_cancel_request(key, reason)
+        self._ib.cancelOrder(trade.order)
+
+    def cancel_all(self) -> int:
+        """Cancel every working order this console can cancel; returns how many were sent."""
+        sent = 0
+        for trade in self._ib.openTrades():
+            if trade.order.clientId == self._session.endpoint.client_id:
+                self.cancel(trade.order.orderId, "cancel all")
+                sent += 1
+        return sent
+
+    def modify(
+        self,
+        order_id: int,
+        *,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        confirmed: bool = False,
+    ) -> None:
+        """Change a working order in place (same orderId), after the same pre-trade checks."""
+        block = self.entry_block()
+        if block:
+            raise OrderRefused(block)
+        trade = self._trade_by_id(order_id)
+        if trade is None or trade.orderStatus.status not in ACTIVE_STATUSES:
+            raise OrderRefused(f"Order {order_id} is not working and cannot be modified.")
+        journalled = self._journal.order(trade.order.orderRef) if trade.order.orderRef else None
+        if journalled is None:
+            raise OrderRefused(
+                f"Order {order_id} was not entered here; modify it where it was placed."
+            )
+        changed = replace(
+            journalled.intent,
+            quantity=quantity if quantity is not None else journalled.intent.quantity,
+            limit_price=limit_price if limit_price is not None else journalled.intent.limit_price,
+            stop_price=stop_price if stop_price is not None else journalled.intent.stop_price,
+        )
+        others = tuple(
+            w for w in self.working_orders(changed.contract.con_id) if w.order_id != order_id
+        )
+        report = self._assess_against(changed, others)
+        if report.blocked:
+            raise OrderRefused(_blocking(report), report)
+        if report.needs_confirmation and not confirmed:
+            raise ConfirmationNeeded(report)
+        self._journal.record_modification(
+            changed.key, changed.quantity, changed.limit_price, changed.stop_price
+        )
+        order = trade.order
+        order.totalQuantity = float(changed.quantity)
+        if changed.limit_price is not None:
+            order.lmtPrice = float(changed.limit_price)
+        if changed.stop_price is not None:
+            order.auxPrice = float(changed.stop_price)
+        self._ib.placeOrder(trade.contract, order)
+
+    async def wait_final(self, key: str) -> OrderState:
+        """Wait until the journal holds a final state for ``key`` (callers bound the wait)."""
+        current = self._journal.order(key)
+        if current is not None and current.lifecycle.state.is_final:
+            return current.lifecycle.state
+        future = self._done.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._done[key] = future
+        return await asyncio.shield(future)
+
+    # -------------------------------------------------------------------- roll
+    async def roll(self, plan: RollPlan) -> JournalOrder | None:
+        """Cancel the old month's orders, close it, then open the new month.
+
+        Returns the open leg's journal entry (None when the plan does not reopen). A close leg
+        that does not fill stops the roll with nothing opened; an open leg that fails raises a
+        critical alert naming both months and a ``RollFailure`` that ``retry_open`` can resume.
+        """
+        for old in plan.orders:
+            if old.order.status in ACTIVE_STATUSES:
+                self.cancel(old.order.order_id, f"roll of {plan.close.contract.local_symbol}")
+        close = self._leg_intent(plan.close, Purpose.ROLL_CLOSE)
+        self.submit(close, confirmed=True)
+        state = await self._final_or_timeout(close.key)
+        if state is not OrderState.FILLED:
+            message = (
+                f"Roll stopped: closing {plan.close.contract.local_symbol} ended {state.value}; "
+                "nothing was opened in the new month."
+            )
+            self.alert.emit(message, True)
+            raise OrderRefused(message)
+        if plan.open is None:
+            return None
+        return await self.retry_open(plan)
+
+    async def retry_open(self, plan: RollPlan) -> JournalOrder:
+        """Place (again) only the open leg of ``plan``; the close leg is never repeated."""
+        if plan.open is None:
+            raise OrderRefused("This roll does not reopen a position.")
+        opening = self._leg_intent(plan.open, Purpose.ROLL_OPEN)
+        try:
+            journalled = self.submit(opening, confirmed=True)
+            state = await self._final_or_timeout(opening.key)
+        except OrderRefused as refused:
+            self._roll_failed(RollFailure(plan, refused.reason))
+            raise
+        if state is not OrderState.FILLED:
+            failure = RollFailure(plan, f"the order ended {state.value}")
+            self._roll_failed(failure)
+            raise OrderRefused(failure.sentence)
+        return journalled
+
+    def _roll_failed(self, failure: RollFailure) -> None:
+        log.critical("%s", failure.sentence)
+        self.alert.emit(failure.sentence, True)
+        self.roll_failed.emit(failure)
+
+    async def _final_or_timeout(self, key: str) -> OrderState:
+        try:
+            return await asyncio.wait_for(self.wait_final(key), self._fill_timeout)
+        except TimeoutError:
+            current = self._journal.order(key)
+            return current.lifecycle.state if current else OrderState.UNKNOWN
+
+    def _leg_intent(self, leg: RollLeg, purpose: Purpose) -> OrderIntent:
+        return OrderIntent(
+            key=self.new_key(),
+            contract=leg.contract,
+            side=leg.side,
+            quantity=leg.quantity,
+            order_type=OrderType.MARKET,
+            limit_price=None,
+            stop_price=None,
+            tif=TimeInForce.DAY,
+            bracket=None,
+            created_at=self._clock.now(),
+            purpose=purpose,
+            account=self._account.account,
+        )
+
+    # --------------------------------------------------------------- placing
+    def _assess_against(self, intent: OrderIntent, working: Sequence[WorkingOrder]) -> RiskReport:
+        sync = self._session.sync_info
+        context = RiskContext(
+            now=self._clock.now(),
+            position=self._account.position(intent.contract.con_id),
+            working_orders=working,
+            quote=self._market.quote(intent.contract.con_id),
+            session_open=self._contracts.is_open(intent.contract),
+            account_mode=sync.mode.mode if sync else AccountMode.UNKNOWN,
+            daily_pnl=self._account.daily_pnl(),
+        )
+        return evaluate(intent, context, self._limits)
+
+    def _journal_refusal(self, intent: OrderIntent, reasons: list[str]) -> None:
+        self._journal.record_intent(intent, self._children(intent))
+        self._journal.record_decision(intent.key, Decision.BLOCKED, reasons)
+
+    def _children(self, intent: OrderIntent) -> tuple[OrderIntent, ...]:
+        bracket = intent.bracket
+        if bracket is None:
+            return ()
+        exit_side = intent.side.opposite
+        legs: list[OrderIntent] = []
+        if bracket.take_profit is not None:
+            legs.append(
+                replace(
+                    intent,
+                    key=intent.take_profit_key,
+                    side=exit_side,
+                    order_type=OrderType.LIMIT,
+                    limit_price=bracket.take_profit,
+                    stop_price=None,
+                    bracket=None,
+                    tif=TimeInForce.GTC,
+                )
+            )
+        if bracket.stop_loss is not None:
+            legs.append(
+                replace(
+                    intent,
+                    key=intent.stop_loss_key,
+                    side=exit_side,
+                    order_type=OrderType.STOP,
+                    limit_price=None,
+                    stop_price=bracket.stop_loss,
+                    bracket=None,
+                    tif=TimeInForce.GTC,
+                )
+            )
+        return tuple(legs)
+
+    def _place(self, intent: OrderIntent, children: Sequence[OrderIntent]) -> None:
+        contract = ib_contract(intent.contract)
+        client_id = self._session.endpoint.client_id
+        parent = ib_order(intent)
+        parent.orderId = self._ib.client.getReqId()
+        # A bracket goes out as one group: IB holds it until the last leg arrives with
+        # transmit=True, so no leg can work without the others.
+        parent.transmit = not children
+        orders: list[tuple[str, Order, str | None]] = [(intent.key, parent, None)]
+        for number, child in enumerate(children, start=1):
+            order = ib_order(child)
+            order.orderId = self._ib.client.getReqId()
+            order.parentId = parent.orderId
+            order.transmit = number == len(children)
+            orders.append((child.key, order, intent.key))
+        # Submissions are journalled before the bytes go out: the journal refuses to let one
+        # key be submitted twice, which is what keeps a retry from sending an order again.
+        for key, order, parent_key in orders:
+            self._journal.record_submission(key, order.orderId, client_id, parent_key)
+        for number, (_, order, _) in enumerate(orders):
+            try:
+                self._ib.placeOrder(contract, order)
+            except ConnectionError as exc:
+                for unsent_key, _, _ in orders[number:]:
+                    self._journal.record_rejection(unsent_key, 0, f"not sent: {exc}")
+                raise OrderRefused(f"Not sent, the connection is down: {exc}") from exc
+        log.info(
+            "sent %s %s %s %s (%s)",
+            intent.side.value,
+            intent.quantity,
+            intent.contract.local_symbol,
+            intent.order_type.value,
+            intent.key,
+        )
+
+    def _trade_by_id(self, order_id: int) -> Trade | None:
+        return next((t for t in self._ib.trades() if t.order.orderId == order_id), None)
+
+    # ------------------------------------------------------- broker reports
+    def _ours(self, trade: Trade) -> JournalOrder | None:
+        key = trade.order.orderRef
+        return self._journal.order(key) if key else None
+
+    def _on_trade(self, trade: Trade) -> None:
+        self.order_changed.emit(self._row(trade))
+
+    def _on_status(self, trade: Trade) -> None:
+        journalled = self._ours(trade)
+        if journalled is not None:
+            self._record_status(journalled, trade)
+        self.order_changed.emit(self._row(trade))
+
+    def _record_status(self, journalled: JournalOrder, trade: Trade) -> None:
+        key, status = journalled.intent.key, trade.orderStatus
+        if journalled.lifecycle.state.is_final:
+            return
+        code = trade.log[-1].errorCode if trade.log else 0
+        if status.status == "Cancelled" and code in _REJECT_CODES:
+            updated = self._journal.record_rejection(key, code, trade.log[-1].message)
+        elif status.status:
+            updated = self._journal.record_status(
+                key,
+                status.status,
+                Decimal(repr(status.filled)),
+                Decimal(repr(status.remaining)),
+                decimal_or_none(status.avgFillPrice) if status.filled else None,
+                status.permId or trade.order.permId,
+            )
+        else:
+            return
+        self._settle(updated)
+
+    def _settle(self, journalled: JournalOrder) -> None:
+        state = journalled.lifecycle.state
+        if state.is_final:
+            future = self._done.pop(journalled.intent.key, None)
+            if future is not None and not future.done():
+                future.set_result(state)
+
+    def _on_execution(self, trade: Trade, fill: Fill) -> None:
+        self._record_fill(fill)
+
+    def _record_fill(self, fill: Fill) -> bool:
+        execution = fill.execution
+        key = execution.orderRef
+        if not key or self._journal.order(key) is None:
+            return False
+        recorded = self._journal.record_fill(
+            key,
+            execution.execId,
+            fill.contract.conId,
+            Side.BUY if execution.side == "BOT" else Side.SELL,
+            Decimal(repr(execution.shares)),
+            Decimal(repr(execution.price)),
+            execution.time,
+        )
+        if recorded:
+            self._emit_fill(execution.execId)
+        return recorded
+
+    def _on_commission(self, trade: Trade, fill: Fill, report: CommissionReport) -> None:
+        self._record_commission(report)
+
+    def _record_commission(self, report: CommissionReport) -> None:
+        if report.execId not in self._journal.known_exec_ids():
+            return
+        realized = decimal_or_none(report.realizedPNL)
+        if self._journal.record_commission(
+            report.execId, Decimal(repr(report.commission)), report.currency, realized
+        ):
+            self._emit_fill(report.execId)
+
+    def _emit_fill(self, exec_id: str) -> None:
+        fill = next((f for f in self._journal.fills() if f.exec_id == exec_id), None)
+        if fill is not None:
+            self.fill_recorded.emit(fill)
+
+    # --------------------------------------------------------- reconciliation
+    def _on_ended(self, reason: str) -> None:
+        self._reconciled = False
+
+    def _on_synced(self, info: SyncInfo) -> None:
+        result = self.reconcile()
+        self._reconciled = True
+        self.reconciled.emit(result)
+        for trade in self._ib.trades():
+            self.order_changed.emit(self._row(trade))
+
+    def reconcile(self) -> Reconciliation:
+        """Compare every unfinished journal order with what the broker reports now.
+
+        Executions first (they are facts), then statuses; an order the broker has never heard of
+        is marked unknown and shown, never resent.
+        """
+        fills_before = len(self._journal.known_exec_ids())
+        for fill in self._ib.fills():
+            self._record_fill(fill)
+            self._record_commission(fill.commissionReport)
+        fills_recovered = len(self._journal.known_exec_ids()) - fills_before
+        by_key = {t.order.orderRef: t for t in self._ib.trades() if t.order.orderRef}
+        executed_keys = {f.execution.orderRef for f in self._ib.fills()}
+        matched: list[str] = []
+        unknown: list[str] = []
+        filled_away: list[str] = []
+        for journalled in self._journal.open_orders():
+            key = journalled.intent.key
+            trade = by_key.get(key)
+            if trade is None and key not in executed_keys:
+                if journalled.lifecycle.state in (OrderState.INTENDED, OrderState.CONFIRMED):
+                    detail = "journalled but never submitted to the broker"
+                else:
+                    detail = "submitted but unknown to the broker: check TWS before re-entering it"
+                self._journal.record_reconciliation(key, ReconciliationOutcome.UNKNOWN, detail)
+                unknown.append(key)
+                continue
+            if trade is not None:
+                self._record_status(journalled, trade)
+            after = self._journal.order(key)
+            if after is not None and after.lifecycle.state is OrderState.FILLED:
+                self._journal.record_reconciliation(
+                    key, ReconciliationOutcome.FILLED_WHILE_DISCONNECTED, "filled while away"
+                )
+                filled_away.append(key)
+            else:
+                self._journal.record_reconciliation(key, ReconciliationOutcome.MATCHED, "")
+                matched.append(key)
+            if after is not None:
+                self._settle(after)
+        adopted = self._adopt(by_key)
+        result = Reconciliation(
+            tuple(matched), tuple(unknown), tuple(filled_away), tuple(adopted), fills_recovered
+        )
+        if unknown:
+            self.alert.emit(
+                f"{len(unknown)} journalled order(s) are unknown to the broker and were NOT "
+                "resent; review them in the blotter.",
+                True,
+            )
+        log.info(
+            "reconciled: %d matched, %d unknown, %d filled while away, %d adopted, %d fills",
+            len(matched),
+            len(unknown),
+            len(filled_away),
+            len(adopted),
+            fills_recovered,
+        )
+        return result
+
+    def _adopt(self, by_key: dict[str, Trade]) -> list[str]:
+        """Journal orders at the broker that carry a console key but are missing here."""
+        adopted = []
+        prefix = getattr(self._new_key, "prefix", "ibc-")
+        for key, trade in by_key.items():
+            if not key.startswith(prefix) or self._journal.order(key) is not None:
+                continue
+            month = self._contracts.by_con_id(trade.contract.conId)
+            if month is None:
+                log.warning("order %s at the broker has a console key but an unknown contract", key)
+                continue
+            intent = _intent_from_trade(key, trade, month.contract, self._clock.now())
+            self._journal.record_intent(intent)
+            self._journal.record_reconciliation(
+                key, ReconciliationOutcome.ADOPTED, "found at the broker, missing in the journal"
+            )
+            self._record_status(self._journal.order(key) or _missing(key), trade)
+            adopted.append(key)
+        return adopted
+
+    # ------------------------------------------------------------------ rows
+    def _row(self, trade: Trade) -> OrderRow:
+        order, status = trade.order, trade.orderStatus
+        journalled = self._ours(trade)
+        tick = journalled.intent.contract.min_tick if journalled else None
+        message = next((e.message for e in reversed(trade.log) if e.errorCode), "")
+        return OrderRow(
+            key=order.orderRef or "",
+            order_id=order.orderId,
+            perm_id=order.permId or status.permId,
+            client_id=order.clientId,
+            con_id=trade.contract.conId,
+            local_symbol=trade.contract.localSymbol,
+            side=Side(order.action),
+            quantity=Decimal(repr(order.totalQuantity)),
+            order_type=order.orderType,
+            limit_price=decimal_or_none(order.lmtPrice, tick),
+            stop_price=decimal_or_none(order.auxPrice, tick),
+            tif=order.tif,
+            status=status.status,
+            filled=Decimal(repr(status.filled)),
+            remaining=Decimal(repr(status.remaining)),
+            avg_fill_price=decimal_or_none(status.avgFillPrice) if status.filled else None,
+            parent_id=order.parentId,
+            working=status.status in ACTIVE_STATUSES,
+            ours=journalled is not None,
+            message=message,
+        )
+
+
+def _intent_from_trade(
+    key: str, trade: Trade, contract: ListedContract, now: datetime
+) -> OrderIntent:
+    order = trade.order
+    return OrderIntent(
+        key=key,
+        contract=contract,
+        side=Side(order.action),
+        quantity=Decimal(repr(order.totalQuantity)),
+        order_type=OrderType(order.orderType),
+        limit_price=decimal_or_none(order.lmtPrice, contract.min_tick),
+        stop_price=decimal_or_none(order.auxPrice, contract.min_tick),
+        tif=TimeInForce(order.tif)
+        if order.tif in TimeInForce.__members__.values()
+        else TimeInForce.DAY,
+        bracket=None,
+        created_at=now,
+        account=order.account,
+    )
+
+
+def _missing(key: str) -> JournalOrder:
+    raise RuntimeError(f"order {key} vanished from the journal right after it was written")
+
+
+def _blocking(report: RiskReport) -> str:
+    return " ".join(f.message for f in report.of(Severity.BLOCK))
