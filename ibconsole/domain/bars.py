@@ -55,4 +55,3 @@ def bar_length(bar_size: str) -> timedelta:
         raise ValueError(
             f"Bar size {bar_size!r} is not offered; choose one of {', '.join(BAR_SIZES)}"
         ) from None
-
