@@ -12,7 +12,8 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
-def _require_aware(instant: datetime, what: str) -> datetime:
+def as_utc(instant: datetime, what: str) -> datetime:
+    """The instant in UTC; a ValueError naming ``what`` when it has no time zone."""
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError(f"{what} must carry a time zone, got the naive time {instant.isoformat()}")
     return instant.astimezone(UTC)
@@ -33,7 +34,7 @@ class OffsetClock:
 
     def __init__(self, start: datetime, wall: Clock = _SYSTEM_CLOCK) -> None:
         self._wall = wall
-        self._offset = _require_aware(start, "The start instant") - self._wall.now()
+        self._offset = as_utc(start, "The start instant") - self._wall.now()
 
     def now(self) -> datetime:
         return self._wall.now() + self._offset
@@ -43,13 +44,13 @@ class ManualClock:
     """A clock that moves only when told to, for tests and deterministic replays."""
 
     def __init__(self, start: datetime) -> None:
-        self._now = _require_aware(start, "The start instant")
+        self._now = as_utc(start, "The start instant")
 
     def now(self) -> datetime:
         return self._now
 
     def set(self, instant: datetime) -> None:
-        self._now = _require_aware(instant, "The new instant")
+        self._now = as_utc(instant, "The new instant")
 
     def advance(self, delta: timedelta) -> None:
         if delta < timedelta(0):

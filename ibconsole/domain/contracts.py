@@ -6,6 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from ibconsole.domain.clock import as_utc
+
+
+def parse_contract_month(contract_month: str) -> tuple[int, int]:
+    """Year and month of a "YYYYMM" contract month; a ValueError naming it otherwise."""
+    if len(contract_month) == 6 and contract_month.isdigit() and 1 <= int(contract_month[4:]) <= 12:
+        return int(contract_month[:4]), int(contract_month[4:])
+    raise ValueError(f"A contract month reads YYYYMM, got {contract_month!r}")
+
 
 @dataclass(frozen=True, slots=True)
 class ListedContract:
@@ -23,13 +32,8 @@ class ListedContract:
     trading_class: str
 
     def __post_init__(self) -> None:
-        if self.last_trade.tzinfo is None or self.last_trade.utcoffset() is None:
-            raise ValueError(
-                f"The last trade time of {self.local_symbol} must carry the exchange's time zone,"
-                f" got the naive time {self.last_trade.isoformat()}"
-            )
-        month = self.contract_month
-        if len(month) != 6 or not month.isdigit() or not 1 <= int(month[4:]) <= 12:
-            raise ValueError(
-                f"The contract month of {self.local_symbol} must read YYYYMM, got {month!r}"
-            )
+        as_utc(self.last_trade, f"The last trade time of {self.local_symbol}")
+        try:
+            parse_contract_month(self.contract_month)
+        except ValueError as error:
+            raise ValueError(f"{self.local_symbol}: {error}") from None

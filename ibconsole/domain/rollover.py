@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.clock import as_utc
+from ibconsole.domain.contracts import ListedContract, parse_contract_month
 from ibconsole.domain.orders import Side, WorkingOrder
 from ibconsole.domain.products import (
     MONTH_CODES,
@@ -73,15 +74,6 @@ class RolloverSettings:
 # --- expiry rules -------------------------------------------------------------------------
 
 
-def _parse_month(contract_month: str) -> tuple[int, int]:
-    if len(contract_month) != 6 or not contract_month.isdigit():
-        raise ValueError(f"A contract month reads YYYYMM, got {contract_month!r}")
-    year, month = int(contract_month[:4]), int(contract_month[4:])
-    if not 1 <= month <= 12:
-        raise ValueError(f"A contract month reads YYYYMM, got {contract_month!r}")
-    return year, month
-
-
 def _previous_month(year: int, month: int) -> tuple[int, int]:
     return (year - 1, 12) if month == 1 else (year, month - 1)
 
@@ -107,7 +99,7 @@ def _check_calendar(item: Product, calendar: BusinessCalendar) -> None:
 def last_trade_date(item: Product, contract_month: str, calendar: BusinessCalendar) -> date:
     """The exchange's last trading day for a contract month, by the product's rule."""
     _check_calendar(item, calendar)
-    year, month = _parse_month(contract_month)
+    year, month = parse_contract_month(contract_month)
     rule = item.expiry
     n = rule.business_days
     if rule.kind is ExpiryRuleKind.THIRD_FRIDAY:
@@ -140,7 +132,7 @@ def first_notice_date(
     if not item.expiry.notice_before_expiry:
         return None
     _check_calendar(item, calendar)
-    return _last_business_day(*_previous_month(*_parse_month(contract_month)), calendar)
+    return _last_business_day(*_previous_month(*parse_contract_month(contract_month)), calendar)
 
 
 # --- per-contract schedule ---------------------------------------------------------------------
@@ -148,11 +140,6 @@ def first_notice_date(
 
 def _start_of(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), zone)
-
-
-def _require_aware(instant: datetime, what: str) -> None:
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError(f"{what} must carry a time zone, got the naive time {instant.isoformat()}")
 
 
 def _before(anchor: date, rule: RollRule, calendar: BusinessCalendar) -> date:
@@ -192,9 +179,8 @@ class ContractSchedule:
     front_until: datetime  # from here on (buffer_days before the deadline) it is not the front
 
     def status(self, now: datetime) -> RollStatus:
-        _require_aware(now, "The current time")
         # Compare in UTC: comparisons between datetimes sharing a zone ignore DST folds.
-        now = now.astimezone(UTC)
+        now = as_utc(now, "The current time")
         if now >= self.contract.last_trade:
             return RollStatus.EXPIRED
         if now >= self.must_roll_at:
@@ -278,8 +264,7 @@ def front_months(
     Only months in the product's roll cycle are considered (gold rolls through its active
     months). The front is the nearest one not past ``front_until``.
     """
-    _require_aware(now, "The current time")
-    now = now.astimezone(UTC)
+    now = as_utc(now, "The current time")
     if not contracts:
         raise ValueError("No listed contracts were given, so there is no front month to find")
     symbols = sorted({c.symbol for c in contracts})

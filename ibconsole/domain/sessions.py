@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import exchange_calendars as xcals
 
+from ibconsole.domain.clock import as_utc
+
 
 def _zone(name: str) -> ZoneInfo:
     try:
@@ -28,14 +30,6 @@ def _zone(name: str) -> ZoneInfo:
             f"Unknown time zone {name!r}: expected an IANA name such as "
             "'America/Chicago' or 'US/Central'"
         ) from None
-
-
-def _require_aware(instant: datetime) -> None:
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError(
-            f"Session questions need a time with a time zone, got the naive time "
-            f"{instant.isoformat()}"
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +62,12 @@ class TradingSessions:
     closed_days: tuple[date, ...]  # days the source marks as closed (IB "CLOSED", holidays)
 
     def covers(self, instant: datetime) -> bool:
-        _require_aware(instant)
+        as_utc(instant, "A session question's time")
         return self.covers_from <= instant < self.covers_until
 
     def _before_or_at(self, instant: datetime) -> int:
         """Index of the last window opening at or before the instant (-1 if none)."""
-        _require_aware(instant)
+        as_utc(instant, "A session question's time")
         return bisect_right(self.windows, instant, key=lambda w: w.open) - 1
 
     def window_at(self, instant: datetime) -> SessionWindow | None:

@@ -399,7 +399,7 @@ def test_naive_now_is_an_error(xnys: BusinessCalendar, listed: Listed) -> None:
 
 def test_a_naive_last_trade_is_refused_when_the_contract_is_built(listed: Listed) -> None:
     good = listed("ES", "202606")
-    with pytest.raises(ValueError, match="ESM6 must carry the exchange's time zone"):
+    with pytest.raises(ValueError, match="last trade time of ESM6 must carry a time zone"):
         ListedContract(
             symbol=good.symbol,
             local_symbol=good.local_symbol,
