@@ -113,7 +113,9 @@ MONTH_CODES = "FGHJKMNQUVXZ"
 
 _CT = "America/Chicago"
 # exchange_calendars 4.13.2 has one CME Group calendar: "CME", "CBOT", "NYMEX" and "COMEX" are
-# aliases of "CMES" (Globex 17:00-17:00 Chicago, with noon closes on US holidays).
+# aliases of "CMES" (Globex 17:00-17:00 Chicago, with noon closes on US holidays), the best fit
+# for every product here; "us_futures" is a generic 24-hour futures calendar. Sessions apply
+# Globex's daily 16:00-17:00 CT halt on top (see sessions.calendar_sessions).
 _GLOBEX = "CMES"
 
 # Roll conventions. Equity index: CME's published roll date is 8 calendar days before the

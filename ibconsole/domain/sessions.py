@@ -50,8 +50,8 @@ class SessionWindow:
 class TradingSessions:
     """A market's schedule over the period it covers: disjoint windows in time order.
 
-    Outside ``covers_from``..``covers_until`` the schedule knows nothing: ``is_open`` answers
-    False there and ``next_open``/``next_close`` answer None past the last window.
+    Outside ``covers_from``..``covers_until`` the schedule knows nothing: ask ``covers`` first;
+    ``next_open``/``next_close`` answer None past the last window.
     """
 
     source: str  # where the schedule came from: "IB tradingHours", "exchange_calendars CMES"
@@ -59,7 +59,7 @@ class TradingSessions:
     windows: tuple[SessionWindow, ...]
     covers_from: datetime
     covers_until: datetime
-    closed_days: tuple[date, ...]  # days the source marks as closed (IB "CLOSED", holidays)
+    closed_days: tuple[date, ...]  # IB's "CLOSED" days, or a calendar's days without a session
 
     def covers(self, instant: datetime) -> bool:
         as_utc(instant, "A session question's time")
