@@ -418,7 +418,7 @@ class Session:
     def _on_disconnected(self) -> None:
         if self._closing:
             return
-        reason = self._last_api_error or "the connection closed"
+        reason = (self._last_api_error or "the connection closed").rstrip(".")
         self._session_ended(reason)
         self._feed(SocketLost(reason))
 

@@ -1,0 +1,71 @@
+"""One connection to TWS/Gateway and every service that runs on it, assembled in one place.
+
+The one rule: nothing here blocks the event loop. Only ib_insync's ``*Async`` requests are
+awaited, each under a timeout; fire-and-forget calls (placeOrder, cancelOrder, reqMktData) are
+made directly. Event handlers run on the loop thread and must return quickly.
+
+Events, by service (all eventkit Events):
+    session:   health_changed(HealthSnapshot), synced(SyncInfo), ended(str), data_lost(),
+               alert(str, bool), ib_message(int, IbMessage), throttled(bool)
+    market:    quotes_updated(tuple[Quote, ...]), bars_reset(BarKey, tuple[Bar, ...]),
+               bar_updated(BarKey, Bar, bool), gap_marked(BarKey, BarGap)
+    account:   portfolio_changed(tuple[PortfolioRow, ...]), account_changed(AccountSnapshot)
+    orders:    order_changed(OrderRow), fill_recorded(JournalFill), reconciled(Reconciliation),
+               alert(str, bool), roll_failed(RollFailure)
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from ibconsole.broker.account import AccountService
+from ibconsole.broker.contracts import ContractService
+from ibconsole.broker.market_data import MarketDataService
+from ibconsole.broker.orders import OrderService
+from ibconsole.broker.session import Endpoint, Session
+from ibconsole.domain.clock import Clock
+from ibconsole.domain.health import HealthSettings
+from ibconsole.domain.quotes import MarketDataType
+from ibconsole.domain.risk import RiskLimits
+from ibconsole.journal import Journal
+
+log = logging.getLogger(__name__)
+
+
+class Broker:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        journal: Journal,
+        clock: Clock,
+        *,
+        health: HealthSettings,
+        limits: RiskLimits,
+        request_timeout: float = 4.0,
+        data_type: MarketDataType = MarketDataType.LIVE,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.clock = clock
+        self.journal = journal
+        self.session = Session(endpoint, health, clock, request_timeout, rng)
+        self.contracts = ContractService(self.session.ib, clock, request_timeout)
+        self.market = MarketDataService(self.session, data_type, request_timeout)
+        self.account = AccountService(self.session)
+        self.orders = OrderService(
+            self.session, journal, self.account, self.market, self.contracts, limits, clock
+        )
+
+    async def start(self) -> None:
+        await self.session.connect()
+
+    async def stop(self) -> None:
+        """Cancel subscriptions and background work, then disconnect."""
+        for con_id, count in self.market.subscriptions().items():
+            for _ in range(count):
+                self.market.unsubscribe(con_id)
+        for key, count in self.market.bar_subscriptions().items():
+            for _ in range(count):
+                self.market.unsubscribe_bars(key)
+        await self.session.disconnect()
+        log.info("broker stopped")
