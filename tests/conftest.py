@@ -1,15 +1,88 @@
-"""Suite-wide strictness: an unexpected WARNING (or worse) from ibconsole's own loggers fails a test.
+"""Fixtures for the whole suite, and its strictness.
 
-Tests that provoke such records on purpose (fault injection, bad input) say so with
-``@pytest.mark.expect_log_warnings``.
+- An unexpected WARNING (or worse) from ibconsole's own loggers fails a test; tests that provoke
+  such records on purpose (fault injection, bad input) say so with
+  ``@pytest.mark.expect_log_warnings``.
+- ``make_gateway``/``gateway``: the paper gateway simulator on a free loopback port, the broker
+  peer of every broker, UI and end-to-end test.
+- ``wait_for``: wait on a condition with a deadline, never a fixed sleep.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import pytest
+
+from ibconsole.sim import PaperGateway
+
+# A Tuesday, 09:00 in Chicago: CME Globex and regular hours open, no holiday nearby.
+AS_OF = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
+
+
+class WaitFor(Protocol):
+    def __call__(
+        self, predicate: Callable[[], object], timeout: float = ..., what: str = ...
+    ) -> Awaitable[None]: ...
+
+
+class GatewayFactory(Protocol):
+    def __call__(self, **kwargs: Any) -> Awaitable[PaperGateway]: ...
+
+
+@pytest.fixture
+def as_of() -> datetime:
+    """The simulated instant every gateway of a test starts at (override to move it)."""
+    return AS_OF
+
+
+@pytest.fixture
+async def make_gateway(as_of: datetime) -> AsyncIterator[GatewayFactory]:
+    """Start gateways (``await make_gateway(seed=3, accounts=[...])``); all stop after the test."""
+    started: list[PaperGateway] = []
+
+    async def make(**kwargs: Any) -> PaperGateway:
+        kwargs.setdefault("seed", 7)
+        kwargs.setdefault("as_of", as_of)
+        gateway = PaperGateway(**kwargs)
+        await gateway.start("127.0.0.1", 0)
+        started.append(gateway)
+        return gateway
+
+    yield make
+    for gateway in reversed(started):
+        await gateway.stop()
+
+
+@pytest.fixture
+async def gateway(make_gateway: GatewayFactory) -> PaperGateway:
+    """A started paper gateway on a free loopback port (seed 7, clock at ``as_of``)."""
+    return await make_gateway()
+
+
+@pytest.fixture
+def wait_for() -> WaitFor:
+    """``await wait_for(lambda: condition, timeout=5, what="...")``: yields to the event loop
+    until the condition holds; fails the test naming ``what`` if it does not in time."""
+
+    async def poll(predicate: Callable[[], object], deadline: float, failure: str) -> None:
+        while not predicate():
+            if time.monotonic() > deadline:
+                pytest.fail(failure)
+            await asyncio.sleep(0.005)
+
+    def wait(
+        predicate: Callable[[], object], timeout: float = 5.0, what: str = "condition"
+    ) -> Awaitable[None]:
+        failure = f"timed out after {timeout} s waiting for {what}"
+        return poll(predicate, time.monotonic() + timeout, failure)
+
+    return wait
 
 
 class _Collector(logging.Handler):
