@@ -346,7 +346,8 @@ class Catalogue:
         """Instruments matching the 12 inbound contract fields (conId symbol secType
         lastTradeDateOrContractMonth strike right multiplier exchange primaryExchange currency
         localSymbol tradingClass); empty fields are wildcards, the expiry is ``YYYYMM`` (contract
-        month) or ``YYYYMMDD`` (last trade date). Sorted by expiry."""
+        month) or ``YYYYMMDD`` (last trade date). Sorted by expiry. Security type ``CONTFUT``
+        gives the front (first unexpired) future of each matching family."""
         if len(fields) != 12:
             raise ValueError(f"a contract is 12 fields, got {len(fields)}: {list(fields)!r}")
         (con_id, symbol, sec_type, expiry, strike, right, multiplier, exchange, primary,
@@ -360,6 +361,9 @@ class Catalogue:
             else list(self._instruments)
         )
         wanted_multiplier = _number(multiplier, "multiplier")
+        continuous = sec_type.upper() == "CONTFUT"
+        if continuous:
+            sec_type = "FUT"
         now = self._clock.now()
         found = []
         for instrument in candidates:
@@ -393,6 +397,12 @@ class Catalogue:
                 continue
             found.append(instrument)
         found.sort(key=lambda instrument: (instrument.last_trade_date, instrument.con_id))
+        if continuous:
+            # CONTFUT names the front month of each matching family
+            fronts: dict[tuple[str, str], Instrument] = {}
+            for instrument in found:
+                fronts.setdefault((instrument.trading_class, instrument.exchange), instrument)
+            found = list(fronts.values())
         return found
 
 
