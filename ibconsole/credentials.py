@@ -1,0 +1,101 @@
+"""Gateway logins kept in the OS keyring, looked up by a profile's ``keyring_entry``.
+
+The secret never passes through the config file, a log record or a repr: ``Login`` hides its
+password, and errors name the entry, not its contents.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import keyring
+import keyring.errors
+
+from ibconsole.config import ConnectionProfile
+
+__all__ = ["SERVICE", "CredentialError", "CredentialStore", "Login"]
+
+_log = logging.getLogger(__name__)
+
+SERVICE = "ibconsole"
+
+
+class CredentialError(RuntimeError):
+    """The keyring is unavailable or refused; the message names the entry, never the secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """An IB username and password for a gateway launcher; the password stays out of reprs."""
+
+    username: str
+    password: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Login(username={self.username!r}, password=<hidden>)"
+
+    __str__ = __repr__
+
+
+def _entry(profile: ConnectionProfile) -> str:
+    if not profile.keyring_entry:
+        raise CredentialError(
+            f"Profile {profile.name!r} names no keyring_entry, so it has no stored login"
+        )
+    return profile.keyring_entry
+
+
+class CredentialStore:
+    """Get, set and delete a profile's login in the keyring chosen by ``keyring.set_keyring``.
+
+    Each entry is two keyring items of the service ``ibconsole``: ``<entry>:username`` and
+    ``<entry>:password``.
+    """
+
+    def __init__(self, service: str = SERVICE) -> None:
+        self._service = service
+
+    def get(self, profile: ConnectionProfile) -> Login | None:
+        entry = _entry(profile)
+        try:
+            username = keyring.get_password(self._service, f"{entry}:username")
+            password = keyring.get_password(self._service, f"{entry}:password")
+        except keyring.errors.KeyringError as error:
+            raise CredentialError(
+                f"The OS keyring could not be read for entry {entry!r}: {type(error).__name__}"
+            ) from None
+        if username is None or password is None:
+            return None
+        return Login(username, password)
+
+    def set(self, profile: ConnectionProfile, login: Login) -> None:
+        entry = _entry(profile)
+        if not login.username or not login.password:
+            raise CredentialError(f"A login for entry {entry!r} needs a username and a password")
+        try:
+            keyring.set_password(self._service, f"{entry}:username", login.username)
+            keyring.set_password(self._service, f"{entry}:password", login.password)
+        except keyring.errors.KeyringError as error:
+            raise CredentialError(
+                f"The OS keyring refused to store entry {entry!r}: {type(error).__name__}"
+            ) from None
+        _log.info("stored the login of keyring entry %r", entry)
+
+    def delete(self, profile: ConnectionProfile) -> bool:
+        """Remove the login; False when there was none."""
+        entry = _entry(profile)
+        removed = False
+        for item in (f"{entry}:username", f"{entry}:password"):
+            try:
+                keyring.delete_password(self._service, item)
+                removed = True
+            except keyring.errors.PasswordDeleteError:
+                continue
+            except keyring.errors.KeyringError as error:
+                raise CredentialError(
+                    f"The OS keyring could not delete entry {entry!r}: {type(error).__name__}"
+                ) from None
+        if removed:
+            _log.info("deleted the login of keyring entry %r", entry)
+        return removed
