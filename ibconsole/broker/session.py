@@ -163,6 +163,14 @@ class Session:
         )
 
     # ----------------------------------------------------------------- commands
+    def set_endpoint(self, endpoint: Endpoint) -> None:
+        """Point the next connect elsewhere; only while disconnected."""
+        if self._machine.state is not HealthState.DISCONNECTED:
+            raise RuntimeError(
+                f"Disconnect before changing the connection (now {self._machine.state.value})."
+            )
+        self.endpoint = endpoint
+
     async def connect(self) -> SyncInfo:
         """Connect and sync; returns when synced, raises ConnectionError when the first try fails.
 

@@ -1,0 +1,287 @@
+"""Composition root: command line, settings, logging, the qasync loop and the assembled console.
+
+``build_console(argv)`` builds everything (settings, journal, broker, window) on an already
+running qasync loop, for embedding and end-to-end tests; ``main()`` only parses arguments, sets
+up the loop (created by hand, DESIGN.md section 3) and runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import logging.handlers
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import platformdirs
+
+from ibconsole import __version__
+from ibconsole.broker.broker import Broker
+from ibconsole.broker.session import Endpoint
+from ibconsole.config import ConfigError, ConnectionProfile, Settings, load_settings
+from ibconsole.credentials import CredentialStore
+from ibconsole.domain.clock import Clock, OffsetClock, SystemClock
+from ibconsole.journal import Journal, default_journal_path
+from ibconsole.sim import PaperGateway
+from ibconsole.ui.application import create_application, install_excepthook
+from ibconsole.ui.background import BackgroundRunner
+from ibconsole.ui.bridge import BrokerBridge
+from ibconsole.ui.context import UiContext
+from ibconsole.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "ibconsole"
+DEMO_ACCOUNT = "DU1234567"
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="ibconsole",
+        description=(
+            "Trading console for Interactive Brokers: manual order entry with pre-trade checks, "
+            "positions, futures rollover and live charts, over the TWS API."
+        ),
+    )
+    parser.add_argument("--host", help="TWS/Gateway host (overrides the profile)")
+    parser.add_argument("--port", type=_port, help="TWS/Gateway API port (overrides the profile)")
+    parser.add_argument("--client-id", type=_client_id, help="API clientId (overrides the profile)")
+    parser.add_argument("--profile", help="connection profile from the config file")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run against the built-in paper gateway simulator (no TWS needed)",
+    )
+    parser.add_argument(
+        "--as-of",
+        type=_instant,
+        help="start the clock (and the demo simulator) at this ISO instant, e.g. 2026-12-10T15:00Z",
+    )
+    parser.add_argument(
+        "--screenshot", type=Path, help="save a PNG of the window once connected and populated"
+    )
+    parser.add_argument(
+        "--quit-after",
+        type=float,
+        metavar="SECONDS",
+        help="exit after this many seconds (with --screenshot: non-zero if never populated)",
+    )
+    parser.add_argument(
+        "--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="log verbosity"
+    )
+    parser.add_argument("--config", type=Path, help="settings file (default: platform config dir)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(list(argv))
+
+
+def _port(text: str) -> int:
+    value = _int(text, "port")
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is outside 1-65535")
+    return value
+
+
+def _client_id(text: str) -> int:
+    value = _int(text, "clientId")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"clientId {value} must be 0 or more")
+    return value
+
+
+def _int(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be a whole number, got {text!r}") from None
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO instant such as 2026-12-10T15:00:00Z"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def log_path() -> Path:
+    return platformdirs.user_log_path(APP_NAME, appauthor=False) / "ibconsole.log"
+
+
+def configure_logging(level: str, path: Path) -> None:
+    """One rotating log file plus stderr; account ids are masked where they are logged."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    root.setLevel(level)
+    formatter = logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s")
+    file_handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=5_000_000, backupCount=5, encoding="utf-8"
+    )
+    file_handler.setFormatter(formatter)
+    stream = logging.StreamHandler()
+    stream.setFormatter(formatter)
+    root.handlers[:] = [file_handler, stream]
+
+
+@dataclass
+class Launch:
+    """What the command line and the settings decided, before anything is built."""
+
+    args: argparse.Namespace
+    settings: Settings
+    profile: ConnectionProfile
+    clock: Clock
+    journal_path: Path
+
+
+def plan_launch(argv: Sequence[str]) -> Launch:
+    args = parse_args(argv)
+    settings = load_settings(args.config)
+    profile = settings.profile(args.profile)
+    clock: Clock = OffsetClock(args.as_of) if args.as_of else SystemClock()
+    journal_path = settings.journal_path or default_journal_path()
+    if args.demo:
+        # Demo orders are not trading history: they get their own journal.
+        journal_path = journal_path.with_name("demo-journal.sqlite3")
+    return Launch(args, settings, profile, clock, journal_path)
+
+
+def endpoint_for(launch: Launch) -> Endpoint:
+    args, profile = launch.args, launch.profile
+    return Endpoint(
+        host=args.host or profile.host,
+        port=args.port or profile.port,
+        client_id=args.client_id if args.client_id is not None else profile.client_id,
+        account=profile.account,
+        read_only=profile.read_only,
+    )
+
+
+@dataclass
+class Console:
+    """The assembled application; ``window`` is the QMainWindow."""
+
+    launch: Launch
+    broker: Broker
+    window: MainWindow
+    runner: BackgroundRunner
+    bridge: BrokerBridge
+    gateway: PaperGateway | None = None
+    _stopped: bool = field(default=False, repr=False)
+
+    async def start(self) -> None:
+        """Show the window and connect as the arguments say (always in demo mode)."""
+        args = self.launch.args
+        if args.demo:
+            self.gateway = PaperGateway(seed=7, as_of=args.as_of, accounts=(DEMO_ACCOUNT,))
+            await self.gateway.start("127.0.0.1", 0)
+            endpoint = endpoint_for(self.launch)
+            self.broker.session.set_endpoint(
+                Endpoint("127.0.0.1", self.gateway.port, endpoint.client_id, DEMO_ACCOUNT)
+            )
+            self.window.show_endpoint(self.broker.session.endpoint)
+        self.window.show()
+        if args.demo or args.host or args.port:
+            self.window.request_connect()
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self.window.save_layout()
+        await self.runner.cancel_all()
+        self.bridge.detach()
+        await self.broker.stop()
+        self.broker.journal.close()
+        if self.gateway is not None:
+            await self.gateway.stop()
+        log.info("console stopped")
+
+    async def run(self) -> int:
+        """Start, then run until the window closes or ``--quit-after`` elapses."""
+        args = self.launch.args
+        closed = asyncio.Event()
+        self.window.sig_closed.connect(closed.set)
+        await self.start()
+        exit_code = 0
+        try:
+            if args.screenshot is not None:
+                exit_code = await self._screenshot(args.screenshot, args.quit_after or 30.0)
+            elif args.quit_after is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(closed.wait(), args.quit_after)
+            else:
+                await closed.wait()
+        finally:
+            await self.stop()
+        return exit_code
+
+    async def _screenshot(self, path: Path, deadline: float) -> int:
+        try:
+            await asyncio.wait_for(self.window.wait_populated(), deadline)
+        except TimeoutError:
+            log.error("the window was not connected and populated within %.0f s", deadline)
+            return 1
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.window.grab().save(str(path), "PNG"):
+            log.error("could not write the screenshot to %s", path)
+            return 1
+        log.info("screenshot saved to %s", path)
+        return 0
+
+
+def build_console(argv: Sequence[str]) -> Console:
+    """Build the whole console on the running qasync loop; ``await console.start()`` connects."""
+    return assemble(plan_launch(argv))
+
+
+def assemble(launch: Launch) -> Console:
+    journal = Journal(launch.journal_path, launch.clock)
+    broker = Broker(
+        endpoint_for(launch),
+        journal,
+        launch.clock,
+        health=launch.settings.health,
+        limits=launch.settings.risk,
+    )
+    bridge = BrokerBridge(broker)
+    runner = BackgroundRunner()
+    context = UiContext(
+        broker=broker,
+        bridge=bridge,
+        runner=runner,
+        settings=launch.settings,
+        clock=launch.clock,
+        credentials=CredentialStore(),
+        profile_name=launch.profile.name,
+    )
+    window = MainWindow(context)
+    return Console(launch, broker, window, runner, bridge)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        launch = plan_launch(sys.argv[1:] if argv is None else argv)
+    except ConfigError as error:
+        print(f"ibconsole: {error}", file=sys.stderr)
+        return 2
+    configure_logging(launch.args.log_level or launch.settings.log_level, log_path())
+    # qasync picks the first Qt binding it finds; the console is built on PySide6.
+    os.environ.setdefault("QT_API", "pyside6")
+    import qasync
+
+    app = create_application()
+    # The loop is created by hand and made current: qasync.run() would leave ib_insync on
+    # another loop on Python 3.12+ (DESIGN.md section 3).
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    install_excepthook()
+    with loop:
+        return loop.run_until_complete(assemble(launch).run())
