@@ -129,6 +129,7 @@ class Desk:
         self._ticks = 0
         self.received: list[ReceivedOrder] = []
         market.add_listener(self._on_quote)
+        self._listening = True
 
     # --- wiring -----------------------------------------------------------------------------
 
@@ -168,7 +169,9 @@ class Desk:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._market.remove_listener(self._on_quote)
+        if self._listening:
+            self._listening = False
+            self._market.remove_listener(self._on_quote)
         self._sessions.clear()
 
     def next_order_id(self) -> int:
@@ -176,10 +179,6 @@ class Desk:
         return self._next_order_id
 
     # --- controls and views for tests and faults ----------------------------------------------
-
-    @property
-    def accounts(self) -> tuple[str, ...]:
-        return self._books.codes
 
     def reject_next(self, reason: str) -> None:
         """Reject the next order placed or modified with error 201 and ``reason``."""

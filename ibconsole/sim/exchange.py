@@ -216,9 +216,6 @@ class Exchange:
             if order.done and (client_id is None or order.client_id == client_id)
         ]
 
-    def working_con_ids(self) -> set[int]:
-        return {con_id for con_id, orders in self._by_con_id.items() if orders}
-
     # --- validation -----------------------------------------------------------------------
 
     def validate(self, request: OrderRequest, instrument: Instrument) -> str | None:

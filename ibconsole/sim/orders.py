@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Final
 
 __all__ = [
-    "ACTIVE_STATUSES",
     "DONE_STATUSES",
     "ContractRef",
     "Execution",
@@ -32,11 +31,9 @@ class Status:
     SUBMITTED: Final = "Submitted"
     CANCELLED: Final = "Cancelled"
     FILLED: Final = "Filled"
-    INACTIVE: Final = "Inactive"
 
 
 DONE_STATUSES: Final = frozenset({Status.FILLED, Status.CANCELLED})
-ACTIVE_STATUSES: Final = frozenset({Status.PRE_SUBMITTED, Status.SUBMITTED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +162,6 @@ class OrderSnapshot:
     @property
     def key(self) -> OrderKey:
         return (self.client_id, self.order_id)
-
-    @property
-    def is_done(self) -> bool:
-        return self.status in DONE_STATUSES
 
 
 @dataclass(frozen=True, slots=True)

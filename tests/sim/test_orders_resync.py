@@ -65,6 +65,9 @@ async def test_reconnect_with_same_client_id_resyncs_orders_and_fills(
     assert again.client.getReqId() > partial.order.orderId
     (position,) = again.positions()
     assert position.position == 2
+    assert [e.exec_id for e in gateway.desk.executions()] == [f.execution.execId for f in fills]
+    (completed,) = gateway.desk.completed_orders()
+    assert completed.perm_id == partial.order.permId
     # the resynced trade can be cancelled from the new session
     again.cancelOrder(open_trade.order)
     await asyncio.wait_for(open_trade.cancelledEvent, TIMEOUT)
