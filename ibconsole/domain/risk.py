@@ -313,8 +313,15 @@ def _check_position(
     ]
 
 
-def _reference_price(context: RiskContext) -> Decimal | None:
-    return context.quote.last_good_price() if context.quote is not None else None
+def _quote(intent: OrderIntent, context: RiskContext) -> Quote | None:
+    """The context's quote if it is this contract's; a quote of another contract is no quote."""
+    quote = context.quote
+    return quote if quote is not None and quote.con_id == intent.contract.con_id else None
+
+
+def _reference_price(intent: OrderIntent, context: RiskContext) -> Decimal | None:
+    quote = _quote(intent, context)
+    return quote.last_good_price() if quote is not None else None
 
 
 def _check_notional(
@@ -322,7 +329,9 @@ def _check_notional(
 ) -> list[Finding]:
     if limits.max_notional is None:
         return []
-    price = intent.entry_price if intent.entry_price is not None else _reference_price(context)
+    price = (
+        intent.entry_price if intent.entry_price is not None else _reference_price(intent, context)
+    )
     currency = intent.contract.currency
     if price is None:
         return [
@@ -378,7 +387,7 @@ def _band(reference: Decimal, tick: Decimal, limits: SymbolLimits) -> tuple[Deci
 
 
 def _check_band(intent: OrderIntent, context: RiskContext, limits: SymbolLimits) -> list[Finding]:
-    reference = _reference_price(context)
+    reference = _reference_price(intent, context)
     if reference is None:
         return []
     tick = intent.contract.min_tick
@@ -420,7 +429,7 @@ def _check_band(intent: OrderIntent, context: RiskContext, limits: SymbolLimits)
 def _check_quote(intent: OrderIntent, context: RiskContext, limits: RiskLimits) -> list[Finding]:
     name = intent.contract.local_symbol
     strict = intent.order_type is OrderType.MARKET and limits.block_market_orders_without_live_quote
-    quote = context.quote
+    quote = _quote(intent, context)
     problem: str | None
     if quote is None or quote.last_good_price() is None:
         problem = f"There is no quote for {name}, so prices cannot be checked against the market."
@@ -429,10 +438,15 @@ def _check_quote(intent: OrderIntent, context: RiskContext, limits: RiskLimits) 
             f"The quote for {name} is {quote.data_type.label} data, not live: the market may "
             "have moved since."
         )
+    elif quote.data_type.is_frozen:
+        problem = (
+            f"The quote for {name} is frozen (the last values before the market stopped "
+            "updating): the market may have moved since."
+        )
     elif quote.is_stale(context.now, limits.max_quote_age):
         age = int(quote.age(context.now).total_seconds())
         problem = (
-            f"The quote for {name} is {quote.data_type.label} and {age} s old, older than "
+            f"The quote for {name} is {age} s old, older than "
             f"{int(limits.max_quote_age.total_seconds())} s: the market may have moved since."
         )
     else:
@@ -442,7 +456,7 @@ def _check_quote(intent: OrderIntent, context: RiskContext, limits: RiskLimits) 
     if strict:
         return [
             Finding(
-                Check.QUOTE, Severity.BLOCK, f"{problem} A market order is not sent without one."
+                Check.QUOTE, Severity.BLOCK, f"{problem} A market order needs a live, fresh quote."
             )
         ]
     return [Finding(Check.QUOTE, Severity.CONFIRM, problem)]

@@ -430,11 +430,12 @@ def test_price_band_switched_off() -> None:
     ("quote", "fragment"),
     [
         (None, "There is no quote for ESM5"),
+        (live_quote(con_id=CON_ID + 1), "There is no quote for ESM5"),
         (live_quote(bid=None, ask=None, last=None), "There is no quote"),
         (live_quote(data_type=MarketDataType.DELAYED), "is delayed data, not live"),
         (live_quote(data_type=MarketDataType.DELAYED_FROZEN), "is delayed frozen data"),
         (live_quote(age=31), "31 s old, older than 30 s"),
-        (live_quote(data_type=MarketDataType.FROZEN), "is frozen"),
+        (live_quote(data_type=MarketDataType.FROZEN), "is frozen (the last values"),
     ],
 )
 def test_doubtful_quotes_need_confirmation_for_priced_orders_and_block_market_orders(
