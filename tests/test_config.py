@@ -12,7 +12,7 @@ import keyring
 import keyring.backend
 import keyring.errors
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ibconsole.config import (
@@ -361,12 +361,14 @@ def test_bad_environment_overrides_name_the_variable(
         assert fragment in message
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=1, max_value=10_000))
 def test_any_positive_whole_quantity_survives_the_environment(quantity: int) -> None:
     settings = parse_settings({"schema_version": 1, "risk": {"max_quantity": quantity}})
     assert settings.risk.defaults.max_quantity == D(quantity)
 
 
+@settings(deadline=None)
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=20))
 def test_no_unknown_top_level_key_is_ever_ignored(key: str) -> None:
     known = {"schema_version", "log_level", "journal_path", "default_profile", "profiles"}

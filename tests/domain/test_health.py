@@ -416,7 +416,7 @@ events = st.one_of(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(events, st.integers(0, 200)), max_size=40))
 def test_machine_invariants(steps: list[tuple[HealthEvent, int]]) -> None:
     clock = ManualClock(T0)
@@ -495,6 +495,7 @@ def test_bad_backoff_policies_are_refused(changes: dict[str, object], fragment: 
         BackoffPolicy(**changes)  # type: ignore[arg-type]
 
 
+@settings(deadline=None)
 @given(
     st.floats(min_value=0.1, max_value=30),
     st.floats(min_value=0, max_value=300),
@@ -579,7 +580,7 @@ breaker_ops = st.lists(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(breaker_ops)
 def test_breaker_never_lets_an_attempt_through_while_open(ops: list[tuple[str, int]]) -> None:
     clock = ManualClock(T0)

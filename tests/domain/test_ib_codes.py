@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ibconsole.domain.ib_codes import IbAction, IbCategory, IbSeverity, classify, farm_name
@@ -131,6 +131,7 @@ def test_farm_key_pairs_broken_with_ok(code: int, text: str, farm: str) -> None:
     assert classify(code, text).farm == farm
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=-(2**31), max_value=2**31), st.text(max_size=200))
 def test_classify_accepts_anything_a_peer_sends(code: int, text: str) -> None:
     message = classify(code, text)

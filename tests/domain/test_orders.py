@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ibconsole.domain.clock import ManualClock
@@ -140,6 +140,7 @@ prices = st.decimals(min_value=-10_000, max_value=100_000, places=6, allow_nan=F
 ticks = st.sampled_from([D("0.25"), D("0.01"), D("0.1"), D("0.015625"), D("0.00005"), D(5)])
 
 
+@settings(deadline=None)
 @given(prices, ticks, st.sampled_from(list(SnapDirection)))
 def test_snapped_price_is_on_tick_and_within_one_tick(
     price: Decimal, tick: Decimal, direction: SnapDirection
@@ -360,6 +361,7 @@ def test_snap_policy_snaps_bracket_exits_for_the_exit_side() -> None:
     assert intent.bracket == Bracket(D("5010.25"), D("4990.25"))
 
 
+@settings(deadline=None)
 @given(
     st.sampled_from(["BUY", "SELL"]),
     st.decimals(min_value=1, max_value=10_000, places=4, allow_nan=False),
@@ -403,6 +405,7 @@ def test_two_factories_at_the_same_instant_do_not_collide() -> None:
     assert len(keys) == 100
 
 
+@settings(deadline=None)
 @given(st.lists(st.integers(min_value=0, max_value=5_000), min_size=1, max_size=60))
 def test_keys_from_one_factory_sort_in_creation_order(steps: list[int]) -> None:
     clock = ManualClock(T0)

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ibconsole.domain.contracts import ListedContract
@@ -581,6 +581,7 @@ prices = st.decimals(min_value=4000, max_value=6000, places=2, allow_nan=False)
 sides = st.sampled_from(list(Side))
 
 
+@settings(deadline=None)
 @given(sides, quantities, prices, st.integers(min_value=-30, max_value=30))
 def test_no_off_tick_price_passes(side: Side, qty: Decimal, price: Decimal, pos: int) -> None:
     report = evaluate(
@@ -591,6 +592,7 @@ def test_no_off_tick_price_passes(side: Side, qty: Decimal, price: Decimal, pos:
         assert findings_of(report, Check.TICK)
 
 
+@settings(deadline=None)
 @given(
     sides,
     quantities,
@@ -614,6 +616,7 @@ def test_no_order_passes_with_an_unknown_position(
     assert not report.allows(confirmed=True)
 
 
+@settings(deadline=None)
 @given(
     sides,
     quantities,
