@@ -1,0 +1,92 @@
+"""The import-linter contracts of pyproject.toml hold, and fail when a boundary is crossed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def _lint(config: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", str(config), "--no-cache"],
+        cwd=cwd,
+        env={"PYTHONPATH": str(cwd), "PATH": str(LINT_IMPORTS.parent)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _copy_with(tmp_path: Path, relative: str, source: str) -> Path:
+    """A copy of the package with one module replaced, and the project's contracts."""
+    shutil.copytree(ROOT / "ibconsole", tmp_path / "ibconsole")
+    (tmp_path / relative).write_text(source, encoding="utf-8")
+    config = tmp_path / "pyproject.toml"
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        contracts = tomllib.load(file)["tool"]["importlinter"]
+    lines = ["[tool.importlinter]", 'root_packages = ["ibconsole"]']
+    lines.append("include_external_packages = true")
+    for contract in contracts["contracts"]:
+        lines.append("[[tool.importlinter.contracts]]")
+        for key, value in contract.items():
+            lines.append(f"{key} = {_toml(value)}")
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return '"' + str(value) + '"'
+
+
+def test_the_contracts_hold_for_the_project() -> None:
+    result = _lint(ROOT / "pyproject.toml", ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "broken"),
+    [
+        (
+            "ibconsole/domain/products.py",
+            "import PySide6.QtCore\n",
+            "The domain is pure",
+        ),
+        (
+            "ibconsole/sim/rates.py",
+            "import ibconsole.domain.orders\n",
+            "The simulator is an independent peer",
+        ),
+        (
+            "ibconsole/journal/errors.py",
+            "import ib_insync\n",
+            "Only the broker imports ib_insync",
+        ),
+        (
+            "ibconsole/domain/bars.py",
+            "import ibconsole.broker.mapping\n",
+            "Layers: ui -> broker -> journal -> domain",
+        ),
+    ],
+)
+def test_a_crossed_boundary_breaks_its_contract(
+    tmp_path: Path, module: str, source: str, broken: str
+) -> None:
+    config = _copy_with(tmp_path, module, source)
+    result = _lint(config, tmp_path)
+    assert result.returncode != 0
+    assert f"{broken}" in result.stdout
+    assert "BROKEN" in result.stdout
