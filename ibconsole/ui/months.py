@@ -1,0 +1,69 @@
+"""Which month of a futures family is front, next and active now: the chain from the broker, the
+exchange's business calendar over it and the rollover rules, in the one place the window asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+from ibconsole.broker.broker import Broker
+from ibconsole.broker.contracts import FuturesChain
+from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.products import product
+from ibconsole.domain.rollover import RolloverSettings, RolloverView, front_months
+from ibconsole.domain.sessions import BusinessCalendar, business_calendar
+
+# Expiry rules look back into the month before the contract month (CL, first notice days) and
+# roll rules a few weeks before the deadline; they look forward to the contract month's end.
+_LOOK_BACK = timedelta(days=120)
+_LOOK_AHEAD = timedelta(days=62)
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyMonths:
+    """A product's listed months, the calendar its dates are counted on and what is front now."""
+
+    chain: FuturesChain
+    calendar: BusinessCalendar
+    view: RolloverView
+
+
+@lru_cache(maxsize=8)
+def _whole_years(name: str, first_year: int, last_year: int) -> BusinessCalendar:
+    # Reading an exchange_calendars calendar costs ~50 ms on the GUI thread; whole-year ranges
+    # let every family of a session share one reading of the same calendar.
+    return business_calendar(name, date(first_year, 1, 1), date(last_year, 12, 31))
+
+
+def chain_calendar(symbol: str, contracts: Sequence[ListedContract]) -> BusinessCalendar:
+    """The business calendar of ``symbol``'s expiry rules, covering every listed month."""
+    if not contracts:
+        raise ValueError(f"No listed {symbol} contracts were given, so no calendar range is known")
+    item = product(symbol)
+    days = [c.last_trade.date() for c in contracts]
+    first = min(days) - _LOOK_BACK
+    last = max(days) + _LOOK_AHEAD
+    return _whole_years(item.business_calendar, first.year, last.year)
+
+
+async def family_months(
+    broker: Broker, symbol: str, settings: RolloverSettings, now: datetime
+) -> FamilyMonths:
+    """Fetch ``symbol``'s chain (cached by the broker per trading day) and find its months."""
+    chain = await broker.contracts.chain(symbol)
+    calendar = chain_calendar(chain.product.symbol, chain.contracts)
+    view = front_months(chain.contracts, now, calendar, settings)
+    return FamilyMonths(chain, calendar, view)
+
+
+async def rollover_view(
+    broker: Broker, symbol: str, settings: RolloverSettings, now: datetime
+) -> RolloverView:
+    """Front, next and active month of ``symbol`` (a product key such as "ES") at ``now``.
+
+    New orders for a family go to ``view.active``: the next month from the front's roll date.
+    """
+    return (await family_months(broker, symbol, settings, now)).view
