@@ -86,6 +86,11 @@ class Connection(asyncio.Protocol):
     def started(self) -> bool:
         return self._state is _State.READY
 
+    @property
+    def held_messages(self) -> int:
+        """Inbound messages received but held back by a reply delay."""
+        return len(self._held)
+
     def __repr__(self) -> str:
         return f"<Connection {self.peer} clientId={self.client_id} {self._state.value}>"
 
