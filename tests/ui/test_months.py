@@ -41,7 +41,8 @@ async def test_es_on_a_quiet_day_trades_the_front_month(broker: Broker, as_of: d
     view = await rollover_view(broker, "ES", Settings().rollover, as_of)
     assert view.symbol == "ES"
     assert view.front.contract.local_symbol == "ESH5"
-    assert view.next is not None and view.next.contract.local_symbol == "ESM5"
+    assert view.next is not None
+    assert view.next.contract.local_symbol == "ESM5"
     assert view.active == view.front.contract
     assert view.status is RollStatus.OK
     assert view.roll_date.isoformat() == "2025-03-13"  # 8 calendar days before 21 March
