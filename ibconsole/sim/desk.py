@@ -262,23 +262,28 @@ class Desk:
     def _what_if(
         self, link: ClientLink, request: OrderRequest, instrument: Instrument, account: str | None
     ) -> None:
-        problem = self._exchange.validate(request, instrument)
-        if account is None:
-            problem = self._unknown_account(request)
+        problem = (
+            self._unknown_account(request)
+            if account is None
+            else self._exchange.validate(request, instrument)
+        )
         if problem is not None or account is None:
             self._emit([reject(link.client_id, request.order_id, problem or "")])
             return
         quote = self._market.quote(instrument.con_id)
-        price = {
-            "MKT": quote.ask if request.is_buy else quote.bid,
-            "STP": request.aux_price,
-        }.get(request.order_type, request.lmt_price)
+        # the price it would execute at: the touch for MKT, its own price otherwise
+        if request.order_type == "MKT":
+            price: Decimal | None = quote.ask if request.is_buy else quote.bid
+        elif request.order_type == "STP":
+            price = request.aux_price
+        else:
+            price = request.lmt_price
         impact = self._books.what_if(
             account,
             instrument,
             request.action,
             request.quantity,
-            price if price is not None else quote.last,
+            quote.last if price is None else price,
             self._mark,
         )
         snapshot = OrderSnapshot(
