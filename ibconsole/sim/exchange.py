@@ -240,9 +240,11 @@ class Exchange:
             return f"{request.order_type} order needs a limit price"
         if needs_stop and request.aux_price is None:
             return f"{request.order_type} order needs a stop price"
-        for name, price in (("limit", request.lmt_price), ("stop", request.aux_price)):
-            wanted = (name == "limit" and needs_limit) or (name == "stop" and needs_stop)
-            if wanted and price is not None and price % instrument.min_tick:
+        prices = [("limit", request.lmt_price)] if needs_limit else []
+        prices += [("stop", request.aux_price)] if needs_stop else []
+        for name, price in prices:
+            # IB refuses futures prices off the tick grid rather than rounding them
+            if price is not None and price % instrument.min_tick:
                 return (
                     f"The {name} price {price} does not conform to the minimum price "
                     f"variation {instrument.min_tick} of {instrument.local_symbol}"
