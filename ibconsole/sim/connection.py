@@ -71,6 +71,7 @@ class Connection(asyncio.Protocol):
         self._prefix = b""
         self._reader = FrameReader()
         self._transport: asyncio.Transport | None = None
+        self._writable = False
         self._loop = asyncio.get_running_loop()
         self._out: list[bytes] = []
         self._flush_pending = False
@@ -97,7 +98,7 @@ class Connection(asyncio.Protocol):
     # ---- outbound -------------------------------------------------------------------------
 
     def send(self, *fields: object) -> None:
-        if self._transport is None:
+        if not self._writable:
             return
         self._out.append(encode_fields(fields))
         if not self._flush_pending:
@@ -113,7 +114,7 @@ class Connection(asyncio.Protocol):
     def _flush(self) -> None:
         self._flush_pending = False
         transport = self._transport
-        if transport is None or not self._out:
+        if transport is None or not self._writable or not self._out:
             self._out.clear()
             return
         data = b"".join(self._out)
@@ -128,10 +129,12 @@ class Connection(asyncio.Protocol):
             self.abort()
 
     def close(self) -> None:
-        """Orderly close (FIN) after everything queued has been written."""
-        if self._transport is None:
+        """Orderly close (FIN) after everything queued has been written; sends after this are
+        dropped."""
+        if self._transport is None or not self._writable:
             return
         self._flush()
+        self._writable = False
         if self._transport is not None:
             self._transport.close()
 
@@ -146,8 +149,10 @@ class Connection(asyncio.Protocol):
         self.abort()
 
     def abort(self) -> None:
+        """Close at once, discarding whatever is queued."""
+        self._writable = False
+        self._out.clear()
         if self._transport is not None:
-            self._out.clear()
             self._transport.abort()
 
     # ---- inbound --------------------------------------------------------------------------
@@ -155,6 +160,7 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self._writable = True
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.peer = f"{peer[0]}:{peer[1]}"
@@ -163,6 +169,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        self._writable = False
         self._out.clear()
         if self._held_timer is not None:
             self._held_timer.cancel()
@@ -263,5 +270,4 @@ class Connection(asyncio.Protocol):
     def _refuse(self, why: str) -> None:
         log.warning("client %s %s; closing the connection", self.peer, why)
         self._state = _State.CLOSED
-        if self._transport is not None:
-            self._transport.close()
+        self.close()
