@@ -15,7 +15,6 @@ from ibconsole.sim.server import PaperGateway
 
 __all__ = ["main"]
 
-log = logging.getLogger(__name__)
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 

@@ -83,6 +83,7 @@ class Faults:
     def drop(self, client_id: int | None = None) -> int:
         """Close one client's (or every) connection with a FIN; returns how many were closed."""
         closing = self._select(client_id)
+        log.info("fault: closing %d connection(s) (FIN)", len(closing))
         for connection in closing:
             connection.close()
         return len(closing)
@@ -90,12 +91,14 @@ class Faults:
     def reset(self, client_id: int | None = None) -> int:
         """Reset one client's (or every) connection (RST); returns how many were reset."""
         closing = self._select(client_id)
+        log.info("fault: resetting %d connection(s) (RST)", len(closing))
         for connection in closing:
             connection.reset()
         return len(closing)
 
     def stop_answering(self) -> None:
         """Swallow every inbound message (handshakes included) until ``resume_answering``."""
+        log.info("fault: not answering")
         self.answering = False
 
     def resume_answering(self) -> None:
@@ -105,6 +108,7 @@ class Faults:
         """Hold every inbound message ``seconds`` before handling it (0 answers at once again)."""
         if not seconds >= 0:
             raise ValueError(f"reply delay must be zero or more seconds, got {seconds}")
+        log.info("fault: replies delayed by %g s", seconds)
         self.reply_delay = float(seconds)
 
     # ---- IB side ----------------------------------------------------------------------------
@@ -113,6 +117,7 @@ class Faults:
         self, restore_after: float | None = None, *, data_maintained: bool = True
     ) -> None:
         """Send 1100 and stop streaming; with ``restore_after``, restore that many seconds later."""
+        log.info("fault: IB connectivity lost")
         self.connectivity = False
         for stream in self._streams:
             stream.paused = True
@@ -123,6 +128,7 @@ class Faults:
     def restore_connectivity(self, data_maintained: bool = True) -> None:
         """Send 1102 (subscriptions kept) or 1101 (every subscription dropped: clients must
         resubscribe), then the farm status messages again."""
+        log.info("fault: IB connectivity restored, data %s", "kept" if data_maintained else "lost")
         self.connectivity = True
         for stream in self._streams:
             if not data_maintained:
@@ -142,6 +148,7 @@ class Faults:
 
     def farm_flap(self, farm: str = "market", restore_after: float = 0.0) -> None:
         """Broken now (2103/2105/2157), OK again ``restore_after`` seconds later (2104/2106/2158)."""
+        log.info("fault: %s farm flaps for %g s", farm, restore_after)
         self.farm_broken(farm)
         self._later(restore_after, lambda: self.farm_ok(farm))
 

@@ -9,7 +9,6 @@ previous day's close is the quote's ``close``.
 
 from __future__ import annotations
 
-import logging
 import math
 import random
 import re
@@ -28,7 +27,6 @@ from ibconsole.sim.tape import Tape, average_price
 
 __all__ = ["BAR_SECONDS", "Bar", "HistoryService"]
 
-log = logging.getLogger(__name__)
 
 Handler = Callable[[Connection, list[str]], None]
 

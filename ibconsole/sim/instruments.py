@@ -3,7 +3,6 @@ stocks and EUR.USD, and the catalogue that answers contract look-ups against the
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -16,7 +15,6 @@ from ibconsole.sim.sessions import CME_GLOBEX, IDEALPRO_FX, US_STOCKS, SessionRu
 
 __all__ = ["MARKET_RULES", "Catalogue", "Instrument"]
 
-log = logging.getLogger(__name__)
 
 # reqMarketRule answers: rule id -> (low edge, increment) pairs.
 MARKET_RULES: dict[int, tuple[tuple[Decimal, Decimal], ...]] = {

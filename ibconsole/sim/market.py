@@ -4,7 +4,6 @@ somebody subscribes to or holds the instrument."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import random
 from collections.abc import Callable
@@ -17,7 +16,6 @@ from ibconsole.sim.instruments import Catalogue, Instrument
 
 __all__ = ["Market", "Quote", "QuoteListener"]
 
-log = logging.getLogger(__name__)
 
 QuoteListener = Callable[[int, "Quote"], None]
 

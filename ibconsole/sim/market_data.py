@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -14,7 +13,6 @@ from ibconsole.sim.market import Market, Quote
 
 __all__ = ["MarketDataService"]
 
-log = logging.getLogger(__name__)
 
 Handler = Callable[[Connection, list[str]], None]
 

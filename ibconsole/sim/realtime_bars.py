@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -16,7 +15,6 @@ from ibconsole.sim.tape import Tape
 
 __all__ = ["RealTimeBarService"]
 
-log = logging.getLogger(__name__)
 
 Handler = Callable[[Connection, list[str]], None]
 
