@@ -22,16 +22,16 @@ from ibconsole.sim.clock import SimClock
 from ibconsole.sim.connection import Connection
 from ibconsole.sim.contract_details import RequestError, resolve_contract
 from ibconsole.sim.instruments import Catalogue, Instrument
-from ibconsole.sim.market import Market, Quote
+from ibconsole.sim.market import SESSION_SECONDS, Market, Quote
 from ibconsole.sim.tape import Tape, average_price
 
-__all__ = ["BAR_SECONDS", "Bar", "HistoryService"]
+__all__ = ["BAR_SIZES", "Bar", "HistoryService"]
 
 
 Handler = Callable[[Connection, list[str]], None]
 
 _DAY, _WEEK, _MONTH = "day", "week", "month"
-BAR_SECONDS: dict[str, int | str] = {
+BAR_SIZES: dict[str, int | str] = {
     "1 secs": 1,
     "5 secs": 5,
     "10 secs": 10,
@@ -59,7 +59,6 @@ _DURATION_SECONDS = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 30 * 86400, "Y": 3
 _WHAT_TO_SHOW = {"TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST"}
 # TWS refuses requests for more bars than this in one go; so does the simulator.
 _MAX_BARS = 100_000
-_SESSION_SECONDS = 6.5 * 3600
 _HMDS = "Historical Market Data Service error message:"
 PACING_MESSAGES = {
     162: _HMDS + "Historical data request pacing violation",
@@ -334,7 +333,7 @@ class HistoryService:
         key = (instrument.con_id, size)
         chain = self._chains.get(key)
         if chain is None:
-            seconds = size if isinstance(size, int) else _SESSION_SECONDS
+            seconds = size if isinstance(size, int) else SESSION_SECONDS
             step = self._market.tick_volatility(instrument.con_id) * math.sqrt(seconds)
             rng = random.Random(f"{self._seed}:{instrument.con_id}:{size}")
             volume = 0 if instrument.sec_type == "CASH" else max(2, int(seconds))
@@ -504,7 +503,7 @@ def _header_time(moment: datetime) -> str:
 
 
 def _bar_size(text: str) -> int | str:
-    size = BAR_SECONDS.get(" ".join(text.split()))
+    size = BAR_SIZES.get(" ".join(text.split()))
     if size is None:
         raise RequestError(
             321, f"Error validating request.-'bP' : cause - Invalid bar size {text!r}"

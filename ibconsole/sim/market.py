@@ -14,7 +14,7 @@ from decimal import Decimal
 from ibconsole.sim.clock import SimClock
 from ibconsole.sim.instruments import Catalogue, Instrument
 
-__all__ = ["Market", "Quote", "QuoteListener"]
+__all__ = ["SESSION_SECONDS", "Market", "Quote", "QuoteListener"]
 
 
 QuoteListener = Callable[[int, "Quote"], None]
@@ -51,7 +51,7 @@ _SIZES: dict[str, tuple[int, int, int, int]] = {
 }
 # Volatility is spread over a regular session's length so a demo moves visibly; a move is at
 # least this likely per update so even slow products tick.
-_SESSION_SECONDS = 6.5 * 3600
+SESSION_SECONDS = 6.5 * 3600
 _MIN_MOVE_PROBABILITY = 0.1
 _MAX_CATCH_UP_STEPS = 8
 
@@ -111,7 +111,7 @@ class _Walk:
         start = float(level) * (1 + 0.002 * months_out) * (1 + self.rng.uniform(-0.02, 0.02))
         self.bid = max(1, round(start / float(self.tick)))
         ticks_per_session = float(level) * daily_vol / float(self.tick)
-        per_second = ticks_per_session**2 / _SESSION_SECONDS
+        per_second = ticks_per_session**2 / SESSION_SECONDS
         self.move_probability = min(1.0, max(_MIN_MOVE_PROBABILITY, per_second / tick_rate))
         low, high, lot, max_trade = _SIZES.get(instrument.sec_type, _SIZES["FUT"])
         self.size_range = (low, high)

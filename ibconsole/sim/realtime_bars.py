@@ -19,7 +19,7 @@ __all__ = ["RealTimeBarService"]
 Handler = Callable[[Connection, list[str]], None]
 
 # TWS serves 5-second real-time bars only.
-BAR_SECONDS = 5
+_BAR_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +94,13 @@ class RealTimeBarService:
     def _schedule(self) -> None:
         loop = asyncio.get_running_loop()
         epoch = self._clock.epoch()
-        wait = BAR_SECONDS - epoch % BAR_SECONDS
+        wait = _BAR_SECONDS - epoch % _BAR_SECONDS
         self._timer = loop.call_later(wait, self._on_timer)
 
     def _on_timer(self) -> None:
         self._schedule()
-        end = round(self._clock.epoch() / BAR_SECONDS) * BAR_SECONDS
-        start = end - BAR_SECONDS
+        end = round(self._clock.epoch() / _BAR_SECONDS) * _BAR_SECONDS
+        start = end - _BAR_SECONDS
         if self.paused:
             return
         for subscriptions in self._subscriptions.values():
