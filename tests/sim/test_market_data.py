@@ -211,3 +211,16 @@ async def test_hold_is_reference_counted(as_of: Any, wait_for: Any) -> None:
     market.close()
     with pytest.raises(KeyError, match="no instrument"):
         market.quote(1)
+
+
+async def test_market_data_type_is_per_connection(
+    gateway: PaperGateway, ib: IB, connect: Any, wait_for: Any
+) -> None:
+    other = await connect(gateway)
+    contract = await _front(ib)
+    ib.reqMarketDataType(3)
+    await _round_trip(ib)
+    delayed, live = ib.reqMktData(contract), other.reqMktData(contract)
+    await wait_for(lambda: delayed.bid > 0 and live.bid > 0, what="both quotes")
+    assert delayed.marketDataType == 3
+    assert live.marketDataType == 1
