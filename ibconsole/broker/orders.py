@@ -9,7 +9,8 @@ Rules this module keeps (DESIGN.md section 7):
 
 Events (eventkit, emitted on the loop thread):
     order_changed(OrderRow)        an order's status, fills or working state changed
-    fill_recorded(JournalFill)     an execution was journalled (live or found at reconciliation)
+    fill_recorded(JournalFill)     an execution was journalled (live or found at reconciliation),
+                                   and again when its commission report arrived
     roll_failed(RollFailure)       a roll's close leg filled but its open leg did not
     reconciled(Reconciliation)     the journal was reconciled after a sync
     alert(str, bool)               a sentence the trader must see; True when critical
@@ -18,7 +19,9 @@ Events (eventkit, emitted on the loop thread):
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -41,6 +44,7 @@ from ibconsole.broker.market_data import MarketDataService
 from ibconsole.broker.session import Session, SyncInfo
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.health import HealthSnapshot, HealthState
 from ibconsole.domain.orders import (
     OrderIntent,
     OrderKeyFactory,
@@ -51,7 +55,7 @@ from ibconsole.domain.orders import (
     WorkingOrder,
 )
 from ibconsole.domain.risk import RiskContext, RiskLimits, RiskReport, Severity, evaluate
-from ibconsole.domain.rollover import RollLeg, RollPlan
+from ibconsole.domain.rollover import OrderAction, RollLeg, RollPlan
 from ibconsole.domain.trading_mode import AccountMode
 from ibconsole.journal import (
     Decision,
@@ -67,6 +71,12 @@ log = logging.getLogger(__name__)
 _REJECT_CODES = frozenset(
     {103, 104, 105, 106, 107, 109, 110, 111, 113, 116, 135, 200, 201, 203, 321, 322}
 )
+# ib_insync prefixes the text of an error it logs on a trade: "Error 201, reqId 7: ...".
+_LOG_PREFIX = re.compile(r"^(?:Error|Warning) -?\d+, reqId -?\d+: ")
+_SESSION_STATES = (HealthState.CONNECTED, HealthState.DEGRADED)
+
+# (quantity, limit price, stop price) of a working order
+_Terms = tuple[Decimal, Decimal | None, Decimal | None]
 
 
 class OrderRefused(Exception):
@@ -139,6 +149,14 @@ class RollFailure:
         )
 
 
+@dataclass(slots=True)
+class _Roll:
+    """A roll in progress or incomplete: its legs' keys (the open leg's latest try)."""
+
+    close_key: str
+    open_key: str | None = None
+
+
 class OrderService:
     def __init__(
         self,
@@ -165,6 +183,9 @@ class OrderService:
         self._recent: deque[OrderIntent] = deque(maxlen=200)
         self._reconciled = False
         self._done: dict[str, asyncio.Future[OrderState]] = {}
+        # key -> (terms before, terms asked for) of a modification IB has not answered yet
+        self._modifying: dict[str, tuple[_Terms, _Terms]] = {}
+        self._rolls: dict[RollPlan, _Roll] = {}
         self.order_changed = Event("order_changed")
         self.fill_recorded = Event("fill_recorded")
         self.reconciled = Event("reconciled")
@@ -175,6 +196,7 @@ class OrderService:
         ib.orderStatusEvent += self._on_status
         ib.execDetailsEvent += self._on_execution
         ib.commissionReportEvent += self._on_commission
+        session.health_changed += self._on_health
         session.synced += self._on_synced
         session.ended += self._on_ended
 
@@ -199,6 +221,11 @@ class OrderService:
 
     def entry_block(self) -> str:
         """Why no order can be sent right now, or "" if orders may go."""
+        if self._session.endpoint.read_only:
+            return (
+                "This connection is read-only: orders cannot be sent, and working orders were "
+                "not loaded. Connect without read-only to trade."
+            )
         block = self._session.order_entry_block()
         if block:
             return block
@@ -228,8 +255,15 @@ class OrderService:
         """Check, journal, then send ``intent`` (and its bracket legs).
 
         Raises ConfirmationNeeded (nothing journalled) when the trader must confirm first, and
-        OrderRefused (journalled as blocked) when it may not go at all.
+        OrderRefused (journalled as blocked) when it may not go at all. An intent whose key is
+        journalled already is refused without a trace: its first entry stands.
         """
+        earlier = self._journal.order(intent.key)
+        if earlier is not None:
+            raise OrderRefused(
+                f"This exact order (key {intent.key}) was already entered and is "
+                f"{earlier.state.value}; an order is never sent twice."
+            )
         block = self.entry_block()
         if block:
             self._journal_refusal(intent, [block])
@@ -257,26 +291,25 @@ class OrderService:
         )
 
     def cancel(self, order_id: int, reason: str = "cancelled by you") -> None:
-        trade = self._trade_by_id(order_id)
-        if trade is None or trade.orderStatus.status not in ACTIVE_STATUSES:
-            raise OrderRefused(f"Order {order_id} is not working, there is nothing to cancel.")
-        if trade.order.clientId != self._session.endpoint.client_id:
-            raise OrderRefused(
-                f"Order {order_id} was placed by another API client or in TWS; cancel it there."
-            )
+        trade = self._cancellable(order_id)
         if not self._ib.isConnected():
             raise OrderRefused("Not connected: the cancel cannot be sent.")
-        key = trade.order.orderRef
-        if key and self._journal.order(key) is not None:
-            self._journal.record_cancel_request(key, reason)
-        self._ib.cancelOrder(trade.order)
+        self._send_cancel(trade, reason)
 
     def cancel_all(self) -> int:
-        """Cancel every working order this console can cancel; returns how many were sent."""
+        """Cancel every working order this console can cancel; returns how many were sent.
+
+        A bracket's children are not cancelled on their own: IB cancels them with their parent.
+        """
+        if not self._ib.isConnected():
+            raise OrderRefused("Not connected: the cancels cannot be sent.")
+        client_id = self._session.endpoint.client_id
+        mine = [t for t in self._ib.openTrades() if t.order.clientId == client_id]
+        parents = {t.order.orderId for t in mine}
         sent = 0
-        for trade in self._ib.openTrades():
-            if trade.order.clientId == self._session.endpoint.client_id:
-                self.cancel(trade.order.orderId, "cancel all")
+        for trade in mine:
+            if trade.order.parentId not in parents:
+                self._send_cancel(trade, "cancel all")
                 sent += 1
         return sent
 
@@ -289,7 +322,11 @@ class OrderService:
         stop_price: Decimal | None = None,
         confirmed: bool = False,
     ) -> None:
-        """Change a working order in place (same orderId), after the same pre-trade checks."""
+        """Change a working order in place (same orderId), after the same pre-trade checks.
+
+        The session shows the new terms once IB confirms them; if IB rejects the change, the
+        order keeps working as it was and the journal says so.
+        """
         block = self.entry_block()
         if block:
             raise OrderRefused(block)
@@ -301,11 +338,15 @@ class OrderService:
             raise OrderRefused(
                 f"Order {order_id} was not entered here; modify it where it was placed."
             )
+        key = journalled.key
+        if key in self._modifying:
+            raise OrderRefused(
+                f"Order {order_id} has a change IB has not confirmed yet; wait for its answer."
+            )
+        before = self._terms(trade, journalled)
+        wanted = self._checked_terms(journalled, before, quantity, limit_price, stop_price)
         changed = replace(
-            journalled.intent,
-            quantity=quantity if quantity is not None else journalled.intent.quantity,
-            limit_price=limit_price if limit_price is not None else journalled.intent.limit_price,
-            stop_price=stop_price if stop_price is not None else journalled.intent.stop_price,
+            journalled.intent, quantity=wanted[0], limit_price=wanted[1], stop_price=wanted[2]
         )
         others = tuple(
             w for w in self.working_orders(changed.contract.con_id) if w.order_id != order_id
@@ -315,16 +356,20 @@ class OrderService:
             raise OrderRefused(_blocking(report), report)
         if report.needs_confirmation and not confirmed:
             raise ConfirmationNeeded(report)
-        self._journal.record_modification(
-            changed.key, changed.quantity, changed.limit_price, changed.stop_price
-        )
-        order = trade.order
-        order.totalQuantity = float(changed.quantity)
-        if changed.limit_price is not None:
-            order.lmtPrice = float(changed.limit_price)
-        if changed.stop_price is not None:
-            order.auxPrice = float(changed.stop_price)
-        self._ib.placeOrder(trade.contract, order)
+        self._journal.record_modification(key, *wanted)
+        # A copy goes out: the session's order keeps the terms IB confirmed until IB answers.
+        order = copy.copy(trade.order)
+        order.totalQuantity = float(wanted[0])
+        if wanted[1] is not None:
+            order.lmtPrice = float(wanted[1])
+        if wanted[2] is not None:
+            order.auxPrice = float(wanted[2])
+        try:
+            self._ib.placeOrder(trade.contract, order)
+        except ConnectionError as exc:
+            self._journal.record_modification(key, *before)
+            raise OrderRefused(f"Not sent, the connection is down: {exc}") from exc
+        self._modifying[key] = (before, wanted)
 
     async def wait_final(self, key: str) -> OrderState:
         """Wait until the journal holds a final state for ``key`` (callers bound the wait)."""
@@ -341,42 +386,173 @@ class OrderService:
     async def roll(self, plan: RollPlan) -> JournalOrder | None:
         """Cancel the old month's orders, close it, then open the new month.
 
+        Both legs pass the pre-trade checks before anything is sent, and the position must still
+        be the one planned, so a roll cannot stop halfway for a reason known in advance. Working
+        orders on the old month are cancelled (IB confirms each) before the close leg goes; exits
+        planned to move are cancelled too and an alert asks to enter them on the new month.
+
         Returns the open leg's journal entry (None when the plan does not reopen). A close leg
         that does not fill stops the roll with nothing opened; an open leg that fails raises a
         critical alert naming both months and a ``RollFailure`` that ``retry_open`` can resume.
         """
-        for old in plan.orders:
-            if old.order.status in ACTIVE_STATUSES:
-                self.cancel(old.order.order_id, f"roll of {plan.close.contract.local_symbol}")
-        close = self._leg_intent(plan.close, Purpose.ROLL_CLOSE)
-        self.submit(close, confirmed=True)
-        state = await self._final_or_timeout(close.key)
-        if state is not OrderState.FILLED:
+        close, opening = self._check_roll(plan)
+        self._rolls[plan] = _Roll(close.key)
+        try:
+            await self._clear_old_month(plan)
+            self.submit(close, confirmed=True)
+        except OrderRefused as refused:
+            del self._rolls[plan]
             message = (
-                f"Roll stopped: closing {plan.close.contract.local_symbol} ended {state.value}; "
-                "nothing was opened in the new month."
+                f"Roll stopped before closing {plan.close.contract.local_symbol}: "
+                f"{refused.reason} Nothing was closed or opened."
             )
             self.alert.emit(message, True)
+            raise OrderRefused(message, refused.report) from refused
+        state = await self._final_or_timeout(close.key)
+        if state is not OrderState.FILLED:
+            name = plan.close.contract.local_symbol
+            if state.is_final:
+                del self._rolls[plan]
+                message = (
+                    f"Roll stopped: closing {name} ended {state.value}; "
+                    "nothing was opened in the new month."
+                )
+            else:
+                message = (
+                    f"Roll stopped: closing {name} has not filled within "
+                    f"{self._fill_timeout:g} s and is still {state.value}. Nothing was opened; "
+                    "if it fills, retry the open leg."
+                )
+            self.alert.emit(message, True)
             raise OrderRefused(message)
-        if plan.open is None:
+        if opening is None:
+            del self._rolls[plan]
             return None
-        return await self.retry_open(plan)
+        return await self._open_leg(plan, opening)
 
     async def retry_open(self, plan: RollPlan) -> JournalOrder:
-        """Place (again) only the open leg of ``plan``; the close leg is never repeated."""
+        """Place (again) only the open leg of ``plan``; the close leg is never repeated.
+
+        Refused unless this console closed the old month for this plan and no open leg of it is
+        working or filled already.
+        """
         if plan.open is None:
             raise OrderRefused("This roll does not reopen a position.")
-        opening = self._leg_intent(plan.open, Purpose.ROLL_OPEN)
+        roll = self._rolls.get(plan)
+        if roll is None:
+            raise OrderRefused(
+                f"No unfinished roll of {plan.close.contract.local_symbol} into "
+                f"{plan.open.contract.local_symbol} is known here; enter the open leg by hand."
+            )
+        closed = self._journal.order(roll.close_key)
+        if closed is None or closed.state is not OrderState.FILLED:
+            state = closed.state.value if closed else "unknown"
+            raise OrderRefused(
+                f"Closing {plan.close.contract.local_symbol} is {state}, not filled: "
+                "there is nothing to reopen yet."
+            )
+        if roll.open_key is not None:
+            opened = self._journal.order(roll.open_key)
+            if opened is not None and (not opened.is_final or opened.state is OrderState.FILLED):
+                raise OrderRefused(
+                    f"The open leg in {plan.open.contract.local_symbol} is already "
+                    f"{opened.state.value} (key {roll.open_key}); it is not sent again."
+                )
+        return await self._open_leg(plan, self._leg_intent(plan.open, Purpose.ROLL_OPEN))
+
+    def _check_roll(self, plan: RollPlan) -> tuple[OrderIntent, OrderIntent | None]:
+        """Both legs of ``plan`` after every check that can be made before sending anything."""
+        old = plan.close.contract.local_symbol
+        if plan in self._rolls:
+            raise OrderRefused(
+                f"This roll of {old} was already started; retry its open leg instead."
+            )
+        block = self.entry_block()
+        if block:
+            raise OrderRefused(block)
+        held = self._account.position(plan.close.contract.con_id)
+        if held is None:
+            raise OrderRefused(f"Your position in {old} could not be read; the roll waits for it.")
+        if held.quantity != plan.position:
+            raise OrderRefused(
+                f"The roll was planned for {plan.position.normalize():f} {old} but you hold "
+                f"{held.quantity.normalize():f} now; plan it again."
+            )
+        client_id = self._session.endpoint.client_id
+        for item in plan.orders:
+            trade = self._trade_by_id(item.order.order_id)
+            if trade is not None and trade.order.clientId != client_id and trade.isActive():
+                raise OrderRefused(
+                    f"Order {item.order.order_id} on {old} was placed by another API client or "
+                    "in TWS; cancel it there before rolling."
+                )
+        close = self._leg_intent(plan.close, Purpose.ROLL_CLOSE)
+        opening = self._leg_intent(plan.open, Purpose.ROLL_OPEN) if plan.open else None
+        for leg in (close, opening):
+            if leg is None:
+                continue
+            report = self.assess(leg)
+            if report.blocked:
+                self._journal_refusal(leg, [f.message for f in report.findings])
+                raise OrderRefused(
+                    f"Roll refused, nothing was sent: {leg.side.value.lower()} "
+                    f"{leg.quantity.normalize():f} {leg.contract.local_symbol} would be "
+                    f"blocked. {_blocking(report)}",
+                    report,
+                )
+        return close, opening
+
+    async def _clear_old_month(self, plan: RollPlan) -> None:
+        """Cancel the old month's working orders and wait until IB has ended each one."""
+        old = plan.close.contract.local_symbol
+        trades = [
+            t
+            for t in (self._trade_by_id(item.order.order_id) for item in plan.orders)
+            if t is not None and t.isActive()
+        ]
+        parents = {t.order.orderId for t in trades}
+        for trade in trades:
+            if trade.order.parentId not in parents:
+                self._send_cancel(trade, f"roll of {old}")
         try:
+            await asyncio.wait_for(
+                asyncio.gather(*(_until_done(t) for t in trades)), self._fill_timeout
+            )
+        except TimeoutError:
+            raise OrderRefused(
+                f"IB did not confirm the cancels of the working orders on {old} within "
+                f"{self._fill_timeout:g} s."
+            ) from None
+        held = self._account.position(plan.close.contract.con_id)
+        if held is None or held.quantity != plan.position:
+            now = "unknown" if held is None else f"{held.quantity.normalize():f}"
+            raise OrderRefused(
+                f"An order on {old} filled while it was being cancelled: you hold {now} now, "
+                f"not the {plan.position.normalize():f} planned. Plan the roll again."
+            )
+        moved = [item for item in plan.orders if item.action is OrderAction.MOVE]
+        if moved and plan.open is not None:
+            self.alert.emit(
+                f"{len(moved)} exit order(s) on {old} were cancelled for the roll; enter them "
+                f"again on {plan.open.contract.local_symbol} once it is open.",
+                False,
+            )
+
+    async def _open_leg(self, plan: RollPlan, opening: OrderIntent) -> JournalOrder:
+        roll = self._rolls[plan]
+        try:
+            roll.open_key = opening.key
             journalled = self.submit(opening, confirmed=True)
-            state = await self._final_or_timeout(opening.key)
         except OrderRefused as refused:
-            self._roll_failed(RollFailure(plan, refused.reason))
-            raise
+            failure = RollFailure(plan, refused.reason)
+            self._roll_failed(failure)
+            raise OrderRefused(failure.sentence, refused.report) from refused
+        state = await self._final_or_timeout(opening.key)
         if state is not OrderState.FILLED:
             failure = RollFailure(plan, f"the order ended {state.value}")
             self._roll_failed(failure)
             raise OrderRefused(failure.sentence)
+        del self._rolls[plan]
         return journalled
 
     def _roll_failed(self, failure: RollFailure) -> None:
@@ -497,12 +673,73 @@ class OrderService:
     def _trade_by_id(self, order_id: int) -> Trade | None:
         return next((t for t in self._ib.trades() if t.order.orderId == order_id), None)
 
+    def _cancellable(self, order_id: int) -> Trade:
+        trade = self._trade_by_id(order_id)
+        if trade is None or trade.orderStatus.status not in ACTIVE_STATUSES:
+            raise OrderRefused(f"Order {order_id} is not working, there is nothing to cancel.")
+        if trade.order.clientId != self._session.endpoint.client_id:
+            raise OrderRefused(
+                f"Order {order_id} was placed by another API client or in TWS; cancel it there."
+            )
+        return trade
+
+    def _send_cancel(self, trade: Trade, reason: str) -> None:
+        key = trade.order.orderRef
+        if key and self._journal.order(key) is not None:
+            self._journal.record_cancel_request(key, reason)
+        self._ib.cancelOrder(trade.order)
+
+    def _terms(self, trade: Trade, journalled: JournalOrder) -> _Terms:
+        """The terms the broker has confirmed for a working order of ours."""
+        tick = journalled.intent.contract.min_tick
+        order = trade.order
+        return (
+            journalled.lifecycle.quantity,
+            decimal_or_none(order.lmtPrice, tick) if journalled.intent.limit_price else None,
+            decimal_or_none(order.auxPrice, tick) if journalled.intent.stop_price else None,
+        )
+
+    def _checked_terms(
+        self,
+        journalled: JournalOrder,
+        before: _Terms,
+        quantity: Decimal | None,
+        limit_price: Decimal | None,
+        stop_price: Decimal | None,
+    ) -> _Terms:
+        order_type = journalled.intent.order_type
+        if quantity is not None:
+            if not quantity.is_finite() or quantity <= 0 or quantity != quantity.to_integral():
+                raise OrderRefused(
+                    f"The new quantity {quantity} must be a whole number of contracts above zero."
+                )
+            if quantity < journalled.lifecycle.filled:
+                raise OrderRefused(
+                    f"The new quantity {quantity.normalize():f} is below the "
+                    f"{journalled.lifecycle.filled.normalize():f} already filled."
+                )
+        if limit_price is not None and not order_type.needs_limit:
+            raise OrderRefused(f"A {order_type.value} order has no limit price to change.")
+        if stop_price is not None and not order_type.needs_stop:
+            raise OrderRefused(f"A {order_type.value} order has no stop price to change.")
+        return (
+            before[0] if quantity is None else quantity,
+            before[1] if limit_price is None else limit_price,
+            before[2] if stop_price is None else stop_price,
+        )
+
     # ------------------------------------------------------- broker reports
     def _ours(self, trade: Trade) -> JournalOrder | None:
         key = trade.order.orderRef
         return self._journal.order(key) if key else None
 
     def _on_trade(self, trade: Trade) -> None:
+        key = trade.order.orderRef
+        pending = self._modifying.get(key) if key else None
+        if pending is not None:
+            journalled = self._ours(trade)
+            if journalled is not None and self._terms(trade, journalled) == pending[1]:
+                del self._modifying[key]
         self.order_changed.emit(self._row(trade))
 
     def _on_status(self, trade: Trade) -> None:
@@ -512,24 +749,57 @@ class OrderService:
         self.order_changed.emit(self._row(trade))
 
     def _record_status(self, journalled: JournalOrder, trade: Trade) -> None:
-        key, status = journalled.intent.key, trade.orderStatus
-        if journalled.lifecycle.state.is_final:
-            return
-        code = trade.log[-1].errorCode if trade.log else 0
-        if status.status == "Cancelled" and code in _REJECT_CODES:
-            updated = self._journal.record_rejection(key, code, trade.log[-1].message)
-        elif status.status:
-            updated = self._journal.record_status(
-                key,
-                status.status,
-                Decimal(repr(status.filled)),
-                Decimal(repr(status.remaining)),
-                decimal_or_none(status.avgFillPrice) if status.filled else None,
-                status.permId or trade.order.permId,
+        status = trade.orderStatus
+        entry = trade.log[-1] if trade.log else None
+        if status.status == "Cancelled" and entry is not None and entry.errorCode:
+            # ib_insync marks an order Cancelled on any error about it; the code tells whether
+            # IB ended the order or only refused a request about it.
+            self._on_order_error(
+                journalled, trade, entry.errorCode, _LOG_PREFIX.sub("", entry.message)
             )
-        else:
             return
+        if not status.status:
+            return
+        updated = self._journal.record_status(
+            journalled.key,
+            status.status,
+            Decimal(repr(status.filled)),
+            Decimal(repr(status.remaining)),
+            decimal_or_none(status.avgFillPrice) if status.filled else None,
+            status.permId or trade.order.permId,
+        )
         self._settle(updated)
+
+    def _on_order_error(
+        self, journalled: JournalOrder, trade: Trade, code: int, message: str
+    ) -> None:
+        key = journalled.key
+        pending = self._modifying.pop(key, None)
+        if pending is not None:
+            before = pending[0]
+            log.warning("IB rejected the change of order %s (%d: %s)", key, code, message)
+            if not journalled.is_final:
+                self._journal.record_modification(key, *before)
+            self.alert.emit(
+                f"IB rejected your change to the {journalled.intent.contract.local_symbol} "
+                f"order: {message}. The order works unchanged.",
+                False,
+            )
+            self._refresh_open_orders()
+        elif code in _REJECT_CODES:
+            if not journalled.is_final:
+                log.warning("order %s rejected (%d): %s", key, code, message)
+                self._settle(self._journal.record_rejection(key, code, message))
+        else:
+            # A refused request about the order (a cancel that came too late, ...): what the
+            # order itself became is for IB's reports to say.
+            log.info("IB refused a request on order %s (%d: %s)", key, code, message)
+            self._refresh_open_orders()
+
+    def _refresh_open_orders(self) -> None:
+        """Ask IB again for this client's open orders; the answers restore their status."""
+        if self._ib.isConnected():
+            self._ib.client.reqOpenOrders()
 
     def _settle(self, journalled: JournalOrder) -> None:
         state = journalled.lifecycle.state
@@ -557,6 +827,11 @@ class OrderService:
         )
         if recorded:
             self._emit_fill(execution.execId)
+            # Executions alone can complete an order (its status report may come later or,
+            # after a reconnect, never).
+            after = self._journal.order(key)
+            if after is not None:
+                self._settle(after)
         return recorded
 
     def _on_commission(self, trade: Trade, fill: Fill, report: CommissionReport) -> None:
@@ -577,10 +852,18 @@ class OrderService:
             self.fill_recorded.emit(fill)
 
     # --------------------------------------------------------- reconciliation
+    def _on_health(self, snapshot: HealthSnapshot) -> None:
+        # Every resync (a reconnect, or IB's 1101/1102) reloads orders and executions: nothing
+        # may be sent again until they are reconciled with the journal.
+        if snapshot.state not in _SESSION_STATES:
+            self._reconciled = False
+
     def _on_ended(self, reason: str) -> None:
         self._reconciled = False
 
     def _on_synced(self, info: SyncInfo) -> None:
+        # Changes IB never answered died with the old session; the reload shows what stands.
+        self._modifying.clear()
         result = self.reconcile()
         self._reconciled = True
         self.reconciled.emit(result)
@@ -591,8 +874,9 @@ class OrderService:
         """Compare every unfinished journal order with what the broker reports now.
 
         Executions first (they are facts), then statuses; an order the broker has never heard of
-        is marked unknown and shown, never resent.
+        is marked unknown and shown, never resent. A working order's quantity is the broker's.
         """
+        unfinished = self._journal.open_orders()
         fills_before = len(self._journal.known_exec_ids())
         for fill in self._ib.fills():
             self._record_fill(fill)
@@ -603,7 +887,7 @@ class OrderService:
         matched: list[str] = []
         unknown: list[str] = []
         filled_away: list[str] = []
-        for journalled in self._journal.open_orders():
+        for journalled in unfinished:
             key = journalled.intent.key
             trade = by_key.get(key)
             if trade is None and key not in executed_keys:
@@ -611,13 +895,17 @@ class OrderService:
                     detail = "journalled but never submitted to the broker"
                 else:
                     detail = "submitted but unknown to the broker: check TWS before re-entering it"
-                self._journal.record_reconciliation(key, ReconciliationOutcome.UNKNOWN, detail)
+                self._settle(
+                    self._journal.record_reconciliation(key, ReconciliationOutcome.UNKNOWN, detail)
+                )
                 unknown.append(key)
                 continue
+            current = self._journal.order(key) or _missing(key)
             if trade is not None:
-                self._record_status(journalled, trade)
-            after = self._journal.order(key)
-            if after is not None and after.lifecycle.state is OrderState.FILLED:
+                self._record_status(current, trade)
+                self._adopt_quantity(key, trade)
+            after = self._journal.order(key) or _missing(key)
+            if after.lifecycle.state is OrderState.FILLED:
                 self._journal.record_reconciliation(
                     key, ReconciliationOutcome.FILLED_WHILE_DISCONNECTED, "filled while away"
                 )
@@ -625,18 +913,18 @@ class OrderService:
             else:
                 self._journal.record_reconciliation(key, ReconciliationOutcome.MATCHED, "")
                 matched.append(key)
-            if after is not None:
-                self._settle(after)
+            self._settle(after)
         adopted = self._adopt(by_key)
         result = Reconciliation(
             tuple(matched), tuple(unknown), tuple(filled_away), tuple(adopted), fills_recovered
         )
         if unknown:
-            self.alert.emit(
+            message = (
                 f"{len(unknown)} journalled order(s) are unknown to the broker and were NOT "
-                "resent; review them in the blotter.",
-                True,
+                "resent; review them in the blotter."
             )
+            log.warning("%s", message)
+            self.alert.emit(message, True)
         log.info(
             "reconciled: %d matched, %d unknown, %d filled while away, %d adopted, %d fills",
             len(matched),
@@ -646,6 +934,16 @@ class OrderService:
             fills_recovered,
         )
         return result
+
+    def _adopt_quantity(self, key: str, trade: Trade) -> None:
+        """A change sent before the connection dropped may or may not have reached IB."""
+        current = self._journal.order(key)
+        if current is None or current.is_final or trade.orderStatus.status not in ACTIVE_STATUSES:
+            return
+        quantity = Decimal(repr(trade.order.totalQuantity))
+        if quantity != current.lifecycle.quantity and quantity >= current.lifecycle.filled:
+            terms = self._terms(trade, current)
+            self._journal.record_modification(key, quantity, terms[1], terms[2])
 
     def _adopt(self, by_key: dict[str, Trade]) -> list[str]:
         """Journal orders at the broker that carry a console key but are missing here."""
@@ -716,6 +1014,22 @@ def _intent_from_trade(
         created_at=now,
         account=order.account,
     )
+
+
+async def _until_done(trade: Trade) -> None:
+    if trade.isDone():
+        return
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def check(changed: Trade) -> None:
+        if changed.isDone() and not done.done():
+            done.set_result(None)
+
+    trade.statusEvent += check
+    try:
+        await done
+    finally:
+        trade.statusEvent -= check
 
 
 def _missing(key: str) -> JournalOrder:

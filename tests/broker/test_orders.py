@@ -1,0 +1,553 @@
+"""Order entry through the Broker facade against the paper gateway over TCP.
+
+Checks with the live position, working orders and quote; the intent journalled before it is sent;
+brackets as one group; cancel, cancel all, modify; rejects, duplicates, fat fingers and pacing.
+After each test the journal, the session's orders and the simulator's orders must agree, and no
+orderRef reached the simulator twice.
+
+The simulated market is quiet (it does not tick on its own): market orders fill at once at the
+touch, resting orders stay put, and a test that needs a resting order filled steps the market.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from ibconsole.broker.broker import Broker
+from ibconsole.broker.orders import ConfirmationNeeded, OrderRefused, OrderRow
+from ibconsole.broker.session import Endpoint
+from ibconsole.domain.clock import OffsetClock
+from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.health import BackoffPolicy, HealthSettings
+from ibconsole.domain.orders import OrderIntent, build_intent
+from ibconsole.domain.risk import Check, RiskLimits, SymbolLimits
+from ibconsole.journal import EventKind, Journal, JournalFill, OrderState
+from ibconsole.sim import PaperGateway
+
+CLIENT_ID = 7
+HEALTH = HealthSettings(
+    heartbeat_interval=timedelta(seconds=0.2),
+    heartbeat_timeout=timedelta(seconds=0.3),
+    heartbeat_failures_before_reconnect=2,
+    backoff=BackoffPolicy(min_delay=timedelta(seconds=0.05), max_delay=timedelta(seconds=0.2)),
+)
+QUIET = 0.01  # simulated quote updates per second: none during a test unless it steps the market
+WAIT = 5.0
+
+# Journal state <-> where the simulator must have the order (None: it never received it).
+_SIM_STATUS = {
+    OrderState.SUBMITTED: {"Submitted", "PreSubmitted"},
+    OrderState.WORKING: {"Submitted", "PreSubmitted"},
+    OrderState.PARTIALLY_FILLED: {"Submitted"},
+    OrderState.FILLED: {"Filled"},
+    OrderState.CANCELLED: {"Cancelled"},
+    OrderState.REJECTED: {None},
+    OrderState.UNKNOWN: {None},
+    OrderState.BLOCKED: {None},
+    OrderState.DECLINED: {None},
+}
+
+
+class WaitFor(Protocol):
+    def __call__(
+        self, predicate: Callable[[], object], timeout: float = ..., what: str = ...
+    ) -> Awaitable[None]: ...
+
+
+@dataclass
+class Rig:
+    gw: PaperGateway
+    broker: Broker
+    journal: Journal
+    es: ListedContract
+
+    def intent(
+        self, side: str = "BUY", quantity: int = 1, order_type: str = "MKT", **fields: Any
+    ) -> OrderIntent:
+        return build_intent(
+            contract=self.es,
+            side=side,
+            quantity=quantity,
+            order_type=order_type,
+            clock=self.broker.clock,
+            account=self.broker.account.account,
+            **fields,
+        )
+
+    def bid(self, ticks: int = 0) -> Decimal:
+        """The simulator's bid now, moved by ``ticks`` ticks."""
+        return self.gw.market.quote(self.es.con_id).bid + ticks * self.es.min_tick
+
+    def sent(self, key: str) -> int:
+        """How many new orders (modifications aside) with this orderRef reached the simulator."""
+        return sum(1 for o in self.gw.orders if o.request.order_ref == key and not o.is_modify)
+
+    def state(self, key: str) -> OrderState:
+        order = self.journal.order(key)
+        assert order is not None, f"{key} is not journalled"
+        return order.state
+
+    def sim_status(self, key: str) -> str | None:
+        desk = self.gw.desk
+        for snapshot in (*desk.open_orders(), *desk.completed_orders()):
+            if snapshot.request.order_ref == key:
+                return snapshot.status
+        return None
+
+    def row(self, key: str) -> OrderRow:
+        return next(r for r in self.broker.orders.rows() if r.key == key)
+
+    def assert_agree(self) -> None:
+        """Journal, session and simulator tell the same story; nothing was sent twice."""
+        counts = Counter(o.request.order_ref for o in self.gw.orders if not o.is_modify)
+        assert all(n == 1 for n in counts.values()), f"sent more than once: {counts}"
+        session = {t.order.orderRef: t.orderStatus.status for t in self.broker.session.ib.trades()}
+        for order in self.journal.orders(limit=None):
+            key, state = order.key, order.state
+            assert self.sim_status(key) in _SIM_STATUS[state], (key, state, self.sim_status(key))
+            if state in (OrderState.SUBMITTED, OrderState.WORKING):
+                assert session.get(key) in ("PendingSubmit", "PreSubmitted", "Submitted"), key
+            elif state is OrderState.FILLED and key in session:
+                assert session[key] == "Filled", key
+            elif state is OrderState.CANCELLED and key in session:
+                assert session[key] == "Cancelled", key
+            if state in (OrderState.BLOCKED, OrderState.DECLINED):
+                assert counts[key] == 0, key
+
+
+class RigFactory(Protocol):
+    def __call__(self, **options: Any) -> Awaitable[Rig]: ...
+
+
+@pytest.fixture
+async def make_rig(
+    make_gateway: Callable[..., Awaitable[PaperGateway]], tmp_path: Path, wait_for: WaitFor
+) -> AsyncIterator[RigFactory]:
+    """A quiet gateway, a journal and a synced Broker with a quote on the ES front month."""
+    brokers: list[tuple[Broker, Journal]] = []
+
+    async def make(
+        limits: RiskLimits | None = None,
+        read_only: bool = False,
+        health: HealthSettings = HEALTH,
+    ) -> Rig:
+        gw = await make_gateway(tick_rate=QUIET)
+        clock = OffsetClock(gw.clock.now())
+        journal = Journal(tmp_path / f"journal-{len(brokers)}.sqlite", clock)
+        endpoint = Endpoint("127.0.0.1", gw.port, CLIENT_ID, read_only=read_only)
+        broker = Broker(
+            endpoint,
+            journal,
+            clock,
+            health=health,
+            limits=limits or RiskLimits(),
+            request_timeout=1.5,
+        )
+        brokers.append((broker, journal))
+        await broker.start()
+        es = (await broker.contracts.chain("ES")).contracts[0]
+        broker.market.subscribe(es)
+        await wait_for(lambda: broker.market.quote(es.con_id), what="an ES quote")
+        return Rig(gw, broker, journal, es)
+
+    yield make
+    for broker, journal in reversed(brokers):
+        await broker.stop()
+        journal.close()
+
+
+@pytest.fixture
+async def rig(make_rig: RigFactory) -> Rig:
+    return await make_rig()
+
+
+async def final(rig: Rig, key: str) -> OrderState:
+    return await asyncio.wait_for(rig.broker.orders.wait_final(key), WAIT)
+
+
+# ---------------------------------------------------------------------------- submit
+
+
+async def test_market_order_is_journalled_before_it_is_sent_and_fills_once(rig: Rig) -> None:
+    fills: list[JournalFill] = []
+    rig.broker.orders.fill_recorded += fills.append
+    intent = rig.intent(quantity=2)
+
+    journalled = rig.broker.orders.submit(intent)
+
+    # submit() returns once the submission is journalled; the fill comes later from the wire
+    assert journalled.key == intent.key
+    assert rig.state(intent.key) is OrderState.SUBMITTED
+    assert await final(rig, intent.key) is OrderState.FILLED
+    kinds = [e.kind for e in rig.journal.events(intent.key)]
+    assert kinds[:3] == [EventKind.INTENT, EventKind.DECISION, EventKind.SUBMISSION]
+    assert EventKind.FILL in kinds
+    received = [o for o in rig.gw.orders if o.request.order_ref == intent.key]
+    assert len(received) == 1
+    assert received[0].request.quantity == Decimal(2)
+    assert received[0].request.order_type == "MKT"
+    assert received[0].client_id == CLIENT_ID
+    order = rig.journal.order(intent.key)
+    assert order is not None
+    assert order.lifecycle.filled == Decimal(2)
+    assert order.lifecycle.order_id == received[0].request.order_id
+    assert rig.row(intent.key).status == "Filled"
+    position = rig.broker.account.position(rig.es.con_id)
+    assert position is not None
+    assert position.quantity == Decimal(2)
+    # once when the execution is journalled, again when its commission arrives
+    assert {f.key for f in fills} == {intent.key}
+    assert fills[-1].commission is not None
+    assert fills[-1].commission > 0
+    rig.assert_agree()
+
+
+async def test_bracket_goes_out_as_one_group_transmitted_by_its_last_leg(rig: Rig) -> None:
+    entry = rig.bid(-8)
+    intent = rig.intent(
+        order_type="LMT",
+        limit_price=entry,
+        take_profit=entry + 10,
+        stop_loss=entry - 10,
+    )
+
+    rig.broker.orders.submit(intent)
+
+    tp, sl = intent.take_profit_key, intent.stop_loss_key
+    keys = (intent.key, tp, sl)
+    await _settled(rig, lambda: all(rig.state(k) is OrderState.WORKING for k in keys))
+    received = {o.request.order_ref: o.request for o in rig.gw.orders}
+    assert [o.request.order_ref for o in rig.gw.orders] == list(keys)
+    parent = received[intent.key]
+    assert (parent.transmit, parent.parent_id) == (False, 0)
+    assert (received[tp].transmit, received[tp].parent_id) == (False, parent.order_id)
+    assert (received[sl].transmit, received[sl].parent_id) == (True, parent.order_id)
+    assert (received[tp].action, received[tp].order_type, received[tp].lmt_price) == (
+        "SELL",
+        "LMT",
+        entry + 10,
+    )
+    assert (received[sl].action, received[sl].order_type, received[sl].aux_price) == (
+        "SELL",
+        "STP",
+        entry - 10,
+    )
+    children = rig.journal.order(tp), rig.journal.order(sl)
+    assert all(c is not None and c.lifecycle.parent_key == intent.key for c in children)
+    assert rig.row(intent.key).status == "Submitted"
+    assert {rig.row(tp).status, rig.row(sl).status} == {"PreSubmitted"}
+    assert {rig.sim_status(k) for k in keys} == {"Submitted", "PreSubmitted"}
+    rig.assert_agree()
+
+
+async def test_same_intent_twice_is_refused_and_sent_once(rig: Rig) -> None:
+    intent = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+    rig.broker.orders.submit(intent)
+
+    with pytest.raises(OrderRefused, match="already"):
+        rig.broker.orders.submit(intent, confirmed=True)
+
+    await _settled(rig, lambda: rig.state(intent.key) is OrderState.WORKING)
+    assert rig.sent(intent.key) == 1
+    rig.assert_agree()
+
+
+async def test_duplicate_click_asks_for_confirmation_then_sends_or_declines(rig: Rig) -> None:
+    first = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+    rig.broker.orders.submit(first)
+    again = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+
+    with pytest.raises(ConfirmationNeeded) as asked:
+        rig.broker.orders.submit(again)
+
+    assert [f.check for f in asked.value.report.findings] == [Check.DUPLICATE]
+    assert rig.journal.order(again.key) is None, "nothing is journalled before the answer"
+    assert rig.sent(again.key) == 0
+    third = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+    with pytest.raises(ConfirmationNeeded) as asked_again:
+        rig.broker.orders.submit(third)
+    rig.broker.orders.decline(third, asked_again.value.report)
+    rig.broker.orders.submit(again, confirmed=True)
+
+    await _settled(rig, lambda: rig.state(again.key) is OrderState.WORKING)
+    assert rig.state(third.key) is OrderState.DECLINED
+    assert rig.sent(first.key) == rig.sent(again.key) == 1
+    assert rig.sent(third.key) == 0
+    rig.assert_agree()
+
+
+async def test_fat_finger_quantity_is_blocked_journalled_and_never_sent(rig: Rig) -> None:
+    intent = rig.intent(quantity=500)
+
+    with pytest.raises(OrderRefused, match="Quantity 500 is above your limit") as refused:
+        rig.broker.orders.submit(intent, confirmed=True)
+
+    assert refused.value.report is not None
+    assert refused.value.report.blocked
+    order = rig.journal.order(intent.key)
+    assert order is not None
+    assert order.state is OrderState.BLOCKED
+    assert any("Quantity 500" in f for f in order.lifecycle.findings)
+    assert rig.gw.orders == []
+    assert rig.broker.orders.rows() == ()
+    rig.assert_agree()
+
+
+async def test_position_and_working_orders_come_from_the_session(make_rig: RigFactory) -> None:
+    rig = await make_rig(limits=RiskLimits(defaults=SymbolLimits(max_position=Decimal(3))))
+    long = rig.intent(quantity=2)
+    rig.broker.orders.submit(long)
+    assert await final(rig, long.key) is OrderState.FILLED
+    await _settled(rig, lambda: _held(rig) == Decimal(2))
+    resting = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+    rig.broker.orders.submit(resting)
+    more = rig.intent(order_type="LMT", limit_price=rig.bid(-9))
+
+    with pytest.raises(OrderRefused, match=r"you would be long 4 .* You hold 2 now"):
+        rig.broker.orders.submit(more, confirmed=True)
+
+    assert rig.state(more.key) is OrderState.BLOCKED
+    assert rig.sent(more.key) == 0
+    reduce = rig.intent(side="SELL", quantity=1)
+    rig.broker.orders.submit(reduce, confirmed=True)
+    assert await final(rig, reduce.key) is OrderState.FILLED
+    rig.assert_agree()
+
+
+async def test_read_only_connection_refuses_orders_with_the_reason(make_rig: RigFactory) -> None:
+    rig = await make_rig(read_only=True)
+    intent = rig.intent()
+
+    with pytest.raises(OrderRefused, match="read-only"):
+        rig.broker.orders.submit(intent, confirmed=True)
+
+    assert rig.state(intent.key) is OrderState.BLOCKED
+    assert rig.gw.orders == []
+
+
+async def test_orders_are_refused_before_connecting(rig: Rig, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "idle.sqlite", rig.broker.clock)
+    idle = Broker(
+        Endpoint("127.0.0.1", rig.gw.port, CLIENT_ID + 1),
+        journal,
+        rig.broker.clock,
+        health=HEALTH,
+        limits=RiskLimits(),
+    )
+    intent = rig.intent()
+    try:
+        with pytest.raises(OrderRefused, match="Orders are blocked while the connection is"):
+            idle.orders.submit(intent, confirmed=True)
+        report = idle.orders.assess(intent)
+        assert report.blocked
+        assert any(
+            f.check is Check.POSITION and "could not be read" in f.message for f in report.findings
+        )
+        blocked = journal.order(intent.key)
+        assert blocked is not None
+        assert blocked.state is OrderState.BLOCKED
+    finally:
+        journal.close()
+    assert rig.gw.orders == []
+
+
+# ------------------------------------------------------------------ cancel, modify
+
+
+async def test_cancel_ends_the_order_in_all_three_places(rig: Rig) -> None:
+    intent = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+    rig.broker.orders.submit(intent)
+    await _settled(rig, lambda: rig.state(intent.key) is OrderState.WORKING)
+
+    rig.broker.orders.cancel(rig.row(intent.key).order_id)
+
+    assert await final(rig, intent.key) is OrderState.CANCELLED
+    order = rig.journal.order(intent.key)
+    assert order is not None
+    assert order.lifecycle.cancel_requested
+    assert rig.sim_status(intent.key) == "Cancelled"
+    assert not rig.row(intent.key).working
+    with pytest.raises(OrderRefused, match="not working"):
+        rig.broker.orders.cancel(rig.row(intent.key).order_id)
+    rig.assert_agree()
+
+
+async def test_cancel_all_cancels_orders_and_brackets_once_each(rig: Rig) -> None:
+    single = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+    entry = rig.bid(-12)
+    bracket = rig.intent(
+        side="BUY",
+        quantity=2,
+        order_type="LMT",
+        limit_price=entry,
+        take_profit=entry + 5,
+        stop_loss=entry - 5,
+    )
+    rig.broker.orders.submit(single)
+    rig.broker.orders.submit(bracket)
+    keys = (single.key, bracket.key, bracket.take_profit_key, bracket.stop_loss_key)
+    await _settled(rig, lambda: all(rig.state(k) is OrderState.WORKING for k in keys))
+
+    sent = rig.broker.orders.cancel_all()
+
+    assert sent == 2, "a bracket's children go with their parent"
+    await _settled(rig, lambda: all(rig.state(k) is OrderState.CANCELLED for k in keys))
+    assert {rig.sim_status(k) for k in keys} == {"Cancelled"}
+    assert rig.broker.orders.working_orders() == ()
+    assert rig.broker.orders.cancel_all() == 0
+    rig.assert_agree()
+
+
+async def test_modify_changes_the_working_order_in_place(rig: Rig) -> None:
+    intent = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+    rig.broker.orders.submit(intent)
+    await _settled(rig, lambda: rig.state(intent.key) is OrderState.WORKING)
+    order_id = rig.row(intent.key).order_id
+    price = rig.bid(-6)
+
+    rig.broker.orders.modify(order_id, quantity=Decimal(3), limit_price=price)
+
+    await _settled(rig, lambda: rig.row(intent.key).quantity == Decimal(3))
+    modification = rig.gw.orders[-1]
+    assert modification.is_modify
+    assert modification.request.order_id == order_id
+    assert modification.request.order_ref == intent.key
+    assert (modification.request.quantity, modification.request.lmt_price) == (Decimal(3), price)
+    order = rig.journal.order(intent.key)
+    assert order is not None
+    assert order.lifecycle.quantity == Decimal(3)
+    assert order.state is OrderState.WORKING
+    assert rig.row(intent.key).limit_price == price
+    assert EventKind.MODIFICATION in [e.kind for e in rig.journal.events(intent.key)]
+    rig.assert_agree()
+
+
+async def test_modify_is_checked_like_a_new_order(rig: Rig) -> None:
+    intent = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+    rig.broker.orders.submit(intent)
+    await _settled(rig, lambda: rig.state(intent.key) is OrderState.WORKING)
+    order_id = rig.row(intent.key).order_id
+
+    with pytest.raises(OrderRefused, match="Quantity 400 is above your limit"):
+        rig.broker.orders.modify(order_id, quantity=Decimal(400))
+    with pytest.raises(OrderRefused, match="stop price"):
+        rig.broker.orders.modify(order_id, stop_price=rig.bid(-20))
+    with pytest.raises(OrderRefused, match="quantity"):
+        rig.broker.orders.modify(order_id, quantity=Decimal(0))
+
+    assert [o.is_modify for o in rig.gw.orders] == [False]
+    order = rig.journal.order(intent.key)
+    assert order is not None
+    assert order.lifecycle.quantity == Decimal(1)
+    rig.assert_agree()
+
+
+@pytest.mark.expect_log_warnings
+async def test_rejected_modification_leaves_the_order_working(rig: Rig, wait_for: WaitFor) -> None:
+    price = rig.bid(-8)
+    intent = rig.intent(order_type="LMT", limit_price=price)
+    rig.broker.orders.submit(intent)
+    await _settled(rig, lambda: rig.state(intent.key) is OrderState.WORKING)
+    order_id = rig.row(intent.key).order_id
+    rig.gw.faults.reject_next_order("Modification not allowed")
+
+    rig.broker.orders.modify(order_id, quantity=Decimal(2), limit_price=rig.bid(-6))
+
+    await wait_for(
+        lambda: (
+            rig.row(intent.key).status == "Submitted"
+            and "Modification not allowed" in rig.row(intent.key).message
+        ),
+        what="the order back as it was",
+    )
+    assert rig.sim_status(intent.key) == "Submitted"
+    order = rig.journal.order(intent.key)
+    assert order is not None
+    assert order.state is OrderState.WORKING
+    assert order.lifecycle.quantity == Decimal(1)
+    row = rig.row(intent.key)
+    assert (row.quantity, row.limit_price, row.working) == (Decimal(1), price, True)
+    rig.broker.orders.cancel(order_id)
+    assert await final(rig, intent.key) is OrderState.CANCELLED
+    rig.assert_agree()
+
+
+# ------------------------------------------------------------------ rejects, pacing
+
+
+@pytest.mark.expect_log_warnings
+async def test_reject_is_journalled_with_the_reason_and_nothing_works(rig: Rig) -> None:
+    rig.gw.faults.reject_next_order("Insufficient margin")
+    intent = rig.intent()
+
+    rig.broker.orders.submit(intent)
+
+    assert await final(rig, intent.key) is OrderState.REJECTED
+    order = rig.journal.order(intent.key)
+    assert order is not None
+    assert order.lifecycle.rejection is not None
+    assert "201" in order.lifecycle.rejection
+    assert "Insufficient margin" in order.lifecycle.rejection
+    assert "Insufficient margin" in rig.row(intent.key).message
+    assert not rig.row(intent.key).working
+    assert rig.sent(intent.key) == 1
+    assert rig.broker.orders.working_orders() == ()
+    position = rig.broker.account.position(rig.es.con_id)
+    assert position is not None
+    assert position.quantity == 0
+    rig.assert_agree()
+
+
+async def test_a_burst_beyond_the_pacing_limit_is_queued_and_sent_once_each(
+    make_rig: RigFactory, wait_for: WaitFor
+) -> None:
+    # Heartbeats wait in the same pacing queue as the orders: give them the time it takes.
+    rig = await make_rig(
+        limits=RiskLimits(defaults=SymbolLimits(max_position=None)),
+        health=HealthSettings(heartbeat_timeout=timedelta(seconds=3)),
+    )
+    throttled: list[bool] = []
+    rig.broker.session.throttled += throttled.append
+    intents = [
+        rig.intent(side=side, order_type="LMT", limit_price=rig.bid(-20 if side == "BUY" else 20))
+        for side in ("BUY", "SELL") * 30
+    ]
+
+    for intent in intents:
+        rig.broker.orders.submit(intent, confirmed=True)
+
+    assert throttled[:1] == [True], "ib_insync paces more than 45 requests a second"
+    await wait_for(
+        lambda: all(rig.state(i.key) is OrderState.WORKING for i in intents),
+        timeout=WAIT,
+        what="every order working",
+    )
+    assert throttled[-1] is False
+    assert sorted(o.request.order_ref for o in rig.gw.orders) == sorted(i.key for i in intents)
+    rig.assert_agree()
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _held(rig: Rig) -> Decimal | None:
+    position = rig.broker.account.position(rig.es.con_id)
+    return None if position is None else position.quantity
+
+
+async def _settled(rig: Rig, predicate: Callable[[], object]) -> None:
+    """Wait (bounded) for a condition on the journal or the session, without sleeping."""
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail("timed out waiting for the orders to settle")
+        await asyncio.sleep(0.005)
