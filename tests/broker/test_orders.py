@@ -211,7 +211,9 @@ async def test_market_order_is_journalled_before_it_is_sent_and_fills_once(rig: 
     rig.assert_agree()
 
 
-async def test_bracket_goes_out_as_one_group_transmitted_by_its_last_leg(rig: Rig) -> None:
+async def test_bracket_goes_out_as_one_group_transmitted_by_its_last_leg(
+    rig: Rig, wait_for: WaitFor
+) -> None:
     entry = rig.bid(-8)
     intent = rig.intent(
         order_type="LMT",
@@ -224,7 +226,7 @@ async def test_bracket_goes_out_as_one_group_transmitted_by_its_last_leg(rig: Ri
 
     tp, sl = intent.take_profit_key, intent.stop_loss_key
     keys = (intent.key, tp, sl)
-    await _settled(rig, lambda: all(rig.state(k) is OrderState.WORKING for k in keys))
+    await wait_for(lambda: all(rig.state(k) is OrderState.WORKING for k in keys))
     received = {o.request.order_ref: o.request for o in rig.gw.orders}
     assert [o.request.order_ref for o in rig.gw.orders] == list(keys)
     parent = received[intent.key]
@@ -249,19 +251,21 @@ async def test_bracket_goes_out_as_one_group_transmitted_by_its_last_leg(rig: Ri
     rig.assert_agree()
 
 
-async def test_same_intent_twice_is_refused_and_sent_once(rig: Rig) -> None:
+async def test_same_intent_twice_is_refused_and_sent_once(rig: Rig, wait_for: WaitFor) -> None:
     intent = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
     rig.broker.orders.submit(intent)
 
     with pytest.raises(OrderRefused, match="already"):
         rig.broker.orders.submit(intent, confirmed=True)
 
-    await _settled(rig, lambda: rig.state(intent.key) is OrderState.WORKING)
+    await wait_for(lambda: rig.state(intent.key) is OrderState.WORKING)
     assert rig.sent(intent.key) == 1
     rig.assert_agree()
 
 
-async def test_duplicate_click_asks_for_confirmation_then_sends_or_declines(rig: Rig) -> None:
+async def test_duplicate_click_asks_for_confirmation_then_sends_or_declines(
+    rig: Rig, wait_for: WaitFor
+) -> None:
     first = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
     rig.broker.orders.submit(first)
     again = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
@@ -278,7 +282,7 @@ async def test_duplicate_click_asks_for_confirmation_then_sends_or_declines(rig:
     rig.broker.orders.decline(third, asked_again.value.report)
     rig.broker.orders.submit(again, confirmed=True)
 
-    await _settled(rig, lambda: rig.state(again.key) is OrderState.WORKING)
+    await wait_for(lambda: rig.state(again.key) is OrderState.WORKING)
     assert rig.state(third.key) is OrderState.DECLINED
     assert rig.sent(first.key) == rig.sent(again.key) == 1
     assert rig.sent(third.key) == 0
@@ -302,12 +306,14 @@ async def test_fat_finger_quantity_is_blocked_journalled_and_never_sent(rig: Rig
     rig.assert_agree()
 
 
-async def test_position_and_working_orders_come_from_the_session(make_rig: RigFactory) -> None:
+async def test_position_and_working_orders_come_from_the_session(
+    make_rig: RigFactory, wait_for: WaitFor
+) -> None:
     rig = await make_rig(limits=RiskLimits(defaults=SymbolLimits(max_position=Decimal(3))))
     long = rig.intent(quantity=2)
     rig.broker.orders.submit(long)
     assert await final(rig, long.key) is OrderState.FILLED
-    await _settled(rig, lambda: _held(rig) == Decimal(2))
+    await wait_for(lambda: _held(rig) == Decimal(2))
     resting = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
     rig.broker.orders.submit(resting)
     more = rig.intent(order_type="LMT", limit_price=rig.bid(-9))
@@ -363,10 +369,10 @@ async def test_orders_are_refused_before_connecting(rig: Rig, tmp_path: Path) ->
 # ------------------------------------------------------------------ cancel, modify
 
 
-async def test_cancel_ends_the_order_in_all_three_places(rig: Rig) -> None:
+async def test_cancel_ends_the_order_in_all_three_places(rig: Rig, wait_for: WaitFor) -> None:
     intent = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
     rig.broker.orders.submit(intent)
-    await _settled(rig, lambda: rig.state(intent.key) is OrderState.WORKING)
+    await wait_for(lambda: rig.state(intent.key) is OrderState.WORKING)
 
     rig.broker.orders.cancel(rig.row(intent.key).order_id)
 
@@ -381,7 +387,9 @@ async def test_cancel_ends_the_order_in_all_three_places(rig: Rig) -> None:
     rig.assert_agree()
 
 
-async def test_cancel_all_cancels_orders_and_brackets_once_each(rig: Rig) -> None:
+async def test_cancel_all_cancels_orders_and_brackets_once_each(
+    rig: Rig, wait_for: WaitFor
+) -> None:
     single = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
     entry = rig.bid(-12)
     bracket = rig.intent(
@@ -395,28 +403,28 @@ async def test_cancel_all_cancels_orders_and_brackets_once_each(rig: Rig) -> Non
     rig.broker.orders.submit(single)
     rig.broker.orders.submit(bracket)
     keys = (single.key, bracket.key, bracket.take_profit_key, bracket.stop_loss_key)
-    await _settled(rig, lambda: all(rig.state(k) is OrderState.WORKING for k in keys))
+    await wait_for(lambda: all(rig.state(k) is OrderState.WORKING for k in keys))
 
     sent = rig.broker.orders.cancel_all()
 
     assert sent == 2, "a bracket's children go with their parent"
-    await _settled(rig, lambda: all(rig.state(k) is OrderState.CANCELLED for k in keys))
+    await wait_for(lambda: all(rig.state(k) is OrderState.CANCELLED for k in keys))
     assert {rig.sim_status(k) for k in keys} == {"Cancelled"}
     assert rig.broker.orders.working_orders() == ()
     assert rig.broker.orders.cancel_all() == 0
     rig.assert_agree()
 
 
-async def test_modify_changes_the_working_order_in_place(rig: Rig) -> None:
+async def test_modify_changes_the_working_order_in_place(rig: Rig, wait_for: WaitFor) -> None:
     intent = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
     rig.broker.orders.submit(intent)
-    await _settled(rig, lambda: rig.state(intent.key) is OrderState.WORKING)
+    await wait_for(lambda: rig.state(intent.key) is OrderState.WORKING)
     order_id = rig.row(intent.key).order_id
     price = rig.bid(-6)
 
     rig.broker.orders.modify(order_id, quantity=Decimal(3), limit_price=price)
 
-    await _settled(rig, lambda: rig.row(intent.key).quantity == Decimal(3))
+    await wait_for(lambda: rig.row(intent.key).quantity == Decimal(3))
     modification = rig.gw.orders[-1]
     assert modification.is_modify
     assert modification.request.order_id == order_id
@@ -431,10 +439,10 @@ async def test_modify_changes_the_working_order_in_place(rig: Rig) -> None:
     rig.assert_agree()
 
 
-async def test_modify_is_checked_like_a_new_order(rig: Rig) -> None:
+async def test_modify_is_checked_like_a_new_order(rig: Rig, wait_for: WaitFor) -> None:
     intent = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
     rig.broker.orders.submit(intent)
-    await _settled(rig, lambda: rig.state(intent.key) is OrderState.WORKING)
+    await wait_for(lambda: rig.state(intent.key) is OrderState.WORKING)
     order_id = rig.row(intent.key).order_id
 
     with pytest.raises(OrderRefused, match="Quantity 400 is above your limit"):
@@ -456,7 +464,7 @@ async def test_rejected_modification_leaves_the_order_working(rig: Rig, wait_for
     price = rig.bid(-8)
     intent = rig.intent(order_type="LMT", limit_price=price)
     rig.broker.orders.submit(intent)
-    await _settled(rig, lambda: rig.state(intent.key) is OrderState.WORKING)
+    await wait_for(lambda: rig.state(intent.key) is OrderState.WORKING)
     order_id = rig.row(intent.key).order_id
     rig.gw.faults.reject_next_order("Modification not allowed")
 
@@ -542,12 +550,3 @@ async def test_a_burst_beyond_the_pacing_limit_is_queued_and_sent_once_each(
 def _held(rig: Rig) -> Decimal | None:
     position = rig.broker.account.position(rig.es.con_id)
     return None if position is None else position.quantity
-
-
-async def _settled(rig: Rig, predicate: Callable[[], object]) -> None:
-    """Wait (bounded) for a condition on the journal or the session, without sleeping."""
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail("timed out waiting for the orders to settle")
-        await asyncio.sleep(0.005)
