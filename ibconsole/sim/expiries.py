@@ -13,6 +13,7 @@ __all__ = [
     "equity_index",
     "euro_fx",
     "metals",
+    "micro_crude_oil",
     "natural_gas",
     "treasuries",
 ]
@@ -44,6 +45,12 @@ def crude_oil(year: int, month: int) -> date:
     prior_year, prior_month = (year, month - 1) if month > 1 else (year - 1, 12)
     the_25th = date(prior_year, prior_month, 25)
     return add_business_days(the_25th, -3 if is_business_day(the_25th) else -4)
+
+
+def micro_crude_oil(year: int, month: int) -> date:
+    """NYMEX Micro WTI: one business day before the CL contract of the same month, so the
+    micro is cash-settled against a CL price that is still trading."""
+    return add_business_days(crude_oil(year, month), -1)
 
 
 def natural_gas(year: int, month: int) -> date:

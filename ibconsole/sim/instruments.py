@@ -193,7 +193,7 @@ _FAMILIES: tuple[_Family, ...] = (
             cbot=True, under_sec_type="IND"),
     _family("CL", "CL", "NYMEX", "1000", "0.01", _MONTHLY, expiries.crude_oil, "13:30",
             "Light Sweet Crude Oil", _ENERGY_RTH, 720_000_000),
-    _family("MCL", "MCL", "NYMEX", "100", "0.01", _MONTHLY, expiries.crude_oil, "13:30",
+    _family("MCL", "MCL", "NYMEX", "100", "0.01", _MONTHLY, expiries.micro_crude_oil, "13:30",
             "Micro WTI Crude Oil", _ENERGY_RTH, 721_000_000),
     _family("NG", "NG", "NYMEX", "10000", "0.001", _MONTHLY, expiries.natural_gas, "13:30",
             "Henry Hub Natural Gas", _ENERGY_RTH, 722_000_000),

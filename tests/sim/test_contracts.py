@@ -25,6 +25,8 @@ _PUBLISHED = [
     (expiries.crude_oil, 2025, 1, date(2024, 12, 19)),  # 25th is Christmas: 4 days before
     (expiries.crude_oil, 2025, 2, date(2025, 1, 21)),  # 25th is a Saturday
     (expiries.crude_oil, 2025, 5, date(2025, 4, 22)),
+    (expiries.micro_crude_oil, 2025, 2, date(2025, 1, 17)),  # one business day before CL
+    (expiries.micro_crude_oil, 2026, 2, date(2026, 1, 16)),  # CL Jan 20, MLK day in between
     (expiries.natural_gas, 2025, 1, date(2024, 12, 27)),
     (expiries.natural_gas, 2025, 3, date(2025, 2, 26)),
     (expiries.metals, 2024, 12, date(2024, 12, 27)),
