@@ -1,0 +1,206 @@
+"""Fixtures of the UI tests: offscreen Qt, one qasync loop shared by Qt and ib_insync, a context.
+
+- Every ``async def`` test here runs on a ``qasync.QEventLoop`` over pytest-qt's QApplication
+  (the ``pytest_asyncio_loop_factories`` hook), exactly as the console runs: ib_insync's sockets,
+  asyncio tasks and Qt signals all go through one loop.
+- In async tests wait with the suite's ``await wait_for(...)``, never ``qtbot.waitUntil`` or
+  ``qtbot.wait``: those spin a nested Qt loop inside a running asyncio task. For the same reason
+  widgets open dialogs with ``open()``/``show()``, never ``exec()``. Async work goes through
+  ``ctx.runner.start``: ``qasync.asyncSlot`` refuses signals emitted without arguments (PySide6
+  6.12 passes none to its ``*args`` wrapper), e.g. ``QPushButton.clicked``.
+- ``ui_context``: a ``UiContext`` whose broker is connected and synced to the ``gateway``
+  simulator; ``make_ui_context(gateway, connect=False)`` for other gateways or a disconnected one.
+- ``main_window``: the whole ``MainWindow`` on ``ui_context``, shown, with window geometry kept
+  in a temporary QSettings folder.
+- The OS keyring is replaced by an in-memory backend for every test (``memory_keyring``).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_API", "pyside6")
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import keyring
+import keyring.backend
+import keyring.errors
+import pytest
+import qasync
+from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtWidgets import QApplication
+
+from ibconsole.broker.broker import Broker
+from ibconsole.broker.session import Endpoint
+from ibconsole.config import Settings
+from ibconsole.credentials import CredentialStore
+from ibconsole.domain.clock import OffsetClock
+from ibconsole.domain.health import BackoffPolicy, BreakerPolicy, HealthSettings
+from ibconsole.journal import Journal
+from ibconsole.sim import PaperGateway
+from ibconsole.ui.background import BackgroundRunner
+from ibconsole.ui.bridge import BrokerBridge
+from ibconsole.ui.context import UiContext
+
+if TYPE_CHECKING:
+    from ibconsole.ui.main_window import MainWindow
+
+# Quick heartbeats and reconnects, so drop-and-reconnect tests finish in a second or two.
+FAST_HEALTH = HealthSettings(
+    heartbeat_interval=timedelta(seconds=0.2),
+    heartbeat_timeout=timedelta(seconds=1),
+    heartbeat_failures_before_reconnect=2,
+    backoff=BackoffPolicy(min_delay=timedelta(seconds=0.2), max_delay=timedelta(seconds=1)),
+    breaker=BreakerPolicy(failure_threshold=5, window=timedelta(minutes=1)),
+)
+
+
+# The offscreen platform plugin says this whenever a dialog is shown; it is not a fault of ours.
+_OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.qt_log_ignore(_OFFSCREEN_NOISE))
+
+
+def _qapp() -> QApplication:
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    return QApplication(["ibconsole-tests"])
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], qasync.QEventLoop]]:
+    """Async UI tests run on a qasync loop over the test QApplication (DESIGN.md section 3)."""
+    return {"qasync": lambda: qasync.QEventLoop(_qapp())}
+
+
+class InMemoryKeyring(keyring.backend.KeyringBackend):
+    """A real keyring backend that keeps passwords in a dict, for tests only."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.items.pop((service, username), None) is None:
+            raise keyring.errors.PasswordDeleteError(f"no item {username!r} in {service!r}")
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring() -> Iterator[InMemoryKeyring]:
+    previous = keyring.get_keyring()
+    backend = InMemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def qsettings_dir(tmp_path: Path) -> Iterator[Path]:
+    """Window geometry and dock state go to a temporary INI folder, never the user's settings."""
+    _qapp()
+    folder = tmp_path / "qsettings"
+    folder.mkdir()
+    previous_format = QSettings.defaultFormat()
+    QCoreApplication.setOrganizationName("ibconsole-tests")
+    QCoreApplication.setApplicationName("ibconsole-tests")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    yield folder
+    QSettings.setDefaultFormat(previous_format)
+
+
+class UiContextFactory(Protocol):
+    def __call__(
+        self,
+        gateway: PaperGateway,
+        *,
+        connect: bool = ...,
+        settings: Settings = ...,
+        account: str = ...,
+        client_id: int = ...,
+    ) -> Awaitable[UiContext]: ...
+
+
+@pytest.fixture
+async def make_ui_context(
+    tmp_path: Path, as_of: datetime, make_gateway: Any
+) -> AsyncIterator[UiContextFactory]:
+    """Build contexts on simulators; each is stopped after the test, before the simulators."""
+    built: list[UiContext] = []
+
+    async def make(
+        gateway: PaperGateway,
+        *,
+        connect: bool = True,
+        settings: Settings | None = None,
+        account: str = "",
+        client_id: int = 1,
+    ) -> UiContext:
+        chosen = settings or Settings(health=FAST_HEALTH)
+        clock = OffsetClock(as_of)
+        journal = Journal(tmp_path / f"journal-{len(built)}.sqlite3", clock)
+        broker = Broker(
+            Endpoint("127.0.0.1", gateway.port, client_id, account),
+            journal,
+            clock,
+            health=chosen.health,
+            limits=chosen.risk,
+        )
+        context = UiContext(
+            broker=broker,
+            bridge=BrokerBridge(broker),
+            runner=BackgroundRunner(),
+            settings=chosen,
+            clock=clock,
+            credentials=CredentialStore(),
+            profile_name=chosen.default_profile,
+        )
+        built.append(context)
+        if connect:
+            await broker.start()
+        return context
+
+    yield make
+    for context in reversed(built):
+        await context.runner.cancel_all()
+        context.bridge.detach()
+        await context.broker.stop()
+        context.broker.journal.close()
+
+
+@pytest.fixture
+async def ui_context(make_ui_context: UiContextFactory, gateway: PaperGateway) -> UiContext:
+    """A context whose broker is connected and synced to ``gateway`` (paper account DU1234567)."""
+    return await make_ui_context(gateway)
+
+
+@pytest.fixture
+async def main_window(ui_context: UiContext, qtbot: Any) -> AsyncIterator[MainWindow]:
+    """The assembled window on ``ui_context``, shown offscreen."""
+    from ibconsole.ui.main_window import MainWindow
+
+    window = MainWindow(ui_context)
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.save_layout()
