@@ -882,7 +882,13 @@ class OrderService:
             self._record_fill(fill)
             self._record_commission(fill.commissionReport)
         fills_recovered = len(self._journal.known_exec_ids()) - fills_before
-        by_key = {t.order.orderRef: t for t in self._ib.trades() if t.order.orderRef}
+        # Only what the broker has acknowledged counts: after IB's 1101/1102 the session keeps
+        # its trades, and one still waiting for its first answer (no permId) may never arrive.
+        by_key = {
+            t.order.orderRef: t
+            for t in self._ib.trades()
+            if t.order.orderRef and (t.order.permId or t.orderStatus.permId)
+        }
         executed_keys = {f.execution.orderRef for f in self._ib.fills()}
         matched: list[str] = []
         unknown: list[str] = []

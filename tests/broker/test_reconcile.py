@@ -1,0 +1,538 @@
+"""Reconciliation after every resync, against the paper gateway over TCP.
+
+The connection is cut after an order was acknowledged (FIN and RST), between sending an order and
+its acknowledgement, by a silent gateway, by IB's 1100 (then 1101 or 1102), by a clientId still
+held (326) and while pacing holds orders back; a resting order fills while the console is away.
+Each time orders are blocked until the journal is reconciled, an order the broker never saw is
+marked unknown and never resent, fills that happened meanwhile are journalled, and the journal,
+the session's orders and the simulator's orders agree with nothing sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+from ib_insync import IB
+
+from ibconsole.broker.broker import Broker
+from ibconsole.broker.orders import OrderRefused, OrderRow, Reconciliation
+from ibconsole.broker.session import Endpoint
+from ibconsole.domain.clock import OffsetClock
+from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.health import BackoffPolicy, HealthSettings, HealthSnapshot, HealthState
+from ibconsole.domain.orders import OrderIntent, build_intent
+from ibconsole.domain.risk import RiskLimits, SymbolLimits
+from ibconsole.journal import Journal, OrderState, ReconciliationOutcome
+from ibconsole.sim import PaperGateway
+from ibconsole.sim.orders import ReceivedOrder
+
+CLIENT_ID = 7
+HEALTH = HealthSettings(
+    heartbeat_interval=timedelta(seconds=0.2),
+    heartbeat_timeout=timedelta(seconds=0.3),
+    heartbeat_failures_before_reconnect=2,
+    backoff=BackoffPolicy(min_delay=timedelta(seconds=0.05), max_delay=timedelta(seconds=0.2)),
+)
+QUIET = 0.01  # simulated quote updates per second: none during a test unless it steps the market
+WAIT = 5.0
+
+# Journal state <-> where the simulator must have the order (None: it never received it).
+_SIM_STATUS = {
+    OrderState.SUBMITTED: {"Submitted", "PreSubmitted"},
+    OrderState.WORKING: {"Submitted", "PreSubmitted"},
+    OrderState.PARTIALLY_FILLED: {"Submitted"},
+    OrderState.FILLED: {"Filled"},
+    OrderState.CANCELLED: {"Cancelled"},
+    OrderState.REJECTED: {None},
+    OrderState.UNKNOWN: {None},
+    OrderState.BLOCKED: {None},
+    OrderState.DECLINED: {None},
+}
+
+
+class WaitFor(Protocol):
+    def __call__(
+        self, predicate: Callable[[], object], timeout: float = ..., what: str = ...
+    ) -> Awaitable[None]: ...
+
+
+@dataclass
+class Rig:
+    gw: PaperGateway
+    broker: Broker
+    journal: Journal
+    es: ListedContract
+    reconciled: list[Reconciliation] = field(default_factory=list)
+    alerts: list[tuple[str, bool]] = field(default_factory=list)
+
+    def intent(
+        self, side: str = "BUY", quantity: int = 1, order_type: str = "MKT", **fields: Any
+    ) -> OrderIntent:
+        return build_intent(
+            contract=self.es,
+            side=side,
+            quantity=quantity,
+            order_type=order_type,
+            clock=self.broker.clock,
+            account=self.broker.account.account,
+            **fields,
+        )
+
+    def bid(self, ticks: int = 0) -> Decimal:
+        """The simulator's bid now, moved by ``ticks`` ticks."""
+        return self.gw.market.quote(self.es.con_id).bid + ticks * self.es.min_tick
+
+    def sent(self, key: str) -> int:
+        """How many new orders (modifications aside) with this orderRef reached the simulator."""
+        return sum(1 for o in self.gw.orders if o.request.order_ref == key and not o.is_modify)
+
+    def state(self, key: str) -> OrderState:
+        order = self.journal.order(key)
+        assert order is not None, f"{key} is not journalled"
+        return order.state
+
+    def sim_status(self, key: str) -> str | None:
+        desk = self.gw.desk
+        for snapshot in (*desk.open_orders(), *desk.completed_orders()):
+            if snapshot.request.order_ref == key:
+                return snapshot.status
+        return None
+
+    def row(self, key: str) -> OrderRow:
+        return next(r for r in self.broker.orders.rows() if r.key == key)
+
+    def assert_agree(self) -> None:
+        """Journal, session and simulator tell the same story; nothing was sent twice."""
+        counts = Counter(o.request.order_ref for o in self.gw.orders if not o.is_modify)
+        assert all(n == 1 for n in counts.values()), f"sent more than once: {counts}"
+        session = {t.order.orderRef: t.orderStatus.status for t in self.broker.session.ib.trades()}
+        for order in self.journal.orders(limit=None):
+            key, state = order.key, order.state
+            assert self.sim_status(key) in _SIM_STATUS[state], (key, state, self.sim_status(key))
+            if state in (OrderState.SUBMITTED, OrderState.WORKING):
+                assert session.get(key) in ("PendingSubmit", "PreSubmitted", "Submitted"), key
+            elif state is OrderState.FILLED and key in session:
+                assert session[key] == "Filled", key
+            elif state is OrderState.CANCELLED and key in session:
+                assert session[key] == "Cancelled", key
+            if state in (OrderState.BLOCKED, OrderState.DECLINED):
+                assert counts[key] == 0, key
+
+
+class RigFactory(Protocol):
+    def __call__(self, **options: Any) -> Awaitable[Rig]: ...
+
+
+@pytest.fixture
+async def make_rig(
+    make_gateway: Callable[..., Awaitable[PaperGateway]], tmp_path: Path, wait_for: WaitFor
+) -> AsyncIterator[RigFactory]:
+    """A quiet gateway, a journal and a synced Broker with a quote on the ES front month."""
+    brokers: list[tuple[Broker, Journal]] = []
+
+    async def make(
+        health: HealthSettings = HEALTH,
+        request_timeout: float = 1.5,
+        limits: RiskLimits | None = None,
+    ) -> Rig:
+        gw = await make_gateway(tick_rate=QUIET)
+        clock = OffsetClock(gw.clock.now())
+        journal = Journal(tmp_path / f"journal-{len(brokers)}.sqlite", clock)
+        endpoint = Endpoint("127.0.0.1", gw.port, CLIENT_ID)
+        broker = Broker(
+            endpoint,
+            journal,
+            clock,
+            health=health,
+            limits=limits or RiskLimits(),
+            request_timeout=request_timeout,
+        )
+        brokers.append((broker, journal))
+        await broker.start()
+        es = (await broker.contracts.chain("ES")).contracts[0]
+        broker.market.subscribe(es)
+        await wait_for(lambda: broker.market.quote(es.con_id), what="an ES quote")
+        rig = Rig(gw, broker, journal, es)
+        broker.orders.reconciled += rig.reconciled.append
+        broker.orders.alert += lambda message, critical: rig.alerts.append((message, critical))
+        return rig
+
+    yield make
+    for broker, journal in reversed(brokers):
+        await broker.stop()
+        journal.close()
+
+
+@pytest.fixture
+async def rig(make_rig: RigFactory) -> Rig:
+    return await make_rig()
+
+
+async def final(rig: Rig, key: str) -> OrderState:
+    return await asyncio.wait_for(rig.broker.orders.wait_final(key), WAIT)
+
+
+async def resting(rig: Rig, wait_for: WaitFor, ticks: int = -8) -> OrderIntent:
+    """A buy limit ``ticks`` away from the bid, working at the simulator."""
+    intent = rig.intent(order_type="LMT", limit_price=rig.bid(ticks))
+    rig.broker.orders.submit(intent, confirmed=True)
+    await wait_for(lambda: rig.state(intent.key) is OrderState.WORKING, what="a working order")
+    return intent
+
+
+async def reconciled_again(rig: Rig, wait_for: WaitFor) -> Reconciliation:
+    count = len(rig.reconciled)
+    await wait_for(lambda: len(rig.reconciled) > count, timeout=WAIT, what="a reconciliation")
+    return rig.reconciled[-1]
+
+
+def fill_resting_order(rig: Rig, key: str) -> int:
+    """Step the simulated market until the resting order ``key`` fills; returns the steps."""
+    for step in range(1, 100_000):
+        rig.gw.market.step(rig.es.con_id)
+        if rig.sim_status(key) == "Filled":
+            return step
+    raise AssertionError(f"{key} never filled")
+
+
+def connected_clients(gw: PaperGateway) -> list[int]:
+    return [c.client_id for c in gw.connections if c.started]
+
+
+class _CutOnReceipt(list[ReceivedOrder]):
+    """The simulator's order log, made to reset the client's connection the moment an order
+    arrives: the exchange takes the order, but its acknowledgement never leaves."""
+
+    def __init__(self, gw: PaperGateway) -> None:
+        super().__init__(gw.desk.received)
+        self._gw = gw
+        self.armed = True
+
+    def append(self, item: ReceivedOrder) -> None:
+        super().append(item)
+        if self.armed:
+            self.armed = False
+            self._gw.faults.reset(item.client_id)
+
+
+# ---------------------------------------------------------------- connection cut
+
+
+@pytest.mark.expect_log_warnings
+@pytest.mark.parametrize("cut", ["drop", "reset"])
+async def test_cut_after_the_ack_reconciles_the_working_order(
+    rig: Rig, wait_for: WaitFor, cut: str
+) -> None:
+    intent = await resting(rig, wait_for)
+
+    (rig.gw.faults.drop if cut == "drop" else rig.gw.faults.reset)(CLIENT_ID)
+    result = await reconciled_again(rig, wait_for)
+
+    assert result.matched == (intent.key,)
+    assert result.unknown == result.filled_while_disconnected == ()
+    order = rig.journal.order(intent.key)
+    assert order is not None
+    assert order.state is OrderState.WORKING
+    assert order.lifecycle.reconciliation is ReconciliationOutcome.MATCHED
+    assert rig.row(intent.key).working
+    assert rig.sim_status(intent.key) == "Submitted"
+    rig.assert_agree()
+    rig.broker.orders.cancel(rig.row(intent.key).order_id)
+    assert await final(rig, intent.key) is OrderState.CANCELLED
+    rig.assert_agree()
+
+
+@pytest.mark.expect_log_warnings
+async def test_orders_wait_for_reconciliation_after_a_reconnect(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    early: list[str] = []
+    attempt = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+
+    def try_to_send(snapshot: HealthSnapshot) -> None:
+        # the session is connected and synced again, but the journal is not reconciled yet
+        if snapshot.state is HealthState.CONNECTED and not early:
+            try:
+                rig.broker.orders.submit(attempt, confirmed=True)
+                early.append("sent")
+            except OrderRefused as refused:
+                early.append(refused.reason)
+
+    rig.gw.faults.drop(CLIENT_ID)
+    await wait_for(lambda: rig.broker.orders.entry_block(), what="orders blocked")
+    during = rig.intent(quantity=2)
+    with pytest.raises(OrderRefused, match="Orders are blocked while the connection is"):
+        rig.broker.orders.submit(during, confirmed=True)
+    rig.broker.session.health_changed += try_to_send
+    await reconciled_again(rig, wait_for)
+
+    assert early == ["Orders are blocked until the journal is reconciled with the broker."]
+    assert rig.state(attempt.key) is rig.state(during.key) is OrderState.BLOCKED
+    after = rig.intent(quantity=3)
+    rig.broker.orders.submit(after, confirmed=True)
+    assert await final(rig, after.key) is OrderState.FILLED
+    assert [o.request.order_ref for o in rig.gw.orders] == [after.key]
+    rig.assert_agree()
+
+
+# ------------------------------------------------------- between send and ack
+
+
+@pytest.mark.expect_log_warnings
+async def test_order_cut_off_before_the_gateway_read_it_is_unknown_and_never_resent(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    rig.gw.faults.delay_replies(30.0)
+    intent = rig.intent()
+    rig.broker.orders.submit(intent)
+    assert rig.state(intent.key) is OrderState.SUBMITTED
+
+    rig.gw.faults.drop(CLIENT_ID)
+    rig.gw.faults.delay_replies(0.0)
+    result = await reconciled_again(rig, wait_for)
+
+    assert result.unknown == (intent.key,)
+    order = rig.journal.order(intent.key)
+    assert order is not None
+    assert order.state is OrderState.UNKNOWN
+    assert order.lifecycle.reconciliation is ReconciliationOutcome.UNKNOWN
+    assert any("NOT resent" in message and critical for message, critical in rig.alerts)
+    assert rig.sent(intent.key) == 0
+    assert all(t.order.orderRef != intent.key for t in rig.broker.session.ib.trades())
+    rig.assert_agree()
+    # a further reconnect still sends nothing on its own
+    rig.gw.faults.drop(CLIENT_ID)
+    await reconciled_again(rig, wait_for)
+    assert rig.gw.orders == []
+    assert rig.state(intent.key) is OrderState.UNKNOWN
+
+
+@pytest.mark.expect_log_warnings
+@pytest.mark.parametrize(
+    ("order_type", "outcome"),
+    [("MKT", OrderState.FILLED), ("LMT", OrderState.WORKING)],
+)
+async def test_order_whose_acknowledgement_was_lost_is_found_not_resent(
+    rig: Rig, wait_for: WaitFor, order_type: str, outcome: OrderState
+) -> None:
+    trip = _CutOnReceipt(rig.gw)
+    rig.gw.desk.received = trip
+    price = {"limit_price": rig.bid(-8)} if order_type == "LMT" else {}
+    intent = rig.intent(order_type=order_type, **price)
+
+    rig.broker.orders.submit(intent)
+    result = await reconciled_again(rig, wait_for)
+
+    assert not trip.armed, "the connection was cut as the order arrived"
+    assert rig.state(intent.key) is outcome
+    assert rig.sent(intent.key) == 1
+    if outcome is OrderState.FILLED:
+        assert result.filled_while_disconnected == (intent.key,)
+        assert result.fills_recovered == 1
+        fills = [f for f in rig.journal.fills() if f.key == intent.key]
+        assert len(fills) == 1
+        assert fills[0].commission is not None
+        await wait_for(lambda: _held(rig) == Decimal(1), what="the position")
+    else:
+        assert result.matched == (intent.key,)
+        assert rig.row(intent.key).working
+    rig.assert_agree()
+
+
+# ------------------------------------------------------------- silent gateway
+
+
+@pytest.mark.expect_log_warnings
+async def test_order_swallowed_by_a_silent_gateway_is_unknown_after_reconnect(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    rig.gw.faults.stop_answering()
+    intent = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+    rig.broker.orders.submit(intent)
+    await wait_for(lambda: rig.broker.orders.entry_block(), what="heartbeats failing")
+    later = rig.intent(quantity=2)
+    with pytest.raises(OrderRefused, match="blocked"):
+        rig.broker.orders.submit(later, confirmed=True)
+
+    await wait_for(lambda: rig.broker.session.state is HealthState.RECONNECTING, what="a reconnect")
+    rig.gw.faults.resume_answering()
+    result = await reconciled_again(rig, wait_for)
+
+    assert result.unknown == (intent.key,)
+    assert rig.state(intent.key) is OrderState.UNKNOWN
+    assert rig.state(later.key) is OrderState.BLOCKED
+    assert rig.gw.orders == []
+    rig.assert_agree()
+
+
+@pytest.mark.expect_log_warnings
+async def test_order_swallowed_by_a_silent_gateway_is_unknown_after_1102(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    rig.gw.faults.stop_answering()
+    intent = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+    rig.broker.orders.submit(intent)
+    await wait_for(lambda: rig.broker.session.health.heartbeat_failures, what="a lost heartbeat")
+    rig.gw.faults.resume_answering()
+    await wait_for(lambda: not rig.broker.orders.entry_block(), what="heartbeats answered")
+
+    rig.gw.faults.lose_connectivity()
+    rig.gw.faults.restore_connectivity(data_maintained=True)
+    result = await reconciled_again(rig, wait_for)
+
+    # the session kept its trade (no reconnect), still waiting for its first answer
+    assert rig.row(intent.key).status == "PendingSubmit"
+    assert result.unknown == (intent.key,)
+    assert rig.state(intent.key) is OrderState.UNKNOWN
+    assert rig.gw.orders == []
+
+
+# ----------------------------------------------------------------- IB 1100
+
+
+@pytest.mark.expect_log_warnings
+@pytest.mark.parametrize("data_maintained", [False, True], ids=["1101", "1102"])
+async def test_1100_blocks_orders_until_restored_and_reconciled(
+    rig: Rig, wait_for: WaitFor, data_maintained: bool
+) -> None:
+    working = await resting(rig, wait_for, ticks=0)
+    early: list[str] = []
+    attempt = rig.intent(side="SELL", order_type="LMT", limit_price=rig.bid(8))
+
+    def try_to_send(snapshot: HealthSnapshot) -> None:
+        if snapshot.state is HealthState.CONNECTED and not early:
+            try:
+                rig.broker.orders.submit(attempt, confirmed=True)
+                early.append("sent")
+            except OrderRefused as refused:
+                early.append(refused.reason)
+
+    rig.gw.faults.lose_connectivity()
+    await wait_for(lambda: "1100" in rig.broker.orders.entry_block(), what="1100 blocking orders")
+    blocked = rig.intent(quantity=2)
+    with pytest.raises(OrderRefused, match="1100"):
+        rig.broker.orders.submit(blocked, confirmed=True)
+    # executions still reach the console while IB's side is down
+    fill_resting_order(rig, working.key)
+    await wait_for(lambda: rig.state(working.key) is OrderState.FILLED, what="the fill")
+    rig.broker.session.health_changed += try_to_send
+
+    rig.gw.faults.restore_connectivity(data_maintained=data_maintained)
+    result = await reconciled_again(rig, wait_for)
+
+    assert early == ["Orders are blocked until the journal is reconciled with the broker."]
+    assert rig.state(blocked.key) is rig.state(attempt.key) is OrderState.BLOCKED
+    assert result.unknown == ()
+    assert rig.sent(blocked.key) == rig.sent(attempt.key) == 0
+    await wait_for(lambda: rig.broker.market.quote(rig.es.con_id), what="a quote")
+    after = rig.intent(side="SELL")
+    rig.broker.orders.submit(after, confirmed=True)
+    assert await final(rig, after.key) is OrderState.FILLED
+    rig.assert_agree()
+
+
+# ----------------------------------------------------------------- IB 326
+
+
+@pytest.mark.expect_log_warnings
+async def test_client_id_still_in_use_on_reconnect_then_reconciles(
+    make_rig: RigFactory, wait_for: WaitFor
+) -> None:
+    slow = BackoffPolicy(min_delay=timedelta(seconds=0.3), max_delay=timedelta(seconds=0.5))
+    rig = await make_rig(
+        health=HealthSettings(
+            heartbeat_interval=timedelta(seconds=0.2),
+            heartbeat_timeout=timedelta(seconds=1),
+            backoff=slow,
+        ),
+        request_timeout=0.5,
+    )
+    intent = await resting(rig, wait_for)
+    codes: list[int] = []
+    rig.broker.session.ib_message += lambda _req_id, message: codes.append(message.code)
+    rig.gw.faults.drop(CLIENT_ID)
+    await wait_for(lambda: CLIENT_ID not in connected_clients(rig.gw), what="the drop")
+    other = IB()
+    await other.connectAsync("127.0.0.1", rig.gw.port, clientId=CLIENT_ID, timeout=WAIT)
+
+    await wait_for(lambda: 326 in codes, what="the console refused with 326")
+    assert rig.broker.session.state is not HealthState.CONNECTED
+    other.disconnect()
+    result = await reconciled_again(rig, wait_for)
+
+    assert result.matched == (intent.key,)
+    assert rig.state(intent.key) is OrderState.WORKING
+    assert rig.row(intent.key).working
+    rig.assert_agree()
+
+
+# ------------------------------------------------------------ fills while away
+
+
+@pytest.mark.expect_log_warnings
+async def test_resting_order_filled_while_disconnected_is_journalled_at_reconnect(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    intent = await resting(rig, wait_for, ticks=0)
+    recorded: list[str] = []
+    rig.broker.orders.fill_recorded += lambda fill: recorded.append(fill.exec_id)
+
+    rig.gw.faults.drop(CLIENT_ID)
+    await wait_for(lambda: CLIENT_ID not in connected_clients(rig.gw), what="the drop")
+    fill_resting_order(rig, intent.key)  # in one go: the console cannot reconnect meanwhile
+    result = await reconciled_again(rig, wait_for)
+
+    assert result.filled_while_disconnected == (intent.key,)
+    assert result.fills_recovered == 1
+    order = rig.journal.order(intent.key)
+    assert order is not None
+    assert order.state is OrderState.FILLED
+    assert order.lifecycle.reconciliation is ReconciliationOutcome.FILLED_WHILE_DISCONNECTED
+    (fill,) = [f for f in rig.journal.fills() if f.key == intent.key]
+    assert fill.quantity == 1
+    assert fill.price == intent.limit_price
+    assert fill.commission is not None
+    assert set(recorded) == {fill.exec_id}
+    await wait_for(lambda: _held(rig) == Decimal(1), what="the position")
+    assert not rig.row(intent.key).working
+    rig.assert_agree()
+
+
+@pytest.mark.expect_log_warnings
+async def test_orders_held_back_by_pacing_when_the_connection_drops_are_not_resent(
+    make_rig: RigFactory, wait_for: WaitFor
+) -> None:
+    rig = await make_rig(limits=RiskLimits(defaults=SymbolLimits(max_position=None)))
+    intents = [
+        rig.intent(side=side, order_type="LMT", limit_price=rig.bid(-20 if side == "BUY" else 20))
+        for side in ("BUY", "SELL") * 30
+    ]
+    for intent in intents:
+        rig.broker.orders.submit(intent, confirmed=True)
+    assert rig.broker.session.is_throttled
+    await wait_for(lambda: len(rig.gw.orders) >= 10, what="the first orders at the gateway")
+
+    rig.gw.faults.drop(CLIENT_ID)
+    result = await reconciled_again(rig, wait_for)
+
+    keys = {i.key for i in intents}
+    assert set(result.matched) | set(result.unknown) == keys
+    assert len(result.matched) >= 10
+    assert result.unknown, "orders still queued by pacing died with the connection"
+    assert {rig.state(k) for k in result.unknown} == {OrderState.UNKNOWN}
+    assert {rig.state(k) for k in result.matched} == {OrderState.WORKING}
+    assert {o.request.order_ref for o in rig.gw.orders} == set(result.matched)
+    rig.assert_agree()
+
+
+def _held(rig: Rig) -> Decimal | None:
+    position = rig.broker.account.position(rig.es.con_id)
+    return None if position is None else position.quantity
