@@ -24,7 +24,7 @@ import logging
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -151,10 +151,10 @@ class RollFailure:
 
 @dataclass(slots=True)
 class _Roll:
-    """A roll in progress or incomplete: its legs' keys (the open leg's latest try)."""
+    """A roll in progress or incomplete: the close leg's key and every try of the open leg."""
 
     close_key: str
-    open_key: str | None = None
+    open_keys: list[str] = field(default_factory=list)
 
 
 class OrderService:
@@ -433,8 +433,8 @@ class OrderService:
     async def retry_open(self, plan: RollPlan) -> JournalOrder:
         """Place (again) only the open leg of ``plan``; the close leg is never repeated.
 
-        Refused unless this console closed the old month for this plan and no open leg of it is
-        working or filled already.
+        Refused unless this console closed the old month for this plan and no try of the open
+        leg is still working; a retry sends only what earlier tries left unfilled.
         """
         if plan.open is None:
             raise OrderRefused("This roll does not reopen a position.")
@@ -451,14 +451,25 @@ class OrderService:
                 f"Closing {plan.close.contract.local_symbol} is {state}, not filled: "
                 "there is nothing to reopen yet."
             )
-        if roll.open_key is not None:
-            opened = self._journal.order(roll.open_key)
-            if opened is not None and (not opened.is_final or opened.state is OrderState.FILLED):
+        opened = Decimal(0)
+        for key in roll.open_keys:
+            earlier = self._journal.order(key)
+            if earlier is None:
+                continue
+            if not earlier.is_final:
                 raise OrderRefused(
                     f"The open leg in {plan.open.contract.local_symbol} is already "
-                    f"{opened.state.value} (key {roll.open_key}); it is not sent again."
+                    f"{earlier.state.value} (key {key}); it is not sent again."
                 )
-        return await self._open_leg(plan, self._leg_intent(plan.open, Purpose.ROLL_OPEN))
+            opened += earlier.lifecycle.filled
+        missing = plan.open.quantity - opened
+        if missing <= 0:
+            raise OrderRefused(
+                f"The open leg in {plan.open.contract.local_symbol} has filled already."
+            )
+        # Only what earlier tries left unfilled goes out again.
+        leg = replace(plan.open, quantity=missing)
+        return await self._open_leg(plan, self._leg_intent(leg, Purpose.ROLL_OPEN))
 
     def _check_roll(self, plan: RollPlan) -> tuple[OrderIntent, OrderIntent | None]:
         """Both legs of ``plan`` after every check that can be made before sending anything."""
@@ -541,7 +552,7 @@ class OrderService:
     async def _open_leg(self, plan: RollPlan, opening: OrderIntent) -> JournalOrder:
         roll = self._rolls[plan]
         try:
-            roll.open_key = opening.key
+            roll.open_keys.append(opening.key)
             journalled = self.submit(opening, confirmed=True)
         except OrderRefused as refused:
             failure = RollFailure(plan, refused.reason)
@@ -549,7 +560,12 @@ class OrderService:
             raise OrderRefused(failure.sentence, refused.report) from refused
         state = await self._final_or_timeout(opening.key)
         if state is not OrderState.FILLED:
-            failure = RollFailure(plan, f"the order ended {state.value}")
+            failure = RollFailure(
+                plan,
+                f"the order ended {state.value}"
+                if state.is_final
+                else f"the order is still {state.value} after {self._fill_timeout:g} s",
+            )
             self._roll_failed(failure)
             raise OrderRefused(failure.sentence)
         del self._rolls[plan]
