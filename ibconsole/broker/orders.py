@@ -409,32 +409,45 @@ class OrderService:
             self.alert.emit(message, True)
             raise OrderRefused(message, refused.report) from refused
         state = await self._final_or_timeout(close.key)
-        if state is not OrderState.FILLED:
-            name = plan.close.contract.local_symbol
-            if state.is_final:
+        closed = (self._journal.order(close.key) or _missing(close.key)).lifecycle.filled
+        if state is OrderState.FILLED:
+            if opening is None:
                 del self._rolls[plan]
-                message = (
-                    f"Roll stopped: closing {name} ended {state.value}; "
-                    "nothing was opened in the new month."
-                )
-            else:
-                message = (
-                    f"Roll stopped: closing {name} has not filled within "
-                    f"{self._fill_timeout:g} s and is still {state.value}. Nothing was opened; "
-                    "if it fills, retry the open leg."
-                )
-            self.alert.emit(message, True)
-            raise OrderRefused(message)
-        if opening is None:
+                return None
+            return await self._open_leg(plan, opening)
+        if state.is_final and closed and opening is not None:
+            # Part of the old month is closed: the new month gets that much, by retry.
+            failure = RollFailure(
+                plan,
+                f"closing {plan.close.contract.local_symbol} filled only "
+                f"{closed.normalize():f} of {plan.close.quantity.normalize():f} before it "
+                f"ended {state.value}, so nothing was opened yet",
+            )
+            self._roll_failed(failure)
+            raise OrderRefused(failure.sentence)
+        name = plan.close.contract.local_symbol
+        if state.is_final:
             del self._rolls[plan]
-            return None
-        return await self._open_leg(plan, opening)
+            done = f" after {closed.normalize():f} filled" if closed else ""
+            message = (
+                f"Roll stopped: closing {name} ended {state.value}{done}; "
+                "nothing was opened in the new month."
+            )
+        else:
+            message = (
+                f"Roll stopped: closing {name} has not filled within "
+                f"{self._fill_timeout:g} s and is still {state.value}. Nothing was opened; "
+                "once it has ended, retry the open leg."
+            )
+        self.alert.emit(message, True)
+        raise OrderRefused(message)
 
     async def retry_open(self, plan: RollPlan) -> JournalOrder:
         """Place (again) only the open leg of ``plan``; the close leg is never repeated.
 
-        Refused unless this console closed the old month for this plan and no try of the open
-        leg is still working; a retry sends only what earlier tries left unfilled.
+        Refused unless this console closed (some of) the old month for this plan and no try of
+        the open leg is still working; a retry sends only what was closed and earlier tries left
+        unfilled.
         """
         if plan.open is None:
             raise OrderRefused("This roll does not reopen a position.")
@@ -444,12 +457,11 @@ class OrderService:
                 f"No unfinished roll of {plan.close.contract.local_symbol} into "
                 f"{plan.open.contract.local_symbol} is known here; enter the open leg by hand."
             )
-        closed = self._journal.order(roll.close_key)
-        if closed is None or closed.state is not OrderState.FILLED:
-            state = closed.state.value if closed else "unknown"
+        closed = self._journal.order(roll.close_key) or _missing(roll.close_key)
+        if not closed.is_final or not closed.lifecycle.filled:
             raise OrderRefused(
-                f"Closing {plan.close.contract.local_symbol} is {state}, not filled: "
-                "there is nothing to reopen yet."
+                f"Closing {plan.close.contract.local_symbol} is {closed.state.value} with "
+                f"{closed.lifecycle.filled.normalize():f} filled: there is nothing to reopen yet."
             )
         opened = Decimal(0)
         for key in roll.open_keys:
@@ -462,7 +474,8 @@ class OrderService:
                     f"{earlier.state.value} (key {key}); it is not sent again."
                 )
             opened += earlier.lifecycle.filled
-        missing = plan.open.quantity - opened
+        # The new month gets what the old month gave up, never more than planned.
+        missing = min(plan.open.quantity, closed.lifecycle.filled) - opened
         if missing <= 0:
             raise OrderRefused(
                 f"The open leg in {plan.open.contract.local_symbol} has filled already."

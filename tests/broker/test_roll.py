@@ -423,6 +423,39 @@ async def test_rejected_close_leg_stops_the_roll_with_nothing_opened(
     rig.assert_agree()
 
 
+@pytest.mark.expect_log_warnings
+async def test_partly_filled_close_leg_is_reopened_by_retry_for_what_was_closed(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    await long_front_month(rig, wait_for)
+    rolling = plan(rig)
+    rig.gw.desk.set_partial_fills(2, stall=True)
+
+    roll = asyncio.ensure_future(rig.broker.orders.roll(rolling))
+    await wait_for(lambda: legs(rig)[Purpose.ROLL_CLOSE], what="the close leg journalled")
+    (close,) = legs(rig)[Purpose.ROLL_CLOSE]
+    await wait_for(lambda: rig.state(close) is OrderState.PARTIALLY_FILLED, what="1 of 2 closed")
+    rig.broker.orders.cancel(rig.row(close).order_id)
+    with pytest.raises(OrderRefused, match="filled only 1 of 2"):
+        await asyncio.wait_for(roll, WAIT)
+
+    assert legs(rig)[Purpose.ROLL_OPEN] == []
+    (failure,) = rig.failures
+    assert rig.es.local_symbol in failure.sentence
+    assert rig.next_month.local_symbol in failure.sentence
+    opened = await rig.broker.orders.retry_open(rolling)
+
+    assert opened.intent.quantity == 1
+    assert rig.state(opened.key) is OrderState.FILLED
+    await wait_for(
+        lambda: (held(rig, rig.es), held(rig, rig.next_month)) == (1, 1), what="half rolled"
+    )
+    with pytest.raises(OrderRefused, match="No unfinished roll"):
+        await rig.broker.orders.retry_open(rolling)
+    assert len(received(rig)) == 3
+    rig.assert_agree()
+
+
 async def test_roll_is_refused_before_anything_is_sent_when_a_leg_would_be_blocked(
     make_rig: RigFactory, wait_for: WaitFor
 ) -> None:
