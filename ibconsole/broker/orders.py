@@ -1006,6 +1006,15 @@ class OrderService:
         journalled = self._ours(trade)
         tick = journalled.intent.contract.min_tick if journalled else None
         message = next((e.message for e in reversed(trade.log) if e.errorCode), "")
+        shown = status.status
+        if (
+            journalled is not None
+            and journalled.state is OrderState.UNKNOWN
+            and not (order.permId or status.permId)
+        ):
+            # IB never acknowledged it and reconciliation found it nowhere: the session's
+            # PendingSubmit is a leftover, not a working order.
+            shown = journalled.state.value
         return OrderRow(
             key=order.orderRef or "",
             order_id=order.orderId,
@@ -1019,14 +1028,14 @@ class OrderService:
             limit_price=decimal_or_none(order.lmtPrice, tick),
             stop_price=decimal_or_none(order.auxPrice, tick),
             tif=order.tif,
-            status=status.status,
+            status=shown,
             filled=Decimal(repr(status.filled)),
             remaining=Decimal(repr(status.remaining)),
             avg_fill_price=decimal_or_none(status.avgFillPrice) if status.filled else None,
             parent_id=order.parentId,
-            working=status.status in ACTIVE_STATUSES,
+            working=shown in ACTIVE_STATUSES,
             ours=journalled is not None,
-            message=message,
+            message=_LOG_PREFIX.sub("", message),
         )
 
 

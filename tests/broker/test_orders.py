@@ -505,7 +505,7 @@ async def test_reject_is_journalled_with_the_reason_and_nothing_works(rig: Rig) 
     assert order.lifecycle.rejection is not None
     assert "201" in order.lifecycle.rejection
     assert "Insufficient margin" in order.lifecycle.rejection
-    assert "Insufficient margin" in rig.row(intent.key).message
+    assert rig.row(intent.key).message == "Order rejected - reason:Insufficient margin"
     assert not rig.row(intent.key).working
     assert rig.sent(intent.key) == 1
     assert rig.broker.orders.working_orders() == ()

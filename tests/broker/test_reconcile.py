@@ -388,11 +388,16 @@ async def test_order_swallowed_by_a_silent_gateway_is_unknown_after_1102(
     rig.gw.faults.restore_connectivity(data_maintained=True)
     result = await reconciled_again(rig, wait_for)
 
-    # the session kept its trade (no reconnect), still waiting for its first answer
-    assert rig.row(intent.key).status == "PendingSubmit"
     assert result.unknown == (intent.key,)
     assert rig.state(intent.key) is OrderState.UNKNOWN
     assert rig.gw.orders == []
+    # the session kept its trade (no reconnect), still waiting for a first answer: it is shown
+    # as unknown, not as working
+    trade = next(t for t in rig.broker.session.ib.trades() if t.order.orderRef == intent.key)
+    assert trade.orderStatus.status == "PendingSubmit"
+    row = rig.row(intent.key)
+    assert (row.status, row.working) == ("unknown", False)
+    rig.assert_agree()
 
 
 # ----------------------------------------------------------------- IB 1100
