@@ -236,19 +236,8 @@ class OrderService:
     def assess(self, intent: OrderIntent) -> RiskReport:
         """The pre-trade findings for ``intent`` with the live position, orders and quote."""
         con_id = intent.contract.con_id
-        sync = self._session.sync_info
-        mode = sync.mode.mode if sync else AccountMode.UNKNOWN
-        context = RiskContext(
-            now=self._clock.now(),
-            position=self._account.position(con_id),
-            working_orders=self.working_orders(con_id) if self._account.positions_known else (),
-            quote=self._market.quote(con_id),
-            session_open=self._contracts.is_open(intent.contract),
-            account_mode=mode,
-            daily_pnl=self._account.daily_pnl(),
-            recent_intents=tuple(self._recent),
-        )
-        return evaluate(intent, context, self._limits)
+        working = self.working_orders(con_id) if self._account.positions_known else ()
+        return self._assess(intent, working, tuple(self._recent))
 
     # ---------------------------------------------------------------- commands
     def submit(self, intent: OrderIntent, *, confirmed: bool = False) -> JournalOrder:
@@ -351,7 +340,7 @@ class OrderService:
         others = tuple(
             w for w in self.working_orders(changed.contract.con_id) if w.order_id != order_id
         )
-        report = self._assess_against(changed, others)
+        report = self._assess(changed, others)
         if report.blocked:
             raise OrderRefused(_blocking(report), report)
         if report.needs_confirmation and not confirmed:
@@ -613,7 +602,12 @@ class OrderService:
         )
 
     # --------------------------------------------------------------- placing
-    def _assess_against(self, intent: OrderIntent, working: Sequence[WorkingOrder]) -> RiskReport:
+    def _assess(
+        self,
+        intent: OrderIntent,
+        working: Sequence[WorkingOrder],
+        recent: Sequence[OrderIntent] = (),
+    ) -> RiskReport:
         sync = self._session.sync_info
         context = RiskContext(
             now=self._clock.now(),
@@ -623,6 +617,7 @@ class OrderService:
             session_open=self._contracts.is_open(intent.contract),
             account_mode=sync.mode.mode if sync else AccountMode.UNKNOWN,
             daily_pnl=self._account.daily_pnl(),
+            recent_intents=recent,
         )
         return evaluate(intent, context, self._limits)
 
@@ -667,15 +662,21 @@ class OrderService:
     def _place(self, intent: OrderIntent, children: Sequence[OrderIntent]) -> None:
         contract = ib_contract(intent.contract)
         client_id = self._session.endpoint.client_id
+        try:
+            ids = [self._ib.client.getReqId() for _ in range(1 + len(children))]
+        except ConnectionError as exc:
+            for key in (intent.key, *(child.key for child in children)):
+                self._journal.record_rejection(key, 0, f"not sent: {exc}")
+            raise OrderRefused(f"Not sent, the connection is down: {exc}") from exc
         parent = ib_order(intent)
-        parent.orderId = self._ib.client.getReqId()
+        parent.orderId = ids[0]
         # A bracket goes out as one group: IB holds it until the last leg arrives with
         # transmit=True, so no leg can work without the others.
         parent.transmit = not children
         orders: list[tuple[str, Order, str | None]] = [(intent.key, parent, None)]
         for number, child in enumerate(children, start=1):
             order = ib_order(child)
-            order.orderId = self._ib.client.getReqId()
+            order.orderId = ids[number]
             order.parentId = parent.orderId
             order.transmit = number == len(children)
             orders.append((child.key, order, intent.key))
@@ -723,7 +724,7 @@ class OrderService:
         tick = journalled.intent.contract.min_tick
         order = trade.order
         return (
-            journalled.lifecycle.quantity,
+            Decimal(repr(order.totalQuantity)),
             decimal_or_none(order.lmtPrice, tick) if journalled.intent.limit_price else None,
             decimal_or_none(order.auxPrice, tick) if journalled.intent.stop_price else None,
         )
