@@ -347,6 +347,40 @@ async def test_order_whose_acknowledgement_was_lost_is_found_not_resent(
     rig.assert_agree()
 
 
+@pytest.mark.expect_log_warnings
+@pytest.mark.parametrize("arrived", [True, False], ids=["applied", "lost"])
+async def test_modification_cut_off_ends_with_the_broker_quantity(
+    rig: Rig, wait_for: WaitFor, arrived: bool
+) -> None:
+    intent = await resting(rig, wait_for)
+    order_id = rig.row(intent.key).order_id
+    if arrived:
+        rig.gw.desk.received = _CutOnReceipt(rig.gw)
+    else:
+        rig.gw.faults.delay_replies(30.0)
+
+    rig.broker.orders.modify(order_id, quantity=Decimal(3))
+    if not arrived:
+        rig.gw.faults.drop(CLIENT_ID)
+        rig.gw.faults.delay_replies(0.0)
+    result = await reconciled_again(rig, wait_for)
+
+    expected = Decimal(3) if arrived else Decimal(1)
+    assert result.matched == (intent.key,)
+    order = rig.journal.order(intent.key)
+    assert order is not None
+    assert (order.state, order.lifecycle.quantity) == (OrderState.WORKING, expected)
+    assert rig.row(intent.key).quantity == expected
+    (working,) = rig.gw.desk.open_orders()
+    assert working.request.quantity == expected
+    rig.broker.orders.modify(order_id, quantity=Decimal(2))
+    await wait_for(lambda: rig.row(intent.key).quantity == 2, what="the next change applied")
+    order = rig.journal.order(intent.key)
+    assert order is not None
+    assert order.lifecycle.quantity == 2
+    rig.assert_agree()
+
+
 # ------------------------------------------------------------- silent gateway
 
 
