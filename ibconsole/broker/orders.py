@@ -58,8 +58,10 @@ from ibconsole.domain.risk import RiskContext, RiskLimits, RiskReport, Severity,
 from ibconsole.domain.rollover import OrderAction, RollLeg, RollPlan
 from ibconsole.domain.trading_mode import AccountMode
 from ibconsole.journal import (
+    BrokerStatus,
     Decision,
     Journal,
+    JournalError,
     JournalOrder,
     OrderState,
     ReconciliationOutcome,
@@ -74,6 +76,7 @@ _REJECT_CODES = frozenset(
 # ib_insync prefixes the text of an error it logs on a trade: "Error 201, reqId 7: ...".
 _LOG_PREFIX = re.compile(r"^(?:Error|Warning) -?\d+, reqId -?\d+: ")
 _SESSION_STATES = (HealthState.CONNECTED, HealthState.DEGRADED)
+_BROKER_STATUSES = frozenset(status.value for status in BrokerStatus)
 
 # (quantity, limit price, stop price) of a working order
 _Terms = tuple[Decimal, Decimal | None, Decimal | None]
@@ -790,6 +793,11 @@ class OrderService:
             return
         if not status.status:
             return
+        if status.status not in _BROKER_STATUSES:
+            log.warning(
+                "order %s: IB reported the unknown status %r", journalled.key, status.status
+            )
+            return
         updated = self._journal.record_status(
             journalled.key,
             status.status,
@@ -894,7 +902,15 @@ class OrderService:
     def _on_synced(self, info: SyncInfo) -> None:
         # Changes IB never answered died with the old session; the reload shows what stands.
         self._modifying.clear()
-        result = self.reconcile()
+        try:
+            result = self.reconcile()
+        except JournalError as exc:
+            message = (
+                f"The journal could not be reconciled with the broker ({exc}); orders stay blocked."
+            )
+            log.error("%s", message)
+            self.alert.emit(message, True)
+            return
         self._reconciled = True
         self.reconciled.emit(result)
         for trade in self._ib.trades():

@@ -575,3 +575,22 @@ async def test_orders_held_back_by_pacing_when_the_connection_drops_are_not_rese
 def _held(rig: Rig) -> Decimal | None:
     position = rig.broker.account.position(rig.es.con_id)
     return None if position is None else position.quantity
+
+
+@pytest.mark.expect_log_warnings
+async def test_orders_stay_blocked_when_the_journal_cannot_be_reconciled(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    rig.journal.close()
+
+    rig.gw.faults.drop(CLIENT_ID)
+    await wait_for(
+        lambda: any("could not be reconciled" in m and critical for m, critical in rig.alerts),
+        what="the alert",
+    )
+
+    assert rig.broker.session.state is HealthState.CONNECTED
+    assert rig.broker.orders.entry_block() == (
+        "Orders are blocked until the journal is reconciled with the broker."
+    )
+    assert rig.reconciled == []
