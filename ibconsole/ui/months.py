@@ -1,5 +1,6 @@
 """Which month of a futures family is front, next and active now: the chain from the broker, the
-exchange's business calendar over it and the rollover rules, in the one place the window asks.
+exchange's business calendar over it and the rollover rules, in the one place the window asks;
+and how the window writes a contract's dates and prices.
 """
 
 from __future__ import annotations
@@ -7,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from ibconsole.broker.broker import Broker
 from ibconsole.broker.contracts import FuturesChain
@@ -15,6 +18,12 @@ from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.products import product
 from ibconsole.domain.rollover import RolloverSettings, RolloverView, front_months
 from ibconsole.domain.sessions import BusinessCalendar, business_calendar
+
+# The futures families the window watches and charts by default.
+WATCH_LIST: tuple[str, ...] = (
+    "ES", "MES", "NQ", "MNQ", "RTY", "M2K", "YM", "MYM",
+    "CL", "MCL", "GC", "MGC", "ZN", "6E",
+)  # fmt: skip
 
 # Expiry rules look back into the month before the contract month (CL, first notice days) and
 # roll rules a few weeks before the deadline; they look forward to the contract month's end.
@@ -67,3 +76,22 @@ async def rollover_view(
     New orders for a family go to ``view.active``: the next month from the front's roll date.
     """
     return (await family_months(broker, symbol, settings, now)).view
+
+
+def exchange_time(instant: datetime, contract: ListedContract) -> str:
+    """``instant`` on the exchange's clock with its zone: "Fri 21 Mar 2025 08:30 CDT"."""
+    local = instant.astimezone(ZoneInfo(product(contract.symbol).time_zone))
+    return local.strftime("%a %d %b %Y %H:%M %Z")
+
+
+def exchange_day(day: date) -> str:
+    """A trade date as the window writes it: "Thu 13 Mar 2025"."""
+    return day.strftime("%a %d %b %Y")
+
+
+def price_text(price: Decimal | None, contract: ListedContract, signed: bool = False) -> str:
+    """A price with the decimals of the contract's tick and thousands separators; "—" if None."""
+    if price is None:
+        return "—"
+    places = max(0, -int(contract.min_tick.normalize().as_tuple().exponent))
+    return f"{price:{'+' if signed else ''},.{places}f}"
