@@ -1,0 +1,769 @@
+"""The connection manager: profile, host, port, clientId, read-only and account; the port's mode
+and a non-loopback host said plainly; Test connection; Connect/Disconnect (through the gateway
+launcher when the profile names a command); and after each sync, live or paper from the account
+code, with a loud mismatch warning and a once-per-session confirmation for a live account.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ibconsole.broker.launcher import GatewayLauncher, LauncherError
+from ibconsole.broker.probe import Diagnosis, ProbeReport, probe
+from ibconsole.broker.session import Endpoint, SyncInfo
+from ibconsole.config import ConnectionProfile
+from ibconsole.credentials import CredentialError, Login
+from ibconsole.domain.health import HealthSnapshot, HealthState
+from ibconsole.domain.trading_mode import PORT_PRESETS, AccountMode, is_loopback, port_preset
+from ibconsole.ui.confirm_dialog import ConfirmDialog
+from ibconsole.ui.context import UiContext
+from ibconsole.ui.theme import Tone, tone_style
+
+log = logging.getLogger(__name__)
+
+_MAX_CLIENT_ID = 2**31 - 1
+_HOST = re.compile(r"^[A-Za-z0-9._:\[\]-]+$")
+_ACCOUNT = re.compile(r"^[A-Za-z0-9]+$")
+
+DIAGNOSIS_WORDS: dict[Diagnosis, str] = {
+    Diagnosis.OK: "Test passed",
+    Diagnosis.NOT_LISTENING: "Not listening",
+    Diagnosis.UNREACHABLE: "Host unreachable",
+    Diagnosis.TCP_TIMEOUT: "No answer (timeout)",
+    Diagnosis.CLIENT_ID_IN_USE: "clientId in use",
+    Diagnosis.CLOSED_DURING_HANDSHAKE: "Closed during the handshake",
+    Diagnosis.HANDSHAKE_TIMEOUT: "Handshake not completed",
+    Diagnosis.NO_ROUND_TRIP: "No round trip",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldErrors:
+    host: str = ""
+    port: str = ""
+    client_id: str = ""
+    account: str = ""
+
+    @property
+    def any(self) -> bool:
+        return bool(self.host or self.port or self.client_id or self.account)
+
+
+def host_error(text: str) -> str:
+    host = text.strip()
+    if not host:
+        return (
+            "Enter the host name or IP address where TWS/Gateway runs (127.0.0.1 for this machine)."
+        )
+    if not _HOST.match(host):
+        return f"{host!r} is not a host name or IP address (letters, digits, dots, dashes)."
+    return ""
+
+
+def parse_port(text: str) -> tuple[int | None, str]:
+    value = text.strip()
+    if not value:
+        return None, "Enter the API port (TWS 7496/7497, IB Gateway 4001/4002)."
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        return None, f"{value!r} is not a port: a whole number from 1 to 65535."
+    return int(value), ""
+
+
+def parse_client_id(text: str) -> tuple[int | None, str]:
+    value = text.strip()
+    if not value:
+        return None, "Enter a clientId: a whole number, 0 or more, unique per connected program."
+    if not value.isdigit() or int(value) > _MAX_CLIENT_ID:
+        return None, f"{value!r} is not a clientId: a whole number from 0 to {_MAX_CLIENT_ID}."
+    return int(value), ""
+
+
+def account_error(text: str) -> str:
+    value = text.strip()
+    if value and not _ACCOUNT.match(value):
+        return f"{value!r} is not an account code: letters and digits only, e.g. DU1234567."
+    return ""
+
+
+def port_words(port: int) -> tuple[str, Tone]:
+    """What the port promises, said with its mode: live ports in red, unknown ones in amber."""
+    preset = port_preset(port)
+    if preset.mode is AccountMode.LIVE:
+        return f"LIVE: {preset.label} Orders will move real money.", Tone.BAD
+    if preset.mode is AccountMode.PAPER:
+        return f"Paper: {preset.label}", Tone.GOOD
+    return f"Unknown mode: {preset.label}", Tone.WARN
+
+
+def probe_summary(report: ProbeReport) -> str:
+    """Measurements of a test connection, in one line."""
+    parts = []
+    if report.tcp_ms is not None:
+        parts.append(f"TCP {report.tcp_ms:.1f} ms")
+    if report.server_version is not None:
+        parts.append(f"server version {report.server_version}")
+    if report.accounts:
+        parts.append(f"accounts {', '.join(report.accounts)}")
+    if report.round_trip_ms is not None:
+        parts.append(f"round trip {report.round_trip_ms:.1f} ms")
+    if report.mode is not None and report.mode.mode is not AccountMode.UNKNOWN:
+        parts.append(f"{report.mode.mode.value} account")
+    return " · ".join(parts)
+
+
+class GatewayLoginDialog(QDialog):
+    """Stores the login a profile's gateway command needs in the OS keyring.
+
+    Signals:
+        sig_saved(str)   the login was stored; the text names the keyring entry
+    """
+
+    sig_saved = Signal(str)
+
+    def __init__(
+        self, ctx: UiContext, profile: ConnectionProfile, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("gatewayLoginDialog")
+        self.setWindowTitle(f"Gateway login for {profile.name}")
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._ctx = ctx
+        self._profile = profile
+        self.username = QLineEdit(self)
+        self.username.setObjectName("gatewayUsername")
+        self.password = QLineEdit(self)
+        self.password.setObjectName("gatewayPassword")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.error = QLabel(self)
+        self.error.setObjectName("gatewayLoginError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(tone_style(Tone.BAD))
+        self.error.hide()
+        note = QLabel(
+            f"Kept in the OS keyring under {profile.keyring_entry!r} and handed to the gateway "
+            "command only in its environment (TWS_USERID, TWS_PASSWORD); never written to a "
+            "file or a log.",
+            self,
+        )
+        note.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("IB username:", self.username)
+        form.addRow("Password:", self.password)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.accepted.connect(self._on_buttons_accepted)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(note)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.setMinimumWidth(420)
+
+    def _on_buttons_accepted(self) -> None:
+        username, password = self.username.text().strip(), self.password.text()
+        if not username or not password:
+            self.error.setText("Enter both the IB username and the password: nothing was stored.")
+            self.error.show()
+            return
+        try:
+            self._ctx.credentials.set(self._profile, Login(username, password))
+        except CredentialError as error:
+            self.error.setText(str(error))
+            self.error.show()
+            return
+        self.sig_saved.emit(self._profile.keyring_entry)
+        self.accept()
+
+
+class ConnectionPanel(QWidget):
+    """Where the trader chooses, tests and opens the connection to TWS/Gateway.
+
+    Signals:
+        sig_live_confirmed(str)   the trader confirmed trading on this live account
+        sig_live_ended()          no confirmed live session any more (disconnected, or paper)
+    """
+
+    sig_live_confirmed = Signal(str)
+    sig_live_ended = Signal()
+
+    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("connectionPanel")
+        self._ctx = ctx
+        self._session = ctx.broker.session
+        self._confirmed_live: set[str] = set()
+        self._live_account = ""
+        self._live_dialog: ConfirmDialog | None = None
+        self._login_dialog: GatewayLoginDialog | None = None
+        self._launchers: dict[str, GatewayLauncher] = {}
+        self._testing = False
+        self._filling = False
+
+        self.profile_combo = QComboBox(self)
+        self.profile_combo.setObjectName("profileCombo")
+        for name in ctx.settings.profiles:
+            self.profile_combo.addItem(name, name)
+        self.host_edit = self._edit("hostEdit", "127.0.0.1")
+        self.port_edit = self._edit("portEdit", "7497")
+        self.port_edit.setMaximumWidth(90)
+        self.preset_combo = QComboBox(self)
+        self.preset_combo.setObjectName("portPresetCombo")
+        self.preset_combo.setToolTip("IB's default API ports")
+        self.preset_combo.addItem("Preset…", None)
+        for preset in PORT_PRESETS:
+            name = "Gateway" if preset.application == "IB Gateway" else preset.application
+            self.preset_combo.addItem(f"{name} {preset.mode.value} {preset.port}", preset.port)
+        self.client_id_edit = self._edit("clientIdEdit", "1")
+        self.client_id_edit.setMaximumWidth(90)
+        self.account_edit = self._edit("accountEdit", "only account")
+        self.account_edit.setToolTip(
+            "Leave empty when the login manages one account; required with several"
+        )
+        self.read_only_check = QCheckBox("Read-only (no orders)", self)
+        self.read_only_check.setObjectName("readOnlyCheck")
+        self.read_only_check.setToolTip(
+            "Connect without loading or sending orders; positions and data only"
+        )
+
+        self.host_error = self._message("hostError")
+        self.host_warning = self._message("hostWarning")
+        self.port_error = self._message("portError")
+        self.port_warning = self._message("portWarning")
+        self.client_id_error = self._message("clientIdError")
+        self.account_error = self._message("accountError")
+
+        self.gateway_label = self._message("gatewayCommand")
+        self.gateway_login_button = QPushButton("Gateway login…", self)
+        self.gateway_login_button.setObjectName("gatewayLoginButton")
+        self.gateway_login_button.setToolTip(
+            "Store the IB login the gateway command needs in the OS keyring"
+        )
+        self.gateway_login_button.clicked.connect(self._on_gateway_login_clicked)
+
+        self.test_button = QPushButton("Test connection", self)
+        self.test_button.setObjectName("testConnectionButton")
+        self.test_button.setToolTip(
+            "Check reach, API handshake, accounts and round trip without connecting"
+        )
+        self.test_button.clicked.connect(self._on_test_clicked)
+        self.connect_button = QPushButton("Connect", self)
+        self.connect_button.setObjectName("connectButton")
+        self.connect_button.setDefault(True)
+        self.connect_button.clicked.connect(self._on_connect_clicked)
+
+        self.test_result = self._message("testResult")
+        self.test_result.setTextFormat(Qt.TextFormat.PlainText)
+        self.status = self._message("connectionStatus")
+        self.mode_label = self._message("modeLabel")
+        self.mode_mismatch = self._message("modeMismatch")
+        self.mode_mismatch.setStyleSheet(
+            "#modeMismatch { background: #b3261e; color: white; font-weight: 700; "
+            "padding: 6px; border-radius: 4px; }"
+        )
+
+        self._form = QFormLayout()
+        form = self._form
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setHorizontalSpacing(8)
+        form.setVerticalSpacing(4)
+        form.addRow("Profile:", self.profile_combo)
+        form.addRow("Host:", self.host_edit)
+        form.addRow("", self.host_error)
+        form.addRow("", self.host_warning)
+        port_row = QHBoxLayout()
+        port_row.setSpacing(6)
+        port_row.addWidget(self.port_edit)
+        port_row.addWidget(self.preset_combo, 1)
+        form.addRow("Port:", port_row)
+        form.addRow("", self.port_error)
+        form.addRow("", self.port_warning)
+        ids_row = QHBoxLayout()
+        ids_row.setSpacing(6)
+        ids_row.addWidget(self.client_id_edit)
+        account_caption = QLabel("Account:", self)
+        ids_row.addWidget(account_caption)
+        ids_row.addWidget(self.account_edit, 1)
+        form.addRow("clientId:", ids_row)
+        form.addRow("", self.client_id_error)
+        form.addRow("", self.account_error)
+        form.addRow("", self.read_only_check)
+        gateway_row = QHBoxLayout()
+        gateway_row.addWidget(self.gateway_label, 1)
+        gateway_row.addWidget(self.gateway_login_button)
+        self._gateway_row = QWidget(self)
+        self._gateway_row.setLayout(gateway_row)
+        gateway_row.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Gateway:", self._gateway_row)
+
+        buttons = QHBoxLayout()
+        buttons.setSpacing(6)
+        buttons.addWidget(self.test_button)
+        buttons.addWidget(self.connect_button)
+
+        for label in (
+            self.host_error,
+            self.host_warning,
+            self.port_error,
+            self.port_warning,
+            self.client_id_error,
+            self.account_error,
+        ):
+            form.setRowVisible(label, False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setSpacing(6)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.test_result)
+        layout.addWidget(self.status)
+        layout.addWidget(self.mode_label)
+        layout.addWidget(self.mode_mismatch)
+        layout.addStretch(1)
+
+        self.profile_combo.currentIndexChanged.connect(self._on_profile_changed)
+        self.preset_combo.activated.connect(self._on_preset_activated)
+        for edit in (self.host_edit, self.port_edit, self.client_id_edit, self.account_edit):
+            edit.textChanged.connect(self._on_field_edited)
+            edit.returnPressed.connect(self.request_connect)
+
+        bridge = ctx.bridge
+        bridge.sig_health_changed.connect(self._on_bridge_health_changed)
+        bridge.sig_synced.connect(self._on_bridge_synced)
+
+        index = self.profile_combo.findData(ctx.profile_name)
+        self._filling = True
+        self.profile_combo.setCurrentIndex(max(index, 0))
+        self._filling = False
+        # The session's endpoint already merges the profile with the command line.
+        self._show_gateway(self.profile())
+        self.show_endpoint(self._session.endpoint)
+        self._on_bridge_health_changed(self._session.health)
+        info = self._session.sync_info
+        if info is not None:
+            self._on_bridge_synced(info)
+
+    # ------------------------------------------------------------------ public
+    def profile(self) -> ConnectionProfile:
+        return self._ctx.settings.profile(self.profile_combo.currentData())
+
+    def field_errors(self) -> FieldErrors:
+        _, port = parse_port(self.port_edit.text())
+        _, client_id = parse_client_id(self.client_id_edit.text())
+        return FieldErrors(
+            host_error(self.host_edit.text()),
+            port,
+            client_id,
+            account_error(self.account_edit.text()),
+        )
+
+    def endpoint(self) -> Endpoint | None:
+        """The endpoint the fields describe, or None (with the reasons shown) when invalid."""
+        errors = self._show_errors()
+        port, _ = parse_port(self.port_edit.text())
+        client_id, _ = parse_client_id(self.client_id_edit.text())
+        if errors.any or port is None or client_id is None:
+            return None
+        return Endpoint(
+            host=self.host_edit.text().strip(),
+            port=port,
+            client_id=client_id,
+            account=self.account_edit.text().strip().upper(),
+            read_only=self.read_only_check.isChecked(),
+        )
+
+    def show_endpoint(self, endpoint: Endpoint) -> None:
+        """Put an endpoint chosen elsewhere (the command line, the demo) into the fields."""
+        self._filling = True
+        try:
+            self.host_edit.setText(endpoint.host)
+            self.port_edit.setText(str(endpoint.port))
+            self.client_id_edit.setText(str(endpoint.client_id))
+            self.account_edit.setText(endpoint.account)
+            self.read_only_check.setChecked(endpoint.read_only)
+        finally:
+            self._filling = False
+        self._on_field_edited()
+
+    @property
+    def live_dialog(self) -> ConfirmDialog | None:
+        """The live-account confirmation while it is open."""
+        return self._live_dialog
+
+    @property
+    def live_account(self) -> str:
+        """The live account the trader confirmed for the current session, or ""."""
+        return self._live_account
+
+    @property
+    def launchers(self) -> dict[str, GatewayLauncher]:
+        return dict(self._launchers)
+
+    def request_connect(self) -> None:
+        """Connect with the fields as they are (through the gateway command, if any)."""
+        if self._session.state is not HealthState.DISCONNECTED:
+            return
+        endpoint = self.endpoint()
+        if endpoint is None:
+            self._say("Not connected: correct the fields marked in red.", Tone.BAD)
+            return
+        self._session.set_endpoint(endpoint)
+        profile = self.profile()
+        where = f"{endpoint.host}:{endpoint.port}"
+        if profile.gateway_command:
+            self._say(f"Starting the gateway command of {profile.name}…", Tone.WARN)
+            work = self._launch_and_connect(profile, endpoint)
+        else:
+            self._say(f"Connecting to {where}…", Tone.WARN)
+            work = self._session.connect()
+        self._ctx.runner.start(
+            work, name=f"connect {where}", done=self._on_connected, failed=self._on_connect_failed
+        )
+
+    def request_disconnect(self) -> None:
+        if self._session.state is HealthState.DISCONNECTED:
+            return
+        self._say("Disconnecting…", Tone.NEUTRAL)
+        self._ctx.runner.start(
+            self._session.disconnect(), name="disconnect", done=lambda _: self._on_disconnected()
+        )
+
+    def toggle_connection(self) -> None:
+        if self._session.state is HealthState.DISCONNECTED:
+            self.request_connect()
+        else:
+            self.request_disconnect()
+
+    def test_connection(self) -> None:
+        """Probe the endpoint in the fields without connecting; the result shows below."""
+        if self._testing:
+            return
+        errors = self._show_errors()
+        host = self.host_edit.text().strip()
+        port, _ = parse_port(self.port_edit.text())
+        client_id, _ = parse_client_id(self.client_id_edit.text())
+        if errors.host or port is None or client_id is None:
+            self._show_test("Not tested: correct the fields marked in red.", Tone.BAD)
+            return
+        note = ""
+        current = self._session.endpoint
+        if self._session.state is not HealthState.DISCONNECTED and (
+            (current.host, current.port, current.client_id) == (host, port, client_id)
+        ):
+            # This session holds the clientId; TWS would refuse a second use of it (326).
+            spare = (client_id + 1000) % (_MAX_CLIENT_ID + 1)
+            note = f" (with clientId {spare}: {client_id} is in use by this session)"
+            client_id = spare
+        self._testing = True
+        self.test_button.setEnabled(False)
+        self._show_test(f"Testing {host}:{port}{note}…", Tone.NEUTRAL)
+        self._ctx.runner.start(
+            probe(host, port, client_id),
+            name=f"test connection {host}:{port}",
+            done=self._on_probe_done,
+            failed=self._on_probe_failed,
+        )
+
+    def stop_gateways(self) -> None:
+        """Stop every gateway command this panel started (at shutdown)."""
+        for launcher in self._launchers.values():
+            self._ctx.runner.start(launcher.stop(), name="stop gateway command")
+        self._launchers.clear()
+
+    # ---------------------------------------------------------------- building
+    def _edit(self, name: str, placeholder: str) -> QLineEdit:
+        edit = QLineEdit(self)
+        edit.setObjectName(name)
+        edit.setPlaceholderText(placeholder)
+        return edit
+
+    def _message(self, name: str) -> QLabel:
+        label = QLabel(self)
+        label.setObjectName(name)
+        label.setWordWrap(True)
+        label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        label.hide()
+        return label
+
+    # ------------------------------------------------------------------ fields
+    def _fill_from_profile(self, profile: ConnectionProfile) -> None:
+        self.show_endpoint(
+            Endpoint(
+                profile.host,
+                profile.port,
+                profile.client_id,
+                profile.account,
+                profile.read_only,
+            )
+        )
+        self._show_gateway(profile)
+
+    def _show_gateway(self, profile: ConnectionProfile) -> None:
+        if profile.gateway_command:
+            entry = profile.keyring_entry or "none (the command logs in by itself)"
+            self.gateway_label.setText(
+                f"starts {profile.gateway_command[0]}; login from keyring entry {entry}"
+            )
+            self.gateway_label.show()
+        self._form.setRowVisible(self._gateway_row, bool(profile.gateway_command))
+        self.gateway_login_button.setEnabled(bool(profile.keyring_entry))
+
+    def _show_errors(self) -> FieldErrors:
+        errors = self.field_errors()
+        for label, text in (
+            (self.host_error, errors.host),
+            (self.port_error, errors.port),
+            (self.client_id_error, errors.client_id),
+            (self.account_error, errors.account),
+        ):
+            self._show(label, text, Tone.BAD)
+        return errors
+
+    def _on_profile_changed(self, index: int) -> None:
+        if not self._filling and self._session.state is HealthState.DISCONNECTED:
+            self._fill_from_profile(self.profile())
+
+    def _on_preset_activated(self, index: int) -> None:
+        port = self.preset_combo.itemData(index)
+        if port is not None:
+            self.port_edit.setText(str(port))
+        self.preset_combo.setCurrentIndex(0)
+
+    def _on_field_edited(self) -> None:
+        if self._filling:
+            return
+        self._show_errors()
+        host = self.host_edit.text().strip()
+        if host and not host_error(host) and not is_loopback(host):
+            self._show(
+                self.host_warning,
+                f"{host} is not this machine: TWS accepts it only if listed under Trusted IPs, "
+                "and API traffic crosses the network unencrypted.",
+                Tone.WARN,
+            )
+        else:
+            self._show(self.host_warning, "", Tone.NEUTRAL)
+        port, _ = parse_port(self.port_edit.text())
+        if port is None:
+            self._show(self.port_warning, "", Tone.NEUTRAL)
+        else:
+            words, tone = port_words(port)
+            self._show(self.port_warning, words, tone)
+
+    # ---------------------------------------------------------------- connect
+    async def _launch_and_connect(self, profile: ConnectionProfile, endpoint: Endpoint) -> SyncInfo:
+        launcher = self._launchers.get(profile.name)
+        if launcher is None or (launcher.host, launcher.port) != (endpoint.host, endpoint.port):
+            if launcher is not None:
+                await launcher.stop()
+            login = self._ctx.credentials.get(profile) if profile.keyring_entry else None
+            if profile.keyring_entry and login is None:
+                raise CredentialError(
+                    f"No login is stored under keyring entry {profile.keyring_entry!r}: use "
+                    "Gateway login… to store it first."
+                )
+            launcher = GatewayLauncher(profile.gateway_command, endpoint.host, endpoint.port, login)
+            launcher.exited += self._on_launcher_exited
+            launcher.failed += self._on_launcher_failed
+            launcher.ready += self._on_launcher_ready
+            self._launchers[profile.name] = launcher
+        if not launcher.is_ready:
+            await launcher.start()
+        return await self._session.connect()
+
+    def _on_connect_clicked(self) -> None:
+        self.toggle_connection()
+
+    def _on_connected(self, info: SyncInfo) -> None:
+        log.info("connected from the connection panel")
+
+    def _on_connect_failed(self, error: BaseException) -> None:
+        if isinstance(error, LauncherError | CredentialError):
+            self._say(f"Not connected: {error}", Tone.BAD)
+            self._ctx.runner.start(self._session.disconnect(), name="disconnect after failure")
+            return
+        if isinstance(error, ConnectionError):
+            # The session keeps retrying with backoff; the health indicator counts the attempts.
+            self._say(f"Connect failed: {error}. Retrying in the background.", Tone.BAD)
+            return
+        sys.excepthook(type(error), error, error.__traceback__)
+
+    def _on_disconnected(self) -> None:
+        self._say("Disconnected.", Tone.NEUTRAL)
+
+    def _on_launcher_ready(self) -> None:
+        self._say("The gateway is up; its API port accepts connections.", Tone.NEUTRAL)
+
+    def _on_launcher_exited(self, code: int) -> None:
+        self._say(f"The gateway command exited (code {code}); starting it again.", Tone.WARN)
+
+    def _on_launcher_failed(self, reason: str) -> None:
+        self._say(f"Gateway restart failed: {reason}", Tone.BAD)
+
+    def _on_gateway_login_clicked(self) -> None:
+        profile = self.profile()
+        if not profile.keyring_entry:
+            return
+        dialog = GatewayLoginDialog(self._ctx, profile, self)
+        dialog.sig_saved.connect(
+            lambda entry: self._say(f"Login stored under keyring entry {entry!r}.", Tone.NEUTRAL)
+        )
+        dialog.finished.connect(self._on_login_dialog_finished)
+        self._login_dialog = dialog
+        dialog.open()
+
+    def _on_login_dialog_finished(self, result: int) -> None:
+        self._login_dialog = None
+
+    # ------------------------------------------------------------------ test
+    def _on_test_clicked(self) -> None:
+        self.test_connection()
+
+    def _on_probe_done(self, report: ProbeReport) -> None:
+        self._testing = False
+        self.test_button.setEnabled(True)
+        headline = DIAGNOSIS_WORDS[report.diagnosis]
+        lines = [
+            f"{'✔' if report.ok else '✖'} {headline} — {report.host}:{report.port}",
+            report.advice,
+        ]
+        measured = probe_summary(report)
+        if measured:
+            lines.append(measured)
+        if report.mode is not None and report.mode.mismatch:
+            lines.append(f"⚠ {report.mode.mismatch}")
+        self._show_test("\n".join(lines), Tone.GOOD if report.ok else Tone.BAD)
+
+    def _on_probe_failed(self, error: BaseException) -> None:
+        self._testing = False
+        self.test_button.setEnabled(True)
+        self._show_test(f"✖ The test could not run: {error}", Tone.BAD)
+
+    def _show_test(self, text: str, tone: Tone) -> None:
+        self._show(self.test_result, text, tone)
+
+    # ---------------------------------------------------------------- session
+    def _on_bridge_health_changed(self, snapshot: HealthSnapshot) -> None:
+        disconnected = snapshot.state is HealthState.DISCONNECTED
+        self.connect_button.setText("Connect" if disconnected else "Disconnect")
+        self.connect_button.setToolTip(
+            "Connect with these settings"
+            if disconnected
+            else "Close the session and stop reconnecting"
+        )
+        for widget in (
+            self.profile_combo,
+            self.host_edit,
+            self.port_edit,
+            self.preset_combo,
+            self.client_id_edit,
+            self.account_edit,
+            self.read_only_check,
+        ):
+            widget.setEnabled(disconnected)
+        if disconnected:
+            self.mode_label.hide()
+            self.mode_mismatch.hide()
+            if self._live_dialog is not None:
+                self._live_dialog.cancel()
+            if self._live_account:
+                self._live_account = ""
+                self.sig_live_ended.emit()
+
+    def _on_bridge_synced(self, info: SyncInfo) -> None:
+        verdict = info.mode
+        account = info.account or ", ".join(info.accounts)
+        if verdict.mode is AccountMode.LIVE:
+            self._show(self.mode_label, f"LIVE account {account}: real money", Tone.BAD)
+        elif verdict.mode is AccountMode.PAPER:
+            self._show(self.mode_label, f"Paper account {account}", Tone.GOOD)
+        else:
+            self._show(self.mode_label, "Account mode unknown", Tone.WARN)
+        if verdict.mismatch:
+            self.mode_mismatch.setText(f"⚠ MODE MISMATCH: {verdict.mismatch}")
+            self.mode_mismatch.show()
+            log.warning("mode mismatch: %s", verdict.mismatch)
+        else:
+            self.mode_mismatch.hide()
+        self._say(
+            f"Connected to {self._session.endpoint.host}:{self._session.endpoint.port} "
+            f"(server {info.server_version}, synced in {info.sync_ms:.0f} ms).",
+            Tone.GOOD,
+        )
+        if verdict.is_live:
+            key = ",".join(sorted(info.accounts))
+            if key in self._confirmed_live:
+                self._set_live(account)
+            elif self._live_dialog is None:
+                self._ask_live(key, account)
+        elif self._live_account:
+            self._live_account = ""
+            self.sig_live_ended.emit()
+
+    def _ask_live(self, key: str, account: str) -> None:
+        dialog = ConfirmDialog(
+            "Live account",
+            f"You are connected to the LIVE account {account}.",
+            notes=(
+                "Orders sent from this console will move real money.",
+                "Confirm once for this session; Disconnect closes the connection.",
+            ),
+            confirm_text="Trade on the live account",
+            parent=self.window(),
+        )
+        dialog.setObjectName("liveConfirmDialog")
+        dialog.cancel_button.setText("Disconnect")
+        dialog.sig_decided.connect(lambda confirmed: self._on_live_decided(key, account, confirmed))
+        self._live_dialog = dialog
+        dialog.open()
+
+    def _on_live_decided(self, key: str, account: str, confirmed: bool) -> None:
+        self._live_dialog = None
+        if confirmed:
+            log.info("live trading confirmed for this session")
+            self._confirmed_live.add(key)
+            self._set_live(account)
+        else:
+            self._say("Live account declined: disconnecting.", Tone.WARN)
+            self.request_disconnect()
+
+    def _set_live(self, account: str) -> None:
+        if self._live_account != account:
+            self._live_account = account
+            self.sig_live_confirmed.emit(account)
+
+    # ------------------------------------------------------------------ words
+    def _say(self, text: str, tone: Tone) -> None:
+        self._show(self.status, text, tone)
+
+    def _show(self, label: QLabel, text: str, tone: Tone) -> None:
+        label.setText(text)
+        label.setStyleSheet(tone_style(tone) if tone is not Tone.NEUTRAL else "")
+        if self._form.indexOf(label) >= 0:
+            # A hidden field still leaves its (empty) caption and spacing: hide the whole row.
+            self._form.setRowVisible(label, bool(text))
+        label.setVisible(bool(text))

@@ -1,0 +1,513 @@
+"""The main window: a dock for every part, the LIVE banner and critical alerts on top, the health
+indicator in the status bar, menus with the trading shortcuts, and the layout kept in QSettings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ibconsole import __version__
+from ibconsole.broker.session import Endpoint, SyncInfo
+from ibconsole.domain.health import HealthSnapshot, HealthState
+from ibconsole.domain.trading_mode import AccountMode
+from ibconsole.ui.alerts import AlertBar
+from ibconsole.ui.blotter import AccountSummaryPanel, FillsPanel, OrdersPanel, PositionsPanel
+from ibconsole.ui.charts import ChartPanel
+from ibconsole.ui.connection_panel import ConnectionPanel
+from ibconsole.ui.context import UiContext
+from ibconsole.ui.health import HealthDock, HealthIndicator, HealthModel
+from ibconsole.ui.order_ticket import OrderTicket
+from ibconsole.ui.rollover_panel import RolloverPanel
+from ibconsole.ui.theme import Tone, tone_style
+
+log = logging.getLogger(__name__)
+
+# Bump when docks are added, removed or renamed: an old saved state then falls back to the
+# default layout instead of restoring a window with parts missing.
+LAYOUT_VERSION = 1
+_GEOMETRY_KEY = "mainWindow/geometry"
+_STATE_KEY = "mainWindow/state"
+_WIDE = 1800  # from this width on, three columns; below, two
+_SMALLEST = QSize(1366, 768)
+_POPULATED_CHECK_MS = 100
+
+
+class LiveBanner(QLabel):
+    """The red LIVE banner: shown from the trader's live confirmation until the session ends."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("liveBanner")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setStyleSheet(
+            "#liveBanner { background: #c62828; color: white; font-weight: 800; "
+            "font-size: 13pt; letter-spacing: 2px; padding: 5px; border-radius: 3px; }"
+        )
+        self.hide()
+
+    def show_live(self, account: str) -> None:
+        self.setText(f"LIVE TRADING — account {account} — orders move real money")
+        self.setAccessibleName(self.text())
+        self.show()
+
+    def clear(self) -> None:
+        self.setText("")
+        self.hide()
+
+
+class MainWindow(QMainWindow):
+    """The console window; every part lives in a dock the trader can move, tab or float.
+
+    Signals:
+        sig_closed()   the window was closed (the app then shuts down)
+    """
+
+    sig_closed = Signal()
+
+    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("IB Console")
+        self.setDockNestingEnabled(True)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks
+            | QMainWindow.DockOption.AllowNestedDocks
+            | QMainWindow.DockOption.AllowTabbedDocks
+        )
+        self._ctx = ctx
+        self._closed = False
+
+        self.health_model = HealthModel(ctx, self)
+        self.connection = ConnectionPanel(ctx)
+        self.ticket = OrderTicket(ctx)
+        self.orders = OrdersPanel(ctx)
+        self.fills = FillsPanel(ctx)
+        self.positions = PositionsPanel(ctx)
+        self.account = AccountSummaryPanel(ctx)
+        self.rollover = RolloverPanel(ctx)
+        self.chart = ChartPanel(ctx)
+        self.health = HealthDock(ctx, model=self.health_model)
+
+        self.docks: dict[str, QDockWidget] = {}
+        for name, title, widget in (
+            ("connection", "Connection", self.connection),
+            ("ticket", "Order ticket", self.ticket),
+            ("chart", "Chart", self.chart),
+            ("orders", "Orders", self.orders),
+            ("fills", "Fills", self.fills),
+            ("positions", "Positions", self.positions),
+            ("account", "Account", self.account),
+            ("rollover", "Contracts and rollover", self.rollover),
+            ("health", "Connection health", self.health),
+        ):
+            self.docks[name] = self._dock(name, title, widget)
+
+        self.live_banner = LiveBanner()
+        self.alert_bar = AlertBar(ctx)
+        self._build_banners()
+
+        self.health_indicator = HealthIndicator(ctx, model=self.health_model)
+        self.mode_label = QLabel()
+        self.mode_label.setObjectName("modeIndicator")
+        self.statusBar().addPermanentWidget(self.mode_label)
+        self.statusBar().addPermanentWidget(self.health_indicator)
+        self.statusBar().setSizeGripEnabled(True)
+
+        self.actions_by_name: dict[str, QAction] = {}
+        self._build_menus()
+
+        self.ticket.sig_contract_changed.connect(self.chart.show_contract)
+        self.connection.sig_live_confirmed.connect(self._on_connection_live_confirmed)
+        self.connection.sig_live_ended.connect(self._on_connection_live_ended)
+        self.alert_bar.sig_notice.connect(self._on_alert_bar_notice)
+        self.alert_bar.sig_acknowledged.connect(self._on_alert_bar_acknowledged)
+        self.health_indicator.sig_clicked.connect(self._on_health_indicator_clicked)
+        ctx.bridge.sig_health_changed.connect(self._on_bridge_health_changed)
+        ctx.bridge.sig_synced.connect(self._on_bridge_synced)
+        self._on_bridge_health_changed(ctx.broker.session.health)
+        if ctx.broker.session.sync_info is not None:
+            self._on_bridge_synced(ctx.broker.session.sync_info)
+
+        self._restore_layout()
+
+    # ------------------------------------------------------------------ public
+    @property
+    def panels(self) -> tuple[QWidget, ...]:
+        """The parts that must show data before the window counts as populated."""
+        return (
+            self.ticket,
+            self.orders,
+            self.fills,
+            self.positions,
+            self.account,
+            self.rollover,
+            self.chart,
+        )
+
+    @property
+    def is_populated(self) -> bool:
+        return self._ctx.broker.session.sync_info is not None and all(
+            bool(getattr(panel, "is_populated", False)) for panel in self.panels
+        )
+
+    def show_endpoint(self, endpoint: Endpoint) -> None:
+        self.connection.show_endpoint(endpoint)
+
+    def request_connect(self) -> None:
+        self.connection.request_connect()
+
+    async def wait_populated(self) -> None:
+        """Return once connected, synced and every panel shows data."""
+        if self.is_populated:
+            return
+        populated: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # Panels fill from many signals; checking the one property on a timer is simplest.
+        timer = QTimer(self)
+        timer.setInterval(_POPULATED_CHECK_MS)
+
+        def check() -> None:
+            if self.is_populated and not populated.done():
+                populated.set_result(None)
+
+        timer.timeout.connect(check)
+        timer.start()
+        try:
+            await populated
+        finally:
+            timer.stop()
+            timer.deleteLater()
+
+    def save_layout(self) -> None:
+        settings = QSettings()
+        settings.setValue(_GEOMETRY_KEY, self.saveGeometry())
+        settings.setValue(_STATE_KEY, self.saveState(LAYOUT_VERSION))
+        settings.sync()
+
+    def reset_layout(self) -> None:
+        """Put every dock back where the first run puts it, for the current window size."""
+        self._apply_default_layout(self.size())
+
+    # ----------------------------------------------------------------- layout
+    def _dock(self, name: str, title: str, widget: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{name}Dock")
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        return dock
+
+    def _build_banners(self) -> None:
+        holder = QWidget()
+        holder.setObjectName("bannerArea")
+        layout = QVBoxLayout(holder)
+        layout.setContentsMargins(4, 4, 4, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.live_banner)
+        layout.addWidget(self.alert_bar)
+        bar = QToolBar("Banners", self)
+        bar.setObjectName("bannerBar")
+        bar.setMovable(False)
+        bar.setFloatable(False)
+        bar.toggleViewAction().setVisible(False)
+        bar.setStyleSheet("QToolBar { border: none; padding: 0; }")
+        bar.addWidget(holder)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self._banner_bar = bar
+        bar.hide()
+        # The bar takes room only while a banner shows.
+        self.live_banner.installEventFilter(self)
+        self.alert_bar.installEventFilter(self)
+
+    def _restore_layout(self) -> None:
+        settings = QSettings()
+        geometry = settings.value(_GEOMETRY_KEY)
+        state = settings.value(_STATE_KEY)
+        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+            self._apply_default_layout(self.size())
+            if isinstance(state, QByteArray) and self.restoreState(state, LAYOUT_VERSION):
+                log.info("window layout restored")
+                return
+            log.info("saved window layout is from another version; using the default")
+            return
+        self.resize(self._first_run_size())
+        self._apply_default_layout(self.size())
+
+    def _first_run_size(self) -> QSize:
+        screen = self.screen() or QApplication.primaryScreen()
+        available = screen.availableGeometry().size() if screen is not None else _SMALLEST
+        # Below 1366×768 the parts do not fit side by side; such a screen scrolls instead.
+        return available.expandedTo(_SMALLEST)
+
+    def _apply_default_layout(self, size: QSize) -> None:
+        docks = self.docks
+        for dock in docks.values():
+            self.removeDockWidget(dock)
+            # Removing hides a dock, and a hidden dock is not placed by the splits below.
+            dock.setFloating(False)
+            dock.show()
+        area = Qt.DockWidgetArea.LeftDockWidgetArea
+        horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        width, height = size.width(), size.height()
+        # Splits first: splitting a dock that is already tabbed adds a tab instead.
+        self.addDockWidget(area, docks["ticket"])
+        self.splitDockWidget(docks["ticket"], docks["chart"], horizontal)
+        if width >= _WIDE:
+            # Three columns: entry | chart over orders and positions | rollover over account.
+            self.splitDockWidget(docks["chart"], docks["rollover"], horizontal)
+            self.splitDockWidget(docks["chart"], docks["orders"], vertical)
+            self.splitDockWidget(docks["rollover"], docks["account"], vertical)
+            self.splitDockWidget(docks["ticket"], docks["connection"], vertical)
+            self.splitDockWidget(docks["orders"], docks["positions"], horizontal)
+            self.tabifyDockWidget(docks["orders"], docks["fills"])
+            self.tabifyDockWidget(docks["account"], docks["health"])
+            left, right = 400, 580
+            centre = width - left - right
+            self.resizeDocks(
+                [docks["ticket"], docks["chart"], docks["rollover"]],
+                [left, centre, right],
+                horizontal,
+            )
+            self.resizeDocks(
+                [docks["orders"], docks["positions"]],
+                [centre * 52 // 100, centre * 48 // 100],
+                horizontal,
+            )
+            self.resizeDocks(
+                [docks["ticket"], docks["connection"]],
+                [height * 55 // 100, height * 45 // 100],
+                vertical,
+            )
+            self.resizeDocks(
+                [docks["rollover"], docks["account"]],
+                [height * 55 // 100, height * 45 // 100],
+                vertical,
+            )
+        else:
+            # Two columns: the ticket | the chart over two tab groups (blotter; the rest).
+            self.splitDockWidget(docks["chart"], docks["orders"], vertical)
+            self.splitDockWidget(docks["orders"], docks["rollover"], horizontal)
+            self.tabifyDockWidget(docks["orders"], docks["positions"])
+            self.tabifyDockWidget(docks["positions"], docks["fills"])
+            self.tabifyDockWidget(docks["rollover"], docks["account"])
+            self.tabifyDockWidget(docks["account"], docks["connection"])
+            self.tabifyDockWidget(docks["connection"], docks["health"])
+            left = 350
+            centre = width - left
+            self.resizeDocks([docks["ticket"], docks["chart"]], [left, centre], horizontal)
+            self.resizeDocks(
+                [docks["orders"], docks["rollover"]],
+                [centre * 50 // 100, centre * 50 // 100],
+                horizontal,
+            )
+        self.resizeDocks(
+            [docks["chart"], docks["orders"]],
+            [height * 56 // 100, height * 44 // 100],
+            vertical,
+        )
+        docks["orders"].raise_()
+        # On the first run the connection settings come first; once connected the trader picks.
+        (docks["account"] if width >= _WIDE else docks["connection"]).raise_()
+
+    # ------------------------------------------------------------------ menus
+    def _action(
+        self,
+        name: str,
+        text: str,
+        slot: Callable[[], object],
+        shortcut: QKeySequence | str | None = None,
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(f"{name}Action")
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            # Trading keys work wherever the focus is, also in a floating dock.
+            action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        self.actions_by_name[name] = action
+        return action
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(
+            self._action(
+                "exportJournal",
+                "&Export journal CSV…",
+                self.orders.export_button.click,
+                "Ctrl+E",
+                "Write every journalled order and fill to a CSV file",
+            )
+        )
+        file_menu.addSeparator()
+        file_menu.addAction(
+            self._action("quit", "&Quit", self.close, QKeySequence(QKeySequence.StandardKey.Quit))
+        )
+
+        connection_menu = menu.addMenu("&Connection")
+        connection_menu.addAction(
+            self._action(
+                "connect",
+                "&Connect",
+                self.connection.toggle_connection,
+                "Ctrl+K",
+                "Connect with the settings in the Connection panel, or disconnect",
+            )
+        )
+        connection_menu.addAction(
+            self._action(
+                "testConnection",
+                "&Test connection",
+                self.connection.test_connection,
+                "Ctrl+T",
+                "Check reach, handshake, accounts and round trip without connecting",
+            )
+        )
+        connection_menu.addSeparator()
+        connection_menu.addAction(
+            self._action(
+                "resetBreaker",
+                "&Reset circuit breaker",
+                self.health_model.reset_breaker,
+                "Ctrl+Shift+R",
+                "Forget recent connect failures and try again now",
+            )
+        )
+
+        trade_menu = menu.addMenu("&Trade")
+        trade_menu.addAction(
+            self._action(
+                "buy", "&Buy", self.ticket.buy, "Ctrl+Alt+B", "Buy with the ticket's settings"
+            )
+        )
+        trade_menu.addAction(
+            self._action(
+                "sell", "&Sell", self.ticket.sell, "Ctrl+Alt+S", "Sell with the ticket's settings"
+            )
+        )
+        trade_menu.addAction(
+            self._action(
+                "flatten",
+                "&Flatten position",
+                self.ticket.flatten,
+                "Ctrl+Alt+F",
+                "Close the whole position in the ticket's contract (asks first)",
+            )
+        )
+        trade_menu.addSeparator()
+        trade_menu.addAction(
+            self._action(
+                "cancelAll",
+                "&Cancel all orders",
+                self.orders.cancel_all,
+                "Ctrl+Alt+X",
+                "Cancel every working order placed from this console (asks first)",
+            )
+        )
+
+        view_menu = menu.addMenu("&View")
+        for dock in self.docks.values():
+            view_menu.addAction(dock.toggleViewAction())
+        view_menu.addSeparator()
+        view_menu.addAction(
+            self._action(
+                "resetLayout",
+                "&Reset layout",
+                self.reset_layout,
+                tip="Put every panel back where it starts",
+            )
+        )
+
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self._action("about", "&About IB Console", self._show_about))
+
+    def _show_about(self) -> None:
+        box = QMessageBox(self)
+        box.setObjectName("aboutDialog")
+        box.setWindowTitle("About IB Console")
+        box.setIconPixmap(self.windowIcon().pixmap(64, 64))
+        box.setText(f"<b>IB Console</b> {__version__}")
+        box.setInformativeText(
+            "A trading console for Interactive Brokers over the TWS API: order entry with "
+            "pre-trade checks, positions, futures rollover and live charts."
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    # ------------------------------------------------------------------ events
+    def _on_connection_live_confirmed(self, account: str) -> None:
+        self.live_banner.show_live(account)
+
+    def _on_connection_live_ended(self) -> None:
+        self.live_banner.clear()
+
+    def _on_alert_bar_notice(self, sentence: str) -> None:
+        self.statusBar().showMessage(sentence, 15_000)
+
+    def _on_alert_bar_acknowledged(self, sentence: str) -> None:
+        self.statusBar().showMessage("Alert acknowledged.", 3_000)
+
+    def _on_health_indicator_clicked(self) -> None:
+        dock = self.docks["health"]
+        dock.show()
+        dock.raise_()
+
+    def _on_bridge_health_changed(self, snapshot: HealthSnapshot) -> None:
+        disconnected = snapshot.state is HealthState.DISCONNECTED
+        connect = self.actions_by_name["connect"]
+        connect.setText("&Connect" if disconnected else "&Disconnect")
+        if disconnected:
+            self.mode_label.setText("")
+
+    def _on_bridge_synced(self, info: SyncInfo) -> None:
+        account = info.account or ", ".join(info.accounts)
+        if info.mode.mode is AccountMode.LIVE:
+            self.mode_label.setText(f"LIVE {account}")
+            self.mode_label.setStyleSheet(tone_style(Tone.BAD))
+        elif info.mode.mode is AccountMode.PAPER:
+            self.mode_label.setText(f"Paper {account}")
+            self.mode_label.setStyleSheet(tone_style(Tone.GOOD))
+        else:
+            self.mode_label.setText(f"Mode unknown {account}")
+            self.mode_label.setStyleSheet(tone_style(Tone.WARN))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched in (self.live_banner, self.alert_bar) and event.type() in (
+            QEvent.Type.Show,
+            QEvent.Type.Hide,
+        ):
+            self._banner_bar.setVisible(
+                not self.live_banner.isHidden() or not self.alert_bar.isHidden()
+            )
+        return super().eventFilter(watched, event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closed:
+            self._closed = True
+            self.save_layout()
+            self.connection.stop_gateways()
+            log.info("main window closed")
+            self.sig_closed.emit()
+        event.accept()
