@@ -77,6 +77,8 @@ _REJECT_CODES = frozenset(
 _LOG_PREFIX = re.compile(r"^(?:Error|Warning) -?\d+, reqId -?\d+: ")
 _SESSION_STATES = (HealthState.CONNECTED, HealthState.DEGRADED)
 _BROKER_STATUSES = frozenset(status.value for status in BrokerStatus)
+# An order can still fill until IB confirms its cancel; a cancel that got lost may be sent again.
+_LIVE_STATUSES = ACTIVE_STATUSES | {BrokerStatus.PENDING_CANCEL.value}
 
 # (quantity, limit price, stop price) of a working order
 _Terms = tuple[Decimal, Decimal | None, Decimal | None]
@@ -400,6 +402,11 @@ class OrderService:
             )
             self.alert.emit(message, True)
             raise OrderRefused(message, refused.report) from refused
+        except asyncio.CancelledError:
+            # Stopped before the close leg went out: nothing of this roll exists at the broker.
+            if self._journal.order(close.key) is None:
+                del self._rolls[plan]
+            raise
         state = await self._final_or_timeout(close.key)
         closed = (self._journal.order(close.key) or _missing(close.key)).lifecycle.filled
         if state is OrderState.FILLED:
@@ -497,7 +504,11 @@ class OrderService:
         client_id = self._session.endpoint.client_id
         for item in plan.orders:
             trade = self._trade_by_id(item.order.order_id)
-            if trade is not None and trade.order.clientId != client_id and trade.isActive():
+            if (
+                trade is not None
+                and trade.order.clientId != client_id
+                and trade.orderStatus.status in _LIVE_STATUSES
+            ):
                 raise OrderRefused(
                     f"Order {item.order.order_id} on {old} was placed by another API client or "
                     "in TWS; cancel it there before rolling."
@@ -524,16 +535,14 @@ class OrderService:
         trades = [
             t
             for t in (self._trade_by_id(item.order.order_id) for item in plan.orders)
-            if t is not None and t.isActive()
+            if t is not None and t.orderStatus.status in _LIVE_STATUSES
         ]
         parents = {t.order.orderId for t in trades}
         for trade in trades:
             if trade.order.parentId not in parents:
                 self._send_cancel(trade, f"roll of {old}")
         try:
-            await asyncio.wait_for(
-                asyncio.gather(*(_until_done(t) for t in trades)), self._fill_timeout
-            )
+            await asyncio.wait_for(_all_done(trades), self._fill_timeout)
         except TimeoutError:
             raise OrderRefused(
                 f"IB did not confirm the cancels of the working orders on {old} within "
@@ -708,7 +717,7 @@ class OrderService:
 
     def _cancellable(self, order_id: int) -> Trade:
         trade = self._trade_by_id(order_id)
-        if trade is None or trade.orderStatus.status not in ACTIVE_STATUSES:
+        if trade is None or trade.orderStatus.status not in _LIVE_STATUSES:
             raise OrderRefused(f"Order {order_id} is not working, there is nothing to cancel.")
         if trade.order.clientId != self._session.endpoint.client_id:
             raise OrderRefused(
@@ -1075,6 +1084,11 @@ def _intent_from_trade(
         created_at=now,
         account=order.account,
     )
+
+
+async def _all_done(trades: Sequence[Trade]) -> None:
+    for trade in trades:
+        await _until_done(trade)
 
 
 async def _until_done(trade: Trade) -> None:

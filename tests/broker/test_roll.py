@@ -514,6 +514,40 @@ async def test_roll_cancels_the_old_month_orders_before_it_closes(
 
 
 @pytest.mark.expect_log_warnings
+async def test_a_roll_stopped_before_its_close_leg_can_be_started_again(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    await long_front_month(rig, wait_for)
+    stop = rig.intent(side="SELL", quantity=2, order_type="STP", stop_price=rig.bid(-20))
+    rig.broker.orders.submit(stop, confirmed=True)
+    await wait_for(lambda: rig.state(stop.key) is OrderState.WORKING, what="the stop working")
+    rolling = plan(rig)
+    rig.gw.faults.stop_answering()  # the roll waits for IB to confirm the stop's cancel
+
+    roll = asyncio.ensure_future(rig.broker.orders.roll(rolling))
+    await wait_for(lambda: _cancel_requested(rig, stop.key), what="the stop's cancel sent")
+    roll.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await roll
+    rig.gw.faults.resume_answering()
+
+    assert legs(rig)[Purpose.ROLL_CLOSE] == []
+    assert rig.sim_status(stop.key) == "Submitted"
+    await wait_for(lambda: not rig.broker.orders.entry_block(), what="orders allowed again")
+    opened = await rig.broker.orders.roll(rolling)
+    assert opened is not None
+    assert rig.state(stop.key) is OrderState.CANCELLED
+    assert [side for _, side, _ in received(rig)] == ["BUY", "SELL", "SELL", "BUY"]
+    await wait_for(lambda: held(rig, rig.next_month) == 2, what="the new month opened")
+    rig.assert_agree()
+
+
+def _cancel_requested(rig: Rig, key: str) -> bool:
+    order = rig.journal.order(key)
+    return order is not None and order.lifecycle.cancel_requested
+
+
+@pytest.mark.expect_log_warnings
 async def test_roll_goes_on_when_the_close_leg_filled_while_the_connection_was_cut(
     rig: Rig, wait_for: WaitFor
 ) -> None:
