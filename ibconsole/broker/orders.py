@@ -129,6 +129,8 @@ class OrderRow:
 
 @dataclass(frozen=True, slots=True)
 class Reconciliation:
+    """What one reconciliation found, by order key (``fills_recovered``: executions journalled)."""
+
     matched: tuple[str, ...]
     unknown: tuple[str, ...]
     filled_while_disconnected: tuple[str, ...]
@@ -138,7 +140,8 @@ class Reconciliation:
 
 @dataclass(frozen=True, slots=True)
 class RollFailure:
-    """The close leg filled but the open leg did not: the position is flat in the old month only."""
+    """The close leg filled (in full or in part) but the open leg did not: what was closed in the
+    old month is not open in the new one."""
 
     plan: RollPlan
     reason: str
