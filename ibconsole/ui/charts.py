@@ -37,7 +37,7 @@ from ibconsole.domain.products import product
 from ibconsole.domain.quotes import MarketDataType, Quote
 from ibconsole.domain.rollover import RolloverView
 from ibconsole.ui.context import UiContext
-from ibconsole.ui.months import WATCH_LIST, price_text, rollover_view
+from ibconsole.ui.months import WATCH_LIST, contract_name, price_text, rollover_view
 from ibconsole.ui.theme import Tone, tone_style
 
 log = logging.getLogger(__name__)
@@ -442,9 +442,9 @@ class ChartPanel(QWidget):
             axis.update()
         zone_name = now.astimezone(zone).strftime("%Z")
         self._contract.setText(
-            f"<b>{shown.contract.local_symbol}</b> · {item.description} · times in {zone_name}"
+            f"<b>{contract_name(shown.contract)}</b> · {item.description} · times in {zone_name}"
         )
-        self._message.setText(f"Loading {shown.bar_size} bars of {shown.contract.local_symbol}…")
+        self._message.setText(f"Loading {shown.bar_size} bars of {contract_name(shown.contract)}…")
         self._message.show()
         self._dirty_closed = self._dirty_live = self._dirty_quote = self._dirty_gaps = True
         self._schedule()
@@ -464,7 +464,7 @@ class ChartPanel(QWidget):
             self._bars_held = shown.key
             self._ctx.runner.start(
                 market.subscribe_bars(shown.contract, shown.bar_size),
-                name=f"chart bars {shown.contract.local_symbol} {shown.bar_size}",
+                name=f"chart bars {contract_name(shown.contract)} {shown.bar_size}",
                 done=self._on_bars_subscribed,
                 failed=self._on_bars_failed,
             )
@@ -601,7 +601,9 @@ class ChartPanel(QWidget):
             if self._bars:
                 self._message.hide()
             elif shown is not None and self._bars_held is not None:
-                self._message.setText(f"No {shown.bar_size} bars of {shown.contract.local_symbol}")
+                self._message.setText(
+                    f"No {shown.bar_size} bars of {contract_name(shown.contract)}"
+                )
         if self._dirty_quote:
             self._dirty_quote = False
             self._show_quote()

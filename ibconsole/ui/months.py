@@ -78,6 +78,11 @@ async def rollover_view(
     return (await family_months(broker, symbol, settings, now)).view
 
 
+def contract_name(contract: ListedContract) -> str:
+    """The local symbol as the window writes it: IB pads CBOT names ("YM   MAR 25")."""
+    return " ".join(contract.local_symbol.split())
+
+
 def exchange_time(instant: datetime, contract: ListedContract) -> str:
     """``instant`` on the exchange's clock with its zone: "Fri 21 Mar 2025 08:30 CDT"."""
     local = instant.astimezone(ZoneInfo(product(contract.symbol).time_zone))

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -32,7 +33,7 @@ from ibconsole.domain.orders import WorkingOrder
 from ibconsole.domain.quotes import Quote
 from ibconsole.domain.rollover import OrderAction, RollLeg, RollPlan, plan_roll
 from ibconsole.ui.context import UiContext
-from ibconsole.ui.months import exchange_time, price_text
+from ibconsole.ui.months import contract_name, exchange_time, price_text
 from ibconsole.ui.theme import Tone, tone_color, tone_style
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def _quantity(value: Decimal) -> str:
 
 def leg_text(leg: RollLeg) -> str:
     """ "SELL 1 ESH5" """
-    return f"{leg.side.value} {_quantity(leg.quantity)} {leg.contract.local_symbol}"
+    return f"{leg.side.value} {_quantity(leg.quantity)} {contract_name(leg.contract)}"
 
 
 def _order_text(order: WorkingOrder, contract: ListedContract) -> str:
@@ -121,9 +122,11 @@ class RollFailureAlert(QFrame):
     def text(self) -> str:
         return self._text.text()
 
-    def show_failure(self, failure: RollFailure) -> None:
+    def show_failure(self, failure: RollFailure, detail: str = "") -> None:
+        """Show ``failure``; ``detail`` is what IB said about the failed leg, if anything."""
         self._failure = failure
-        self._text.setText(f"⚠ {failure.sentence}")
+        said = f"\nIB said: {detail}" if detail else ""
+        self._text.setText(f"⚠ {failure.sentence}{said}")
         self._retry.setEnabled(failure.plan.open is not None)
         self._retry.setText("Retry open leg")
         self.show()
@@ -171,7 +174,7 @@ class RollDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("rollDialog")
-        self.setWindowTitle(f"Roll {held.local_symbol} → {target.local_symbol}")
+        self.setWindowTitle(f"Roll {contract_name(held)} → {contract_name(target)}")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
         self._ctx = ctx
         self._quantity = quantity
@@ -187,8 +190,8 @@ class RollDialog(QDialog):
 
         title = QLabel(
             f"Roll {_quantity(abs(quantity))} {held.symbol} "
-            f"{'long' if quantity > 0 else 'short'} from {held.local_symbol} "
-            f"into {target.local_symbol}",
+            f"{'long' if quantity > 0 else 'short'} from {contract_name(held)} "
+            f"into {contract_name(target)}",
             self,
         )
         title.setStyleSheet("font-size: 14pt; font-weight: 600;")
@@ -217,12 +220,12 @@ class RollDialog(QDialog):
         self._spread.setObjectName("rollSpread")
         grid.addWidget(self._spread, 3, 0, 1, 6)
 
-        self._reopen = QCheckBox(f"Reopen the position in {target.local_symbol}", self)
+        self._reopen = QCheckBox(f"Reopen the position in {contract_name(target)}", self)
         self._reopen.setObjectName("rollReopen")
         self._reopen.setChecked(self._plan.open is not None)
         self._reopen.toggled.connect(self._on_reopen_toggled)
 
-        orders = QGroupBox(f"Working orders on {held.local_symbol}", self)
+        orders = QGroupBox(f"Working orders on {contract_name(held)}", self)
         self._orders = QLabel(orders)
         self._orders.setObjectName("rollOrders")
         self._orders.setWordWrap(True)
@@ -250,6 +253,8 @@ class RollDialog(QDialog):
         self._cancel.clicked.connect(self.reject)
 
         layout = QVBoxLayout(self)
+        # The dialog grows with what it shows (progress, errors, the alert), never squeezing it.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         layout.addWidget(title)
         layout.addWidget(legs)
         layout.addWidget(self._reopen)
@@ -289,13 +294,13 @@ class RollDialog(QDialog):
     def failure_alert(self) -> RollFailureAlert:
         return self._alert
 
-    def show_failure(self, failure: RollFailure) -> None:
+    def show_failure(self, failure: RollFailure, detail: str = "") -> None:
         if failure.plan.close.contract.con_id != self._held.con_id:
             return
         if "open" in self._steps:
             self._steps["open"] = Step.FAILED
             self._show_progress()
-        self._alert.show_failure(failure)
+        self._alert.show_failure(failure, detail)
 
     def show_retrying(self) -> None:
         self._alert.show_retrying()
@@ -337,7 +342,7 @@ class RollDialog(QDialog):
         opening = self._leg_labels["open"]
         opening[0].setText("2. Open")
         if plan.open is None:
-            opening[1].setText(f"— not reopened in {self._target.local_symbol}")
+            opening[1].setText(f"— not reopened in {contract_name(self._target)}")
             opening[2].setText("")
         else:
             opening[1].setText(leg_text(plan.open))
@@ -351,15 +356,15 @@ class RollDialog(QDialog):
                 if old.action is OrderAction.MOVE:
                     lines.append(
                         f"{order}: cancelled with the roll; it protects the position, "
-                        f"so re-enter it on {self._target.local_symbol}"
+                        f"so re-enter it on {contract_name(self._target)}"
                     )
                 else:
                     lines.append(f"{order}: cancelled with the roll")
             self._orders.setText("\n".join(lines))
         self._confirm.setText(
-            f"Roll {self._held.local_symbol} → {self._target.local_symbol}"
+            f"Roll {contract_name(self._held)} → {contract_name(self._target)}"
             if plan.open is not None
-            else f"Close {self._held.local_symbol}"
+            else f"Close {contract_name(self._held)}"
         )
         self._steps = {"close": Step.WAITING}
         if plan.open is not None:
@@ -392,7 +397,7 @@ class RollDialog(QDialog):
         self._confirm.setToolTip("" if quoted else "Waiting for quotes of both months")
 
     def _spread_text(self, old: Quote | None, new: Quote | None) -> str:
-        name = f"Calendar spread {self._target.local_symbol} − {self._held.local_symbol}"
+        name = f"Calendar spread {contract_name(self._target)} − {contract_name(self._held)}"
         if old is None or new is None:
             return f"{name}: waiting for quotes of both months…"
 
@@ -420,7 +425,7 @@ class RollDialog(QDialog):
             try:
                 market.unsubscribe(contract.con_id)
             except KeyError:
-                log.info("quote subscription of %s was already gone", contract.local_symbol)
+                log.info("quote subscription of %s was already gone", contract_name(contract))
 
     # ------------------------------------------------------------------- roll
     def _on_confirm_clicked(self) -> None:
@@ -436,7 +441,7 @@ class RollDialog(QDialog):
         plan = self._plan
         self._ctx.runner.start(
             self._ctx.broker.orders.roll(plan),
-            name=f"roll {plan.close.contract.local_symbol}",
+            name=f"roll {contract_name(plan.close.contract)}",
             done=lambda _: self._on_roll_done(),
             failed=self._on_roll_failed,
         )
@@ -449,7 +454,7 @@ class RollDialog(QDialog):
 
     def _on_roll_failed(self, error: BaseException) -> None:
         if not isinstance(error, OrderRefused):
-            log.error("the roll of %s failed", self._held.local_symbol, exc_info=error)
+            log.error("the roll of %s failed", contract_name(self._held), exc_info=error)
         if self._steps.get("close") is not Step.FILLED:
             self._steps["close"] = Step.FAILED
         elif "open" in self._steps:

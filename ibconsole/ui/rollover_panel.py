@@ -46,6 +46,7 @@ from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import (
     WATCH_LIST,
     FamilyMonths,
+    contract_name,
     exchange_day,
     exchange_time,
     family_months,
@@ -232,15 +233,15 @@ class RolloverModel(QAbstractTableModel):
         if column is Column.FAMILY:
             return row.symbol
         if column is Column.POSITION:
-            return ", ".join(f"{_signed(h.quantity)} {h.contract.local_symbol}" for h in row.held)
+            return ", ".join(f"{_signed(h.quantity)} {contract_name(h.contract)}" for h in row.held)
         if row.months is None:
             return f"Unavailable: {row.error}" if column is Column.STATUS else ""
         view = row.months.view
         front = view.front.contract
         if column is Column.FRONT:
-            return front.local_symbol
+            return contract_name(front)
         if column is Column.NEXT:
-            return view.next.contract.local_symbol if view.next else "—"
+            return contract_name(view.next.contract) if view.next else "—"
         if column is Column.LAST_TRADE:
             return exchange_time(front.last_trade, front)
         if column is Column.DAYS:
@@ -250,7 +251,7 @@ class RolloverModel(QAbstractTableModel):
         if column is Column.STATUS:
             words = status_words(view.status)
             if view.active != front:
-                return f"{words} → trade {view.active.local_symbol}"
+                return f"{words} → trade {contract_name(view.active)}"
             return words
         return self._session_text(row)
 
@@ -280,8 +281,8 @@ class RolloverModel(QAbstractTableModel):
             return "\n".join(lines)
         if column is Column.POSITION and row.held:
             return "\n".join(
-                f"{_signed(h.quantity)} {h.contract.local_symbol}: {status_words(h.status)}"
-                + (f", roll into {h.target.local_symbol}" if h.rollable and h.target else "")
+                f"{_signed(h.quantity)} {contract_name(h.contract)}: {status_words(h.status)}"
+                + (f", roll into {contract_name(h.target)}" if h.rollable and h.target else "")
                 for h in row.held
             )
         if column is Column.STATUS and row.months is not None:
@@ -557,9 +558,9 @@ class RolloverPanel(QWidget):
             self._hint.setText("A roll dialog is open.")
         elif candidate is not None and candidate.target is not None:
             self._hint.setText(
-                f"{_signed(candidate.quantity)} {candidate.contract.local_symbol} is in its "
+                f"{_signed(candidate.quantity)} {contract_name(candidate.contract)} is in its "
                 f"{status_words(candidate.status).lower()}: roll into "
-                f"{candidate.target.local_symbol}"
+                f"{contract_name(candidate.target)}"
             )
         elif row is not None and row.held:
             self._hint.setText(f"{row.symbol}: held positions are not in a roll window.")
@@ -602,9 +603,26 @@ class RolloverPanel(QWidget):
 
     # ---------------------------------------------------- partial roll alert
     def _on_bridge_roll_failed(self, failure: RollFailure) -> None:
-        self._alert.show_failure(failure)
+        detail = self._open_leg_message(failure)
+        self._alert.show_failure(failure, detail)
         if self._dialog is not None:
-            self._dialog.show_failure(failure)
+            self._dialog.show_failure(failure, detail)
+
+    def _open_leg_message(self, failure: RollFailure) -> str:
+        """IB's words on the newest failed order of the open leg ("" when it said nothing)."""
+        leg = failure.plan.open
+        if leg is None:
+            return ""
+        said = [
+            row.message
+            for row in self._ctx.broker.orders.rows()
+            if row.ours
+            and row.con_id == leg.contract.con_id
+            and row.side is leg.side
+            and not row.working
+            and row.message
+        ]
+        return said[-1] if said else ""
 
     def _on_alert_retry_requested(self, failure: RollFailure) -> None:
         self.retry_open(failure)
@@ -616,7 +634,7 @@ class RolloverPanel(QWidget):
             self._dialog.show_retrying()
         self._ctx.runner.start(
             self._retry(failure.plan),
-            name=f"retry open leg of {failure.plan.close.contract.local_symbol}",
+            name=f"retry open leg of {contract_name(failure.plan.close.contract)}",
             done=lambda _: self._on_retry_done(failure),
             failed=self._on_retry_failed,
         )
@@ -662,7 +680,7 @@ class RolloverPanel(QWidget):
         self._alert.clear()
         if self._dialog is not None:
             self._dialog.show_retry_filled()
-        log.info("roll completed by retry: %s", opened.contract.local_symbol if opened else "")
+        log.info("roll completed by retry: %s", contract_name(opened.contract) if opened else "")
 
     def _on_retry_failed(self, error: BaseException) -> None:
         # A refused or unfilled retry raises the roll_failed event again, which re-shows the

@@ -1,0 +1,227 @@
+"""Rolling a held ES position inside its roll window, through the rollover panel's Roll… action:
+both legs at the simulator and in the journal; a rejected open leg raises the critical alert and
+its retry places only the open leg."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pytest
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QWidget
+
+from ibconsole.broker.orders import OrderRow
+from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.orders import OrderType, Purpose, Side, build_intent
+from ibconsole.journal import OrderState
+from ibconsole.sim import PaperGateway
+from ibconsole.ui.context import UiContext
+from ibconsole.ui.months import rollover_view
+from ibconsole.ui.roll_dialog import RollDialog, Step
+from ibconsole.ui.rollover_panel import Column, RolloverPanel
+
+# Monday 17 March 2025, 10:00 in Chicago: ESH5 expires on Friday 21 March, its roll date was
+# Thursday 13 March, so it is in its roll window and the market is open.
+IN_ES_ROLL_WINDOW = datetime(2025, 3, 17, 15, 0, tzinfo=UTC)
+
+T = TypeVar("T", bound=QObject)
+
+
+def child(widget: QWidget, kind: type[T], name: str) -> T:
+    found = widget.findChild(kind, name)
+    assert found is not None, f"no {kind.__name__} named {name}"
+    return found
+
+
+@pytest.fixture
+def as_of() -> datetime:
+    return IN_ES_ROLL_WINDOW
+
+
+async def hold_es(ctx: UiContext, wait_for: Any, quantity: int = 1) -> ListedContract:
+    """Buy ``quantity`` of the ES front month through the broker, as a trader would have."""
+    view = await rollover_view(ctx.broker, "ES", ctx.settings.rollover, ctx.clock.now())
+    front = view.front.contract
+    market = ctx.broker.market
+    market.subscribe(front)
+    await wait_for(lambda: market.quote(front.con_id) is not None, what="an ESH5 quote")
+    intent = build_intent(
+        contract=front,
+        side=Side.BUY,
+        quantity=quantity,
+        order_type=OrderType.MARKET,
+        clock=ctx.clock,
+        account=ctx.broker.account.account,
+    )
+    ctx.broker.orders.submit(intent, confirmed=True)
+    await wait_for(
+        lambda: (
+            (p := ctx.broker.account.position(front.con_id)) is not None and p.quantity == quantity
+        ),
+        what="the ES position",
+    )
+    market.unsubscribe(front.con_id)
+    return front
+
+
+async def open_roll_dialog(
+    ctx: UiContext, qtbot: Any, wait_for: Any
+) -> tuple[RolloverPanel, RollDialog]:
+    """The panel (keep it referenced: it owns the dialog) and its open roll dialog."""
+    panel = RolloverPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.resize(1200, 420)
+    await wait_for(
+        lambda: (
+            (row := panel.model.row_at(panel.model.row_of("ES"))) is not None
+            and row.roll_candidate is not None
+        ),
+        what="the held ES position in the watch list",
+    )
+    panel.select_family("ES")
+    button = child(panel, QPushButton, "rollButton")
+    assert button.isEnabled()
+    button.click()
+    dialog = panel.roll_dialog
+    assert dialog is not None
+    return panel, dialog
+
+
+def new_orders(gateway: PaperGateway, before: int) -> list[tuple[str, str, Decimal]]:
+    return [
+        (o.request.contract.local_symbol, o.request.action, o.request.quantity)
+        for o in gateway.orders[before:]
+        if not o.is_modify
+    ]
+
+
+async def test_the_watch_list_marks_the_held_position_in_its_roll_window(
+    ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    await hold_es(ui_context, wait_for)
+    panel = RolloverPanel(ui_context)
+    qtbot.addWidget(panel)
+    panel.resize(1200, 420)
+    await wait_for(lambda: panel.is_populated and all(r.months for r in panel.model.rows))
+    await wait_for(lambda: panel.model.rows[panel.model.row_of("ES")].held, what="ES held")
+    model = panel.model
+    row = model.row_of("ES")
+    assert model.data(model.index(row, Column.POSITION)) == "+1 ESH5"
+    assert model.data(model.index(row, Column.STATUS)) == "Roll window → trade ESM5"
+    button = child(panel, QPushButton, "rollButton")
+    panel.select_family("CL")
+    assert not button.isEnabled()  # nothing held in CL
+    panel.select_family("ES")
+    assert button.isEnabled()
+    assert "roll into ESM5" in child(panel, QLabel, "rolloverHint").text()
+    panel.grab().save("/tmp/ui3/rollover-held.png")
+
+
+async def test_roll_closes_the_old_month_and_opens_the_next_at_the_simulator(
+    gateway: PaperGateway, ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    held = await hold_es(ui_context, wait_for)
+    before = len(gateway.orders)
+    _panel, dialog = await open_roll_dialog(ui_context, qtbot, wait_for)
+
+    assert child(dialog, QLabel, "rollCloseLeg").text() == "SELL 1 ESH5"
+    assert child(dialog, QLabel, "rollOpenLeg").text() == "BUY 1 ESM5"
+    assert child(dialog, QCheckBox, "rollReopen").isChecked()
+    assert child(dialog, QLabel, "rollOrders").text().startswith("None")
+    spread = child(dialog, QLabel, "rollSpread")
+    await wait_for(lambda: "bid +" in spread.text() or "bid -" in spread.text(), what="spread")
+    confirm = child(dialog, QPushButton, "rollConfirmButton")
+    await wait_for(confirm.isEnabled, what="the Roll button, once both months are quoted")
+    market = ui_context.broker.market
+    target = dialog.plan.open
+    assert target is not None
+    assert market.subscriptions() == {held.con_id: 1, target.contract.con_id: 1}
+    dialog.grab().save("/tmp/ui3/roll-dialog.png")
+
+    confirm.click()
+    await wait_for(
+        lambda: dialog.steps == {"close": Step.FILLED, "open": Step.FILLED},
+        timeout=10,
+        what="both legs filled",
+    )
+    await wait_for(lambda: not dialog.running, what="the roll to end")
+    assert new_orders(gateway, before) == [
+        ("ESH5", "SELL", Decimal(1)),
+        ("ESM5", "BUY", Decimal(1)),
+    ]
+    account = ui_context.broker.account
+    await wait_for(lambda: account.position(target.contract.con_id).quantity == 1)  # type: ignore[union-attr]
+    assert account.position(held.con_id).quantity == 0  # type: ignore[union-attr]
+    journalled = {
+        o.intent.purpose: o for o in ui_context.broker.journal.orders() if o.intent.purpose
+    }
+    assert journalled[Purpose.ROLL_CLOSE].intent.contract == held
+    assert journalled[Purpose.ROLL_CLOSE].lifecycle.state is OrderState.FILLED
+    assert journalled[Purpose.ROLL_OPEN].intent.contract == target.contract
+    assert journalled[Purpose.ROLL_OPEN].lifecycle.state is OrderState.FILLED
+    assert "✓" in child(dialog, QLabel, "rollProgress").text()
+    dialog.grab().save("/tmp/ui3/roll-dialog-done.png")
+
+    dialog.reject()
+    assert market.subscriptions() == {}
+
+
+async def test_unticking_reopen_closes_only(
+    ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    await hold_es(ui_context, wait_for)
+    _panel, dialog = await open_roll_dialog(ui_context, qtbot, wait_for)
+    child(dialog, QCheckBox, "rollReopen").setChecked(False)
+    assert dialog.plan.open is None
+    assert "not reopened" in child(dialog, QLabel, "rollOpenLeg").text()
+    assert child(dialog, QPushButton, "rollConfirmButton").text() == "Close ESH5"
+
+
+@pytest.mark.expect_log_warnings  # the failed open leg is logged as critical
+async def test_a_rejected_open_leg_raises_the_alert_and_the_retry_places_only_the_open_leg(
+    gateway: PaperGateway, ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    held = await hold_es(ui_context, wait_for)
+    panel, dialog = await open_roll_dialog(ui_context, qtbot, wait_for)
+    confirm = child(dialog, QPushButton, "rollConfirmButton")
+    await wait_for(confirm.isEnabled, what="both months quoted")
+
+    def reject_open_leg(row: OrderRow) -> None:
+        if row.con_id == held.con_id and row.side is Side.SELL and row.status == "Filled":
+            ui_context.bridge.sig_order_changed.disconnect(reject_open_leg)
+            gateway.faults.reject_next_order("Simulated reject of the open leg")
+
+    ui_context.bridge.sig_order_changed.connect(reject_open_leg)
+    before = len(gateway.orders)
+    confirm.click()
+    alert = panel.failure_alert
+    await wait_for(lambda: alert.isVisibleTo(panel), timeout=10, what="the partial-roll alert")
+    assert "ESH5" in alert.text
+    assert "ESM5" in alert.text
+    assert "Simulated reject" in alert.text
+    assert dialog.failure_alert.isVisibleTo(dialog)
+    assert dialog.steps == {"close": Step.FILLED, "open": Step.FAILED}
+    assert new_orders(gateway, before) == [
+        ("ESH5", "SELL", Decimal(1)),
+        ("ESM5", "BUY", Decimal(1)),
+    ]
+    dialog.grab().save("/tmp/ui3/roll-dialog-failed.png")
+    panel.grab().save("/tmp/ui3/rollover-failed.png")
+
+    dialog.reject()  # the alert stays on the panel after the dialog is gone
+    retried = len(gateway.orders)
+    child(alert, QPushButton, "retryOpenButton").click()
+    await wait_for(lambda: not alert.isVisibleTo(panel), timeout=10, what="the retry to fill")
+    assert new_orders(gateway, retried) == [("ESM5", "BUY", Decimal(1))]
+    account = ui_context.broker.account
+    target = dialog.plan.open
+    assert target is not None
+    await wait_for(lambda: account.position(target.contract.con_id).quantity == 1)  # type: ignore[union-attr]
+    assert account.position(held.con_id).quantity == 0  # type: ignore[union-attr]
+    opens = [o for o in ui_context.broker.journal.orders() if o.intent.purpose is Purpose.ROLL_OPEN]
+    assert sorted(o.lifecycle.state for o in opens) == sorted(
+        [OrderState.REJECTED, OrderState.FILLED]
+    )
+    assert ui_context.broker.market.subscriptions() == {}
