@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLayout,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -253,8 +252,6 @@ class RollDialog(QDialog):
         self._cancel.clicked.connect(self.reject)
 
         layout = QVBoxLayout(self)
-        # The dialog grows with what it shows (progress, errors, the alert), never squeezing it.
-        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         layout.addWidget(title)
         layout.addWidget(legs)
         layout.addWidget(self._reopen)
@@ -275,7 +272,8 @@ class RollDialog(QDialog):
         ctx.bridge.sig_order_changed.connect(self._on_bridge_order_changed)
         self._show_plan()
         self._show_quotes()
-        self.resize(720, self.sizeHint().height())
+        self.setMinimumWidth(720)
+        self.adjustSize()
 
     # ------------------------------------------------------------------ public
     @property
@@ -301,6 +299,7 @@ class RollDialog(QDialog):
             self._steps["open"] = Step.FAILED
             self._show_progress()
         self._alert.show_failure(failure, detail)
+        self.adjustSize()
 
     def show_retrying(self) -> None:
         self._alert.show_retrying()
@@ -464,6 +463,7 @@ class RollDialog(QDialog):
         if self._alert.isHidden():
             self._error.setText(str(error))
             self._error.show()
+            self.adjustSize()
         self._finish(False)
 
     def _finish(self, complete: bool) -> None:

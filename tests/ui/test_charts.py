@@ -180,3 +180,15 @@ async def test_a_flood_of_ticks_repaints_at_the_timer_rate_not_the_event_rate(
     repaints = chart.repaint_count - before
     assert events > 1000
     assert 1 <= repaints <= elapsed * 1000 / REPAINT_INTERVAL_MS + 3
+
+
+async def test_the_family_picker_charts_that_family_s_active_month(
+    ui_context: UiContext, qtbot: Any, wait_for: Any, as_of: datetime
+) -> None:
+    chart = await loaded_chart(ui_context, qtbot, wait_for)
+    picker = child(chart, QComboBox, "chartSymbol")
+    picker.setCurrentText("NQ")
+    picker.activated.emit(picker.currentIndex())
+    nq = (await rollover_view(ui_context.broker, "NQ", ui_context.settings.rollover, as_of)).active
+    await wait_for(lambda: chart.contract == nq and chart.is_populated, what="NQ bars")
+    assert set(ui_context.broker.market.subscriptions()) == {nq.con_id}

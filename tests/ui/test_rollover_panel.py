@@ -3,12 +3,20 @@ domain rules compute them, shown with colour and words."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+
+from ibconsole.domain.rollover import RollStatus
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import exchange_day, exchange_time, rollover_view
 from ibconsole.ui.rollover_panel import Column, RolloverPanel
+from ibconsole.ui.theme import Tone, tone_color
+
+FOREGROUND = Qt.ItemDataRole.ForegroundRole
 
 
 def cell(panel: RolloverPanel, symbol: str, column: Column) -> str:
@@ -44,3 +52,47 @@ async def test_watch_list_shows_front_next_and_roll_dates_by_the_rules(
     assert cell(panel, "ES", Column.FRONT) == "ESH5"
     assert cell(panel, "ES", Column.STATUS) == "OK"
     assert cell(panel, "ES", Column.SESSION).startswith("Open · closes 16:00 C")
+
+
+@pytest.mark.parametrize("as_of", [datetime(2025, 3, 17, 15, 0, tzinfo=UTC)])
+async def test_statuses_read_in_words_and_colour_inside_the_roll_window(
+    ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    panel = await loaded_panel(ui_context, qtbot, wait_for)
+    model = panel.model
+    assert cell(panel, "ES", Column.STATUS) == "Roll window → trade ESM5"
+    assert cell(panel, "MCL", Column.STATUS) == "Must roll → trade MCLK5"
+    assert cell(panel, "GC", Column.STATUS) == "OK"
+    assert cell(panel, "MES", Column.ROLL_DATE) == cell(panel, "ES", Column.ROLL_DATE)
+
+    def colour(symbol: str) -> QColor:
+        value = model.data(model.index(model.row_of(symbol), Column.STATUS), FOREGROUND)
+        assert isinstance(value, QColor)
+        return value
+
+    assert colour("ES") == tone_color(Tone.WARN)
+    assert colour("MCL") == tone_color(Tone.BAD)
+    assert colour("GC") == tone_color(Tone.GOOD)
+    es = model.rows[model.row_of("ES")].months
+    assert es is not None
+    assert es.view.status is RollStatus.ROLL_WINDOW
+
+
+# Saturday 8 March 2025, noon in Chicago: Globex is shut until Sunday 17:00, which is already
+# daylight time (US clocks go forward early that Sunday).
+@pytest.mark.parametrize("as_of", [datetime(2025, 3, 8, 18, 0, tzinfo=UTC)])
+async def test_the_weekend_shows_the_market_closed_with_its_next_open(
+    ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    panel = await loaded_panel(ui_context, qtbot, wait_for)
+    assert cell(panel, "ES", Column.SESSION) == "Closed · opens Sun 17:00 CDT"
+    model = panel.model
+    row = model.rows[model.row_of("ES")]
+    assert row.session is not None
+    assert row.session.source == "IB tradingHours"
+    assert row.session.disagreement == ""
+
+
+async def test_an_unknown_family_is_refused_by_name(ui_context: UiContext) -> None:
+    with pytest.raises(ValueError, match="XX"):
+        RolloverPanel(ui_context, families=("ES", "XX"))
