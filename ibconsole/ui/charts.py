@@ -10,6 +10,7 @@ being recreated, so no tick rate can stall the window.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -229,6 +230,7 @@ class ChartPanel(QWidget):
         self._bar_size = DEFAULT_BAR_SIZE
         self._quote_held: int | None = None  # conId of the quote subscription this chart holds
         self._bars_held: BarKey | None = None  # the bar subscription this chart holds
+        self._orphans: Counter[BarKey] = Counter()  # released before their subscription began
         self._bars: list[Bar] = []
         self._gaps: list[BarGap] = []
         self._quote: Quote | None = None
@@ -418,7 +420,11 @@ class ChartPanel(QWidget):
             market.unsubscribe(self._quote_held)
             self._quote_held = None
         if self._bars_held is not None:
-            market.unsubscribe_bars(self._bars_held)
+            try:
+                market.unsubscribe_bars(self._bars_held)
+            except KeyError:
+                # Its subscribe_bars task has not started yet: drop it once it has.
+                self._orphans[self._bars_held] += 1
             self._bars_held = None
 
     # --------------------------------------------------------- subscriptions
@@ -436,7 +442,8 @@ class ChartPanel(QWidget):
         now = self._ctx.clock.now()
         offset = now.astimezone(zone).utcoffset() or timedelta(0)
         for axis in (self._price_axis, self._volume_axis):
-            # DateAxisItem counts seconds west of UTC: exchange time on the axis.
+            # DateAxisItem counts seconds west of UTC: exchange time on the axis, at today's
+            # offset (bars from before a DST change read an hour off, as on most charts).
             axis.utcOffset = -int(offset.total_seconds())
             axis.picture = None
             axis.update()
@@ -470,8 +477,9 @@ class ChartPanel(QWidget):
             )
 
     def _on_bars_subscribed(self, key: BarKey) -> None:
-        if key != self._bars_held:
-            log.info("bars %s arrived after the chart moved on", key)
+        if self._orphans[key]:
+            self._orphans[key] -= 1
+            self._ctx.broker.market.unsubscribe_bars(key)
 
     def _on_bars_failed(self, error: BaseException) -> None:
         self._message.setText(f"Could not load bars: {error}")
@@ -513,11 +521,11 @@ class ChartPanel(QWidget):
                 self._ctx.broker, symbol, self._ctx.settings.rollover, self._ctx.clock.now()
             ),
             name=f"chart {symbol} active month",
-            done=self.show_contract_of_view,
+            done=self._on_picked_view,
             failed=self._on_view_failed,
         )
 
-    def show_contract_of_view(self, view: RolloverView) -> None:
+    def _on_picked_view(self, view: RolloverView) -> None:
         self.show_contract(view.active)
 
     def _on_timeframes_clicked(self, button: QToolButton) -> None:

@@ -235,7 +235,9 @@ class RolloverModel(QAbstractTableModel):
         if column is Column.POSITION:
             return ", ".join(f"{_signed(h.quantity)} {contract_name(h.contract)}" for h in row.held)
         if row.months is None:
-            return f"Unavailable: {row.error}" if column is Column.STATUS else ""
+            if column is not Column.STATUS:
+                return ""
+            return f"Unavailable: {row.error}" if row.error else "Waiting for the connection…"
         view = row.months.view
         front = view.front.contract
         if column is Column.FRONT:
@@ -287,10 +289,11 @@ class RolloverModel(QAbstractTableModel):
             )
         if column is Column.STATUS and row.months is not None:
             schedule = row.months.view.front
+            failed = f"\nLast refresh failed: {row.error}" if row.error else ""
             return (
                 f"Roll from {exchange_time(schedule.roll_at, schedule.contract)}\n"
                 f"Must roll from {exchange_time(schedule.must_roll_at, schedule.contract)}\n"
-                f"Hold until {exchange_time(schedule.deadline, schedule.contract)}"
+                f"Hold until {exchange_time(schedule.deadline, schedule.contract)}{failed}"
             )
         if column is Column.STATUS and row.error:
             return row.error
@@ -355,7 +358,7 @@ class RolloverPanel(QWidget):
         self._table.doubleClicked.connect(self._on_table_double_clicked)
 
         self._alert = RollFailureAlert(self)
-        self._alert.sig_retry_requested.connect(self._on_alert_retry_requested)
+        self._alert.sig_retry_requested.connect(self.retry_open)
 
         self._roll_button = QPushButton("Roll…", self)
         self._roll_button.setObjectName("rollButton")
@@ -390,7 +393,7 @@ class RolloverPanel(QWidget):
         bridge.sig_synced.connect(self._on_bridge_synced)
         bridge.sig_portfolio_changed.connect(self._on_bridge_portfolio_changed)
         bridge.sig_roll_failed.connect(self._on_bridge_roll_failed)
-        self._update_roll_button()
+        self._rebuild()
         if ctx.broker.session.sync_info is not None:
             QTimer.singleShot(0, self.refresh)
 
@@ -424,6 +427,8 @@ class RolloverPanel(QWidget):
 
     def refresh(self) -> None:
         """Re-read every family's months (the broker caches chains per trading day)."""
+        if self._ctx.broker.session.sync_info is None and not self._months:
+            return  # nothing to show before the first sync; sig_synced refreshes
         if self._loading:
             self._reload_again = True
             return
@@ -481,17 +486,17 @@ class RolloverPanel(QWidget):
 
     def _row(self, symbol: str, now: datetime, portfolio: Sequence[PortfolioRow]) -> WatchRow:
         months = self._months.get(symbol)
-        error = self._errors.get(symbol, "" if months else "loading…")
+        # After a failed refresh the last good months stay on screen, the error in the tooltip.
+        error = self._errors.get(symbol, "")
         if months is None:
             return WatchRow(symbol, None, error, None, ())
-        # A stale error stays visible while the last good months are shown.
         session = self._session(months, now)
         held = tuple(
             self._held(months, item, now)
             for item in portfolio
             if item.quantity and months.chain.month(item.con_id) is not None
         )
-        return WatchRow(symbol, months, "", session, held)
+        return WatchRow(symbol, months, error, session, held)
 
     def _held(self, months: FamilyMonths, item: PortfolioRow, now: datetime) -> HeldPosition:
         month = months.chain.month(item.con_id)
@@ -623,9 +628,6 @@ class RolloverPanel(QWidget):
             and row.message
         ]
         return said[-1] if said else ""
-
-    def _on_alert_retry_requested(self, failure: RollFailure) -> None:
-        self.retry_open(failure)
 
     def retry_open(self, failure: RollFailure) -> None:
         """Place only the failed open leg again (the close leg is never repeated)."""

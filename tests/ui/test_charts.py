@@ -192,3 +192,20 @@ async def test_the_family_picker_charts_that_family_s_active_month(
     nq = (await rollover_view(ui_context.broker, "NQ", ui_context.settings.rollover, as_of)).active
     await wait_for(lambda: chart.contract == nq and chart.is_populated, what="NQ bars")
     assert set(ui_context.broker.market.subscriptions()) == {nq.con_id}
+
+
+async def test_switches_within_one_loop_turn_leave_only_the_last_subscription(
+    ui_context: UiContext, qtbot: Any, wait_for: Any, as_of: datetime
+) -> None:
+    chart = await loaded_chart(ui_context, qtbot, wait_for)
+    cl = (await rollover_view(ui_context.broker, "CL", ui_context.settings.rollover, as_of)).active
+    chart.show_contract(cl)
+    chart.set_bar_size("15 mins")  # before the 1-minute CL request has even started
+    market = ui_context.broker.market
+    final = {BarKey(cl.con_id, "15 mins"): 1}
+    await wait_for(
+        lambda: chart.is_populated and market.bar_subscriptions() == final,
+        what="only the 15-minute CL bars subscribed",
+    )
+    assert market.subscriptions() == {cl.con_id: 1}
+    assert chart.bars[1].start - chart.bars[0].start >= timedelta(minutes=15)
