@@ -83,15 +83,15 @@ def contract_name(contract: ListedContract) -> str:
     return " ".join(contract.local_symbol.split())
 
 
-def exchange_time(instant: datetime, contract: ListedContract) -> str:
+def exchange_time(instant: datetime, contract: ListedContract, *, year: bool = True) -> str:
     """``instant`` on the exchange's clock with its zone: "Fri 21 Mar 2025 08:30 CDT"."""
     local = instant.astimezone(ZoneInfo(product(contract.symbol).time_zone))
-    return local.strftime("%a %d %b %Y %H:%M %Z")
+    return local.strftime("%a %d %b %Y %H:%M %Z" if year else "%a %d %b %H:%M %Z")
 
 
-def exchange_day(day: date) -> str:
+def exchange_day(day: date, *, year: bool = True) -> str:
     """A trade date as the window writes it: "Thu 13 Mar 2025"."""
-    return day.strftime("%a %d %b %Y")
+    return day.strftime("%a %d %b %Y" if year else "%a %d %b")
 
 
 def price_text(price: Decimal | None, contract: ListedContract, signed: bool = False) -> str:

@@ -101,27 +101,29 @@ class WatchRow:
 
 
 class Column(IntEnum):
+    """Most telling first: a narrow dock still shows the status and what is held."""
+
     FAMILY = 0
     FRONT = 1
     NEXT = 2
-    LAST_TRADE = 3
-    DAYS = 4
-    ROLL_DATE = 5
-    STATUS = 6
+    STATUS = 3
+    POSITION = 4
+    DAYS = 5
+    ROLL_DATE = 6
     SESSION = 7
-    POSITION = 8
+    LAST_TRADE = 8
 
 
 _HEADERS = {
     Column.FAMILY: "Family",
     Column.FRONT: "Front",
     Column.NEXT: "Next",
-    Column.LAST_TRADE: "Last trade (exchange time)",
+    Column.STATUS: "Status",
+    Column.POSITION: "Position",
     Column.DAYS: "Days",
     Column.ROLL_DATE: "Roll date",
-    Column.STATUS: "Status",
     Column.SESSION: "Session",
-    Column.POSITION: "Position",
+    Column.LAST_TRADE: "Last trade (exchange time)",
 }
 
 _STATUS_WORDS = {
@@ -245,15 +247,15 @@ class RolloverModel(QAbstractTableModel):
         if column is Column.NEXT:
             return contract_name(view.next.contract) if view.next else "—"
         if column is Column.LAST_TRADE:
-            return exchange_time(front.last_trade, front)
+            return exchange_time(front.last_trade, front, year=False)
         if column is Column.DAYS:
             return str(view.days_to_expiry)
         if column is Column.ROLL_DATE:
-            return exchange_day(view.roll_date)
+            return exchange_day(view.roll_date, year=False)
         if column is Column.STATUS:
             words = status_words(view.status)
             if view.active != front:
-                return f"{words} → trade {contract_name(view.active)}"
+                return f"{words} → {contract_name(view.active)}"
             return words
         return self._session_text(row)
 
@@ -276,6 +278,11 @@ class RolloverModel(QAbstractTableModel):
     def _tooltip(self, row: WatchRow, column: Column) -> str | None:
         if column is Column.FAMILY:
             return PRODUCTS[row.symbol].description
+        if column is Column.LAST_TRADE and row.months is not None:
+            front = row.months.view.front.contract
+            return f"{contract_name(front)} last trades {exchange_time(front.last_trade, front)}"
+        if column is Column.ROLL_DATE and row.months is not None:
+            return f"Roll from {exchange_day(row.months.view.roll_date)}"
         if column is Column.SESSION and row.session is not None:
             lines = [f"From {row.session.source}"]
             if row.session.disagreement:
@@ -290,7 +297,9 @@ class RolloverModel(QAbstractTableModel):
         if column is Column.STATUS and row.months is not None:
             schedule = row.months.view.front
             failed = f"\nLast refresh failed: {row.error}" if row.error else ""
-            return (
+            view = row.months.view
+            active = f"New orders go to {contract_name(view.active)}.\n"
+            return active + (
                 f"Roll from {exchange_time(schedule.roll_at, schedule.contract)}\n"
                 f"Must roll from {exchange_time(schedule.must_roll_at, schedule.contract)}\n"
                 f"Hold until {exchange_time(schedule.deadline, schedule.contract)}{failed}"

@@ -109,7 +109,7 @@ async def test_the_watch_list_marks_the_held_position_in_its_roll_window(
     model = panel.model
     row = model.row_of("ES")
     assert model.data(model.index(row, Column.POSITION)) == "+1 ESH5"
-    assert model.data(model.index(row, Column.STATUS)) == "Roll window → trade ESM5"
+    assert model.data(model.index(row, Column.STATUS)) == "Roll window → ESM5"
     button = child(panel, QPushButton, "rollButton")
     panel.select_family("CL")
     assert not button.isEnabled()  # nothing held in CL
@@ -117,6 +117,8 @@ async def test_the_watch_list_marks_the_held_position_in_its_roll_window(
     assert button.isEnabled()
     assert "roll into ESM5" in child(panel, QLabel, "rolloverHint").text()
     panel.grab().save("/tmp/ui3/rollover-held.png")
+    panel.resize(500, 450)
+    panel.grab().save("/tmp/ui3/rollover-narrow.png")
 
 
 async def test_roll_closes_the_old_month_and_opens_the_next_at_the_simulator(
