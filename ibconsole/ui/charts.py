@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -268,12 +269,15 @@ class ChartPanel(QWidget):
             self._timeframes.addButton(button)
             bar.addWidget(button)
         self._timeframes.buttonClicked.connect(self._on_timeframes_clicked)
-        bar.addStretch(1)
         self._readout = QLabel(self)
         self._readout.setObjectName("chartQuote")
+        # In a narrow dock the quote readout gives way (the lines still show the prices);
+        # the data state never does.
+        self._readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._readout.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self._state = QLabel(self)
         self._state.setObjectName("chartDataState")
-        bar.addWidget(self._readout)
+        bar.addWidget(self._readout, 1)
         bar.addSpacing(12)
         bar.addWidget(self._state)
 
@@ -448,8 +452,10 @@ class ChartPanel(QWidget):
             axis.picture = None
             axis.update()
         zone_name = now.astimezone(zone).strftime("%Z")
-        self._contract.setText(
-            f"<b>{contract_name(shown.contract)}</b> · {item.description} · times in {zone_name}"
+        self._contract.setText(f"<b>{contract_name(shown.contract)}</b> · {zone_name}")
+        self._contract.setToolTip(
+            f"{item.description}, {contract_name(shown.contract)}: "
+            f"times on the axis are exchange time ({zone_name})"
         )
         self._message.setText(f"Loading {shown.bar_size} bars of {contract_name(shown.contract)}…")
         self._message.show()

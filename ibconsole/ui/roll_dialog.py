@@ -238,6 +238,11 @@ class RollDialog(QDialog):
         self._error.setWordWrap(True)
         self._error.setStyleSheet(tone_style(Tone.BAD))
         self._error.hide()
+        self._blocked = QLabel(self)
+        self._blocked.setObjectName("rollBlocked")
+        self._blocked.setWordWrap(True)
+        self._blocked.setStyleSheet(tone_style(Tone.WARN))
+        self._blocked.hide()
         self._alert = RollFailureAlert(self)
         self._alert.sig_retry_requested.connect(self.sig_retry_requested)
 
@@ -257,6 +262,7 @@ class RollDialog(QDialog):
         layout.addWidget(self._reopen)
         layout.addWidget(orders)
         layout.addWidget(self._progress)
+        layout.addWidget(self._blocked)
         layout.addWidget(self._error)
         layout.addWidget(self._alert)
         layout.addWidget(self._buttons)
@@ -267,11 +273,11 @@ class RollDialog(QDialog):
         self._subscribed = True
         self._quote_timer = QTimer(self)
         self._quote_timer.setInterval(_QUOTES_MS)
-        self._quote_timer.timeout.connect(self._show_quotes)
+        self._quote_timer.timeout.connect(self._on_quote_timer)
         self._quote_timer.start()
         ctx.bridge.sig_order_changed.connect(self._on_bridge_order_changed)
         self._show_plan()
-        self._show_quotes()
+        self._on_quote_timer()
         self.setMinimumWidth(720)
         self.adjustSize()
 
@@ -330,7 +336,7 @@ class RollDialog(QDialog):
         self._plan = self._make_plan(checked)
         self._show_plan()
         self._shown_quotes = None
-        self._show_quotes()
+        self._on_quote_timer()
 
     def _show_plan(self) -> None:
         plan = self._plan
@@ -387,13 +393,21 @@ class RollDialog(QDialog):
             cells[4].setText(price_text(quote.ask if quote else None, contract))
             cells[5].setText(price_text(quote.last if quote else None, contract))
         self._spread.setText(self._spread_text(old, new))
+
+    def _on_quote_timer(self) -> None:
+        self._show_quotes()
         self._update_confirm()
 
     def _update_confirm(self) -> None:
+        """Roll only with both months quoted (market orders need it) and orders allowed."""
         old, new = self._shown_quotes or (None, None)
         quoted = old is not None and (self._plan.open is None or new is not None)
-        self._confirm.setEnabled(quoted and not self._running and not self._started)
-        self._confirm.setToolTip("" if quoted else "Waiting for quotes of both months")
+        block = self._ctx.broker.orders.entry_block()
+        self._confirm.setEnabled(quoted and not block and not self._started)
+        self._confirm.setToolTip(block or ("" if quoted else "Waiting for quotes of both months"))
+        if not self._started:
+            self._blocked.setText(block)
+            self._blocked.setVisible(bool(block))
 
     def _spread_text(self, old: Quote | None, new: Quote | None) -> str:
         name = f"Calendar spread {contract_name(self._target)} − {contract_name(self._held)}"
@@ -432,6 +446,7 @@ class RollDialog(QDialog):
             return
         self._running = True
         self._started = True
+        self._blocked.hide()
         self._reopen.setEnabled(False)
         self._confirm.setEnabled(False)
         self._cancel.setText("Close")

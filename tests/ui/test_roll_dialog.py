@@ -227,3 +227,17 @@ async def test_a_rejected_open_leg_raises_the_alert_and_the_retry_places_only_th
         [OrderState.REJECTED, OrderState.FILLED]
     )
     assert ui_context.broker.market.subscriptions() == {}
+
+
+async def test_the_roll_waits_while_orders_are_blocked_and_says_why(
+    ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    await hold_es(ui_context, wait_for)
+    _panel, dialog = await open_roll_dialog(ui_context, qtbot, wait_for)
+    confirm = child(dialog, QPushButton, "rollConfirmButton")
+    await wait_for(confirm.isEnabled, what="the Roll button")
+    await ui_context.broker.session.disconnect()
+    blocked = child(dialog, QLabel, "rollBlocked")
+    await wait_for(lambda: blocked.isVisibleTo(dialog), what="the reason orders are blocked")
+    assert not confirm.isEnabled()
+    assert blocked.text() == ui_context.broker.orders.entry_block()
