@@ -1,0 +1,20 @@
+"""The bundle's ``ibconsole`` executable: check that Qt can start here, then run the console.
+
+The check runs before anything imports PySide6, so a missing system library is reported in
+plain words instead of an ImportError traceback or Qt's abort.
+"""
+
+from __future__ import annotations
+
+
+def run() -> int:
+    from ibconsole.platform_check import exit_if_qt_cannot_start
+
+    exit_if_qt_cannot_start()
+    from ibconsole.app import main
+
+    return main()
+
+
+if __name__ == "__main__":
+    raise SystemExit(run())
