@@ -152,6 +152,17 @@ class GatewayLauncher:
             self._supervise(), name=f"gateway launcher {self.host}:{self.port}"
         )
 
+    def terminate(self) -> None:
+        """Stop supervising and send SIGTERM now, without waiting: for shutdown paths that
+        cannot await (a closing window). ``stop`` afterwards waits for the exit."""
+        self._stopping = True
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None:
+            supervisor.cancel()
+        process = self._process
+        if process is not None and process.returncode is None:
+            self._signal(process, signal.SIGTERM)
+
     async def stop(self, grace: float = 10.0) -> None:
         """Stop supervising, then end the command (SIGTERM, SIGKILL after ``grace`` seconds)."""
         self._stopping = True

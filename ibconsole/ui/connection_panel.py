@@ -443,12 +443,17 @@ class ConnectionPanel(QWidget):
             work, name=f"connect {where}", done=self._on_connected, failed=self._on_connect_failed
         )
 
-    def request_disconnect(self) -> None:
+    def request_disconnect(self, why: str = "") -> None:
+        """Close the session; ``why`` (a sentence) is shown once it is closed."""
         if self._session.state is HealthState.DISCONNECTED:
             return
         self._say("Disconnecting…", Tone.NEUTRAL)
         self._ctx.runner.start(
-            self._session.disconnect(), name="disconnect", done=lambda _: self._on_disconnected()
+            self._session.disconnect(),
+            name="disconnect",
+            done=lambda _: self._say(
+                f"{why} Disconnected." if why else "Disconnected.", Tone.NEUTRAL
+            ),
         )
 
     def toggle_connection(self) -> None:
@@ -488,9 +493,9 @@ class ConnectionPanel(QWidget):
         )
 
     def stop_gateways(self) -> None:
-        """Stop every gateway command this panel started (at shutdown)."""
+        """End every gateway command this panel started (at shutdown; SIGTERM, no waiting)."""
         for launcher in self._launchers.values():
-            self._ctx.runner.start(launcher.stop(), name="stop gateway command")
+            launcher.terminate()
         self._launchers.clear()
 
     # ---------------------------------------------------------------- building
@@ -611,9 +616,6 @@ class ConnectionPanel(QWidget):
             self._say(f"Connect failed: {error}. Retrying in the background.", Tone.BAD)
             return
         sys.excepthook(type(error), error, error.__traceback__)
-
-    def _on_disconnected(self) -> None:
-        self._say("Disconnected.", Tone.NEUTRAL)
 
     def _on_launcher_ready(self) -> None:
         self._say("The gateway is up; its API port accepts connections.", Tone.NEUTRAL)
@@ -748,8 +750,7 @@ class ConnectionPanel(QWidget):
             self._confirmed_live.add(key)
             self._set_live(account)
         else:
-            self._say("Live account declined: disconnecting.", Tone.WARN)
-            self.request_disconnect()
+            self.request_disconnect("Live account declined.")
 
     def _set_live(self, account: str) -> None:
         if self._live_account != account:

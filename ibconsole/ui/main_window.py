@@ -494,9 +494,10 @@ class MainWindow(QMainWindow):
             self.mode_label.setStyleSheet(tone_style(Tone.WARN))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # *ToParent: sent on show()/hide() even while the bar (their parent) is hidden.
         if watched in (self.live_banner, self.alert_bar) and event.type() in (
-            QEvent.Type.Show,
-            QEvent.Type.Hide,
+            QEvent.Type.ShowToParent,
+            QEvent.Type.HideToParent,
         ):
             self._banner_bar.setVisible(
                 not self.live_banner.isHidden() or not self.alert_bar.isHidden()

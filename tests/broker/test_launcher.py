@@ -173,3 +173,17 @@ async def test_a_port_already_in_use_is_refused(gateway: Any) -> None:
 def test_an_empty_command_is_refused() -> None:
     with pytest.raises(LauncherError, match="non-empty list"):
         GatewayLauncher([], "127.0.0.1", 4002)
+
+
+async def test_terminate_signals_at_once_and_nothing_restarts(launcher: GatewayLauncher) -> None:
+    exits: list[int] = []
+    launcher.exited += exits.append
+    await launcher.start()
+    pid = launcher.pid
+    assert pid is not None
+    launcher.terminate()
+    await launcher.stop(grace=5)
+    assert exits == []
+    assert launcher.restarts == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

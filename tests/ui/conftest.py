@@ -9,7 +9,8 @@
   ``ctx.runner.start``: ``qasync.asyncSlot`` refuses signals emitted without arguments (PySide6
   6.12 passes none to its ``*args`` wrapper), e.g. ``QPushButton.clicked``.
 - ``ui_context``: a ``UiContext`` whose broker is connected and synced to the ``gateway``
-  simulator; ``make_ui_context(gateway, connect=False)`` for other gateways or a disconnected one.
+  simulator; ``make_ui_context(gateway, connect=False, settings=..., port=...)`` for other
+  gateways, a disconnected broker, other settings or another port.
 - ``main_window``: the whole ``MainWindow`` on ``ui_context``, shown, with window geometry kept
   in a temporary QSettings folder.
 - The OS keyring is replaced by an in-memory backend for every test (``memory_keyring``).
@@ -17,6 +18,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -31,7 +33,9 @@ import keyring
 import keyring.backend
 import keyring.errors
 import pytest
+import pytestqt.plugin
 import qasync
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtWidgets import QApplication
 
@@ -43,6 +47,7 @@ from ibconsole.domain.clock import OffsetClock
 from ibconsole.domain.health import BackoffPolicy, BreakerPolicy, HealthSettings
 from ibconsole.journal import Journal
 from ibconsole.sim import PaperGateway
+from ibconsole.ui.application import guard_emit_refcount
 from ibconsole.ui.background import BackgroundRunner
 from ibconsole.ui.bridge import BrokerBridge
 from ibconsole.ui.context import UiContext
@@ -71,6 +76,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.qt_log_ignore(_OFFSCREEN_NOISE))
 
 
+def _process_events_on_the_loop_only() -> None:
+    """pytest-qt's event processing between test phases is switched off for UI tests.
+
+    It runs ``QApplication.processEvents()`` after setup, after the call and around teardown,
+    outside any running asyncio loop; under qasync that fires Qt timers and socket notifiers
+    whose slots start asyncio work (``runner.start``, ib_insync reads), which then fails with
+    "no running event loop". Here every event is processed by the qasync loop while a test or
+    an async fixture runs, as in the console.
+    """
+
+
+pytestqt.plugin._process_events = _process_events_on_the_loop_only
+guard_emit_refcount()
+
+
 def _qapp() -> QApplication:
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
@@ -78,11 +98,39 @@ def _qapp() -> QApplication:
     return QApplication(["ibconsole-tests"])
 
 
+class TestEventLoop(qasync.QEventLoop):  # type: ignore[misc]
+    """qasync's loop, minus one step that only matters when a loop is run many times.
+
+    ``QEventLoop.run_until_complete`` processes Qt events "one last time" after the loop has
+    stopped, with no running loop set: asyncio callbacks then run outside the loop and fail with
+    "no running event loop". The console runs its loop once, so this never happens there; a
+    test session runs it once per async fixture and test. Here the events simply wait for the
+    next run.
+    """
+
+    def run_until_complete(self, future: Any) -> Any:
+        if self.is_running():
+            raise RuntimeError("Event loop already running")
+        task = asyncio.ensure_future(future, loop=self)
+
+        def stop(_: object) -> None:
+            self.stop()
+
+        task.add_done_callback(stop)
+        try:
+            self.run_forever()
+        finally:
+            task.remove_done_callback(stop)
+        if not task.done():
+            raise RuntimeError("Event loop stopped before Future completed.")
+        return task.result()
+
+
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> Mapping[str, Callable[[], qasync.QEventLoop]]:
     """Async UI tests run on a qasync loop over the test QApplication (DESIGN.md section 3)."""
-    return {"qasync": lambda: qasync.QEventLoop(_qapp())}
+    return {"qasync": lambda: TestEventLoop(_qapp())}
 
 
 class InMemoryKeyring(keyring.backend.KeyringBackend):
@@ -138,6 +186,7 @@ class UiContextFactory(Protocol):
         settings: Settings = ...,
         account: str = ...,
         client_id: int = ...,
+        port: int | None = ...,
     ) -> Awaitable[UiContext]: ...
 
 
@@ -155,12 +204,13 @@ async def make_ui_context(
         settings: Settings | None = None,
         account: str = "",
         client_id: int = 1,
+        port: int | None = None,
     ) -> UiContext:
         chosen = settings or Settings(health=FAST_HEALTH)
         clock = OffsetClock(as_of)
         journal = Journal(tmp_path / f"journal-{len(built)}.sqlite3", clock)
         broker = Broker(
-            Endpoint("127.0.0.1", gateway.port, client_id, account),
+            Endpoint("127.0.0.1", gateway.port if port is None else port, client_id, account),
             journal,
             clock,
             health=chosen.health,
@@ -195,12 +245,32 @@ async def ui_context(make_ui_context: UiContextFactory, gateway: PaperGateway) -
 
 
 @pytest.fixture
-async def main_window(ui_context: UiContext, qtbot: Any) -> AsyncIterator[MainWindow]:
-    """The assembled window on ``ui_context``, shown offscreen."""
+async def make_main_window(
+    make_ui_context: UiContextFactory,
+) -> AsyncIterator[Callable[[UiContext], MainWindow]]:
+    """Build shown windows (call it on the loop: in an async test or fixture); each is closed
+    and deleted after the test, on the loop, before its context stops, so no panel timer fires
+    into a stopped loop or a stopped broker."""
     from ibconsole.ui.main_window import MainWindow
 
-    window = MainWindow(ui_context)
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    window.save_layout()
+    windows: list[MainWindow] = []
+
+    def make(context: UiContext) -> MainWindow:
+        window = MainWindow(context)
+        windows.append(window)
+        window.show()
+        return window
+
+    yield make
+    for window in windows:
+        if shiboken6.isValid(window):
+            window.close()
+            shiboken6.delete(window)
+
+
+@pytest.fixture
+async def main_window(
+    ui_context: UiContext, make_main_window: Callable[[UiContext], MainWindow]
+) -> MainWindow:
+    """The assembled window on ``ui_context``, shown offscreen."""
+    return make_main_window(ui_context)
