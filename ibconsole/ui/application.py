@@ -12,7 +12,6 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
@@ -20,6 +19,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from ibconsole import __version__
+from ibconsole.resources_path import ResourceNotFoundError, default_locator
 from ibconsole.ui.theme import follow_system_theme
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 APP_NAME = "ibconsole"
 ORGANIZATION = "ibconsole"
 DISPLAY_NAME = "IB Console"
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 _IMMORTAL_REFERENCES = 1 << 48
 
@@ -37,12 +36,12 @@ ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None]
 def app_icon() -> QIcon:
     """The candlestick icon at every rendered size (resources/icons/ibconsole-<size>.png)."""
     icon = QIcon()
+    locator = default_locator()
     for size in ICON_SIZES:
-        path = RESOURCES / "icons" / f"ibconsole-{size}.png"
-        if path.is_file():
-            icon.addFile(str(path))
-    if icon.isNull():
-        log.error("no application icon under %s", RESOURCES / "icons")
+        try:
+            icon.addFile(str(locator.find(f"icons/ibconsole-{size}.png")))
+        except ResourceNotFoundError as missing:
+            log.error("application icon missing: %s", missing)
     return icon
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import configparser
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 from ibconsole import __version__
 from ibconsole.domain.health import HealthState
+from ibconsole.resources_path import resource_path
 from ibconsole.ui.application import (
     ErrorReporter,
     create_application,
@@ -134,3 +136,17 @@ def test_signal_emits_cannot_use_up_the_references_of_true(qapp: QApplication) -
     assert len(received) == 20_000
     assert sys.getrefcount(True) > 2**40
     assert guard_emit_refcount() is False  # already guarded (or not needed)
+
+
+def test_the_desktop_entry_launches_ibconsole_with_its_icon() -> None:
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str  # type: ignore[assignment, method-assign]
+    entry.read(resource_path("ibconsole.desktop"), encoding="utf-8")
+    desktop = entry["Desktop Entry"]
+    assert desktop["Type"] == "Application"
+    assert desktop["Exec"] == "ibconsole"
+    assert desktop["Icon"] == "ibconsole"
+    assert desktop["StartupWMClass"] == "ibconsole"
+    assert "Finance" in desktop["Categories"].split(";")
+    for size in (16, 32, 64, 128, 256, 512):
+        assert resource_path(f"icons/ibconsole-{size}.png").stat().st_size > 0
