@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from ibconsole.broker.mapping import ACTIVE_STATUSES
 from ibconsole.broker.orders import OrderRefused, OrderRow, RollFailure
 from ibconsole.domain.contracts import ListedContract
-from ibconsole.domain.orders import WorkingOrder
+from ibconsole.domain.orders import Side, WorkingOrder
 from ibconsole.domain.quotes import Quote
 from ibconsole.domain.rollover import OrderAction, RollLeg, RollPlan, plan_roll
 from ibconsole.ui.context import UiContext
@@ -183,6 +183,7 @@ class RollDialog(QDialog):
         self._plan = self._make_plan(ctx.settings.rollover.reopen_on_roll)
         self._running = False
         self._started = False  # a roll runs at most once per dialog
+        self._complete = False
         self._known_keys: frozenset[str] = frozenset()
         self._steps: dict[str, Step] = {}
         self._shown_quotes: tuple[Quote | None, Quote | None] | None = None
@@ -483,7 +484,9 @@ class RollDialog(QDialog):
 
     def _finish(self, complete: bool) -> None:
         self._running = False
+        self._complete = complete
         self._cancel.setText("Close")
+        self._show_progress()
         self.sig_roll_finished.emit(complete)
 
     def _on_bridge_order_changed(self, row: OrderRow) -> None:
@@ -517,4 +520,13 @@ class RollDialog(QDialog):
                 f"<span style='color:{color}; font-weight:600'>{mark} {verb} "
                 f"{leg_text(leg)}: {step.value}</span>"
             )
+        if self._complete:
+            held = self._plan.open or self._plan.close
+            result = (
+                f"now {'long' if held.side is Side.BUY else 'short'} "
+                f"{_quantity(held.quantity)} {contract_name(held.contract)}"
+                if self._plan.open is not None
+                else f"{contract_name(held.contract)} closed"
+            )
+            lines.append(f"<b>Roll complete: {result}.</b>")
         self._progress.setText("<br>".join(lines))

@@ -49,9 +49,6 @@ async def test_chart_loads_the_es_active_month_with_live_quotes(
     assert all(b.start < c.start for b, c in zip(chart.bars, chart.bars[1:], strict=False))
     await wait_for(lambda: chart.data_state == "● LIVE", what="the live data label")
     await wait_for(lambda: "Bid" in child(chart, QLabel, "chartQuote").text(), what="quote")
-    chart.grab().save("/tmp/ui3/chart.png")
-    chart.resize(620, 380)
-    chart.grab().save("/tmp/ui3/chart-narrow.png")
 
 
 # 2.5 s before a 5-second boundary: the next bar opens while the test watches.

@@ -116,9 +116,6 @@ async def test_the_watch_list_marks_the_held_position_in_its_roll_window(
     panel.select_family("ES")
     assert button.isEnabled()
     assert "roll into ESM5" in child(panel, QLabel, "rolloverHint").text()
-    panel.grab().save("/tmp/ui3/rollover-held.png")
-    panel.resize(500, 450)
-    panel.grab().save("/tmp/ui3/rollover-narrow.png")
 
 
 async def test_roll_closes_the_old_month_and_opens_the_next_at_the_simulator(
@@ -140,7 +137,6 @@ async def test_roll_closes_the_old_month_and_opens_the_next_at_the_simulator(
     target = dialog.plan.open
     assert target is not None
     assert market.subscriptions() == {held.con_id: 1, target.contract.con_id: 1}
-    dialog.grab().save("/tmp/ui3/roll-dialog.png")
 
     confirm.click()
     await wait_for(
@@ -164,7 +160,6 @@ async def test_roll_closes_the_old_month_and_opens_the_next_at_the_simulator(
     assert journalled[Purpose.ROLL_OPEN].intent.contract == target.contract
     assert journalled[Purpose.ROLL_OPEN].lifecycle.state is OrderState.FILLED
     assert "✓" in child(dialog, QLabel, "rollProgress").text()
-    dialog.grab().save("/tmp/ui3/roll-dialog-done.png")
 
     dialog.reject()
     assert market.subscriptions() == {}
@@ -209,8 +204,6 @@ async def test_a_rejected_open_leg_raises_the_alert_and_the_retry_places_only_th
         ("ESH5", "SELL", Decimal(1)),
         ("ESM5", "BUY", Decimal(1)),
     ]
-    dialog.grab().save("/tmp/ui3/roll-dialog-failed.png")
-    panel.grab().save("/tmp/ui3/rollover-failed.png")
 
     dialog.reject()  # the alert stays on the panel after the dialog is gone
     retried = len(gateway.orders)
@@ -241,3 +234,40 @@ async def test_the_roll_waits_while_orders_are_blocked_and_says_why(
     await wait_for(lambda: blocked.isVisibleTo(dialog), what="the reason orders are blocked")
     assert not confirm.isEnabled()
     assert blocked.text() == ui_context.broker.orders.entry_block()
+
+
+async def test_working_orders_on_the_old_month_are_listed_and_cancelled_by_the_roll(
+    gateway: PaperGateway, ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    held = await hold_es(ui_context, wait_for)
+    orders = ui_context.broker.orders
+    protective = build_intent(
+        contract=held,
+        side=Side.SELL,
+        quantity=1,
+        order_type=OrderType.STOP,
+        stop_price=Decimal("5800"),
+        clock=ui_context.clock,
+        account=ui_context.broker.account.account,
+    )
+    orders.submit(protective, confirmed=True)
+    await wait_for(lambda: len(orders.working_orders(held.con_id)) == 1, what="the stop working")
+    (stop,) = orders.working_orders(held.con_id)
+
+    _panel, dialog = await open_roll_dialog(ui_context, qtbot, wait_for)
+    listed = child(dialog, QLabel, "rollOrders")
+    assert listed.text() == (
+        f"#{stop.order_id} SELL 1 STP (stop 5,800.00): cancelled with the roll; it protects the "
+        "position, so re-enter it on ESM5"
+    )
+    child(dialog, QCheckBox, "rollReopen").setChecked(False)
+    assert listed.text() == f"#{stop.order_id} SELL 1 STP (stop 5,800.00): cancelled with the roll"
+    child(dialog, QCheckBox, "rollReopen").setChecked(True)
+
+    confirm = child(dialog, QPushButton, "rollConfirmButton")
+    await wait_for(confirm.isEnabled, what="both months quoted")
+    confirm.click()
+    await wait_for(lambda: not dialog.running, timeout=10, what="the roll to end")
+    assert orders.working_orders(held.con_id) == ()
+    assert dialog.steps == {"close": Step.FILLED, "open": Step.FILLED}
+    assert "Roll complete: now long 1 ESM5." in child(dialog, QLabel, "rollProgress").text()

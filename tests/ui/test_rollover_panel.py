@@ -39,7 +39,6 @@ async def test_watch_list_shows_front_next_and_roll_dates_by_the_rules(
     ui_context: UiContext, qtbot: Any, wait_for: Any, as_of: datetime
 ) -> None:
     panel = await loaded_panel(ui_context, qtbot, wait_for)
-    panel.grab().save("/tmp/ui3/rollover.png")
     for symbol in ("ES", "CL"):
         view = await rollover_view(ui_context.broker, symbol, ui_context.settings.rollover, as_of)
         front = view.front.contract
