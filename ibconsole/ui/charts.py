@@ -633,10 +633,14 @@ class ChartPanel(QWidget):
         last = self._bars[-1].start.timestamp()
         first = self._bars[max(0, len(self._bars) - _VISIBLE_BARS)].start.timestamp()
         view = self._price.getViewBox()
-        right = view.viewRange()[0][1]
-        if self._follow or right >= last - 2 * length:
-            view.setXRange(first - length, last + 10 * length, padding=0)
+        left, right = view.viewRange()[0]
+        new_right = last + 10 * length  # room on the right for the last-price tag
+        if self._follow:
+            view.setXRange(first - length, new_right, padding=0)
             self._follow = False
+        elif right >= last - 2 * length:
+            # Following the market at the trader's zoom: slide, keep the width.
+            view.setXRange(new_right - (right - left), new_right, padding=0)
 
     def _show_quote(self) -> None:
         quote, shown = self._quote, self._shown
