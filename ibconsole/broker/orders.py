@@ -577,9 +577,11 @@ class OrderService:
             raise OrderRefused(failure.sentence, refused.report) from refused
         state = await self._final_or_timeout(opening.key)
         if state is not OrderState.FILLED:
+            ended = self._journal.order(opening.key)
+            rejection = ended.lifecycle.rejection if ended else None
             failure = RollFailure(
                 plan,
-                f"the order ended {state.value}"
+                (f"rejected by IB: {rejection}" if rejection else f"the order ended {state.value}")
                 if state.is_final
                 else f"the order is still {state.value} after {self._fill_timeout:g} s",
             )

@@ -336,6 +336,7 @@ async def test_rejected_open_leg_raises_a_critical_alert_and_retry_sends_it_once
     assert failure.plan == rolling
     assert old in failure.sentence
     assert new in failure.sentence
+    assert "No trading permission for ESM5" in failure.reason
     assert (failure.sentence, True) in rig.alerts
     critical = [r for r in caplog.records if r.levelname == "CRITICAL"]
     assert [r.name for r in critical] == ["ibconsole.broker.orders"]
