@@ -76,7 +76,7 @@ _Rows = npt.NDArray[
 _X, _OPEN, _HIGH, _LOW, _CLOSE, _VOLUME = range(6)
 
 
-class _BarsItem(pg.GraphicsObject):  # type: ignore[misc]
+class _BarsItem(pg.GraphicsObject):
     """Bars drawn from a QPicture of the closed ones plus the forming bar painted on its own.
 
     Coordinates are seconds relative to the item's position (the first bar's start), so the
