@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 
 from eventkit import Event
 from ib_insync import PnL, PortfolioItem
@@ -93,7 +94,7 @@ class AccountService:
         return AccountSnapshot(
             account=self._account,
             currency=currency or "USD",
-            values=values,
+            values=MappingProxyType(values),
             daily_pnl=decimal_or_none(pnl.dailyPnL) if pnl else None,
             unrealized_pnl=decimal_or_none(pnl.unrealizedPnL) if pnl else None,
             realized_pnl=decimal_or_none(pnl.realizedPnL) if pnl else None,
@@ -103,12 +104,21 @@ class AccountService:
     def daily_pnl(self) -> Decimal | None:
         return decimal_or_none(self._pnl.dailyPnL) if self._pnl else None
 
+    def close(self) -> None:
+        """Cancel the P&L subscription (the other account streams end with the socket)."""
+        if self._pnl is not None and self._ib.isConnected():
+            self._ib.cancelPnL(self._pnl.account, self._pnl.modelCode)
+        self._pnl = None
+
     # ------------------------------------------------------------------ events
     def _on_synced(self, info: SyncInfo) -> None:
         self._known = True
         self._account = info.account
         if info.account:
             # The old PnL subscription died with the old session; ib_insync allows one per account.
+            # After IB's 1101/1102 the socket (and ib_insync's record of it) is the same one.
+            if self._ib.pnl(info.account):
+                self._ib.cancelPnL(info.account)
             self._pnl = self._ib.reqPnL(info.account)
         self.portfolio_changed.emit(self.portfolio())
         self.account_changed.emit(self.snapshot())

@@ -5,7 +5,7 @@ awaited, each under a timeout; fire-and-forget calls (placeOrder, cancelOrder, r
 made directly. Event handlers run on the loop thread and must return quickly.
 
 Events, by service (all eventkit Events):
-    session:   health_changed(HealthSnapshot), synced(SyncInfo), ended(str), data_lost(),
+    session:   health_changed(HealthSnapshot), synced(SyncInfo), ended(str), data_lost(datetime),
                alert(str, bool), ib_message(int, IbMessage), throttled(bool)
     market:    quotes_updated(tuple[Quote, ...]), bars_reset(BarKey, tuple[Bar, ...]),
                bar_updated(BarKey, Bar, bool), gap_marked(BarKey, BarGap)
@@ -44,13 +44,14 @@ class Broker:
         limits: RiskLimits,
         request_timeout: float = 4.0,
         data_type: MarketDataType = MarketDataType.LIVE,
+        history_retry: float = 15.0,
         rng: random.Random | None = None,
     ) -> None:
         self.clock = clock
         self.journal = journal
         self.session = Session(endpoint, health, clock, request_timeout, rng)
         self.contracts = ContractService(self.session.ib, clock, request_timeout)
-        self.market = MarketDataService(self.session, data_type, request_timeout)
+        self.market = MarketDataService(self.session, data_type, request_timeout, history_retry)
         self.account = AccountService(self.session)
         self.orders = OrderService(
             self.session, journal, self.account, self.market, self.contracts, limits, clock
@@ -67,5 +68,7 @@ class Broker:
         for key, count in self.market.bar_subscriptions().items():
             for _ in range(count):
                 self.market.unsubscribe_bars(key)
+        self.account.close()
+        self.contracts.close()
         await self.session.disconnect()
         log.info("broker stopped")

@@ -101,9 +101,21 @@ class ContractService:
         task = self._in_flight.get(spec.symbol)
         if task is None:
             task = asyncio.ensure_future(self._fetch(spec))
+            task.set_name(f"fetch {spec.symbol} chain")
             self._in_flight[spec.symbol] = task
-            task.add_done_callback(lambda _: self._in_flight.pop(spec.symbol, None))
+            task.add_done_callback(lambda done: self._fetched(spec.symbol, done))
         return await asyncio.shield(task)
+
+    def close(self) -> None:
+        """Stop every fetch under way; their callers get CancelledError."""
+        for task in list(self._in_flight.values()):
+            task.cancel()
+
+    def _fetched(self, symbol: str, task: asyncio.Task[FuturesChain]) -> None:
+        self._in_flight.pop(symbol, None)
+        if not task.cancelled():
+            # Read here, so a failure whose callers have all gone away is not reported as lost.
+            task.exception()
 
     def _trading_day(self, spec: Product) -> date:
         return self._clock.now().astimezone(ZoneInfo(spec.time_zone)).date()

@@ -86,7 +86,7 @@ def ib_contract(contract: ListedContract) -> Contract:
         currency=contract.currency,
         localSymbol=contract.local_symbol,
         tradingClass=contract.trading_class,
-        multiplier=str(contract.multiplier.normalize()),
+        multiplier=format(contract.multiplier.normalize(), "f"),
     )
 
 

@@ -1,18 +1,22 @@
 """Quotes and bars: reference-counted subscriptions that survive reconnects.
 
-Two charts on one contract share one IB subscription; the last one out cancels it. After a reconnect
-or IB's 1101 (connectivity restored, data lost) every live subscription is requested again, since
-the Ticker and BarDataList objects from before are dead, and the outage is marked on bar streams.
+Two charts on one contract share one IB subscription; the last one out cancels it. A subscription
+is requested once the session is synced and again whenever its IB request died: after a reconnect
+(the old socket's Ticker and BarDataList objects are dead), after IB's 1101 (connectivity restored,
+data lost) and after a data farm flap. A bar stream that was interrupted is reloaded in full and
+the outage is marked on it.
 
 Events (eventkit, emitted on the loop thread; handlers must return quickly):
     quotes_updated(tuple[Quote, ...])          quotes that changed in one network batch
     bars_reset(BarKey, tuple[Bar, ...])        a bar stream (re)loaded in full
     bar_updated(BarKey, Bar, bool)             the newest bar changed; True when it is a new bar
-    gap_marked(BarKey, BarGap)                 the live stream of a bar series was interrupted
+    gap_marked(BarKey, BarGap)                 the live stream of a bar series was interrupted;
+                                               emitted just before the bars_reset of its reload
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -24,9 +28,21 @@ from ibconsole.broker.mapping import ib_contract, quote
 from ibconsole.broker.session import Session, SyncInfo
 from ibconsole.domain.bars import DEFAULT_DURATIONS, Bar, BarGap, bar_length
 from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.ib_codes import IbCategory, IbMessage
 from ibconsole.domain.quotes import MarketDataType, Quote
 
 log = logging.getLogger(__name__)
+
+# IB's answers that end a historical data request without bars.
+_HISTORY_FAILURES = frozenset(
+    {
+        IbCategory.PACING,
+        IbCategory.HISTORICAL_DATA,
+        IbCategory.NO_SECURITY_DEFINITION,
+        IbCategory.MARKET_DATA_NOT_SUBSCRIBED,
+        IbCategory.COMPETING_SESSION,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,35 +55,59 @@ class BarKey:
 @dataclass(slots=True)
 class _QuoteSub:
     contract: ListedContract
-    ib_contract: Contract  # ib_insync cancels by this exact object
     count: int
+    # The live request: ib_insync cancels by this exact contract object. None when not live.
+    ib_contract: Contract | None = None
+    ticker: Ticker | None = None
 
 
 @dataclass(slots=True)
 class _BarSub:
     contract: ListedContract
     count: int
-    bars: BarDataList | None = None
+    bars: BarDataList | None = None  # the live keepUpToDate stream; None when not live
     last: Bar | None = None
+    loading: asyncio.Task[None] | None = None
+    attempted: asyncio.Future[None] | None = None  # the loading's first request is answered
+    requesting: bool = False  # a request is at IB: its answer must be seen, not abandoned
+    stale: bool = False  # the data was lost while loading: load again once this load is done
+    lost_at: datetime | None = None  # when the live stream was interrupted, until reloaded
 
 
 class MarketDataService:
-    def __init__(self, session: Session, data_type: MarketDataType, request_timeout: float) -> None:
+    def __init__(
+        self,
+        session: Session,
+        data_type: MarketDataType,
+        request_timeout: float,
+        history_retry: float = 15.0,
+    ) -> None:
+        """``history_retry``: seconds to wait before asking again for bars IB refused for pacing
+        (IB allows about 60 historical requests per 10 minutes) or did not send in time."""
         self._session = session
         self._ib = session.ib
         self._data_type = data_type
         self._timeout = request_timeout
+        self._history_retry = history_retry
         self._quotes: dict[int, Quote] = {}
         self._quote_subs: dict[int, _QuoteSub] = {}
         self._bar_subs: dict[BarKey, _BarSub] = {}
         self._ticks: dict[int, _QuoteSub] = {}  # id(ticker) -> subscription, O(1) per tick
+        self._history_errors: dict[int, IbMessage] = {}  # reqId -> why IB refused it
         self.quotes_updated = Event("quotes_updated")
         self.bars_reset = Event("bars_reset")
         self.bar_updated = Event("bar_updated")
         self.gap_marked = Event("gap_marked")
         self._ib.pendingTickersEvent += self._on_tickers
         session.synced += self._on_synced
+        session.ended += self._on_ended
         session.data_lost += self._on_data_lost
+        session.ib_message += self._on_ib_message
+
+    @property
+    def _live(self) -> bool:
+        """Requests made now belong to a synced session (one with its market data type set)."""
+        return self._session.sync_info is not None and self._ib.isConnected()
 
     # ----------------------------------------------------------------- quotes
     def quote(self, con_id: int) -> Quote | None:
@@ -82,9 +122,9 @@ class MarketDataService:
         if sub is not None:
             sub.count += 1
             return
-        sub = _QuoteSub(contract, ib_contract(contract), 1)
+        sub = _QuoteSub(contract, 1)
         self._quote_subs[contract.con_id] = sub
-        if self._ib.isConnected():
+        if self._live:
             self._request_quotes(sub)
 
     def unsubscribe(self, con_id: int) -> None:
@@ -99,15 +139,17 @@ class MarketDataService:
         self._cancel_quotes(sub)
 
     def _request_quotes(self, sub: _QuoteSub) -> None:
-        ticker: Ticker = self._ib.reqMktData(sub.ib_contract)
-        self._ticks[id(ticker)] = sub
+        sub.ib_contract = ib_contract(sub.contract)
+        sub.ticker = self._ib.reqMktData(sub.ib_contract)
+        self._ticks[id(sub.ticker)] = sub
 
     def _cancel_quotes(self, sub: _QuoteSub) -> None:
-        ticker = self._ib.ticker(sub.ib_contract)
-        if ticker is not None:
-            self._ticks.pop(id(ticker), None)
-            if self._ib.isConnected():
-                self._ib.cancelMktData(sub.ib_contract)
+        if sub.ticker is None or sub.ib_contract is None:
+            return
+        self._ticks.pop(id(sub.ticker), None)
+        if self._ib.isConnected():
+            self._ib.cancelMktData(sub.ib_contract)
+        sub.ticker = sub.ib_contract = None
 
     def _on_tickers(self, tickers: set[Ticker]) -> None:
         now = self._session.clock.now()
@@ -124,7 +166,12 @@ class MarketDataService:
 
     # ------------------------------------------------------------------- bars
     async def subscribe_bars(self, contract: ListedContract, bar_size: str) -> BarKey:
-        """Start (or share) a bar stream kept up to date; its bars arrive through ``bars_reset``."""
+        """Start (or share) a bar stream kept up to date; its bars arrive through ``bars_reset``.
+
+        Returns once IB answered the first request (or at once when not synced: the bars follow
+        the next sync); a request IB refused for pacing is retried later in the background.
+        Cancelling the caller does not stop the load.
+        """
         bar_length(bar_size)  # validates the size before anything is sent
         key = BarKey(contract.con_id, bar_size)
         sub = self._bar_subs.get(key)
@@ -132,11 +179,13 @@ class MarketDataService:
             sub.count += 1
             if sub.bars is not None:
                 self.bars_reset.emit(key, tuple(_bar(b) for b in sub.bars))
+            elif sub.attempted is not None:
+                await asyncio.shield(sub.attempted)
             return key
         sub = _BarSub(contract, 1)
         self._bar_subs[key] = sub
-        if self._ib.isConnected():
-            await self._request_bars(key, sub)
+        if self._live:
+            await asyncio.shield(self._start_loading(key, sub))
         return key
 
     def unsubscribe_bars(self, key: BarKey) -> None:
@@ -147,13 +196,45 @@ class MarketDataService:
         if sub.count > 0:
             return
         del self._bar_subs[key]
+        if sub.loading is not None and not sub.requesting:
+            sub.loading.cancel()  # waiting to retry; a load at IB stops the stream it started
         self._drop_bars(sub)
 
     def bar_subscriptions(self) -> dict[BarKey, int]:
         return {key: sub.count for key, sub in self._bar_subs.items()}
 
-    async def _request_bars(self, key: BarKey, sub: _BarSub) -> None:
+    def _start_loading(self, key: BarKey, sub: _BarSub) -> asyncio.Future[None]:
+        """Load the stream in the background unless a load is under way; returns when its first
+        request is answered."""
+        if sub.loading is None or sub.loading.done() or sub.attempted is None:
+            attempted = asyncio.get_running_loop().create_future()
+            sub.attempted = attempted
+            sub.loading = self._session.spawn(
+                self._load_bars(key, sub, attempted), f"load bars {key}"
+            )
+        return sub.attempted
+
+    async def _load_bars(self, key: BarKey, sub: _BarSub, attempted: asyncio.Future[None]) -> None:
+        try:
+            while self._bar_subs.get(key) is sub:
+                sub.stale = False
+                done = await self._request_bars(key, sub)
+                if not attempted.done():
+                    attempted.set_result(None)
+                if not done:
+                    await asyncio.sleep(self._history_retry)
+                elif not sub.stale:
+                    return
+        finally:
+            if not attempted.done():
+                attempted.set_result(None)
+
+    async def _request_bars(self, key: BarKey, sub: _BarSub) -> bool:
+        """One request for the stream; False when it is worth asking again later."""
         self._drop_bars(sub)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        sub.requesting = True
         try:
             bars = await self._ib.reqHistoricalDataAsync(
                 ib_contract(sub.contract),
@@ -167,24 +248,48 @@ class MarketDataService:
                 timeout=self._timeout,
             )
         except ConnectionError:
-            log.info("bars for %s: connection lost while loading", key)
-            return
+            log.info("bars for %s: connection lost while loading; the next sync reloads", key)
+            return True
+        finally:
+            sub.requesting = False
+        refusal = self._history_errors.pop(bars.reqId, None)
+        if not any(other.requesting for other in self._bar_subs.values()):
+            self._history_errors.clear()
+        timed_out = not bars and refusal is None and loop.time() - started >= self._timeout
+        streaming = refusal is None and not timed_out
         if self._bar_subs.get(key) is not sub:
             # Unsubscribed while loading: stop the stream that has just started.
-            self._ib.cancelHistoricalData(bars)
-            return
+            if streaming and self._ib.isConnected():
+                self._ib.cancelHistoricalData(bars)
+            self._ib.wrapper.endSubscription(bars)
+            return True
+        if not streaming:
+            self._ib.wrapper.endSubscription(bars)
+        if timed_out or (refusal is not None and refusal.category is IbCategory.PACING):
+            why = refusal.sentence if refusal else f"no answer within {self._timeout:g} s"
+            log.info("bars for %s: %s; asking again in %g s", key, why, self._history_retry)
+            return False
+        if refusal is not None:
+            log.warning("bars for %s: %s", key, refusal.sentence)
+            return True
         sub.bars = bars
         snapshot = tuple(_bar(b) for b in bars)
         sub.last = snapshot[-1] if snapshot else None
         bars.updateEvent += lambda updated, new_bar: self._on_bar(key, sub, updated, new_bar)
+        if sub.lost_at is not None:
+            self.gap_marked.emit(key, BarGap(sub.lost_at, self._session.clock.now()))
+            sub.lost_at = None
         self.bars_reset.emit(key, snapshot)
+        return True
 
     def _drop_bars(self, sub: _BarSub) -> None:
-        if sub.bars is not None:
-            sub.bars.updateEvent.clear()
-            if self._ib.isConnected():
-                self._ib.cancelHistoricalData(sub.bars)
-            sub.bars = None
+        """Stop the live stream, if any (cancelled at IB while the socket is up)."""
+        if sub.bars is None:
+            return
+        sub.bars.updateEvent.clear()
+        if self._ib.isConnected():
+            self._ib.cancelHistoricalData(sub.bars)
+        sub.bars = None
 
     def _on_bar(self, key: BarKey, sub: _BarSub, bars: BarDataList, new_bar: bool) -> None:
         if not bars:
@@ -193,27 +298,49 @@ class MarketDataService:
         sub.last = bar
         self.bar_updated.emit(key, bar, new_bar)
 
-    # ------------------------------------------------------------- resubscribe
+    def _on_ib_message(self, req_id: int, message: IbMessage) -> None:
+        # Which request failed is known only by its reqId, once ib_insync has answered it.
+        if message.category in _HISTORY_FAILURES and any(
+            sub.requesting for sub in self._bar_subs.values()
+        ):
+            self._history_errors[req_id] = message
+
+    # -------------------------------------------------------- session changes
     def _on_synced(self, info: SyncInfo) -> None:
         self._ib.reqMarketDataType(int(self._data_type))
-        if info.resumed:
-            self._resubscribe(info.lost_at)
-
-    def _on_data_lost(self) -> None:
-        self._resubscribe(self._session.clock.now())
-
-    def _resubscribe(self, lost_at: datetime | None) -> None:
-        self._ticks.clear()
         for sub in self._quote_subs.values():
-            if self._ib.ticker(sub.ib_contract) is not None:
-                self._ib.cancelMktData(sub.ib_contract)
-            sub.ib_contract = ib_contract(sub.contract)
-            self._request_quotes(sub)
-        now = self._session.clock.now()
+            if sub.ticker is None:
+                self._request_quotes(sub)
         for key, bar_sub in self._bar_subs.items():
-            if lost_at is not None:
-                self.gap_marked.emit(key, BarGap(lost_at, now))
-            self._session.spawn(self._request_bars(key, bar_sub), f"reload bars {key}")
+            if bar_sub.bars is None:
+                self._start_loading(key, bar_sub)
+
+    def _on_ended(self, reason: str) -> None:
+        """The socket is gone and every request of it with it: nothing to cancel at IB."""
+        now = self._session.lost_at or self._session.clock.now()
+        self._ticks.clear()
+        self._history_errors.clear()
+        for sub in self._quote_subs.values():
+            sub.ticker = sub.ib_contract = None
+        for bar_sub in self._bar_subs.values():
+            if bar_sub.loading is not None:
+                bar_sub.loading.cancel()
+                bar_sub.loading = None
+            if bar_sub.bars is not None:
+                bar_sub.bars.updateEvent.clear()
+                bar_sub.bars = None
+                bar_sub.lost_at = bar_sub.lost_at or now
+
+    def _on_data_lost(self, since: datetime) -> None:
+        """IB dropped the subscriptions of a socket that is still up: request them again."""
+        for sub in self._quote_subs.values():
+            self._cancel_quotes(sub)
+            self._request_quotes(sub)
+        for key, bar_sub in self._bar_subs.items():
+            if bar_sub.bars is not None:
+                bar_sub.lost_at = bar_sub.lost_at or since
+            bar_sub.stale = True
+            self._start_loading(key, bar_sub)
         if self._quote_subs or self._bar_subs:
             log.info(
                 "resubscribed %d quote and %d bar streams",

@@ -15,12 +15,10 @@ from enum import StrEnum
 
 from ib_insync import IB
 
+from ibconsole.broker.handshake import HandshakeError, HandshakeFailure, open_api
 from ibconsole.domain.trading_mode import ModeVerdict, decide_mode, is_loopback, port_preset
 
 log = logging.getLogger(__name__)
-
-# TWS refuses a second API session with a clientId that is still in use, then closes the socket.
-_CLIENT_ID_IN_USE = 326
 
 
 class Diagnosis(StrEnum):
@@ -32,6 +30,15 @@ class Diagnosis(StrEnum):
     CLOSED_DURING_HANDSHAKE = "closed_during_handshake"
     HANDSHAKE_TIMEOUT = "handshake_timeout"
     NO_ROUND_TRIP = "no_round_trip"
+
+
+_HANDSHAKE_DIAGNOSIS = {
+    HandshakeFailure.NOT_LISTENING: Diagnosis.NOT_LISTENING,
+    HandshakeFailure.UNREACHABLE: Diagnosis.UNREACHABLE,
+    HandshakeFailure.TIMEOUT: Diagnosis.HANDSHAKE_TIMEOUT,
+    HandshakeFailure.CLIENT_ID_IN_USE: Diagnosis.CLIENT_ID_IN_USE,
+    HandshakeFailure.CLOSED: Diagnosis.CLOSED_DURING_HANDSHAKE,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,30 +149,11 @@ async def probe(host: str, port: int, client_id: int, stage_timeout: float = 4.0
         await writer.wait_closed()
 
     ib = IB()
-    codes: list[int] = []
-    closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-    def on_error(req_id: int, code: int, message: str, contract: object) -> None:
-        codes.append(code)
-
-    def on_api_error(message: str) -> None:
-        if not closed.done():
-            closed.set_result(message)
-
-    ib.errorEvent += on_error
-    ib.client.apiError += on_api_error
-    handshake = asyncio.ensure_future(ib.client.connectAsync(host, port, client_id, stage_timeout))
     try:
-        done, _ = await asyncio.wait({handshake, closed}, return_when=asyncio.FIRST_COMPLETED)
-        if handshake not in done or handshake.exception() is not None:
-            if _CLIENT_ID_IN_USE in codes:
-                return report(Diagnosis.CLIENT_ID_IN_USE, tcp_ms)
-            failure = handshake.exception() if handshake.done() else None
-            if isinstance(failure, ConnectionRefusedError):
-                return report(Diagnosis.NOT_LISTENING)
-            if isinstance(failure, TimeoutError):
-                return report(Diagnosis.HANDSHAKE_TIMEOUT, tcp_ms)
-            return report(Diagnosis.CLOSED_DURING_HANDSHAKE, tcp_ms)
+        await open_api(ib, host, port, client_id, stage_timeout)
+    except HandshakeError as exc:
+        return report(_HANDSHAKE_DIAGNOSIS[exc.failure], tcp_ms)
+    try:
         session = (int(ib.client.serverVersion()), tuple(ib.client.getAccounts()))
         sent = time.perf_counter()
         try:
@@ -175,12 +163,4 @@ async def probe(host: str, port: int, client_id: int, stage_timeout: float = 4.0
         rtt = (time.perf_counter() - sent) * 1000
         return report(Diagnosis.OK, tcp_ms, session, rtt)
     finally:
-        if not handshake.done():
-            handshake.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError, TimeoutError):
-                await handshake
-        elif not handshake.cancelled():
-            handshake.exception()  # retrieved, so asyncio does not report it as never retrieved
-        ib.errorEvent -= on_error
-        ib.client.apiError -= on_api_error
         ib.disconnect()

@@ -5,11 +5,15 @@ or cancel a reconnect, close the socket, resync, resubscribe) and reports back w
 reconnect is a full resync: every service listens to ``synced`` and re-requests what it needs.
 
 Events (eventkit, emitted on the loop thread; handlers must return quickly):
-    health_changed(HealthSnapshot)   any change of state, reason, heartbeat, farms or breaker
+    health_changed(HealthSnapshot)   any change of state, reason, heartbeat round trip, farms or
+                                     breaker (the age of the last message alone is not a change)
     synced(SyncInfo)                 orders, positions, executions and account are loaded
-    ended(str)                       the session ended: socket lost, heartbeat gave up or disconnect
-    data_lost()                      IB dropped market data (1101, farm flap): resubscribe
+    ended(str)                       the session ended: socket lost, heartbeat gave up or disconnect;
+                                     every subscription of it is dead
+    data_lost(datetime)              IB dropped market data (1101, farm flap) on a live socket:
+                                     resubscribe; the time is when the data stopped
     alert(str, bool)                 a sentence the trader must see now; True when critical
+                                     (also a live account behind a paper port, and the reverse)
     ib_message(int, IbMessage)       every IB error or warning, classified, with its reqId
     throttled(bool)                  ib_insync started (True) or stopped (False) pacing requests
 """
@@ -23,13 +27,14 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from eventkit import Event
 from ib_insync import IB, Contract
 
+from ibconsole.broker.handshake import HandshakeError, open_api
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.health import (
     Alert,
@@ -80,7 +85,7 @@ class SyncInfo:
     account: str
     server_version: int
     mode: ModeVerdict
-    resumed: bool  # True after a reconnect or 1101/1102, False for the first sync of a connect
+    resumed: bool  # True after a reconnect or 1101/1102, False for the first sync of connect()
     lost_at: datetime | None  # when the session (or IB connectivity) was lost, for gap marks
     synced_at: datetime
     sync_ms: float
@@ -113,7 +118,9 @@ class Session:
         self._closing = False  # we asked the socket to close: its disconnect is not a loss
         self._last_api_error = ""
         self._lost_at: datetime | None = None
+        self._outage_since: datetime | None = None  # market data stopped (1100, a farm down)
         self._synced_once = False
+        self._emitted: HealthSnapshot | None = None
         self._attempt_no = 0  # the attempt whose socket is open, for the resyncs it needs
         self._sync: SyncInfo | None = None
         self._throttled = False
@@ -146,6 +153,11 @@ class Session:
     def sync_info(self) -> SyncInfo | None:
         """What the last successful sync found; None before the first one or after a loss."""
         return self._sync
+
+    @property
+    def lost_at(self) -> datetime | None:
+        """When the session or IB's connectivity (1100) was lost; None once synced again."""
+        return self._lost_at
 
     @property
     def is_throttled(self) -> bool:
@@ -205,6 +217,7 @@ class Session:
     async def disconnect(self) -> None:
         """Stop everything this session runs and close the socket; wins over any reconnect."""
         self._feed(UserDisconnect())
+        self._synced_once = False
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -244,10 +257,17 @@ class Session:
                 transition = self._machine.handle(self._events.popleft())
                 for action in transition.actions:
                     self._perform(action)
-                if transition.actions or transition.changed:
-                    self.health_changed.emit(self._machine.snapshot())
+                self._emit_health()
         finally:
             self._handling = False
+
+    def _emit_health(self) -> None:
+        """Emit the snapshot when anything in it changed but the ever-growing message age."""
+        snapshot = self._machine.snapshot()
+        comparable = replace(snapshot, heartbeat=replace(snapshot.heartbeat, last_message_age=None))
+        if comparable != self._emitted:
+            self._emitted = comparable
+            self.health_changed.emit(snapshot)
 
     def _perform(self, action: HealthAction) -> None:
         match action:
@@ -266,12 +286,22 @@ class Session:
             case Resync():
                 self.spawn(self._resync(), "resync")
             case Resubscribe():
-                self.data_lost.emit()
+                self._data_lost()
             case BlockOrderEntry() | AllowOrderEntry():
                 pass  # order_entry_block() reads the machine; health_changed tells the views
             case Alert(message, critical):
-                (log.error if critical else log.warning)("%s", message)
-                self.alert.emit(message, critical)
+                self._alert(message, critical)
+
+    def _alert(self, message: str, critical: bool) -> None:
+        (log.error if critical else log.warning)("%s", message)
+        self.alert.emit(message, critical)
+
+    def _data_lost(self) -> None:
+        since = self._outage_since or self.clock.now()
+        health = self._machine.snapshot()
+        if not health.broken_farms and not health.connectivity_lost:
+            self._outage_since = None
+        self.data_lost.emit(since)
 
     def _cancel_reconnect(self) -> None:
         if self._reconnect is not None:
@@ -279,12 +309,16 @@ class Session:
             self._reconnect = None
 
     def _close_socket(self) -> None:
-        if self.ib.client.isConnected():
-            self._closing = True
-            try:
+        self._closing = True
+        try:
+            if self.ib.isConnected():
                 self.ib.disconnect()
-            finally:
-                self._closing = False
+            else:
+                # A handshake under way: ib_insync's IB.disconnect refuses a session whose API
+                # has not started yet, the client closes it anyway.
+                self.ib.client.disconnect()
+        finally:
+            self._closing = False
 
     def _session_ended(self, reason: str) -> None:
         if self._sync is not None:
@@ -300,13 +334,12 @@ class Session:
         self.ib.wrapper.clientId = ep.client_id
         self._last_api_error = ""
         try:
-            await self.ib.client.connectAsync(ep.host, ep.port, ep.client_id, self._timeout)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._feed(ConnectFailed(attempt, self._describe(exc)))
+            await open_api(self.ib, ep.host, ep.port, ep.client_id, self._timeout)
+        except HandshakeError as exc:
+            self._feed(ConnectFailed(attempt, str(exc)))
             return
         self._attempt_no = attempt
+        self._outage_since = None
         self._feed(Connected(attempt))
 
     async def _resync(self) -> None:
@@ -333,6 +366,8 @@ class Session:
         )
         self._feed(Synced(attempt))
         self.synced.emit(info)
+        if info.mode.mismatch and not info.resumed:
+            self._alert(info.mode.mismatch, critical=True)
 
     async def _load(self, started: float) -> SyncInfo:
         ib, ep = self.ib, self.endpoint
@@ -375,11 +410,7 @@ class Session:
         )
 
     def _describe(self, exc: BaseException) -> str:
-        if isinstance(exc, ConnectionRefusedError):
-            return f"nothing is listening on {self.endpoint.host}:{self.endpoint.port}"
         if isinstance(exc, TimeoutError):
-            if "already in use" in self._last_api_error:
-                return f"clientId {self.endpoint.client_id} is already in use"
             return f"no answer within {self._timeout:g} s"
         return str(exc) or self._last_api_error or type(exc).__name__
 
@@ -418,6 +449,8 @@ class Session:
         if event is not None:
             if classified.category is IbCategory.CONNECTIVITY_LOST:
                 self._lost_at = self.clock.now()
+            if classified.category in (IbCategory.CONNECTIVITY_LOST, IbCategory.FARM_BROKEN):
+                self._outage_since = self._outage_since or self.clock.now()
             self._feed(event)
 
     def _on_api_error(self, message: str) -> None:
