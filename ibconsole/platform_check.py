@@ -166,24 +166,25 @@ def diagnose(
 
 
 def _explain(problems: Iterable[PlatformProblem]) -> str:
-    sentences: list[str] = []
+    lines = ["ibconsole cannot open its window."]
     missing: list[SystemLibrary] = []
+    displays: list[str] = []
     for problem in problems:
         title = _PLATFORM_TITLES.get(_family(problem.platform), f"{problem.platform} platform")
         if problem.missing:
-            sentences.append(
+            lines.append(
                 f"Qt's {title} needs system libraries that are not installed: "
                 f"{_sonames(problem.missing)}."
             )
             missing.extend(problem.missing)
         if problem.no_display:
-            sentences.append(
+            displays.append(
                 f"Qt's {title} needs a display, but DISPLAY is not set: start ibconsole from "
                 "a desktop session."
             )
-    lines = ["ibconsole cannot open its window.", *sentences]
     if missing:
         lines.append(_install_advice(missing))
+    lines += displays
     lines.append(_HEADLESS_HINT)
     return "\n".join(lines)
 

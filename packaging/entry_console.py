@@ -1,16 +1,22 @@
 """The bundle's ``ibconsole`` executable: check that Qt can start here, then run the console.
 
 The check runs before anything imports PySide6, so a missing system library is reported in
-plain words instead of an ImportError traceback or Qt's abort.
+plain words instead of an ImportError traceback or Qt's abort. Asking for help or the version
+opens no window and skips it.
 """
 
 from __future__ import annotations
 
+import sys
+
+_PRINT_ONLY = frozenset({"-h", "--help", "--version"})
+
 
 def run() -> int:
-    from ibconsole.platform_check import exit_if_qt_cannot_start
+    if _PRINT_ONLY.isdisjoint(sys.argv[1:]):
+        from ibconsole.platform_check import exit_if_qt_cannot_start
 
-    exit_if_qt_cannot_start()
+        exit_if_qt_cannot_start()
     from ibconsole.app import main
 
     return main()
