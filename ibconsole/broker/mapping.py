@@ -70,10 +70,14 @@ def listed_contract(details: ContractDetails, product: Product) -> ListedContrac
 
 
 def _parse_hhmm(text: str) -> time | None:
+    """IB's lastTradeTime: "08:30", "0830" or "08:30:00" (seconds, always 0, are dropped)."""
     digits = text.replace(":", "").strip()
-    if len(digits) != 4 or not digits.isdigit():
+    if len(digits) not in (4, 6) or not digits.isdigit():
         return None
-    return time(int(digits[:2]), int(digits[2:]))
+    hour, minute = int(digits[:2]), int(digits[2:4])
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
 
 
 def ib_contract(contract: ListedContract) -> Contract:

@@ -1,0 +1,139 @@
+"""ib_insync objects to domain snapshots and back: IB's unset values become None, never a number;
+contract months carry their last trade in the exchange's zone; quotes carry their data type."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from ib_insync import ContractDetails, Future, Ticker
+from ib_insync import Position as IbPosition
+from ib_insync.util import UNSET_DOUBLE
+
+from ibconsole.broker.mapping import decimal_or_none, ib_contract, listed_contract, position, quote
+from ibconsole.domain.orders import Position
+from ibconsole.domain.products import product
+from ibconsole.domain.quotes import MarketDataType
+
+CHICAGO = ZoneInfo("America/Chicago")
+RECEIVED = datetime(2025, 3, 4, 15, 0, 1, tzinfo=UTC)
+
+
+def es_details(last_trade_time: str = "08:30", day: str = "20250321") -> ContractDetails:
+    return ContractDetails(
+        contract=Future(
+            symbol="ES",
+            lastTradeDateOrContractMonth=day,
+            exchange="CME",
+            currency="USD",
+            localSymbol="ESH5",
+            tradingClass="ES",
+            multiplier="50",
+            conId=710002503,
+        ),
+        minTick=0.25,
+        contractMonth="202503",
+        timeZoneId="US/Central",
+        lastTradeTime=last_trade_time,
+    )
+
+
+@pytest.mark.parametrize("unset", [None, math.nan, math.inf, -math.inf, UNSET_DOUBLE])
+def test_values_ib_left_unset_are_none(unset: float | None) -> None:
+    assert decimal_or_none(unset) is None
+
+
+def test_prices_become_exact_decimals_on_the_tick_grid() -> None:
+    assert decimal_or_none(5953.75) == Decimal("5953.75")
+    assert decimal_or_none(0.1) == Decimal("0.1")
+    assert decimal_or_none(5953.7500000001, Decimal("0.25")) == Decimal("5953.75")
+    assert decimal_or_none(-1.5) == Decimal("-1.5")
+
+
+@pytest.mark.parametrize("clock_time", ["09:15", "0915", "09:15:00"])
+def test_a_contract_month_ends_at_its_last_trade_time_in_the_exchange_zone(
+    clock_time: str,
+) -> None:
+    month = listed_contract(es_details(clock_time), product("ES"))
+
+    assert month.last_trade == datetime(2025, 3, 21, 9, 15, tzinfo=CHICAGO)
+    assert month.last_trade.utcoffset() is not None
+    assert month.symbol == "ES"
+    assert month.local_symbol == "ESH5"
+    assert month.con_id == 710002503
+    assert month.contract_month == "202503"
+    assert month.multiplier == Decimal(50)
+    assert month.min_tick == Decimal("0.25")
+
+
+@pytest.mark.parametrize("unusable", ["", "2599", "8:30am"])
+def test_without_a_usable_last_trade_time_the_product_rule_gives_it(unusable: str) -> None:
+    month = listed_contract(es_details(unusable), product("ES"))
+
+    assert month.last_trade == datetime(2025, 3, 21, 8, 30, tzinfo=CHICAGO)
+
+
+def test_a_last_trade_date_that_is_no_date_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="ESH5: last trade date '202503' is not YYYYMMDD"):
+        listed_contract(es_details(day="202503"), product("ES"))
+
+
+def test_details_without_a_contract_are_refused() -> None:
+    with pytest.raises(ValueError, match="ES arrived without a contract"):
+        listed_contract(ContractDetails(), product("ES"))
+
+
+def test_a_listed_month_goes_back_to_ib_as_it_came() -> None:
+    month = listed_contract(es_details(), product("ES"))
+
+    contract = ib_contract(month)
+
+    assert contract.conId == 710002503
+    assert contract.secType == "FUT"
+    assert contract.lastTradeDateOrContractMonth == "20250321"
+    assert contract.multiplier == "50", "IB compares the multiplier as text"
+    assert contract.localSymbol == "ESH5"
+    assert contract.tradingClass == "ES"
+    assert contract.exchange == "CME"
+
+
+@pytest.mark.parametrize(
+    ("ib_type", "data_type"),
+    [
+        (1, MarketDataType.LIVE),
+        (2, MarketDataType.FROZEN),
+        (3, MarketDataType.DELAYED),
+        (4, MarketDataType.DELAYED_FROZEN),
+    ],
+)
+def test_a_quote_carries_its_market_data_type(ib_type: int, data_type: MarketDataType) -> None:
+    ticker = Ticker(
+        contract=Future(conId=7), bid=10.25, ask=10.5, last=10.25, marketDataType=ib_type
+    )
+
+    snapshot = quote(ticker, Decimal("0.25"), RECEIVED)
+
+    assert snapshot.data_type is data_type
+    assert snapshot.con_id == 7
+    assert snapshot.bid == Decimal("10.25")
+    assert snapshot.ask == Decimal("10.5")
+    assert snapshot.time == RECEIVED
+    assert snapshot.is_stale(RECEIVED, RECEIVED - RECEIVED) is data_type.is_frozen
+
+
+def test_a_quote_side_ib_has_not_sent_is_none() -> None:
+    snapshot = quote(Ticker(contract=Future(conId=7), bid=10.25), Decimal("0.25"), RECEIVED)
+
+    assert snapshot.ask is None
+    assert snapshot.last is None
+    assert snapshot.mid is None
+    assert snapshot.data_type is MarketDataType.LIVE
+
+
+def test_a_position_keeps_its_sign_and_average_cost() -> None:
+    item = IbPosition("DU1234567", Future(conId=7), -3.0, 297_500.0)
+
+    assert position(item) == Position(7, Decimal(-3), Decimal("297500.0"), "DU1234567")
