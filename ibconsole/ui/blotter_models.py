@@ -203,17 +203,23 @@ def order_line(
     """A live order; the journal's verdict wins where IB's status cannot tell (a rejection)."""
     word, kind = broker_status(row.status, row.filled)
     note = row.message
+    order_id, filled, avg_price = row.order_id, row.filled, row.avg_fill_price
     if journalled is not None:
-        state = journalled.lifecycle.state
-        if state in (OrderState.REJECTED, OrderState.UNKNOWN, OrderState.INACTIVE):
-            word, kind = journal_status(state)
-            note = journalled.lifecycle.rejection or note
+        lifecycle = journalled.lifecycle
+        if lifecycle.state in (OrderState.REJECTED, OrderState.UNKNOWN, OrderState.INACTIVE):
+            word, kind = journal_status(lifecycle.state)
+            note = lifecycle.rejection or note
         contract = journalled.intent.contract
+        # IB reports a completed order (after a reconnect) by permId with no fill figures;
+        # the journal has its id and executions.
+        order_id = order_id or lifecycle.order_id or 0
+        if lifecycle.filled > filled:
+            filled, avg_price = lifecycle.filled, lifecycle.avg_fill_price
     when = journalled.intent.created_at if journalled is not None else seen_at
     return OrderLine(
         ident=order_ident(row),
         key=row.key,
-        order_id=row.order_id,
+        order_id=order_id,
         contract=contract,
         local_symbol=row.local_symbol,
         side=row.side,
@@ -224,8 +230,8 @@ def order_line(
         tif=row.tif,
         status=word,
         kind=kind,
-        filled=row.filled,
-        avg_price=row.avg_fill_price,
+        filled=filled,
+        avg_price=avg_price,
         note=note,
         time=when,
         time_text=_time_text(when, now),
