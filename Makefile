@@ -33,3 +33,24 @@ test: lint
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache
+
+# The desktop bundle: dist/ibconsole/ holds the ibconsole and ibconsole-sim executables (see
+# packaging/ibconsole.spec). PyInstaller comes from the `package` extra, installed on first use.
+PACKAGE_STAMP := $(VENV)/.package-stamp
+
+.PHONY: package package-check
+
+$(PACKAGE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,package]'
+	@touch $(PACKAGE_STAMP)
+
+package: $(PACKAGE_STAMP)
+	$(BIN)/python resources/make_platform_icons.py
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller \
+		packaging/ibconsole.spec
+	du -sh dist/ibconsole
+
+# Runs the built console off screen (demo, screenshot, start-up time), trades a handshake with the
+# built simulator through ib_insync, and on Linux checks its libraries and install.sh.
+package-check: $(STAMP)
+	$(BIN)/python packaging/check_bundle.py dist/ibconsole

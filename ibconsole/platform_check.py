@@ -18,6 +18,7 @@ from types import MappingProxyType
 __all__ = [
     "EXIT_QT_CANNOT_START",
     "GUI_LIBRARIES",
+    "OPTIONAL_LIBRARIES",
     "PLATFORM_LIBRARIES",
     "PlatformProblem",
     "SystemLibrary",
@@ -86,6 +87,13 @@ PLATFORM_LIBRARIES: Mapping[str, tuple[SystemLibrary, ...]] = MappingProxyType(
             ("libwayland-cursor.so.0", "libwayland-cursor0", "libwayland-cursor"),
         ),
     }
+)
+
+# Loaded only by OpenGL integration plugins (xcb GLX, Wayland EGL); without them Qt draws the
+# widgets in software, so their absence stops nothing and is not reported.
+OPTIONAL_LIBRARIES = _libraries(
+    ("libxcb-glx.so.0", "libxcb-glx0", "libxcb"),
+    ("libwayland-egl.so.1", "libwayland-egl1", "libwayland-egl"),
 )
 
 _PLATFORM_TITLES = MappingProxyType({"xcb": "X11 platform (xcb)", "wayland": "Wayland platform"})
