@@ -332,7 +332,10 @@ class MarketDataService:
                 bar_sub.lost_at = bar_sub.lost_at or now
 
     def _on_data_lost(self, since: datetime) -> None:
-        """IB dropped the subscriptions of a socket that is still up: request them again."""
+        """IB dropped the subscriptions of a socket that is still up: request them again (not
+        before the socket's first sync, which requests everything anyway)."""
+        if not self._live:
+            return
         for sub in self._quote_subs.values():
             self._cancel_quotes(sub)
             self._request_quotes(sub)

@@ -184,9 +184,11 @@ class Session:
         self.endpoint = endpoint
 
     async def connect(self) -> SyncInfo:
-        """Connect and sync; returns when synced, raises ConnectionError when the first try fails.
+        """Connect and sync; returns when synced, raises ConnectionError when the try fails.
 
-        Reconnects after a failure go on in the background until ``disconnect``.
+        Reconnects after a failure go on in the background until ``disconnect``. While they do,
+        this waits for the next one to end; with the circuit breaker open it tries at once (the
+        trader asking to connect is the user action that resets the breaker).
         """
         waiter: asyncio.Future[SyncInfo] = asyncio.get_running_loop().create_future()
 
@@ -195,11 +197,12 @@ class Session:
                 waiter.set_result(info)
 
         def settle_failed(snapshot: HealthSnapshot) -> None:
-            if not waiter.done() and snapshot.state in (
-                HealthState.RECONNECTING,
-                HealthState.CIRCUIT_OPEN,
-                HealthState.DISCONNECTED,
-            ):
+            # A failed attempt schedules the next one; a disconnect ends the wait too.
+            failed = snapshot.state is HealthState.DISCONNECTED or (
+                snapshot.state in (HealthState.RECONNECTING, HealthState.CIRCUIT_OPEN)
+                and snapshot.reconnect_at is not None
+            )
+            if failed and not waiter.done():
                 waiter.set_exception(ConnectionError(snapshot.reason))
 
         self.synced += settle_synced
@@ -207,7 +210,10 @@ class Session:
         try:
             if self._sync is not None:
                 return self._sync
-            self._feed(ConnectRequested())
+            if self._machine.state is HealthState.CIRCUIT_OPEN:
+                self._feed(BreakerReset())
+            else:
+                self._feed(ConnectRequested())
             self._ensure_heartbeat()
             return await waiter
         finally:

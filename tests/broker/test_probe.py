@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from ib_insync import IB
 
 from ibconsole.broker.broker import Broker
+from ibconsole.broker.handshake import HandshakeError, HandshakeFailure, open_api
 from ibconsole.broker.probe import Diagnosis, probe
 from ibconsole.domain.health import HealthState
 from ibconsole.domain.trading_mode import AccountMode
@@ -213,3 +215,29 @@ async def test_a_live_account_behind_the_paper_gateway_port_is_a_mismatch(
     assert "LIVE" in report.mode.mismatch
     assert "Port 4002 is the IB Gateway paper default." in report.warnings
     assert not any("not this machine" in w for w in report.warnings)
+
+
+async def test_a_handshake_right_after_a_close_waits_for_the_old_socket(
+    gateway: PaperGateway,
+) -> None:
+    ib = IB()
+    await open_api(ib, "127.0.0.1", gateway.port, 12, STAGE)
+    ib.client.disconnect()
+    assert ib.client.conn.transport is not None, "the old socket is still closing"
+
+    await open_api(ib, "127.0.0.1", gateway.port, 12, STAGE)
+
+    assert ib.isConnected()
+    ib.disconnect()
+
+
+async def test_a_refused_handshake_names_the_client_id(
+    gateway: PaperGateway, make_broker: BrokerFactory
+) -> None:
+    broker = make_broker(gateway, client_id=6)
+    await broker.start()
+
+    with pytest.raises(HandshakeError, match="clientId 6 is already in use") as refused:
+        await open_api(IB(), "127.0.0.1", gateway.port, 6, 2.0)
+
+    assert refused.value.failure is HandshakeFailure.CLIENT_ID_IN_USE

@@ -361,7 +361,9 @@ async def test_a_client_id_still_held_after_a_drop_earns_326_and_is_retried(
 
 
 @pytest.mark.expect_log_warnings
-async def test_the_breaker_opens_after_repeated_failures_and_a_reset_tries_at_once(
+@pytest.mark.parametrize("action", ["reset_breaker", "connect"])
+async def test_the_breaker_opens_after_repeated_failures_and_the_trader_can_try_at_once(
+    action: str,
     make_gateway: GatewayFactory,
     make_broker: BrokerFactory,
     record: Record,
@@ -390,7 +392,11 @@ async def test_the_breaker_opens_after_repeated_failures_and_a_reset_tries_at_on
     again = PaperGateway(seed=7, as_of=as_of)
     await again.start("127.0.0.1", port)
     try:
-        broker.session.reset_breaker()
+        if action == "connect":
+            info = await broker.session.connect()
+            assert info is broker.session.sync_info
+        else:
+            broker.session.reset_breaker()
         await wait_for(lambda: broker.session.state is CONNECTED, what="connected after reset")
         assert broker.session.health.breaker is BreakerState.CLOSED
         await broker.stop()
@@ -428,6 +434,24 @@ async def test_an_open_breaker_lets_one_trial_through_after_its_cooldown(
         await broker.stop()
     finally:
         await again.stop()
+
+
+@pytest.mark.expect_log_warnings
+async def test_connect_during_a_reconnect_waits_for_its_outcome(
+    gateway: PaperGateway,
+    make_broker: BrokerFactory,
+    wait_for: WaitFor,
+    fast_health: HealthSettings,
+) -> None:
+    broker = make_broker(gateway, health=replace(fast_health, backoff=slow_backoff(0.3)))
+    await broker.start()
+    gateway.faults.drop()
+    await wait_for(lambda: broker.session.state is RECONNECTING, what="reconnecting")
+
+    info = await broker.session.connect()
+
+    assert info.resumed is True
+    assert broker.session.state is CONNECTED
 
 
 # --------------------------------------------------------------------------- disconnect wins
@@ -484,6 +508,24 @@ async def test_a_disconnect_during_a_reconnect_handshake_wins(
     gateway.faults.delay_replies(0)
     assert synced.values == []
     assert broker.session.state is HealthState.DISCONNECTED
+
+
+@pytest.mark.expect_log_warnings
+async def test_a_disconnect_during_the_resync_wins(
+    gateway: PaperGateway, broker: Broker, record: Record, wait_for: WaitFor
+) -> None:
+    synced = record(broker.session.synced)
+    gateway.faults.delay_replies(0.2)
+    gateway.faults.drop()
+    await wait_for(lambda: broker.session.state is HealthState.SYNCING, what="syncing again")
+
+    await broker.session.disconnect()
+
+    assert broker.session.state is HealthState.DISCONNECTED
+    await wait_for(lambda: not gateway.connections, what="the socket closed")
+    gateway.faults.delay_replies(0)
+    assert synced.values == []
+    assert broker.session.sync_info is None
 
 
 # --------------------------------------------------------------------------- IB status messages
