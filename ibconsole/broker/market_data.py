@@ -8,7 +8,8 @@ the outage is marked on it.
 
 Events (eventkit, emitted on the loop thread; handlers must return quickly):
     quotes_updated(tuple[Quote, ...])          quotes that changed in one network batch
-    bars_reset(BarKey, tuple[Bar, ...])        a bar stream (re)loaded in full
+    bars_reset(BarKey, tuple[Bar, ...])        a bar stream (re)loaded in full (empty when IB has
+                                               no bars for it)
     bar_updated(BarKey, Bar, bool)             the newest bar changed; True when it is a new bar
     gap_marked(BarKey, BarGap)                 the live stream of a bar series was interrupted;
                                                emitted just before the bars_reset of its reload
@@ -169,8 +170,9 @@ class MarketDataService:
         """Start (or share) a bar stream kept up to date; its bars arrive through ``bars_reset``.
 
         Returns once IB answered the first request (or at once when not synced: the bars follow
-        the next sync); a request IB refused for pacing is retried later in the background.
-        Cancelling the caller does not stop the load.
+        the next sync); a request IB refused for pacing is retried later in the background. The
+        subscription stands once made: cancelling the caller neither stops the load nor
+        unsubscribes.
         """
         bar_length(bar_size)  # validates the size before anything is sent
         key = BarKey(contract.con_id, bar_size)
@@ -270,7 +272,9 @@ class MarketDataService:
             log.info("bars for %s: %s; asking again in %g s", key, why, self._history_retry)
             return False
         if refusal is not None:
+            # No bars to show; the chart hears so instead of waiting. The next sync asks again.
             log.warning("bars for %s: %s", key, refusal.sentence)
+            self.bars_reset.emit(key, ())
             return True
         sub.bars = bars
         snapshot = tuple(_bar(b) for b in bars)

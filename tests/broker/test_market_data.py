@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -272,6 +273,27 @@ async def test_a_paced_bar_request_is_asked_again_later(
     assert resets.values[0][1], "the retry brought the bars"
     assert seen.count(REQ_HISTORICAL_DATA) == 2
     assert history_streams(gateway) == 1
+
+
+@pytest.mark.expect_log_warnings
+async def test_bars_ib_refuses_for_good_are_reported_empty_and_not_retried(
+    gateway: PaperGateway,
+    broker: Broker,
+    es_front: ListedContract,
+    record: Record,
+    inbound: Spy,
+) -> None:
+    unknown = replace(es_front, con_id=999_999, local_symbol="ESZ9")
+    seen = inbound(gateway)
+    resets = record(broker.market.bars_reset)
+
+    key = await broker.market.subscribe_bars(unknown, "1 hour")
+
+    assert resets.values == [(key, ())]
+    assert seen.count(REQ_HISTORICAL_DATA) == 1
+    assert history_streams(gateway) == 0
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("load bars")]
+    assert broker.market.bar_subscriptions() == {key: 1}
 
 
 async def test_unsubscribing_while_a_paced_request_waits_stops_the_retry(
