@@ -54,3 +54,15 @@ package: $(PACKAGE_STAMP)
 # built simulator through ib_insync, and on Linux checks its libraries and install.sh.
 package-check: $(STAMP)
 	$(BIN)/python packaging/check_bundle.py dist/ibconsole
+
+# The benchmarks of DESIGN.md section 6 against the simulator (~6 minutes on 2 cores): one table
+# on stdout, every figure in bench/results/results.json. py-spy (for `python -m bench --profile`)
+# comes from the `bench` extra, installed on first use.
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench

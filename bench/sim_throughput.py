@@ -1,36 +1,31 @@
-"""Paper gateway benchmark: outbound messages per second on one core, and how long an
+"""Paper gateway benchmark: outbound messages per second on one core, and how long a bare
 ib_insync connect sync takes against it.
 
 The gateway runs in this process (one core); a raw TWS API reader in a separate process
-subscribes to many instruments and counts the frames it receives. Prints a table and writes
-``bench/results/sim_throughput.json``.
-
-    .venv/bin/python bench/sim_throughput.py [--instruments 80] [--tick-rate 1000] [--seconds 5]
+subscribes to many instruments and counts the frames it receives, so the figure is the
+simulator's alone. ``python -m bench.sim_throughput [--size full|smoke] [--json PATH]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import multiprocessing
-import platform
 import socket
-import statistics
 import struct
 import sys
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
-from pathlib import Path
+from typing import Any
 
 from ib_insync import IB
 
+from bench import cli
+from bench.peer import AS_OF
+from bench.summary import summarize
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.wire import encode_fields
 
-_RESULTS = Path(__file__).with_name("results") / "sim_throughput.json"
-_AS_OF = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
 _LENGTH = struct.Struct(">I")
 
 
@@ -71,8 +66,8 @@ def _count_frames(port: int, con_ids: list[int], warmup: float, seconds: float, 
     out.send((frames, elapsed))
 
 
-async def _throughput(instruments: int, tick_rate: float, seconds: float) -> dict[str, float]:
-    gateway = PaperGateway(seed=1, as_of=_AS_OF, tick_rate=tick_rate)
+async def _throughput(instruments: int, tick_rate: float, seconds: float) -> dict[str, Any]:
+    gateway = PaperGateway(seed=1, as_of=AS_OF, tick_rate=tick_rate)
     await gateway.start("127.0.0.1", 0)
     try:
         con_ids = [i.con_id for i in gateway.catalogue.listed()][:instruments]
@@ -109,8 +104,8 @@ async def _throughput(instruments: int, tick_rate: float, seconds: float) -> dic
     }
 
 
-async def _connect_sync(rounds: int) -> dict[str, float]:
-    gateway = PaperGateway(seed=1, as_of=_AS_OF)
+async def _connect_sync(rounds: int) -> dict[str, Any]:
+    gateway = PaperGateway(seed=1, as_of=AS_OF)
     await gateway.start("127.0.0.1", 0)
     timings: list[float] = []
     try:
@@ -118,61 +113,38 @@ async def _connect_sync(rounds: int) -> dict[str, float]:
             ib = IB()
             started = time.perf_counter()
             await ib.connectAsync("127.0.0.1", gateway.port, clientId=client_id, timeout=5)
-            timings.append((time.perf_counter() - started) * 1000)
+            timings.append(time.perf_counter() - started)
             ib.disconnect()
     finally:
         await gateway.stop()
-    timings.sort()
-    return {
-        "rounds": rounds,
-        "median_ms": round(statistics.median(timings), 2),
-        "p95_ms": round(timings[int(0.95 * (len(timings) - 1))], 2),
-        "max_ms": round(timings[-1], 2),
-    }
+    return {"rounds": rounds, "connect_ms": summarize(timings, 1000)}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--instruments", type=int, default=80)
-    parser.add_argument("--tick-rate", type=float, default=1000.0)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--connects", type=int, default=30)
-    args = parser.parse_args()
+@dataclass(frozen=True, slots=True)
+class Size:
+    instruments: int
+    tick_rate: float
+    seconds: float
+    connects: int
 
-    async def run() -> dict[str, object]:
+
+SIZES = {
+    "full": Size(instruments=80, tick_rate=1000.0, seconds=5.0, connects=30),
+    "smoke": Size(instruments=5, tick_rate=50.0, seconds=0.5, connects=2),
+}
+
+
+def measure(size_name: str) -> dict[str, Any]:
+    size = SIZES[size_name]
+
+    async def run() -> dict[str, Any]:
         return {
-            "throughput": await _throughput(args.instruments, args.tick_rate, args.seconds),
-            "connect_sync": await _connect_sync(args.connects),
+            "throughput": await _throughput(size.instruments, size.tick_rate, size.seconds),
+            "connect_sync": await _connect_sync(size.connects),
         }
 
-    results = asyncio.run(run())
-    results["python"] = platform.python_version()
-    results["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    throughput = results["throughput"]
-    connect = results["connect_sync"]
-    assert isinstance(throughput, dict)
-    assert isinstance(connect, dict)
-    target = 50_000
-    rows = [
-        ("instruments x tick rate", f"{throughput['instruments']} x {throughput['tick_rate']:g}/s"),
-        ("quote updates/s (all)", f"{throughput['quote_updates_per_s']:,}"),
-        (
-            "outbound messages/s",
-            f"{throughput['messages_per_s']:,} (target >= {target:,}: "
-            f"{'met' if throughput['messages_per_s'] >= target else 'MISSED'})",
-        ),
-        ("gateway CPU share", f"{throughput['gateway_cpu_share']:.0%} of one core"),
-        ("connect sync median", f"{connect['median_ms']} ms"),
-        ("connect sync p95 / max", f"{connect['p95_ms']} / {connect['max_ms']} ms"),
-    ]
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
-    _RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    _RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {_RESULTS}")
-    return 0
+    return asyncio.run(run())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main(__doc__.splitlines()[0], measure))

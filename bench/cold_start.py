@@ -1,0 +1,132 @@
+"""Cold start → first painted window: ``ibconsole --demo`` launched as a fresh process, from the
+moment before the launch until the first paint event reaches a widget of the main window.
+
+The launched process is this module with ``--probe``: it installs an application-wide event
+filter, then hands over to ``ibconsole.app.main`` with the demo arguments (``create_application``
+takes over the QApplication it finds). It prints a stamp at each stage: ``imported`` (the
+console's modules), ``shown`` (the main window's show event), ``painted`` (its first paint event)
+and ``populated`` (connected to the demo simulator, every panel filled: the ``--screenshot``
+moment, read from the console's log). Stamps are ``time.perf_counter()`` (CLOCK_MONOTONIC, shared
+by both processes), with the launched process's CPU time so far beside each. The platform is Qt's offscreen one: painting is real (software raster, as
+on a desktop without OpenGL), presenting to a screen is not part of the figure. The OS file cache
+is warm after the first launch; each figure is a fresh interpreter, fresh imports and a fresh
+QApplication.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import cli
+from bench.summary import summarize
+
+STAGES = ("imported", "shown", "painted", "populated")
+_AS_OF = "2025-03-04T15:00:00Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    launches: int
+
+
+SIZES = {"full": Size(launches=7), "smoke": Size(launches=1)}
+
+
+def _stamp(stage: str) -> None:
+    print(f"stage {stage} {time.perf_counter():.6f} {time.process_time():.6f}", flush=True)
+
+
+def probe(screenshot: Path) -> int:
+    """Runs in the launched process: stamp the stages, run the console as ``ibconsole`` does."""
+    os.environ.setdefault("QT_API", "pyside6")
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
+
+    class FirstPaint(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: set[str] = set()
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            kind = event.type()
+            if kind in (QEvent.Type.Show, QEvent.Type.Paint) and isinstance(watched, QWidget):
+                stage = "shown" if kind == QEvent.Type.Show else "painted"
+                if stage not in self.seen and isinstance(watched.window(), QMainWindow):
+                    if stage == "shown" and watched is not watched.window():
+                        return False
+                    self.seen.add(stage)
+                    _stamp(stage)
+            return False
+
+    class Populated(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("screenshot saved"):
+                _stamp("populated")
+
+    app = QApplication([sys.argv[0]])
+    watcher = FirstPaint()
+    app.installEventFilter(watcher)
+    from ibconsole import app as console_app
+
+    _stamp("imported")
+    logging.getLogger("ibconsole.app").addHandler(Populated())
+    arguments = ["--demo", "--as-of", _AS_OF, "--screenshot", str(screenshot)]
+    return console_app.main([*arguments, "--quit-after", "60", "--log-level", "INFO"])
+
+
+def _launch(folder: Path) -> dict[str, float]:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    command = [sys.executable, "-m", "bench.cold_start", "--probe", str(folder / "shot.png")]
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    ended = time.perf_counter()
+    stamps: dict[str, float] = {}
+    for line in done.stdout.splitlines():
+        word, *fields = line.split()
+        if word == "stage" and len(fields) == 3:
+            stage, at, cpu = fields
+            stamps.setdefault(stage, float(at) - started)
+            stamps.setdefault(f"{stage}_cpu", float(cpu))
+    missing = [stage for stage in STAGES if stage not in stamps]
+    if done.returncode != 0 or missing:
+        raise RuntimeError(
+            f"the console exited with {done.returncode}, stages missing: {missing}\n"
+            f"{done.stderr[-2000:]}"
+        )
+    stamps["exited"] = ended - started
+    return stamps
+
+
+def measure(size_name: str) -> dict[str, Any]:
+    size = SIZES[size_name]
+    launches = []
+    with tempfile.TemporaryDirectory(prefix="ibconsole-cold-") as folder:
+        for _ in range(size.launches):
+            launches.append(_launch(Path(folder)))
+    return {
+        "launches": size.launches,
+        **{
+            f"launch_to_{stage}_ms": summarize([launch[stage] for launch in launches], 1000)
+            for stage in (*STAGES, "exited")
+        },
+        # CPU the launched process spent by each stage: what other work on the machine cannot
+        # inflate (the wall figures above include waiting for a core).
+        **{
+            f"cpu_to_{stage}_ms": summarize([launch[f"{stage}_cpu"] for launch in launches], 1000)
+            for stage in STAGES
+        },
+    }
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--probe"]:
+        sys.exit(probe(Path(sys.argv[2])))
+    sys.exit(cli.main(__doc__.splitlines()[0], measure))

@@ -1,0 +1,297 @@
+"""The one table of results: each figure beside its DESIGN.md section 6 target with a verdict
+that says by how much a missed target was missed; and two result files side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+Results = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    what: str
+    measured: str
+    value: float | None  # the figure the target judges
+    target: str
+    verdict: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Figure:
+    what: str
+    find: Callable[[Results], Any]  # the benchmark's result object, KeyError when absent
+    show: Callable[[Any], str]
+    judge: Callable[[Any], float | None]
+    unit: str = ""
+    limit: float | None = None
+    at_least: bool = False  # the target is a floor, not a ceiling
+
+
+def _dist(figures: Mapping[str, Any], unit: str = "ms") -> str:
+    if not figures or figures.get("count", 0) == 0:
+        return "nothing measured"
+    return f"p50 {figures['median']:g} · p99 {figures['p99']:g} · max {figures['max']:g} {unit}"
+
+
+def _load(results: Results, rate: int) -> Mapping[str, Any]:
+    for load in results["tick_latency"]["loads"]:
+        if load["ticks_per_s_offered"] == rate:
+            return load  # type: ignore[no-any-return]
+    raise KeyError(rate)
+
+
+def _tick_rows() -> list[_Figure]:
+    figures = []
+    for rate in (500, 2_000, 5_000, 20_000):
+        judged = rate == 5_000
+
+        def chart(results: Results, rate: int = rate) -> Any:
+            return _load(results, rate)
+
+        figures += [
+            _Figure(
+                f"tick → chart data, {rate:,}/s over 20",
+                chart,
+                lambda load: (
+                    _dist(load["tick_to_chart_ms"])
+                    + f" (ticks written {load['ticks_per_s_written']:,}/s, unseen {load['ticks_not_seen']})"
+                ),
+                lambda load: load["tick_to_chart_ms"]["p99"],
+                "ms",
+                16.0 if judged else None,
+            ),
+            _Figure(
+                f"  charted contract: tick → paint, {rate:,}/s",
+                chart,
+                lambda load: _dist(load["charted_tick_to_paint_ms"]),
+                lambda load: load["charted_tick_to_paint_ms"]["p99"],
+            ),
+            _Figure(
+                f"  loop stall, {rate:,}/s",
+                chart,
+                lambda load: _dist(load["loop_stall_ms"]),
+                lambda load: load["loop_stall_ms"]["max"],
+                "ms",
+                16.0 if judged else None,
+            ),
+            _Figure(
+                f"  chart frame interval, {rate:,}/s",
+                chart,
+                lambda load: (
+                    _dist(load["frame_interval_ms"])
+                    + f" (console CPU {load['console_cpu_share']:.0%} of a core)"
+                ),
+                lambda load: load["frame_interval_ms"]["median"],
+            ),
+        ]
+    return figures
+
+
+def _cpu(results: Results) -> Any:
+    return results["cpu_per_tick"]
+
+
+def _per_100k(cpu: Mapping[str, Any], client: str) -> str:
+    return f"{cpu['clients'][client]['cpu_s_per_100k_ticks']:g} s"
+
+
+def _click(results: Results) -> Any:
+    return results["click_to_wire"]
+
+
+FIGURES: tuple[_Figure, ...] = (
+    *_tick_rows(),
+    _Figure(
+        "console CPU per tick ÷ bare ib_insync",
+        _cpu,
+        lambda cpu: (
+            f"{cpu['console_vs_bare']:g}× (console {_per_100k(cpu, 'console')}, "
+            f"bare {_per_100k(cpu, 'bare_ib_insync')} per 100k ticks at {cpu['ticks_per_s']:,}/s)"
+        ),
+        lambda cpu: cpu["console_vs_bare"],
+        "×",
+        1.3,
+    ),
+    _Figure(
+        "console CPU per tick ÷ ib_insync Qt example",
+        _cpu,
+        lambda cpu: (
+            f"{cpu['console_vs_qt_example']:g}× "
+            f"(Qt example {_per_100k(cpu, 'ib_insync_qt_example')} per 100k ticks)"
+        ),
+        lambda cpu: cpu["console_vs_qt_example"],
+    ),
+    _Figure(
+        "click Buy → bytes at sim, quiet, QTest",
+        _click,
+        lambda click: _dist(click["quiet_click_to_bytes_ms"]["qtest"]),
+        lambda click: click["quiet_click_to_bytes_ms"]["qtest"]["p99"],
+        "ms",
+        5.0,
+    ),
+    _Figure(
+        "click Buy → bytes at sim, quiet, posted click",
+        _click,
+        lambda click: _dist(click["quiet_click_to_bytes_ms"]["posted"]),
+        lambda click: click["quiet_click_to_bytes_ms"]["posted"]["p99"],
+        "ms",
+        5.0,
+    ),
+    _Figure(
+        "click Buy → bytes at sim, loaded, QTest",
+        _click,
+        lambda click: (
+            _dist(click["loaded_click_to_bytes_ms"]["qtest"])
+            + f" at {click['loaded_ticks_per_s']:,} ticks/s"
+        ),
+        lambda click: click["loaded_click_to_bytes_ms"]["qtest"]["p99"],
+        "ms",
+        5.0,
+    ),
+    _Figure(
+        "click Buy → bytes at sim, loaded, posted click",
+        _click,
+        lambda click: (
+            _dist(click["loaded_click_to_bytes_ms"]["posted"])
+            + f" at {click['loaded_ticks_per_s']:,} ticks/s"
+        ),
+        lambda click: click["loaded_click_to_bytes_ms"]["posted"]["p99"],
+        "ms",
+        5.0,
+    ),
+    _Figure(
+        "Connect click → synced",
+        lambda results: results["connect_sync"],
+        lambda sync: (
+            _dist(sync["click_to_synced_ms"])
+            + f" (socket → synced p50 {sync['socket_to_synced_ms']['median']:g} ms)"
+        ),
+        lambda sync: sync["click_to_synced_ms"]["p99"],
+        "ms",
+        250.0,
+    ),
+    _Figure(
+        "bare ib_insync connectAsync (reference)",
+        lambda results: results["sim_throughput"]["connect_sync"],
+        lambda sync: _dist(sync["connect_ms"]),
+        lambda sync: sync["connect_ms"]["p99"],
+    ),
+    _Figure(
+        "cold start → first painted window",
+        lambda results: results["cold_start"],
+        lambda cold: (
+            _dist(cold["launch_to_painted_ms"])
+            + f" (imports done p50 {cold['launch_to_imported_ms']['median']:g} ms)"
+        ),
+        lambda cold: cold["launch_to_painted_ms"]["median"],
+        "ms",
+        1500.0,
+    ),
+    _Figure(
+        "  cold start → demo connected and populated",
+        lambda results: results["cold_start"],
+        lambda cold: _dist(cold["launch_to_populated_ms"]),
+        lambda cold: cold["launch_to_populated_ms"]["median"],
+    ),
+    _Figure(
+        "memory growth 10 k → 1 M ticks",
+        lambda results: results["memory_growth"],
+        lambda memory: (
+            f"{memory['growth_percent']:g} % ({memory['rss_early_mb']:g} → "
+            f"{memory['rss_late_mb']:g} MB RSS after {memory['early_ticks']:,} → "
+            f"{memory['late_ticks']:,} ticks at {memory['ticks_per_s']:,}/s)"
+        ),
+        lambda memory: memory["growth_percent"],
+        "%",
+        5.0,
+    ),
+    _Figure(
+        "sim outbound throughput, one core",
+        lambda results: results["sim_throughput"]["throughput"],
+        lambda sim: (
+            f"{sim['messages_per_s']:,} msg/s ({sim['instruments']} × "
+            f"{sim['tick_rate']:g}/s offered, gateway CPU {sim['gateway_cpu_share']:.0%})"
+        ),
+        lambda sim: sim["messages_per_s"],
+        "msg/s",
+        50_000.0,
+        at_least=True,
+    ),
+)
+
+
+def _amount(number: float, unit: str) -> str:
+    text = f"{number:,.0f}" if abs(number) >= 1000 else f"{number:.3g}"
+    return f"{text}{unit}" if unit in ("×", "%") else f"{text} {unit}".strip()
+
+
+def _verdict(figure: _Figure, value: float | None) -> tuple[str, str]:
+    if figure.limit is None:
+        return "—", "—"
+    relation = "≥" if figure.at_least else "≤"
+    target = f"{relation} {_amount(figure.limit, figure.unit)}"
+    if value is None:
+        return target, "not measured"
+    if value >= figure.limit if figure.at_least else value <= figure.limit:
+        return target, "met"
+    if figure.at_least:
+        short = _amount(figure.limit - value, figure.unit)
+        return target, f"MISSED: {short} short ({figure.limit / max(value, 1e-9):.1f}× below)"
+    over = _amount(value - figure.limit, figure.unit)
+    return target, f"MISSED: {over} over ({value / figure.limit:.1f}× the target)"
+
+
+def rows(results: Results) -> list[Row]:
+    table = []
+    for figure in FIGURES:
+        try:
+            found = figure.find(results)
+        except (KeyError, TypeError):
+            found = None
+        if found is None or (isinstance(found, Mapping) and "error" in found):
+            target, _ = _verdict(figure, None)
+            table.append(Row(figure.what, "not measured", None, target, "not measured"))
+            continue
+        value = figure.judge(found)
+        target, verdict = _verdict(figure, value)
+        table.append(Row(figure.what, figure.show(found), value, target, verdict))
+    return table
+
+
+def as_dicts(table: list[Row]) -> list[dict[str, Any]]:
+    return [asdict(row) for row in table]
+
+
+def render(table: list[Row]) -> str:
+    headers = ("what", "measured", "target", "verdict")
+    cells = [headers, *((r.what, r.measured, r.target, r.verdict) for r in table)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for index, row in enumerate(cells):
+        lines.append(" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if index == 0:
+            lines.append("-+-".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def render_markdown(table: list[Row]) -> str:
+    lines = ["| what | measured | target | verdict |", "|---|---|---|---|"]
+    lines += [f"| {r.what.strip()} | {r.measured} | {r.target} | {r.verdict} |" for r in table]
+    return "\n".join(lines)
+
+
+def compare(old: Results, new: Results) -> str:
+    """The same figures from two result files, side by side (same machine, two commits)."""
+    before = {row["what"]: row for row in old.get("summary", [])}
+    lines = []
+    for row in new.get("summary", []):
+        earlier = before.get(row["what"])
+        lines.append(f"{row['what']}\n    old: {earlier['measured'] if earlier else '—'}")
+        lines.append(f"    new: {row['measured']}")
+    machine_old, machine_new = old.get("machine", {}), new.get("machine", {})
+    if machine_old.get("cpu_model") != machine_new.get("cpu_model"):
+        lines.append("warning: the two files come from different CPUs; compare on one machine")
+    return "\n".join(lines)

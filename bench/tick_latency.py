@@ -1,0 +1,175 @@
+"""Tick → chart, loop stalls and frames: the console under 20 instruments' quotes at several total
+rates, each against a fresh simulator process and a fresh console.
+
+For every tick the simulator writes (stamped in the simulator as it queues the frames), the
+latency is the time until a slot connected after the chart's on the bridge's
+``sig_quotes_updated`` sees ib_insync's ticker in the state that tick left it in: the chart then
+holds it (DESIGN.md section 6 "tick → pixels"). Ticks coalesced into one network read are held
+together, each measured from its own write. For the charted contract it also measures until the
+chart's plot next receives a paint event (the pixels), which the chart's 33 ms repaint timer
+bounds. A 2 ms precise Qt timer measures the loop's stalls; paint events of the plot give the
+frame intervals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtWidgets import QGraphicsView
+
+from bench import cli
+from bench.console_rig import close_console, open_console, run_qasync, tickers_by_con_id, watch
+from bench.peer import INSTRUMENTS, Peer, TickKey, in_executor
+from bench.probes import DeliveryProbe, LoopProbe, PaintProbe
+from bench.summary import summarize
+
+# Total ticks per second over the 20 instruments.
+RATES = (500, 2_000, 5_000, 20_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    rates: tuple[int, ...]
+    warmup: float
+    seconds: float
+    grace: float  # how long to keep watching after the last logged tick, for those in flight
+
+
+SIZES = {
+    "full": Size(RATES, warmup=2.0, seconds=10.0, grace=1.0),
+    "smoke": Size((500,), warmup=0.2, seconds=0.5, grace=0.3),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Each simulator tick and when the console held it (or None)."""
+
+    latencies: dict[int, list[tuple[float, float]]]  # conId -> (written, held) per matched tick
+    unmatched_ticks: int
+    unmatched_views: int
+
+
+def match(
+    written: Sequence[tuple[int, float, TickKey]], held: Sequence[tuple[int, float, TickKey]]
+) -> Match:
+    """Pair the console's views with the simulator's ticks, per instrument and in order.
+
+    A view matches the first not yet held tick with the same key written before it; every
+    earlier unheld tick of that instrument is held by then too (it was coalesced into the view).
+    """
+    sim: dict[int, list[tuple[float, TickKey]]] = defaultdict(list)
+    for con_id, at, key in written:
+        sim[con_id].append((at, key))
+    views: dict[int, list[tuple[float, TickKey]]] = defaultdict(list)
+    for con_id, at, key in held:
+        views[con_id].append((at, key))
+    latencies: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    unmatched_views = 0
+    unmatched_ticks = 0
+    for con_id, ticks in sim.items():
+        first_unheld = 0
+        for seen_at, key in views.get(con_id, ()):
+            found = -1
+            index = first_unheld
+            while index < len(ticks) and ticks[index][0] <= seen_at:
+                if ticks[index][1] == key:
+                    found = index
+                    break
+                index += 1
+            if found < 0:
+                unmatched_views += 1
+                continue
+            for written_at, _ in ticks[first_unheld : found + 1]:
+                latencies[con_id].append((written_at, seen_at))
+            first_unheld = found + 1
+        unmatched_ticks += len(ticks) - first_unheld
+    return Match(dict(latencies), unmatched_ticks, unmatched_views)
+
+
+async def _one_rate(total_rate: int, size: Size) -> dict[str, Any]:
+    peer = Peer.start(tick_rate=total_rate / INSTRUMENTS)
+    try:
+        console = await open_console(peer.port)
+        try:
+            instruments = await in_executor(lambda: peer.instruments(INSTRUMENTS))
+            await watch(console, instruments)
+            chart = console.window.chart
+            charted = chart.contract
+            if charted is None:
+                raise RuntimeError("the chart shows no contract")
+            plot = chart.findChild(QGraphicsView)
+            if plot is None:
+                raise RuntimeError("the chart has no plot view")
+            deliveries = DeliveryProbe(console.bridge, tickers_by_con_id(console))
+            paints = PaintProbe(plot.viewport())
+            loop_probe = LoopProbe()
+            await asyncio.sleep(size.warmup)
+
+            deliveries.start()
+            paints.start()
+            loop_probe.start()
+            ticks_before = await in_executor(peer.ticks)
+            await in_executor(peer.start_log)
+            cpu_before, wall_before = time.process_time(), time.perf_counter()
+            await asyncio.sleep(size.seconds)
+            written = await in_executor(peer.stop_log)
+            cpu = time.process_time() - cpu_before
+            wall = time.perf_counter() - wall_before
+            ticks = await in_executor(peer.ticks) - ticks_before
+            loop_probe.stop()
+            paints.stop()
+            await asyncio.sleep(size.grace)
+            deliveries.stop()
+        finally:
+            await close_console(console)
+    finally:
+        peer.stop()
+
+    matched = match(written, deliveries.held)
+    all_latencies = [seen - sent for pairs in matched.latencies.values() for sent, seen in pairs]
+    chart_pairs = matched.latencies.get(charted.con_id, [])
+    to_paint = []
+    for sent, seen in chart_pairs:
+        index = bisect.bisect_left(paints.paints, seen)
+        if index < len(paints.paints):
+            to_paint.append(paints.paints[index] - sent)
+    frames = [b - a for a, b in zip(paints.paints, paints.paints[1:], strict=False)]
+    return {
+        "ticks_per_s_offered": total_rate,
+        "ticks_per_s_written": round(ticks / wall),
+        "instruments": INSTRUMENTS,
+        "seconds": round(wall, 2),
+        "ticks_written": len(written),
+        "ticks_held": len(all_latencies),
+        "ticks_not_seen": matched.unmatched_ticks,
+        "views_unmatched": matched.unmatched_views,
+        "quote_batches": deliveries.batches,
+        "tick_to_chart_ms": summarize(all_latencies, 1000),
+        "charted_contract": charted.local_symbol,
+        "charted_tick_to_chart_ms": summarize([seen - sent for sent, seen in chart_pairs], 1000),
+        "charted_tick_to_paint_ms": summarize(to_paint, 1000),
+        "loop_stall_ms": summarize(loop_probe.stalls(), 1000),
+        "frame_interval_ms": summarize(frames, 1000),
+        "console_cpu_share": round(cpu / wall, 3),
+    }
+
+
+def measure(size_name: str) -> dict[str, Any]:
+    size = SIZES[size_name]
+
+    async def run() -> list[dict[str, Any]]:
+        return [await _one_rate(rate, size) for rate in size.rates]
+
+    return {"loads": run_qasync(run)}
+
+
+if __name__ == "__main__":
+    sys.exit(cli.main(__doc__.splitlines()[0], measure))
