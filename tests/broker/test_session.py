@@ -47,6 +47,11 @@ def states(seen: Any) -> list[HealthState]:
     return out
 
 
+# Heartbeat timeout of the tests that provoke unanswered heartbeats (the others allow more, so a
+# busy machine cannot fail them).
+SHORT_BEAT = timedelta(seconds=0.3)
+
+
 def slow_backoff(seconds: float) -> BackoffPolicy:
     delay = timedelta(seconds=seconds)
     return BackoffPolicy(min_delay=delay, max_delay=delay)
@@ -213,8 +218,14 @@ async def test_heartbeat_round_trips_are_measured_and_emitted(
 
 @pytest.mark.expect_log_warnings
 async def test_a_silent_gateway_is_caught_by_the_heartbeat_degraded_then_reconnected(
-    gateway: PaperGateway, broker: Broker, record: Record, wait_for: WaitFor
+    gateway: PaperGateway,
+    make_broker: BrokerFactory,
+    record: Record,
+    wait_for: WaitFor,
+    fast_health: HealthSettings,
 ) -> None:
+    broker = make_broker(gateway, health=replace(fast_health, heartbeat_timeout=SHORT_BEAT))
+    await broker.start()
     seen = record(broker.session.health_changed)
     alerts = record(broker.session.alert)
     ended = record(broker.session.ended)
@@ -246,13 +257,14 @@ async def test_one_late_heartbeat_degrades_and_the_next_answer_recovers(
     wait_for: WaitFor,
     fast_health: HealthSettings,
 ) -> None:
-    broker = make_broker(
-        gateway, health=replace(fast_health, heartbeat_failures_before_reconnect=5)
+    health = replace(
+        fast_health, heartbeat_timeout=SHORT_BEAT, heartbeat_failures_before_reconnect=5
     )
+    broker = make_broker(gateway, health=health)
     await broker.start()
     seen = record(broker.session.health_changed)
 
-    gateway.faults.delay_replies(0.7)
+    gateway.faults.delay_replies(0.5)
     await wait_for(lambda: broker.session.state is DEGRADED, what="degraded by a late heartbeat")
     gateway.faults.delay_replies(0)
 
