@@ -115,6 +115,7 @@ def _table(name: str, model: QAbstractItemModel) -> tuple[QTableView, QSortFilte
     view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 10)
     header = view.horizontalHeader()
     header.setHighlightSections(False)
+    header.setDefaultSectionSize(view.fontMetrics().horizontalAdvance("0") * 9)
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     header.setStretchLastSection(True)
     header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)

@@ -1032,12 +1032,16 @@ class OrderTicket(QWidget):
         errors = [o for o in outcomes.values() if isinstance(o, OrderValidationError)]
         shared: dict[str, str] = {}
         # A side-specific error (a take-profit on the wrong side of the entry) is only shown
-        # when that side is clicked: the trader has not said which side they mean yet.
-        if len(errors) == 2 and (errors[0].field, errors[0].message) == (
-            errors[1].field,
-            errors[1].message,
+        # when that side is clicked: the trader has not said which side they mean yet. An
+        # empty field is not an error until an order is asked for.
+        first = errors[0] if errors else None
+        if (
+            first is not None
+            and len(errors) == 2
+            and (first.field, first.message) == (errors[1].field, errors[1].message)
+            and not self._is_blank(first.field)
         ):
-            shared[errors[0].field] = errors[0].message
+            shared[first.field] = first.message
         self._show_field_errors(shared)
         reports = {
             side: self._broker.orders.assess(intent)
@@ -1046,6 +1050,10 @@ class OrderTicket(QWidget):
         }
         self._show_findings(reports)
         self._label_buttons(outcomes)
+
+    def _is_blank(self, field: str) -> bool:
+        input_ = self._inputs.get(field)
+        return input_ is not None and not input_.text().strip()
 
     def _show_field_errors(self, shared: dict[str, str]) -> None:
         messages = dict(shared)
@@ -1079,7 +1087,7 @@ class OrderTicket(QWidget):
         if not reports:
             self._findings_label.setText(
                 f"<span style='color:{tone_color(Tone.NEUTRAL).name()}'>"
-                "Checks run once the order fields are valid.</span>"
+                "The checks run once the quantity and prices are entered.</span>"
             )
             return
         if not entries:
