@@ -202,11 +202,8 @@ class OrdersPanel(QWidget):
     A Cancel button on every working order placed here, **Cancel all** after a confirmation that
     says how many, journal history on demand and a CSV export of the journal.
 
-    Signals:
-        sig_cancel_requested(int)   a cancel was sent for this order id
+    Signals: none.
     """
-
-    sig_cancel_requested = Signal(int)
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -291,7 +288,6 @@ class OrdersPanel(QWidget):
             _show_status(self.status, refused.reason, Tone.BAD)
             return
         _show_status(self.status, f"Cancel sent for order {order_id}.", Tone.NEUTRAL)
-        self.sig_cancel_requested.emit(order_id)
 
     def cancel_all(self) -> None:
         """Ask, then cancel every working order placed from this console."""

@@ -52,7 +52,6 @@ from ibconsole.domain.products import PRODUCTS, product, siblings
 from ibconsole.domain.quotes import Quote
 from ibconsole.domain.risk import RiskReport, Severity
 from ibconsole.domain.rollover import RollStatus
-from ibconsole.journal import JournalOrder
 from ibconsole.ui.blotter_models import (
     money_text,
     quantity_text,
@@ -132,10 +131,6 @@ class DecimalSpinBox(QAbstractSpinBox):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setFont(tabular_font())
         self.lineEdit().textChanged.connect(self._on_line_text_changed)
-
-    @property
-    def step(self) -> Decimal:
-        return self._step
 
     def set_step(self, step: Decimal) -> None:
         self._step = step
@@ -271,11 +266,9 @@ class OrderTicket(QWidget):
 
     Signals:
         sig_contract_changed(ListedContract)   the ticket's contract changed
-        sig_order_sent(JournalOrder)           an order was handed to the broker
     """
 
     sig_contract_changed = Signal(object)
-    sig_order_sent = Signal(object)
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -582,22 +575,6 @@ class OrderTicket(QWidget):
         label = self._errors[field]
         return "" if label.isHidden() else label.text()
 
-    def set_contract(self, contract: ListedContract) -> None:
-        """Show ``contract`` (a listed month of a known product) in the ticket."""
-        if contract.symbol != self._family:
-            index = self._family_box.findData(contract.symbol)
-            self._family_box.blockSignals(True)
-            self._family_box.setCurrentIndex(index)
-            self._family_box.blockSignals(False)
-            self._family = contract.symbol
-            self._months = None
-            self._fill_months((contract,), contract)
-            self._load_family(contract.symbol, keep=contract)
-            return
-        index = self._month_box.findData(contract.con_id)
-        if index >= 0:
-            self._month_box.setCurrentIndex(index)
-
     def buy(self) -> None:
         self._send(Side.BUY)
 
@@ -672,6 +649,10 @@ class OrderTicket(QWidget):
     def _load_family(self, symbol: str, keep: ListedContract | None = None) -> None:
         self._family = symbol
         self._months = None
+        if self._contract is not None and self._contract.symbol != symbol:
+            # Until the new family's months arrive the ticket has no contract: Buy must never
+            # send the previous family's contract while the picker shows another.
+            self._drop_contract()
         self._description.setText(product(symbol).description)
         if self._broker.session.sync_info is None:
             self._note(f"Connect to load the {symbol} contract months.", Tone.WARN)
@@ -694,7 +675,12 @@ class OrderTicket(QWidget):
         self._months = months
         now = self._ctx.clock.now()
         listed = tuple(c for c in months.chain.contracts if c.last_trade > now)
+        if not listed:
+            self._note(f"No {symbol} contract month is trading now.", Tone.BAD)
+            return
         chosen = keep if keep is not None and keep in listed else months.view.active
+        if chosen not in listed:
+            chosen = listed[0]
         self._fill_months(listed, chosen)
         self._note("", Tone.NEUTRAL)
 
@@ -752,6 +738,20 @@ class OrderTicket(QWidget):
         self._refresh()
         self._schedule_preview(0, restart=True)
         self.sig_contract_changed.emit(contract)
+
+    def _drop_contract(self) -> None:
+        if self._subscribed is not None:
+            self._broker.market.unsubscribe(self._subscribed)
+        self._subscribed = None
+        self._contract = None
+        self._quote = None
+        self._month_box.blockSignals(True)
+        self._month_box.clear()
+        self._month_box.blockSignals(False)
+        self._flatten.setText("Flatten")
+        self._age_timer.stop()
+        self._refresh()
+        self._schedule_preview(0, restart=True)
 
     def _fetch_chain(self, symbol: str) -> None:
         """Load a sibling's chain once, so its positions and working orders can be shown."""
@@ -1134,7 +1134,7 @@ class OrderTicket(QWidget):
 
     def _submit(self, intent: OrderIntent, *, confirmed: bool) -> None:
         try:
-            journalled = self._broker.orders.submit(intent, confirmed=confirmed)
+            self._broker.orders.submit(intent, confirmed=confirmed)
         except ConfirmationNeeded as needed:
             self._ask(
                 intent,
@@ -1148,7 +1148,7 @@ class OrderTicket(QWidget):
         except OrderRefused as refused:
             self._on_refused(refused)
             return
-        self._on_sent(intent, journalled)
+        self._on_sent(intent)
 
     def _on_refused(self, refused: OrderRefused) -> None:
         report = refused.report
@@ -1157,9 +1157,8 @@ class OrderTicket(QWidget):
         self._say(f"Blocked, nothing was sent: {text}", Tone.BAD)
         self._schedule_preview(0, restart=True)
 
-    def _on_sent(self, intent: OrderIntent, journalled: JournalOrder) -> None:
+    def _on_sent(self, intent: OrderIntent) -> None:
         self._say(f"Sent: {describe_intent(intent)} (ref {intent.key}).", Tone.GOOD)
-        self.sig_order_sent.emit(journalled)
         self._schedule_preview(0, restart=True)
 
     def _ask(

@@ -434,6 +434,9 @@ async def test_the_family_line_shows_working_orders_of_the_micro_sibling(
     family = ticket.findChild(QLabel, "ticketFamily")
     assert family is not None
     _choose(_combo(ticket, "ticketSymbol"), "MES")
+    assert ticket.contract is None  # never the ES month while the picker says MES
+    ticket.buy()
+    assert ticket.status_text == "Not sent: Choose a contract first."
     await wait_for(
         lambda: ticket.contract is not None and ticket.contract.symbol == "MES", what="MES"
     )
