@@ -122,12 +122,33 @@ def _table(name: str, model: QAbstractItemModel) -> tuple[QTableView, QSortFilte
     return view, proxy
 
 
-def _fit_columns(view: QTableView, widths: dict[int, int]) -> None:
-    """Size columns to their contents once there are rows, within sensible bounds."""
-    header = view.horizontalHeader()
-    for column in range(header.count() - 1):
-        hint = max(view.sizeHintForColumn(column), header.sectionSizeHint(column))
-        header.resizeSection(column, max(widths.get(column, 0), min(hint + 12, 260)))
+class _ColumnFitter:
+    """Widens a table's columns to their contents as rows arrive; never narrows them."""
+
+    def __init__(self, view: QTableView, minimums: dict[int, int] | None = None) -> None:
+        self._view = view
+        self._minimums = minimums or {}
+        self._rows = 0
+
+    def fit(self) -> None:
+        view = self._view
+        rows = view.model().rowCount()
+        if rows <= self._rows:
+            return
+        first = self._rows == 0
+        self._rows = rows
+        header = view.horizontalHeader()
+        model = view.model()
+        metrics = header.fontMetrics()
+        for column in range(header.count() - 1):
+            # The title's own width, not the header's hint: that reserves room for a sort
+            # arrow on every column, which a narrow dock cannot spare.
+            title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
+            hint = max(view.sizeHintForColumn(column), metrics.horizontalAdvance(title) + 14)
+            width = max(self._minimums.get(column, 0), min(hint + 6, 260))
+            if not first:
+                width = max(width, header.sectionSize(column))
+            header.resizeSection(column, width)
 
 
 def _coalescer(parent: QWidget, flush: Callable[[], None]) -> QTimer:
@@ -219,7 +240,6 @@ class OrdersPanel(QWidget):
         self._populated = False
         self._confirmation: ConfirmDialog | None = None
         self._export_dialog: QFileDialog | None = None
-        self._fitted = False
         self._timer = _coalescer(self, self._flush)
 
         self.history_toggle = QCheckBox("Show history")
@@ -237,6 +257,14 @@ class OrdersPanel(QWidget):
         self.status = _status_label("ordersStatus")
 
         self.table, self._proxy = _table("ordersTable", self._model)
+        metrics = self.table.fontMetrics()
+        self._fitter = _ColumnFitter(
+            self.table,
+            {
+                0: metrics.horizontalAdvance("Cancel") + 32,
+                self._model.column("Status"): metrics.horizontalAdvance("Part filled") + 16,
+            },
+        )
         self.table.sortByColumn(self._model.column("Time"), Qt.SortOrder.DescendingOrder)
         self._buttons = ActionButtonDelegate(self.table)
         self.table.setItemDelegateForColumn(0, self._buttons)
@@ -408,9 +436,7 @@ class OrdersPanel(QWidget):
                 )
             )
         self._model.upsert(lines)
-        if not self._fitted and self._model.rowCount():
-            _fit_columns(self.table, {0: 76})
-            self._fitted = True
+        self._fitter.fit()
 
     def _journal_entry(self, row: OrderRow) -> JournalOrder | None:
         """The journal's view of an order of ours, read again only when the order has ended."""
@@ -500,9 +526,9 @@ class FillsPanel(QWidget):
         self._pending: dict[str, JournalFill] = {}
         self._contracts: dict[str, ListedContract | None] = {}
         self._populated = ctx.broker.session.sync_info is not None
-        self._fitted = False
         self._timer = _coalescer(self, self._flush)
         self.table, self._proxy = _table("fillsTable", self._model)
+        self._fitter = _ColumnFitter(self.table)
         self.table.sortByColumn(self._model.column("Time"), Qt.SortOrder.DescendingOrder)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -536,9 +562,7 @@ class FillsPanel(QWidget):
         fills, self._pending = self._pending, {}
         now = self._ctx.clock.now()
         self._model.upsert(fill_line(f, self._contract(f.key), now) for f in fills.values())
-        if not self._fitted and self._model.rowCount():
-            _fit_columns(self.table, {})
-            self._fitted = True
+        self._fitter.fit()
 
     def _contract(self, key: str) -> ListedContract | None:
         if key not in self._contracts:
@@ -563,11 +587,11 @@ class PositionsPanel(QWidget):
         self._model = positions_model()
         self._snapshot: tuple[PortfolioRow, ...] | None = None
         self._populated = False
-        self._fitted = False
         self._fetching: set[str] = set()
         self._timer = _coalescer(self, self._flush)
         self.state = _status_label("positionsState")
         self.table, self._proxy = _table("positionsTable", self._model)
+        self._fitter = _ColumnFitter(self.table)
         self.table.sortByColumn(self._model.column("Contract"), Qt.SortOrder.AscendingOrder)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -632,9 +656,7 @@ class PositionsPanel(QWidget):
             _show_status(self.state, "", Tone.NEUTRAL)
         else:
             _show_status(self.state, "No open positions.", Tone.NEUTRAL)
-        if not self._fitted and self._model.rowCount():
-            _fit_columns(self.table, {})
-            self._fitted = True
+        self._fitter.fit()
 
     def _line(self, row: PortfolioRow) -> PositionLine:
         month = self._broker.contracts.by_con_id(row.con_id)

@@ -491,7 +491,8 @@ def _order_price(line: OrderLine, value: Decimal | None) -> str:
 
 ORDER_COLUMNS: tuple[Column[OrderLine], ...] = (
     Column("", lambda o: "Cancel" if o.cancellable else "", action=lambda o: o.cancellable),
-    Column("Time", lambda o: o.time_text, sort=lambda o: o.time.timestamp() if o.time else 0.0),
+    # Status comes first after the button so a narrow dock still shows where each order stands.
+    Column("Status", lambda o: o.status, color=lambda o: status_color(o.kind)),
     Column("Contract", lambda o: o.local_symbol),
     Column("Side", lambda o: _side_text(o.side), color=lambda o: side_color(o.side)),
     Column("Qty", lambda o: quantity_text(o.quantity), numeric=True, sort=lambda o: o.quantity),
@@ -508,8 +509,6 @@ ORDER_COLUMNS: tuple[Column[OrderLine], ...] = (
         numeric=True,
         sort=lambda o: o.stop_price or Decimal(0),
     ),
-    Column("TIF", lambda o: o.tif),
-    Column("Status", lambda o: o.status, color=lambda o: status_color(o.kind)),
     Column("Filled", lambda o: quantity_text(o.filled), numeric=True, sort=lambda o: o.filled),
     Column(
         "Avg fill",
@@ -517,6 +516,8 @@ ORDER_COLUMNS: tuple[Column[OrderLine], ...] = (
         numeric=True,
         sort=lambda o: o.avg_price or Decimal(0),
     ),
+    Column("TIF", lambda o: o.tif),
+    Column("Time", lambda o: o.time_text, sort=lambda o: o.time.timestamp() if o.time else 0.0),
     Column(
         "Id",
         lambda o: str(o.order_id) if o.order_id else "",
