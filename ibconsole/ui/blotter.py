@@ -239,7 +239,6 @@ class OrdersPanel(QWidget):
         self._history = False
         self._populated = False
         self._confirmation: ConfirmDialog | None = None
-        self._export_dialog: QFileDialog | None = None
         self._timer = _coalescer(self, self._flush)
 
         self.history_toggle = QCheckBox("Show history")
@@ -496,7 +495,6 @@ class OrdersPanel(QWidget):
         dialog.selectFile(f"ibconsole-journal-{self._ctx.clock.now():%Y%m%d}.csv")
         dialog.fileSelected.connect(lambda path: self.export_csv(Path(path)))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self._export_dialog = dialog
         dialog.open()
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import pytestqt.plugin
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtWidgets import QTableView
+from PySide6.QtWidgets import QFileDialog, QTableView
 
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.health import HealthState
@@ -275,6 +275,16 @@ async def test_csv_export_writes_the_journal(
         rows = list(csv.DictReader(handle))
     assert any(key in row.values() for row in rows)
     assert orders.status.text() == f"Exported {written} rows to {target}."
+
+    orders.export_button.click()
+    dialog = orders.findChild(QFileDialog)
+    assert dialog is not None
+    assert dialog.isVisible()
+    chosen = tmp_path / "chosen.csv"
+    dialog.fileSelected.emit(str(chosen))
+    assert chosen.is_file()
+    assert orders.status.text().startswith("Exported")
+    dialog.reject()
 
 
 @pytest.mark.expect_log_warnings  # the dropped connection is logged as an error
