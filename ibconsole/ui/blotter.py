@@ -79,6 +79,10 @@ log = logging.getLogger(__name__)
 
 REPAINT_MS = 150
 HISTORY_LIMIT = 500
+_DISCONNECTED = (
+    "Disconnected: statuses are the last known until the broker is reconciled on reconnect; "
+    "cancels cannot be sent."
+)
 _CANCEL_ALL_LISTED = 8  # orders named in the cancel-all confirmation; the rest are counted
 
 
@@ -236,7 +240,6 @@ class OrdersPanel(QWidget):
         self._journalled: dict[str, JournalOrder | None] = {}
         self._seen: dict[str, datetime] = {}
         self._live: set[str] = set()
-        self._history = False
         self._populated = False
         self._confirmation: ConfirmDialog | None = None
         self._timer = _coalescer(self, self._flush)
@@ -352,7 +355,6 @@ class OrdersPanel(QWidget):
 
     def show_history(self, shown: bool) -> None:
         """Add (or take away) earlier orders from the journal below this session's."""
-        self._history = shown
         if self.history_toggle.isChecked() != shown:
             self.history_toggle.setChecked(shown)
             return
@@ -387,15 +389,12 @@ class OrdersPanel(QWidget):
 
     def _on_bridge_synced(self, info: object) -> None:
         self._populated = True
-        _show_status(self.status, "", Tone.NEUTRAL)
+        # Reconciliation reports before this; only the disconnection note is out of date now.
+        if self.status.text() == _DISCONNECTED:
+            _show_status(self.status, "", Tone.NEUTRAL)
 
     def _on_bridge_ended(self, reason: str) -> None:
-        _show_status(
-            self.status,
-            "Disconnected: statuses are the last known until the broker is reconciled on "
-            "reconnect; cancels cannot be sent.",
-            Tone.WARN,
-        )
+        _show_status(self.status, _DISCONNECTED, Tone.WARN)
 
     def _on_bridge_reconciled(self, result: Reconciliation) -> None:
         now = self._ctx.clock.now()

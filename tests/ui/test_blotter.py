@@ -333,6 +333,7 @@ async def test_the_blotter_survives_a_drop_and_reconciles_what_happened_meanwhil
         what="statuses reconciled",
     )
     assert cancelled_while_away
+    assert orders.status.text() == ""
     assert _status(orders, filled) == "Filled"
     assert orders.model.rowCount() == 3
     assert orders.model.find(second) is not None
