@@ -235,6 +235,14 @@ def _month_label(contract: ListedContract) -> str:
     return f"{contract.local_symbol}  ·  {calendar.month_abbr[month]} {year}"
 
 
+def _button_caption(intent: OrderIntent) -> str:
+    """What a Buy/Sell button sends, short enough for a narrow dock: "2 ESM5 LMT 5,712.25"."""
+    contract = intent.contract
+    price = intent.entry_price
+    text = f"{quantity_text(intent.quantity)} {contract.local_symbol} {intent.order_type.value}"
+    return f"{text} {price_text(price, contract)}" if price is not None else text
+
+
 def describe_intent(intent: OrderIntent) -> str:
     """The order in one line, as the trader would say it: "Buy 2 ESM5 LMT 5,712.25 DAY"."""
     contract = intent.contract
@@ -377,7 +385,7 @@ class OrderTicket(QWidget):
         self._limit.setObjectName("ticketLimitPrice")
         self._stop = DecimalSpinBox(Decimal("0.25"))
         self._stop.setObjectName("ticketStopPrice")
-        self._bracket = QCheckBox("Bracket: attach a take-profit and/or a stop-loss")
+        self._bracket = QCheckBox("Bracket: take-profit and/or stop-loss")
         self._bracket.setObjectName("ticketBracket")
         self._take_profit = DecimalSpinBox(Decimal("0.25"))
         self._take_profit.setObjectName("ticketTakeProfit")
@@ -426,7 +434,9 @@ class OrderTicket(QWidget):
             button.setAutoDefault(False)
             button.setDefault(False)
             button.setMinimumHeight(48)
-            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            # The caption may not set the ticket's width: the dock decides, the text elides.
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            button.setMinimumWidth(120)
             button.setStyleSheet(
                 _BUTTON_STYLE
                 % {"name": button.objectName(), "base": base, "hover": hover, "pressed": pressed}
@@ -1106,8 +1116,7 @@ class OrderTicket(QWidget):
         for side, button in ((Side.BUY, self._buy), (Side.SELL, self._sell)):
             outcome = outcomes.get(side)
             if isinstance(outcome, OrderIntent):
-                detail = describe_intent(outcome).split(" ", 1)[1]
-                button.setText(f"{_side_word(side)}\n{detail.rsplit(', bracket', 1)[0]}")
+                button.setText(f"{_side_word(side)}\n{_button_caption(outcome)}")
             else:
                 button.setText(_side_word(side))
 
