@@ -115,11 +115,10 @@ class AccountService:
         self._known = True
         self._account = info.account
         if info.account:
-            # The old PnL subscription died with the old session; ib_insync allows one per account.
-            # After IB's 1101/1102 the socket (and ib_insync's record of it) is the same one.
-            if self._ib.pnl(info.account):
-                self._ib.cancelPnL(info.account)
-            self._pnl = self._ib.reqPnL(info.account)
+            # A new socket starts without the PnL stream; after IB's 1101/1102 or a resync the
+            # socket, and its stream, are the same (ib_insync allows one per account).
+            live = self._ib.pnl(info.account)
+            self._pnl = live[0] if live else self._ib.reqPnL(info.account)
         self.portfolio_changed.emit(self.portfolio())
         self.account_changed.emit(self.snapshot())
 

@@ -113,7 +113,9 @@ def ib_order(intent: OrderIntent, quantity: Decimal | None = None) -> Order:
 
 def working_order(trade: Trade, tick: Decimal | None = None) -> WorkingOrder:
     order, status = trade.order, trade.orderStatus
-    remaining = status.remaining if status.status else order.totalQuantity
+    # ib_insync starts a new order at PendingSubmit with nothing remaining: until IB reports
+    # on it, all of it is still to fill.
+    remaining = status.remaining if status.remaining or status.filled else order.totalQuantity
     return WorkingOrder(
         order_id=order.orderId,
         key=order.orderRef or "",

@@ -434,6 +434,10 @@ class Session:
             await asyncio.sleep(interval)
             if self._machine.state not in (HealthState.CONNECTED, HealthState.DEGRADED):
                 continue
+            if self._throttled:
+                # ib_insync is pacing a burst of requests: a heartbeat would wait in that queue
+                # and its lateness would say nothing about TWS, only about the burst.
+                continue
             if not self.ib.isConnected():
                 self._feed(HeartbeatFailed("the socket is not connected"))
                 continue

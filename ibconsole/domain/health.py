@@ -523,6 +523,8 @@ class HealthSnapshot:
     broken_farms: tuple[str, ...]
     connectivity_lost: bool
     heartbeat_failures: int
+    attempt: int  # the newest connect attempt of this session (1 for the first connect)
+    failed_attempts: int  # consecutive failed attempts since the last successful sync
     reconnect_at: datetime | None
     breaker: BreakerState
     breaker_reopens_at: datetime | None
@@ -586,6 +588,8 @@ class HealthMachine:
             broken_farms=tuple(sorted(self._broken_farms)),
             connectivity_lost=self._connectivity_lost,
             heartbeat_failures=self._heartbeat_failures,
+            attempt=self._attempt,
+            failed_attempts=self._backoff.failures,
             reconnect_at=self._reconnect_at,
             breaker=self._breaker.state,
             breaker_reopens_at=self._breaker.reopens_at,
@@ -755,8 +759,15 @@ class HealthMachine:
         if self._state not in _SESSION or not self._heartbeat_failures:
             return None
         self._heartbeat_failures = 0
-        headline = f"Heartbeats answered again ({rtt.total_seconds() * 1000:.0f} ms)."
-        return self._session_state(), [], self._session_reason(headline)
+        # Requests and replies may have been lost while TWS/Gateway was silent (an order sent,
+        # its acknowledgement never seen): reload and reconcile before trading again.
+        if self._state is HealthState.SYNCING:
+            return None
+        reason = (
+            f"Heartbeats answered again ({rtt.total_seconds() * 1000:.0f} ms); "
+            "reloading orders and positions."
+        )
+        return HealthState.SYNCING, [Resync()], reason
 
     def _on_heartbeat_failed(self, reason: str) -> _Outcome | None:
         if self._state not in _SESSION:

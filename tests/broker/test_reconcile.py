@@ -408,7 +408,7 @@ async def test_order_swallowed_by_a_silent_gateway_is_unknown_after_reconnect(
 
 
 @pytest.mark.expect_log_warnings
-async def test_order_swallowed_by_a_silent_gateway_is_unknown_after_1102(
+async def test_order_swallowed_by_a_silent_gateway_is_unknown_once_heartbeats_return(
     rig: Rig, wait_for: WaitFor
 ) -> None:
     rig.gw.faults.stop_answering()
@@ -416,13 +416,9 @@ async def test_order_swallowed_by_a_silent_gateway_is_unknown_after_1102(
     rig.broker.orders.submit(intent)
     await wait_for(lambda: rig.broker.session.health.heartbeat_failures, what="a lost heartbeat")
     rig.gw.faults.resume_answering()
+    # Heartbeats answered again: the session reloads and reconciles before orders may go.
     await wait_for(lambda: not rig.broker.orders.entry_block(), what="heartbeats answered")
 
-    rig.gw.faults.lose_connectivity()
-    rig.gw.faults.restore_connectivity(data_maintained=True)
-    result = await reconciled_again(rig, wait_for)
-
-    assert result.unknown == (intent.key,)
     assert rig.state(intent.key) is OrderState.UNKNOWN
     assert rig.gw.orders == []
     # the session kept its trade (no reconnect), still waiting for a first answer: it is shown

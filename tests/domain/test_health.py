@@ -251,13 +251,17 @@ def test_heartbeat_failures_degrade_then_escalate_to_a_reconnect_never_silently(
     assert "3 heartbeats in a row failed" in third.reason
 
 
-def test_an_answered_heartbeat_clears_the_failures() -> None:
+def test_an_answered_heartbeat_after_silence_resyncs_before_orders_are_allowed() -> None:
     m = connected_machine()
     m.handle(HeartbeatFailed("timeout"))
     t = m.handle(HeartbeatOk(timedelta(milliseconds=12)))
+    assert t.state is S.SYNCING
+    assert t.actions == (Resync(),)
+    assert "12 ms" in t.reason
+    assert not m.order_entry_allowed
+    t = m.handle(Synced(m.snapshot().attempt))
     assert t.state is S.CONNECTED
     assert t.actions == (AllowOrderEntry(),)
-    assert "12 ms" in t.reason
     m.handle(HeartbeatFailed("timeout"))
     m.handle(HeartbeatFailed("timeout"))
     assert m.state is S.DEGRADED  # the count started again from zero
