@@ -3,7 +3,6 @@ positions and account values, history and CSV export, and a dropped connection s
 
 from __future__ import annotations
 
-import asyncio
 import csv
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -11,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytestqt.plugin
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QFileDialog, QTableView
 
@@ -25,25 +23,6 @@ from ibconsole.ui.blotter import AccountSummaryPanel, FillsPanel, OrdersPanel, P
 from ibconsole.ui.blotter_models import OrderLine, SnapshotTableModel, StatusKind, orders_model
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import rollover_view
-
-
-@pytest.fixture(autouse=True)
-async def _qt_events_inside_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    """pytest-qt processes Qt events between a test and its teardown, when the asyncio loop is
-    not running; qasync would then step tasks (the broker's heartbeat) outside it and they die
-    with "no running event loop". Those events are processed as if the loop were running."""
-    loop = asyncio.get_running_loop()
-    process = pytestqt.plugin._process_events
-
-    def process_inside_the_loop() -> None:
-        previous = asyncio.events._get_running_loop()
-        asyncio.events._set_running_loop(loop)
-        try:
-            process()
-        finally:
-            asyncio.events._set_running_loop(previous)
-
-    monkeypatch.setattr(pytestqt.plugin, "_process_events", process_inside_the_loop)
 
 
 @pytest.fixture

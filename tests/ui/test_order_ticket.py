@@ -3,12 +3,10 @@ what the journal says, for plain, bracket, blocked, duplicate, invalid and flatt
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import pytestqt.plugin
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QWidget
 
@@ -20,25 +18,6 @@ from ibconsole.ui.blotter import OrdersPanel
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import rollover_view
 from ibconsole.ui.order_ticket import DecimalSpinBox, OrderTicket
-
-
-@pytest.fixture(autouse=True)
-async def _qt_events_inside_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    """pytest-qt processes Qt events between a test and its teardown, when the asyncio loop is
-    not running; qasync would then step tasks (the broker's heartbeat) outside it and they die
-    with "no running event loop". Those events are processed as if the loop were running."""
-    loop = asyncio.get_running_loop()
-    process = pytestqt.plugin._process_events
-
-    def process_inside_the_loop() -> None:
-        previous = asyncio.events._get_running_loop()
-        asyncio.events._set_running_loop(loop)
-        try:
-            process()
-        finally:
-            asyncio.events._set_running_loop(previous)
-
-    monkeypatch.setattr(pytestqt.plugin, "_process_events", process_inside_the_loop)
 
 
 @pytest.fixture
