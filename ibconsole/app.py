@@ -28,6 +28,7 @@ from ibconsole.config import ConfigError, ConnectionProfile, Settings, load_sett
 from ibconsole.credentials import CredentialStore
 from ibconsole.domain.clock import Clock, OffsetClock, SystemClock
 from ibconsole.journal import Journal, default_journal_path
+from ibconsole.platform_check import exit_if_qt_cannot_start
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.application import create_application, install_excepthook
 from ibconsole.ui.background import BackgroundRunner
@@ -277,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("QT_API", "pyside6")
     import qasync
 
+    # Say which system library is missing in words, before Qt aborts with its own message.
+    exit_if_qt_cannot_start()
     app = create_application()
     # The loop is created by hand and made current: qasync.run() would leave ib_insync on
     # another loop on Python 3.12+ (DESIGN.md section 3).
