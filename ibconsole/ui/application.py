@@ -7,14 +7,13 @@ a dialog, so the window never dies silently.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import sys
 import traceback
 from collections.abc import Callable
 from types import TracebackType
 
-from PySide6.QtCore import QCoreApplication, QObject, Signal
+from PySide6.QtCore import QCoreApplication, QObject
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -28,7 +27,6 @@ APP_NAME = "ibconsole"
 ORGANIZATION = "ibconsole"
 DISPLAY_NAME = "IB Console"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
-_IMMORTAL_REFERENCES = 1 << 48
 
 ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], None]
 
@@ -45,35 +43,8 @@ def app_icon() -> QIcon:
     return icon
 
 
-class _EmitProbe(QObject):
-    sig_probed = Signal(int)
-
-
-def guard_emit_refcount() -> bool:
-    """Work around PySide6 6.12.0 returning ``True`` from ``Signal.emit()`` without a reference.
-
-    Each emit then lowers the reference count of ``True`` by one; on Python 3.11, where ``True``
-    is not immortal, the interpreter aborts ("bool_dealloc") after a few hundred or thousand
-    emits, that is within minutes of live quotes. When one probe emit shows the leak, ``True``
-    and ``False`` get a reference count no session can use up (what Python 3.12 does for all
-    immortal objects). Returns True when the guard was applied.
-    """
-    if sys.version_info >= (3, 12) or sys.getrefcount(True) > _IMMORTAL_REFERENCES // 2:
-        return False
-    probe = _EmitProbe()
-    before = sys.getrefcount(True)
-    probe.sig_probed.emit(0)
-    if sys.getrefcount(True) >= before:
-        return False
-    for value in (True, False):
-        ctypes.c_ssize_t.from_address(id(value)).value += _IMMORTAL_REFERENCES
-    log.debug("Signal.emit() leaks references to True: bool reference counts guarded")
-    return True
-
-
 def create_application(argv: list[str] | None = None) -> QApplication:
     """The one QApplication, named so QSettings and the desktop file find it, themed and iconed."""
-    guard_emit_refcount()
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(argv or [sys.argv[0]])
     configure_application(app)
@@ -86,6 +57,9 @@ def configure_application(app: QApplication) -> None:
     QCoreApplication.setApplicationVersion(__version__)
     QApplication.setApplicationDisplayName(DISPLAY_NAME)
     QApplication.setDesktopFileName(APP_NAME)
+    # The console shuts down from the window's sig_closed (disconnect, journal, gateway) while
+    # the loop still runs; Qt must not stop the loop itself when the last window closes.
+    app.setQuitOnLastWindowClosed(False)
     app.setWindowIcon(app_icon())
     follow_system_theme(app)
 

@@ -335,6 +335,11 @@ class HealthIndicator(QFrame):
         layout.addWidget(self._dot)
         layout.addWidget(self._words)
         self._timer = _repaint_timer(self, self._repaint)
+        # Heartbeats change no state, so the round trip is re-read once a second.
+        self._tick = QTimer(self)
+        self._tick.setInterval(_TICK_MS)
+        self._tick.timeout.connect(self._repaint)
+        self._tick.start()
         self.model.sig_updated.connect(self._on_model_updated)
         self._repaint()
 
@@ -358,7 +363,7 @@ class HealthIndicator(QFrame):
     def _repaint(self) -> None:
         words, tone = self.model.headline()
         snapshot = self.model.snapshot
-        rtt = snapshot.heartbeat.last_rtt
+        rtt = self.model.live_snapshot().heartbeat.last_rtt
         if rtt is not None and snapshot.state in (HealthState.CONNECTED, HealthState.DEGRADED):
             words = f"{words} · {duration_words(rtt)}"
         self._words.setText(words)

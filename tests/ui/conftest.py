@@ -47,7 +47,6 @@ from ibconsole.domain.clock import OffsetClock
 from ibconsole.domain.health import BackoffPolicy, BreakerPolicy, HealthSettings
 from ibconsole.journal import Journal
 from ibconsole.sim import PaperGateway
-from ibconsole.ui.application import guard_emit_refcount
 from ibconsole.ui.background import BackgroundRunner
 from ibconsole.ui.bridge import BrokerBridge
 from ibconsole.ui.context import UiContext
@@ -64,6 +63,8 @@ FAST_HEALTH = HealthSettings(
     breaker=BreakerPolicy(failure_threshold=5, window=timedelta(minutes=1)),
 )
 
+
+_STOP_SECONDS = 3.0
 
 # The offscreen platform plugin says this whenever a dialog is shown; it is not a fault of ours.
 _OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints"
@@ -88,14 +89,14 @@ def _process_events_on_the_loop_only() -> None:
 
 
 pytestqt.plugin._process_events = _process_events_on_the_loop_only
-guard_emit_refcount()
 
 
 def _qapp() -> QApplication:
     existing = QApplication.instance()
-    if isinstance(existing, QApplication):
-        return existing
-    return QApplication(["ibconsole-tests"])
+    app = existing if isinstance(existing, QApplication) else QApplication(["ibconsole-tests"])
+    # As in the console: closing the last window must not stop the loop under a running test.
+    app.setQuitOnLastWindowClosed(False)
+    return app
 
 
 class TestEventLoop(qasync.QEventLoop):  # type: ignore[misc]
@@ -234,7 +235,9 @@ async def make_ui_context(
     for context in reversed(built):
         await context.runner.cancel_all()
         context.bridge.detach()
-        await context.broker.stop()
+        # Bounded: on Python 3.11 asyncio.wait_for swallows a cancel that lands as its awaited
+        # reply arrives, and Session.disconnect() then waits for a heartbeat task that goes on.
+        await asyncio.wait_for(context.broker.stop(), _STOP_SECONDS)
         context.broker.journal.close()
 
 

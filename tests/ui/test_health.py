@@ -1,0 +1,148 @@
+"""Connection health: the status-bar words, the dock, the history and the breaker reset."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from ibconsole.config import Settings
+from ibconsole.domain.health import (
+    BackoffPolicy,
+    BreakerPolicy,
+    BreakerState,
+    HealthSettings,
+    HealthState,
+)
+from ibconsole.sim import PaperGateway
+from ibconsole.ui.context import UiContext
+from ibconsole.ui.health import HealthDock, HealthIndicator, HealthModel
+from ibconsole.ui.theme import Tone
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def views(ui_context: UiContext, qtbot: Any) -> tuple[HealthIndicator, HealthDock]:
+    model = HealthModel(ui_context)
+    indicator = HealthIndicator(ui_context, model=model)
+    dock = HealthDock(ui_context, model=model)
+    model.setParent(dock)
+    for widget in (indicator, dock):
+        qtbot.addWidget(widget)
+        widget.show()
+    return indicator, dock
+
+
+def history_texts(model: HealthModel) -> list[str]:
+    return [entry.text for entry in model.history.entries]
+
+
+async def test_the_indicator_says_connected_in_words_and_colour(
+    views: tuple[HealthIndicator, HealthDock], wait_for: Any
+) -> None:
+    indicator, dock = views
+    assert indicator.objectName() == "healthIndicator"
+    assert indicator.text().startswith("Connected")
+    assert indicator.tone is Tone.GOOD
+    assert dock.state_text.startswith("Connected")
+    await wait_for(lambda: "heartbeats" in dock.round_trip.text(), what="a heartbeat round trip")
+    await wait_for(lambda: " ms" in indicator.text(), what="the round trip in the indicator")
+    assert "ago" in dock.last_message.text()
+    assert dock.breaker.text().startswith("Closed")
+    assert not dock.reset_button.isEnabled()
+    assert dock.reset_button.objectName() == "resetBreakerButton"
+    assert dock.order_entry.text() == "allowed"
+
+
+@pytest.mark.expect_log_warnings
+async def test_the_words_follow_a_dropped_connection_and_the_reconnect(
+    views: tuple[HealthIndicator, HealthDock], gateway: PaperGateway, wait_for: Any
+) -> None:
+    indicator, dock = views
+    gateway.drop_connections()
+    await wait_for(lambda: indicator.text().startswith("Reconnecting"), what="Reconnecting")
+    assert indicator.model.headline()[1] is Tone.BAD
+    await wait_for(lambda: indicator.text().startswith("Connected"), what="the reconnect")
+    assert indicator.tone is Tone.GOOD
+    texts = history_texts(dock.model)
+    assert any("dropped" in text for text in texts)
+    assert any(text.startswith("Connected and in sync") for text in texts)
+    states = [entry.state for entry in dock.model.history.entries]
+    assert HealthState.RECONNECTING in states
+    table = dock.history
+    assert table.model().rowCount() == len(texts)
+
+
+async def test_farm_status_from_ib_messages(
+    views: tuple[HealthIndicator, HealthDock], gateway: PaperGateway, wait_for: Any
+) -> None:
+    indicator, dock = views
+    gateway.faults.farm_broken("market")
+    await wait_for(lambda: "broken" in dock.farms.text(), what="the broken farm")
+    assert indicator.text().startswith("Degraded")
+    assert "data farm(s) down" in indicator.text()
+    assert indicator.tone is Tone.WARN
+    gateway.faults.farm_ok("market")
+    await wait_for(lambda: indicator.text().startswith("Connected"), what="the farm back")
+    await wait_for(lambda: ": OK" in dock.farms.text(), what="the farm OK in the dock")
+
+
+@pytest.mark.expect_log_warnings
+async def test_the_breaker_reset_button_tries_again_at_once(
+    make_ui_context: Any, gateway: PaperGateway, as_of: Any, qtbot: Any, wait_for: Any
+) -> None:
+    port = free_port()
+    settings = Settings(
+        health=HealthSettings(
+            backoff=BackoffPolicy(),
+            breaker=BreakerPolicy(failure_threshold=1),
+        )
+    )
+    context: UiContext = await make_ui_context(gateway, connect=False, settings=settings, port=port)
+    dock = HealthDock(context)
+    indicator = HealthIndicator(context, model=dock.model)
+    for widget in (dock, indicator):
+        qtbot.addWidget(widget)
+        widget.show()
+    session = context.broker.session
+    context.runner.start(session.connect(), name="connect", failed=lambda error: None)
+    await wait_for(lambda: session.state is HealthState.CIRCUIT_OPEN, what="the open breaker")
+    await wait_for(lambda: indicator.text().startswith("Circuit open"), what="the words")
+    assert indicator.tone is Tone.BAD
+    button = dock.reset_button
+    await wait_for(button.isEnabled, what="the reset button enabled")
+    assert dock.breaker.text().startswith("Open")
+    assert "next try in" in dock.reconnect.text()
+
+    late = PaperGateway(seed=7, as_of=as_of)
+    await late.start("127.0.0.1", port)
+    try:
+        button.click()
+        await wait_for(lambda: session.state is HealthState.CONNECTED, what="the reconnect")
+        await wait_for(lambda: indicator.text().startswith("Connected"), what="the words")
+        await wait_for(lambda: not button.isEnabled(), what="the reset button disabled")
+        assert session.health.breaker is BreakerState.CLOSED
+        assert any("reset by you" in text for text in history_texts(dock.model))
+        await session.disconnect()
+    finally:
+        await late.stop()
+
+
+async def test_throttling_is_said_in_words(
+    views: tuple[HealthIndicator, HealthDock], ui_context: UiContext, wait_for: Any
+) -> None:
+    indicator, dock = views
+    ui_context.bridge.sig_throttled.emit(True)
+    await wait_for(lambda: "throttled" in indicator.text(), what="throttled in the indicator")
+    assert indicator.tone is Tone.WARN
+    await wait_for(lambda: dock.throttling.text().startswith("Throttled"), what="the dock")
+    ui_context.bridge.sig_throttled.emit(False)
+    await wait_for(lambda: "throttled" not in indicator.text(), what="pacing ended")
+    assert dock.throttling.objectName() == "healthThrottling"
+    assert dock.throttling.text() == "not throttled"
