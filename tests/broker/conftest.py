@@ -1,29 +1,37 @@
 """Fixtures for the broker tests: brokers wired to the paper gateway over real TCP with fast health
 settings, recorders for their events, a log of what the gateway received, and the checks every
-broker test gets for free (no handler crashed, nothing left running after a broker stopped)."""
+broker test gets for free (no handler crashed, nothing left running after a broker stopped).
+
+The order tests (orders, reconciliation, roll) share ``make_rig``/``rig``: a quiet gateway, a
+journal and a synced Broker with a quote on the ES front month, and a ``Rig`` that checks the
+journal, the session's orders and the simulator's orders agree with nothing sent twice."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pytest
 from eventkit import Event
 
 from ibconsole.broker.broker import Broker
+from ibconsole.broker.orders import OrderRow, Reconciliation, RollFailure
 from ibconsole.broker.session import Endpoint
 from ibconsole.domain.clock import Clock, OffsetClock
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.health import BackoffPolicy, BreakerPolicy, HealthSettings, HealthState
+from ibconsole.domain.orders import OrderIntent, build_intent
 from ibconsole.domain.quotes import MarketDataType
 from ibconsole.domain.risk import RiskLimits
-from ibconsole.journal import Journal
+from ibconsole.journal import Journal, OrderState
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.connection import Connection
 
@@ -262,3 +270,192 @@ async def es_front(broker: Broker) -> ListedContract:
     """The ES front month, from the connected broker's chain."""
     chain = await broker.contracts.chain("ES")
     return chain.months[0].contract
+
+
+# ------------------------------------------------------------------ order rigs
+
+# Heartbeats every 0.2 s, two of 0.3 s unanswered mean reconnect; reconnects wait 0.05-0.2 s.
+RIG_HEALTH = HealthSettings(
+    heartbeat_interval=timedelta(seconds=0.2),
+    heartbeat_timeout=timedelta(seconds=0.3),
+    heartbeat_failures_before_reconnect=2,
+    backoff=BackoffPolicy(min_delay=timedelta(seconds=0.05), max_delay=timedelta(seconds=0.2)),
+)
+RIG_CLIENT_ID = 7
+QUIET = 0.01  # simulated quote updates per second: none during a test unless it steps the market
+WAIT = 5.0
+
+# Journal state <-> where the simulator must have the order (None: it never received it).
+_SIM_STATUS = {
+    OrderState.SUBMITTED: {"Submitted", "PreSubmitted"},
+    OrderState.WORKING: {"Submitted", "PreSubmitted"},
+    OrderState.PARTIALLY_FILLED: {"Submitted"},
+    OrderState.FILLED: {"Filled"},
+    OrderState.CANCELLED: {"Cancelled"},
+    OrderState.REJECTED: {None},
+    OrderState.UNKNOWN: {None},
+    OrderState.BLOCKED: {None},
+    OrderState.DECLINED: {None},
+}
+
+_T = TypeVar("_T")
+
+
+class WaitFor(Protocol):
+    """The suite's ``wait_for`` fixture (tests/conftest.py)."""
+
+    def __call__(
+        self, predicate: Callable[[], object], timeout: float = ..., what: str = ...
+    ) -> Awaitable[None]: ...
+
+
+@dataclass
+class Rig:
+    """A synced broker on a quiet gateway, with the ES front and next month and what the order
+    service reported (reconciliations, alerts, failed rolls)."""
+
+    gw: PaperGateway
+    broker: Broker
+    journal: Journal
+    es: ListedContract
+    next_month: ListedContract
+    reconciled: list[Reconciliation] = field(default_factory=list)
+    alerts: list[tuple[str, bool]] = field(default_factory=list)
+    failures: list[RollFailure] = field(default_factory=list)
+
+    @property
+    def client_id(self) -> int:
+        return self.broker.session.endpoint.client_id
+
+    def intent(
+        self, side: str = "BUY", quantity: int = 1, order_type: str = "MKT", **fields: Any
+    ) -> OrderIntent:
+        return build_intent(
+            contract=self.es,
+            side=side,
+            quantity=quantity,
+            order_type=order_type,
+            clock=self.broker.clock,
+            account=self.broker.account.account,
+            **fields,
+        )
+
+    def bid(self, ticks: int = 0) -> Decimal:
+        """The simulator's bid now, moved by ``ticks`` ticks."""
+        return self.gw.market.quote(self.es.con_id).bid + ticks * self.es.min_tick
+
+    def sent(self, key: str) -> int:
+        """How many new orders (modifications aside) with this orderRef reached the simulator."""
+        return sum(1 for o in self.gw.orders if o.request.order_ref == key and not o.is_modify)
+
+    def state(self, key: str) -> OrderState:
+        order = self.journal.order(key)
+        assert order is not None, f"{key} is not journalled"
+        return order.state
+
+    def sim_status(self, key: str) -> str | None:
+        desk = self.gw.desk
+        for snapshot in (*desk.open_orders(), *desk.completed_orders()):
+            if snapshot.request.order_ref == key:
+                return snapshot.status
+        return None
+
+    def row(self, key: str) -> OrderRow:
+        return next(r for r in self.broker.orders.rows() if r.key == key)
+
+    def held(self, contract: ListedContract | None = None) -> Decimal | None:
+        """The console's position in ``contract`` (the ES front month by default); None when
+        unknown."""
+        position = self.broker.account.position((contract or self.es).con_id)
+        return None if position is None else position.quantity
+
+    async def within(self, awaitable: Awaitable[_T]) -> _T:
+        """``awaitable``'s result, failing the test after WAIT seconds."""
+        return await asyncio.wait_for(awaitable, WAIT)
+
+    async def final(self, key: str) -> OrderState:
+        """The final state of ``key`` once the journal holds one (within WAIT seconds)."""
+        return await self.within(self.broker.orders.wait_final(key))
+
+    def assert_agree(self) -> None:
+        """Journal, session and simulator tell the same story; nothing was sent twice."""
+        counts = Counter(o.request.order_ref for o in self.gw.orders if not o.is_modify)
+        assert all(n == 1 for n in counts.values()), f"sent more than once: {counts}"
+        session = {t.order.orderRef: t.orderStatus.status for t in self.broker.session.ib.trades()}
+        for order in self.journal.orders(limit=None):
+            key, state = order.key, order.state
+            assert self.sim_status(key) in _SIM_STATUS[state], (key, state, self.sim_status(key))
+            if state in (OrderState.SUBMITTED, OrderState.WORKING):
+                assert session.get(key) in ("PendingSubmit", "PreSubmitted", "Submitted"), key
+            elif state is OrderState.FILLED and key in session:
+                assert session[key] == "Filled", key
+            elif state is OrderState.CANCELLED and key in session:
+                assert session[key] == "Cancelled", key
+            if state in (OrderState.BLOCKED, OrderState.DECLINED):
+                assert counts[key] == 0, key
+
+
+class RigFactory(Protocol):
+    def __call__(
+        self,
+        *,
+        limits: RiskLimits | None = ...,
+        read_only: bool = ...,
+        health: HealthSettings = ...,
+        request_timeout: float = ...,
+        quote_next_month: bool = ...,
+    ) -> Awaitable[Rig]: ...
+
+
+@pytest.fixture
+async def make_rig(
+    make_gateway: Callable[..., Awaitable[PaperGateway]],
+    tmp_path: Path,
+    wait_for: WaitFor,
+) -> AsyncIterator[RigFactory]:
+    """``await make_rig(...)``: a quiet gateway, a journal and a synced Broker (clientId 7) with
+    a quote on the ES front month (and on the next month with ``quote_next_month``)."""
+    brokers: list[tuple[Broker, Journal]] = []
+
+    async def make(
+        *,
+        limits: RiskLimits | None = None,
+        read_only: bool = False,
+        health: HealthSettings = RIG_HEALTH,
+        request_timeout: float = 1.5,
+        quote_next_month: bool = False,
+    ) -> Rig:
+        gw = await make_gateway(tick_rate=QUIET)
+        clock = OffsetClock(gw.clock.now())
+        journal = Journal(tmp_path / f"journal-{len(brokers)}.sqlite", clock)
+        endpoint = Endpoint("127.0.0.1", gw.port, RIG_CLIENT_ID, read_only=read_only)
+        broker = Broker(
+            endpoint,
+            journal,
+            clock,
+            health=health,
+            limits=limits or RiskLimits(),
+            request_timeout=request_timeout,
+        )
+        brokers.append((broker, journal))
+        await broker.start()
+        es, next_month = (await broker.contracts.chain("ES")).contracts[:2]
+        for month in (es, next_month) if quote_next_month else (es,):
+            broker.market.subscribe(month)
+            await wait_for(lambda m=month: broker.market.quote(m.con_id), what="a quote")
+        rig = Rig(gw, broker, journal, es, next_month)
+        broker.orders.reconciled += rig.reconciled.append
+        broker.orders.alert += lambda message, critical: rig.alerts.append((message, critical))
+        broker.orders.roll_failed += rig.failures.append
+        return rig
+
+    yield make
+    for broker, journal in reversed(brokers):
+        await broker.stop()
+        journal.close()
+
+
+@pytest.fixture
+async def rig(make_rig: RigFactory) -> Rig:
+    """A rig with default limits and a quote on the ES front month only."""
+    return await make_rig()

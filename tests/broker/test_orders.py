@@ -11,167 +11,23 @@ touch, resting orders stay put, and a test that needs a resting order filled ste
 
 from __future__ import annotations
 
-import asyncio
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ibconsole.broker.broker import Broker
-from ibconsole.broker.orders import ConfirmationNeeded, OrderRefused, OrderRow
+from ibconsole.broker.orders import ConfirmationNeeded, OrderRefused
 from ibconsole.broker.session import Endpoint
-from ibconsole.domain.clock import OffsetClock
-from ibconsole.domain.contracts import ListedContract
-from ibconsole.domain.health import BackoffPolicy, HealthSettings
-from ibconsole.domain.orders import OrderIntent, build_intent
+from ibconsole.domain.health import HealthSettings
 from ibconsole.domain.risk import Check, RiskLimits, SymbolLimits
 from ibconsole.journal import EventKind, Journal, JournalFill, OrderState
-from ibconsole.sim import PaperGateway
 
-CLIENT_ID = 7
-HEALTH = HealthSettings(
-    heartbeat_interval=timedelta(seconds=0.2),
-    heartbeat_timeout=timedelta(seconds=0.3),
-    heartbeat_failures_before_reconnect=2,
-    backoff=BackoffPolicy(min_delay=timedelta(seconds=0.05), max_delay=timedelta(seconds=0.2)),
-)
-QUIET = 0.01  # simulated quote updates per second: none during a test unless it steps the market
-WAIT = 5.0
-
-# Journal state <-> where the simulator must have the order (None: it never received it).
-_SIM_STATUS = {
-    OrderState.SUBMITTED: {"Submitted", "PreSubmitted"},
-    OrderState.WORKING: {"Submitted", "PreSubmitted"},
-    OrderState.PARTIALLY_FILLED: {"Submitted"},
-    OrderState.FILLED: {"Filled"},
-    OrderState.CANCELLED: {"Cancelled"},
-    OrderState.REJECTED: {None},
-    OrderState.UNKNOWN: {None},
-    OrderState.BLOCKED: {None},
-    OrderState.DECLINED: {None},
-}
-
-
-class WaitFor(Protocol):
-    def __call__(
-        self, predicate: Callable[[], object], timeout: float = ..., what: str = ...
-    ) -> Awaitable[None]: ...
-
-
-@dataclass
-class Rig:
-    gw: PaperGateway
-    broker: Broker
-    journal: Journal
-    es: ListedContract
-
-    def intent(
-        self, side: str = "BUY", quantity: int = 1, order_type: str = "MKT", **fields: Any
-    ) -> OrderIntent:
-        return build_intent(
-            contract=self.es,
-            side=side,
-            quantity=quantity,
-            order_type=order_type,
-            clock=self.broker.clock,
-            account=self.broker.account.account,
-            **fields,
-        )
-
-    def bid(self, ticks: int = 0) -> Decimal:
-        """The simulator's bid now, moved by ``ticks`` ticks."""
-        return self.gw.market.quote(self.es.con_id).bid + ticks * self.es.min_tick
-
-    def sent(self, key: str) -> int:
-        """How many new orders (modifications aside) with this orderRef reached the simulator."""
-        return sum(1 for o in self.gw.orders if o.request.order_ref == key and not o.is_modify)
-
-    def state(self, key: str) -> OrderState:
-        order = self.journal.order(key)
-        assert order is not None, f"{key} is not journalled"
-        return order.state
-
-    def sim_status(self, key: str) -> str | None:
-        desk = self.gw.desk
-        for snapshot in (*desk.open_orders(), *desk.completed_orders()):
-            if snapshot.request.order_ref == key:
-                return snapshot.status
-        return None
-
-    def row(self, key: str) -> OrderRow:
-        return next(r for r in self.broker.orders.rows() if r.key == key)
-
-    def assert_agree(self) -> None:
-        """Journal, session and simulator tell the same story; nothing was sent twice."""
-        counts = Counter(o.request.order_ref for o in self.gw.orders if not o.is_modify)
-        assert all(n == 1 for n in counts.values()), f"sent more than once: {counts}"
-        session = {t.order.orderRef: t.orderStatus.status for t in self.broker.session.ib.trades()}
-        for order in self.journal.orders(limit=None):
-            key, state = order.key, order.state
-            assert self.sim_status(key) in _SIM_STATUS[state], (key, state, self.sim_status(key))
-            if state in (OrderState.SUBMITTED, OrderState.WORKING):
-                assert session.get(key) in ("PendingSubmit", "PreSubmitted", "Submitted"), key
-            elif state is OrderState.FILLED and key in session:
-                assert session[key] == "Filled", key
-            elif state is OrderState.CANCELLED and key in session:
-                assert session[key] == "Cancelled", key
-            if state in (OrderState.BLOCKED, OrderState.DECLINED):
-                assert counts[key] == 0, key
-
-
-class RigFactory(Protocol):
-    def __call__(self, **options: Any) -> Awaitable[Rig]: ...
-
-
-@pytest.fixture
-async def make_rig(
-    make_gateway: Callable[..., Awaitable[PaperGateway]], tmp_path: Path, wait_for: WaitFor
-) -> AsyncIterator[RigFactory]:
-    """A quiet gateway, a journal and a synced Broker with a quote on the ES front month."""
-    brokers: list[tuple[Broker, Journal]] = []
-
-    async def make(
-        limits: RiskLimits | None = None,
-        read_only: bool = False,
-        health: HealthSettings = HEALTH,
-    ) -> Rig:
-        gw = await make_gateway(tick_rate=QUIET)
-        clock = OffsetClock(gw.clock.now())
-        journal = Journal(tmp_path / f"journal-{len(brokers)}.sqlite", clock)
-        endpoint = Endpoint("127.0.0.1", gw.port, CLIENT_ID, read_only=read_only)
-        broker = Broker(
-            endpoint,
-            journal,
-            clock,
-            health=health,
-            limits=limits or RiskLimits(),
-            request_timeout=1.5,
-        )
-        brokers.append((broker, journal))
-        await broker.start()
-        es = (await broker.contracts.chain("ES")).contracts[0]
-        broker.market.subscribe(es)
-        await wait_for(lambda: broker.market.quote(es.con_id), what="an ES quote")
-        return Rig(gw, broker, journal, es)
-
-    yield make
-    for broker, journal in reversed(brokers):
-        await broker.stop()
-        journal.close()
-
-
-@pytest.fixture
-async def rig(make_rig: RigFactory) -> Rig:
-    return await make_rig()
-
-
-async def final(rig: Rig, key: str) -> OrderState:
-    return await asyncio.wait_for(rig.broker.orders.wait_final(key), WAIT)
+if TYPE_CHECKING:
+    # the fixtures' types, from tests/broker/conftest.py
+    from conftest import Rig, RigFactory, WaitFor
 
 
 # ---------------------------------------------------------------------------- submit
@@ -187,7 +43,7 @@ async def test_market_order_is_journalled_before_it_is_sent_and_fills_once(rig: 
     # submit() returns once the submission is journalled; the fill comes later from the wire
     assert journalled.key == intent.key
     assert rig.state(intent.key) is OrderState.SUBMITTED
-    assert await final(rig, intent.key) is OrderState.FILLED
+    assert await rig.final(intent.key) is OrderState.FILLED
     kinds = [e.kind for e in rig.journal.events(intent.key)]
     assert kinds[:3] == [EventKind.INTENT, EventKind.DECISION, EventKind.SUBMISSION]
     assert EventKind.FILL in kinds
@@ -195,7 +51,7 @@ async def test_market_order_is_journalled_before_it_is_sent_and_fills_once(rig: 
     assert len(received) == 1
     assert received[0].request.quantity == Decimal(2)
     assert received[0].request.order_type == "MKT"
-    assert received[0].client_id == CLIENT_ID
+    assert received[0].client_id == rig.client_id
     order = rig.journal.order(intent.key)
     assert order is not None
     assert order.lifecycle.filled == Decimal(2)
@@ -312,8 +168,8 @@ async def test_position_and_working_orders_come_from_the_session(
     rig = await make_rig(limits=RiskLimits(defaults=SymbolLimits(max_position=Decimal(3))))
     long = rig.intent(quantity=2)
     rig.broker.orders.submit(long)
-    assert await final(rig, long.key) is OrderState.FILLED
-    await wait_for(lambda: _held(rig) == Decimal(2))
+    assert await rig.final(long.key) is OrderState.FILLED
+    await wait_for(lambda: rig.held() == Decimal(2))
     resting = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
     rig.broker.orders.submit(resting)
     more = rig.intent(order_type="LMT", limit_price=rig.bid(-9))
@@ -325,7 +181,7 @@ async def test_position_and_working_orders_come_from_the_session(
     assert rig.sent(more.key) == 0
     reduce = rig.intent(side="SELL", quantity=1)
     rig.broker.orders.submit(reduce, confirmed=True)
-    assert await final(rig, reduce.key) is OrderState.FILLED
+    assert await rig.final(reduce.key) is OrderState.FILLED
     rig.assert_agree()
 
 
@@ -343,10 +199,10 @@ async def test_read_only_connection_refuses_orders_with_the_reason(make_rig: Rig
 async def test_orders_are_refused_before_connecting(rig: Rig, tmp_path: Path) -> None:
     journal = Journal(tmp_path / "idle.sqlite", rig.broker.clock)
     idle = Broker(
-        Endpoint("127.0.0.1", rig.gw.port, CLIENT_ID + 1),
+        Endpoint("127.0.0.1", rig.gw.port, rig.client_id + 1),
         journal,
         rig.broker.clock,
-        health=HEALTH,
+        health=HealthSettings(),
         limits=RiskLimits(),
     )
     intent = rig.intent()
@@ -376,7 +232,7 @@ async def test_cancel_ends_the_order_in_all_three_places(rig: Rig, wait_for: Wai
 
     rig.broker.orders.cancel(rig.row(intent.key).order_id)
 
-    assert await final(rig, intent.key) is OrderState.CANCELLED
+    assert await rig.final(intent.key) is OrderState.CANCELLED
     order = rig.journal.order(intent.key)
     assert order is not None
     assert order.lifecycle.cancel_requested
@@ -485,7 +341,7 @@ async def test_rejected_modification_leaves_the_order_working(rig: Rig, wait_for
     row = rig.row(intent.key)
     assert (row.quantity, row.limit_price, row.working) == (Decimal(1), price, True)
     rig.broker.orders.cancel(order_id)
-    assert await final(rig, intent.key) is OrderState.CANCELLED
+    assert await rig.final(intent.key) is OrderState.CANCELLED
     rig.assert_agree()
 
 
@@ -499,7 +355,7 @@ async def test_reject_is_journalled_with_the_reason_and_nothing_works(rig: Rig) 
 
     rig.broker.orders.submit(intent)
 
-    assert await final(rig, intent.key) is OrderState.REJECTED
+    assert await rig.final(intent.key) is OrderState.REJECTED
     order = rig.journal.order(intent.key)
     assert order is not None
     assert order.lifecycle.rejection is not None
@@ -536,7 +392,6 @@ async def test_a_burst_beyond_the_pacing_limit_is_queued_and_sent_once_each(
     assert throttled[:1] == [True], "ib_insync paces more than 45 requests a second"
     await wait_for(
         lambda: all(rig.state(i.key) is OrderState.WORKING for i in intents),
-        timeout=WAIT,
         what="every order working",
     )
     assert throttled[-1] is False
@@ -545,8 +400,3 @@ async def test_a_burst_beyond_the_pacing_limit_is_queued_and_sent_once_each(
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _held(rig: Rig) -> Decimal | None:
-    position = rig.broker.account.position(rig.es.con_id)
-    return None if position is None else position.quantity

@@ -10,174 +10,24 @@ the session's orders and the simulator's orders agree with nothing sent twice.
 
 from __future__ import annotations
 
-import asyncio
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 import pytest
 from ib_insync import IB
 
-from ibconsole.broker.broker import Broker
-from ibconsole.broker.orders import OrderRefused, OrderRow, Reconciliation
-from ibconsole.broker.session import Endpoint
-from ibconsole.domain.clock import OffsetClock
-from ibconsole.domain.contracts import ListedContract
+from ibconsole.broker.orders import OrderRefused, Reconciliation
 from ibconsole.domain.health import BackoffPolicy, HealthSettings, HealthSnapshot, HealthState
-from ibconsole.domain.orders import OrderIntent, build_intent
+from ibconsole.domain.orders import OrderIntent
 from ibconsole.domain.risk import RiskLimits, SymbolLimits
-from ibconsole.journal import Journal, OrderState, ReconciliationOutcome
+from ibconsole.journal import OrderState, ReconciliationOutcome
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.orders import ReceivedOrder
 
-CLIENT_ID = 7
-HEALTH = HealthSettings(
-    heartbeat_interval=timedelta(seconds=0.2),
-    heartbeat_timeout=timedelta(seconds=0.3),
-    heartbeat_failures_before_reconnect=2,
-    backoff=BackoffPolicy(min_delay=timedelta(seconds=0.05), max_delay=timedelta(seconds=0.2)),
-)
-QUIET = 0.01  # simulated quote updates per second: none during a test unless it steps the market
-WAIT = 5.0
-
-# Journal state <-> where the simulator must have the order (None: it never received it).
-_SIM_STATUS = {
-    OrderState.SUBMITTED: {"Submitted", "PreSubmitted"},
-    OrderState.WORKING: {"Submitted", "PreSubmitted"},
-    OrderState.PARTIALLY_FILLED: {"Submitted"},
-    OrderState.FILLED: {"Filled"},
-    OrderState.CANCELLED: {"Cancelled"},
-    OrderState.REJECTED: {None},
-    OrderState.UNKNOWN: {None},
-    OrderState.BLOCKED: {None},
-    OrderState.DECLINED: {None},
-}
-
-
-class WaitFor(Protocol):
-    def __call__(
-        self, predicate: Callable[[], object], timeout: float = ..., what: str = ...
-    ) -> Awaitable[None]: ...
-
-
-@dataclass
-class Rig:
-    gw: PaperGateway
-    broker: Broker
-    journal: Journal
-    es: ListedContract
-    reconciled: list[Reconciliation] = field(default_factory=list)
-    alerts: list[tuple[str, bool]] = field(default_factory=list)
-
-    def intent(
-        self, side: str = "BUY", quantity: int = 1, order_type: str = "MKT", **fields: Any
-    ) -> OrderIntent:
-        return build_intent(
-            contract=self.es,
-            side=side,
-            quantity=quantity,
-            order_type=order_type,
-            clock=self.broker.clock,
-            account=self.broker.account.account,
-            **fields,
-        )
-
-    def bid(self, ticks: int = 0) -> Decimal:
-        """The simulator's bid now, moved by ``ticks`` ticks."""
-        return self.gw.market.quote(self.es.con_id).bid + ticks * self.es.min_tick
-
-    def sent(self, key: str) -> int:
-        """How many new orders (modifications aside) with this orderRef reached the simulator."""
-        return sum(1 for o in self.gw.orders if o.request.order_ref == key and not o.is_modify)
-
-    def state(self, key: str) -> OrderState:
-        order = self.journal.order(key)
-        assert order is not None, f"{key} is not journalled"
-        return order.state
-
-    def sim_status(self, key: str) -> str | None:
-        desk = self.gw.desk
-        for snapshot in (*desk.open_orders(), *desk.completed_orders()):
-            if snapshot.request.order_ref == key:
-                return snapshot.status
-        return None
-
-    def row(self, key: str) -> OrderRow:
-        return next(r for r in self.broker.orders.rows() if r.key == key)
-
-    def assert_agree(self) -> None:
-        """Journal, session and simulator tell the same story; nothing was sent twice."""
-        counts = Counter(o.request.order_ref for o in self.gw.orders if not o.is_modify)
-        assert all(n == 1 for n in counts.values()), f"sent more than once: {counts}"
-        session = {t.order.orderRef: t.orderStatus.status for t in self.broker.session.ib.trades()}
-        for order in self.journal.orders(limit=None):
-            key, state = order.key, order.state
-            assert self.sim_status(key) in _SIM_STATUS[state], (key, state, self.sim_status(key))
-            if state in (OrderState.SUBMITTED, OrderState.WORKING):
-                assert session.get(key) in ("PendingSubmit", "PreSubmitted", "Submitted"), key
-            elif state is OrderState.FILLED and key in session:
-                assert session[key] == "Filled", key
-            elif state is OrderState.CANCELLED and key in session:
-                assert session[key] == "Cancelled", key
-            if state in (OrderState.BLOCKED, OrderState.DECLINED):
-                assert counts[key] == 0, key
-
-
-class RigFactory(Protocol):
-    def __call__(self, **options: Any) -> Awaitable[Rig]: ...
-
-
-@pytest.fixture
-async def make_rig(
-    make_gateway: Callable[..., Awaitable[PaperGateway]], tmp_path: Path, wait_for: WaitFor
-) -> AsyncIterator[RigFactory]:
-    """A quiet gateway, a journal and a synced Broker with a quote on the ES front month."""
-    brokers: list[tuple[Broker, Journal]] = []
-
-    async def make(
-        health: HealthSettings = HEALTH,
-        request_timeout: float = 1.5,
-        limits: RiskLimits | None = None,
-    ) -> Rig:
-        gw = await make_gateway(tick_rate=QUIET)
-        clock = OffsetClock(gw.clock.now())
-        journal = Journal(tmp_path / f"journal-{len(brokers)}.sqlite", clock)
-        endpoint = Endpoint("127.0.0.1", gw.port, CLIENT_ID)
-        broker = Broker(
-            endpoint,
-            journal,
-            clock,
-            health=health,
-            limits=limits or RiskLimits(),
-            request_timeout=request_timeout,
-        )
-        brokers.append((broker, journal))
-        await broker.start()
-        es = (await broker.contracts.chain("ES")).contracts[0]
-        broker.market.subscribe(es)
-        await wait_for(lambda: broker.market.quote(es.con_id), what="an ES quote")
-        rig = Rig(gw, broker, journal, es)
-        broker.orders.reconciled += rig.reconciled.append
-        broker.orders.alert += lambda message, critical: rig.alerts.append((message, critical))
-        return rig
-
-    yield make
-    for broker, journal in reversed(brokers):
-        await broker.stop()
-        journal.close()
-
-
-@pytest.fixture
-async def rig(make_rig: RigFactory) -> Rig:
-    return await make_rig()
-
-
-async def final(rig: Rig, key: str) -> OrderState:
-    return await asyncio.wait_for(rig.broker.orders.wait_final(key), WAIT)
+if TYPE_CHECKING:
+    # the fixtures' types, from tests/broker/conftest.py
+    from conftest import Rig, RigFactory, WaitFor
 
 
 async def resting(rig: Rig, wait_for: WaitFor, ticks: int = -8) -> OrderIntent:
@@ -190,7 +40,7 @@ async def resting(rig: Rig, wait_for: WaitFor, ticks: int = -8) -> OrderIntent:
 
 async def reconciled_again(rig: Rig, wait_for: WaitFor) -> Reconciliation:
     count = len(rig.reconciled)
-    await wait_for(lambda: len(rig.reconciled) > count, timeout=WAIT, what="a reconciliation")
+    await wait_for(lambda: len(rig.reconciled) > count, what="a reconciliation")
     return rig.reconciled[-1]
 
 
@@ -233,7 +83,7 @@ async def test_cut_after_the_ack_reconciles_the_working_order(
 ) -> None:
     intent = await resting(rig, wait_for)
 
-    (rig.gw.faults.drop if cut == "drop" else rig.gw.faults.reset)(CLIENT_ID)
+    (rig.gw.faults.drop if cut == "drop" else rig.gw.faults.reset)(rig.client_id)
     result = await reconciled_again(rig, wait_for)
 
     assert result.matched == (intent.key,)
@@ -246,7 +96,7 @@ async def test_cut_after_the_ack_reconciles_the_working_order(
     assert rig.sim_status(intent.key) == "Submitted"
     rig.assert_agree()
     rig.broker.orders.cancel(rig.row(intent.key).order_id)
-    assert await final(rig, intent.key) is OrderState.CANCELLED
+    assert await rig.final(intent.key) is OrderState.CANCELLED
     rig.assert_agree()
 
 
@@ -266,7 +116,7 @@ async def test_orders_wait_for_reconciliation_after_a_reconnect(
             except OrderRefused as refused:
                 early.append(refused.reason)
 
-    rig.gw.faults.drop(CLIENT_ID)
+    rig.gw.faults.drop(rig.client_id)
     await wait_for(lambda: rig.broker.orders.entry_block(), what="orders blocked")
     during = rig.intent(quantity=2)
     with pytest.raises(OrderRefused, match="Orders are blocked while the connection is"):
@@ -278,7 +128,7 @@ async def test_orders_wait_for_reconciliation_after_a_reconnect(
     assert rig.state(attempt.key) is rig.state(during.key) is OrderState.BLOCKED
     after = rig.intent(quantity=3)
     rig.broker.orders.submit(after, confirmed=True)
-    assert await final(rig, after.key) is OrderState.FILLED
+    assert await rig.final(after.key) is OrderState.FILLED
     assert [o.request.order_ref for o in rig.gw.orders] == [after.key]
     rig.assert_agree()
 
@@ -295,7 +145,7 @@ async def test_order_cut_off_before_the_gateway_read_it_is_unknown_and_never_res
     rig.broker.orders.submit(intent)
     assert rig.state(intent.key) is OrderState.SUBMITTED
 
-    rig.gw.faults.drop(CLIENT_ID)
+    rig.gw.faults.drop(rig.client_id)
     rig.gw.faults.delay_replies(0.0)
     result = await reconciled_again(rig, wait_for)
 
@@ -309,7 +159,7 @@ async def test_order_cut_off_before_the_gateway_read_it_is_unknown_and_never_res
     assert all(t.order.orderRef != intent.key for t in rig.broker.session.ib.trades())
     rig.assert_agree()
     # a further reconnect still sends nothing on its own
-    rig.gw.faults.drop(CLIENT_ID)
+    rig.gw.faults.drop(rig.client_id)
     await reconciled_again(rig, wait_for)
     assert rig.gw.orders == []
     assert rig.state(intent.key) is OrderState.UNKNOWN
@@ -340,7 +190,7 @@ async def test_order_whose_acknowledgement_was_lost_is_found_not_resent(
         fills = [f for f in rig.journal.fills() if f.key == intent.key]
         assert len(fills) == 1
         assert fills[0].commission is not None
-        await wait_for(lambda: _held(rig) == Decimal(1), what="the position")
+        await wait_for(lambda: rig.held() == Decimal(1), what="the position")
     else:
         assert result.matched == (intent.key,)
         assert rig.row(intent.key).working
@@ -361,7 +211,7 @@ async def test_modification_cut_off_ends_with_the_broker_quantity(
 
     rig.broker.orders.modify(order_id, quantity=Decimal(3))
     if not arrived:
-        rig.gw.faults.drop(CLIENT_ID)
+        rig.gw.faults.drop(rig.client_id)
         rig.gw.faults.delay_replies(0.0)
     result = await reconciled_again(rig, wait_for)
 
@@ -470,7 +320,7 @@ async def test_1100_blocks_orders_until_restored_and_reconciled(
     await wait_for(lambda: rig.broker.market.quote(rig.es.con_id), what="a quote")
     after = rig.intent(side="SELL")
     rig.broker.orders.submit(after, confirmed=True)
-    assert await final(rig, after.key) is OrderState.FILLED
+    assert await rig.final(after.key) is OrderState.FILLED
     rig.assert_agree()
 
 
@@ -493,10 +343,10 @@ async def test_client_id_still_in_use_on_reconnect_then_reconciles(
     intent = await resting(rig, wait_for)
     codes: list[int] = []
     rig.broker.session.ib_message += lambda _req_id, message: codes.append(message.code)
-    rig.gw.faults.drop(CLIENT_ID)
-    await wait_for(lambda: CLIENT_ID not in connected_clients(rig.gw), what="the drop")
+    rig.gw.faults.drop(rig.client_id)
+    await wait_for(lambda: rig.client_id not in connected_clients(rig.gw), what="the drop")
     other = IB()
-    await other.connectAsync("127.0.0.1", rig.gw.port, clientId=CLIENT_ID, timeout=WAIT)
+    await other.connectAsync("127.0.0.1", rig.gw.port, clientId=rig.client_id)
 
     await wait_for(lambda: 326 in codes, what="the console refused with 326")
     assert rig.broker.session.state is not HealthState.CONNECTED
@@ -520,8 +370,8 @@ async def test_resting_order_filled_while_disconnected_is_journalled_at_reconnec
     recorded: list[str] = []
     rig.broker.orders.fill_recorded += lambda fill: recorded.append(fill.exec_id)
 
-    rig.gw.faults.drop(CLIENT_ID)
-    await wait_for(lambda: CLIENT_ID not in connected_clients(rig.gw), what="the drop")
+    rig.gw.faults.drop(rig.client_id)
+    await wait_for(lambda: rig.client_id not in connected_clients(rig.gw), what="the drop")
     fill_resting_order(rig, intent.key)  # in one go: the console cannot reconnect meanwhile
     result = await reconciled_again(rig, wait_for)
 
@@ -536,7 +386,7 @@ async def test_resting_order_filled_while_disconnected_is_journalled_at_reconnec
     assert fill.price == intent.limit_price
     assert fill.commission is not None
     assert set(recorded) == {fill.exec_id}
-    await wait_for(lambda: _held(rig) == Decimal(1), what="the position")
+    await wait_for(lambda: rig.held() == Decimal(1), what="the position")
     assert not rig.row(intent.key).working
     rig.assert_agree()
 
@@ -555,7 +405,7 @@ async def test_orders_held_back_by_pacing_when_the_connection_drops_are_not_rese
     assert rig.broker.session.is_throttled
     await wait_for(lambda: len(rig.gw.orders) >= 10, what="the first orders at the gateway")
 
-    rig.gw.faults.drop(CLIENT_ID)
+    rig.gw.faults.drop(rig.client_id)
     result = await reconciled_again(rig, wait_for)
 
     keys = {i.key for i in intents}
@@ -568,18 +418,13 @@ async def test_orders_held_back_by_pacing_when_the_connection_drops_are_not_rese
     rig.assert_agree()
 
 
-def _held(rig: Rig) -> Decimal | None:
-    position = rig.broker.account.position(rig.es.con_id)
-    return None if position is None else position.quantity
-
-
 @pytest.mark.expect_log_warnings
 async def test_orders_stay_blocked_when_the_journal_cannot_be_reconciled(
     rig: Rig, wait_for: WaitFor
 ) -> None:
     rig.journal.close()
 
-    rig.gw.faults.drop(CLIENT_ID)
+    rig.gw.faults.drop(rig.client_id)
     await wait_for(
         lambda: any("could not be reconciled" in m and critical for m, critical in rig.alerts),
         what="the alert",

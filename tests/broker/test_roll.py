@@ -9,183 +9,33 @@ raises a critical alert naming both months, and its retry sends the open leg onl
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 import pytest
 
-from ibconsole.broker.broker import Broker
-from ibconsole.broker.orders import OrderRefused, OrderRow, RollFailure
-from ibconsole.broker.session import Endpoint
-from ibconsole.domain.clock import OffsetClock
-from ibconsole.domain.contracts import ListedContract
-from ibconsole.domain.health import BackoffPolicy, HealthSettings
-from ibconsole.domain.orders import OrderIntent, Purpose, build_intent
-from ibconsole.domain.risk import RiskLimits
+from ibconsole.broker.orders import OrderRefused
+from ibconsole.domain.orders import OrderIntent, Purpose
 from ibconsole.domain.rollover import RolloverSettings, RollPlan, plan_roll
-from ibconsole.journal import Journal, JournalFill, OrderState, ReconciliationOutcome
-from ibconsole.sim import PaperGateway
+from ibconsole.journal import JournalFill, OrderState, ReconciliationOutcome
 from ibconsole.sim.orders import ReceivedOrder
 
-CLIENT_ID = 7
-HEALTH = HealthSettings(
-    heartbeat_interval=timedelta(seconds=0.2),
-    heartbeat_timeout=timedelta(seconds=0.3),
-    heartbeat_failures_before_reconnect=2,
-    backoff=BackoffPolicy(min_delay=timedelta(seconds=0.05), max_delay=timedelta(seconds=0.2)),
-)
-QUIET = 0.01  # simulated quote updates per second: none during a test unless it steps the market
-WAIT = 5.0
-
-# Journal state <-> where the simulator must have the order (None: it never received it).
-_SIM_STATUS = {
-    OrderState.SUBMITTED: {"Submitted", "PreSubmitted"},
-    OrderState.WORKING: {"Submitted", "PreSubmitted"},
-    OrderState.PARTIALLY_FILLED: {"Submitted"},
-    OrderState.FILLED: {"Filled"},
-    OrderState.CANCELLED: {"Cancelled"},
-    OrderState.REJECTED: {None},
-    OrderState.UNKNOWN: {None},
-    OrderState.BLOCKED: {None},
-    OrderState.DECLINED: {None},
-}
-
-
-class WaitFor(Protocol):
-    def __call__(
-        self, predicate: Callable[[], object], timeout: float = ..., what: str = ...
-    ) -> Awaitable[None]: ...
-
-
-@dataclass
-class Rig:
-    gw: PaperGateway
-    broker: Broker
-    journal: Journal
-    es: ListedContract
-    next_month: ListedContract
-    alerts: list[tuple[str, bool]] = field(default_factory=list)
-    failures: list[RollFailure] = field(default_factory=list)
-
-    def intent(
-        self, side: str = "BUY", quantity: int = 1, order_type: str = "MKT", **fields: Any
-    ) -> OrderIntent:
-        return build_intent(
-            contract=self.es,
-            side=side,
-            quantity=quantity,
-            order_type=order_type,
-            clock=self.broker.clock,
-            account=self.broker.account.account,
-            **fields,
-        )
-
-    def bid(self, ticks: int = 0) -> Decimal:
-        """The simulator's bid now, moved by ``ticks`` ticks."""
-        return self.gw.market.quote(self.es.con_id).bid + ticks * self.es.min_tick
-
-    def sent(self, key: str) -> int:
-        """How many new orders (modifications aside) with this orderRef reached the simulator."""
-        return sum(1 for o in self.gw.orders if o.request.order_ref == key and not o.is_modify)
-
-    def state(self, key: str) -> OrderState:
-        order = self.journal.order(key)
-        assert order is not None, f"{key} is not journalled"
-        return order.state
-
-    def sim_status(self, key: str) -> str | None:
-        desk = self.gw.desk
-        for snapshot in (*desk.open_orders(), *desk.completed_orders()):
-            if snapshot.request.order_ref == key:
-                return snapshot.status
-        return None
-
-    def row(self, key: str) -> OrderRow:
-        return next(r for r in self.broker.orders.rows() if r.key == key)
-
-    def assert_agree(self) -> None:
-        """Journal, session and simulator tell the same story; nothing was sent twice."""
-        counts = Counter(o.request.order_ref for o in self.gw.orders if not o.is_modify)
-        assert all(n == 1 for n in counts.values()), f"sent more than once: {counts}"
-        session = {t.order.orderRef: t.orderStatus.status for t in self.broker.session.ib.trades()}
-        for order in self.journal.orders(limit=None):
-            key, state = order.key, order.state
-            assert self.sim_status(key) in _SIM_STATUS[state], (key, state, self.sim_status(key))
-            if state in (OrderState.SUBMITTED, OrderState.WORKING):
-                assert session.get(key) in ("PendingSubmit", "PreSubmitted", "Submitted"), key
-            elif state is OrderState.FILLED and key in session:
-                assert session[key] == "Filled", key
-            elif state is OrderState.CANCELLED and key in session:
-                assert session[key] == "Cancelled", key
-            if state in (OrderState.BLOCKED, OrderState.DECLINED):
-                assert counts[key] == 0, key
-
-
-class RigFactory(Protocol):
-    def __call__(self, **options: Any) -> Awaitable[Rig]: ...
-
-
-@pytest.fixture
-async def make_rig(
-    make_gateway: Callable[..., Awaitable[PaperGateway]], tmp_path: Path, wait_for: WaitFor
-) -> AsyncIterator[RigFactory]:
-    """A quiet gateway, a journal and a synced Broker with a quote on the ES front month."""
-    brokers: list[tuple[Broker, Journal]] = []
-
-    async def make(quote_next_month: bool = True) -> Rig:
-        gw = await make_gateway(tick_rate=QUIET)
-        clock = OffsetClock(gw.clock.now())
-        journal = Journal(tmp_path / f"journal-{len(brokers)}.sqlite", clock)
-        endpoint = Endpoint("127.0.0.1", gw.port, CLIENT_ID)
-        broker = Broker(
-            endpoint,
-            journal,
-            clock,
-            health=HEALTH,
-            limits=RiskLimits(),
-            request_timeout=1.5,
-        )
-        brokers.append((broker, journal))
-        await broker.start()
-        es, next_month = (await broker.contracts.chain("ES")).contracts[:2]
-        for month in (es, next_month) if quote_next_month else (es,):
-            broker.market.subscribe(month)
-            await wait_for(lambda m=month: broker.market.quote(m.con_id), what="a quote")
-        rig = Rig(gw, broker, journal, es, next_month)
-        broker.orders.alert += lambda message, critical: rig.alerts.append((message, critical))
-        broker.orders.roll_failed += rig.failures.append
-        return rig
-
-    yield make
-    for broker, journal in reversed(brokers):
-        await broker.stop()
-        journal.close()
+if TYPE_CHECKING:
+    # the fixtures' types, from tests/broker/conftest.py
+    from conftest import Rig, RigFactory, WaitFor
 
 
 @pytest.fixture
 async def rig(make_rig: RigFactory) -> Rig:
-    return await make_rig()
-
-
-async def final(rig: Rig, key: str) -> OrderState:
-    return await asyncio.wait_for(rig.broker.orders.wait_final(key), WAIT)
-
-
-def held(rig: Rig, contract: ListedContract) -> Decimal | None:
-    position = rig.broker.account.position(contract.con_id)
-    return None if position is None else position.quantity
+    """Both legs of a roll need live quotes: the front and the next month are subscribed."""
+    return await make_rig(quote_next_month=True)
 
 
 async def long_front_month(rig: Rig, wait_for: WaitFor, quantity: int = 2) -> OrderIntent:
     intent = rig.intent(quantity=quantity)
     rig.broker.orders.submit(intent)
-    assert await final(rig, intent.key) is OrderState.FILLED
-    await wait_for(lambda: held(rig, rig.es) == quantity, what="the long position")
+    assert await rig.final(intent.key) is OrderState.FILLED
+    await wait_for(lambda: rig.held(rig.es) == quantity, what="the long position")
     return intent
 
 
@@ -287,7 +137,7 @@ async def test_roll_closes_the_old_month_then_opens_the_new_one(
     ]
     assert rig.state(close) is rig.state(opening) is OrderState.FILLED
     await wait_for(
-        lambda: (held(rig, rig.es), held(rig, rig.next_month)) == (0, 2), what="rolled positions"
+        lambda: (rig.held(rig.es), rig.held(rig.next_month)) == (0, 2), what="rolled positions"
     )
     assert rig.failures == []
     assert not any(critical for _, critical in rig.alerts)
@@ -307,7 +157,7 @@ async def test_a_roll_in_flight_cannot_be_started_twice(rig: Rig, wait_for: Wait
     await wait_for(lambda: legs(rig)[Purpose.ROLL_CLOSE], what="the close leg journalled")
     with pytest.raises(OrderRefused, match="already started"):
         await rig.broker.orders.roll(rolling)
-    await asyncio.wait_for(first, WAIT)
+    await rig.within(first)
 
     assert [len(keys) for keys in legs(rig).values()] == [1, 1]
     assert len(received(rig)) == 3
@@ -341,8 +191,8 @@ async def test_rejected_open_leg_raises_a_critical_alert_and_retry_sends_it_once
     critical = [r for r in caplog.records if r.levelname == "CRITICAL"]
     assert [r.name for r in critical] == ["ibconsole.broker.orders"]
     assert new in critical[0].getMessage()
-    await wait_for(lambda: held(rig, rig.es) == 0, what="the old month closed")
-    assert held(rig, rig.next_month) == 0
+    await wait_for(lambda: rig.held(rig.es) == 0, what="the old month closed")
+    assert rig.held(rig.next_month) == 0
     rig.assert_agree()
 
     retried = await rig.broker.orders.retry_open(rolling)
@@ -355,7 +205,7 @@ async def test_rejected_open_leg_raises_a_critical_alert_and_retry_sends_it_once
         (new, "BUY", Decimal(2)),
         (new, "BUY", Decimal(2)),
     ]
-    await wait_for(lambda: held(rig, rig.next_month) == 2, what="the new month opened")
+    await wait_for(lambda: rig.held(rig.next_month) == 2, what="the new month opened")
     with pytest.raises(OrderRefused):
         await rig.broker.orders.retry_open(rolling)
     with pytest.raises(OrderRefused):
@@ -384,7 +234,7 @@ async def test_retry_sends_only_what_earlier_tries_left_open(rig: Rig, wait_for:
         await rig.broker.orders.retry_open(rolling)
     rig.broker.orders.cancel(rig.row(first_retry).order_id)
     with pytest.raises(OrderRefused, match="ROLL INCOMPLETE"):
-        await asyncio.wait_for(retry, WAIT)
+        await rig.within(retry)
     assert rig.state(first_retry) is OrderState.CANCELLED
     assert len(rig.failures) == 2
 
@@ -395,7 +245,7 @@ async def test_retry_sends_only_what_earlier_tries_left_open(rig: Rig, wait_for:
     assert rig.state(last.key) is OrderState.FILLED
     new = rig.next_month.local_symbol
     assert received(rig)[2:] == [(new, "BUY", 2), (new, "BUY", 2), (new, "BUY", 1)]
-    await wait_for(lambda: held(rig, rig.next_month) == 2, what="the planned position")
+    await wait_for(lambda: rig.held(rig.next_month) == 2, what="the planned position")
     with pytest.raises(OrderRefused, match="No unfinished roll"):
         await rig.broker.orders.retry_open(rolling)
     rig.assert_agree()
@@ -416,7 +266,7 @@ async def test_rejected_close_leg_stops_the_roll_with_nothing_opened(
     assert opened == []
     assert rig.state(close) is OrderState.REJECTED
     assert [new for new, _, _ in received(rig)] == [rig.es.local_symbol] * 2
-    assert held(rig, rig.es) == 2
+    assert rig.held(rig.es) == 2
     assert any(critical and "nothing was opened" in m for m, critical in rig.alerts)
     assert rig.failures == []
     with pytest.raises(OrderRefused, match="No unfinished roll"):
@@ -438,7 +288,7 @@ async def test_partly_filled_close_leg_is_reopened_by_retry_for_what_was_closed(
     await wait_for(lambda: rig.state(close) is OrderState.PARTIALLY_FILLED, what="1 of 2 closed")
     rig.broker.orders.cancel(rig.row(close).order_id)
     with pytest.raises(OrderRefused, match="filled only 1 of 2"):
-        await asyncio.wait_for(roll, WAIT)
+        await rig.within(roll)
 
     assert legs(rig)[Purpose.ROLL_OPEN] == []
     (failure,) = rig.failures
@@ -449,7 +299,7 @@ async def test_partly_filled_close_leg_is_reopened_by_retry_for_what_was_closed(
     assert opened.intent.quantity == 1
     assert rig.state(opened.key) is OrderState.FILLED
     await wait_for(
-        lambda: (held(rig, rig.es), held(rig, rig.next_month)) == (1, 1), what="half rolled"
+        lambda: (rig.held(rig.es), rig.held(rig.next_month)) == (1, 1), what="half rolled"
     )
     with pytest.raises(OrderRefused, match="No unfinished roll"):
         await rig.broker.orders.retry_open(rolling)
@@ -475,7 +325,7 @@ async def test_roll_is_refused_before_anything_is_sent_when_a_leg_would_be_block
     assert blocked is not None
     assert any("no quote" in f for f in blocked.lifecycle.findings)
     assert len(received(rig)) == 1
-    assert held(rig, rig.es) == 2
+    assert rig.held(rig.es) == 2
     rig.assert_agree()
 
 
@@ -510,7 +360,7 @@ async def test_roll_cancels_the_old_month_orders_before_it_closes(
         not critical and "1 exit order" in m and rig.next_month.local_symbol in m
         for m, critical in rig.alerts
     )
-    await wait_for(lambda: held(rig, rig.next_month) == 2, what="the new month opened")
+    await wait_for(lambda: rig.held(rig.next_month) == 2, what="the new month opened")
     rig.assert_agree()
 
 
@@ -539,7 +389,7 @@ async def test_a_roll_stopped_before_its_close_leg_can_be_started_again(
     assert opened is not None
     assert rig.state(stop.key) is OrderState.CANCELLED
     assert [side for _, side, _ in received(rig)] == ["BUY", "SELL", "SELL", "BUY"]
-    await wait_for(lambda: held(rig, rig.next_month) == 2, what="the new month opened")
+    await wait_for(lambda: rig.held(rig.next_month) == 2, what="the new month opened")
     rig.assert_agree()
 
 
@@ -556,7 +406,7 @@ async def test_roll_goes_on_when_the_close_leg_filled_while_the_connection_was_c
     cut = _CutOnPurpose(rig, Purpose.ROLL_CLOSE)
     rig.gw.desk.received = cut
 
-    opened = await asyncio.wait_for(rig.broker.orders.roll(plan(rig)), WAIT)
+    opened = await rig.within(rig.broker.orders.roll(plan(rig)))
 
     (close,), (opening,) = legs(rig).values()
     assert cut.cut == close
@@ -568,5 +418,5 @@ async def test_roll_goes_on_when_the_close_leg_filled_while_the_connection_was_c
     assert order.lifecycle.reconciliation is ReconciliationOutcome.FILLED_WHILE_DISCONNECTED
     assert rig.state(opening) is OrderState.FILLED
     assert [side for _, side, _ in received(rig)] == ["BUY", "SELL", "BUY"]
-    await wait_for(lambda: held(rig, rig.next_month) == 2, what="the new month opened")
+    await wait_for(lambda: rig.held(rig.next_month) == 2, what="the new month opened")
     rig.assert_agree()
