@@ -13,9 +13,11 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -45,6 +47,8 @@ _STATE_KEY = "mainWindow/state"
 _WIDE = 1800  # from this width on, three columns; below, two
 _SMALLEST = QSize(1366, 768)
 _POPULATED_CHECK_MS = 100
+# Forms taller than a small screen's share scroll instead of squeezing the chart.
+_SCROLLED = frozenset({"connection", "health"})
 
 
 class LiveBanner(QLabel):
@@ -206,7 +210,15 @@ class MainWindow(QMainWindow):
     def _dock(self, name: str, title: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"{name}Dock")
-        dock.setWidget(widget)
+        if name in _SCROLLED:
+            scroller = QScrollArea(dock)
+            scroller.setObjectName(f"{name}Scroller")
+            scroller.setWidgetResizable(True)
+            scroller.setFrameShape(QFrame.Shape.NoFrame)
+            scroller.setWidget(widget)
+            dock.setWidget(scroller)
+        else:
+            dock.setWidget(widget)
         dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -362,9 +374,7 @@ class MainWindow(QMainWindow):
             )
         )
         file_menu.addSeparator()
-        file_menu.addAction(
-            self._action("quit", "&Quit", self.close, QKeySequence(QKeySequence.StandardKey.Quit))
-        )
+        file_menu.addAction(self._action("quit", "&Quit", self.close, "Ctrl+Q"))
 
         connection_menu = menu.addMenu("&Connection")
         connection_menu.addAction(
