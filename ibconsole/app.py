@@ -149,7 +149,8 @@ def plan_launch(argv: Sequence[str]) -> Launch:
     clock: Clock = OffsetClock(args.as_of) if args.as_of else SystemClock()
     journal_path = settings.journal_path or default_journal_path()
     if args.demo:
-        # Demo orders are not trading history: they get their own journal.
+        # Demo orders are not trading history: they get their own journal, started afresh each
+        # run since each run's simulator starts afresh (its ids would collide with the last run).
         journal_path = journal_path.with_name("demo-journal.sqlite3")
     return Launch(args, settings, profile, clock, journal_path)
 
@@ -244,6 +245,9 @@ def build_console(argv: Sequence[str]) -> Console:
 
 
 def assemble(launch: Launch) -> Console:
+    if launch.args.demo:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{launch.journal_path}{suffix}").unlink(missing_ok=True)
     journal = Journal(launch.journal_path, launch.clock)
     broker = Broker(
         endpoint_for(launch),

@@ -890,7 +890,7 @@ class OrderService:
         self._record_commission(report)
 
     def _record_commission(self, report: CommissionReport) -> None:
-        if report.execId not in self._journal.known_exec_ids():
+        if not self._journal.has_execution(report.execId):
             return
         realized = decimal_or_none(report.realizedPNL)
         if self._journal.record_commission(
@@ -899,7 +899,7 @@ class OrderService:
             self._emit_fill(report.execId)
 
     def _emit_fill(self, exec_id: str) -> None:
-        fill = next((f for f in self._journal.fills() if f.exec_id == exec_id), None)
+        fill = self._journal.fill(exec_id)
         if fill is not None:
             self.fill_recorded.emit(fill)
 

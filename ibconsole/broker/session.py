@@ -226,7 +226,8 @@ class Session:
         self._synced_once = False
         if self._heartbeat is not None:
             self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # Whatever ended the heartbeat earlier was logged then; it must not stop a disconnect.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._heartbeat
             self._heartbeat = None
         tasks = list(self._tasks)
@@ -443,7 +444,11 @@ class Session:
                 continue
             sent = time.perf_counter()
             try:
-                await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), timeout)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the cancel
+                # of this task when the answer arrives at the same moment, and a disconnect
+                # waiting for the heartbeat to stop would then wait forever.
+                async with asyncio.timeout(timeout):
+                    await self.ib.reqCurrentTimeAsync()
             except TimeoutError:
                 self._feed(HeartbeatFailed(f"no answer within {timeout:g} s"))
             except ConnectionError as exc:

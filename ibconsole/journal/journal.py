@@ -434,6 +434,17 @@ class Journal:
         )
         return [_fill(row) for row in rows]
 
+    def fill(self, exec_id: str) -> JournalFill | None:
+        """One execution by its id (None if unknown or replaced by a correction)."""
+        rows = self._read(
+            f"SELECT {_FILL_COLUMNS} FROM fills WHERE exec_id = ? AND superseded = 0", (exec_id,)
+        )
+        return _fill(rows[0]) if rows else None
+
+    def has_execution(self, exec_id: str) -> bool:
+        """True once ``exec_id`` is journalled (corrections included), without a scan."""
+        return bool(self._read(_SELECT_FILL_KEY, (exec_id,)))
+
     def events(self, key: str) -> list[JournalEvent]:
         """Every event journalled for ``key``, oldest first."""
         rows = self._read(

@@ -341,6 +341,19 @@ def test_cancel_request_is_journalled_without_ending_the_order(
     assert order.state is OrderState.CANCELLED
 
 
+def test_one_fill_and_an_execution_are_found_by_id(
+    journal: Journal, make_intent: Any, clock: Any
+) -> None:
+    _sent(journal, make_intent())
+    _fill(journal, "ibc-1", "e.1.01", "1", "5000", clock.now())
+    fill = journal.fill("e.1.01")
+    assert fill is not None
+    assert (fill.key, fill.quantity) == ("ibc-1", D(1))
+    assert journal.has_execution("e.1.01")
+    assert journal.fill("e.9.01") is None
+    assert not journal.has_execution("e.9.01")
+
+
 def test_modification_changes_quantity_and_survives_replay(
     journal: Journal, make_intent: Any, clock: Any
 ) -> None:
