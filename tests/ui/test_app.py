@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import qasync
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QObject, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 from ibconsole import __version__
@@ -23,6 +23,7 @@ from ibconsole.ui.application import (
     install_excepthook,
 )
 from ibconsole.ui.context import UiContext
+from ibconsole.ui.theme import Tone, apply_theme, is_dark, tone_color
 
 
 async def test_async_tests_run_on_a_qasync_loop_over_the_qapplication(qapp: QApplication) -> None:
@@ -137,3 +138,19 @@ def test_the_desktop_entry_launches_ibconsole_with_its_icon() -> None:
     assert "Finance" in desktop["Categories"].split(";")
     for size in (16, 32, 64, 128, 256, 512):
         assert resource_path(f"icons/ibconsole-{size}.png").stat().st_size > 0
+
+
+def test_the_palette_follows_the_system_colour_scheme(qapp: QApplication) -> None:
+    create_application()
+    hints = qapp.styleHints()
+    try:
+        # The offscreen platform cannot switch its scheme; the signal is what a desktop sends.
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Dark)
+        assert is_dark()
+        dark_bad = tone_color(Tone.BAD).name()
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Light)
+        assert not is_dark()
+        assert tone_color(Tone.BAD).name() != dark_bad
+    finally:
+        apply_theme(qapp, hints.colorScheme())
+    assert not is_dark()  # the offscreen platform reports no scheme: light
