@@ -54,7 +54,14 @@ class Broker:
         self.market = MarketDataService(self.session, data_type, request_timeout, history_retry)
         self.account = AccountService(self.session)
         self.orders = OrderService(
-            self.session, journal, self.account, self.market, self.contracts, limits, clock
+            self.session,
+            journal,
+            self.account,
+            self.market,
+            self.contracts,
+            limits,
+            clock,
+            request_timeout=request_timeout,
         )
 
     async def start(self) -> None:

@@ -30,6 +30,7 @@ from decimal import Decimal
 
 from eventkit import Event
 from ib_insync import CommissionReport, Fill, Order, Trade
+from ib_insync import OrderState as IbOrderState
 
 from ibconsole.broker.account import AccountService
 from ibconsole.broker.contracts import ContractService
@@ -139,6 +140,19 @@ class Reconciliation:
 
 
 @dataclass(frozen=True, slots=True)
+class MarginImpact:
+    """What IB says an order would do to the account (a what-if order, never sent to market)."""
+
+    init_margin_change: Decimal | None
+    maint_margin_change: Decimal | None
+    init_margin_after: Decimal | None
+    equity_with_loan_after: Decimal | None
+    commission: Decimal | None
+    currency: str
+    warning: str
+
+
+@dataclass(frozen=True, slots=True)
 class RollFailure:
     """The close leg filled (in full or in part) but the open leg did not: what was closed in the
     old month is not open in the new one."""
@@ -177,6 +191,7 @@ class OrderService:
         clock: Clock,
         key_factory: Callable[[], str] | None = None,
         fill_timeout: float = 30.0,
+        request_timeout: float = 4.0,
     ) -> None:
         self._session = session
         self._ib = session.ib
@@ -188,6 +203,7 @@ class OrderService:
         self._clock = clock
         self._new_key = key_factory or OrderKeyFactory(clock)
         self._fill_timeout = fill_timeout
+        self._request_timeout = request_timeout
         self._recent: deque[OrderIntent] = deque(maxlen=200)
         self._reconciled = False
         self._done: dict[str, asyncio.Future[OrderState]] = {}
@@ -279,6 +295,36 @@ class OrderService:
         self._recent.append(intent)
         self._place(intent, children)
         return journalled
+
+    async def what_if(self, intent: OrderIntent) -> MarginImpact:
+        """IB's margin and commission estimate for ``intent`` (its entry leg), under a timeout.
+
+        A what-if order is answered without reaching the market; nothing is journalled.
+        """
+        if not self._ib.isConnected():
+            raise OrderRefused("Not connected: no margin estimate.")
+        order = ib_order(intent)
+        order.orderRef = ""  # the idempotency key belongs to the real order, not to an estimate
+        try:
+            async with asyncio.timeout(self._request_timeout):
+                state = await self._ib.whatIfOrderAsync(ib_contract(intent.contract), order)
+        except TimeoutError:
+            raise OrderRefused(
+                f"IB sent no margin estimate within {self._request_timeout:g} s."
+            ) from None
+        except ConnectionError as exc:
+            raise OrderRefused(f"The connection dropped before the margin estimate: {exc}") from exc
+        if not isinstance(state, IbOrderState):
+            raise OrderRefused("IB declined to estimate the margin of this order.")
+        return MarginImpact(
+            init_margin_change=_amount(state.initMarginChange),
+            maint_margin_change=_amount(state.maintMarginChange),
+            init_margin_after=_amount(state.initMarginAfter),
+            equity_with_loan_after=_amount(state.equityWithLoanAfter),
+            commission=decimal_or_none(state.commission),
+            currency=state.commissionCurrency or intent.contract.currency,
+            warning=state.warningText,
+        )
 
     def decline(self, intent: OrderIntent, report: RiskReport) -> None:
         """The trader said no at the confirmation: journal it, send nothing."""
@@ -1118,3 +1164,12 @@ def _missing(key: str) -> JournalOrder:
 
 def _blocking(report: RiskReport) -> str:
     return " ".join(f.message for f in report.of(Severity.BLOCK))
+
+
+def _amount(text: str) -> Decimal | None:
+    """IB's what-if money fields are strings; blank or its "unset" marker mean unknown."""
+    try:
+        value = Decimal(text)
+    except (ArithmeticError, ValueError):
+        return None
+    return value if value.is_finite() and abs(value) < Decimal("1e300") else None

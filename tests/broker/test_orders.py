@@ -400,3 +400,25 @@ async def test_a_burst_beyond_the_pacing_limit_is_queued_and_sent_once_each(
 
 
 # ------------------------------------------------------------------ helpers
+
+
+async def test_what_if_estimates_margin_without_sending_or_journalling(rig: Rig) -> None:
+    intent = rig.intent(quantity=2)
+
+    impact = await rig.broker.orders.what_if(intent)
+
+    assert impact.init_margin_change is not None
+    assert impact.init_margin_change > 0
+    assert impact.maint_margin_change is not None
+    assert impact.maint_margin_change < impact.init_margin_change
+    assert impact.commission is not None
+    assert impact.currency == "USD"
+    assert rig.gw.orders == []
+    assert rig.journal.order(intent.key) is None
+
+
+async def test_what_if_without_a_connection_is_refused_in_words(rig: Rig) -> None:
+    await rig.broker.session.disconnect()
+
+    with pytest.raises(OrderRefused, match="Not connected: no margin estimate"):
+        await rig.broker.orders.what_if(rig.intent())
