@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
+from functools import partial
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QValidator, QWheelEvent
@@ -33,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from ibconsole.broker.contracts import FuturesChain
-from ibconsole.broker.orders import ConfirmationNeeded, OrderRefused
+from ibconsole.broker.orders import ConfirmationNeeded, MarginImpact, OrderRefused
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.orders import (
     OrderIntent,
@@ -69,6 +70,7 @@ REFRESH_MS = 150  # coalesces quote, position and order events into one repaint
 EDIT_PREVIEW_MS = 200  # findings follow typing after this pause
 EVENT_PREVIEW_MS = 500  # findings follow the market at most this often
 QUOTE_AGE_MS = 1000  # the quote's age label is re-read this often
+MARGIN_DEBOUNCE_MS = 400  # a what-if goes to IB once the trader pauses editing
 _PREVIEW_KEY = "preview"
 _LISTED_WORKING = 3
 
@@ -292,6 +294,10 @@ class OrderTicket(QWidget):
         self._click_error: OrderValidationError | None = None
         self._findings: tuple[str, ...] = ()
         self._fetching: set[str] = set()
+        # The intents whose margin was last asked for, so a late answer for an older order
+        # shape is dropped instead of shown.
+        self._margin_asked: dict[Side, OrderIntent] = {}
+        self._margins: dict[Side, str] = {}
 
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -300,6 +306,11 @@ class OrderTicket(QWidget):
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
         self._preview_timer.timeout.connect(self._preview)
+        self._margin_timer = QTimer(self)
+        self._margin_timer.setSingleShot(True)
+        self._margin_timer.setInterval(MARGIN_DEBOUNCE_MS)
+        self._margin_timer.timeout.connect(self._ask_margins)
+        self._pending_margin: dict[Side, OrderIntent] = {}
         self._age_timer = QTimer(self)
         self._age_timer.setInterval(QUOTE_AGE_MS)
         self._age_timer.timeout.connect(self._paint_quote)
@@ -417,6 +428,10 @@ class OrderTicket(QWidget):
         self._notional.setObjectName("ticketNotional")
         self._notional.setFont(figures)
         self._notional.setWordWrap(True)
+        self._margin = QLabel("—")
+        self._margin.setObjectName("ticketMargin")
+        self._margin.setFont(figures)
+        self._margin.setWordWrap(True)
         self._findings_label = QLabel()
         self._findings_label.setObjectName("ticketFindings")
         self._findings_label.setWordWrap(True)
@@ -521,6 +536,8 @@ class OrderTicket(QWidget):
         outcome.addWidget(self._result, 0, 1)
         outcome.addWidget(_caption("Notional"), 1, 0, Qt.AlignmentFlag.AlignTop)
         outcome.addWidget(self._notional, 1, 1)
+        outcome.addWidget(_caption("Margin"), 2, 0, Qt.AlignmentFlag.AlignTop)
+        outcome.addWidget(self._margin, 2, 1)
         outcome.setColumnStretch(1, 1)
         root.addLayout(outcome)
         root.addWidget(_section("Checks"))
@@ -1060,6 +1077,65 @@ class OrderTicket(QWidget):
         }
         self._show_findings(reports)
         self._label_buttons(outcomes)
+        self._schedule_margins(
+            {side: intent for side, intent in outcomes.items() if isinstance(intent, OrderIntent)}
+        )
+
+    # ----------------------------------------------------------------------- margin
+    def _schedule_margins(self, intents: dict[Side, OrderIntent]) -> None:
+        """Ask IB's what-if for each valid side once the trader pauses; keys differ per build,
+        so an order shape is compared without them."""
+        shapes = {side: _shape(intent) for side, intent in intents.items()}
+        if shapes == {side: _shape(i) for side, i in self._margin_asked.items()}:
+            return
+        self._pending_margin = intents
+        if not intents:
+            self._margin_asked = {}
+            self._margins = {}
+            self._margin.setText("—")
+            return
+        self._margin_timer.start()
+
+    def _ask_margins(self) -> None:
+        if self._broker.session.sync_info is None:
+            self._margin.setText("No estimate while not connected")
+            return
+        self._margin_asked = dict(self._pending_margin)
+        self._margins = {}
+        self._margin.setText("Asking IB…")
+        for side, intent in self._margin_asked.items():
+            self._ctx.runner.start(
+                self._broker.orders.what_if(intent),
+                name=f"margin estimate {side.value}",
+                done=partial(self._on_margin, side, intent),
+                failed=partial(self._on_margin_failed, side, intent),
+            )
+
+    def _on_margin(self, side: Side, intent: OrderIntent, impact: MarginImpact) -> None:
+        if self._margin_asked.get(side) is not intent:
+            return
+        change = impact.init_margin_change
+        if change is None:
+            text = "IB gave no figure"
+        else:
+            sign = "+" if change >= 0 else "−"
+            text = f"init {sign}{money_text(abs(change))} {impact.currency}"
+            if impact.commission is not None:
+                text += f", fee {money_text(impact.commission)}"
+        self._margins[side] = f"{_side_word(side)}: {text}"
+        self._paint_margins()
+
+    def _on_margin_failed(self, side: Side, intent: OrderIntent, error: BaseException) -> None:
+        if self._margin_asked.get(side) is not intent:
+            return
+        reason = error.reason if isinstance(error, OrderRefused) else str(error)
+        self._margins[side] = f"{_side_word(side)}: {reason}"
+        self._paint_margins()
+
+    def _paint_margins(self) -> None:
+        self._margin.setText(
+            "   ·   ".join(self._margins[s] for s in (Side.BUY, Side.SELL) if s in self._margins)
+        )
 
     def _is_blank(self, field: str) -> bool:
         input_ = self._inputs.get(field)
@@ -1225,3 +1301,15 @@ class OrderTicket(QWidget):
             )
             return
         self._submit(intent, confirmed=True)
+
+
+def _shape(intent: OrderIntent) -> tuple[object, ...]:
+    """What a margin estimate depends on: everything of the order but its key and time."""
+    return (
+        intent.contract.con_id,
+        intent.side,
+        intent.quantity,
+        intent.order_type,
+        intent.limit_price,
+        intent.stop_price,
+    )

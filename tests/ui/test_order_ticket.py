@@ -119,6 +119,21 @@ async def test_the_quote_line_says_live_and_the_position_is_flat(
     assert position.text() == "Flat (0)"
 
 
+async def test_the_margin_estimate_follows_the_order_and_sends_nothing(
+    ticket: OrderTicket, ui_context: UiContext, gateway: PaperGateway, wait_for: Any
+) -> None:
+    margin = ticket.findChild(QLabel, "ticketMargin")
+    assert margin is not None
+    _limit_order(ticket, "2", _bid(ui_context, ticket) - 4 * _contract(ticket).min_tick)
+
+    await wait_for(lambda: "Buy: init +" in margin.text(), what="IB's what-if for a buy")
+    assert "Sell: init +" in margin.text()
+    assert "USD" in margin.text()
+    # what-if orders are answered without reaching the exchange, and are not journalled
+    assert gateway.orders == []
+    assert ui_context.broker.journal.orders() == []
+
+
 async def test_a_limit_order_reaches_the_simulator_and_the_orders_table(
     ticket: OrderTicket, ui_context: UiContext, gateway: PaperGateway, qtbot: Any, wait_for: Any
 ) -> None:
