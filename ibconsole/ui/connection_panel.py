@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -283,60 +284,60 @@ class ConnectionPanel(QWidget):
             "padding: 6px; border-radius: 4px; }"
         )
 
-        self._form = QFormLayout()
-        form = self._form
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        form.setHorizontalSpacing(8)
-        form.setVerticalSpacing(4)
-        form.addRow("Profile:", self.profile_combo)
-        form.addRow("Host:", self.host_edit)
-        form.addRow("", self.host_error)
-        form.addRow("", self.host_warning)
         port_row = QHBoxLayout()
         port_row.setSpacing(6)
         port_row.addWidget(self.port_edit)
         port_row.addWidget(self.preset_combo, 1)
-        form.addRow("Port:", port_row)
-        form.addRow("", self.port_error)
-        form.addRow("", self.port_warning)
         ids_row = QHBoxLayout()
         ids_row.setSpacing(6)
         ids_row.addWidget(self.client_id_edit)
-        account_caption = QLabel("Account:", self)
-        ids_row.addWidget(account_caption)
+        ids_row.addWidget(QLabel("Account:", self))
         ids_row.addWidget(self.account_edit, 1)
-        form.addRow("clientId:", ids_row)
-        form.addRow("", self.client_id_error)
-        form.addRow("", self.account_error)
-        form.addRow("", self.read_only_check)
         gateway_row = QHBoxLayout()
+        gateway_row.setSpacing(6)
         gateway_row.addWidget(self.gateway_label, 1)
         gateway_row.addWidget(self.gateway_login_button)
-        self._gateway_row = QWidget(self)
-        self._gateway_row.setLayout(gateway_row)
-        gateway_row.setContentsMargins(0, 0, 0, 0)
-        form.addRow("Gateway:", self._gateway_row)
+        self._gateway_caption = QLabel("Gateway:", self)
+
+        # A grid, not a QFormLayout: a form keeps a hidden message's row spacing and sizes
+        # word-wrapped messages for a narrower width than they get, leaving gaps around them.
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(4)
+        grid.setColumnStretch(1, 1)
+        rows: list[tuple[QLabel | str, QWidget | QHBoxLayout]] = [
+            ("Profile:", self.profile_combo),
+            ("Host:", self.host_edit),
+            ("", self.host_error),
+            ("", self.host_warning),
+            ("Port:", port_row),
+            ("", self.port_error),
+            ("", self.port_warning),
+            ("clientId:", ids_row),
+            ("", self.client_id_error),
+            ("", self.account_error),
+            ("", self.read_only_check),
+            (self._gateway_caption, gateway_row),
+        ]
+        for number, (caption, field) in enumerate(rows):
+            if isinstance(caption, QLabel) or caption:
+                label = caption if isinstance(caption, QLabel) else QLabel(caption, self)
+                label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                grid.addWidget(label, number, 0)
+            if isinstance(field, QHBoxLayout):
+                grid.addLayout(field, number, 1)
+            else:
+                grid.addWidget(field, number, 1)
 
         buttons = QHBoxLayout()
         buttons.setSpacing(6)
         buttons.addWidget(self.test_button)
         buttons.addWidget(self.connect_button)
 
-        for label in (
-            self.host_error,
-            self.host_warning,
-            self.port_error,
-            self.port_warning,
-            self.client_id_error,
-            self.account_error,
-        ):
-            form.setRowVisible(label, False)
-
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
         layout.setSpacing(6)
-        layout.addLayout(form)
+        layout.addLayout(grid)
         layout.addLayout(buttons)
         layout.addWidget(self.test_result)
         layout.addWidget(self.status)
@@ -533,8 +534,9 @@ class ConnectionPanel(QWidget):
             self.gateway_label.setText(
                 f"starts {profile.gateway_command[0]}; login from keyring entry {entry}"
             )
-            self.gateway_label.show()
-        self._form.setRowVisible(self._gateway_row, bool(profile.gateway_command))
+        self._gateway_caption.setVisible(bool(profile.gateway_command))
+        self.gateway_label.setVisible(bool(profile.gateway_command))
+        self.gateway_login_button.setVisible(bool(profile.gateway_command))
         self.gateway_login_button.setEnabled(bool(profile.keyring_entry))
 
     def _show_errors(self) -> FieldErrors:
@@ -764,7 +766,4 @@ class ConnectionPanel(QWidget):
     def _show(self, label: QLabel, text: str, tone: Tone) -> None:
         label.setText(text)
         label.setStyleSheet(tone_style(tone) if tone is not Tone.NEUTRAL else "")
-        if self._form.indexOf(label) >= 0:
-            # A hidden field still leaves its (empty) caption and spacing: hide the whole row.
-            self._form.setRowVisible(label, bool(text))
         label.setVisible(bool(text))
