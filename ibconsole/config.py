@@ -28,7 +28,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
@@ -164,7 +164,9 @@ class _Table:
         value = self._data[key]
         try:
             return convert(value)
-        except (TypeError, ValueError, InvalidOperation):
+        except (TypeError, ValueError, ArithmeticError):
+            # ArithmeticError: decimal's InvalidOperation, and OverflowError from a number too
+            # large for a timedelta or a float.
             raise self.fail(key, value, allowed) from None
 
     def table(self, key: str) -> _Table:
@@ -262,7 +264,10 @@ def _optional(convert: Callable[[object], _T]) -> Callable[[object], _T | None]:
 
 
 def _seconds(value: object) -> timedelta:
-    return timedelta(seconds=float(_positive_decimal(value)))
+    span = timedelta(seconds=float(_positive_decimal(value)))
+    if not span:
+        raise ValueError  # below half a microsecond: rounds to no time at all
+    return span
 
 
 def _positive_int(value: object) -> int:
@@ -274,6 +279,13 @@ def _multiplier(value: object) -> float:
     if number < 1:
         raise ValueError
     return float(number)
+
+
+def _path(value: object) -> Path:
+    try:
+        return Path(_non_empty_str(value)).expanduser()
+    except RuntimeError:  # "~name/..." where no user "name" exists
+        raise ValueError from None
 
 
 def _argv(value: object) -> tuple[str, ...]:
@@ -298,6 +310,11 @@ def _choice(choices: tuple[str, ...], *, upper: bool = False) -> Callable[[objec
 _POSITIVE_OR_OFF = 'must be a number above zero, or "off" for no limit'
 _WHOLE_OR_OFF = 'must be a whole number above zero, or "off" for no limit'
 _SECONDS = "must be a number of seconds above zero"
+# Rolling or warning more than a quarter ahead means nothing for quarterly contracts, and the
+# business calendars the console builds for rollover reach only that far around today.
+_MAX_ROLL_DAYS = 60
+# Heartbeat round trips kept for the health statistics; the console keeps them in memory.
+_MAX_HEARTBEAT_WINDOW = 10_000
 
 
 def _whole(value: object) -> Decimal:
@@ -378,18 +395,22 @@ def _risk(table: _Table) -> RiskLimits:
 
 def _rollover(table: _Table) -> RolloverSettings:
     base = RolloverSettings()
-    days = "must be a whole number of business days, zero or more"
-    buffer_days = table.get("buffer_days", base.buffer_days, _int(low=0), days)
-    warning_days = table.get(
-        "close_out_warning_days", base.close_out_warning_days, _int(low=0), days
-    )
+    days = f"must be a whole number of business days, zero or more and at most {_MAX_ROLL_DAYS}"
+    day_count = _int(0, _MAX_ROLL_DAYS)
+    buffer_days = table.get("buffer_days", base.buffer_days, day_count, days)
+    warning_days = table.get("close_out_warning_days", base.close_out_warning_days, day_count, days)
     reopen = table.get("reopen_on_roll", base.reopen_on_roll, _bool, "must be true or false")
     rules = {}
     kinds = tuple(k.value for k in RollRuleKind)
     for symbol, sub in table.subtables("rules").items():
         _known_symbol(table, "rules", symbol)
         kind = sub.get("kind", None, _choice(kinds), f"must be one of {', '.join(kinds)}")
-        count = sub.get("days", None, _int(low=0), "must be a whole number of days, zero or more")
+        count = sub.get(
+            "days",
+            None,
+            day_count,
+            f"must be a whole number of days, zero or more and at most {_MAX_ROLL_DAYS}",
+        )
         sub.finish()
         if kind is None or count is None:
             raise ConfigError(
@@ -445,8 +466,8 @@ def _health(table: _Table) -> HealthSettings:
     window = table.get(
         "heartbeat_window",
         base.heartbeat_window,
-        _positive_int,
-        "must be a whole number, 1 or more",
+        _int(1, _MAX_HEARTBEAT_WINDOW),
+        f"must be a whole number, 1 or more and at most {_MAX_HEARTBEAT_WINDOW}",
     )
     table.finish()
     min_delay, max_delay, multiplier, jitter = backoff_values
@@ -527,12 +548,9 @@ def parse_settings(
         _choice(_LOG_LEVELS, upper=True),
         f"must be one of {', '.join(_LOG_LEVELS)}",
     )
-    journal = root.get("journal_path", None, _non_empty_str, "must be a file path")
-    journal_path = None
-    if journal is not None:
-        journal_path = Path(journal).expanduser()
-        if not journal_path.is_absolute() and source is not None:
-            journal_path = source.parent / journal_path
+    journal_path = root.get("journal_path", None, _path, "must be a file path")
+    if journal_path is not None and not journal_path.is_absolute() and source is not None:
+        journal_path = source.parent / journal_path
     profiles = _profiles(root)
     default_profile = root.get(
         "default_profile", next(iter(profiles)), _non_empty_str, "must name a profile"
@@ -570,9 +588,11 @@ def _is_table(path: str) -> bool:
 
 def _env_value(raw: str) -> object:
     try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+        parsed = tomllib.loads(f"v = {raw}")
+    except ValueError:  # TOMLDecodeError, or an integer too long for int() (4300 digits)
         return raw
+    # "5\nx = 1" parses as two keys: that is text with a line break, not the number 5.
+    return parsed["v"] if len(parsed) == 1 else raw
 
 
 def _apply_environment(data: dict[str, object], environ: Mapping[str, str]) -> dict[str, str]:
@@ -633,7 +653,12 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     chosen = (
         path if path is not None else Path(env.get(CONFIG_PATH_VARIABLE) or default_config_path())
     )
-    chosen = chosen.expanduser()
+    try:
+        chosen = chosen.expanduser()
+    except RuntimeError:
+        raise ConfigError(
+            f"The config file {chosen} names the home folder of a user that does not exist"
+        ) from None
     data: dict[str, object]
     if chosen.is_file():
         try:
@@ -642,7 +667,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             raise ConfigError(f"Cannot read the config file {chosen}: {error}") from None
         try:
             data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
+        except ValueError as error:  # TOMLDecodeError, or an integer of over 4300 digits
             raise ConfigError(f"The config file {chosen} is not valid TOML: {error}") from None
         source: Path | None = chosen
     elif explicit:
