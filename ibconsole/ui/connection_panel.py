@@ -173,6 +173,9 @@ class GatewayLoginDialog(QDialog):
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
         )
+        save = buttons.button(QDialogButtonBox.StandardButton.Save)
+        assert save is not None  # created just above
+        self.save_button = save
         buttons.accepted.connect(self._on_buttons_accepted)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -418,6 +421,11 @@ class ConnectionPanel(QWidget):
     def live_account(self) -> str:
         """The live account the trader confirmed for the current session, or ""."""
         return self._live_account
+
+    @property
+    def login_dialog(self) -> GatewayLoginDialog | None:
+        """The gateway login dialog while it is open."""
+        return self._login_dialog
 
     @property
     def launchers(self) -> dict[str, GatewayLauncher]:

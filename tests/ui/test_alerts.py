@@ -12,6 +12,7 @@ from ibconsole.broker.orders import RollFailure
 from ibconsole.domain.rollover import RolloverSettings, plan_roll
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.alerts import AlertBar
+from ibconsole.ui.context import UiContext
 from ibconsole.ui.main_window import MainWindow
 
 
@@ -51,9 +52,9 @@ async def test_a_dropped_connection_stays_on_top_until_acknowledged(
 
 
 async def test_several_critical_alerts_are_acknowledged_one_by_one(
-    main_window: MainWindow,
+    main_window: MainWindow, ui_context: UiContext
 ) -> None:
-    emit = main_window._ctx.bridge.sig_alert.emit
+    emit = ui_context.bridge.sig_alert.emit
     emit("First: TWS/Gateway lost its connection to IB (1100).", True)
     emit("Second: 2 journalled order(s) are unknown to the broker.", True)
     bar = alert_bar(main_window)
@@ -68,9 +69,9 @@ async def test_several_critical_alerts_are_acknowledged_one_by_one(
 
 
 async def test_a_notice_goes_to_the_status_bar_and_the_health_history(
-    main_window: MainWindow, wait_for: Any
+    main_window: MainWindow, ui_context: UiContext, wait_for: Any
 ) -> None:
-    main_window._ctx.bridge.sig_alert.emit("Market data farm is idle.", False)
+    ui_context.bridge.sig_alert.emit("Market data farm is idle.", False)
     assert not alert_bar(main_window).isVisible()
     assert main_window.statusBar().currentMessage() == "Market data farm is idle."
     history = main_window.health_model.history
@@ -80,13 +81,15 @@ async def test_a_notice_goes_to_the_status_bar_and_the_health_history(
     )
 
 
-async def test_a_partial_roll_is_left_to_the_rollover_panel(main_window: MainWindow) -> None:
-    broker = main_window._ctx.broker
+async def test_a_partial_roll_is_left_to_the_rollover_panel(
+    main_window: MainWindow, ui_context: UiContext
+) -> None:
+    broker = ui_context.broker
     chain = await broker.contracts.chain("ES")
     held, target = chain.contracts[0], chain.contracts[1]
     plan = plan_roll(Decimal(2), held, target, (), RolloverSettings())
     failure = RollFailure(plan, "rejected by the exchange")
-    bridge = main_window._ctx.bridge
+    bridge = ui_context.bridge
     # The broker announces a partial roll twice: as a critical alert, then with its retry.
     bridge.sig_alert.emit(failure.sentence, True)
     bridge.sig_roll_failed.emit(failure)

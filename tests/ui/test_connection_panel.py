@@ -5,12 +5,13 @@ from __future__ import annotations
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPushButton, QWidget
 
 from ibconsole.broker.launcher import port_accepts
+from ibconsole.broker.session import Session
 from ibconsole.config import ConnectionProfile, Settings
 from ibconsole.domain.health import HealthState
 from ibconsole.sim import PaperGateway
@@ -19,6 +20,11 @@ from ibconsole.ui.connection_panel import ConnectionPanel
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.main_window import MainWindow
 from ibconsole.ui.theme import Tone, tone_color
+
+
+class LiveSetup(NamedTuple):
+    window: MainWindow
+    session: Session
 
 
 def free_port() -> int:
@@ -195,11 +201,10 @@ async def test_connect_and_disconnect(
 
 
 @pytest.fixture
-async def live_window(make_ui_context: Any, make_gateway: Any, make_main_window: Any) -> MainWindow:
+async def live(make_ui_context: Any, make_gateway: Any, make_main_window: Any) -> LiveSetup:
     gateway = await make_gateway(accounts=("U1234567",))
-    context = await make_ui_context(gateway, connect=False)
-    window: MainWindow = make_main_window(context)
-    return window
+    context: UiContext = await make_ui_context(gateway, connect=False)
+    return LiveSetup(make_main_window(context), context.broker.session)
 
 
 async def open_live_dialog(window: MainWindow, wait_for: Any) -> ConfirmDialog:
@@ -214,9 +219,9 @@ async def open_live_dialog(window: MainWindow, wait_for: Any) -> ConfirmDialog:
 
 
 async def test_a_live_account_is_confirmed_once_per_session_then_shows_the_banner(
-    live_window: MainWindow, wait_for: Any
+    live: LiveSetup, wait_for: Any
 ) -> None:
-    window = live_window
+    window, session = live
     banner = window.findChild(QLabel, "liveBanner")
     assert banner is not None
     assert not banner.isVisible()
@@ -228,7 +233,6 @@ async def test_a_live_account_is_confirmed_once_per_session_then_shows_the_banne
     assert "U1234567" in banner.text()
     assert "LIVE account U1234567" in shown(window.connection, "modeLabel")
 
-    session = window.connection._session
     button = child(window, QPushButton, "connectButton")
     button.click()
     await wait_for(lambda: session.state is HealthState.DISCONNECTED, what="the disconnect")
@@ -239,13 +243,10 @@ async def test_a_live_account_is_confirmed_once_per_session_then_shows_the_banne
     assert window.connection.live_dialog is None
 
 
-async def test_declining_the_live_confirmation_disconnects(
-    live_window: MainWindow, wait_for: Any
-) -> None:
-    window = live_window
+async def test_declining_the_live_confirmation_disconnects(live: LiveSetup, wait_for: Any) -> None:
+    window, session = live
     dialog = await open_live_dialog(window, wait_for)
     dialog.cancel_button.click()
-    session = window.connection._session
     await wait_for(lambda: session.state is HealthState.DISCONNECTED, what="the disconnect")
     await wait_for(
         lambda: (
@@ -340,12 +341,16 @@ async def test_a_profile_with_a_gateway_command_starts_it_with_the_stored_login_
     )
 
     child(panel, QPushButton, "gatewayLoginButton").click()
-    await wait_for(lambda: panel._login_dialog is not None, what="the login dialog")
-    dialog = panel._login_dialog
+    await wait_for(lambda: panel.login_dialog is not None, what="the login dialog")
+    dialog = panel.login_dialog
     assert dialog is not None
+    assert dialog.objectName() == "gatewayLoginDialog"
+    dialog.save_button.click()
+    assert "Enter both" in dialog.error.text()
+    assert memory_keyring.items == {}
     dialog.username.setText("trader7")
     dialog.password.setText("pw-in-keyring")
-    dialog._on_buttons_accepted()
+    dialog.save_button.click()
     assert memory_keyring.items[("ibconsole", "ib-test-login:password")] == "pw-in-keyring"
 
     child(panel, QPushButton, "connectButton").click()
