@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +35,14 @@ from ibconsole.domain.contracts import ListedContract
 T = TypeVar("T")
 
 _STARTUP_TIMEOUT = 30.0
+
+
+def in_fresh_process(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a new interpreter: one console per process, as the console runs,
+    so no run inherits another's heap, caches or Qt objects."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(function, *args).result()
 
 
 def run_qasync(main: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -20,13 +20,19 @@ from ibconsole.ui.bridge import BrokerBridge
 
 class LoopProbe(QObject):
     """A precise Qt timer every ``interval_ms``: how late it fires is how long the loop (Qt and
-    asyncio are one loop under qasync) was busy with something else."""
+    asyncio are one loop under qasync) was busy with something else.
+
+    Beside each gap it keeps the CPU time the loop's thread used in it: a gap much longer than
+    its CPU time is the operating system running something else (another process), not the
+    console blocking its own loop."""
 
     def __init__(self, interval_ms: int = 2) -> None:
         super().__init__()
         self.interval = interval_ms / 1000
         self.gaps: list[float] = []
+        self.gap_cpu: list[float] = []
         self._last = 0.0
+        self._last_cpu = 0.0
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(interval_ms)
@@ -34,7 +40,9 @@ class LoopProbe(QObject):
 
     def start(self) -> None:
         self.gaps.clear()
+        self.gap_cpu.clear()
         self._last = time.perf_counter()
+        self._last_cpu = time.thread_time()
         self._timer.start()
 
     def stop(self) -> None:
@@ -44,10 +52,16 @@ class LoopProbe(QObject):
         """Seconds each tick of the timer came later than due (0 when on time)."""
         return [max(0.0, gap - self.interval) for gap in self.gaps]
 
+    def stall_cpu(self) -> list[float]:
+        """CPU seconds the loop's thread used in each gap, less the interval (0 when on time):
+        the part of each stall that was the console's own work."""
+        return [max(0.0, cpu - self.interval) for cpu in self.gap_cpu]
+
     def _on_timer_timeout(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         self.gaps.append(now - self._last)
-        self._last = now
+        self.gap_cpu.append(cpu - self._last_cpu)
+        self._last, self._last_cpu = now, cpu
 
 
 class PaintProbe(QObject):

@@ -72,7 +72,10 @@ def _tick_rows() -> list[_Figure]:
             _Figure(
                 f"  loop stall, {rate:,}/s",
                 chart,
-                lambda load: _dist(load["loop_stall_ms"]),
+                lambda load: (
+                    _dist(load["loop_stall_ms"])
+                    + f" (own CPU in stalls: max {load['loop_stall_cpu_ms']['max']:g} ms)"
+                ),
                 lambda load: load["loop_stall_ms"]["max"],
                 "ms",
                 16.0 if judged else None,
@@ -102,6 +105,24 @@ def _click(results: Results) -> Any:
     return results["click_to_wire"]
 
 
+def _click_figure(load: str, how: str) -> _Figure:
+    def show(click: Mapping[str, Any]) -> str:
+        series = click[f"{load}_click_to_bytes_ms"]
+        text = _dist(series[how]) + f" at {click[f'{load}_ticks_per_s']:,g} ticks/s"
+        if how == "qtest":
+            text += f" (click handler CPU p99 {series['qtest_handler_cpu']['p99']:g} ms)"
+        return text
+
+    return _Figure(
+        f"click Buy → bytes at sim, {load}, {'QTest' if how == 'qtest' else 'posted click'}",
+        _click,
+        show,
+        lambda click: click[f"{load}_click_to_bytes_ms"][how]["p99"],
+        "ms",
+        5.0,
+    )
+
+
 FIGURES: tuple[_Figure, ...] = (
     *_tick_rows(),
     _Figure(
@@ -116,6 +137,18 @@ FIGURES: tuple[_Figure, ...] = (
         1.3,
     ),
     _Figure(
+        "  marginal CPU per extra tick ÷ bare ib_insync",
+        _cpu,
+        lambda cpu: (
+            f"{cpu['marginal_console_vs_bare']}× (slope {cpu['low_ticks_per_s']:,} → "
+            f"{cpu['ticks_per_s']:,}/s: console "
+            f"{cpu['clients']['console']['marginal_cpu_s_per_100k_ticks']} s, bare "
+            f"{cpu['clients']['bare_ib_insync']['marginal_cpu_s_per_100k_ticks']} s per 100k; console "
+            f"fixed {cpu['clients']['console']['fixed_cpu_share']} of a core)"
+        ),
+        lambda cpu: cpu["marginal_console_vs_bare"],
+    ),
+    _Figure(
         "console CPU per tick ÷ ib_insync Qt example",
         _cpu,
         lambda cpu: (
@@ -124,44 +157,7 @@ FIGURES: tuple[_Figure, ...] = (
         ),
         lambda cpu: cpu["console_vs_qt_example"],
     ),
-    _Figure(
-        "click Buy → bytes at sim, quiet, QTest",
-        _click,
-        lambda click: _dist(click["quiet_click_to_bytes_ms"]["qtest"]),
-        lambda click: click["quiet_click_to_bytes_ms"]["qtest"]["p99"],
-        "ms",
-        5.0,
-    ),
-    _Figure(
-        "click Buy → bytes at sim, quiet, posted click",
-        _click,
-        lambda click: _dist(click["quiet_click_to_bytes_ms"]["posted"]),
-        lambda click: click["quiet_click_to_bytes_ms"]["posted"]["p99"],
-        "ms",
-        5.0,
-    ),
-    _Figure(
-        "click Buy → bytes at sim, loaded, QTest",
-        _click,
-        lambda click: (
-            _dist(click["loaded_click_to_bytes_ms"]["qtest"])
-            + f" at {click['loaded_ticks_per_s']:,} ticks/s"
-        ),
-        lambda click: click["loaded_click_to_bytes_ms"]["qtest"]["p99"],
-        "ms",
-        5.0,
-    ),
-    _Figure(
-        "click Buy → bytes at sim, loaded, posted click",
-        _click,
-        lambda click: (
-            _dist(click["loaded_click_to_bytes_ms"]["posted"])
-            + f" at {click['loaded_ticks_per_s']:,} ticks/s"
-        ),
-        lambda click: click["loaded_click_to_bytes_ms"]["posted"]["p99"],
-        "ms",
-        5.0,
-    ),
+    *(_click_figure(load, how) for load in ("quiet", "loaded") for how in ("qtest", "posted")),
     _Figure(
         "Connect click → synced",
         lambda results: results["connect_sync"],

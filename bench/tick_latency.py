@@ -7,8 +7,8 @@ latency is the time until a slot connected after the chart's on the bridge's
 holds it (DESIGN.md section 6 "tick → pixels"). Ticks coalesced into one network read are held
 together, each measured from its own write. For the charted contract it also measures until the
 chart's plot next receives a paint event (the pixels), which the chart's 33 ms repaint timer
-bounds. A 2 ms precise Qt timer measures the loop's stalls; paint events of the plot give the
-frame intervals.
+bounds. A 2 ms precise Qt timer measures the loop's stalls (and how much of each was the
+console's own CPU work); paint events of the plot give the frame intervals.
 """
 
 from __future__ import annotations
@@ -24,8 +24,15 @@ from typing import Any
 
 from PySide6.QtWidgets import QGraphicsView
 
-from bench import cli
-from bench.console_rig import close_console, open_console, run_qasync, tickers_by_con_id, watch
+from bench import cli, machine
+from bench.console_rig import (
+    close_console,
+    in_fresh_process,
+    open_console,
+    run_qasync,
+    tickers_by_con_id,
+    watch,
+)
 from bench.peer import INSTRUMENTS, Peer, TickKey, in_executor
 from bench.probes import DeliveryProbe, LoopProbe, PaintProbe
 from bench.summary import summarize
@@ -50,11 +57,10 @@ SIZES = {
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """Each simulator tick and when the console held it (or None)."""
+    """The simulator ticks the console was seen holding, per instrument, and how many never were."""
 
     latencies: dict[int, list[tuple[float, float]]]  # conId -> (written, held) per matched tick
     unmatched_ticks: int
-    unmatched_views: int
 
 
 def match(
@@ -72,7 +78,6 @@ def match(
     for con_id, at, key in held:
         views[con_id].append((at, key))
     latencies: dict[int, list[tuple[float, float]]] = defaultdict(list)
-    unmatched_views = 0
     unmatched_ticks = 0
     for con_id, ticks in sim.items():
         first_unheld = 0
@@ -85,13 +90,12 @@ def match(
                     break
                 index += 1
             if found < 0:
-                unmatched_views += 1
-                continue
+                continue  # a view of ticks written before the log started
             for written_at, _ in ticks[first_unheld : found + 1]:
                 latencies[con_id].append((written_at, seen_at))
             first_unheld = found + 1
         unmatched_ticks += len(ticks) - first_unheld
-    return Match(dict(latencies), unmatched_ticks, unmatched_views)
+    return Match(dict(latencies), unmatched_ticks)
 
 
 async def _one_rate(total_rate: int, size: Size) -> dict[str, Any]:
@@ -150,25 +154,26 @@ async def _one_rate(total_rate: int, size: Size) -> dict[str, Any]:
         "ticks_written": len(written),
         "ticks_held": len(all_latencies),
         "ticks_not_seen": matched.unmatched_ticks,
-        "views_unmatched": matched.unmatched_views,
         "quote_batches": deliveries.batches,
         "tick_to_chart_ms": summarize(all_latencies, 1000),
         "charted_contract": charted.local_symbol,
         "charted_tick_to_chart_ms": summarize([seen - sent for sent, seen in chart_pairs], 1000),
         "charted_tick_to_paint_ms": summarize(to_paint, 1000),
         "loop_stall_ms": summarize(loop_probe.stalls(), 1000),
+        "loop_stall_cpu_ms": summarize(loop_probe.stall_cpu(), 1000),
         "frame_interval_ms": summarize(frames, 1000),
         "console_cpu_share": round(cpu / wall, 3),
+        "load_average": machine.load_average(),
     }
+
+
+def _measure_rate(rate: int, size: Size) -> dict[str, Any]:
+    return run_qasync(lambda: _one_rate(rate, size))
 
 
 def measure(size_name: str) -> dict[str, Any]:
     size = SIZES[size_name]
-
-    async def run() -> list[dict[str, Any]]:
-        return [await _one_rate(rate, size) for rate in size.rates]
-
-    return {"loads": run_qasync(run)}
+    return {"loads": [in_fresh_process(_measure_rate, rate, size) for rate in size.rates]}
 
 
 if __name__ == "__main__":
