@@ -435,6 +435,8 @@ class HealthDock(QWidget):
         self.history.setWordWrap(False)
         self.history.verticalHeader().setVisible(False)
         self.history.verticalHeader().setDefaultSectionSize(22)
+        # A few rows of history always show; on a short screen the dock scrolls instead.
+        self.history.setMinimumHeight(150)
         header = self.history.horizontalHeader()
         header.setSectionResizeMode(HistoryColumn.TIME, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(HistoryColumn.STATE, QHeaderView.ResizeMode.ResizeToContents)
