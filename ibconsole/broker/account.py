@@ -11,11 +11,12 @@ Events (eventkit, emitted on the loop thread):
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 
 from eventkit import Event
-from ib_insync import PnL, PortfolioItem
+from ib_insync import PnL, PnLSingle, PortfolioItem
 from ib_insync import Position as IbPosition
 
 from ibconsole.broker.mapping import decimal_or_none, position
@@ -33,12 +34,14 @@ class AccountService:
         self._known = False
         self._account = ""
         self._pnl: PnL | None = None
+        self._singles: dict[int, PnLSingle] = {}  # conId -> today's P&L stream of a position
         self.portfolio_changed = Event("portfolio_changed")
         self.account_changed = Event("account_changed")
         self._ib.positionEvent += self._on_position
         self._ib.updatePortfolioEvent += self._on_portfolio
         self._ib.accountValueEvent += self._on_account_value
         self._ib.pnlEvent += self._on_pnl
+        self._ib.pnlSingleEvent += self._on_pnl_single
         session.synced += self._on_synced
         session.ended += self._on_ended
 
@@ -79,6 +82,9 @@ class AccountService:
         for item in self._ib.positions():
             if item.position and item.contract.conId not in rows:
                 rows[item.contract.conId] = _position_row(item)
+        for con_id, single in self._singles.items():
+            if con_id in rows:
+                rows[con_id] = replace(rows[con_id], daily_pnl=decimal_or_none(single.dailyPnL))
         return tuple(sorted(rows.values(), key=lambda r: r.local_symbol))
 
     def snapshot(self) -> AccountSnapshot:
@@ -105,10 +111,28 @@ class AccountService:
         return decimal_or_none(self._pnl.dailyPnL) if self._pnl else None
 
     def close(self) -> None:
-        """Cancel the P&L subscription (the other account streams end with the socket)."""
-        if self._pnl is not None and self._ib.isConnected():
-            self._ib.cancelPnL(self._pnl.account, self._pnl.modelCode)
+        """Cancel the P&L subscriptions (the other account streams end with the socket)."""
+        if self._ib.isConnected():
+            if self._pnl is not None:
+                self._ib.cancelPnL(self._pnl.account, self._pnl.modelCode)
+            for single in self._singles.values():
+                self._ib.cancelPnLSingle(single.account, single.modelCode, single.conId)
         self._pnl = None
+        self._singles.clear()
+
+    def _follow_positions(self) -> None:
+        """One P&L stream per held position: started when it opens, cancelled when it is flat."""
+        if not self._account:
+            return
+        held = {p.contract.conId for p in self._ib.positions(self._account) if p.position}
+        for con_id in held - self._singles.keys():
+            live = [s for s in self._ib.pnlSingle(self._account) if s.conId == con_id]
+            self._singles[con_id] = (
+                live[0] if live else self._ib.reqPnLSingle(self._account, "", con_id)
+            )
+        for con_id in self._singles.keys() - held:
+            single = self._singles.pop(con_id)
+            self._ib.cancelPnLSingle(single.account, single.modelCode, con_id)
 
     # ------------------------------------------------------------------ events
     def _on_synced(self, info: SyncInfo) -> None:
@@ -119,16 +143,23 @@ class AccountService:
             # socket, and its stream, are the same (ib_insync allows one per account).
             live = self._ib.pnl(info.account)
             self._pnl = live[0] if live else self._ib.reqPnL(info.account)
+            # Streams of a new socket start afresh; those of the same socket are reused.
+            self._singles = {
+                con_id: s for con_id, s in self._singles.items() if s in self._ib.pnlSingle()
+            }
+            self._follow_positions()
         self.portfolio_changed.emit(self.portfolio())
         self.account_changed.emit(self.snapshot())
 
     def _on_ended(self, reason: str) -> None:
         self._known = False
         self._pnl = None
+        self._singles.clear()
         self.portfolio_changed.emit(())
 
     def _on_position(self, item: IbPosition) -> None:
         if self._known:
+            self._follow_positions()
             self.portfolio_changed.emit(self.portfolio())
 
     def _on_portfolio(self, item: PortfolioItem) -> None:
@@ -142,6 +173,10 @@ class AccountService:
     def _on_pnl(self, pnl: PnL) -> None:
         if self._known:
             self.account_changed.emit(self.snapshot())
+
+    def _on_pnl_single(self, single: PnLSingle) -> None:
+        if self._known and self._singles.get(single.conId) is single:
+            self.portfolio_changed.emit(self.portfolio())
 
 
 def _to_decimal(text: str) -> Decimal | None:

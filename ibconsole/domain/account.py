@@ -20,6 +20,7 @@ class PortfolioRow:
     market_value: Decimal | None
     unrealized_pnl: Decimal | None
     realized_pnl: Decimal | None
+    daily_pnl: Decimal | None = None  # today's P&L of this position (IB's reqPnLSingle)
 
 
 # Account value tags the console shows, in display order (IB's reqAccountUpdates keys).

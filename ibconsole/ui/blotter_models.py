@@ -600,6 +600,13 @@ POSITION_COLUMNS: tuple[Column[PositionLine], ...] = (
         sort=lambda p: p.row.market_value or Decimal(0),
     ),
     Column(
+        "Daily P&L",
+        lambda p: money_text(p.row.daily_pnl, signed=True),
+        numeric=True,
+        sort=lambda p: p.row.daily_pnl or Decimal(0),
+        color=lambda p: pnl_color(p.row.daily_pnl),
+    ),
+    Column(
         "Unrealized P&L",
         lambda p: money_text(p.row.unrealized_pnl, signed=True),
         numeric=True,

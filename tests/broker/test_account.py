@@ -25,6 +25,8 @@ Fill = Callable[[ListedContract, str, int], Awaitable[None]]
 
 REQ_PNL = 92
 CANCEL_PNL = 93
+REQ_PNL_SINGLE = 94
+CANCEL_PNL_SINGLE = 95
 OTHER_CLIENT = 40
 
 
@@ -114,6 +116,30 @@ async def test_a_fill_shows_in_position_portfolio_account_values_and_pnl(
     assert snapshot.updated_at is not None
     await wait_for(lambda: broker.account.daily_pnl() is not None, what="P&L from reqPnL")
     assert broker.account.snapshot().daily_pnl == broker.account.daily_pnl()
+
+
+async def test_each_held_position_streams_its_own_daily_pnl_until_it_is_flat(
+    gateway: PaperGateway,
+    broker: Broker,
+    es_front: ListedContract,
+    fill: Fill,
+    wait_for: WaitFor,
+    inbound: Spy,
+) -> None:
+    seen = inbound(gateway)
+    await fill(es_front, "BUY", 1)
+
+    await wait_for(
+        lambda: any(row.daily_pnl is not None for row in broker.account.portfolio()),
+        what="the position's own daily P&L (reqPnLSingle)",
+    )
+    assert seen.count(REQ_PNL_SINGLE) == 1
+
+    await fill(es_front, "SELL", 1)
+    await wait_for(
+        lambda: seen.count(CANCEL_PNL_SINGLE) == 1, what="the stream cancelled when flat"
+    )
+    assert broker.account.portfolio() == ()
 
 
 async def test_an_account_snapshot_cannot_be_changed_by_its_reader(broker: Broker) -> None:
