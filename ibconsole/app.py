@@ -197,7 +197,9 @@ class Console:
         if self._stopped:
             return
         self._stopped = True
-        self.window.save_layout()
+        # Closing saves the layout and ends any gateway the console started, whatever stopped us
+        # (the window, --quit-after, a screenshot run).
+        self.window.close()
         await self.runner.cancel_all()
         self.bridge.detach()
         await self.broker.stop()

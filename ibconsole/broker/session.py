@@ -431,8 +431,12 @@ class Session:
         """Runs while the console wants to be connected, whatever it believes its state is."""
         interval = self._settings.heartbeat_interval.total_seconds()
         timeout = self._settings.heartbeat_timeout.total_seconds()
+        task = asyncio.current_task()
         while True:
             await asyncio.sleep(interval)
+            if task is not None and task.cancelling():
+                # A cancel that raced an answer can be swallowed on Python 3.11; it still counts.
+                raise asyncio.CancelledError
             if self._machine.state not in (HealthState.CONNECTED, HealthState.DEGRADED):
                 continue
             if self._throttled:
