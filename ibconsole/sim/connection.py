@@ -21,7 +21,8 @@ MIN_CLIENT_VERSION = 157
 # The advanced order reject JSON field of msg 4 exists from this server version on.
 _ADVANCED_REJECT_VERSION = 166
 _MAGIC = b"API\0"
-_VERSION_RANGE = re.compile(r"v(\d+)(?:\.\.(\d+))?(?:\s+(.*))?$")
+# Versions are three digits today; a few more are allowed, never thousands (int() refuses those).
+_VERSION_RANGE = re.compile(r"v(\d{1,9})(?:\.\.(\d{1,9}))?(?:\s+(.*))?$")
 # A client that stops reading gets this much queued before it is dropped (TWS drops it too).
 _MAX_UNSENT_BYTES = 64 << 20
 _START_API = 71
@@ -255,8 +256,8 @@ class Connection(asyncio.Protocol):
         log.debug("%s: version %d (client range %s)", self.peer, self.server_version, fields[0])
 
     def _on_start(self, fields: list[str]) -> None:
-        if fields[0] != str(_START_API):
-            log.info("%r: message %s before startApi ignored", self, fields[0])
+        if fields[:1] != [str(_START_API)]:
+            log.info("%r: message %s before startApi ignored", self, fields[:1])
             return
         try:
             client_id = int(fields[2])

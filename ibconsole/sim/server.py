@@ -224,7 +224,7 @@ class PaperGateway:
     def dispatch(self, connection: Connection, fields: list[str]) -> None:
         try:
             msg_id = int(fields[0])
-        except ValueError:
+        except (IndexError, ValueError):  # an empty frame, or an id that is not a number
             log.warning("%r sent a message with a bad id %r; ignored", connection, fields[:3])
             return
         handler = self._handlers.get(msg_id)
