@@ -24,7 +24,14 @@ import platformdirs
 from ibconsole import __version__
 from ibconsole.broker.broker import Broker
 from ibconsole.broker.session import Endpoint
-from ibconsole.config import ConfigError, ConnectionProfile, Settings, load_settings
+from ibconsole.config import (
+    ConfigError,
+    ConnectionProfile,
+    Settings,
+    default_config_path,
+    load_settings,
+    write_example_config,
+)
 from ibconsole.credentials import CredentialStore
 from ibconsole.domain.clock import Clock, OffsetClock, SystemClock
 from ibconsole.journal import Journal, default_journal_path
@@ -77,6 +84,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="log verbosity"
     )
     parser.add_argument("--config", type=Path, help="settings file (default: platform config dir)")
+    parser.add_argument(
+        "--write-example-config",
+        action="store_true",
+        help="write a commented settings file with every default to the --config path (or the "
+        "platform config dir) and exit; an existing file is left as it is",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(list(argv))
 
@@ -274,8 +287,18 @@ def assemble(launch: Launch) -> Console:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.write_example_config:
+        try:
+            written = write_example_config(args.config or default_config_path())
+        except ConfigError as error:
+            print(f"ibconsole: {error}", file=sys.stderr)
+            return 1
+        print(f"wrote {written}")
+        return 0
     try:
-        launch = plan_launch(sys.argv[1:] if argv is None else argv)
+        launch = plan_launch(argv)
     except ConfigError as error:
         print(f"ibconsole: {error}", file=sys.stderr)
         return 2

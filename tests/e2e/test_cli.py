@@ -109,3 +109,25 @@ def test_a_screenshot_of_a_console_that_never_connects_exits_non_zero(
     assert result.returncode != 0
     assert not shot.exists()
     assert "not connected and populated" in result.stderr
+
+
+def test_an_example_config_is_written_once_and_a_bad_one_stops_the_start(
+    environment: dict[str, str], tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    first = run(
+        [str(BIN / "ibconsole"), "--write-example-config", "--config", str(config)], environment, 30
+    )
+    assert first.returncode == 0, first.stderr
+    assert config.read_text(encoding="utf-8").startswith("# ibconsole settings")
+    again = run(
+        [str(BIN / "ibconsole"), "--write-example-config", "--config", str(config)], environment, 30
+    )
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+
+    config.write_text("schema_version = 1\n[risk]\nmax_quantity = -3\n", encoding="utf-8")
+    bad = run([str(BIN / "ibconsole"), "--config", str(config)], environment, 30)
+    assert bad.returncode == 2
+    assert "risk.max_quantity" in bad.stderr
+    assert "-3" in bad.stderr
