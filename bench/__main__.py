@@ -5,6 +5,7 @@
     python -m bench --only tick_latency    # some of them
     python -m bench --profile              # also record each benchmark process with py-spy
     python -m bench --compare OLD.json NEW.json
+    python -m bench --markdown bench/results/results.json   # the table as README shows it
 
 Each benchmark runs in a fresh process of its own with a throw-away settings, data and log
 folder (the trader's own are never touched), so one cannot skew the next.
@@ -104,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help=f"results file (default {RESULTS})")
     parser.add_argument("--profile", action="store_true", help="py-spy each benchmark process")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("OLD", "NEW"))
+    parser.add_argument("--markdown", type=Path, metavar="RESULTS", help="print a results table")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.markdown:
+        print(report.render_markdown(report.rows(json.loads(args.markdown.read_text()))))
+        return 0
     if args.compare:
         old, new = (json.loads(path.read_text()) for path in args.compare)
         print(report.compare(old, new))

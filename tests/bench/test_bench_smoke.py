@@ -32,8 +32,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
     },
     "connect_sync": {"click_to_synced_ms": _DIST, "socket_to_synced_ms": _DIST},
     "click_to_wire": {
-        "quiet_click_to_bytes_ms": {"qtest": _DIST, "posted": _DIST},
-        "loaded_click_to_bytes_ms": {"qtest": _DIST, "posted": _DIST},
+        "quiet_click_to_bytes_ms": {"qtest": _DIST, "posted": _DIST, "qtest_handler_cpu": _DIST},
+        "loaded_click_to_bytes_ms": {"qtest": _DIST, "posted": _DIST, "qtest_handler_cpu": _DIST},
     },
     "tick_latency": {"loads": None},
     "cpu_per_tick": {
@@ -43,6 +43,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         ),
         "console_vs_bare": None,
         "console_vs_qt_example": None,
+        "marginal_console_vs_bare": None,
     },
     "memory_growth": {
         "rss_early_mb": None,
@@ -59,6 +60,7 @@ _LOAD_KEYS = (
     "tick_to_chart_ms",
     "charted_tick_to_paint_ms",
     "loop_stall_ms",
+    "loop_stall_cpu_ms",
     "frame_interval_ms",
     "ticks_not_seen",
 )
@@ -109,3 +111,19 @@ def test_results_file_names_the_machine_and_summarises_each_figure(tmp_path: Pat
     assert sim["value"] == results["sim_throughput"]["throughput"]["messages_per_s"]
     assert sim["target"] == "≥ 50,000 msg/s"
     assert rows["cold start → first painted window"]["verdict"] == "not measured"
+
+
+def test_markdown_table_lists_every_figure(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"summary": [], "machine": {}}))
+    command = [sys.executable, "-m", "bench", "--markdown", str(results)]
+
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "| what | measured | target | verdict |"
+    assert (
+        "| sim outbound throughput, one core | not measured | ≥ 50,000 msg/s | not measured |"
+        in lines
+    )
