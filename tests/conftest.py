@@ -6,6 +6,8 @@
 - ``make_gateway``/``gateway``: the paper gateway simulator on a free loopback port, the broker
   peer of every broker, UI and end-to-end test.
 - ``wait_for``: wait on a condition with a deadline, never a fixed sleep.
+- ``memory_keyring``: the process keyring replaced by an in-memory backend for one test, so
+  credential code runs against a real backend and never touches the OS keyring.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import keyring
+import keyring.backend
+import keyring.errors
 import pytest
 
 from ibconsole.sim import PaperGateway
@@ -83,6 +88,39 @@ def wait_for() -> WaitFor:
         return poll(predicate, time.monotonic() + timeout, failure)
 
     return wait
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A complete keyring backend that keeps its items in a dict, keyed by (service, username)."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.items.pop((service, username), None) is None:
+            raise keyring.errors.PasswordDeleteError(f"no item {username!r} in {service!r}")
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """An empty ``MemoryKeyring`` installed as the process keyring; the previous one comes back
+    after the test. ``memory_keyring.items`` shows what was stored."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)
 
 
 class _Collector(logging.Handler):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keyring
 import keyring.backend
@@ -28,6 +28,10 @@ from ibconsole.credentials import CredentialError, CredentialStore, Login
 from ibconsole.domain.health import Jitter
 from ibconsole.domain.products import RollRule, RollRuleKind
 from ibconsole.domain.risk import LimitOverride, SymbolLimits
+
+if TYPE_CHECKING:
+    # the fixture's type, from tests/conftest.py
+    from conftest import MemoryKeyring
 
 D = Decimal
 
@@ -390,43 +394,16 @@ def test_loading_logs_where_settings_came_from(
 # --- credentials in a real in-memory keyring --------------------------------------------------
 
 
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """A complete keyring backend that keeps its items in a dict."""
+class LockedKeyring(keyring.backend.KeyringBackend):
+    """A keyring that is there but refuses every read and write, as a locked one does."""
 
     priority = 1
 
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.items.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError(f"no item {username}")
-
-
-class LockedKeyring(MemoryKeyring):
     def get_password(self, service: str, username: str) -> str | None:
         raise keyring.errors.KeyringLocked("locked")
 
     def set_password(self, service: str, username: str, password: str) -> None:
         raise keyring.errors.PasswordSetError("refused")
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
-        yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 PROFILE = ConnectionProfile("live", keyring_entry="ib-live")

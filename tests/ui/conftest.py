@@ -13,7 +13,8 @@
   gateways, a disconnected broker, other settings or another port.
 - ``main_window``: the whole ``MainWindow`` on ``ui_context``, shown, with window geometry kept
   in a temporary QSettings folder.
-- The OS keyring is replaced by an in-memory backend for every test (``memory_keyring``).
+- The OS keyring is replaced by the suite's in-memory backend for every test
+  (``memory_keyring``, from tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -29,9 +30,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import keyring
-import keyring.backend
-import keyring.errors
 import pytest
 import pytestqt.plugin
 import qasync
@@ -134,33 +132,10 @@ def pytest_asyncio_loop_factories(
     return {"qasync": lambda: TestEventLoop(_qapp())}
 
 
-class InMemoryKeyring(keyring.backend.KeyringBackend):
-    """A real keyring backend that keeps passwords in a dict, for tests only."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.items.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError(f"no item {username!r} in {service!r}")
-
-
 @pytest.fixture(autouse=True)
-def memory_keyring() -> Iterator[InMemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = InMemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
+def _keyring_in_memory(memory_keyring: object) -> None:
+    """No widget under test may reach the OS keyring: every UI test runs on the suite's
+    in-memory backend (request ``memory_keyring`` to look at what was stored)."""
 
 
 @pytest.fixture(autouse=True)
