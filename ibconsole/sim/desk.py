@@ -129,6 +129,7 @@ class Desk:
         self._ticks = 0
         self.received: list[ReceivedOrder] = []
         market.add_listener(self._on_quote)
+        market.add_session_listener(self._on_session)
         self._listening = True
 
     # --- wiring -----------------------------------------------------------------------------
@@ -172,6 +173,7 @@ class Desk:
         if self._listening:
             self._listening = False
             self._market.remove_listener(self._on_quote)
+            self._market.remove_session_listener(self._on_session)
         self._sessions.clear()
 
     def next_order_id(self) -> int:
@@ -609,6 +611,9 @@ class Desk:
         events = self._exchange.on_quote(con_id, quote)
         if events:
             self._emit(events)
+
+    def _on_session(self, con_id: int, is_open: bool) -> None:
+        self._emit(self._exchange.on_session(con_id, is_open))
 
     def _start_timer(self) -> None:
         if self._timer is None:

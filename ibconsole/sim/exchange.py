@@ -7,13 +7,15 @@ last trade reaches it; STP triggers when the last trade reaches the stop and the
 STP LMT triggers likewise and then works as LMT. Brackets: children wait (PreSubmitted) until
 the parent has filled; a child's fill reduces (usually cancels) its siblings. OCA groups:
 type 1 cancels the others on a fill, types 2 and 3 reduce them by the filled quantity.
+Sessions: nothing fills while the instrument's exchange is closed; an order accepted then waits
+PreSubmitted until the next open, and a DAY order ends at the close of its session.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -56,9 +58,12 @@ class Touch(Protocol):
 
 
 class QuoteBook(Protocol):
-    """Where the exchange reads prices, and keeps an instrument ticking while it has orders."""
+    """Where the exchange reads prices and sessions, and keeps an instrument ticking while it
+    has orders."""
 
     def quote(self, con_id: int) -> Touch: ...
+
+    def is_open(self, con_id: int) -> bool: ...
 
     def hold(self, con_id: int) -> None: ...
 
@@ -364,7 +369,9 @@ class Exchange:
         order.held = False
         parent = self._parent(order)
         order.active = parent is None or parent.status == Status.FILLED
-        order.status = Status.SUBMITTED if order.active else Status.PRE_SUBMITTED
+        # IB holds an order that arrives outside the session as PreSubmitted until the open
+        in_session = self._book.is_open(order.instrument.con_id)
+        order.status = Status.SUBMITTED if order.active and in_session else Status.PRE_SUBMITTED
         order.updated_at = now
         order.expires_at = self._day_end(order) if order.request.tif in ("", "DAY") else None
         self._by_con_id.setdefault(order.instrument.con_id, []).append(order)
@@ -373,14 +380,11 @@ class Exchange:
         return [OrderAccepted(self._snapshot(order))]
 
     def _day_end(self, order: _Order) -> datetime:
-        """A DAY order lives until the first session close after it was placed."""
+        """A DAY order lives until the close of its session: the one open when it was placed,
+        or the next one (placed on a Saturday, it works through Monday's session)."""
         zone = order.instrument.zone
         local = order.placed_at.astimezone(zone)
-        close = order.instrument.session.close
-        end = local.replace(hour=close.hour, minute=close.minute, second=0, microsecond=0)
-        if end <= local:
-            end += timedelta(days=1)
-        return end
+        return order.instrument.session.next_close(local).replace(tzinfo=zone)
 
     # --- cancels --------------------------------------------------------------------------
 
@@ -437,10 +441,26 @@ class Exchange:
         for order in list(orders):
             if order.done:
                 continue
-            if order.expires_at is not None and now >= order.expires_at:
+            if _expired(order, now):
                 events += self._cancel(order, "day order expired", now)
             elif order.working:
                 events += self._match(order, quote, now)
+        return events
+
+    def on_session(self, con_id: int, is_open: bool) -> list[OrderEvent]:
+        """The instrument's session closed (DAY orders of that session end) or opened (orders
+        that waited for it start working; they trade on the quotes that follow)."""
+        now = self._clock.now()
+        events: list[OrderEvent] = []
+        for order in list(self._by_con_id.get(con_id, ())):
+            if order.done:
+                continue
+            if _expired(order, now):
+                events += self._cancel(order, "day order expired", now)
+            elif is_open and order.working and order.status == Status.PRE_SUBMITTED:
+                order.status = Status.SUBMITTED
+                order.updated_at = now
+                events.append(OrderChanged(self._snapshot(order)))
         return events
 
     def _first_look(self, order: _Order, now: datetime) -> list[OrderEvent]:
@@ -451,6 +471,8 @@ class Exchange:
         return events
 
     def _match(self, order: _Order, quote: Touch, now: datetime) -> list[OrderEvent]:
+        if not self._book.is_open(order.instrument.con_id):
+            return []
         request = order.request
         buy = request.is_buy
         if request.order_type in ("STP", "STP LMT") and not order.triggered:
@@ -581,6 +603,10 @@ class Exchange:
             why_held="",
             updated_at=order.updated_at,
         )
+
+
+def _expired(order: _Order, now: datetime) -> bool:
+    return order.expires_at is not None and now >= order.expires_at
 
 
 def _split(quantity: Decimal, parts: int) -> tuple[Decimal, ...]:

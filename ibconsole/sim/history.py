@@ -2,9 +2,11 @@
 reqHeadTimeStamp (87 -> 88), consistent with the live walk.
 
 Bars from the moment an instrument's walk was first used come from the :class:`Tape`; before
-that they are generated backwards from the tape's first price, so the history ends exactly where
-the live stream continues. Daily bars end with today's bar built from the live quote, and the
-previous day's close is the quote's ``close``.
+that they are generated backwards from the tape's first price, one step per bar the instrument's
+sessions traded, so the last bar of the last open session closes at that price: the history ends
+exactly where the live stream continues, on a Saturday as on a Tuesday. Daily bars are dated by
+trade date and end with the current (or, while closed, the last) session's bar built from the
+live quote; the bar before it closes at the quote's ``close``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ibconsole.sim.connection import Connection
 from ibconsole.sim.contract_details import RequestError, resolve_contract
 from ibconsole.sim.instruments import Catalogue, Instrument
 from ibconsole.sim.market import SESSION_SECONDS, Market, Quote
+from ibconsole.sim.sessions import SessionRule
 from ibconsole.sim.tape import Tape, average_price
 
 __all__ = ["BAR_SIZES", "Bar", "HistoryService"]
@@ -252,7 +255,7 @@ class HistoryService:
         if isinstance(size, int):
             return self._intraday(instrument, end, span, size, use_rth)
         zone = instrument.zone
-        last_day = end.astimezone(zone).date()
+        last_day = instrument.session.trade_date(end.astimezone(zone))
         first_day = (end - timedelta(seconds=span)).astimezone(zone).date() + timedelta(days=1)
         daily = self._daily(instrument, first_day, last_day)
         if size == _DAY:
@@ -277,16 +280,22 @@ class HistoryService:
         session = instrument.session
         chain: _Chain | None = None
         bars: list[Bar] = []
-        for start in range(first, last + 1, size):
+        # the chain steps back one link per bar of a session (RTH or not), never across a
+        # closed stretch: counted from the anchor, newest first
+        index = _session_bars(session, zone, last + size, boundary, size)
+        for start in range(last, first - 1, -size):
             local = datetime.fromtimestamp(start, zone)
-            in_session = session.is_liquid(local) if use_rth else session.is_open(local)
+            is_open = session.is_open(local)
+            in_session = session.is_liquid(local) if use_rth else is_open
             if start + size <= boundary:
+                if not is_open:
+                    continue
+                index += 1
                 if not in_session:
                     continue
                 if chain is None:
                     chain = self._chain(instrument, size, round(anchor_price / tick))
-                index = (boundary - start) // size - 1
-                bars.append(_chain_bar(start, chain.at(index), chain.at(index + 1), tick))
+                bars.append(_chain_bar(start, chain.at(index - 1), chain.at(index), tick))
                 continue
             if use_rth and not in_session:
                 continue
@@ -305,13 +314,14 @@ class HistoryService:
                     traded.count,
                 )
             )
+        bars.reverse()
         return bars
 
     def _daily(self, instrument: Instrument, first_day: date, last_day: date) -> list[Bar]:
         con_id = instrument.con_id
         tick = instrument.min_tick
         today = self._daily_anchor.setdefault(
-            con_id, self._clock.now().astimezone(instrument.zone).date()
+            con_id, instrument.session.trade_date(self._clock.now().astimezone(instrument.zone))
         )
         quote = self._market.quote(con_id)
         chain = self._chain(instrument, _DAY, round(quote.close / tick))
@@ -347,7 +357,7 @@ class HistoryService:
         when: int | date = (
             math.floor(now.timestamp()) // size * size
             if isinstance(size, int)
-            else now.astimezone(instrument.zone).date()
+            else instrument.session.trade_date(now.astimezone(instrument.zone))
         )
         return Bar(when, quote.last, quote.last, quote.last, quote.last, 0, quote.last, 0)
 
@@ -365,7 +375,7 @@ class HistoryService:
         traded = quote.volume - live.volume
         live.volume = quote.volume
         if not isinstance(live.size, int):
-            today = quote.time.astimezone(instrument.zone).date()
+            today = instrument.session.trade_date(quote.time.astimezone(instrument.zone))
             if live.size == _DAY:
                 live.bar = _today_bar(today, quote, tick)
             else:
@@ -396,6 +406,27 @@ class HistoryService:
                 bar.wap,
                 bar.volume,
             )
+
+
+def _session_bars(session: SessionRule, zone: ZoneInfo, start: int, end: int, size: int) -> int:
+    """How many bars of ``size`` seconds (aligned to the epoch) start in ``[start, end)`` while
+    ``session`` is open."""
+    if start >= end:
+        return 0
+    count = 0
+    day = datetime.fromtimestamp(start, zone).date()
+    # a session overlapping [start, end) has its trade date up to the day after end's date
+    last_day = datetime.fromtimestamp(end, zone).date() + timedelta(days=1)
+    while day <= last_day:
+        if session.is_trade_date(day):
+            opens, closes = (
+                int(edge.replace(tzinfo=zone).timestamp()) for edge in session.bounds(day)
+            )
+            low, high = max(opens, start), min(closes, end)
+            if low < high:
+                count += -(-high // size) - -(-low // size)
+        day += timedelta(days=1)
+    return count
 
 
 def _extend(bar: Bar, quote: Quote, traded: int, tick: Decimal) -> Bar:

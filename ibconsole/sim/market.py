@@ -1,5 +1,5 @@
 """Simulated prices: a seeded random walk per instrument on its tick grid, ticking only while
-somebody subscribes to or holds the instrument."""
+somebody subscribes to or holds the instrument and only while its exchange is open."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from ibconsole.sim.clock import SimClock
 from ibconsole.sim.instruments import Catalogue, Instrument
 
-__all__ = ["SESSION_SECONDS", "Market", "Quote", "QuoteListener"]
+__all__ = ["SESSION_SECONDS", "Market", "Quote", "QuoteListener", "SessionListener"]
 
 
 QuoteListener = Callable[[int, "Quote"], None]
+SessionListener = Callable[[int, bool], None]
 
 # Reference level and daily volatility (fraction) per product, keyed by futures trading class or
 # by symbol for stocks and currencies.
@@ -81,6 +82,7 @@ class _Walk:
         "ask_size",
         "bid",
         "bid_size",
+        "changes_at",
         "close",
         "high",
         "instrument",
@@ -90,6 +92,7 @@ class _Walk:
         "max_trade",
         "move_probability",
         "open",
+        "open_now",
         "quote",
         "rng",
         "size_lot",
@@ -97,12 +100,17 @@ class _Walk:
         "tick",
         "trades",
         "volume",
+        "zone",
     )
 
     def __init__(
         self, instrument: Instrument, seed: int, tick_rate: float, months_out: int, now: datetime
     ) -> None:
         self.instrument = instrument
+        self.zone = instrument.zone
+        self.open_now = False
+        self.changes_at = -math.inf
+        self.refresh(now.timestamp())
         self.tick = instrument.min_tick
         self.rng = random.Random(f"{seed}:{instrument.con_id}")
         key = instrument.trading_class if instrument.sec_type == "FUT" else instrument.symbol
@@ -128,7 +136,23 @@ class _Walk:
         self.high = max(self.open, self.last, self.bid + 1)
         self.low = min(self.open, self.last, self.bid)
         self.volume = self.rng.randint(5_000, 50_000) * lot if self.trades else 0
-        self.quote = self._snapshot(now)
+        # on a closed market the quote is what the last session left behind
+        self.quote = self._snapshot(now if self.open_now else self._last_close(now))
+
+    def refresh(self, epoch: float) -> bool:
+        """Bring the open/closed state up to ``epoch``; whether it changed."""
+        if epoch < self.changes_at:
+            return False
+        session = self.instrument.session
+        local = datetime.fromtimestamp(epoch, self.zone)
+        was_open, self.open_now = self.open_now, session.is_open(local)
+        self.changes_at = session.next_change(local).replace(tzinfo=self.zone).timestamp()
+        return was_open != self.open_now
+
+    def _last_close(self, now: datetime) -> datetime:
+        session = self.instrument.session
+        close = session.bounds(session.trade_date(now.astimezone(self.zone)))[1]
+        return close.replace(tzinfo=self.zone).astimezone(UTC)
 
     def _size(self) -> int:
         return self.rng.randint(*self.size_range) * self.size_lot
@@ -178,9 +202,11 @@ class Market:
 
     An instrument's walk starts on first use and advances ``tick_rate`` times per second while it
     is held (``hold``/``release`` are reference-counted; market data subscriptions and working
-    orders both hold). One shared timer drives every held instrument; it stops when none is held.
-    Each instrument draws from its own random stream seeded by ``(seed, conId)``, so its path does
-    not depend on what else is subscribed.
+    orders both hold) and its exchange is open: outside its sessions (weekends, holidays, the
+    daily Globex break) it stands still at the last session's prices, as IB's feed falls silent,
+    and it resumes when the next session opens. One shared timer drives every held instrument; it
+    stops when none is held. Each instrument draws from its own random stream seeded by
+    ``(seed, conId)``, so its path does not depend on what else is subscribed.
     """
 
     def __init__(
@@ -196,6 +222,7 @@ class Market:
         self._holds: dict[int, int] = {}
         self._active: list[_Walk] = []
         self._listeners: list[QuoteListener] = []
+        self._session_listeners: list[SessionListener] = []
         self._timer: asyncio.TimerHandle | None = None
         self._next_due = 0.0
 
@@ -208,6 +235,12 @@ class Market:
     def quote(self, con_id: int) -> Quote:
         """Current top of book (starting the instrument's walk if it never ran)."""
         return self._walk(con_id).quote
+
+    def is_open(self, con_id: int, at: datetime | None = None) -> bool:
+        """Whether the instrument's exchange is in session now (or at ``at``)."""
+        instrument = self.instrument(con_id)
+        moment = self._clock.now() if at is None else at
+        return instrument.session.is_open(moment.astimezone(instrument.zone))
 
     def is_held(self, con_id: int) -> bool:
         return con_id in self._holds
@@ -223,6 +256,14 @@ class Market:
 
     def remove_listener(self, fn: QuoteListener) -> None:
         self._listeners.remove(fn)
+
+    def add_session_listener(self, fn: SessionListener) -> None:
+        """Call ``fn(conId, is_open)`` when a held instrument's session opens or closes (before
+        the first update of a session)."""
+        self._session_listeners.append(fn)
+
+    def remove_session_listener(self, fn: SessionListener) -> None:
+        self._session_listeners.remove(fn)
 
     def hold(self, con_id: int) -> None:
         walk = self._walk(con_id)
@@ -256,11 +297,18 @@ class Market:
         self._holds.clear()
         self._active.clear()
         self._listeners.clear()
+        self._session_listeners.clear()
 
     def step(self, con_id: int) -> Quote:
-        """Advance one instrument by one update now and notify listeners (also used by tests)."""
+        """Advance one instrument by one update now and notify listeners (also used by tests);
+        a closed market stays where it is and notifies nobody."""
         walk = self._walk(con_id)
-        quote = walk.step(self._clock.now())
+        now = self._clock.now()
+        if walk.refresh(now.timestamp()) and con_id in self._holds:
+            self._announce([walk])
+        if not walk.open_now:
+            return walk.quote
+        quote = walk.step(now)
         for listener in tuple(self._listeners):
             listener(con_id, quote)
         return quote
@@ -292,10 +340,23 @@ class Market:
             self._next_due = loop.time() + interval
         self._timer = loop.call_at(self._next_due, self._on_timer)
         now = self._clock.now()
+        epoch = now.timestamp()
+        changed = [
+            walk for walk in self._active if epoch >= walk.changes_at and walk.refresh(epoch)
+        ]
+        trading = [walk for walk in self._active if walk.open_now]
+        if changed:
+            self._announce(changed)
         listeners = tuple(self._listeners)
         for _ in range(steps):
-            for walk in tuple(self._active):
+            for walk in trading:
                 quote = walk.step(now)
                 con_id = walk.instrument.con_id
                 for listener in listeners:
                     listener(con_id, quote)
+
+    def _announce(self, walks: list[_Walk]) -> None:
+        listeners = tuple(self._session_listeners)
+        for walk in walks:
+            for listener in listeners:
+                listener(walk.instrument.con_id, walk.open_now)

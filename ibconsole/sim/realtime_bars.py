@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from ibconsole.sim.clock import SimClock
 from ibconsole.sim.connection import Connection
@@ -31,7 +32,8 @@ class _Subscription:
 
 class RealTimeBarService:
     """Every 5 seconds of simulated time (aligned to multiples of 5), each subscription gets the
-    bar of the 5 seconds just ended; a shared timer runs only while somebody subscribes."""
+    bar of the 5 seconds just ended, unless its exchange was closed then (IB sends no bars
+    outside the sessions); a shared timer runs only while somebody subscribes."""
 
     def __init__(self, catalogue: Catalogue, market: Market, tape: Tape, clock: SimClock) -> None:
         self._catalogue = catalogue
@@ -103,9 +105,11 @@ class RealTimeBarService:
         start = end - _BAR_SECONDS
         if self.paused:
             return
+        moment = datetime.fromtimestamp(start, UTC)
         for subscriptions in self._subscriptions.values():
             for subscription in subscriptions.values():
-                self._send(subscription, start, end)
+                if self._market.is_open(subscription.instrument.con_id, moment):
+                    self._send(subscription, start, end)
 
     def _send(self, subscription: _Subscription, start: int, end: int) -> None:
         instrument = subscription.instrument

@@ -10,6 +10,8 @@ from ibconsole.sim.holidays import is_holiday
 __all__ = ["CME_GLOBEX", "IDEALPRO_FX", "US_STOCKS", "SessionRule", "globex"]
 
 _ONE_DAY = timedelta(days=1)
+# Weekends and holiday clusters never close a market for longer than this.
+_SEARCH_DAYS = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,47 @@ class SessionRule:
     def liquid_hours(self, first_day: date, days: int) -> str:
         """``liquidHours``: the regular trading hours of each trade date, same format."""
         return self._hours(first_day, days, liquid=True)
+
+    def bounds(self, day: date) -> tuple[datetime, datetime]:
+        """Naive local (open, close) of the session whose trade date is ``day``."""
+        opens_on = day - _ONE_DAY if self.open > self.close else day
+        return datetime.combine(opens_on, self.open), datetime.combine(day, self.close)
+
+    def trade_date(self, local: datetime) -> date:
+        """The trade date of the session open at ``local``, or of the last one before it."""
+        naive = local.replace(tzinfo=None)
+        # an overnight session that opened this evening already trades for tomorrow
+        day = naive.date() + _ONE_DAY
+        for _ in range(_SEARCH_DAYS):
+            if self.is_trade_date(day) and self.bounds(day)[0] <= naive:
+                return day
+            day -= _ONE_DAY
+        raise ValueError(f"no trade date within {_SEARCH_DAYS} days before {naive:%Y-%m-%d}")
+
+    def next_trade_date(self, day: date) -> date:
+        """The first trade date after ``day``."""
+        for _ in range(_SEARCH_DAYS):
+            day += _ONE_DAY
+            if self.is_trade_date(day):
+                return day
+        raise ValueError(f"no trade date within {_SEARCH_DAYS} days after {day:%Y-%m-%d}")
+
+    def next_close(self, local: datetime) -> datetime:
+        """Naive local close of the session open at ``local``, or of the next one if closed."""
+        day = self.trade_date(local)
+        close = self.bounds(day)[1]
+        if local.replace(tzinfo=None) < close:
+            return close
+        return self.bounds(self.next_trade_date(day))[1]
+
+    def next_change(self, local: datetime) -> datetime:
+        """Naive local instant after ``local`` when the market next closes (if open now) or
+        opens (if closed now)."""
+        day = self.trade_date(local)
+        close = self.bounds(day)[1]
+        if local.replace(tzinfo=None) < close:
+            return close
+        return self.bounds(self.next_trade_date(day))[0]
 
     def is_open(self, local: datetime) -> bool:
         """Whether ``local`` (in the instrument's zone, naive or aware) is inside a session."""

@@ -38,9 +38,13 @@ class Book:
     def __init__(self) -> None:
         self.quotes: dict[int, Touch] = {}
         self.holds: Counter[int] = Counter()
+        self.open = True
 
     def quote(self, con_id: int) -> Touch:
         return self.quotes[con_id]
+
+    def is_open(self, con_id: int) -> bool:
+        return self.open
 
     def hold(self, con_id: int) -> None:
         self.holds[con_id] += 1
