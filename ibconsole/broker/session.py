@@ -133,6 +133,10 @@ class Session:
         self.ib_message = Event("ib_message")
         self.throttled = Event("throttled")
 
+        # ib_insync answers IB's 1102 by subscribing to the account summary on its own: a
+        # subscription nobody here reads or cancels (IB allows two) whose future nobody awaits.
+        # The resync after 1102 is this session's to do.
+        self.ib.errorEvent -= self.ib._onError
         self.ib.errorEvent += self._on_ib_error
         self.ib.disconnectedEvent += self._on_disconnected
         self.ib.client.apiError += self._on_api_error
@@ -476,6 +480,10 @@ class Session:
         self._last_api_error = message
 
     def _on_disconnected(self) -> None:
+        # ib_insync drops its queue of paced requests with the socket, without saying so: the
+        # pacing is over, and the heartbeat must not keep waiting for it to end.
+        if self._throttled:
+            self._on_throttle_end()
         if self._closing:
             return
         reason = (self._last_api_error or "the connection closed").rstrip(".")

@@ -33,6 +33,10 @@ WaitFor = Callable[..., Any]
 BrokerFactory = Callable[..., Broker]
 GatewayFactory = Callable[..., Any]
 
+# IB's outbound message ids, as the gateway sees them.
+REQ_OPEN_ORDERS_ALL = 16
+REQ_ACCOUNT_SUMMARY = 62
+
 CONNECTED = HealthState.CONNECTED
 DEGRADED = HealthState.DEGRADED
 RECONNECTING = HealthState.RECONNECTING
@@ -590,6 +594,27 @@ async def test_1100_then_1102_resyncs_without_dropping_data(
     assert broker.account.daily_pnl() is not None
 
 
+@pytest.mark.expect_log_warnings
+async def test_1102_subscribes_to_nothing_the_console_does_not_cancel(
+    gateway: PaperGateway,
+    broker: Broker,
+    record: Record,
+    wait_for: WaitFor,
+    inbound: Callable[[PaperGateway], Any],
+) -> None:
+    # ib_insync on its own subscribes to the account summary at each 1102 (IB allows two such
+    # subscriptions); its future then fails unawaited when the socket drops.
+    synced = record(broker.session.synced)
+    seen = inbound(gateway)
+
+    for count in range(1, 4):
+        gateway.faults.lose_connectivity(restore_after=0.0, data_maintained=True)
+        await wait_for(lambda n=count: len(synced) == n, what="the resync after 1102")
+
+    assert seen.count(REQ_ACCOUNT_SUMMARY) == 0
+    assert seen.count(REQ_OPEN_ORDERS_ALL) == 3, "each 1102 reloads the orders"
+
+
 @pytest.mark.parametrize(
     ("farm", "name"),
     [("market", "usfarm"), ("hmds", "ushmds"), ("secdef", "secdefnj")],
@@ -670,6 +695,36 @@ async def test_client_side_throttling_is_reported_as_it_starts_and_ends(
     await wait_for(lambda: flags.values == [True, False], what="throttling on, then off")
     assert not broker.session.is_throttled
     assert broker.session.state is CONNECTED
+
+
+@pytest.mark.expect_log_warnings
+async def test_throttling_ends_with_the_socket_and_heartbeats_resume(
+    gateway: PaperGateway,
+    make_broker: BrokerFactory,
+    fast_health: HealthSettings,
+    record: Record,
+    wait_for: WaitFor,
+) -> None:
+    # ib_insync discards its queue of paced requests with the socket without emitting
+    # throttleEnd; heartbeats skip while throttled, so a stale flag would stop them for good.
+    broker = make_broker(gateway, health=replace(fast_health, heartbeat_timeout=SHORT_BEAT))
+    await broker.start()
+    flags = record(broker.session.throttled)
+    synced = record(broker.session.synced)
+    for _ in range(60):
+        broker.session.ib.client.reqCurrentTime()
+    assert broker.session.is_throttled
+
+    gateway.faults.drop()
+    await wait_for(lambda: synced.values, what="the resync after the drop")
+
+    assert flags.values == [True, False]
+    assert not broker.session.is_throttled
+    gateway.faults.stop_answering()
+    await wait_for(
+        lambda: broker.session.state is not CONNECTED, what="the heartbeat to notice the silence"
+    )
+    gateway.faults.resume_answering()
 
 
 async def test_stop_leaves_no_task_timer_or_socket_behind(
