@@ -21,7 +21,6 @@ from PySide6.QtCore import (
     QSize,
     QSortFilterProxyModel,
     Qt,
-    QTimer,
     Signal,
 )
 from PySide6.QtGui import QAction, QGuiApplication, QMouseEvent, QPainter, QResizeEvent
@@ -71,6 +70,7 @@ from ibconsole.ui.blotter_models import (
     quantity_text,
     tabular_font,
 )
+from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.confirm_dialog import ConfirmDialog
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.theme import Tone, tone_style
@@ -155,14 +155,6 @@ class _ColumnFitter:
             header.resizeSection(column, width)
 
 
-def _coalescer(parent: QWidget, flush: Callable[[], None]) -> QTimer:
-    timer = QTimer(parent)
-    timer.setSingleShot(True)
-    timer.setInterval(REPAINT_MS)
-    timer.timeout.connect(flush)
-    return timer
-
-
 def _start_of_today(now: datetime) -> datetime:
     local = now.astimezone()
     return datetime.combine(local.date(), time(0), local.tzinfo)
@@ -242,7 +234,7 @@ class OrdersPanel(QWidget):
         self._live: set[str] = set()
         self._populated = False
         self._confirmation: ConfirmDialog | None = None
-        self._timer = _coalescer(self, self._flush)
+        self._timer = CoalescingTimer(self, REPAINT_MS, self._flush)
 
         self.history_toggle = QCheckBox("Show history")
         self.history_toggle.setObjectName("ordersHistoryToggle")
@@ -384,8 +376,7 @@ class OrdersPanel(QWidget):
     # -- bridge ---------------------------------------------------------------------------
     def _on_bridge_order_changed(self, row: OrderRow) -> None:
         self._pending[order_ident(row)] = row
-        if not self._timer.isActive():
-            self._timer.start()
+        self._timer.request()
 
     def _on_bridge_synced(self, info: object) -> None:
         self._populated = True
@@ -523,7 +514,7 @@ class FillsPanel(QWidget):
         self._pending: dict[str, JournalFill] = {}
         self._contracts: dict[str, ListedContract | None] = {}
         self._populated = ctx.broker.session.sync_info is not None
-        self._timer = _coalescer(self, self._flush)
+        self._timer = CoalescingTimer(self, REPAINT_MS, self._flush)
         self.table, self._proxy = _table("fillsTable", self._model)
         self._fitter = _ColumnFitter(self.table)
         self.table.sortByColumn(self._model.column("Time"), Qt.SortOrder.DescendingOrder)
@@ -547,8 +538,7 @@ class FillsPanel(QWidget):
 
     def _on_bridge_fill_recorded(self, fill: JournalFill) -> None:
         self._pending[fill.exec_id] = fill
-        if not self._timer.isActive():
-            self._timer.start()
+        self._timer.request()
 
     def _on_bridge_synced(self, info: object) -> None:
         self._populated = True
@@ -585,7 +575,7 @@ class PositionsPanel(QWidget):
         self._snapshot: tuple[PortfolioRow, ...] | None = None
         self._populated = False
         self._fetching: set[str] = set()
-        self._timer = _coalescer(self, self._flush)
+        self._timer = CoalescingTimer(self, REPAINT_MS, self._flush)
         self.state = _status_label("positionsState")
         self.table, self._proxy = _table("positionsTable", self._model)
         self._fitter = _ColumnFitter(self.table)
@@ -617,12 +607,10 @@ class PositionsPanel(QWidget):
 
     def _on_bridge_portfolio_changed(self, rows: tuple[PortfolioRow, ...]) -> None:
         self._snapshot = rows
-        if not self._timer.isActive():
-            self._timer.start()
+        self._timer.request()
 
     def _on_bridge_session_changed(self, info: object) -> None:
-        if not self._timer.isActive():
-            self._timer.start()
+        self._timer.request()
 
     def _flush(self) -> None:
         account = self._broker.account
@@ -725,7 +713,7 @@ class AccountSummaryPanel(QFrame):
         self._snapshot: AccountSnapshot | None = None
         self._populated = False
         self._columns = 0
-        self._timer = _coalescer(self, self._flush)
+        self._timer = CoalescingTimer(self, REPAINT_MS, self._flush)
         self.heading = QLabel()
         self.heading.setObjectName("accountHeading")
         self.heading.setWordWrap(True)
@@ -790,12 +778,10 @@ class AccountSummaryPanel(QFrame):
 
     def _on_bridge_account_changed(self, snapshot: AccountSnapshot) -> None:
         self._snapshot = snapshot
-        if not self._timer.isActive():
-            self._timer.start()
+        self._timer.request()
 
     def _on_bridge_session_changed(self, info: object) -> None:
-        if not self._timer.isActive():
-            self._timer.start()
+        self._timer.request()
 
     def _flush(self) -> None:
         snapshot = self._snapshot

@@ -38,6 +38,7 @@ from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.products import product
 from ibconsole.domain.quotes import MarketDataType, Quote
 from ibconsole.domain.rollover import RolloverView
+from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import WATCH_LIST, contract_name, price_text, rollover_view
 from ibconsole.ui.theme import Tone, tone_style
@@ -339,10 +340,7 @@ class ChartPanel(QWidget):
         layout.addWidget(self._message)
         layout.addWidget(self._graphics, 1)
 
-        self._repaint_timer = QTimer(self)
-        self._repaint_timer.setSingleShot(True)
-        self._repaint_timer.setInterval(REPAINT_INTERVAL_MS)
-        self._repaint_timer.timeout.connect(self._repaint)
+        self._repaint_timer = CoalescingTimer(self, REPAINT_INTERVAL_MS, self._repaint)
         self._state_timer = QTimer(self)
         self._state_timer.setInterval(_STATE_INTERVAL_MS)
         self._state_timer.timeout.connect(self._show_state)
@@ -460,7 +458,7 @@ class ChartPanel(QWidget):
         self._message.setText(f"Loading {shown.bar_size} bars of {contract_name(shown.contract)}…")
         self._message.show()
         self._dirty_closed = self._dirty_live = self._dirty_quote = self._dirty_gaps = True
-        self._schedule()
+        self._repaint_timer.request()
         if self._ctx.broker.session.sync_info is None:
             return  # subscribed on sync: the broker requests nothing before its first sync
         self._subscribe()
@@ -545,7 +543,7 @@ class ChartPanel(QWidget):
             if quote.con_id == con_id:
                 self._quote = quote
                 self._dirty_quote = True
-                self._schedule()
+                self._repaint_timer.request()
 
     def _on_bridge_bars_reset(self, key: BarKey, bars: tuple[Bar, ...]) -> None:
         if self._shown is None or key != self._shown.key:
@@ -554,7 +552,7 @@ class ChartPanel(QWidget):
         self._origin = bars[0].start if bars else None
         self._dirty_closed = self._dirty_live = True
         self._follow = True
-        self._schedule()
+        self._repaint_timer.request()
 
     def _on_bridge_bar_updated(self, key: BarKey, bar: Bar, new_bar: bool) -> None:
         if self._shown is None or key != self._shown.key:
@@ -569,20 +567,16 @@ class ChartPanel(QWidget):
             self._dirty_closed = self._dirty_live = True
         else:
             return  # an update of a bar older than the newest one: IB never revises those
-        self._schedule()
+        self._repaint_timer.request()
 
     def _on_bridge_gap_marked(self, key: BarKey, gap: BarGap) -> None:
         if self._shown is None or key != self._shown.key:
             return
         self._gaps.append(gap)
         self._dirty_gaps = True
-        self._schedule()
+        self._repaint_timer.request()
 
     # --------------------------------------------------------------- painting
-    def _schedule(self) -> None:
-        if not self._repaint_timer.isActive():
-            self._repaint_timer.start()
-
     def _rows(self, bars: Sequence[Bar]) -> _Rows:
         origin = self._origin
         if origin is None or not bars:

@@ -6,6 +6,7 @@ throttling and the circuit breaker.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from ibconsole.domain.health import BreakerState, HealthSnapshot, HealthState
 from ibconsole.domain.ib_codes import IbCategory, IbMessage, IbSeverity
+from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.theme import Tone, tone_color, tone_style
 
@@ -189,10 +191,7 @@ class HealthModel(QObject):
         self._attempts = 0
         self._pending: list[HistoryEntry] = []
         self.history = HealthHistoryModel(self)
-        self._flush_timer = QTimer(self)
-        self._flush_timer.setSingleShot(True)
-        self._flush_timer.setInterval(_REPAINT_MS)
-        self._flush_timer.timeout.connect(self._flush)
+        self._flush_timer = CoalescingTimer(self, _REPAINT_MS, self._flush)
         self._record(self._snapshot.reason, Tone.NEUTRAL)
         bridge = ctx.bridge
         bridge.sig_health_changed.connect(self._on_bridge_health_changed)
@@ -292,8 +291,7 @@ class HealthModel(QObject):
         self._changed()
 
     def _changed(self) -> None:
-        if not self._flush_timer.isActive():
-            self._flush_timer.start()
+        self._flush_timer.request()
         self.sig_updated.emit()
 
     def _flush(self) -> None:
@@ -301,12 +299,16 @@ class HealthModel(QObject):
         self.history.add(entries)
 
 
-def _repaint_timer(owner: QObject, slot: object) -> QTimer:
-    timer = QTimer(owner)
-    timer.setSingleShot(True)
-    timer.setInterval(_REPAINT_MS)
-    timer.timeout.connect(slot)
-    return timer
+def _repaint_from(view: QWidget, model: HealthModel, repaint: Callable[[], None]) -> None:
+    """Paint ``view`` now, after each burst of model updates, and once a second: heartbeats
+    change no state, so round trips, ages and countdowns are re-read on the tick."""
+    updates = CoalescingTimer(view, _REPAINT_MS, repaint)
+    model.sig_updated.connect(updates.request)
+    tick = QTimer(view)
+    tick.setInterval(_TICK_MS)
+    tick.timeout.connect(repaint)
+    tick.start()
+    repaint()
 
 
 class HealthIndicator(QFrame):
@@ -334,14 +336,7 @@ class HealthIndicator(QFrame):
         layout.setSpacing(5)
         layout.addWidget(self._dot)
         layout.addWidget(self._words)
-        self._timer = _repaint_timer(self, self._repaint)
-        # Heartbeats change no state, so the round trip is re-read once a second.
-        self._tick = QTimer(self)
-        self._tick.setInterval(_TICK_MS)
-        self._tick.timeout.connect(self._repaint)
-        self._tick.start()
-        self.model.sig_updated.connect(self._on_model_updated)
-        self._repaint()
+        _repaint_from(self, self.model, self._repaint)
 
     def text(self) -> str:
         """The words shown (tests and screen readers read these, not the colour)."""
@@ -355,10 +350,6 @@ class HealthIndicator(QFrame):
         if event.button() is Qt.MouseButton.LeftButton:
             self.sig_clicked.emit()
         super().mousePressEvent(event)
-
-    def _on_model_updated(self) -> None:
-        if not self._timer.isActive():
-            self._timer.start()
 
     def _repaint(self) -> None:
         words, tone = self.model.headline()
@@ -450,13 +441,7 @@ class HealthDock(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.history, 1)
 
-        self._timer = _repaint_timer(self, self._repaint)
-        self._tick = QTimer(self)
-        self._tick.setInterval(_TICK_MS)
-        self._tick.timeout.connect(self._repaint)
-        self._tick.start()
-        self.model.sig_updated.connect(self._on_model_updated)
-        self._repaint()
+        _repaint_from(self, self.model, self._repaint)
 
     @property
     def state_text(self) -> str:
@@ -468,10 +453,6 @@ class HealthDock(QWidget):
         label.setWordWrap(True)
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         return label
-
-    def _on_model_updated(self) -> None:
-        if not self._timer.isActive():
-            self._timer.start()
 
     def _on_reset_clicked(self) -> None:
         self.model.reset_breaker()

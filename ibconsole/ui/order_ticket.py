@@ -59,6 +59,7 @@ from ibconsole.ui.blotter_models import (
     signed_quantity_text,
     tabular_font,
 )
+from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.confirm_dialog import ConfirmDialog, severity_word
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import FamilyMonths, family_months, price_text
@@ -299,10 +300,7 @@ class OrderTicket(QWidget):
         self._margin_asked: dict[Side, OrderIntent] = {}
         self._margins: dict[Side, str] = {}
 
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(REFRESH_MS)
-        self._refresh_timer.timeout.connect(self._refresh)
+        self._refresh_timer = CoalescingTimer(self, REFRESH_MS, self._refresh)
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
         self._preview_timer.timeout.connect(self._preview)
@@ -788,7 +786,7 @@ class OrderTicket(QWidget):
 
         def settled(_: object) -> None:
             self._fetching.discard(symbol)
-            self._schedule_refresh()
+            self._refresh_timer.request()
 
         def failed(error: BaseException) -> None:
             self._fetching.discard(symbol)
@@ -807,20 +805,16 @@ class OrderTicket(QWidget):
         for quote in quotes:
             if quote.con_id == con_id:
                 self._quote = quote
-                self._schedule_refresh()
+                self._refresh_timer.request()
                 return
 
     def _on_bridge_state_changed(self, payload: object) -> None:
-        self._schedule_refresh()
+        self._refresh_timer.request()
 
     def _on_bridge_synced(self, info: object) -> None:
         if self._months is None and self._family:
             self._load_family(self._family, keep=self._contract)
-        self._schedule_refresh()
-
-    def _schedule_refresh(self) -> None:
-        if not self._refresh_timer.isActive():
-            self._refresh_timer.start()
+        self._refresh_timer.request()
 
     def _schedule_preview(self, delay_ms: int, *, restart: bool) -> None:
         if restart or not self._preview_timer.isActive():
