@@ -55,67 +55,50 @@ def tone_style(tone: Tone) -> str:
     return f"color: {tone_color(tone).name()}; font-weight: 600;"
 
 
+# Every palette role the themes set, as (light, dark); the disabled text colour below likewise.
+_ROLE_COLORS: dict[QPalette.ColorRole, tuple[str, str]] = {
+    QPalette.ColorRole.Window: ("#f3f4f6", "#1e2126"),
+    QPalette.ColorRole.WindowText: ("#1f2328", "#e6e8eb"),
+    QPalette.ColorRole.Base: ("#ffffff", "#16181c"),
+    QPalette.ColorRole.AlternateBase: ("#f6f8fa", "#1c1f24"),
+    QPalette.ColorRole.ToolTipBase: ("#ffffff", "#2a2e35"),
+    QPalette.ColorRole.ToolTipText: ("#1f2328", "#e6e8eb"),
+    QPalette.ColorRole.PlaceholderText: ("#8c959f", "#7d848d"),
+    QPalette.ColorRole.Text: ("#1f2328", "#e6e8eb"),
+    QPalette.ColorRole.Button: ("#eaedf0", "#2a2e35"),
+    QPalette.ColorRole.ButtonText: ("#1f2328", "#e6e8eb"),
+    QPalette.ColorRole.BrightText: ("#c62828", "#ff6b6b"),
+    QPalette.ColorRole.Highlight: ("#2f6fde", "#3d7ae6"),
+    QPalette.ColorRole.HighlightedText: ("#ffffff", "#ffffff"),
+    QPalette.ColorRole.Link: ("#1f5fbf", "#6ea8ff"),
+    QPalette.ColorRole.Mid: ("#c8ccd1", "#3a3f47"),
+    QPalette.ColorRole.Dark: ("#a0a6ad", "#121417"),
+    QPalette.ColorRole.Light: ("#ffffff", "#3a3f47"),
+}
+_DISABLED_TEXT = ("#8c959f", "#6b717a")
+_DISABLED_ROLES = (
+    QPalette.ColorRole.WindowText,
+    QPalette.ColorRole.Text,
+    QPalette.ColorRole.ButtonText,
+)
+
+
 def light_palette() -> QPalette:
-    palette = QPalette()
-    roles = {
-        QPalette.ColorRole.Window: "#f3f4f6",
-        QPalette.ColorRole.WindowText: "#1f2328",
-        QPalette.ColorRole.Base: "#ffffff",
-        QPalette.ColorRole.AlternateBase: "#f6f8fa",
-        QPalette.ColorRole.ToolTipBase: "#ffffff",
-        QPalette.ColorRole.ToolTipText: "#1f2328",
-        QPalette.ColorRole.PlaceholderText: "#8c959f",
-        QPalette.ColorRole.Text: "#1f2328",
-        QPalette.ColorRole.Button: "#eaedf0",
-        QPalette.ColorRole.ButtonText: "#1f2328",
-        QPalette.ColorRole.BrightText: "#c62828",
-        QPalette.ColorRole.Highlight: "#2f6fde",
-        QPalette.ColorRole.HighlightedText: "#ffffff",
-        QPalette.ColorRole.Link: "#1f5fbf",
-        QPalette.ColorRole.Mid: "#c8ccd1",
-        QPalette.ColorRole.Dark: "#a0a6ad",
-        QPalette.ColorRole.Light: "#ffffff",
-    }
-    for role, color in roles.items():
-        palette.setColor(role, QColor(color))
-    _disabled(palette, "#8c959f")
-    return palette
+    return _palette(dark=False)
 
 
 def dark_palette() -> QPalette:
+    return _palette(dark=True)
+
+
+def _palette(*, dark: bool) -> QPalette:
+    scheme = 1 if dark else 0  # the index into the (light, dark) pairs
     palette = QPalette()
-    roles = {
-        QPalette.ColorRole.Window: "#1e2126",
-        QPalette.ColorRole.WindowText: "#e6e8eb",
-        QPalette.ColorRole.Base: "#16181c",
-        QPalette.ColorRole.AlternateBase: "#1c1f24",
-        QPalette.ColorRole.ToolTipBase: "#2a2e35",
-        QPalette.ColorRole.ToolTipText: "#e6e8eb",
-        QPalette.ColorRole.PlaceholderText: "#7d848d",
-        QPalette.ColorRole.Text: "#e6e8eb",
-        QPalette.ColorRole.Button: "#2a2e35",
-        QPalette.ColorRole.ButtonText: "#e6e8eb",
-        QPalette.ColorRole.BrightText: "#ff6b6b",
-        QPalette.ColorRole.Highlight: "#3d7ae6",
-        QPalette.ColorRole.HighlightedText: "#ffffff",
-        QPalette.ColorRole.Link: "#6ea8ff",
-        QPalette.ColorRole.Mid: "#3a3f47",
-        QPalette.ColorRole.Dark: "#121417",
-        QPalette.ColorRole.Light: "#3a3f47",
-    }
-    for role, color in roles.items():
-        palette.setColor(role, QColor(color))
-    _disabled(palette, "#6b717a")
+    for role, colors in _ROLE_COLORS.items():
+        palette.setColor(role, QColor(colors[scheme]))
+    for role in _DISABLED_ROLES:
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(_DISABLED_TEXT[scheme]))
     return palette
-
-
-def _disabled(palette: QPalette, color: str) -> None:
-    for role in (
-        QPalette.ColorRole.WindowText,
-        QPalette.ColorRole.Text,
-        QPalette.ColorRole.ButtonText,
-    ):
-        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(color))
 
 
 def apply_theme(app: QApplication, scheme: Qt.ColorScheme) -> None:
