@@ -77,6 +77,30 @@ def test_globex_sessions_close_on_weekends_and_holidays() -> None:
     assert IDEALPRO_FX.liquid_hours(date(2025, 4, 18), 1) == "20250417:1715-20250418:1700"
 
 
+def test_session_changes_skip_weekends_holidays_and_the_daily_break() -> None:
+    saturday = datetime(2025, 4, 19, 12, 0)  # the day after Good Friday
+    assert CME_GLOBEX.trade_date(saturday) == date(2025, 4, 17)  # the last session traded
+    assert CME_GLOBEX.next_change(saturday) == datetime(2025, 4, 20, 17, 0)
+    assert CME_GLOBEX.next_close(saturday) == datetime(2025, 4, 21, 16, 0)
+    sunday_evening = datetime(2025, 4, 20, 17, 0)
+    assert CME_GLOBEX.trade_date(sunday_evening) == date(2025, 4, 21)
+    assert CME_GLOBEX.next_change(sunday_evening) == datetime(2025, 4, 21, 16, 0)
+    halted = datetime(2025, 4, 16, 16, 30)
+    assert CME_GLOBEX.trade_date(halted) == date(2025, 4, 16)
+    assert CME_GLOBEX.next_change(halted) == datetime(2025, 4, 16, 17, 0)
+    assert CME_GLOBEX.next_close(halted) == datetime(2025, 4, 17, 16, 0)
+    # Thursday's session closes into the Good Friday weekend
+    assert CME_GLOBEX.next_change(datetime(2025, 4, 17, 9, 0)) == datetime(2025, 4, 17, 16, 0)
+    assert CME_GLOBEX.next_change(datetime(2025, 4, 17, 16, 0)) == datetime(2025, 4, 20, 17, 0)
+    assert US_STOCKS.trade_date(datetime(2025, 4, 22, 3, 0)) == date(2025, 4, 21)
+    assert US_STOCKS.next_change(datetime(2025, 4, 22, 3, 0)) == datetime(2025, 4, 22, 4, 0)
+    assert IDEALPRO_FX.next_change(datetime(2025, 4, 18, 12, 0)) == datetime(2025, 4, 18, 17, 0)
+    assert IDEALPRO_FX.bounds(date(2025, 4, 21)) == (
+        datetime(2025, 4, 20, 17, 15),
+        datetime(2025, 4, 21, 17, 0),
+    )
+
+
 def _catalogue(moment: datetime) -> Catalogue:
     return Catalogue(SimClock(moment))
 

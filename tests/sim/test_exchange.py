@@ -296,6 +296,67 @@ def test_day_orders_expire_at_the_session_close_gtc_orders_do_not(venue: Venue) 
     assert [o.order_id for o in venue.exchange.open_orders()] == [2]
 
 
+def test_the_close_ends_day_orders_without_waiting_for_a_quote(venue: Venue) -> None:
+    venue.place(1, "BUY", 1, "LMT", lmt_price="5990.00", tif="DAY")
+    venue.place(2, "BUY", 1, "LMT", lmt_price="5990.00", tif="GTC")
+    venue.clock.at = START + timedelta(hours=7)  # 16:00 Chicago
+    venue.book.open = False
+    closed = venue.exchange.on_session(venue.instrument.con_id, False)
+    assert kinds(closed) == [("OrderCancelled", 1, "Cancelled")]
+    assert [(o.order_id, o.status) for o in venue.exchange.open_orders()] == [(2, "Submitted")]
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+SATURDAY = datetime(2025, 1, 25, 18, 0, tzinfo=UTC)  # noon in Chicago: Globex is shut
+SUNDAY_OPEN = datetime(2025, 1, 26, 23, 0, tzinfo=UTC)  # 17:00 Chicago
+MONDAY_CLOSE = datetime(2025, 1, 27, 22, 0, tzinfo=UTC)  # 16:00 Chicago
+
+
+def closed_on_saturday(venue: Venue) -> Venue:
+    venue.book.open = False
+    venue.clock.at = SATURDAY
+    return venue
+
+
+def open_on_sunday(venue: Venue) -> list[OrderEvent]:
+    venue.book.open = True
+    venue.clock.at = SUNDAY_OPEN
+    return venue.exchange.on_session(venue.instrument.con_id, True)
+
+
+def test_an_order_placed_while_closed_waits_presubmitted_and_trades_from_the_open(
+    venue: Venue,
+) -> None:
+    closed_on_saturday(venue)
+    assert kinds(venue.place(1, "BUY", 2, "MKT")) == [("OrderAccepted", 1, "PreSubmitted")]
+    assert venue.set(D("5990.00"), D("5990.25"), D("5990.00")) == []  # no trading while shut
+    assert venue.held == 1
+    assert kinds(open_on_sunday(venue)) == [("OrderChanged", 1, "Submitted")]
+    assert fills(venue.set(D("6002.00"), D("6002.25"), D("6002.00"))) == [(1, D(2), D("6002.25"))]
+    assert venue.held == 0
+
+
+def test_a_stop_does_not_trigger_while_closed(venue: Venue) -> None:
+    venue.place(1, "SELL", 1, "STP", aux_price="5995.00")
+    venue.book.open = False
+    assert venue.set(D("5990.00"), D("5990.25"), D("5990.00")) == []
+    venue.book.open = True
+    assert fills(venue.set(D("5990.00"), D("5990.25"), D("5990.00"))) == [(1, D(1), D("5990.00"))]
+
+
+def test_a_day_order_placed_on_saturday_works_through_mondays_session(venue: Venue) -> None:
+    closed_on_saturday(venue)
+    venue.place(1, "BUY", 1, "LMT", lmt_price="5990.00", tif="DAY")
+    assert kinds(open_on_sunday(venue)) == [("OrderChanged", 1, "Submitted")]
+    assert venue.set(D("6000.00"), D("6000.25"), D("6000.00")) == []
+    venue.clock.at = MONDAY_CLOSE
+    venue.book.open = False
+    expired = venue.exchange.on_session(venue.instrument.con_id, False)
+    assert kinds(expired) == [("OrderCancelled", 1, "Cancelled")]
+    assert venue.held == 0
+
+
 # --- brackets and OCA -------------------------------------------------------------------------
 
 
