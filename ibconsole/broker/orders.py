@@ -19,6 +19,7 @@ Events (eventkit, emitted on the loop thread):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import re
@@ -76,10 +77,21 @@ _REJECT_CODES = frozenset(
 )
 # ib_insync prefixes the text of an error it logs on a trade: "Error 201, reqId 7: ...".
 _LOG_PREFIX = re.compile(r"^(?:Error|Warning) -?\d+, reqId -?\d+: ")
+# IB's answer to a cancel of an order it does not have.
+_CANCEL_NOT_FOUND = 10147
 _SESSION_STATES = (HealthState.CONNECTED, HealthState.DEGRADED)
 _BROKER_STATUSES = frozenset(status.value for status in BrokerStatus)
 # An order can still fill until IB confirms its cancel; a cancel that got lost may be sent again.
 _LIVE_STATUSES = ACTIVE_STATUSES | {BrokerStatus.PENDING_CANCEL.value}
+_FINAL_STATUSES = frozenset(
+    status.value
+    for status in (
+        BrokerStatus.FILLED,
+        BrokerStatus.CANCELLED,
+        BrokerStatus.API_CANCELLED,
+        BrokerStatus.INACTIVE,
+    )
+)
 
 # (quantity, limit price, stop price) of a working order
 _Terms = tuple[Decimal, Decimal | None, Decimal | None]
@@ -591,12 +603,17 @@ class OrderService:
             if trade.order.parentId not in parents:
                 self._send_cancel(trade, f"roll of {old}")
         try:
-            await asyncio.wait_for(_all_done(trades), self._fill_timeout)
+            confirmed = await asyncio.wait_for(self._ended_by_ib(trades), self._fill_timeout)
         except TimeoutError:
             raise OrderRefused(
                 f"IB did not confirm the cancels of the working orders on {old} within "
                 f"{self._fill_timeout:g} s."
             ) from None
+        if not confirmed:
+            raise OrderRefused(
+                f"The connection dropped while the working orders on {old} were being "
+                "cancelled; check them once it is back."
+            )
         held = self._account.position(plan.close.contract.con_id)
         if held is None or held.quantity != plan.position:
             now = "unknown" if held is None else f"{held.quantity.normalize():f}"
@@ -611,6 +628,26 @@ class OrderService:
                 f"again on {plan.open.contract.local_symbol} once it is open.",
                 False,
             )
+
+    async def _ended_by_ib(self, trades: Sequence[Trade]) -> bool:
+        """Wait until IB has ended every one of ``trades``; False when the session ended first
+        (the trades of a lost session never report again)."""
+        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def on_ended(reason: str) -> None:
+            if not ended.done():
+                ended.set_result(None)
+
+        self._session.ended += on_ended
+        waiting = asyncio.ensure_future(_all_done(trades))
+        try:
+            await asyncio.wait((waiting, ended), return_when=asyncio.FIRST_COMPLETED)
+            return waiting.done()
+        finally:
+            self._session.ended -= on_ended
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
 
     async def _open_leg(self, plan: RollPlan, opening: OrderIntent) -> JournalOrder:
         roll = self._rolls[plan]
@@ -780,7 +817,13 @@ class OrderService:
         key = trade.order.orderRef
         if key and self._journal.order(key) is not None:
             self._journal.record_cancel_request(key, reason)
-        self._ib.cancelOrder(trade.order)
+        # ib_insync takes an untransmitted order still PendingSubmit for one that never left and
+        # marks it Cancelled on the spot. A bracket's parent goes out untransmitted and its last
+        # leg transmits the group, so only IB can say what became of it: the copy marked
+        # transmitted makes ib_insync wait for IB's answer.
+        order = copy.copy(trade.order)
+        order.transmit = True
+        self._ib.cancelOrder(order)
 
     def _terms(self, trade: Trade, journalled: JournalOrder) -> _Terms:
         """The terms the broker has confirmed for a working order of ours."""
@@ -858,6 +901,8 @@ class OrderService:
                 "order %s: IB reported the unknown status %r", journalled.key, status.status
             )
             return
+        if status.status in _FINAL_STATUSES:
+            self._end_unconfirmed_change(journalled, trade)
         updated = self._journal.record_status(
             journalled.key,
             status.status,
@@ -868,10 +913,29 @@ class OrderService:
         )
         self._settle(updated)
 
+    def _end_unconfirmed_change(self, journalled: JournalOrder, trade: Trade) -> None:
+        """An order that ends before IB confirmed a change to it ends on the terms IB had: the
+        journal wrote the change down before sending it."""
+        pending = self._modifying.pop(journalled.key, None)
+        if pending is None or journalled.is_final:
+            return
+        confirmed = self._terms(trade, journalled)
+        if confirmed != pending[1]:
+            log.info("order %s ended before IB confirmed its change", journalled.key)
+            self._journal.record_modification(journalled.key, *confirmed)
+
     def _on_order_error(
         self, journalled: JournalOrder, trade: Trade, code: int, message: str
     ) -> None:
         key = journalled.key
+        if code == _CANCEL_NOT_FOUND and not _acknowledged(journalled, trade):
+            # IB handles a socket's messages in order: an order it had received would have been
+            # acknowledged before this answer to its cancel. The order (and any change sent
+            # after it) never reached IB: TWS lost it, and reloading open orders cannot say so.
+            self._modifying.pop(key, None)
+            if not journalled.is_final:
+                self._never_arrived(journalled)
+            return
         pending = self._modifying.pop(key, None)
         if pending is not None:
             before = pending[0]
@@ -893,6 +957,23 @@ class OrderService:
             # order itself became is for IB's reports to say.
             log.info("IB refused a request on order %s (%d: %s)", key, code, message)
             self._refresh_open_orders()
+
+    def _never_arrived(self, journalled: JournalOrder) -> None:
+        key, intent = journalled.key, journalled.intent
+        log.warning("order %s never reached IB: its cancel found no such order (10147)", key)
+        self._settle(
+            self._journal.record_reconciliation(
+                key,
+                ReconciliationOutcome.UNKNOWN,
+                "never reached IB: cancelling it found no such order (10147); not resent",
+            )
+        )
+        self.alert.emit(
+            f"Your {intent.side.value.lower()} {intent.quantity.normalize():f} "
+            f"{intent.contract.local_symbol} order never reached IB (cancelling it found no such "
+            "order); it was not sent again.",
+            False,
+        )
 
     def _refresh_open_orders(self) -> None:
         """Ask IB again for this client's open orders; the answers restore their status."""
@@ -1156,6 +1237,11 @@ async def _until_done(trade: Trade) -> None:
         await done
     finally:
         trade.statusEvent -= check
+
+
+def _acknowledged(journalled: JournalOrder, trade: Trade) -> bool:
+    """Has IB ever acknowledged this order (given it a permId)?"""
+    return bool(journalled.lifecycle.perm_id or trade.order.permId or trade.orderStatus.permId)
 
 
 def _missing(key: str) -> JournalOrder:

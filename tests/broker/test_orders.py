@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,6 +24,9 @@ from ibconsole.broker.session import Endpoint
 from ibconsole.domain.health import HealthSettings
 from ibconsole.domain.risk import Check, RiskLimits, SymbolLimits
 from ibconsole.journal import EventKind, Journal, JournalFill, OrderState
+
+# IB's outbound message id of placeOrder, as the gateway sees it.
+PLACE_ORDER = "3"
 
 if TYPE_CHECKING:
     # the fixtures' types, from tests/broker/conftest.py
@@ -243,6 +246,67 @@ async def test_cancel_ends_the_order_in_all_three_places(rig: Rig, wait_for: Wai
     rig.assert_agree()
 
 
+async def test_a_bracket_cancelled_before_ib_answered_ends_as_ib_says(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    # ib_insync marks an untransmitted order still PendingSubmit Cancelled on the spot; the
+    # parent of a bracket is untransmitted, yet its group went out with the last leg and fills.
+    entry = rig.bid(+8)  # marketable: it fills the moment the group arrives
+    intent = rig.intent(
+        order_type="LMT", limit_price=entry, take_profit=entry + 10, stop_loss=entry - 10
+    )
+    rig.gw.faults.delay_replies(0.2)
+    rig.broker.orders.submit(intent)
+
+    rig.broker.orders.cancel(rig.row(intent.key).order_id)
+
+    assert rig.row(intent.key).status == "PendingCancel"
+    assert await rig.final(intent.key) is OrderState.FILLED
+    assert rig.sim_status(intent.key) == "Filled"
+    await wait_for(lambda: rig.held() == Decimal(1), what="the position")
+    rig.gw.faults.delay_replies(0)
+    rig.broker.orders.cancel_all()
+    for key in (intent.take_profit_key, intent.stop_loss_key):
+        assert await rig.final(key) is OrderState.CANCELLED
+    rig.assert_agree()
+
+
+@pytest.mark.expect_log_warnings
+async def test_an_order_the_gateway_lost_ends_unknown_when_its_cancel_finds_nothing(
+    rig: Rig, wait_for: WaitFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # TWS lost the order on a socket that stays up: no acknowledgement, no reconnect, and a
+    # reload of the open orders says nothing about an order IB never had.
+    lost = _lose_next_order(rig, monkeypatch)
+    intent = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+    rig.broker.orders.submit(intent)
+    await wait_for(lambda: lost, what="the gateway to lose the order")
+    assert rig.state(intent.key) is OrderState.SUBMITTED
+
+    rig.broker.orders.cancel(rig.row(intent.key).order_id)
+
+    assert await rig.final(intent.key) is OrderState.UNKNOWN
+    assert rig.sent(intent.key) == 0
+    assert any("never reached IB" in m and not critical for m, critical in rig.alerts)
+    assert rig.row(intent.key).status == OrderState.UNKNOWN.value
+    rig.assert_agree()
+
+
+def _lose_next_order(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Make the gateway drop the next placeOrder it receives; the list gets its fields."""
+    lost: list[list[str]] = []
+    dispatch = rig.gw.dispatch
+
+    def losing(connection: Any, fields: list[str]) -> None:
+        if fields[0] == PLACE_ORDER and not lost:
+            lost.append(fields)
+            return
+        dispatch(connection, fields)
+
+    monkeypatch.setattr(rig.gw, "dispatch", losing)
+    return lost
+
+
 async def test_cancel_all_cancels_orders_and_brackets_once_each(
     rig: Rig, wait_for: WaitFor
 ) -> None:
@@ -342,6 +406,31 @@ async def test_rejected_modification_leaves_the_order_working(rig: Rig, wait_for
     assert (row.quantity, row.limit_price, row.working) == (Decimal(1), price, True)
     rig.broker.orders.cancel(order_id)
     assert await rig.final(intent.key) is OrderState.CANCELLED
+    rig.assert_agree()
+
+
+@pytest.mark.expect_log_warnings
+async def test_an_order_that_ends_before_ib_confirms_its_change_keeps_the_terms_ib_had(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    # The journal writes a change down before sending it; IB fills the order first and then
+    # refuses the change (104): the journal must not keep the quantity IB never accepted.
+    intent = rig.intent(order_type="LMT", limit_price=rig.bid(-1))
+    rig.broker.orders.submit(intent)
+    await wait_for(lambda: rig.state(intent.key) is OrderState.WORKING)
+    rig.gw.faults.delay_replies(0.3)
+
+    rig.broker.orders.modify(rig.row(intent.key).order_id, quantity=Decimal(3))
+    for _ in range(10_000):
+        if rig.sim_status(intent.key) == "Filled":
+            break
+        rig.gw.market.step(rig.es.con_id)
+
+    assert await rig.final(intent.key) is OrderState.FILLED
+    order = rig.journal.order(intent.key)
+    assert order is not None
+    assert (order.lifecycle.quantity, order.lifecycle.executed) == (Decimal(1), Decimal(1))
+    await wait_for(lambda: any(o.is_modify for o in rig.gw.orders), what="the late change")
     rig.assert_agree()
 
 

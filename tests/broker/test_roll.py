@@ -393,6 +393,35 @@ async def test_a_roll_stopped_before_its_close_leg_can_be_started_again(
     rig.assert_agree()
 
 
+@pytest.mark.expect_log_warnings
+async def test_a_roll_stops_at_once_when_the_connection_drops_while_it_clears_the_old_month(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    # The Trade objects of a lost session never report again: waiting for them to confirm the
+    # cancels would hold the roll for its whole fill timeout.
+    await long_front_month(rig, wait_for)
+    stop = rig.intent(side="SELL", quantity=2, order_type="STP", stop_price=rig.bid(-20))
+    rig.broker.orders.submit(stop, confirmed=True)
+    await wait_for(lambda: rig.state(stop.key) is OrderState.WORKING, what="the stop working")
+    rolling = plan(rig)
+    rig.gw.faults.stop_answering()  # the stop's cancel is never confirmed
+
+    roll = asyncio.ensure_future(rig.broker.orders.roll(rolling))
+    await wait_for(lambda: _cancel_requested(rig, stop.key), what="the stop's cancel sent")
+    rig.gw.faults.drop(rig.client_id)
+
+    with pytest.raises(OrderRefused, match="connection dropped"):
+        await rig.within(roll)
+    rig.gw.faults.resume_answering()
+    assert legs(rig)[Purpose.ROLL_CLOSE] == []
+    assert any(critical and "Nothing was closed or opened" in m for m, critical in rig.alerts)
+    await wait_for(lambda: not rig.broker.orders.entry_block(), what="orders allowed again")
+    assert rig.state(stop.key) is OrderState.WORKING
+    assert rig.sim_status(stop.key) == "Submitted"
+    assert await rig.broker.orders.roll(rolling) is not None, "it can be started again"
+    rig.assert_agree()
+
+
 def _cancel_requested(rig: Rig, key: str) -> bool:
     order = rig.journal.order(key)
     return order is not None and order.lifecycle.cancel_requested
