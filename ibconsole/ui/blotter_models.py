@@ -334,6 +334,12 @@ class Column(Generic[R]):
     action: Callable[[R], bool] | None = None  # the cell shows a button when this is True
     header_tip: str = ""
 
+    @property
+    def alignment(self) -> Qt.AlignmentFlag:
+        """Figures to the right so their digits line up, words to the left; both centred."""
+        horizontal = Qt.AlignmentFlag.AlignRight if self.numeric else Qt.AlignmentFlag.AlignLeft
+        return horizontal | Qt.AlignmentFlag.AlignVCenter
+
 
 class SnapshotTableModel(QAbstractTableModel, Generic[R]):
     """A table over frozen lines, indexed by identity so an update touches one row."""
@@ -393,10 +399,7 @@ class SnapshotTableModel(QAbstractTableModel, Generic[R]):
         if role == Qt.ItemDataRole.DisplayRole:
             return column.title
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            horizontal = (
-                Qt.AlignmentFlag.AlignRight if column.numeric else Qt.AlignmentFlag.AlignLeft
-            )
-            return horizontal | Qt.AlignmentFlag.AlignVCenter
+            return column.alignment
         if role == Qt.ItemDataRole.ToolTipRole and column.header_tip:
             return column.header_tip
         return None
@@ -413,10 +416,7 @@ class SnapshotTableModel(QAbstractTableModel, Generic[R]):
         if role == Qt.ItemDataRole.DisplayRole:
             return column.text(line)
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            horizontal = (
-                Qt.AlignmentFlag.AlignRight if column.numeric else Qt.AlignmentFlag.AlignLeft
-            )
-            return horizontal | Qt.AlignmentFlag.AlignVCenter
+            return column.alignment
         if role == Qt.ItemDataRole.ForegroundRole:
             if self._muted(line):
                 return QGuiApplication.palette().color(
