@@ -485,6 +485,17 @@ def side_color(side: Side) -> QColor:
     return status_color(StatusKind.ACTIVE) if side is Side.BUY else tone_color(Tone.BAD)
 
 
+def _pnl_column(title: str, amount: Callable[[R], Decimal | None]) -> Column[R]:
+    """Profit or loss: signed money coloured by its sign, sorted with an unknown amount as zero."""
+    return Column(
+        title,
+        lambda line: money_text(amount(line), signed=True),
+        numeric=True,
+        sort=lambda line: amount(line) or Decimal(0),
+        color=lambda line: pnl_color(amount(line)),
+    )
+
+
 def _order_price(line: OrderLine, value: Decimal | None) -> str:
     return "" if value is None else plain_price_text(value, line.contract)
 
@@ -551,13 +562,7 @@ FILL_COLUMNS: tuple[Column[FillLine], ...] = (
         sort=lambda f: f.commission or Decimal(0),
         tip=lambda f: f.commission_currency,
     ),
-    Column(
-        "Realized P&L",
-        lambda f: money_text(f.realized_pnl, signed=True),
-        numeric=True,
-        sort=lambda f: f.realized_pnl or Decimal(0),
-        color=lambda f: pnl_color(f.realized_pnl),
-    ),
+    _pnl_column("Realized P&L", lambda f: f.realized_pnl),
     Column("Order", lambda f: f.key),
     Column("Execution", lambda f: f.exec_id),
 )
@@ -599,27 +604,9 @@ POSITION_COLUMNS: tuple[Column[PositionLine], ...] = (
         numeric=True,
         sort=lambda p: p.row.market_value or Decimal(0),
     ),
-    Column(
-        "Daily P&L",
-        lambda p: money_text(p.row.daily_pnl, signed=True),
-        numeric=True,
-        sort=lambda p: p.row.daily_pnl or Decimal(0),
-        color=lambda p: pnl_color(p.row.daily_pnl),
-    ),
-    Column(
-        "Unrealized P&L",
-        lambda p: money_text(p.row.unrealized_pnl, signed=True),
-        numeric=True,
-        sort=lambda p: p.row.unrealized_pnl or Decimal(0),
-        color=lambda p: pnl_color(p.row.unrealized_pnl),
-    ),
-    Column(
-        "Realized P&L",
-        lambda p: money_text(p.row.realized_pnl, signed=True),
-        numeric=True,
-        sort=lambda p: p.row.realized_pnl or Decimal(0),
-        color=lambda p: pnl_color(p.row.realized_pnl),
-    ),
+    _pnl_column("Daily P&L", lambda p: p.row.daily_pnl),
+    _pnl_column("Unrealized P&L", lambda p: p.row.unrealized_pnl),
+    _pnl_column("Realized P&L", lambda p: p.row.realized_pnl),
     Column("Account", lambda p: p.row.account),
 )
 
