@@ -202,6 +202,22 @@ def _caption(text: str) -> QLabel:
     return label
 
 
+def _captioned(*rows: tuple[str, QLabel]) -> QGridLayout:
+    """Values under captions in a column to their left; a caption stays level with the first
+    line of a value that may wrap onto several."""
+    grid = QGridLayout()
+    grid.setHorizontalSpacing(10)
+    grid.setVerticalSpacing(3)
+    for row, (caption, value) in enumerate(rows):
+        if value.wordWrap():
+            grid.addWidget(_caption(caption), row, 0, Qt.AlignmentFlag.AlignTop)
+        else:
+            grid.addWidget(_caption(caption), row, 0)
+        grid.addWidget(value, row, 1)
+    grid.setColumnStretch(1, 1)
+    return grid
+
+
 def _section(text: str) -> QLabel:
     label = QLabel(text.upper())
     font = label.font()
@@ -486,17 +502,13 @@ class OrderTicket(QWidget):
         quote.addWidget(self._feed)
         root.addLayout(quote)
 
-        held = QGridLayout()
-        held.setHorizontalSpacing(10)
-        held.setVerticalSpacing(3)
-        held.addWidget(_caption("Position"), 0, 0)
-        held.addWidget(self._position, 0, 1)
-        held.addWidget(_caption("Working"), 1, 0, Qt.AlignmentFlag.AlignTop)
-        held.addWidget(self._working, 1, 1)
-        held.addWidget(_caption("Family"), 2, 0, Qt.AlignmentFlag.AlignTop)
-        held.addWidget(self._family_line, 2, 1)
-        held.setColumnStretch(1, 1)
-        root.addLayout(held)
+        root.addLayout(
+            _captioned(
+                ("Position", self._position),
+                ("Working", self._working),
+                ("Family", self._family_line),
+            )
+        )
         root.addWidget(_line())
 
         order = QGridLayout()
@@ -527,17 +539,13 @@ class OrderTicket(QWidget):
         root.addLayout(order)
         root.addWidget(_line())
 
-        outcome = QGridLayout()
-        outcome.setHorizontalSpacing(10)
-        outcome.setVerticalSpacing(3)
-        outcome.addWidget(_caption("If filled"), 0, 0, Qt.AlignmentFlag.AlignTop)
-        outcome.addWidget(self._result, 0, 1)
-        outcome.addWidget(_caption("Notional"), 1, 0, Qt.AlignmentFlag.AlignTop)
-        outcome.addWidget(self._notional, 1, 1)
-        outcome.addWidget(_caption("Margin"), 2, 0, Qt.AlignmentFlag.AlignTop)
-        outcome.addWidget(self._margin, 2, 1)
-        outcome.setColumnStretch(1, 1)
-        root.addLayout(outcome)
+        root.addLayout(
+            _captioned(
+                ("If filled", self._result),
+                ("Notional", self._notional),
+                ("Margin", self._margin),
+            )
+        )
         root.addWidget(_section("Checks"))
         root.addWidget(self._findings_label)
         root.addStretch(1)
