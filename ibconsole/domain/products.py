@@ -140,29 +140,7 @@ _TREASURY_EXPIRY = ExpiryRule(
 _EURO_EXPIRY = ExpiryRule(ExpiryRuleKind.BEFORE_THIRD_WEDNESDAY, 2, time(9, 16))
 
 
-def _equity(
-    symbol: str, exchange: str, multiplier: str, tick: str, family: str, description: str
-) -> Product:
-    return Product(
-        symbol=symbol,
-        ib_symbol=symbol,
-        trading_class=symbol,
-        exchange=exchange,
-        currency="USD",
-        multiplier=Decimal(multiplier),
-        min_tick=Decimal(tick),
-        calendar=_GLOBEX,
-        time_zone=_CT,
-        asset_class=AssetClass.EQUITY_INDEX,
-        cycle="HMUZ",
-        roll_rule=_EQUITY_ROLL,
-        family=family,
-        description=description,
-        expiry=_EQUITY_EXPIRY,
-    )
-
-
-def _other(
+def _cme_group(
     symbol: str,
     exchange: str,
     multiplier: str,
@@ -172,8 +150,11 @@ def _other(
     expiry: ExpiryRule,
     family: str,
     description: str,
+    *,
+    roll_rule: RollRule = _WEEK_BEFORE,
     ib_symbol: str | None = None,
 ) -> Product:
+    """A CME Group future: USD, Globex sessions, Chicago time, the symbol as its trading class."""
     return Product(
         symbol=symbol,
         ib_symbol=ib_symbol or symbol,
@@ -186,10 +167,28 @@ def _other(
         time_zone=_CT,
         asset_class=asset_class,
         cycle=cycle,
-        roll_rule=_WEEK_BEFORE,
+        roll_rule=roll_rule,
         family=family,
         description=description,
         expiry=expiry,
+    )
+
+
+def _equity(
+    symbol: str, exchange: str, multiplier: str, tick: str, family: str, description: str
+) -> Product:
+    """An equity index future: quarterly, expiring on the third Friday, rolled by CME's date."""
+    return _cme_group(
+        symbol,
+        exchange,
+        multiplier,
+        tick,
+        AssetClass.EQUITY_INDEX,
+        "HMUZ",
+        _EQUITY_EXPIRY,
+        family,
+        description,
+        roll_rule=_EQUITY_ROLL,
     )
 
 
@@ -207,7 +206,7 @@ _ALL = (
     _equity("M2K", "CME", "5", "0.10", "RTY", "Micro E-mini Russell 2000"),
     _equity("YM", "CBOT", "5", "1", "YM", "E-mini Dow ($5)"),
     _equity("MYM", "CBOT", "0.5", "1", "YM", "Micro E-mini Dow"),
-    _other(
+    _cme_group(
         "CL",
         "NYMEX",
         "1000",
@@ -218,7 +217,7 @@ _ALL = (
         "CL",
         "Crude Oil (WTI)",
     ),
-    _other(
+    _cme_group(
         "MCL",
         "NYMEX",
         "100",
@@ -229,7 +228,7 @@ _ALL = (
         "CL",
         "Micro WTI Crude Oil",
     ),
-    _other(
+    _cme_group(
         "NG",
         "NYMEX",
         "10000",
@@ -240,10 +239,10 @@ _ALL = (
         "NG",
         "Henry Hub Natural Gas",
     ),
-    _other(
+    _cme_group(
         "GC", "COMEX", "100", "0.10", AssetClass.METAL, _GOLD_ACTIVE, _GOLD_EXPIRY, "GC", "Gold"
     ),
-    _other(
+    _cme_group(
         "MGC",
         "COMEX",
         "10",
@@ -254,7 +253,7 @@ _ALL = (
         "GC",
         "Micro Gold",
     ),
-    _other(
+    _cme_group(
         "ZN",
         "CBOT",
         "1000",
@@ -265,7 +264,7 @@ _ALL = (
         "ZN",
         "10-Year T-Note",
     ),
-    _other(
+    _cme_group(
         "ZB",
         "CBOT",
         "1000",
@@ -276,7 +275,7 @@ _ALL = (
         "ZB",
         "U.S. Treasury Bond",
     ),
-    _other(
+    _cme_group(
         "6E",
         "CME",
         "125000",
