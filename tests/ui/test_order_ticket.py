@@ -4,10 +4,10 @@ what the journal says, for plain, bracket, blocked, duplicate, invalid and flatt
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QWidget
 
 from ibconsole.domain.contracts import ListedContract
@@ -18,6 +18,8 @@ from ibconsole.ui.blotter import OrdersPanel
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import rollover_view
 from ibconsole.ui.order_ticket import DecimalSpinBox, OrderTicket
+
+T = TypeVar("T", bound=QObject)
 
 
 @pytest.fixture
@@ -35,22 +37,10 @@ async def ticket(ui_context: UiContext, qtbot: Any, wait_for: Any) -> OrderTicke
     return widget
 
 
-def _spin(ticket: OrderTicket, name: str) -> DecimalSpinBox:
-    field = ticket.findChild(DecimalSpinBox, name)
-    assert field is not None, name
-    return field
-
-
-def _combo(ticket: OrderTicket, name: str) -> QComboBox:
-    combo = ticket.findChild(QComboBox, name)
-    assert combo is not None, name
-    return combo
-
-
-def _button(ticket: OrderTicket, name: str) -> QPushButton:
-    button = ticket.findChild(QPushButton, name)
-    assert button is not None, name
-    return button
+def child(ticket: OrderTicket, kind: type[T], name: str) -> T:
+    found = ticket.findChild(kind, name)
+    assert found is not None, f"no {kind.__name__} named {name}"
+    return found
 
 
 def _choose(combo: QComboBox, data: str) -> None:
@@ -77,9 +67,9 @@ def _orders_for(gateway: PaperGateway, key: str) -> list[Any]:
 
 
 def _limit_order(ticket: OrderTicket, quantity: str, price: Decimal) -> None:
-    _choose(_combo(ticket, "ticketOrderType"), "LMT")
-    _spin(ticket, "ticketQuantity").set_text(quantity)
-    _spin(ticket, "ticketLimitPrice").set_value(price)
+    _choose(child(ticket, QComboBox, "ticketOrderType"), "LMT")
+    child(ticket, DecimalSpinBox, "ticketQuantity").set_text(quantity)
+    child(ticket, DecimalSpinBox, "ticketLimitPrice").set_value(price)
 
 
 def _newest_key(ctx: UiContext) -> str:
@@ -95,9 +85,9 @@ async def test_the_ticket_opens_on_the_active_month_and_lists_the_others(
     view = await rollover_view(
         ui_context.broker, "ES", ui_context.settings.rollover, ui_context.clock.now()
     )
-    assert _combo(ticket, "ticketSymbol").currentText() == "ES"
+    assert child(ticket, QComboBox, "ticketSymbol").currentText() == "ES"
     assert ticket.contract == view.active
-    months = _combo(ticket, "ticketMonth")
+    months = child(ticket, QComboBox, "ticketMonth")
     assert months.count() > 1
     assert "active" in months.currentText()
     other = next(i for i in range(months.count()) if i != months.currentIndex())
@@ -111,10 +101,8 @@ async def test_the_ticket_opens_on_the_active_month_and_lists_the_others(
 async def test_the_quote_line_says_live_and_the_position_is_flat(
     ticket: OrderTicket, wait_for: Any
 ) -> None:
-    state = ticket.findChild(QLabel, "ticketQuoteState")
-    position = ticket.findChild(QLabel, "ticketPosition")
-    assert state is not None
-    assert position is not None
+    state = child(ticket, QLabel, "ticketQuoteState")
+    position = child(ticket, QLabel, "ticketPosition")
     await wait_for(lambda: "Live" in state.text(), what="the live label")
     assert position.text() == "Flat (0)"
 
@@ -122,8 +110,7 @@ async def test_the_quote_line_says_live_and_the_position_is_flat(
 async def test_the_margin_estimate_follows_the_order_and_sends_nothing(
     ticket: OrderTicket, ui_context: UiContext, gateway: PaperGateway, wait_for: Any
 ) -> None:
-    margin = ticket.findChild(QLabel, "ticketMargin")
-    assert margin is not None
+    margin = child(ticket, QLabel, "ticketMargin")
     _limit_order(ticket, "2", _bid(ui_context, ticket) - 4 * _contract(ticket).min_tick)
 
     await wait_for(lambda: "Buy: init +" in margin.text(), what="IB's what-if for a buy")
@@ -143,7 +130,7 @@ async def test_a_limit_order_reaches_the_simulator_and_the_orders_table(
     price = _bid(ui_context, ticket) - 8 * contract.min_tick
     _limit_order(ticket, "2", price)
 
-    qtbot.mouseClick(_button(ticket, "buyButton"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(child(ticket, QPushButton, "buyButton"), Qt.MouseButton.LeftButton)
 
     assert ticket.confirmation is None
     key = _newest_key(ui_context)
@@ -176,11 +163,10 @@ async def test_a_bracket_goes_out_as_parent_take_profit_and_stop_loss_held_until
     tick = _contract(ticket).min_tick
     entry = _bid(ui_context, ticket) - 4 * tick
     _limit_order(ticket, "1", entry)
-    bracket = ticket.findChild(QCheckBox, "ticketBracket")
-    assert bracket is not None
+    bracket = child(ticket, QCheckBox, "ticketBracket")
     bracket.setChecked(True)
-    _spin(ticket, "ticketTakeProfit").set_value(entry + 20 * tick)
-    _spin(ticket, "ticketStopLoss").set_value(entry - 20 * tick)
+    child(ticket, DecimalSpinBox, "ticketTakeProfit").set_value(entry + 20 * tick)
+    child(ticket, DecimalSpinBox, "ticketStopLoss").set_value(entry - 20 * tick)
 
     ticket.buy()
 
@@ -240,8 +226,7 @@ async def test_findings_follow_the_fields_for_each_side(
         what="the buy-side band block",
     )
     assert any(f.startswith("Check: Sell: The limit price") for f in ticket.findings_text)
-    findings = ticket.findChild(QLabel, "ticketFindings")
-    assert findings is not None
+    findings = child(ticket, QLabel, "ticketFindings")
     assert "far through the market" in findings.text()
 
 
@@ -315,19 +300,18 @@ async def test_an_invalid_field_says_why_next_to_it_and_nothing_is_sent(
     message: str,
 ) -> None:
     _limit_order(ticket, "1", _bid(ui_context, ticket))
-    _choose(_combo(ticket, "ticketOrderType"), order_type)
+    _choose(child(ticket, QComboBox, "ticketOrderType"), order_type)
     names = {
         "quantity": "ticketQuantity",
         "limit_price": "ticketLimitPrice",
         "stop_price": "ticketStopPrice",
     }
-    _spin(ticket, names[field]).set_text(text)
+    child(ticket, DecimalSpinBox, names[field]).set_text(text)
 
     ticket.sell()
 
     assert message in ticket.field_error(field)
-    error = ticket.findChild(QLabel, f"{names[field]}Error")
-    assert error is not None
+    error = child(ticket, QLabel, f"{names[field]}Error")
     assert not error.isHidden()
     assert ticket.status_text.startswith("Not sent")
     assert not gateway.orders
@@ -340,10 +324,9 @@ async def test_a_wrong_side_take_profit_is_named_when_that_side_is_clicked(
     tick = _contract(ticket).min_tick
     entry = _bid(ui_context, ticket) - 4 * tick
     _limit_order(ticket, "1", entry)
-    bracket = ticket.findChild(QCheckBox, "ticketBracket")
-    assert bracket is not None
+    bracket = child(ticket, QCheckBox, "ticketBracket")
     bracket.setChecked(True)
-    _spin(ticket, "ticketTakeProfit").set_value(entry + 8 * tick)
+    child(ticket, DecimalSpinBox, "ticketTakeProfit").set_value(entry + 8 * tick)
 
     ticket.sell()
 
@@ -357,9 +340,9 @@ async def test_enter_in_the_ticket_never_sends_an_order(
 ) -> None:
     _limit_order(ticket, "1", _bid(ui_context, ticket) - _contract(ticket).min_tick)
     for name in ("ticketQuantity", "ticketLimitPrice"):
-        qtbot.keyClick(_spin(ticket, name), Qt.Key.Key_Return)
-        qtbot.keyClick(_spin(ticket, name), Qt.Key.Key_Enter)
-    buy = _button(ticket, "buyButton")
+        qtbot.keyClick(child(ticket, DecimalSpinBox, name), Qt.Key.Key_Return)
+        qtbot.keyClick(child(ticket, DecimalSpinBox, name), Qt.Key.Key_Enter)
+    buy = child(ticket, QPushButton, "buyButton")
     buy.setFocus()
     qtbot.keyClick(buy, Qt.Key.Key_Return)
     qtbot.keyClick(ticket, Qt.Key.Key_Return)
@@ -374,10 +357,9 @@ async def test_flatten_asks_then_closes_the_position_at_market(
     ticket: OrderTicket, ui_context: UiContext, gateway: PaperGateway, wait_for: Any
 ) -> None:
     con_id = _contract(ticket).con_id
-    position = ticket.findChild(QLabel, "ticketPosition")
-    assert position is not None
-    _choose(_combo(ticket, "ticketOrderType"), "MKT")
-    _spin(ticket, "ticketQuantity").set_text("2")
+    position = child(ticket, QLabel, "ticketPosition")
+    _choose(child(ticket, QComboBox, "ticketOrderType"), "MKT")
+    child(ticket, DecimalSpinBox, "ticketQuantity").set_text("2")
     ticket.buy()
     await wait_for(
         lambda: (p := ui_context.broker.account.position(con_id)) is not None and p.quantity == 2,
@@ -405,8 +387,7 @@ async def test_flatten_asks_then_closes_the_position_at_market(
 async def test_the_position_reads_unknown_while_the_broker_cannot_tell(
     ticket: OrderTicket, ui_context: UiContext, gateway: PaperGateway, wait_for: Any
 ) -> None:
-    position = ticket.findChild(QLabel, "ticketPosition")
-    assert position is not None
+    position = child(ticket, QLabel, "ticketPosition")
     assert position.text() == "Flat (0)"
 
     gateway.drop_connections()
@@ -425,9 +406,8 @@ async def test_the_position_reads_unknown_while_the_broker_cannot_tell(
 async def test_the_family_line_shows_working_orders_of_the_micro_sibling(
     ticket: OrderTicket, ui_context: UiContext, gateway: PaperGateway, wait_for: Any
 ) -> None:
-    family = ticket.findChild(QLabel, "ticketFamily")
-    assert family is not None
-    _choose(_combo(ticket, "ticketSymbol"), "MES")
+    family = child(ticket, QLabel, "ticketFamily")
+    _choose(child(ticket, QComboBox, "ticketSymbol"), "MES")
     assert ticket.contract is None  # never the ES month while the picker says MES
     ticket.buy()
     assert ticket.status_text == "Not sent: Choose a contract first."
@@ -442,7 +422,7 @@ async def test_the_family_line_shows_working_orders_of_the_micro_sibling(
     ticket.buy()
     await wait_for(lambda: gateway.orders, what="the MES order")
 
-    _choose(_combo(ticket, "ticketSymbol"), "ES")
+    _choose(child(ticket, QComboBox, "ticketSymbol"), "ES")
     await wait_for(
         lambda: ticket.contract is not None and ticket.contract.symbol == "ES", what="ES"
     )
@@ -459,11 +439,11 @@ async def test_the_ask_fills_the_limit_and_the_arrows_step_by_the_tick(
     quote = ui_context.broker.market.quote(_contract(ticket).con_id)
     assert quote is not None
     assert quote.ask is not None
-    _choose(_combo(ticket, "ticketOrderType"), "MKT")
-    ask = _button(ticket, "ticketAsk")
+    _choose(child(ticket, QComboBox, "ticketOrderType"), "MKT")
+    ask = child(ticket, QPushButton, "ticketAsk")
     ask.click()
-    limit = _spin(ticket, "ticketLimitPrice")
-    assert _combo(ticket, "ticketOrderType").currentData() == "LMT"
+    limit = child(ticket, DecimalSpinBox, "ticketLimitPrice")
+    assert child(ticket, QComboBox, "ticketOrderType").currentData() == "LMT"
     assert limit.value() == quote.ask
     limit.stepBy(2)
     assert limit.value() == quote.ask + Decimal("0.50")
