@@ -72,6 +72,13 @@ def _limit_order(ticket: OrderTicket, quantity: str, price: Decimal) -> None:
     child(ticket, DecimalSpinBox, "ticketLimitPrice").set_value(price)
 
 
+def _bracket(ticket: OrderTicket, take_profit: Decimal, stop_loss: Decimal | None = None) -> None:
+    child(ticket, QCheckBox, "ticketBracket").setChecked(True)
+    child(ticket, DecimalSpinBox, "ticketTakeProfit").set_value(take_profit)
+    if stop_loss is not None:
+        child(ticket, DecimalSpinBox, "ticketStopLoss").set_value(stop_loss)
+
+
 def _newest_key(ctx: UiContext) -> str:
     """The key of the newest order the trader entered (a bracket's exits have their own)."""
     entered = [o for o in ctx.broker.journal.orders(limit=5) if o.lifecycle.parent_key is None]
@@ -163,10 +170,7 @@ async def test_a_bracket_goes_out_as_parent_take_profit_and_stop_loss_held_until
     tick = _contract(ticket).min_tick
     entry = _bid(ui_context, ticket) - 4 * tick
     _limit_order(ticket, "1", entry)
-    bracket = child(ticket, QCheckBox, "ticketBracket")
-    bracket.setChecked(True)
-    child(ticket, DecimalSpinBox, "ticketTakeProfit").set_value(entry + 20 * tick)
-    child(ticket, DecimalSpinBox, "ticketStopLoss").set_value(entry - 20 * tick)
+    _bracket(ticket, take_profit=entry + 20 * tick, stop_loss=entry - 20 * tick)
 
     ticket.buy()
 
@@ -324,9 +328,7 @@ async def test_a_wrong_side_take_profit_is_named_when_that_side_is_clicked(
     tick = _contract(ticket).min_tick
     entry = _bid(ui_context, ticket) - 4 * tick
     _limit_order(ticket, "1", entry)
-    bracket = child(ticket, QCheckBox, "ticketBracket")
-    bracket.setChecked(True)
-    child(ticket, DecimalSpinBox, "ticketTakeProfit").set_value(entry + 8 * tick)
+    _bracket(ticket, take_profit=entry + 8 * tick)
 
     ticket.sell()
 
