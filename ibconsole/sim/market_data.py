@@ -107,7 +107,8 @@ class MarketDataService:
     """Per-connection market data subscriptions fed from :class:`Market` updates.
 
     Every live subscription holds its instrument in the market, so it ticks exactly while
-    somebody watches it. With ``delayed_only`` (a fault, or an account without live data) every
+    somebody watches it and its exchange is open; on a closed market a request gets the last
+    session's quote once and then nothing until the next open. With ``delayed_only`` (a fault, or an account without live data) every
     request gets 10167 and the delayed tick types; a client that asks for delayed data
     (``reqMarketDataType(3)``) gets the same. ``paused`` stops the stream without forgetting it
     (IB connectivity lost).
