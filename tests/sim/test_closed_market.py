@@ -52,13 +52,17 @@ async def test_saturday_sends_one_quote_then_nothing_until_the_sunday_open(
     await wait_for(lambda: ticker.close > 0 and ticker.volume > 0, what="the first quote")
     await _round_trip(ib)
     quote = gateway.market.quote(contract.conId)
-    assert (ticker.bid, ticker.ask, ticker.last) == (quote.bid, quote.ask, quote.last)
+    assert (ticker.bid, ticker.ask, ticker.last) == (
+        float(quote.bid),
+        float(quote.ask),
+        float(quote.last),
+    )
     assert (ticker.bidSize, ticker.askSize, ticker.lastSize) == (
         quote.bid_size,
         quote.ask_size,
         quote.last_size,
     )
-    assert ticker.close == quote.close
+    assert ticker.close == float(quote.close)
     assert quote.time == FRIDAY_CLOSE  # the last trade time is the last session's
     assert gateway.market.is_held(contract.conId)
 
@@ -129,7 +133,11 @@ async def test_saturday_history_ends_at_the_live_last_price(gateway: PaperGatewa
     assert days[-1].date == date(2026, 11, 20)  # Friday's trade date, not Saturday
     assert days[-1].close == float(last)
     session = gateway.market.instrument(contract.conId).session
-    assert all(session.is_open(bar.date.astimezone(CHICAGO)) for bar in minutes + hours)
+    starts = [bar.date for bar in minutes + hours]
+    assert all(
+        isinstance(start, datetime) and session.is_open(start.astimezone(CHICAGO))
+        for start in starts
+    )
 
 
 @pytest.mark.parametrize("as_of", [TUESDAY_BEFORE_HALT])
