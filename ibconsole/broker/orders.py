@@ -394,6 +394,12 @@ class OrderService:
                 f"Order {order_id} was not entered here; modify it where it was placed."
             )
         key = journalled.key
+        if not _acknowledged(journalled, trade):
+            # A change goes out as placeOrder with the same order id: were the order itself
+            # rejected meanwhile, IB would take the change for a new order.
+            raise OrderRefused(
+                f"IB has not acknowledged order {order_id} yet; change it once it is working."
+            )
         if key in self._modifying:
             raise OrderRefused(
                 f"Order {order_id} has a change IB has not confirmed yet; wait for its answer."

@@ -410,6 +410,29 @@ async def test_rejected_modification_leaves_the_order_working(rig: Rig, wait_for
 
 
 @pytest.mark.expect_log_warnings
+async def test_an_order_ib_has_not_acknowledged_cannot_be_changed(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    # A change is a placeOrder with the same order id: had IB rejected the order meanwhile, it
+    # would take the change for a new order and the order would reach it twice.
+    intent = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+    rig.gw.faults.delay_replies(0.2)
+    rig.gw.faults.reject_next_order("Simulated reject")
+    rig.broker.orders.submit(intent)
+    order_id = rig.row(intent.key).order_id
+
+    with pytest.raises(OrderRefused, match="not acknowledged"):
+        rig.broker.orders.modify(order_id, quantity=Decimal(2))
+
+    assert await rig.final(intent.key) is OrderState.REJECTED
+    order = rig.journal.order(intent.key)
+    assert order is not None
+    assert order.lifecycle.quantity == Decimal(1)
+    assert len(rig.gw.orders) == 1
+    rig.assert_agree()
+
+
+@pytest.mark.expect_log_warnings
 async def test_an_order_that_ends_before_ib_confirms_its_change_keeps_the_terms_ib_had(
     rig: Rig, wait_for: WaitFor
 ) -> None:
