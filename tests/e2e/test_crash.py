@@ -1,0 +1,313 @@
+"""Crash durability: the console process is killed (SIGKILL) between an order's intent and its
+fill, a new one starts on the same journal, and reconciliation accounts for every order, none
+lost, none sent again.
+
+The console is ``crash_driver.py`` in a child process (the broker and journal the app builds);
+the paper gateway runs here, so the test can kill the child at the exact moment the gateway
+takes an order or fills it, before any answer leaves. Kill points: right after the intent was
+journalled, right after the submission was journalled (before placeOrder), as the order reaches
+the exchange, once it works, as it fills, and once the fill is journalled. Each is synchronised
+on the child's own reports or on the gateway, never on time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ibconsole.config import SCHEMA_VERSION
+from ibconsole.journal import OrderState
+from ibconsole.sim import PaperGateway
+from ibconsole.sim.orders import ReceivedOrder
+
+DRIVER = Path(__file__).with_name("crash_driver.py")
+CLIENT_ID = 7
+ACCOUNT = "DU1234567"
+QUIET = 0.01  # quote updates per second: the market moves only when this test steps it
+REPLY = 30.0  # the longest a child may take to answer (it starts Python and connects first)
+SEEDS = (11,)
+
+WaitFor = Callable[..., Awaitable[None]]
+
+
+@dataclass
+class Child:
+    """One console process, reporting JSON lines."""
+
+    process: asyncio.subprocess.Process
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    async def next(self, event: str, **match: Any) -> dict[str, Any]:
+        """The next report of ``event`` (with ``match``'s values), earlier ones included."""
+        for seen in self.events:
+            if seen["event"] == event and all(seen.get(k) == v for k, v in match.items()):
+                self.events.remove(seen)
+                return seen
+        assert self.process.stdout is not None
+        while True:
+            line = await asyncio.wait_for(self.process.stdout.readline(), REPLY)
+            assert line, f"the console exited while a {event} report was awaited"
+            report: dict[str, Any] = json.loads(line)
+            if report["event"] == event and all(report.get(k) == v for k, v in match.items()):
+                return report
+            self.events.append(report)
+
+    async def ask(self, command: dict[str, Any], answer: str) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command).encode() + b"\n")
+        await self.process.stdin.drain()
+        return await self.next(answer)
+
+    async def send(self, command: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command).encode() + b"\n")
+        await self.process.stdin.drain()
+
+    def kill(self) -> None:
+        self.process.kill()  # SIGKILL
+
+
+@dataclass
+class Console:
+    """Starts children on one journal and checks what each left behind."""
+
+    gw: PaperGateway
+    folder: Path
+    wait_for: WaitFor
+    children: list[Child] = field(default_factory=list)
+
+    @property
+    def config(self) -> Path:
+        return self.folder / "config.toml"
+
+    async def start(self) -> tuple[Child, dict[str, Any]]:
+        # The gateway frees the clientId once it has seen the killed process's socket close.
+        await self.wait_for(
+            lambda: not any(c.client_id == CLIENT_ID for c in self.gw.connections),
+            timeout=REPLY,
+            what="the gateway to free the clientId",
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(DRIVER),
+            str(self.config),
+            "--as-of",
+            self.gw.clock.now().isoformat(),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        child = Child(process)
+        self.children.append(child)
+        return child, await child.next("ready")
+
+    async def killed(self, child: Child) -> None:
+        child.kill()
+        await child.process.wait()
+
+    async def stderr_of_all(self) -> str:
+        texts = []
+        for child in self.children:
+            assert child.process.stderr is not None
+            texts.append((await child.process.stderr.read()).decode())
+        return "\n".join(texts)
+
+
+@pytest.fixture
+async def console(
+    make_gateway: Callable[..., Awaitable[PaperGateway]], tmp_path: Path, wait_for: WaitFor
+) -> AsyncIterator[Console]:
+    gw = await make_gateway(tick_rate=QUIET, accounts=[ACCOUNT])
+    (tmp_path / "config.toml").write_text(
+        f"schema_version = {SCHEMA_VERSION}\n"
+        'journal_path = "journal.sqlite"\n'
+        'default_profile = "sim"\n'
+        "[profiles.sim]\n"
+        f'host = "127.0.0.1"\nport = {gw.port}\nclient_id = {CLIENT_ID}\n'
+    )
+    console = Console(gw, tmp_path, wait_for)
+    yield console
+    for child in console.children:
+        if child.process.returncode is None:
+            child.kill()
+            await child.process.wait()
+
+
+class _KillOnReceipt(list[ReceivedOrder]):
+    """The gateway's order log, made to kill the console the moment its next order arrives:
+    the exchange takes the order, no answer ever leaves."""
+
+    def __init__(self, gw: PaperGateway) -> None:
+        super().__init__(gw.desk.received)
+        self.child: Child | None = None
+
+    def append(self, item: ReceivedOrder) -> None:
+        super().append(item)
+        if self.child is not None:
+            self.child.kill()
+            self.child = None
+
+
+def sim_status(gw: PaperGateway, key: str) -> str | None:
+    for snapshot in (*gw.desk.open_orders(), *gw.desk.completed_orders()):
+        if snapshot.request.order_ref == key:
+            return snapshot.status
+    return None
+
+
+def fill_now(gw: PaperGateway, con_id: int, key: str) -> None:
+    """Step the market until ``key`` fills, all in one go (no answer leaves meanwhile)."""
+    for _ in range(100_000):
+        if sim_status(gw, key) == "Filled":
+            return
+        gw.market.step(con_id)
+    raise AssertionError(f"{key} never filled")
+
+
+# kill point -> the order it is tried on
+_KINDS = {
+    "intent": ("MKT", "LMT-rest"),
+    "submission": ("MKT", "LMT-rest"),
+    "wire": ("MKT", "LMT-rest", "LMT-cross"),
+    "working": ("LMT-rest",),
+    "fill": ("LMT-rest",),
+    "filled": ("MKT", "LMT-cross"),
+}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_killed_between_intent_and_fill_every_order_is_reconciled_once(
+    console: Console, seed: int
+) -> None:
+    rng = random.Random(seed)
+    gw = console.gw
+    rounds = [(point, rng.choice(kinds)) for point, kinds in _KINDS.items()]
+    rng.shuffle(rounds)
+    expected: dict[str, tuple[OrderState, bool]] = {}  # key -> (state, reached the gateway)
+    receipts = _KillOnReceipt(gw)
+    gw.desk.received = receipts
+    child, ready = await console.start()
+    con_id = ready["front"]["con_id"]
+    tick = Decimal("0.25")
+
+    for point, kind in rounds:
+        where = f"seed {seed}, killed at {point!r} on a {kind} order"
+        quote = gw.market.quote(con_id)
+        side = rng.choice(("BUY", "SELL"))
+        buy = side == "BUY"
+        order: dict[str, Any] = {"cmd": "order", "type": kind[:3], "side": side, "quantity": 1}
+        if kind == "LMT-rest":
+            order["limit"] = str(quote.bid - 8 * tick if buy else quote.ask + 8 * tick)
+        elif kind == "LMT-cross":
+            order["limit"] = str(quote.ask + 2 * tick if buy else quote.bid - 2 * tick)
+        fills_at_once = kind != "LMT-rest"
+        filled_while_down = False
+
+        if point in ("intent", "submission"):
+            paused = await child.ask({**order, "pause": point}, "paused")
+            key = paused["key"]
+            await console.killed(child)
+            outcome = (OrderState.UNKNOWN, False)
+        elif point == "wire":
+            receipts.child = child
+            await child.send(order)
+            await child.process.wait()
+            key = receipts[-1].request.order_ref
+            outcome = (OrderState.FILLED if fills_at_once else OrderState.WORKING, True)
+        elif point == "working":
+            key = (await child.ask(order, "submitted"))["key"]
+            await child.next("state", key=key, state=OrderState.WORKING.value)
+            await console.killed(child)
+            filled_while_down = rng.random() < 0.5
+            if filled_while_down:
+                fill_now(gw, con_id, key)
+            outcome = (OrderState.FILLED if filled_while_down else OrderState.WORKING, True)
+        elif point == "fill":
+            key = (await child.ask(order, "submitted"))["key"]
+            await child.next("state", key=key, state=OrderState.WORKING.value)
+            fill_now(gw, con_id, key)
+            child.kill()  # before the fill's reports leave the gateway
+            await child.process.wait()
+            filled_while_down = True
+            outcome = (OrderState.FILLED, True)
+        else:  # filled: the fill is journalled, then the process dies
+            key = (await child.ask(order, "submitted"))["key"]
+            await child.next("fill", key=key)
+            await console.killed(child)
+            outcome = (OrderState.FILLED, True)
+        expected[key] = outcome
+
+        child, ready = await console.start()
+        reconciled = ready["reconciled"]
+        state = outcome[0]
+        if state is OrderState.UNKNOWN:
+            assert reconciled["unknown"] == [key], where
+        elif point == "filled":
+            assert key not in {*reconciled["matched"], *reconciled["unknown"]}, where
+        elif state is OrderState.FILLED:
+            assert reconciled["filled_while_disconnected"] == [key], where
+            if point == "fill" or filled_while_down:
+                assert reconciled["fills_recovered"] == 1, where
+        else:
+            assert reconciled["matched"] == [key], where
+        await _assert_agree(child, gw, con_id, expected, where)
+
+    cancelling = await child.ask({"cmd": "cancel_all"}, "cancelling")
+    working = [k for k, (s, _) in expected.items() if s is OrderState.WORKING]
+    assert cancelling["sent"] == len(working)
+    for key in working:
+        await child.next("state", key=key, state=OrderState.CANCELLED.value)
+        expected[key] = (OrderState.CANCELLED, True)
+    await _assert_agree(child, gw, con_id, expected, f"seed {seed}, after cancelling")
+    await child.ask({"cmd": "quit"}, "stopped")
+    await child.process.wait()
+    errors = await console.stderr_of_all()
+    for sign in ("Traceback", "never retrieved", "Task was destroyed", "caused exception"):
+        assert sign not in errors, f"seed {seed}: a console crashed:\n{errors}"
+
+
+async def _assert_agree(
+    child: Child,
+    gw: PaperGateway,
+    con_id: int,
+    expected: dict[str, tuple[OrderState, bool]],
+    where: str,
+) -> None:
+    """Journal and gateway tell the same story of every order; nothing reached it twice."""
+    orders = {o["key"]: o for o in (await child.ask({"cmd": "orders"}, "orders"))["orders"]}
+    assert set(orders) == set(expected), where
+    received = [o.request.order_ref for o in gw.orders if not o.is_modify]
+    assert len(received) == len(set(received)), f"{where}: an order reached the gateway twice"
+    executions = {e.exec_id: e for e in gw.desk.executions()}
+    for key, (state, reached) in expected.items():
+        journalled = orders[key]
+        assert journalled["state"] == state.value, (where, key, journalled)
+        assert (key in received) is reached, (where, key)
+        mine = {i for i, e in executions.items() if e.order_ref == key}
+        assert set(journalled["exec_ids"]) == mine, (where, key)
+        at_gateway = sim_status(gw, key)
+        assert (
+            at_gateway
+            == {
+                OrderState.UNKNOWN: None,
+                OrderState.FILLED: "Filled",
+                OrderState.WORKING: "Submitted",
+                OrderState.CANCELLED: "Cancelled",
+            }[state]
+        ), (where, key, at_gateway)
+    held = sum(
+        (p.quantity for p in gw.desk.positions(ACCOUNT) if p.instrument.con_id == con_id),
+        Decimal(0),
+    )
+    position = (await child.ask({"cmd": "position"}, "position"))["quantity"]
+    assert position is not None, where
+    assert Decimal(position) == held, where
