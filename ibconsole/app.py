@@ -32,15 +32,13 @@ from ibconsole.config import (
     load_settings,
     write_example_config,
 )
-from ibconsole.credentials import CredentialStore
 from ibconsole.domain.clock import Clock, OffsetClock, SystemClock
-from ibconsole.journal import Journal, default_journal_path
+from ibconsole.journal import default_journal_path
 from ibconsole.platform_check import exit_if_qt_cannot_start
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.application import create_application, install_excepthook
-from ibconsole.ui.background import BackgroundRunner
 from ibconsole.ui.bridge import BrokerBridge
-from ibconsole.ui.context import UiContext
+from ibconsole.ui.context import UiContext, close_context, open_context
 from ibconsole.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -184,12 +182,18 @@ class Console:
     """The assembled application; ``window`` is the QMainWindow."""
 
     launch: Launch
-    broker: Broker
+    context: UiContext
     window: MainWindow
-    runner: BackgroundRunner
-    bridge: BrokerBridge
     gateway: PaperGateway | None = None
     _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def broker(self) -> Broker:
+        return self.context.broker
+
+    @property
+    def bridge(self) -> BrokerBridge:
+        return self.context.bridge
 
     async def start(self) -> None:
         """Show the window and connect as the arguments say (always in demo mode)."""
@@ -213,10 +217,7 @@ class Console:
         # Closing saves the layout and ends any gateway the console started, whatever stopped us
         # (the window, --quit-after, a screenshot run).
         self.window.close()
-        await self.runner.cancel_all()
-        self.bridge.detach()
-        await self.broker.stop()
-        self.broker.journal.close()
+        await close_context(self.context)
         if self.gateway is not None:
             await self.gateway.stop()
         log.info("console stopped")
@@ -263,27 +264,14 @@ def assemble(launch: Launch) -> Console:
     if launch.args.demo:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{launch.journal_path}{suffix}").unlink(missing_ok=True)
-    journal = Journal(launch.journal_path, launch.clock)
-    broker = Broker(
+    context = open_context(
+        launch.settings,
         endpoint_for(launch),
-        journal,
+        launch.journal_path,
         launch.clock,
-        health=launch.settings.health,
-        limits=launch.settings.risk,
+        launch.profile.name,
     )
-    bridge = BrokerBridge(broker)
-    runner = BackgroundRunner()
-    context = UiContext(
-        broker=broker,
-        bridge=bridge,
-        runner=runner,
-        settings=launch.settings,
-        clock=launch.clock,
-        credentials=CredentialStore(),
-        profile_name=launch.profile.name,
-    )
-    window = MainWindow(context)
-    return Console(launch, broker, window, runner, bridge)
+    return Console(launch, context, MainWindow(context))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,13 +1,17 @@
-"""The collaborators every part of the window receives through its constructor."""
+"""The collaborators every part of the window receives through its constructor, and the one
+place they are assembled and taken down."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from ibconsole.broker.broker import Broker
+from ibconsole.broker.session import Endpoint
 from ibconsole.config import Settings
 from ibconsole.credentials import CredentialStore
 from ibconsole.domain.clock import Clock
+from ibconsole.journal import Journal
 from ibconsole.ui.background import BackgroundRunner
 from ibconsole.ui.bridge import BrokerBridge
 
@@ -21,3 +25,33 @@ class UiContext:
     clock: Clock
     credentials: CredentialStore
     profile_name: str  # the connection profile selected at start-up
+
+
+def open_context(
+    settings: Settings,
+    endpoint: Endpoint,
+    journal_path: Path,
+    clock: Clock,
+    profile_name: str,
+    credentials: CredentialStore | None = None,
+) -> UiContext:
+    """Open the journal and build the broker and its Qt bridge; nothing connects yet."""
+    journal = Journal(journal_path, clock)
+    broker = Broker(endpoint, journal, clock, health=settings.health, limits=settings.risk)
+    return UiContext(
+        broker=broker,
+        bridge=BrokerBridge(broker),
+        runner=BackgroundRunner(),
+        settings=settings,
+        clock=clock,
+        credentials=credentials or CredentialStore(),
+        profile_name=profile_name,
+    )
+
+
+async def close_context(context: UiContext) -> None:
+    """Stop background work, detach the views, disconnect and close the journal, in that order."""
+    await context.runner.cancel_all()
+    context.bridge.detach()
+    await context.broker.stop()
+    context.broker.journal.close()

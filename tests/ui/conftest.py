@@ -37,17 +37,12 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtWidgets import QApplication
 
-from ibconsole.broker.broker import Broker
 from ibconsole.broker.session import Endpoint
 from ibconsole.config import Settings
-from ibconsole.credentials import CredentialStore
 from ibconsole.domain.clock import OffsetClock
 from ibconsole.domain.health import BackoffPolicy, BreakerPolicy, HealthSettings
-from ibconsole.journal import Journal
 from ibconsole.sim import PaperGateway
-from ibconsole.ui.background import BackgroundRunner
-from ibconsole.ui.bridge import BrokerBridge
-from ibconsole.ui.context import UiContext
+from ibconsole.ui.context import UiContext, close_context, open_context
 
 if TYPE_CHECKING:
     from ibconsole.ui.main_window import MainWindow
@@ -61,8 +56,6 @@ FAST_HEALTH = HealthSettings(
     breaker=BreakerPolicy(failure_threshold=5, window=timedelta(minutes=1)),
 )
 
-
-_STOP_SECONDS = 3.0
 
 # The offscreen platform plugin says this whenever a dialog is shown; it is not a fault of ours.
 _OFFSCREEN_NOISE = "This plugin does not support propagateSizeHints"
@@ -183,37 +176,21 @@ async def make_ui_context(
         port: int | None = None,
     ) -> UiContext:
         chosen = settings or Settings(health=FAST_HEALTH)
-        clock = OffsetClock(as_of)
-        journal = Journal(tmp_path / f"journal-{len(built)}.sqlite3", clock)
-        broker = Broker(
+        context = open_context(
+            chosen,
             Endpoint("127.0.0.1", gateway.port if port is None else port, client_id, account),
-            journal,
-            clock,
-            health=chosen.health,
-            limits=chosen.risk,
-        )
-        context = UiContext(
-            broker=broker,
-            bridge=BrokerBridge(broker),
-            runner=BackgroundRunner(),
-            settings=chosen,
-            clock=clock,
-            credentials=CredentialStore(),
-            profile_name=chosen.default_profile,
+            tmp_path / f"journal-{len(built)}.sqlite3",
+            OffsetClock(as_of),
+            chosen.default_profile,
         )
         built.append(context)
         if connect:
-            await broker.start()
+            await context.broker.start()
         return context
 
     yield make
     for context in reversed(built):
-        await context.runner.cancel_all()
-        context.bridge.detach()
-        # Bounded: on Python 3.11 asyncio.wait_for swallows a cancel that lands as its awaited
-        # reply arrives, and Session.disconnect() then waits for a heartbeat task that goes on.
-        await asyncio.wait_for(context.broker.stop(), _STOP_SECONDS)
-        context.broker.journal.close()
+        await close_context(context)
 
 
 @pytest.fixture
