@@ -62,17 +62,17 @@ class Size:
     loaded_ticks_per_s: int
 
 
-SIZES = {"full": Size(clicks=100, loaded_ticks_per_s=5_000), "smoke": Size(2, 500)}
+SIZES = {"full": Size(clicks=80, loaded_ticks_per_s=5_000), "smoke": Size(2, 500)}
 
 
-def _post_click(button: QPushButton) -> None:
-    """Queue a left click on ``button`` as the window system would (callable from any thread)."""
-    centre = QPointF(button.rect().center())
+def _post_click(button: QPushButton, centre: QPointF, screen: QPointF) -> None:
+    """Queue a left click at ``centre`` of ``button`` (``screen`` in global coordinates) as the
+    window system would. Callable from any thread: it only builds and posts events."""
     for kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease):
         event = QMouseEvent(
             kind,
             centre,
-            button.mapToGlobal(centre),
+            screen,
             Qt.MouseButton.LeftButton,
             Qt.MouseButton.LeftButton
             if kind is QEvent.Type.MouseButtonPress
@@ -91,12 +91,14 @@ async def _click(button: QPushButton, posted: bool) -> tuple[float, float | None
         QTest.mouseClick(button, Qt.MouseButton.LeftButton)
         return clicked, time.thread_time() - cpu
     stamp: list[float] = []
+    centre = QPointF(button.rect().center())
+    screen = button.mapToGlobal(centre)  # widgets are asked on their own thread only
 
     def later() -> None:
         # A random moment within the next two frames, independent of what the loop is doing.
         time.sleep(random.uniform(0.0, 0.033))
         stamp.append(time.perf_counter())
-        _post_click(button)
+        _post_click(button, centre, screen)
 
     thread = threading.Thread(target=later, daemon=True)
     thread.start()

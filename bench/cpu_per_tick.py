@@ -43,7 +43,7 @@ class Size:
 
 
 SIZES = {
-    "full": Size(ticks_per_s=5_000, low_ticks_per_s=1_000, warmup=3.0, seconds=15.0),
+    "full": Size(ticks_per_s=5_000, low_ticks_per_s=1_000, warmup=3.0, seconds=12.0),
     "smoke": Size(ticks_per_s=500, low_ticks_per_s=200, warmup=0.3, seconds=1.0),
 }
 
