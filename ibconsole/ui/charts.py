@@ -234,6 +234,8 @@ class ChartPanel(QWidget):
         self._bars_held: BarKey | None = None  # the bar subscription this chart holds
         self._orphans: Counter[BarKey] = Counter()  # released before their subscription began
         self._bars: list[Bar] = []
+        self._loaded = False  # the broker answered for the shown bars (with none, possibly)
+        self._painted = False  # the shown bars are on screen, not only in memory
         self._gaps: list[BarGap] = []
         self._quote: Quote | None = None
         self._origin: datetime | None = None
@@ -365,7 +367,8 @@ class ChartPanel(QWidget):
     # ------------------------------------------------------------------ public
     @property
     def is_populated(self) -> bool:
-        return bool(self._bars)
+        """True once bars of the shown contract are painted (a screenshot then shows them)."""
+        return self._painted
 
     @property
     def contract(self) -> ListedContract | None:
@@ -436,6 +439,7 @@ class ChartPanel(QWidget):
         self.release()
         self._shown = shown
         self._bars = []
+        self._loaded = self._painted = False
         self._gaps = []
         self._quote = self._ctx.broker.market.quote(shown.contract.con_id)
         self._origin = None
@@ -549,6 +553,7 @@ class ChartPanel(QWidget):
         if self._shown is None or key != self._shown.key:
             return
         self._bars = list(bars)
+        self._loaded = True
         self._origin = bars[0].start if bars else None
         self._dirty_closed = self._dirty_live = True
         self._follow = True
@@ -606,9 +611,10 @@ class ChartPanel(QWidget):
             live = self._rows(self._bars[-1:])
             self._candles.set_live(live)
             self._volumes.set_live(live)
+            self._painted = bool(self._bars)
             if self._bars:
                 self._message.hide()
-            elif shown is not None and self._bars_held is not None:
+            elif shown is not None and self._loaded:
                 self._message.setText(
                     f"No {shown.bar_size} bars of {contract_name(shown.contract)}"
                 )

@@ -307,6 +307,7 @@ class OrderTicket(QWidget):
         self._contract: ListedContract | None = None
         self._subscribed: int | None = None
         self._quote: Quote | None = None
+        self._quote_shown = False  # a price of the current contract is on screen
         self._confirmation: ConfirmDialog | None = None
         self._click_error: OrderValidationError | None = None
         self._findings: tuple[str, ...] = ()
@@ -582,7 +583,8 @@ class OrderTicket(QWidget):
     # ------------------------------------------------------------------------ public
     @property
     def is_populated(self) -> bool:
-        return self._contract is not None
+        """True once a contract is chosen and its quote is on screen."""
+        return self._contract is not None and self._quote_shown
 
     @property
     def contract(self) -> ListedContract | None:
@@ -852,6 +854,7 @@ class OrderTicket(QWidget):
 
     def _paint_quote(self) -> None:
         quote = self._quote
+        self._quote_shown = quote is not None and quote.last_good_price() is not None
         self._bid_button.setText(f"Bid {self._price(quote.bid if quote else None)}")
         self._ask_button.setText(f"Ask {self._price(quote.ask if quote else None)}")
         self._last.setText(f"Last {self._price(quote.last if quote else None)}")
