@@ -124,6 +124,8 @@ class Session:
         self._attempt_no = 0  # the attempt whose socket is open, for the resyncs it needs
         self._sync: SyncInfo | None = None
         self._throttled = False
+        self._resyncing: asyncio.Task[None] | None = None
+        self._resyncs = 0  # resyncs asked for so far; only the newest one reports
 
         self.health_changed = Event("health_changed")
         self.synced = Event("synced")
@@ -295,7 +297,9 @@ class Session:
                 self._session_ended("closed by the console")
                 self._close_socket()
             case Resync():
-                self.spawn(self._resync(), "resync")
+                self._resyncs += 1
+                previous = self._resyncing
+                self._resyncing = self.spawn(self._resync(previous, self._resyncs), "resync")
             case Resubscribe():
                 self._data_lost()
             case BlockOrderEntry() | AllowOrderEntry():
@@ -353,7 +357,15 @@ class Session:
         self._outage_since = None
         self._feed(Connected(attempt))
 
-    async def _resync(self) -> None:
+    async def _resync(self, previous: asyncio.Task[None] | None, number: int) -> None:
+        """Load everything again; one load at a time, and only the newest one asked for reports
+        (1102 twice while IB answers slowly asks for two)."""
+        if previous is not None:
+            # ib_insync files some answers by request name, not id: a second load of open or
+            # completed orders on the same socket would take the first one's answers.
+            await asyncio.wait([previous])
+        if number != self._resyncs:
+            return  # a newer resync was asked for: it loads
         attempt = self._attempt_no
         started = time.perf_counter()
         try:
@@ -361,10 +373,11 @@ class Session:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._feed(ConnectFailed(attempt, self._describe(exc)))
+            if number == self._resyncs:
+                self._feed(ConnectFailed(attempt, self._describe(exc)))
             return
-        if self._machine.state is not HealthState.SYNCING:
-            return  # a disconnect or a loss overtook this sync
+        if self._machine.state is not HealthState.SYNCING or number != self._resyncs:
+            return  # a disconnect, a loss or a newer resync overtook this one
         self._sync = info
         self._synced_once = True
         self._lost_at = None

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from eventkit import Event
@@ -26,6 +26,7 @@ from ibconsole.domain.health import (
 )
 from ibconsole.domain.ib_codes import IbCategory, IbMessage
 from ibconsole.domain.trading_mode import AccountMode
+from ibconsole.journal import OrderState
 from ibconsole.sim import PaperGateway
 
 Record = Callable[[Event], Any]
@@ -36,6 +37,11 @@ GatewayFactory = Callable[..., Any]
 # IB's outbound message ids, as the gateway sees them.
 REQ_OPEN_ORDERS_ALL = 16
 REQ_ACCOUNT_SUMMARY = 62
+REQ_COMPLETED_ORDERS = 99
+
+if TYPE_CHECKING:
+    # the fixtures' types, from tests/broker/conftest.py
+    from conftest import Rig
 
 CONNECTED = HealthState.CONNECTED
 DEGRADED = HealthState.DEGRADED
@@ -592,6 +598,42 @@ async def test_1100_then_1102_resyncs_without_dropping_data(
     assert lost.values == []
     assert accounts.values, "the account is reloaded and shown again"
     assert broker.account.daily_pnl() is not None
+
+
+@pytest.mark.expect_log_warnings
+async def test_two_1102_while_ib_answers_slowly_resync_one_after_the_other(
+    rig: Rig,
+    record: Record,
+    wait_for: WaitFor,
+    inbound: Callable[[PaperGateway], Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # ib_insync files the answers to open and completed orders by request name: two loads at
+    # once on one socket mix their answers, and the second one's end finds nothing to end.
+    gateway, session = rig.gw, rig.broker.session
+    done = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+    working = rig.intent(order_type="LMT", limit_price=rig.bid(-9))
+    for intent in (done, working):
+        rig.broker.orders.submit(intent, confirmed=True)
+    await wait_for(lambda: rig.state(done.key) is OrderState.WORKING, what="a working order")
+    rig.broker.orders.cancel(rig.row(done.key).order_id)
+    assert await rig.final(done.key) is OrderState.CANCELLED
+    synced = record(session.synced)
+    seen = inbound(gateway)
+    gateway.faults.delay_replies(0.2)
+    gateway.faults.lose_connectivity(restore_after=0.0, data_maintained=True)
+    await wait_for(lambda: session.state is HealthState.SYNCING, what="the first resync")
+    gateway.faults.lose_connectivity(restore_after=0.0, data_maintained=True)
+
+    await wait_for(lambda: synced.values, what="the resync")
+    gateway.faults.delay_replies(0)
+
+    assert session.state is CONNECTED
+    assert len(synced) == 1, "only the newest resync reports"
+    assert seen.count(REQ_COMPLETED_ORDERS) == 2, "the second load waited for the first"
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+    assert rig.state(working.key) is OrderState.WORKING
+    rig.assert_agree()
 
 
 @pytest.mark.expect_log_warnings
