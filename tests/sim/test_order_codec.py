@@ -34,125 +34,6 @@ from ibconsole.sim.order_codec import (
 from ibconsole.sim.orders import Execution, OrderSnapshot, WhatIf
 from ibconsole.sim.wire import encode_field
 
-# placeOrder for MarketOrder('BUY', 1, orderRef='ref-1', account='DU1234567') on MESH5 as
-# ib_insync 0.9.86's Client.placeOrder writes it at server version 176 (115 fields).
-GOLDEN_MKT = [
-    "3",
-    "5",
-    "711002503",
-    "MES",
-    "FUT",
-    "20250321",
-    "0.0",
-    "",
-    "5",
-    "CME",
-    "",
-    "USD",
-    "MESH5",
-    "MES",
-    "",
-    "",
-    "BUY",
-    "1",
-    "MKT",
-    "",
-    "",
-    "",
-    "",
-    "DU1234567",
-    "O",
-    "0",
-    "ref-1",
-    "1",
-    "0",
-    "0",
-    "0",
-    "0",
-    "0",
-    "0",
-    "0",
-    "",
-    "0.0",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "0",
-    "",
-    "-1",
-    "0",
-    "",
-    "",
-    "0",
-    "",
-    "",
-    "0",
-    "0",
-    "",
-    "0",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "0",
-    "",
-    "",
-    "",
-    "",
-    "0",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "0",
-    "",
-    "",
-    "0",
-    "0",
-    "",
-    "",
-    "0",
-    "",
-    "0",
-    "0",
-    "0",
-    "0",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "0",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "0",
-    "0",
-    "0",
-    "0",
-    "",
-    "",
-    "0",
-    "",
-    "",
-]
 ACCOUNT = "DU1234567"
 
 
@@ -230,9 +111,9 @@ def execution(**changes: object) -> Execution:
 # --- placeOrder in ----------------------------------------------------------------------------
 
 
-def test_golden_market_order_decodes_at_v176() -> None:
-    assert len(GOLDEN_MKT) == 115
-    request = decode_place_order(GOLDEN_MKT, 176)
+def test_golden_market_order_decodes_at_v176(golden_market_order: list[str]) -> None:
+    assert len(golden_market_order) == 115
+    request = decode_place_order(golden_market_order, 176)
     assert request.order_id == 5
     assert request.contract.con_id == 711002503
     assert request.contract.local_symbol == "MESH5"
@@ -246,15 +127,17 @@ def test_golden_market_order_decodes_at_v176() -> None:
     assert request.what_if is False
 
 
-def test_v177_layout_has_no_fa_profile() -> None:
-    without_fa_profile = GOLDEN_MKT[:42] + GOLDEN_MKT[43:]
-    assert decode_place_order(without_fa_profile, 177) == decode_place_order(GOLDEN_MKT, 176)
+def test_v177_layout_has_no_fa_profile(golden_market_order: list[str]) -> None:
+    without_fa_profile = golden_market_order[:42] + golden_market_order[43:]
+    assert decode_place_order(without_fa_profile, 177) == decode_place_order(
+        golden_market_order, 176
+    )
     with pytest.raises(OrderFormatError, match="ended after 114 fields"):
         decode_place_order(without_fa_profile, 176)
 
 
-def test_float_quantity_is_kept_whole() -> None:
-    fields = list(GOLDEN_MKT)
+def test_float_quantity_is_kept_whole(golden_market_order: list[str]) -> None:
+    fields = golden_market_order
     fields[17] = "3.0"
     assert str(decode_place_order(fields, 176).quantity) == "3"
 
@@ -270,19 +153,21 @@ def test_float_quantity_is_kept_whole() -> None:
         (90, "1", "unknown order condition type"),
     ],
 )
-def test_malformed_place_order_names_the_field(index: int, value: str, message: str) -> None:
-    fields = list(GOLDEN_MKT)
+def test_malformed_place_order_names_the_field(
+    index: int, value: str, message: str, golden_market_order: list[str]
+) -> None:
+    fields = golden_market_order
     fields[index] = value
     with pytest.raises(OrderFormatError, match=message) as caught:
         decode_place_order(fields, 176)
     assert caught.value.order_id == 5
 
 
-def test_truncated_and_padded_place_order_are_refused() -> None:
+def test_truncated_and_padded_place_order_are_refused(golden_market_order: list[str]) -> None:
     with pytest.raises(OrderFormatError, match="ended after 60 fields"):
-        decode_place_order(GOLDEN_MKT[:60], 176)
+        decode_place_order(golden_market_order[:60], 176)
     with pytest.raises(OrderFormatError, match="2 unexpected trailing"):
-        decode_place_order([*GOLDEN_MKT, "", "x"], 176)
+        decode_place_order([*golden_market_order, "", "x"], 176)
     with pytest.raises(OrderFormatError, match="not a placeOrder"):
         decode_place_order(["4", "1", "5"], 176)
 
@@ -291,9 +176,9 @@ def test_truncated_and_padded_place_order_are_refused() -> None:
 
 
 def test_open_order_is_128_fields_and_ib_insync_builds_the_trade(
-    mes: Instrument, decode_errors: list[logging.LogRecord]
+    mes: Instrument, decode_errors: list[logging.LogRecord], golden_market_order: list[str]
 ) -> None:
-    snapshot = snapshot_of(GOLDEN_MKT)
+    snapshot = snapshot_of(golden_market_order)
     fields = open_order_fields(snapshot, mes.contract_fields(), 176)
     assert len(fields) == 128
     assert len(open_order_fields(snapshot, mes.contract_fields(), 177)) == 127
@@ -312,9 +197,9 @@ def test_open_order_is_128_fields_and_ib_insync_builds_the_trade(
 
 
 def test_open_order_echoes_algo_params_and_bracket_parent(
-    mes: Instrument, decode_errors: list[logging.LogRecord]
+    mes: Instrument, decode_errors: list[logging.LogRecord], golden_market_order: list[str]
 ) -> None:
-    request = decode_place_order(GOLDEN_MKT, 176)
+    request = decode_place_order(golden_market_order, 176)
     request = replace(
         request,
         order_type="LMT",
@@ -325,7 +210,7 @@ def test_open_order_echoes_algo_params_and_bracket_parent(
         oca_group="grp",
         oca_type=2,
     )
-    snapshot = replace(snapshot_of(GOLDEN_MKT), request=request, parent_id=4)
+    snapshot = replace(snapshot_of(golden_market_order), request=request, parent_id=4)
     client = Client()
     client.feed(open_order_fields(snapshot, mes.contract_fields(), 176))
     assert not decode_errors
@@ -336,7 +221,7 @@ def test_open_order_echoes_algo_params_and_bracket_parent(
 
 
 async def test_what_if_open_order_resolves_with_numeric_margins(
-    mes: Instrument, decode_errors: list[logging.LogRecord]
+    mes: Instrument, decode_errors: list[logging.LogRecord], golden_market_order: list[str]
 ) -> None:
     impact = WhatIf(
         init_before=Decimal("0.00"),
@@ -350,7 +235,9 @@ async def test_what_if_open_order_resolves_with_numeric_margins(
     )
     client = Client()
     future = client.ib.wrapper.startReq(5)
-    client.feed(open_order_fields(snapshot_of(GOLDEN_MKT), mes.contract_fields(), 176, impact))
+    client.feed(
+        open_order_fields(snapshot_of(golden_market_order), mes.contract_fields(), 176, impact)
+    )
     assert not decode_errors
     state = future.result()
     assert float(state.initMarginChange) == 1580.0
@@ -362,9 +249,9 @@ async def test_what_if_open_order_resolves_with_numeric_margins(
 
 
 def test_fill_sequence_gives_fill_with_commission(
-    mes: Instrument, decode_errors: list[logging.LogRecord]
+    mes: Instrument, decode_errors: list[logging.LogRecord], golden_market_order: list[str]
 ) -> None:
-    snapshot = snapshot_of(GOLDEN_MKT)
+    snapshot = snapshot_of(golden_market_order)
     filled = replace(
         snapshot,
         status="Filled",
@@ -404,9 +291,11 @@ def test_commission_report_carries_realized_pnl() -> None:
 
 
 async def test_completed_order_decodes(
-    mes: Instrument, decode_errors: list[logging.LogRecord]
+    mes: Instrument, decode_errors: list[logging.LogRecord], golden_market_order: list[str]
 ) -> None:
-    done = snapshot_of(GOLDEN_MKT, status="Filled", filled=Decimal(1), remaining=Decimal(0))
+    done = snapshot_of(
+        golden_market_order, status="Filled", filled=Decimal(1), remaining=Decimal(0)
+    )
     fields = completed_order_fields(done, mes.contract_fields(), 176)
     assert len(fields) == 97
     client = Client()

@@ -13,125 +13,6 @@ from ibconsole.sim.instruments import Catalogue, Instrument
 from ibconsole.sim.market import Market
 from ibconsole.sim.wire import encode_field
 
-# placeOrder for MarketOrder('BUY', 1, orderRef='ref-1', account='DU1234567') on MESH5 as
-# ib_insync 0.9.86's Client.placeOrder writes it at server version 176 (115 fields).
-GOLDEN_MKT = [
-    "3",
-    "5",
-    "711002503",
-    "MES",
-    "FUT",
-    "20250321",
-    "0.0",
-    "",
-    "5",
-    "CME",
-    "",
-    "USD",
-    "MESH5",
-    "MES",
-    "",
-    "",
-    "BUY",
-    "1",
-    "MKT",
-    "",
-    "",
-    "",
-    "",
-    "DU1234567",
-    "O",
-    "0",
-    "ref-1",
-    "1",
-    "0",
-    "0",
-    "0",
-    "0",
-    "0",
-    "0",
-    "0",
-    "",
-    "0.0",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "0",
-    "",
-    "-1",
-    "0",
-    "",
-    "",
-    "0",
-    "",
-    "",
-    "0",
-    "0",
-    "",
-    "0",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "0",
-    "",
-    "",
-    "",
-    "",
-    "0",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "0",
-    "",
-    "",
-    "0",
-    "0",
-    "",
-    "",
-    "0",
-    "",
-    "0",
-    "0",
-    "0",
-    "0",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "0",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "",
-    "0",
-    "0",
-    "0",
-    "0",
-    "",
-    "",
-    "0",
-    "",
-    "",
-]
 ACCOUNT = "DU1234567"
 AS_OF = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
 
@@ -157,7 +38,8 @@ class RecordingLink:
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, golden_market_order: list[str]) -> None:
+        self._golden = golden_market_order
         clock = SimClock(AS_OF)
         self.catalogue = Catalogue(clock)
         self.market = Market(self.catalogue, clock, seed=5)
@@ -170,7 +52,7 @@ class World:
         self, order_id: int, action: str, order_type: str, price: str = ""
     ) -> list[str]:
         """A placeOrder as ib_insync writes it at v176, for this world's MES contract."""
-        fields = list(GOLDEN_MKT)
+        fields = list(self._golden)
         fields[1], fields[2] = str(order_id), str(self.mes.con_id)
         fields[16], fields[18], fields[19] = action, order_type, price
         return fields
@@ -180,8 +62,8 @@ class World:
 
 
 @pytest.fixture
-async def world() -> AsyncIterator[World]:
-    built = World()
+async def world(golden_market_order: list[str]) -> AsyncIterator[World]:
+    built = World(golden_market_order)
     yield built
     built.desk.close()
     built.market.close()
