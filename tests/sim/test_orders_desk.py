@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
@@ -14,7 +14,6 @@ from ibconsole.sim.market import Market
 from ibconsole.sim.wire import encode_field
 
 ACCOUNT = "DU1234567"
-AS_OF = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
 
 
 class RecordingLink:
@@ -38,9 +37,9 @@ class RecordingLink:
 
 
 class World:
-    def __init__(self, golden_market_order: list[str]) -> None:
+    def __init__(self, as_of: datetime, golden_market_order: list[str]) -> None:
         self._golden = golden_market_order
-        clock = SimClock(AS_OF)
+        clock = SimClock(as_of)
         self.catalogue = Catalogue(clock)
         self.market = Market(self.catalogue, clock, seed=5)
         self.desk = Desk(
@@ -62,8 +61,8 @@ class World:
 
 
 @pytest.fixture
-async def world(golden_market_order: list[str]) -> AsyncIterator[World]:
-    built = World(golden_market_order)
+async def world(as_of: datetime, golden_market_order: list[str]) -> AsyncIterator[World]:
+    built = World(as_of, golden_market_order)
     yield built
     built.desk.close()
     built.market.close()
