@@ -1,5 +1,7 @@
 """Fixtures for the paper gateway tests: unmodified ib_insync clients connected to the gateway,
-and a recorded placeOrder frame for the tests that speak the wire protocol without a socket.
+the small vocabulary the order tests share (front month, prices off the bid, status history,
+recorded errors), and a recorded placeOrder frame for the tests that speak the wire protocol
+without a socket.
 
 The gateway itself (``make_gateway``, ``gateway``, ``as_of``) and ``wait_for`` come from the
 suite's tests/conftest.py.
@@ -8,13 +10,14 @@ suite's tests/conftest.py.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import pytest
-from ib_insync import IB
+from ib_insync import IB, Trade
 
 from ibconsole.sim import PaperGateway
+from ibconsole.sim.instruments import Instrument
 
 CONNECT_TIMEOUT = 3.0
 
@@ -61,6 +64,58 @@ async def connect() -> AsyncIterator[ClientFactory]:
 async def ib(gateway: PaperGateway, connect: ClientFactory) -> IB:
     """An ib_insync client connected to ``gateway`` with a unique clientId."""
     return await connect(gateway)
+
+
+# --- the order tests' vocabulary --------------------------------------------------------------
+
+
+class FrontMonth(Protocol):
+    def __call__(self, gateway: PaperGateway, symbol: str = ...) -> Instrument: ...
+
+
+def _front(gateway: PaperGateway, symbol: str = "MES") -> Instrument:
+    return next(i for i in gateway.catalogue.listed() if i.symbol == symbol)
+
+
+def _away(gateway: PaperGateway, instrument: Instrument, ticks: int) -> float:
+    quote = gateway.market.quote(instrument.con_id)
+    return float(quote.bid + ticks * instrument.min_tick)
+
+
+def _statuses(trade: Trade) -> list[str]:
+    return [entry.status for entry in trade.log]
+
+
+def _record_errors(ib: IB) -> list[tuple[int, int, str]]:
+    errors: list[tuple[int, int, str]] = []
+    ib.errorEvent += lambda req_id, code, message, _contract: errors.append((req_id, code, message))
+    return errors
+
+
+@pytest.fixture
+def front() -> FrontMonth:
+    """``front(gateway, symbol="MES")``: the first listed (front month) instrument of a symbol."""
+    return _front
+
+
+@pytest.fixture
+def away() -> Callable[[PaperGateway, Instrument, int], float]:
+    """``away(gateway, instrument, ticks)``: a price ``ticks`` ticks above (below if negative)
+    the instrument's current bid."""
+    return _away
+
+
+@pytest.fixture
+def statuses() -> Callable[[Trade], list[str]]:
+    """``statuses(trade)``: every status the trade's log went through, in order."""
+    return _statuses
+
+
+@pytest.fixture
+def record_errors() -> Callable[[IB], list[tuple[int, int, str]]]:
+    """``errors = record_errors(ib)``: from now on every errorEvent of ``ib`` as
+    ``(reqId, code, message)``, in order."""
+    return _record_errors
 
 
 # placeOrder for MarketOrder('BUY', 1, orderRef='ref-1', account='DU1234567') on MESH5 as

@@ -10,14 +10,9 @@ from ib_insync import IB, Contract, MarketOrder
 
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.accounts import SUMMARY_TAGS
-from ibconsole.sim.instruments import Instrument
 
 ACCOUNT = "DU1234567"
 TIMEOUT = 5.0
-
-
-def front(gateway: PaperGateway, symbol: str = "MES") -> Instrument:
-    return next(i for i in gateway.catalogue.listed() if i.symbol == symbol)
 
 
 def value(ib: IB, tag: str, account: str = ACCOUNT, currency: str = "USD") -> str | None:
@@ -37,7 +32,7 @@ async def test_connect_sync_gives_account_values_and_no_positions(ib: IB) -> Non
 
 
 async def test_fill_updates_positions_portfolio_and_account_values(
-    gateway: PaperGateway, ib: IB, wait_for
+    gateway: PaperGateway, ib: IB, wait_for, front
 ) -> None:
     es = front(gateway, "ES")
     trade = ib.placeOrder(Contract(conId=es.con_id, exchange="CME"), MarketOrder("BUY", 1))
@@ -69,7 +64,9 @@ async def test_account_summary_answers_the_ib_insync_tag_list(
     assert ("CashBalance", "BASE") in {(item.tag, item.currency) for item in summary}
 
 
-async def test_pnl_streams_about_once_a_second(gateway: PaperGateway, ib: IB, wait_for) -> None:
+async def test_pnl_streams_about_once_a_second(
+    gateway: PaperGateway, ib: IB, wait_for, front
+) -> None:
     mes = front(gateway)
     trade = ib.placeOrder(Contract(conId=mes.con_id, exchange="CME"), MarketOrder("BUY", 2))
     await asyncio.wait_for(trade.filledEvent, TIMEOUT)
@@ -87,7 +84,7 @@ async def test_pnl_streams_about_once_a_second(gateway: PaperGateway, ib: IB, wa
     ib.cancelPnLSingle(ACCOUNT, "", mes.con_id)
 
 
-async def test_several_accounts_on_one_gateway(make_gateway, connect, wait_for) -> None:
+async def test_several_accounts_on_one_gateway(make_gateway, connect, wait_for, front) -> None:
     gateway = await make_gateway(accounts=["DU1111111", "U2222222"])
     ib = await connect(gateway)
     assert ib.managedAccounts() == ["DU1111111", "U2222222"]

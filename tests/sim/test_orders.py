@@ -10,7 +10,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from ib_insync import IB, Contract, Future, LimitOrder, MarketOrder, StopOrder, Trade
+from ib_insync import IB, Contract, Future, LimitOrder, MarketOrder, StopOrder
 
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.instruments import Instrument
@@ -19,32 +19,12 @@ ACCOUNT = "DU1234567"
 TIMEOUT = 5.0
 
 
-def front(gateway: PaperGateway, symbol: str = "MES") -> Instrument:
-    return next(i for i in gateway.catalogue.listed() if i.symbol == symbol)
-
-
 def contract_of(instrument: Instrument) -> Contract:
     return Contract(conId=instrument.con_id, exchange=instrument.exchange)
 
 
-def away(gateway: PaperGateway, instrument: Instrument, ticks: int) -> float:
-    """A price ``ticks`` ticks above (below if negative) the current bid."""
-    quote = gateway.market.quote(instrument.con_id)
-    return float(quote.bid + ticks * instrument.min_tick)
-
-
-def record_errors(ib: IB) -> list[tuple[int, int, str]]:
-    errors: list[tuple[int, int, str]] = []
-    ib.errorEvent += lambda req_id, code, message, _contract: errors.append((req_id, code, message))
-    return errors
-
-
-def statuses(trade: Trade) -> list[str]:
-    return [entry.status for entry in trade.log]
-
-
 async def test_market_order_fills_with_commission_and_position(
-    gateway: PaperGateway, ib: IB, wait_for
+    gateway: PaperGateway, ib: IB, wait_for, front, statuses
 ) -> None:
     mes = front(gateway)
     seen: list[str] = []
@@ -87,7 +67,7 @@ async def test_market_order_fills_with_commission_and_position(
 
 
 async def test_qualified_contract_and_stop_through_market_fill(
-    gateway: PaperGateway, ib: IB
+    gateway: PaperGateway, ib: IB, front, away
 ) -> None:
     mes = front(gateway)
     (contract,) = await asyncio.wait_for(
@@ -101,7 +81,7 @@ async def test_qualified_contract_and_stop_through_market_fill(
 
 
 async def test_limit_order_rests_then_cancel_gives_202(
-    gateway: PaperGateway, ib: IB, wait_for
+    gateway: PaperGateway, ib: IB, wait_for, front, away, statuses, record_errors
 ) -> None:
     mes = front(gateway)
     errors = record_errors(ib)
@@ -119,14 +99,14 @@ async def test_limit_order_rests_then_cancel_gives_202(
     assert gateway.desk.open_orders() == []
 
 
-async def test_cancel_of_an_unknown_order_gives_10147(ib: IB, wait_for) -> None:
+async def test_cancel_of_an_unknown_order_gives_10147(ib: IB, wait_for, record_errors) -> None:
     errors = record_errors(ib)
     ib.client.cancelOrder(424242)
     await wait_for(lambda: errors, what="error 10147")
     assert errors == [(424242, 10147, "OrderId 424242 that needs to be cancelled is not found.")]
 
 
-async def test_reject_on_demand_sets_advanced_error(gateway: PaperGateway, ib: IB) -> None:
+async def test_reject_on_demand_sets_advanced_error(gateway: PaperGateway, ib: IB, front) -> None:
     mes = front(gateway)
     gateway.desk.reject_next("Margin requirement not met")
     trade = ib.placeOrder(contract_of(mes), MarketOrder("BUY", 1))
@@ -149,7 +129,7 @@ async def test_reject_on_demand_sets_advanced_error(gateway: PaperGateway, ib: I
     ],
 )
 async def test_bad_orders_are_rejected(
-    gateway: PaperGateway, ib: IB, order: LimitOrder, code: int, text: str
+    gateway: PaperGateway, ib: IB, order: LimitOrder, code: int, text: str, front, away
 ) -> None:
     if order.orderType == "LMT" and order.lmtPrice == 0.0:
         order.lmtPrice = away(gateway, front(gateway), 0)
@@ -168,7 +148,7 @@ async def test_unknown_contract_gives_200(gateway: PaperGateway, ib: IB) -> None
 
 
 async def test_what_if_returns_margins_and_commission_without_a_trade(
-    gateway: PaperGateway, ib: IB
+    gateway: PaperGateway, ib: IB, front
 ) -> None:
     mes = front(gateway)
     state = await asyncio.wait_for(
@@ -185,7 +165,7 @@ async def test_what_if_returns_margins_and_commission_without_a_trade(
     assert ib.positions() == []
 
 
-async def test_what_if_of_a_bad_order_ends_empty(gateway: PaperGateway, ib: IB) -> None:
+async def test_what_if_of_a_bad_order_ends_empty(gateway: PaperGateway, ib: IB, front) -> None:
     state = await asyncio.wait_for(
         ib.whatIfOrderAsync(contract_of(front(gateway)), LimitOrder("BUY", 1, 6000.1)), TIMEOUT
     )
@@ -194,7 +174,7 @@ async def test_what_if_of_a_bad_order_ends_empty(gateway: PaperGateway, ib: IB) 
 
 @pytest.mark.expect_log_warnings
 async def test_malformed_place_order_is_answered_with_320(
-    gateway: PaperGateway, ib: IB, wait_for
+    gateway: PaperGateway, ib: IB, wait_for, record_errors
 ) -> None:
     errors = record_errors(ib)
     ib.client.send(3, 77, 711002503, "MES")

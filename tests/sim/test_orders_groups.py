@@ -5,35 +5,15 @@ from __future__ import annotations
 
 import asyncio
 
-from ib_insync import IB, Contract, LimitOrder, MarketOrder, StopOrder, Trade
+from ib_insync import IB, Contract, LimitOrder, MarketOrder, StopOrder
 
 from ibconsole.sim import PaperGateway
-from ibconsole.sim.instruments import Instrument
 
 TIMEOUT = 5.0
 
 
-def front(gateway: PaperGateway) -> Instrument:
-    return next(i for i in gateway.catalogue.listed() if i.symbol == "MES")
-
-
-def away(gateway: PaperGateway, instrument: Instrument, ticks: int) -> float:
-    quote = gateway.market.quote(instrument.con_id)
-    return float(quote.bid + ticks * instrument.min_tick)
-
-
-def statuses(trade: Trade) -> list[str]:
-    return [entry.status for entry in trade.log]
-
-
-def record_errors(ib: IB) -> list[tuple[int, int]]:
-    errors: list[tuple[int, int]] = []
-    ib.errorEvent += lambda req_id, code, _message, _contract: errors.append((req_id, code))
-    return errors
-
-
 async def test_bracket_is_held_until_transmitted_then_released(
-    gateway: PaperGateway, ib: IB, wait_for
+    gateway: PaperGateway, ib: IB, wait_for, front, away
 ) -> None:
     mes = front(gateway)
     contract = Contract(conId=mes.con_id, exchange="CME")
@@ -67,7 +47,7 @@ async def test_bracket_is_held_until_transmitted_then_released(
 
 
 async def test_parent_fill_releases_children_and_take_profit_cancels_stop_loss(
-    gateway: PaperGateway, ib: IB, wait_for
+    gateway: PaperGateway, ib: IB, wait_for, front, away, record_errors
 ) -> None:
     mes = front(gateway)
     contract = Contract(conId=mes.con_id, exchange="CME")
@@ -88,7 +68,10 @@ async def test_parent_fill_releases_children_and_take_profit_cancels_stop_loss(
     ib.placeOrder(contract, take_profit)
     await asyncio.wait_for(tp_trade.filledEvent, TIMEOUT)
     await wait_for(lambda: sl_trade.orderStatus.status == "Cancelled", what="stop-loss cancelled")
-    await wait_for(lambda: (stop_loss.orderId, 202) in errors, what="202 for the stop-loss")
+    await wait_for(
+        lambda: (stop_loss.orderId, 202) in [(req_id, code) for req_id, code, _ in errors],
+        what="202 for the stop-loss",
+    )
     assert "Modified" in [entry.message for entry in tp_trade.log]
     assert sl_trade.fills == []
     await wait_for(lambda: not ib.positions(), what="flat again")
@@ -96,7 +79,7 @@ async def test_parent_fill_releases_children_and_take_profit_cancels_stop_loss(
 
 
 async def test_oca_group_fill_cancels_the_other_orders(
-    gateway: PaperGateway, ib: IB, wait_for
+    gateway: PaperGateway, ib: IB, wait_for, front, away, statuses
 ) -> None:
     mes = front(gateway)
     contract = Contract(conId=mes.con_id, exchange="CME")
@@ -115,7 +98,7 @@ async def test_oca_group_fill_cancels_the_other_orders(
 
 
 async def test_modify_reprices_and_is_logged_modified(
-    gateway: PaperGateway, ib: IB, wait_for
+    gateway: PaperGateway, ib: IB, wait_for, front, away
 ) -> None:
     mes = front(gateway)
     contract = Contract(conId=mes.con_id, exchange="CME")
@@ -140,7 +123,7 @@ async def test_modify_reprices_and_is_logged_modified(
 
 
 async def test_global_cancel_cancels_every_client(
-    gateway: PaperGateway, ib: IB, connect, wait_for
+    gateway: PaperGateway, ib: IB, connect, wait_for, front, away
 ) -> None:
     other = await connect(gateway)
     mes = front(gateway)
@@ -157,7 +140,9 @@ async def test_global_cancel_cancels_every_client(
     assert gateway.desk.open_orders() == []
 
 
-async def test_partial_fills_arrive_over_several_quotes(make_gateway, connect, wait_for) -> None:
+async def test_partial_fills_arrive_over_several_quotes(
+    make_gateway, connect, wait_for, front
+) -> None:
     gateway = await make_gateway(tick_rate=50)
     ib = await connect(gateway)
     mes = front(gateway)
@@ -178,7 +163,7 @@ async def test_partial_fills_arrive_over_several_quotes(make_gateway, connect, w
 
 
 async def test_partially_filled_order_can_be_cancelled(
-    gateway: PaperGateway, ib: IB, wait_for
+    gateway: PaperGateway, ib: IB, wait_for, front
 ) -> None:
     mes = front(gateway)
     gateway.desk.set_partial_fills(2, stall=True)

@@ -8,18 +8,8 @@ import asyncio
 from ib_insync import IB, Contract, ExecutionFilter, LimitOrder, MarketOrder
 
 from ibconsole.sim import PaperGateway
-from ibconsole.sim.instruments import Instrument
 
 TIMEOUT = 5.0
-
-
-def front(gateway: PaperGateway) -> Instrument:
-    return next(i for i in gateway.catalogue.listed() if i.symbol == "MES")
-
-
-def away(gateway: PaperGateway, instrument: Instrument, ticks: int) -> float:
-    quote = gateway.market.quote(instrument.con_id)
-    return float(quote.bid + ticks * instrument.min_tick)
 
 
 async def disconnect(ib: IB, gateway: PaperGateway, wait_for) -> None:
@@ -32,7 +22,7 @@ async def disconnect(ib: IB, gateway: PaperGateway, wait_for) -> None:
 
 
 async def test_reconnect_with_same_client_id_resyncs_orders_and_fills(
-    make_gateway, connect, wait_for
+    make_gateway, connect, wait_for, front, away
 ) -> None:
     gateway = await make_gateway(tick_rate=20)
     mes = front(gateway)
@@ -75,7 +65,7 @@ async def test_reconnect_with_same_client_id_resyncs_orders_and_fills(
 
 
 async def test_order_events_go_to_the_placing_client_only(
-    gateway: PaperGateway, ib: IB, connect, wait_for
+    gateway: PaperGateway, ib: IB, connect, wait_for, front, away
 ) -> None:
     other = await connect(gateway)
     mes = front(gateway)
@@ -98,7 +88,7 @@ async def test_order_events_go_to_the_placing_client_only(
 
 
 async def test_executions_and_completed_orders_on_request(
-    gateway: PaperGateway, ib: IB, connect
+    gateway: PaperGateway, ib: IB, connect, front
 ) -> None:
     mes = front(gateway)
     contract = Contract(conId=mes.con_id, exchange="CME")
