@@ -184,6 +184,16 @@ class RollFailure:
 
 
 @dataclass(slots=True)
+class _Change:
+    """A change of a working order that IB has not answered yet (the journal holds ``wanted``
+    from before it was sent, or ``before`` again once IB executed on those terms meanwhile)."""
+
+    before: _Terms
+    wanted: _Terms
+    reverted: bool = False
+
+
+@dataclass(slots=True)
 class _Roll:
     """A roll in progress or incomplete: the close leg's key and every try of the open leg."""
 
@@ -219,8 +229,7 @@ class OrderService:
         self._recent: deque[OrderIntent] = deque(maxlen=200)
         self._reconciled = False
         self._done: dict[str, asyncio.Future[OrderState]] = {}
-        # key -> (terms before, terms asked for) of a modification IB has not answered yet
-        self._modifying: dict[str, tuple[_Terms, _Terms]] = {}
+        self._modifying: dict[str, _Change] = {}  # by key
         self._rolls: dict[RollPlan, _Roll] = {}
         self.order_changed = Event("order_changed")
         self.fill_recorded = Event("fill_recorded")
@@ -430,7 +439,7 @@ class OrderService:
         except ConnectionError as exc:
             self._journal.record_modification(key, *before)
             raise OrderRefused(f"Not sent, the connection is down: {exc}") from exc
-        self._modifying[key] = (before, wanted)
+        self._modifying[key] = _Change(before, wanted)
 
     async def wait_final(self, key: str) -> OrderState:
         """Wait until the journal holds a final state for ``key`` (callers bound the wait)."""
@@ -877,11 +886,13 @@ class OrderService:
 
     def _on_trade(self, trade: Trade) -> None:
         key = trade.order.orderRef
-        pending = self._modifying.get(key) if key else None
-        if pending is not None:
+        change = self._modifying.get(key) if key else None
+        if change is not None:
             journalled = self._ours(trade)
-            if journalled is not None and self._terms(trade, journalled) == pending[1]:
+            if journalled is not None and self._terms(trade, journalled) == change.wanted:
                 del self._modifying[key]
+                if change.reverted and not journalled.is_final:
+                    self._journal.record_modification(key, *change.wanted)
         self.order_changed.emit(self._row(trade))
 
     def _on_status(self, trade: Trade) -> None:
@@ -922,11 +933,11 @@ class OrderService:
     def _end_unconfirmed_change(self, journalled: JournalOrder, trade: Trade) -> None:
         """An order that ends before IB confirmed a change to it ends on the terms IB had: the
         journal wrote the change down before sending it."""
-        pending = self._modifying.pop(journalled.key, None)
-        if pending is None or journalled.is_final:
+        change = self._modifying.pop(journalled.key, None)
+        if change is None or change.reverted or journalled.is_final:
             return
         confirmed = self._terms(trade, journalled)
-        if confirmed != pending[1]:
+        if confirmed != change.wanted:
             log.info("order %s ended before IB confirmed its change", journalled.key)
             self._journal.record_modification(journalled.key, *confirmed)
 
@@ -942,9 +953,9 @@ class OrderService:
             if not journalled.is_final:
                 self._never_arrived(journalled)
             return
-        pending = self._modifying.pop(key, None)
-        if pending is not None:
-            before = pending[0]
+        change = self._modifying.pop(key, None)
+        if change is not None:
+            before = change.before
             log.warning("IB rejected the change of order %s (%d: %s)", key, code, message)
             if not journalled.is_final:
                 self._journal.record_modification(key, *before)
@@ -994,7 +1005,28 @@ class OrderService:
                 future.set_result(state)
 
     def _on_execution(self, trade: Trade, fill: Fill) -> None:
+        self._keep_executed_terms(trade, fill)
         self._record_fill(fill)
+
+    def _keep_executed_terms(self, trade: Trade, fill: Fill) -> None:
+        """IB executes on the terms it has confirmed: a fill that would complete the quantity of
+        a change it has not confirmed yet puts those terms back in the journal until it does
+        (else the journal would call filled an order IB still works, or filled beyond it)."""
+        execution = fill.execution
+        change = self._modifying.get(execution.orderRef) if execution.orderRef else None
+        if change is None or change.reverted:
+            return
+        journalled = self._journal.order(execution.orderRef)
+        if (
+            journalled is None
+            or journalled.is_final
+            or execution.execId in self._journal.known_exec_ids()
+        ):
+            return
+        executed = journalled.lifecycle.executed + Decimal(repr(execution.shares))
+        if executed >= journalled.lifecycle.quantity:
+            self._journal.record_modification(journalled.key, *self._terms(trade, journalled))
+            change.reverted = True
 
     def _record_fill(self, fill: Fill) -> bool:
         execution = fill.execution

@@ -433,17 +433,20 @@ async def test_an_order_ib_has_not_acknowledged_cannot_be_changed(
 
 
 @pytest.mark.expect_log_warnings
-async def test_an_order_that_ends_before_ib_confirms_its_change_keeps_the_terms_ib_had(
-    rig: Rig, wait_for: WaitFor
+@pytest.mark.parametrize(("placed", "asked", "parts"), [(1, 3, 1), (2, 1, 1), (3, 2, 2)])
+async def test_an_order_that_fills_before_ib_confirms_its_change_keeps_the_terms_ib_had(
+    rig: Rig, wait_for: WaitFor, placed: int, asked: int, parts: int
 ) -> None:
-    # The journal writes a change down before sending it; IB fills the order first and then
-    # refuses the change (104): the journal must not keep the quantity IB never accepted.
-    intent = rig.intent(order_type="LMT", limit_price=rig.bid(-1))
+    # The journal writes a change down before sending it; IB fills the order on the terms it
+    # had and then refuses the change: the journal must not keep the quantity IB never took,
+    # nor call the order filled when a first part reaches the quantity asked for.
+    intent = rig.intent(quantity=placed, order_type="LMT", limit_price=rig.bid(-1))
     rig.broker.orders.submit(intent)
     await wait_for(lambda: rig.state(intent.key) is OrderState.WORKING)
+    rig.gw.desk.set_partial_fills(parts)
     rig.gw.faults.delay_replies(0.3)
 
-    rig.broker.orders.modify(rig.row(intent.key).order_id, quantity=Decimal(3))
+    rig.broker.orders.modify(rig.row(intent.key).order_id, quantity=Decimal(asked))
     for _ in range(10_000):
         if rig.sim_status(intent.key) == "Filled":
             break
@@ -452,7 +455,7 @@ async def test_an_order_that_ends_before_ib_confirms_its_change_keeps_the_terms_
     assert await rig.final(intent.key) is OrderState.FILLED
     order = rig.journal.order(intent.key)
     assert order is not None
-    assert (order.lifecycle.quantity, order.lifecycle.executed) == (Decimal(1), Decimal(1))
+    assert (order.lifecycle.quantity, order.lifecycle.executed) == (placed, placed)
     await wait_for(lambda: any(o.is_modify for o in rig.gw.orders), what="the late change")
     rig.assert_agree()
 
