@@ -9,17 +9,19 @@ suite's tests/conftest.py.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import pytest
-from ib_insync import IB, Trade
+from ib_insync import IB, Contract, Future, Trade
 
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.instruments import Instrument
 
 CONNECT_TIMEOUT = 3.0
+REPLY_TIMEOUT = 3.0
 
 _client_ids = itertools.count(11)
 
@@ -116,6 +118,38 @@ def record_errors() -> Callable[[IB], list[tuple[int, int, str]]]:
     """``errors = record_errors(ib)``: from now on every errorEvent of ``ib`` as
     ``(reqId, code, message)``, in order."""
     return _record_errors
+
+
+# --- market data and history tests -----------------------------------------------------------
+
+
+class FutureQualifier(Protocol):
+    def __call__(self, ib: IB, symbol: str = ..., month: str = ...) -> Awaitable[Contract]: ...
+
+
+async def _qualified_future(ib: IB, symbol: str = "ES", month: str = "202503") -> Contract:
+    (contract,) = await asyncio.wait_for(
+        ib.qualifyContractsAsync(Future(symbol, month, "CME")), REPLY_TIMEOUT
+    )
+    return contract
+
+
+async def _round_trip(ib: IB) -> None:
+    await asyncio.wait_for(ib.reqCurrentTimeAsync(), REPLY_TIMEOUT)
+
+
+@pytest.fixture
+def qualified_future() -> FutureQualifier:
+    """``await qualified_future(ib, symbol="ES", month="202503")``: the CME future as the gateway
+    qualifies it (202503 is the front month at the suite's ``as_of``)."""
+    return _qualified_future
+
+
+@pytest.fixture
+def round_trip() -> Callable[[IB], Awaitable[None]]:
+    """``await round_trip(ib)``: everything the gateway sent before this has been handled by the
+    client."""
+    return _round_trip
 
 
 # placeOrder for MarketOrder('BUY', 1, orderRef='ref-1', account='DU1234567') on MESH5 as

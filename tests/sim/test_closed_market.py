@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from ib_insync import IB, Contract, Future, MarketOrder, Ticker
+from ib_insync import IB, MarketOrder, Ticker
 
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.clock import SimClock
@@ -24,16 +24,7 @@ SUNDAY_OPEN = datetime(2026, 11, 22, 17, 0, tzinfo=CHICAGO)
 # Tuesday 8 December 2026, a second before the daily 16:00-17:00 Chicago break.
 TUESDAY_BEFORE_HALT = datetime(2026, 12, 8, 15, 59, 59, tzinfo=CHICAGO)
 TIMEOUT = 5.0
-
-
-async def _es(ib: IB) -> Contract:
-    (contract,) = await asyncio.wait_for(ib.qualifyContractsAsync(Future("ES", "202612", "CME")), 3)
-    return contract
-
-
-async def _round_trip(ib: IB) -> None:
-    """Everything the gateway sent before this has been handled by the client."""
-    await asyncio.wait_for(ib.reqCurrentTimeAsync(), 3)
+ES_MONTH = "202612"  # the front month at the instants above
 
 
 def _run_to(clock: SimClock, moment: datetime) -> None:
@@ -42,15 +33,15 @@ def _run_to(clock: SimClock, moment: datetime) -> None:
 
 @pytest.mark.parametrize("as_of", [SATURDAY])
 async def test_saturday_sends_one_quote_then_nothing_until_the_sunday_open(
-    make_gateway: Any, connect: Any, wait_for: Any
+    make_gateway: Any, connect: Any, wait_for: Any, qualified_future: Any, round_trip: Any
 ) -> None:
     gateway: PaperGateway = await make_gateway(tick_rate=50)
     ib: IB = await connect(gateway)
-    contract = await _es(ib)
+    contract = await qualified_future(ib, month=ES_MONTH)
     assert not gateway.market.is_open(contract.conId)
     ticker = ib.reqMktData(contract)
     await wait_for(lambda: ticker.close > 0 and ticker.volume > 0, what="the first quote")
-    await _round_trip(ib)
+    await round_trip(ib)
     quote = gateway.market.quote(contract.conId)
     assert (ticker.bid, ticker.ask, ticker.last) == (
         float(quote.bid),
@@ -82,14 +73,14 @@ async def test_saturday_sends_one_quote_then_nothing_until_the_sunday_open(
 
 @pytest.mark.parametrize("as_of", [SATURDAY])
 async def test_a_market_order_on_saturday_waits_and_fills_at_the_sunday_open(
-    make_gateway: Any, connect: Any, wait_for: Any
+    make_gateway: Any, connect: Any, wait_for: Any, qualified_future: Any, round_trip: Any
 ) -> None:
     gateway: PaperGateway = await make_gateway(tick_rate=20)
     ib: IB = await connect(gateway)
-    contract = await _es(ib)
+    contract = await qualified_future(ib, month=ES_MONTH)
     trade = ib.placeOrder(contract, MarketOrder("BUY", 1))
     await wait_for(lambda: trade.orderStatus.status == "PreSubmitted", what="the order accepted")
-    await _round_trip(ib)
+    await round_trip(ib)
     assert not trade.fills
     assert [order.order_id for order in gateway.desk.open_orders()] == [trade.order.orderId]
     frozen_ask = gateway.market.quote(contract.conId).ask
@@ -111,8 +102,10 @@ async def test_a_market_order_on_saturday_waits_and_fills_at_the_sunday_open(
 
 
 @pytest.mark.parametrize("as_of", [SATURDAY])
-async def test_saturday_history_ends_at_the_live_last_price(gateway: PaperGateway, ib: IB) -> None:
-    contract = await _es(ib)
+async def test_saturday_history_ends_at_the_live_last_price(
+    gateway: PaperGateway, ib: IB, qualified_future: Any, round_trip: Any
+) -> None:
+    contract = await qualified_future(ib, month=ES_MONTH)
     ticker = ib.reqMktData(contract)
     minutes = await asyncio.wait_for(
         ib.reqHistoricalDataAsync(contract, "", "2 D", "1 min", "TRADES", False, timeout=0), 5
@@ -123,7 +116,7 @@ async def test_saturday_history_ends_at_the_live_last_price(gateway: PaperGatewa
     days = await asyncio.wait_for(
         ib.reqHistoricalDataAsync(contract, "", "10 D", "1 day", "TRADES", False, timeout=0), 5
     )
-    await _round_trip(ib)
+    await round_trip(ib)
     last = gateway.market.quote(contract.conId).last
     assert ticker.last == float(last)
     assert minutes[-1].date == FRIDAY_CLOSE - timedelta(minutes=1)
@@ -142,9 +135,9 @@ async def test_saturday_history_ends_at_the_live_last_price(gateway: PaperGatewa
 
 @pytest.mark.parametrize("as_of", [TUESDAY_BEFORE_HALT])
 async def test_history_in_the_daily_break_ends_at_the_live_last_price(
-    gateway: PaperGateway, ib: IB
+    gateway: PaperGateway, ib: IB, qualified_future: Any
 ) -> None:
-    contract = await _es(ib)
+    contract = await qualified_future(ib, month=ES_MONTH)
     _run_to(gateway.clock, TUESDAY_BEFORE_HALT + timedelta(minutes=30))  # 16:29:59, halted
     bars = await asyncio.wait_for(
         ib.reqHistoricalDataAsync(contract, "", "3600 S", "5 mins", "TRADES", False, timeout=0), 5
@@ -181,9 +174,9 @@ async def test_the_daily_break_stops_the_walk_until_17_00(wait_for: Any) -> None
 
 @pytest.mark.parametrize("as_of", [SUNDAY_OPEN - timedelta(milliseconds=500)])
 async def test_real_time_bars_start_with_the_session(
-    gateway: PaperGateway, ib: IB, wait_for: Any
+    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any
 ) -> None:
-    contract = await _es(ib)
+    contract = await qualified_future(ib, month=ES_MONTH)
     bars = ib.reqRealTimeBars(contract, 5, "TRADES", False)
     await wait_for(lambda: len(bars) >= 1, timeout=8, what="a real-time bar")
     assert bars[0].time == SUNDAY_OPEN  # not the closed 16:59:55 bar before it

@@ -8,14 +8,9 @@ import time
 from typing import Any
 
 import pytest
-from ib_insync import IB, Contract, Future, MarketOrder
+from ib_insync import IB, Future, MarketOrder
 
 from ibconsole.sim import PaperGateway
-
-
-async def _es(ib: IB) -> Contract:
-    (contract,) = await asyncio.wait_for(ib.qualifyContractsAsync(Future("ES", "202503", "CME")), 3)
-    return contract
 
 
 def _codes(ib: IB) -> list[int]:
@@ -32,7 +27,7 @@ def _disconnects(ib: IB) -> list[None]:
 
 @pytest.mark.parametrize("abrupt", [True, False], ids=["reset", "fin"])
 async def test_lost_connection_fails_pending_requests_once_and_reconnect_works(
-    gateway: PaperGateway, ib: IB, wait_for: Any, abrupt: bool
+    gateway: PaperGateway, ib: IB, wait_for: Any, abrupt: bool, qualified_future: Any
 ) -> None:
     disconnects = _disconnects(ib)
     api_errors: list[str] = []
@@ -58,7 +53,7 @@ async def test_lost_connection_fails_pending_requests_once_and_reconnect_works(
     gateway.faults.delay_replies(0)
     await ib.connectAsync("127.0.0.1", gateway.port, clientId=client_id, timeout=3)
     assert ib.managedAccounts() == ["DU1234567"]
-    ticker = ib.reqMktData(await _es(ib))
+    ticker = ib.reqMktData(await qualified_future(ib))
     await wait_for(lambda: ticker.bid > 0, what="a quote after reconnecting")
     assert disconnects == [None]
 
@@ -106,10 +101,10 @@ async def test_delayed_replies_keep_their_order(gateway: PaperGateway, ib: IB) -
 
 
 async def test_connectivity_lost_then_restored_with_data_maintained(
-    gateway: PaperGateway, ib: IB, wait_for: Any
+    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any
 ) -> None:
     codes = _codes(ib)
-    contract = await _es(ib)
+    contract = await qualified_future(ib)
     ticker = ib.reqMktData(contract)
     await wait_for(lambda: ticker.volume > 0, what="a quote")
     gateway.faults.lose_connectivity()
@@ -128,10 +123,10 @@ async def test_connectivity_lost_then_restored_with_data_maintained(
 
 
 async def test_connectivity_restored_with_data_lost_drops_subscriptions(
-    gateway: PaperGateway, ib: IB, wait_for: Any
+    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any
 ) -> None:
     codes = _codes(ib)
-    contract = await _es(ib)
+    contract = await qualified_future(ib)
     ticker = ib.reqMktData(contract)
     await wait_for(lambda: ticker.volume > 0, what="a quote")
     gateway.faults.lose_connectivity(restore_after=0.05, data_maintained=False)
@@ -155,8 +150,10 @@ async def test_farm_flaps(gateway: PaperGateway, ib: IB, wait_for: Any) -> None:
         gateway.faults.farm_flap("cloud")
 
 
-async def test_reject_next_order(gateway: PaperGateway, ib: IB, wait_for: Any) -> None:
-    contract = await _es(ib)
+async def test_reject_next_order(
+    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any
+) -> None:
+    contract = await qualified_future(ib)
     gateway.faults.reject_next_order("Insufficient margin")
     trade = ib.placeOrder(contract, MarketOrder("BUY", 1))
     await wait_for(trade.isDone, what="the reject")

@@ -16,11 +16,6 @@ from ibconsole.sim import PaperGateway
 _CHICAGO = ZoneInfo("US/Central")
 
 
-async def _es(ib: IB) -> Contract:
-    (contract,) = await asyncio.wait_for(ib.qualifyContractsAsync(Future("ES", "202503", "CME")), 3)
-    return contract
-
-
 async def _bars(ib: IB, contract: Contract, *args: Any, **kwargs: Any) -> Any:
     return await asyncio.wait_for(
         ib.reqHistoricalDataAsync(contract, *args, **kwargs, timeout=0), 5
@@ -36,9 +31,9 @@ def _sane(bar: BarData, tick: float = 0.25) -> bool:
 
 
 async def test_intraday_bars_end_where_the_live_walk_continues(
-    gateway: PaperGateway, ib: IB, as_of: datetime
+    gateway: PaperGateway, ib: IB, as_of: datetime, qualified_future: Any
 ) -> None:
-    contract = await _es(ib)
+    contract = await qualified_future(ib)
     bars = await _bars(ib, contract, "", "1800 S", "1 min", "TRADES", False)
     assert len(bars) == 31  # 30 whole minutes and the current one
     assert all(_sane(bar) for bar in bars)
@@ -53,9 +48,9 @@ async def test_intraday_bars_end_where_the_live_walk_continues(
 
 
 async def test_keep_up_to_date_appends_and_updates_with_the_same_date_format(
-    gateway: PaperGateway, ib: IB, wait_for: Any
+    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any
 ) -> None:
-    contract = await _es(ib)
+    contract = await qualified_future(ib)
     bars = await _bars(ib, contract, "", "30 S", "1 secs", "TRADES", False, keepUpToDate=True)
     initial = len(bars)
     assert initial >= 30
@@ -74,9 +69,9 @@ async def test_keep_up_to_date_appends_and_updates_with_the_same_date_format(
 
 
 async def test_daily_bars_are_trade_dates_ending_today(
-    gateway: PaperGateway, ib: IB, as_of: datetime, wait_for: Any
+    gateway: PaperGateway, ib: IB, as_of: datetime, wait_for: Any, qualified_future: Any
 ) -> None:
-    contract = await _es(ib)
+    contract = await qualified_future(ib)
     bars = await _bars(ib, contract, "", "30 D", "1 day", "TRADES", False, keepUpToDate=True)
     dates = [bar.date for bar in bars]
     assert all(type(day) is date for day in dates)
@@ -94,8 +89,8 @@ async def test_daily_bars_are_trade_dates_ending_today(
     assert len(bars) == 21
 
 
-async def test_weekly_and_monthly_bars(ib: IB) -> None:
-    contract = await _es(ib)
+async def test_weekly_and_monthly_bars(ib: IB, qualified_future: Any) -> None:
+    contract = await qualified_future(ib)
     weeks = await _bars(ib, contract, "", "1 Y", "1 week", "TRADES", False)
     months = await _bars(ib, contract, "", "1 Y", "1 month", "TRADES", False)
     assert 52 <= len(weeks) <= 54
@@ -105,8 +100,8 @@ async def test_weekly_and_monthly_bars(ib: IB) -> None:
     assert all(_sane(bar) for bar in weeks + months)
 
 
-async def test_epoch_dates_rth_and_an_end_in_the_past(ib: IB) -> None:
-    contract = await _es(ib)
+async def test_epoch_dates_rth_and_an_end_in_the_past(ib: IB, qualified_future: Any) -> None:
+    contract = await qualified_future(ib)
     epoch = await _bars(ib, contract, "", "600 S", "5 mins", "TRADES", False, formatDate=2)
     assert epoch[-1].date.tzinfo is not None
     assert epoch[-1].date.utcoffset() == timedelta(0)
@@ -119,8 +114,8 @@ async def test_epoch_dates_rth_and_an_end_in_the_past(ib: IB) -> None:
     assert past[-1].date == datetime(2025, 3, 3, 13, 55, tzinfo=_CHICAGO)
 
 
-async def test_weekend_has_no_generated_bars(ib: IB) -> None:
-    contract = await _es(ib)
+async def test_weekend_has_no_generated_bars(ib: IB, qualified_future: Any) -> None:
+    contract = await qualified_future(ib)
     end = datetime(2025, 3, 2, 12, 0, tzinfo=UTC)  # Sunday morning
     bars = await _bars(ib, contract, end, "2 D", "1 hour", "TRADES", False)
     assert bars
@@ -137,18 +132,22 @@ async def test_currency_midpoint_bars(ib: IB) -> None:
     assert all(1.0 < bar.close < 1.2 for bar in bars)
 
 
-async def test_same_seed_same_history(make_gateway: Any, connect: Any) -> None:
+async def test_same_seed_same_history(
+    make_gateway: Any, connect: Any, qualified_future: Any
+) -> None:
     first = await connect(await make_gateway(seed=42))
     second = await connect(await make_gateway(seed=42))
-    one = await _bars(first, await _es(first), "", "60 D", "1 day", "TRADES", False)
-    two = await _bars(second, await _es(second), "", "60 D", "1 day", "TRADES", False)
+    one = await _bars(first, await qualified_future(first), "", "60 D", "1 day", "TRADES", False)
+    two = await _bars(second, await qualified_future(second), "", "60 D", "1 day", "TRADES", False)
     assert [(b.date, b.open, b.high, b.low, b.close, b.volume) for b in one] == [
         (b.date, b.open, b.high, b.low, b.close, b.volume) for b in two
     ]
 
 
-async def test_request_errors_end_the_request(gateway: PaperGateway, ib: IB) -> None:
-    contract = await _es(ib)
+async def test_request_errors_end_the_request(
+    gateway: PaperGateway, ib: IB, qualified_future: Any
+) -> None:
+    contract = await qualified_future(ib)
     codes: list[int] = []
     ib.errorEvent += lambda req_id, code, message, c: codes.append(code)
     assert not await _bars(ib, contract, "", "1 D", "7 mins", "TRADES", False)
@@ -165,8 +164,10 @@ async def test_request_errors_end_the_request(gateway: PaperGateway, ib: IB) -> 
     assert codes == [321, 321, 162, 10314, 162, 321, 200]
 
 
-async def test_pacing_faults_hit_the_next_request_only(gateway: PaperGateway, ib: IB) -> None:
-    contract = await _es(ib)
+async def test_pacing_faults_hit_the_next_request_only(
+    gateway: PaperGateway, ib: IB, qualified_future: Any
+) -> None:
+    contract = await qualified_future(ib)
     codes: list[int] = []
     ib.errorEvent += lambda req_id, code, message, c: codes.append(code)
     gateway.faults.pace_next_historical()
@@ -177,8 +178,8 @@ async def test_pacing_faults_hit_the_next_request_only(gateway: PaperGateway, ib
     assert codes == [162, 100]
 
 
-async def test_head_timestamp(ib: IB, as_of: datetime) -> None:
-    contract = await _es(ib)
+async def test_head_timestamp(ib: IB, as_of: datetime, qualified_future: Any) -> None:
+    contract = await qualified_future(ib)
     head = await asyncio.wait_for(ib.reqHeadTimeStampAsync(contract, "TRADES", False, 2), 3)
     assert isinstance(head, datetime)
     assert head.tzinfo is not None
@@ -186,9 +187,9 @@ async def test_head_timestamp(ib: IB, as_of: datetime) -> None:
 
 
 async def test_real_time_bars_every_five_seconds(
-    gateway: PaperGateway, ib: IB, wait_for: Any
+    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any
 ) -> None:
-    contract = await _es(ib)
+    contract = await qualified_future(ib)
     bars = ib.reqRealTimeBars(contract, 5, "TRADES", False)
     await wait_for(lambda: len(bars) >= 1, timeout=8, what="a real-time bar")
     bar = bars[0]

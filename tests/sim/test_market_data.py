@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from ib_insync import IB, Contract, Forex, Future, Stock
+from ib_insync import IB, Forex, Future, Stock
 
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.clock import SimClock
@@ -17,24 +17,14 @@ from ibconsole.sim.instruments import Catalogue
 from ibconsole.sim.market import Market
 
 
-async def _front(ib: IB, symbol: str = "ES") -> Contract:
-    (contract,) = await asyncio.wait_for(
-        ib.qualifyContractsAsync(Future(symbol, "202503", "CME")), 3
-    )
-    return contract
-
-
-async def _round_trip(ib: IB) -> None:
-    """Everything the gateway sent before this has been handled by the client."""
-    await asyncio.wait_for(ib.reqCurrentTimeAsync(), 3)
-
-
 def _on_grid(value: float, tick: float) -> bool:
     return math.isclose(round(value / tick) * tick, value, abs_tol=1e-9)
 
 
-async def test_live_stream_fills_the_ticker(gateway: PaperGateway, ib: IB, wait_for: Any) -> None:
-    contract = await _front(ib)
+async def test_live_stream_fills_the_ticker(
+    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any
+) -> None:
+    contract = await qualified_future(ib)
     ticker = ib.reqMktData(contract)
     await wait_for(
         lambda: ticker.bid > 0 and ticker.last > 0 and ticker.volume > 0, what="first quote"
@@ -57,8 +47,10 @@ async def test_live_stream_fills_the_ticker(gateway: PaperGateway, ib: IB, wait_
     assert Decimal(str(ticker.volume)) <= quote.volume
 
 
-async def test_delayed_data_after_req_market_data_type_3(ib: IB, wait_for: Any) -> None:
-    contract = await _front(ib, "NQ")
+async def test_delayed_data_after_req_market_data_type_3(
+    ib: IB, wait_for: Any, qualified_future: Any
+) -> None:
+    contract = await qualified_future(ib, "NQ")
     warnings: list[tuple[int, int]] = []
     ib.errorEvent += lambda req_id, code, message, c: warnings.append((req_id, code))
     ib.reqMarketDataType(3)
@@ -70,8 +62,8 @@ async def test_delayed_data_after_req_market_data_type_3(ib: IB, wait_for: Any) 
     assert ticker.ask > ticker.bid
 
 
-async def test_delayed_tick_types_on_the_wire(ib: IB, wait_for: Any) -> None:
-    contract = await _front(ib, "MES")
+async def test_delayed_tick_types_on_the_wire(ib: IB, wait_for: Any, qualified_future: Any) -> None:
+    contract = await qualified_future(ib, "MES")
     ib.reqMarketDataType(4)
     ticker = ib.reqMktData(contract)
     seen: set[int] = set()
@@ -84,10 +76,10 @@ async def test_delayed_tick_types_on_the_wire(ib: IB, wait_for: Any) -> None:
 
 
 async def test_delayed_only_fault_overrides_a_live_request(
-    gateway: PaperGateway, ib: IB, wait_for: Any
+    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any
 ) -> None:
     gateway.faults.delayed_data_only()
-    contract = await _front(ib)
+    contract = await qualified_future(ib)
     codes: list[int] = []
     ib.errorEvent += lambda req_id, code, message, c: codes.append(code)
     ticker = ib.reqMktData(contract)
@@ -96,8 +88,10 @@ async def test_delayed_only_fault_overrides_a_live_request(
     assert codes == [10167]
 
 
-async def test_snapshot_ends_with_tick_snapshot_end(gateway: PaperGateway, ib: IB) -> None:
-    contract = await _front(ib, "RTY")
+async def test_snapshot_ends_with_tick_snapshot_end(
+    gateway: PaperGateway, ib: IB, qualified_future: Any
+) -> None:
+    contract = await qualified_future(ib, "RTY")
     (ticker,) = await asyncio.wait_for(ib.reqTickersAsync(contract), 3)
     assert ticker.bid > 0
     assert ticker.ask > ticker.bid
@@ -108,8 +102,10 @@ async def test_snapshot_ends_with_tick_snapshot_end(gateway: PaperGateway, ib: I
     assert gateway.market_data.subscription_count() == 0
 
 
-async def test_cancel_stops_the_stream(gateway: PaperGateway, ib: IB, wait_for: Any) -> None:
-    contract = await _front(ib)
+async def test_cancel_stops_the_stream(
+    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any, round_trip: Any
+) -> None:
+    contract = await qualified_future(ib)
     ticker = ib.reqMktData(contract)
     await wait_for(lambda: ticker.volume > 0, what="first quote")
     ib.cancelMktData(contract)
@@ -117,19 +113,19 @@ async def test_cancel_stops_the_stream(gateway: PaperGateway, ib: IB, wait_for: 
         lambda: not gateway.market.is_held(contract.conId), what="the market to stop ticking"
     )
     assert gateway.market_data.subscription_count() == 0
-    await _round_trip(ib)
+    await round_trip(ib)
     volume = ticker.volume
     for _ in range(20):
         gateway.market.step(contract.conId)
-    await _round_trip(ib)
+    await round_trip(ib)
     assert ticker.volume == volume
 
 
 async def test_two_clients_see_the_same_market(
-    gateway: PaperGateway, ib: IB, connect: Any, wait_for: Any
+    gateway: PaperGateway, ib: IB, connect: Any, wait_for: Any, qualified_future: Any
 ) -> None:
     other = await connect(gateway)
-    contract = await _front(ib)
+    contract = await qualified_future(ib)
     mine, theirs = ib.reqMktData(contract), other.reqMktData(contract)
     await wait_for(lambda: mine.volume > 0 and theirs.volume > 0, what="both quotes")
     ib.cancelMktData(contract)
@@ -214,12 +210,17 @@ async def test_hold_is_reference_counted(as_of: Any, wait_for: Any) -> None:
 
 
 async def test_market_data_type_is_per_connection(
-    gateway: PaperGateway, ib: IB, connect: Any, wait_for: Any
+    gateway: PaperGateway,
+    ib: IB,
+    connect: Any,
+    wait_for: Any,
+    qualified_future: Any,
+    round_trip: Any,
 ) -> None:
     other = await connect(gateway)
-    contract = await _front(ib)
+    contract = await qualified_future(ib)
     ib.reqMarketDataType(3)
-    await _round_trip(ib)
+    await round_trip(ib)
     delayed, live = ib.reqMktData(contract), other.reqMktData(contract)
     await wait_for(lambda: delayed.bid > 0 and live.bid > 0, what="both quotes")
     assert delayed.marketDataType == 3
