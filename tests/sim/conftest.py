@@ -1,7 +1,7 @@
 """Fixtures for the paper gateway tests: unmodified ib_insync clients connected to the gateway,
-the small vocabulary the order tests share (front month, prices off the bid, status history,
-recorded errors), and a recorded placeOrder frame for the tests that speak the wire protocol
-without a socket.
+the errors a client receives, the small vocabulary the order tests share (front month, prices
+off the bid, status history), qualified futures, and a recorded placeOrder frame for the tests
+that speak the wire protocol without a socket.
 
 The gateway itself (``make_gateway``, ``gateway``, ``as_of``) and ``wait_for`` come from the
 suite's tests/conftest.py.
@@ -68,6 +68,27 @@ async def ib(gateway: PaperGateway, connect: ClientFactory) -> IB:
     return await connect(gateway)
 
 
+class ErrorLog(list[tuple[int, int, str]]):
+    """Every errorEvent of one client as ``(reqId, code, message)``, in arrival order."""
+
+    def __init__(self, ib: IB) -> None:
+        super().__init__()
+        ib.errorEvent += lambda req_id, code, message, _contract: self.append(
+            (req_id, code, message)
+        )
+
+    @property
+    def codes(self) -> list[int]:
+        return [code for _, code, _ in self]
+
+
+@pytest.fixture
+def record_errors() -> Callable[[IB], ErrorLog]:
+    """``errors = record_errors(ib)``: from now on every error ``ib`` receives, in order
+    (``errors.codes`` for the codes alone)."""
+    return ErrorLog
+
+
 # --- the order tests' vocabulary --------------------------------------------------------------
 
 
@@ -88,12 +109,6 @@ def _statuses(trade: Trade) -> list[str]:
     return [entry.status for entry in trade.log]
 
 
-def _record_errors(ib: IB) -> list[tuple[int, int, str]]:
-    errors: list[tuple[int, int, str]] = []
-    ib.errorEvent += lambda req_id, code, message, _contract: errors.append((req_id, code, message))
-    return errors
-
-
 @pytest.fixture
 def front() -> FrontMonth:
     """``front(gateway, symbol="MES")``: the first listed (front month) instrument of a symbol."""
@@ -111,13 +126,6 @@ def away() -> Callable[[PaperGateway, Instrument, int], float]:
 def statuses() -> Callable[[Trade], list[str]]:
     """``statuses(trade)``: every status the trade's log went through, in order."""
     return _statuses
-
-
-@pytest.fixture
-def record_errors() -> Callable[[IB], list[tuple[int, int, str]]]:
-    """``errors = record_errors(ib)``: from now on every errorEvent of ``ib`` as
-    ``(reqId, code, message)``, in order."""
-    return _record_errors
 
 
 # --- market data and history tests -----------------------------------------------------------

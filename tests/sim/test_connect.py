@@ -85,19 +85,17 @@ async def raw(gateway: PaperGateway) -> Any:
 
 
 async def test_connect_sync_gives_accounts_order_id_and_farm_status(
-    gateway: PaperGateway, connect: Any
+    gateway: PaperGateway, connect: Any, record_errors: Any
 ) -> None:
     ib = IB()
-    errors: list[tuple[int, int, str]] = []
-    ib.errorEvent += lambda req_id, code, message, contract: errors.append((req_id, code, message))
+    errors = record_errors(ib)
     await connect(gateway, client_id=7, ib=ib)
 
     assert ib.isConnected()
     assert ib.managedAccounts() == ["DU1234567"]
     assert ib.client.serverVersion() == 176
     assert ib.client.getReqId() >= gateway.desk.next_order_id()
-    codes = [code for _, code, _ in errors]
-    assert codes == [2104, 2106, 2158]
+    assert errors.codes == [2104, 2106, 2158]
     assert all(req_id == -1 for req_id, _, _ in errors)
     assert "usfarm" in errors[0][2]
 
@@ -189,15 +187,14 @@ async def test_handshake_announces_the_highest_common_version(
 
 
 async def test_gateway_capped_below_the_client_range_still_serves_ib_insync(
-    make_gateway: Any, connect: Any
+    make_gateway: Any, connect: Any, record_errors: Any
 ) -> None:
     gateway = await make_gateway(server_version=165)
     ib = IB()
-    errors: list[int] = []
-    ib.errorEvent += lambda req_id, code, message, contract: errors.append(code)
+    errors = record_errors(ib)
     await connect(gateway, ib=ib)
     assert ib.client.serverVersion() == 165
-    assert errors == [2104, 2106, 2158]
+    assert errors.codes == [2104, 2106, 2158]
     details = await asyncio.wait_for(ib.reqContractDetailsAsync(_es()), 3)
     assert details
     assert details[0].contract.conId > 0

@@ -233,14 +233,13 @@ async def test_stocks_and_forex(ib: IB) -> None:
     assert (eurusd.secType, eurusd.localSymbol, eurusd.exchange) == ("CASH", "EUR.USD", "IDEALPRO")
 
 
-async def test_ambiguous_and_unknown_contracts(ib: IB) -> None:
-    errors: list[tuple[int, int]] = []
-    ib.errorEvent += lambda req_id, code, message, contract: errors.append((req_id, code))
+async def test_ambiguous_and_unknown_contracts(ib: IB, record_errors: Any) -> None:
+    errors = record_errors(ib)
     ambiguous = await asyncio.wait_for(ib.qualifyContractsAsync(Future("ES", exchange="CME")), 3)
     assert ambiguous == []
     unknown = await asyncio.wait_for(ib.reqContractDetailsAsync(Future("XYZ", exchange="CME")), 3)
     assert unknown == []
-    assert [code for _, code in errors] == [200]
+    assert errors.codes == [200]
     assert errors[0][0] > 0
 
 

@@ -13,12 +13,6 @@ from ib_insync import IB, Future, MarketOrder
 from ibconsole.sim import PaperGateway
 
 
-def _codes(ib: IB) -> list[int]:
-    codes: list[int] = []
-    ib.errorEvent += lambda req_id, code, message, contract: codes.append(code)
-    return codes
-
-
 def _disconnects(ib: IB) -> list[None]:
     seen: list[None] = []
     ib.disconnectedEvent += lambda: seen.append(None)
@@ -101,14 +95,14 @@ async def test_delayed_replies_keep_their_order(gateway: PaperGateway, ib: IB) -
 
 
 async def test_connectivity_lost_then_restored_with_data_maintained(
-    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any
+    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any, record_errors: Any
 ) -> None:
-    codes = _codes(ib)
+    errors = record_errors(ib)
     contract = await qualified_future(ib)
     ticker = ib.reqMktData(contract)
     await wait_for(lambda: ticker.volume > 0, what="a quote")
     gateway.faults.lose_connectivity()
-    await wait_for(lambda: 1100 in codes, what="1100")
+    await wait_for(lambda: 1100 in errors.codes, what="1100")
     await asyncio.wait_for(ib.reqCurrentTimeAsync(), 3)
     volume = ticker.volume
     for _ in range(10):
@@ -116,22 +110,22 @@ async def test_connectivity_lost_then_restored_with_data_maintained(
     await asyncio.wait_for(ib.reqCurrentTimeAsync(), 3)
     assert ticker.volume == volume
     gateway.faults.restore_connectivity(data_maintained=True)
-    await wait_for(lambda: 2158 in codes, what="the farm status replay")
-    assert codes == [1100, 1102, 2104, 2106, 2158]
+    await wait_for(lambda: 2158 in errors.codes, what="the farm status replay")
+    assert errors.codes == [1100, 1102, 2104, 2106, 2158]
     await wait_for(lambda: ticker.volume > volume, what="the stream to resume")
     assert gateway.market_data.subscription_count() == 1
 
 
 async def test_connectivity_restored_with_data_lost_drops_subscriptions(
-    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any
+    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any, record_errors: Any
 ) -> None:
-    codes = _codes(ib)
+    errors = record_errors(ib)
     contract = await qualified_future(ib)
     ticker = ib.reqMktData(contract)
     await wait_for(lambda: ticker.volume > 0, what="a quote")
     gateway.faults.lose_connectivity(restore_after=0.05, data_maintained=False)
-    await wait_for(lambda: 2158 in codes, what="restore and farm status")
-    assert codes == [1100, 1101, 2104, 2106, 2158]
+    await wait_for(lambda: 2158 in errors.codes, what="restore and farm status")
+    assert errors.codes == [1100, 1101, 2104, 2106, 2158]
     assert gateway.market_data.subscription_count() == 0
     assert not gateway.market.is_held(contract.conId)
     ib.cancelMktData(contract)
@@ -139,13 +133,13 @@ async def test_connectivity_restored_with_data_lost_drops_subscriptions(
     await wait_for(lambda: fresh.volume > 0, what="the resubscribed stream")
 
 
-async def test_farm_flaps(gateway: PaperGateway, ib: IB, wait_for: Any) -> None:
-    codes = _codes(ib)
+async def test_farm_flaps(gateway: PaperGateway, ib: IB, wait_for: Any, record_errors: Any) -> None:
+    errors = record_errors(ib)
     gateway.faults.farm_flap("hmds", restore_after=0.05)
     gateway.faults.farm_flap("market")
     gateway.faults.farm_broken("secdef")
-    await wait_for(lambda: 2106 in codes, what="the HMDS farm to come back")
-    assert codes == [2105, 2103, 2157, 2104, 2106]
+    await wait_for(lambda: 2106 in errors.codes, what="the HMDS farm to come back")
+    assert errors.codes == [2105, 2103, 2157, 2104, 2106]
     with pytest.raises(ValueError, match="unknown data farm 'cloud'"):
         gateway.faults.farm_flap("cloud")
 
@@ -163,8 +157,10 @@ async def test_reject_next_order(
     assert len(gateway.orders) == 1
 
 
-async def test_text_commands(gateway: PaperGateway, ib: IB, wait_for: Any) -> None:
-    codes = _codes(ib)
+async def test_text_commands(
+    gateway: PaperGateway, ib: IB, wait_for: Any, record_errors: Any
+) -> None:
+    errors = record_errors(ib)
     faults = gateway.faults
     assert faults.command("delay 0.25") == "reply delay 0.25 s"
     assert faults.reply_delay == 0.25
@@ -179,8 +175,8 @@ async def test_text_commands(gateway: PaperGateway, ib: IB, wait_for: Any) -> No
     assert faults.command("lose") == "connectivity lost (1100)"
     assert faults.command("restore lost") == "connectivity restored"
     assert faults.command("flap secdef") == "secdef farm flapped"
-    await wait_for(lambda: len(codes) >= 7, what="the broadcast errors")
-    assert codes == [1100, 1101, 2104, 2106, 2158, 2157, 2158]
+    await wait_for(lambda: len(errors) >= 7, what="the broadcast errors")
+    assert errors.codes == [1100, 1101, 2104, 2106, 2158, 2157, 2158]
     for bad in ("", "explode", "pace 7", "delay soon", "flap nowhere"):
         with pytest.raises(ValueError):  # noqa: PT011 - each command names its own problem
             faults.command(bad)

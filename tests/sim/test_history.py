@@ -145,11 +145,10 @@ async def test_same_seed_same_history(
 
 
 async def test_request_errors_end_the_request(
-    gateway: PaperGateway, ib: IB, qualified_future: Any
+    gateway: PaperGateway, ib: IB, qualified_future: Any, record_errors: Any
 ) -> None:
     contract = await qualified_future(ib)
-    codes: list[int] = []
-    ib.errorEvent += lambda req_id, code, message, c: codes.append(code)
+    errors = record_errors(ib)
     assert not await _bars(ib, contract, "", "1 D", "7 mins", "TRADES", False)
     assert not await _bars(ib, contract, "", "forever", "1 min", "TRADES", False)
     assert not await _bars(ib, contract, "", "1 D", "1 min", "SCHEDULE", False)
@@ -161,21 +160,20 @@ async def test_request_errors_end_the_request(
     unknown = Future("ES", "202412", "CME")
     unknown.conId = 1
     assert not await _bars(ib, unknown, "", "1 D", "1 min", "TRADES", False)
-    assert codes == [321, 321, 162, 10314, 162, 321, 200]
+    assert errors.codes == [321, 321, 162, 10314, 162, 321, 200]
 
 
 async def test_pacing_faults_hit_the_next_request_only(
-    gateway: PaperGateway, ib: IB, qualified_future: Any
+    gateway: PaperGateway, ib: IB, qualified_future: Any, record_errors: Any
 ) -> None:
     contract = await qualified_future(ib)
-    codes: list[int] = []
-    ib.errorEvent += lambda req_id, code, message, c: codes.append(code)
+    errors = record_errors(ib)
     gateway.faults.pace_next_historical()
     assert not await _bars(ib, contract, "", "600 S", "1 min", "TRADES", False)
     gateway.faults.pace_next_historical(100)
     assert not await _bars(ib, contract, "", "600 S", "1 min", "TRADES", False)
     assert len(await _bars(ib, contract, "", "600 S", "1 min", "TRADES", False)) == 11
-    assert codes == [162, 100]
+    assert errors.codes == [162, 100]
 
 
 async def test_head_timestamp(ib: IB, as_of: datetime, qualified_future: Any) -> None:

@@ -48,16 +48,15 @@ async def test_live_stream_fills_the_ticker(
 
 
 async def test_delayed_data_after_req_market_data_type_3(
-    ib: IB, wait_for: Any, qualified_future: Any
+    ib: IB, wait_for: Any, qualified_future: Any, record_errors: Any
 ) -> None:
     contract = await qualified_future(ib, "NQ")
-    warnings: list[tuple[int, int]] = []
-    ib.errorEvent += lambda req_id, code, message, c: warnings.append((req_id, code))
+    errors = record_errors(ib)
     ib.reqMarketDataType(3)
     ticker = ib.reqMktData(contract)
     await wait_for(lambda: ticker.bid > 0 and ticker.last > 0, what="delayed quote")
     assert ticker.marketDataType == 3
-    assert [code for _, code in warnings] == [10167]
+    assert errors.codes == [10167]
     await wait_for(lambda: ticker.volume > 0, what="delayed volume")
     assert ticker.ask > ticker.bid
 
@@ -76,16 +75,15 @@ async def test_delayed_tick_types_on_the_wire(ib: IB, wait_for: Any, qualified_f
 
 
 async def test_delayed_only_fault_overrides_a_live_request(
-    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any
+    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any, record_errors: Any
 ) -> None:
     gateway.faults.delayed_data_only()
     contract = await qualified_future(ib)
-    codes: list[int] = []
-    ib.errorEvent += lambda req_id, code, message, c: codes.append(code)
+    errors = record_errors(ib)
     ticker = ib.reqMktData(contract)
     await wait_for(lambda: ticker.bid > 0, what="quote")
     assert ticker.marketDataType == 3
-    assert codes == [10167]
+    assert errors.codes == [10167]
 
 
 async def test_snapshot_ends_with_tick_snapshot_end(
@@ -153,12 +151,11 @@ async def test_rt_volume_generic_tick(ib: IB, wait_for: Any) -> None:
     assert ticker.vwap > 0
 
 
-async def test_unknown_contract_gets_error_200(ib: IB, wait_for: Any) -> None:
-    codes: list[int] = []
-    ib.errorEvent += lambda req_id, code, message, c: codes.append(code)
+async def test_unknown_contract_gets_error_200(ib: IB, wait_for: Any, record_errors: Any) -> None:
+    errors = record_errors(ib)
     ticker = ib.reqMktData(Future("NOPE", "202503", "CME"))
-    await wait_for(lambda: codes, what="an error")
-    assert codes == [200]
+    await wait_for(lambda: errors, what="an error")
+    assert errors.codes == [200]
     assert math.isnan(ticker.bid)
 
 
