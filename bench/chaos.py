@@ -8,8 +8,9 @@ each checked for what DESIGN.md section 7 promises.
 A scenario is a plan drawn from its seed: orders of every type, brackets, modifies, cancels, cancel
 all, rolls, quote and bar subscriptions, interleaved with faults (dropped and reset connections, a
 silent or slow gateway, 1100/1101/1102, farm flaps, a second client holding the clientId, rejects,
-pacing, partial fills). Scenarios run back to back in one process, each on a fresh gateway,
-journal and broker; the market does not tick on its own, steps of the plan move it.
+pacing, partial fills); a silent gateway stays silent until the console has noticed. Scenarios
+run back to back in one process, each on a fresh gateway, journal and broker; the market does
+not tick on its own, steps of the plan move it.
 
 After each scenario the gateway heals, the console reconnects and reconciles, and whatever still
 works is cancelled through the console. Then:
@@ -472,7 +473,14 @@ class Scenario:
         self.gw.faults.stop_answering()
 
     async def _resume(self) -> None:
+        """Answer again once the console has noticed the silence and dropped the socket: a
+        gateway that swallows messages on a live socket and then carries on is broken beyond
+        what a console can see (bar that a lost order's cancel finds nothing, 10147)."""
+        await until(lambda: not self._connected(), SETTLE)
         self.gw.faults.resume_answering()
+
+    def _connected(self) -> bool:
+        return any(c.client_id == CLIENT_ID and c.started for c in self.gw.connections)
 
     async def _delay(self, seconds: float) -> None:
         self.gw.faults.delay_replies(seconds)
@@ -567,8 +575,17 @@ class Scenario:
             )
             await self._background_done(0)
             return
-        await self._end_orders()
-        await self._background_done(RECOVERY)
+        # A roll waits for its legs as long as they work: what still works is cancelled, as a
+        # trader would, until the background work has ended.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RECOVERY
+        while loop.time() < deadline:
+            await self._end_orders()
+            running = [t for t in self._background if not t.done()]
+            if not running:
+                break
+            await asyncio.wait(running, timeout=0.2)
+        await self._background_done(0)
         await self._end_orders()
         self._check_orders()
         await self._check_positions()
