@@ -95,7 +95,12 @@ async def test_delayed_replies_keep_their_order(gateway: PaperGateway, ib: IB) -
 
 
 async def test_connectivity_lost_then_restored_with_data_maintained(
-    gateway: PaperGateway, ib: IB, wait_for: Any, qualified_future: Any, record_errors: Any
+    gateway: PaperGateway,
+    ib: IB,
+    wait_for: Any,
+    qualified_future: Any,
+    record_errors: Any,
+    round_trip: Any,
 ) -> None:
     errors = record_errors(ib)
     contract = await qualified_future(ib)
@@ -103,11 +108,11 @@ async def test_connectivity_lost_then_restored_with_data_maintained(
     await wait_for(lambda: ticker.volume > 0, what="a quote")
     gateway.faults.lose_connectivity()
     await wait_for(lambda: 1100 in errors.codes, what="1100")
-    await asyncio.wait_for(ib.reqCurrentTimeAsync(), 3)
+    await round_trip(ib)
     volume = ticker.volume
     for _ in range(10):
         gateway.market.step(contract.conId)
-    await asyncio.wait_for(ib.reqCurrentTimeAsync(), 3)
+    await round_trip(ib)
     assert ticker.volume == volume
     gateway.faults.restore_connectivity(data_maintained=True)
     await wait_for(lambda: 2158 in errors.codes, what="the farm status replay")
