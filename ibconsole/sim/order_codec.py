@@ -341,15 +341,120 @@ def _contract11(block: Sequence[object]) -> tuple[object, ...]:
     return (*block[0:8], *block[9:12])
 
 
-def _with_fa_profile(version: int, value: str) -> tuple[object, ...]:
-    return (value,) if version < MIN_SERVER_VERSION_FA_PROFILE_DESUPPORT else ()
-
-
 def _algo_fields(request: OrderRequest) -> tuple[object, ...]:
     if not request.algo_strategy:
         return ("",)
     pairs = [item for pair in request.algo_params for item in pair]
     return (request.algo_strategy, len(request.algo_params), *pairs)
+
+
+# Runs of fields openOrder and completedOrder both carry, in wire order: clients read each run
+# with the same decoding steps in both messages, so each is written here once.
+
+
+def _order_terms(r: OrderRequest) -> tuple[object, ...]:
+    """action through orderRef."""
+    return (
+        r.action,
+        r.quantity,
+        r.order_type,
+        r.lmt_price,
+        r.aux_price,
+        r.tif,
+        r.oca_group,
+        r.account,
+        r.open_close,
+        r.origin,
+        r.order_ref,
+    )
+
+
+def _handling(r: OrderRequest) -> tuple[object, ...]:
+    """outsideRth through goodAfterTime."""
+    return (
+        r.outside_rth,
+        r.hidden,
+        r.discretionary_amt if r.discretionary_amt is not None else Decimal(0),
+        r.good_after_time,
+    )
+
+
+def _allocation_to_exempt_code(r: OrderRequest, server_version: int) -> tuple[object, ...]:
+    """faGroup through exemptCode; faProfile only before its desupport."""
+    fa_profile = (r.fa_profile,) if server_version < MIN_SERVER_VERSION_FA_PROFILE_DESUPPORT else ()
+    return (
+        r.fa_group,
+        r.fa_method,
+        r.fa_percentage,
+        *fa_profile,
+        r.model_code,
+        r.good_till_date,
+        r.rule80a,
+        "",  # percentOffset
+        "",  # settlingFirm
+        0,  # shortSaleSlot
+        "",  # designatedLocation
+        -1,  # exemptCode
+    )
+
+
+_BOX_AND_STOCK_RANGE: tuple[object, ...] = (
+    "",  # startingPrice
+    "",  # stockRefPrice
+    "",  # delta
+    "",  # stockRangeLower
+    "",  # stockRangeUpper
+)
+
+
+def _volatility_and_trail(r: OrderRequest) -> tuple[object, ...]:
+    """volatility through trailingPercent."""
+    return (
+        "",  # volatility
+        "",  # volatilityType
+        "",  # deltaNeutralOrderType
+        "",  # deltaNeutralAuxPrice
+        False,  # continuousUpdate
+        "",  # referencePriceType
+        r.trail_stop_price,
+        r.trailing_percent,
+    )
+
+
+def _combo_scale_and_hedge(r: OrderRequest) -> tuple[object, ...]:
+    """comboLegsDescrip through hedgeType (and hedgeParam when there is a hedge)."""
+    return (
+        "",  # comboLegsDescrip
+        0,  # comboLegs
+        0,  # orderComboLegs
+        0,  # smartComboRoutingParams
+        "",  # scaleInitLevelSize
+        "",  # scaleSubsLevelSize
+        "",  # scalePriceIncrement
+        r.hedge_type,
+        *((r.hedge_param,) if r.hedge_type else ()),
+    )
+
+
+def _clearing_to_solicited(r: OrderRequest) -> tuple[object, ...]:
+    """clearingAccount through solicited."""
+    return (
+        "",  # clearingAccount
+        "",  # clearingIntent
+        r.not_held,
+        False,  # deltaNeutralContract present
+        *_algo_fields(r),
+        False,  # solicited
+    )
+
+
+_PEG_BEST_PEG_MID: tuple[object, ...] = (
+    "",  # minTradeQty
+    "",  # minCompeteSize
+    "",  # competeAgainstBestOffset
+    "",  # midOffsetAtWhole
+    "",  # midOffsetAtHalf
+)
 
 
 def open_order_fields(
@@ -385,42 +490,14 @@ def open_order_fields(
         5,
         snapshot.order_id,
         *_contract11(contract),
-        r.action,
-        r.quantity,
-        r.order_type,
-        r.lmt_price,
-        r.aux_price,
-        r.tif,
-        r.oca_group,
-        r.account,
-        r.open_close,
-        r.origin,
-        r.order_ref,
+        *_order_terms(r),
         snapshot.client_id,
         snapshot.perm_id,
-        r.outside_rth,
-        r.hidden,
-        r.discretionary_amt if r.discretionary_amt is not None else Decimal(0),
-        r.good_after_time,
+        *_handling(r),
         "",  # sharesAllocation, deprecated
-        r.fa_group,
-        r.fa_method,
-        r.fa_percentage,
-        *_with_fa_profile(server_version, r.fa_profile),
-        r.model_code,
-        r.good_till_date,
-        r.rule80a,
-        "",  # percentOffset
-        "",  # settlingFirm
-        0,  # shortSaleSlot
-        "",  # designatedLocation
-        -1,  # exemptCode
+        *_allocation_to_exempt_code(r, server_version),
         0,  # auctionStrategy
-        "",  # startingPrice
-        "",  # stockRefPrice
-        "",  # delta
-        "",  # stockRangeLower
-        "",  # stockRangeUpper
+        *_BOX_AND_STOCK_RANGE,
         r.display_size,
         r.block_order,
         r.sweep_to_fill,
@@ -432,32 +509,12 @@ def open_order_fields(
         "",  # nbboPriceCap
         snapshot.parent_id,
         r.trigger_method,
-        "",  # volatility
-        "",  # volatilityType
-        "",  # deltaNeutralOrderType
-        "",  # deltaNeutralAuxPrice
-        False,  # continuousUpdate
-        "",  # referencePriceType
-        r.trail_stop_price,
-        r.trailing_percent,
+        *_volatility_and_trail(r),
         "",  # basisPoints
         "",  # basisPointsType
-        "",  # comboLegsDescrip
-        0,  # comboLegs
-        0,  # orderComboLegs
-        0,  # smartComboRoutingParams
-        "",  # scaleInitLevelSize
-        "",  # scaleSubsLevelSize
-        "",  # scalePriceIncrement
-        r.hedge_type,
-        *((r.hedge_param,) if r.hedge_type else ()),
+        *_combo_scale_and_hedge(r),
         False,  # optOutSmartRouting
-        "",  # clearingAccount
-        "",  # clearingIntent
-        r.not_held,
-        False,  # deltaNeutralContract present
-        *_algo_fields(r),
-        False,  # solicited
+        *_clearing_to_solicited(r),
         what_if is not None,
         snapshot.status,
         *margin_fields,
@@ -485,11 +542,7 @@ def open_order_fields(
         "",  # duration
         "",  # postToAts
         False,  # autoCancelParent
-        "",  # minTradeQty
-        "",  # minCompeteSize
-        "",  # competeAgainstBestOffset
-        "",  # midOffsetAtWhole
-        "",  # midOffsetAtHalf
+        *_PEG_BEST_PEG_MID,
     )
     return fields
 
@@ -568,68 +621,20 @@ def completed_order_fields(
     return (
         101,
         *_contract11(contract),
-        r.action,
-        r.quantity,
-        r.order_type,
-        r.lmt_price,
-        r.aux_price,
-        r.tif,
-        r.oca_group,
-        r.account,
-        r.open_close,
-        r.origin,
-        r.order_ref,
+        *_order_terms(r),
         snapshot.perm_id,
-        r.outside_rth,
-        r.hidden,
-        r.discretionary_amt if r.discretionary_amt is not None else Decimal(0),
-        r.good_after_time,
-        r.fa_group,
-        r.fa_method,
-        r.fa_percentage,
-        *_with_fa_profile(server_version, r.fa_profile),
-        r.model_code,
-        r.good_till_date,
-        r.rule80a,
-        "",  # percentOffset
-        "",  # settlingFirm
-        0,  # shortSaleSlot
-        "",  # designatedLocation
-        -1,  # exemptCode
-        "",  # startingPrice
-        "",  # stockRefPrice
-        "",  # delta
-        "",  # stockRangeLower
-        "",  # stockRangeUpper
+        *_handling(r),
+        *_allocation_to_exempt_code(r, server_version),
+        *_BOX_AND_STOCK_RANGE,
         r.display_size,
         r.sweep_to_fill,
         r.all_or_none,
         r.min_qty,
         r.oca_type,
         r.trigger_method,
-        "",  # volatility
-        "",  # volatilityType
-        "",  # deltaNeutralOrderType
-        "",  # deltaNeutralAuxPrice
-        False,  # continuousUpdate
-        "",  # referencePriceType
-        r.trail_stop_price,
-        r.trailing_percent,
-        "",  # comboLegsDescrip
-        0,  # comboLegs
-        0,  # orderComboLegs
-        0,  # smartComboRoutingParams
-        "",  # scaleInitLevelSize
-        "",  # scaleSubsLevelSize
-        "",  # scalePriceIncrement
-        r.hedge_type,
-        *((r.hedge_param,) if r.hedge_type else ()),
-        "",  # clearingAccount
-        "",  # clearingIntent
-        r.not_held,
-        False,  # deltaNeutralContract present
-        *_algo_fields(r),
-        False,  # solicited
+        *_volatility_and_trail(r),
+        *_combo_scale_and_hedge(r),
+        *_clearing_to_solicited(r),
         snapshot.status,
         False,  # randomizeSize
         False,  # randomizePrice
@@ -649,9 +654,5 @@ def completed_order_fields(
         0,  # parentPermId
         ib_time_text(snapshot.updated_at),
         completed_status,
-        "",  # minTradeQty
-        "",  # minCompeteSize
-        "",  # competeAgainstBestOffset
-        "",  # midOffsetAtWhole
-        "",  # midOffsetAtHalf
+        *_PEG_BEST_PEG_MID,
     )
