@@ -63,13 +63,8 @@ class _Cursor:
         return tuple(self.text(f"{name} {i + 1}/{count}") for i in range(count))
 
     def integer(self, name: str, default: int = 0) -> int:
-        value = self.text(name)
-        if value == "":
-            return default
-        try:
-            return int(value)
-        except ValueError:
-            raise self.error(f"field {name} must be an integer, got {value!r}") from None
+        value = self.optional_int(name)
+        return default if value is None else value
 
     def optional_int(self, name: str) -> int | None:
         value = self.text(name)
