@@ -66,22 +66,24 @@ class SessionRule:
                 return day
         raise ValueError(f"no trade date within {_SEARCH_DAYS} days after {day:%Y-%m-%d}")
 
+    def _current_or_next(self, local: datetime) -> tuple[datetime, datetime]:
+        """Naive local (open, close) of the session open at ``local``, or of the next one if
+        closed (its open is then after ``local``)."""
+        day = self.trade_date(local)
+        bounds = self.bounds(day)
+        if local.replace(tzinfo=None) < bounds[1]:
+            return bounds
+        return self.bounds(self.next_trade_date(day))
+
     def next_close(self, local: datetime) -> datetime:
         """Naive local close of the session open at ``local``, or of the next one if closed."""
-        day = self.trade_date(local)
-        close = self.bounds(day)[1]
-        if local.replace(tzinfo=None) < close:
-            return close
-        return self.bounds(self.next_trade_date(day))[1]
+        return self._current_or_next(local)[1]
 
     def next_change(self, local: datetime) -> datetime:
         """Naive local instant after ``local`` when the market next closes (if open now) or
         opens (if closed now)."""
-        day = self.trade_date(local)
-        close = self.bounds(day)[1]
-        if local.replace(tzinfo=None) < close:
-            return close
-        return self.bounds(self.next_trade_date(day))[0]
+        opens, closes = self._current_or_next(local)
+        return closes if opens <= local.replace(tzinfo=None) else opens
 
     def is_open(self, local: datetime) -> bool:
         """Whether ``local`` (in the instrument's zone, naive or aware) is inside a session."""
