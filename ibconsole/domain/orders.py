@@ -281,6 +281,13 @@ class OrderKeyFactory:
         return validate_key(f"{self.prefix}{_base32(ms, 10)}{_base32(rand, 16)}")
 
 
+# Far beyond any price or size, yet within what tick checks and notionals compute exactly in
+# Decimal's 28 significant digits (1e30 made quantize() raise InvalidOperation), and short
+# enough to print in a message (1e-999999 printed a million zeros).
+_TOO_LARGE = Decimal("1e15")
+_MAX_DECIMALS = 12
+
+
 def _parse_decimal(field_name: str, label: str, raw: object) -> Decimal:
     if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
         raise OrderValidationError(field_name, f"{label} must be a number, got {raw!r}")
@@ -290,6 +297,13 @@ def _parse_decimal(field_name: str, label: str, raw: object) -> Decimal:
         raise OrderValidationError(field_name, f"{label} {raw!r} is not a number") from None
     if not value.is_finite():
         raise OrderValidationError(field_name, f"{label} must be a finite number, got {raw!r}")
+    if value.copy_abs() >= _TOO_LARGE:
+        raise OrderValidationError(field_name, f"{label} {raw!r} is too large")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -_MAX_DECIMALS:
+        raise OrderValidationError(
+            field_name, f"{label} {raw!r} has more than {_MAX_DECIMALS} decimal places"
+        )
     return value
 
 
