@@ -7,15 +7,14 @@
     python -m bench --compare OLD.json NEW.json
     python -m bench --markdown bench/results/results.json   # the table as README shows it
 
-Each benchmark runs in a fresh process of its own with a throw-away settings, data and log
-folder (the trader's own are never touched), so one cannot skew the next.
+Each benchmark runs in a fresh process of its own with throw-away settings, data and log folders
+(the trader's own are never touched, see ``bench.cli``), so one cannot skew the next.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -40,19 +39,6 @@ RESULTS = Path(__file__).with_name("results") / "results.json"
 _TIMEOUT = 300.0
 
 
-def _environment(home: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-        folder = home / name.lower()
-        folder.mkdir()
-        env[name] = str(folder)
-    env.pop("IBCONSOLE_CONFIG", None)
-    for name in [name for name in env if name.startswith("IBCONSOLE_")]:
-        del env[name]
-    env.update(QT_QPA_PLATFORM="offscreen", QT_API="pyside6", PYTHONUNBUFFERED="1")
-    return env
-
-
 def _profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
@@ -73,9 +59,7 @@ def run_one(name: str, size: str, profile_dir: Path | None) -> dict[str, Any]:
         command = [sys.executable, "-m", f"bench.{name}", "--size", size, "--json", str(out)]
         load = machine.load_average()
         started = time.monotonic()
-        process = subprocess.Popen(
-            command, env=_environment(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         spy = (
             _profiler(process.pid, profile_dir / f"{name}.speedscope.json") if profile_dir else None
         )

@@ -5,9 +5,9 @@ For every tick the simulator writes (stamped in the simulator as it queues the f
 latency is the time until a slot connected after the chart's on the bridge's
 ``sig_quotes_updated`` sees ib_insync's ticker in the state that tick left it in: the chart then
 holds it (DESIGN.md section 6 "tick → pixels"). Ticks coalesced into one network read are held
-together, each measured from its own write. For the charted contract it also measures until the
-chart's plot next receives a paint event (the pixels), which the chart's 33 ms repaint timer
-bounds. A 2 ms precise Qt timer measures the loop's stalls (and how much of each was the
+together, each measured from its own write. For the charted contract it also measures, for each
+tick that moves one of the chart's quote lines (bid, ask, last), until the chart's plot next
+receives a paint event (the pixels), which the chart's 33 ms repaint timer bounds. A 2 ms precise Qt timer measures the loop's stalls (and how much of each was the
 console's own CPU work); paint events of the plot give the frame intervals.
 """
 
@@ -98,6 +98,21 @@ def match(
     return Match(dict(latencies), unmatched_ticks)
 
 
+def _visible_ticks(written: Sequence[tuple[int, float, TickKey]], con_id: int) -> set[float]:
+    """Stamps of the ticks of ``con_id`` that move its chart's bid, ask or last line. Sizes are not
+    drawn, and volume reaches the chart with the bar stream's own updates, not with quotes."""
+    visible: set[float] = set()
+    previous: tuple[float, ...] | None = None
+    for tick_con_id, at, key in written:
+        if tick_con_id != con_id:
+            continue
+        drawn = (key[0], key[2], key[4])
+        if drawn != previous:
+            visible.add(at)
+        previous = drawn
+    return visible
+
+
 async def _one_rate(total_rate: int, size: Size) -> dict[str, Any]:
     peer = Peer.start(tick_rate=total_rate / INSTRUMENTS)
     try:
@@ -140,8 +155,11 @@ async def _one_rate(total_rate: int, size: Size) -> dict[str, Any]:
     matched = match(written, deliveries.held)
     all_latencies = [seen - sent for pairs in matched.latencies.values() for sent, seen in pairs]
     chart_pairs = matched.latencies.get(charted.con_id, [])
+    shown = _visible_ticks(written, charted.con_id)
     to_paint = []
     for sent, seen in chart_pairs:
+        if sent not in shown:
+            continue
         index = bisect.bisect_left(paints.paints, seen)
         if index < len(paints.paints):
             to_paint.append(paints.paints[index] - sent)
