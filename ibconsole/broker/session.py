@@ -126,6 +126,7 @@ class Session:
         self._throttled = False
         self._resyncing: asyncio.Task[None] | None = None
         self._resyncs = 0  # resyncs asked for so far; only the newest one reports
+        self._unanswered: int | None = None  # the attempt whose socket has a load in arrears
 
         self.health_changed = Event("health_changed")
         self.synced = Event("synced")
@@ -367,12 +368,17 @@ class Session:
         if number != self._resyncs:
             return  # a newer resync was asked for: it loads
         attempt = self._attempt_no
+        if self._unanswered == attempt:
+            # A load on this socket gave up waiting and IB may answer it still, into this one.
+            self._feed(ConnectFailed(attempt, "an earlier reload was not answered in time"))
+            return
         started = time.perf_counter()
         try:
             info = await self._load(started)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            self._unanswered = attempt
             if number == self._resyncs:
                 self._feed(ConnectFailed(attempt, self._describe(exc)))
             return

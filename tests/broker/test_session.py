@@ -41,7 +41,7 @@ REQ_COMPLETED_ORDERS = 99
 
 if TYPE_CHECKING:
     # the fixtures' types, from tests/broker/conftest.py
-    from conftest import Rig
+    from conftest import Rig, RigFactory
 
 CONNECTED = HealthState.CONNECTED
 DEGRADED = HealthState.DEGRADED
@@ -633,6 +633,43 @@ async def test_two_1102_while_ib_answers_slowly_resync_one_after_the_other(
     assert seen.count(REQ_COMPLETED_ORDERS) == 2, "the second load waited for the first"
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
     assert rig.state(working.key) is OrderState.WORKING
+    rig.assert_agree()
+
+
+@pytest.mark.expect_log_warnings
+async def test_a_resync_ib_answers_too_late_is_not_followed_by_another_on_the_same_socket(
+    make_rig: RigFactory,
+    record: Record,
+    wait_for: WaitFor,
+    inbound: Callable[[PaperGateway], Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The first load gives up waiting, but IB still answers it: a second load on that socket
+    # would take those answers (ib_insync files them by request name). A new socket it is.
+    rig = await make_rig(request_timeout=0.5)
+    gateway, session = rig.gw, rig.broker.session
+    done = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+    rig.broker.orders.submit(done, confirmed=True)
+    await wait_for(lambda: rig.state(done.key) is OrderState.WORKING, what="a working order")
+    rig.broker.orders.cancel(rig.row(done.key).order_id)
+    assert await rig.final(done.key) is OrderState.CANCELLED
+    synced = record(session.synced)
+    ended = record(session.ended)
+    seen = inbound(gateway)
+    gateway.faults.delay_replies(0.7)
+    gateway.faults.lose_connectivity(restore_after=0.0, data_maintained=True)
+    await wait_for(lambda: session.state is HealthState.SYNCING, what="the first resync")
+    gateway.faults.lose_connectivity(restore_after=0.0, data_maintained=True)
+    await wait_for(
+        lambda: seen.count(REQ_COMPLETED_ORDERS) or session.state is not HealthState.SYNCING,
+        what="the first load answered late, or the socket given up",
+    )
+    gateway.faults.delay_replies(0)
+
+    await wait_for(lambda: synced.values, what="the console synced again")
+    assert len(ended) == 1, "a new socket"
+    assert session.state is CONNECTED
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
     rig.assert_agree()
 
 
