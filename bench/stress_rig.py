@@ -1,12 +1,10 @@
 """A broker on a paper gateway for the reliability runs (``bench.chaos``, ``bench.soak``), and the
-watch on what the console must never do: crash (an exception nobody handled) or keep tasks,
-subscriptions and memory it no longer needs."""
+watch on what the console must never do: crash, that is leave an exception nobody handled."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,10 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.process_meter import rss_bytes
 from ibconsole.broker.broker import Broker
 from ibconsole.broker.session import Endpoint
-from ibconsole.domain.clock import OffsetClock
+from ibconsole.domain.clock import Clock, OffsetClock
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.health import BackoffPolicy, BreakerPolicy, HealthSettings, HealthState
 from ibconsole.domain.risk import RiskLimits, SymbolLimits
@@ -80,16 +77,7 @@ async def open_rig(
     await gw.start(HOST, 0)
     clock = OffsetClock(gw.clock.now())
     journal = Journal(journal_path, clock)
-    broker = Broker(
-        Endpoint(HOST, gw.port, CLIENT_ID),
-        journal,
-        clock,
-        health=health,
-        limits=LIMITS,
-        request_timeout=REQUEST_TIMEOUT,
-        history_retry=0.1,
-        rng=random.Random(seed),
-    )
+    broker = build_broker(gw.port, journal, clock, seed, health)
     rig: StressRig | None = None
     try:
         await broker.start()
@@ -104,6 +92,22 @@ async def open_rig(
             journal.close()
             await gw.stop()
     return rig
+
+
+def build_broker(
+    port: int, journal: Journal, clock: Clock, seed: int, health: HealthSettings
+) -> Broker:
+    """A broker for clientId 7 on ``port``, with short request timeouts and bar retries."""
+    return Broker(
+        Endpoint(HOST, port, CLIENT_ID),
+        journal,
+        clock,
+        health=health,
+        limits=LIMITS,
+        request_timeout=REQUEST_TIMEOUT,
+        history_retry=0.1,
+        rng=random.Random(seed),
+    )
 
 
 async def close_rig(rig: StressRig) -> None:
@@ -162,33 +166,6 @@ class CrashWatch(logging.Handler):
         error = context.get("exception")
         detail = f" ({type(error).__name__}: {error})" if error is not None else ""
         self._found.append(f"asyncio: {context.get('message', 'unhandled')}{detail}")
-
-
-# ------------------------------------------------------------------------------ holdings
-
-
-@dataclass(frozen=True, slots=True)
-class Holdings:
-    """What the process holds at one moment."""
-
-    rss: int
-    tasks: int
-    quote_streams: int  # the console's live quote subscriptions (one per contract)
-    bar_streams: int
-    sim_quote_streams: int  # the simulator's live subscriptions, every client
-    sim_bar_streams: int
-
-
-def holdings(rig: StressRig) -> Holdings:
-    market = rig.broker.market
-    return Holdings(
-        rss=rss_bytes(os.getpid()),
-        tasks=len(asyncio.all_tasks()),
-        quote_streams=len(market.subscriptions()),
-        bar_streams=len(market.bar_subscriptions()),
-        sim_quote_streams=rig.gw.market_data.subscription_count(),
-        sim_bar_streams=sim_bar_streams(rig.gw),
-    )
 
 
 def sim_bar_streams(gw: PaperGateway) -> int:
