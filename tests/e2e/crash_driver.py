@@ -4,9 +4,9 @@ at a known point and start another on the same journal.
 
     python tests/e2e/crash_driver.py CONFIG.toml --as-of ISO
 
-The broker is assembled as ``ibconsole.app.assemble`` does (settings from CONFIG, the default
-profile's endpoint, the journal at ``journal_path``, ``health`` and ``risk`` from the file),
-without the window. Once connected, synced and reconciled, with a quote on the ES front month,
+The broker is built as ``ibconsole.ui.context.open_context`` builds it for the window (settings
+from CONFIG, the default profile's endpoint, the journal at ``journal_path``, ``health`` and
+``risk`` from the file), without Qt. Once connected, synced and reconciled, with a quote on the ES front month,
 it reports ``{"event": "ready", "reconciled": {...}, "front": {...}}``.
 
 Commands:
@@ -171,7 +171,7 @@ def _order(order: JournalOrder) -> dict[str, Any]:
 
 
 async def run(config: Path, as_of: datetime) -> None:
-    # As ibconsole.app.assemble builds it, from the same settings.
+    # As ibconsole.ui.context.open_context builds it, from the same settings.
     settings = load_settings(config, environ={})
     profile = settings.profile()
     clock = OffsetClock(as_of)
