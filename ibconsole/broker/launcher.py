@@ -199,6 +199,10 @@ class GatewayLauncher:
             raise LauncherError(
                 f"The gateway command {self.command[0]} could not be started: {error.strerror}"
             ) from None
+        except ValueError as error:  # e.g. a NUL byte inside one of the command's words
+            raise LauncherError(
+                f"The gateway command {self.command[0]!r} cannot be run: {error}"
+            ) from None
         self._process = process
         if process.stdout is not None:
             reader = asyncio.get_running_loop().create_task(self._relay(process.stdout))
@@ -256,10 +260,12 @@ class GatewayLauncher:
                 break
 
     async def _relay(self, stream: asyncio.StreamReader) -> None:
-        secret = self._login.password if self._login is not None else ""
+        # A start script may echo its environment: neither half of the login reaches the log.
+        login = self._login
+        secrets = [s for s in (login.password, login.username) if s] if login is not None else []
         while line := await stream.readline():
             text = line.decode(errors="replace").rstrip()
-            if secret:
+            for secret in secrets:
                 text = text.replace(secret, "********")
             log.debug("gateway: %s", text)
 

@@ -34,6 +34,7 @@ __all__ = [
     "WorkingOrder",
     "build_intent",
     "is_on_tick",
+    "parse_decimal",
     "snap_to_tick",
     "stop_loss_key",
     "take_profit_key",
@@ -288,7 +289,11 @@ _TOO_LARGE = Decimal("1e15")
 _MAX_DECIMALS = 12
 
 
-def _parse_decimal(field_name: str, label: str, raw: object) -> Decimal:
+def parse_decimal(field_name: str, label: str, raw: object) -> Decimal:
+    """A ticket number as a Decimal, or OrderValidationError naming the field and the reason.
+
+    The one rule for what counts as a usable number (finite, below 1e15, at most 12 decimals),
+    shared by intent validation and the ticket's fields."""
     if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
         raise OrderValidationError(field_name, f"{label} must be a number, got {raw!r}")
     try:
@@ -310,7 +315,7 @@ def _parse_decimal(field_name: str, label: str, raw: object) -> Decimal:
 def _parse_optional_price(field_name: str, label: str, raw: object) -> Decimal | None:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
-    return _parse_decimal(field_name, label, raw)
+    return parse_decimal(field_name, label, raw)
 
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -403,7 +408,7 @@ def build_intent(
     type_ = _parse_enum("order_type", OrderType, order_type)
     tif_ = _parse_enum("tif", TimeInForce, tif)
 
-    qty = _parse_decimal("quantity", "Quantity", quantity)
+    qty = parse_decimal("quantity", "Quantity", quantity)
     if qty <= 0:
         raise OrderValidationError("quantity", f"Quantity must be above zero, got {qty}")
     if qty != qty.to_integral_value():

@@ -14,7 +14,7 @@ import html
 import logging
 import re
 from collections.abc import Callable, Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import partial
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -47,6 +47,7 @@ from ibconsole.domain.orders import (
     TimeInForce,
     WorkingOrder,
     build_intent,
+    parse_decimal,
     snap_to_tick,
 )
 from ibconsole.domain.products import PRODUCTS, product, siblings
@@ -101,11 +102,12 @@ def _places(step: Decimal) -> int:
 
 
 def _parse(text: str) -> Decimal | None:
+    """The field's number by the domain's rule; None when it is empty or unusable (the
+    intent's validation then says why)."""
     try:
-        value = Decimal(text.replace(",", "").strip())
-    except InvalidOperation:
+        return parse_decimal("field", "value", text)
+    except OrderValidationError:
         return None
-    return value if value.is_finite() else None
 
 
 class DecimalSpinBox(QAbstractSpinBox):
