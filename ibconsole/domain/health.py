@@ -777,7 +777,11 @@ class HealthMachine:
         count = self._heartbeat_failures
         if count < limit:
             return self._session_state(), [], f"Heartbeat {count} of {limit} failed: {reason}."
-        why = f"{count} heartbeats in a row failed (last: {reason})."
+        why = (
+            f"{count} heartbeats in a row failed (last: {reason})."
+            if count > 1
+            else f"The heartbeat failed: {reason}."
+        )
         return self._retry_later(why, close_socket=True, alert=True)
 
     def _on_socket_lost(self, reason: str) -> _Outcome | None:
