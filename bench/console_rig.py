@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import multiprocessing
 import os
 import sys
@@ -28,6 +29,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from ib_insync import Ticker
 
 from bench.bare_client import arguments, parse_instruments
+from bench.cli import isolate
 from bench.peer import AS_OF, Instrument
 from ibconsole.app import Console, build_console
 from ibconsole.domain.contracts import ListedContract
@@ -74,7 +76,9 @@ async def open_console(port: int, client_id: int = 1) -> Console:
     """Build and start the console against the peer on ``port``; return once it is synced and
     its chart shows bars. Each console journals to a fresh file: simulators started with one seed
     hand out the same execution ids, which one journal rightly refuses to take twice."""
-    journal = Path(tempfile.mkdtemp(prefix="ibconsole-bench-")) / "journal.sqlite3"
+    # Under the run's throw-away data folder (bench.cli), removed with it.
+    folder = tempfile.mkdtemp(prefix="journal-", dir=os.environ.get("XDG_DATA_HOME"))
+    journal = Path(folder) / "journal.sqlite3"
     os.environ["IBCONSOLE_JOURNAL_PATH"] = str(journal)
     console = build_console(
         [
@@ -116,9 +120,7 @@ async def watch(console: Console, instruments: Sequence[Instrument]) -> list[Lis
         watched.append(contract)
     tickers = tickers_by_con_id(console)
     await wait_until(
-        lambda: all(
-            c.con_id in tickers and tickers[c.con_id].bid == tickers[c.con_id].bid for c in watched
-        ),
+        lambda: all(c.con_id in tickers and not math.isnan(tickers[c.con_id].bid) for c in watched),
         "first quotes",
     )
     return watched
@@ -144,7 +146,9 @@ async def _serve(port: int, instruments: list[Instrument]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = arguments(argv, "The console as a CPU benchmark client")
     instruments = parse_instruments(args.instruments)
-    run_qasync(lambda: _serve(args.port, instruments))
+    with tempfile.TemporaryDirectory(prefix="ibconsole-bench-") as home:
+        isolate(Path(home))
+        run_qasync(lambda: _serve(args.port, instruments))
     return 0
 
 
