@@ -55,7 +55,7 @@ package: $(PACKAGE_STAMP)
 package-check: $(STAMP)
 	$(BIN)/python packaging/check_bundle.py dist/ibconsole
 
-# The benchmarks of DESIGN.md section 6 against the simulator (~6 minutes on 2 cores): one table
+# The benchmarks of DESIGN.md section 6 against the simulator (~7 minutes on 2 cores): one table
 # on stdout, every figure in bench/results/results.json. py-spy (for `python -m bench --profile`)
 # comes from the `bench` extra, installed on first use.
 BENCH_STAMP := $(VENV)/.bench-stamp
