@@ -130,6 +130,9 @@ class _ColumnFitter:
     """Widens a table's columns to their contents as rows arrive; never narrows them."""
 
     def __init__(self, view: QTableView, minimums: dict[int, int] | None = None) -> None:
+        # sizeHintForColumn measures up to this many rows: by default a thousand, on every new
+        # row, which froze the window for a busy day's blotter.
+        view.horizontalHeader().setResizeContentsPrecision(50)
         self._view = view
         self._minimums = minimums or {}
         self._rows = 0

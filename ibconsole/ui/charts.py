@@ -20,10 +20,11 @@ import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPicture
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPicture, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
+    QGraphicsItem,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -236,6 +237,7 @@ class ChartPanel(QWidget):
         self._bars: list[Bar] = []
         self._loaded = False  # the broker answered for the shown bars (with none, possibly)
         self._painted = False  # the shown bars are on screen, not only in memory
+        self._state_tone: Tone | None = None
         self._gaps: list[BarGap] = []
         self._quote: Quote | None = None
         self._origin: datetime | None = None
@@ -305,6 +307,9 @@ class ChartPanel(QWidget):
                 axis = plot.getAxis(name)
                 axis.setPen(pg.mkPen(_AXIS))
                 axis.setTextPen(pg.mkPen(_AXIS))
+                # Axes and their grid change only when the view moves: replaying their picture
+                # on every repaint was most of a frame's cost in a fast market.
+                axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             plot.getAxis("right").setWidth(72)
             plot.getViewBox().setAutoVisible(y=True)
             plot.enableAutoRange(x=False, y=True)
@@ -594,7 +599,14 @@ class ChartPanel(QWidget):
             dtype=np.float64,
         )
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._repaint_timer.request()  # what arrived while hidden
+
     def _repaint(self) -> None:
+        if not self.isVisible():
+            # Hidden (another tab, minimised): the data is kept; showEvent paints it.
+            return
         self._repaints += 1
         shown = self._shown
         width = bar_length(shown.bar_size).total_seconds() * 0.7 if shown else 1.0
@@ -693,7 +705,9 @@ class ChartPanel(QWidget):
     def _show_state(self) -> None:
         text, tone = self._state_words()
         self._state.setText(text)
-        self._state.setStyleSheet(tone_style(tone))
+        if tone is not self._state_tone:  # a style sheet re-polishes the widget: only on change
+            self._state_tone = tone
+            self._state.setStyleSheet(tone_style(tone))
 
     def _state_words(self) -> tuple[str, Tone]:
         quote = self._quote

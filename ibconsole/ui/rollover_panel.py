@@ -165,7 +165,10 @@ class RolloverModel(QAbstractTableModel):
 
     # ----------------------------------------------------------------- contents
     def set_rows(self, rows: Sequence[WatchRow], now: datetime) -> None:
-        changed_now = now != self._now
+        # Session texts count in minutes: a new second alone changes no row's text, and marking
+        # every row changed makes the table measure all of them again.
+        minute = now.replace(second=0, microsecond=0)
+        changed_now = self._now is None or minute != self._now.replace(second=0, microsecond=0)
         self._now = now
         if [r.symbol for r in rows] != [r.symbol for r in self._rows]:
             self.beginResetModel()

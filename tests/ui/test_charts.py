@@ -14,10 +14,11 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QComboBox, QLabel, QToolButton, QWidget
 
 from ibconsole.broker.market_data import BarKey
-from ibconsole.domain.bars import Bar
+from ibconsole.domain.bars import Bar, bar_length
 from ibconsole.domain.quotes import MarketDataType, Quote
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.charts import REPAINT_INTERVAL_MS, ChartPanel
+from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import rollover_view
 
@@ -33,6 +34,7 @@ def child(widget: QWidget, kind: type[T], name: str) -> T:
 async def loaded_chart(ctx: UiContext, qtbot: Any, wait_for: Any) -> ChartPanel:
     chart = ChartPanel(ctx)
     qtbot.addWidget(chart)
+    chart.show()  # a hidden chart keeps its data but paints nothing
     chart.resize(1000, 560)
     await wait_for(lambda: chart.is_populated, what="bars on the chart")
     return chart
@@ -58,6 +60,7 @@ async def test_new_bars_from_the_live_stream_extend_the_chart(
 ) -> None:
     chart = ChartPanel(ui_context)
     qtbot.addWidget(chart)
+    chart.show()  # a hidden chart keeps its data but paints nothing
     chart.set_bar_size("5 secs")
     await wait_for(lambda: chart.is_populated, what="5-second bars")
     first_count, newest = len(chart.bars), chart.bars[-1]
@@ -179,6 +182,34 @@ async def test_a_flood_of_ticks_repaints_at_the_timer_rate_not_the_event_rate(
     repaints = chart.repaint_count - before
     assert events > 1000
     assert 1 <= repaints <= elapsed * 1000 / REPAINT_INTERVAL_MS + 3
+
+
+async def test_a_hidden_chart_keeps_its_data_and_paints_it_when_shown(
+    ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    chart = await loaded_chart(ui_context, qtbot, wait_for)
+    contract = chart.contract
+    assert contract is not None
+    newest = chart.bars[-1]
+    chart.hide()
+    before = chart.repaint_count
+    later = Bar(
+        newest.start + bar_length(chart.bar_size),
+        newest.close,
+        newest.close + 1,
+        newest.close - 1,
+        newest.close + 1,
+        7,
+    )
+    ui_context.bridge.sig_bar_updated.emit(BarKey(contract.con_id, chart.bar_size), later, True)
+    await wait_for(lambda: chart.bars[-1] == later, what="the bar kept while hidden")
+    timer = chart.findChild(CoalescingTimer)
+    assert timer is not None
+    await wait_for(lambda: not timer.isActive(), what="the repaint timer to fire while hidden")
+    assert chart.repaint_count == before
+
+    chart.show()
+    await wait_for(lambda: chart.repaint_count > before, what="a repaint once shown")
 
 
 async def test_the_family_picker_charts_that_family_s_active_month(
