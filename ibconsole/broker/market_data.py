@@ -91,6 +91,8 @@ class MarketDataService:
         self._timeout = request_timeout
         self._history_retry = history_retry
         self._quotes: dict[int, Quote] = {}
+        # the ticker's float prices behind each quote, to see when they changed
+        self._prices: dict[int, tuple[float, float, float, int]] = {}
         self._quote_subs: dict[int, _QuoteSub] = {}
         self._bar_subs: dict[BarKey, _BarSub] = {}
         self._ticks: dict[int, _QuoteSub] = {}  # id(ticker) -> subscription, O(1) per tick
@@ -137,6 +139,7 @@ class MarketDataService:
             return
         del self._quote_subs[con_id]
         self._quotes.pop(con_id, None)
+        self._prices.pop(con_id, None)
         self._cancel_quotes(sub)
 
     def _request_quotes(self, sub: _QuoteSub) -> None:
@@ -159,8 +162,19 @@ class MarketDataService:
             sub = self._ticks.get(id(ticker))
             if sub is None:
                 continue
-            snapshot = quote(ticker, sub.contract.min_tick, now)
-            self._quotes[sub.contract.con_id] = snapshot
+            con_id = sub.contract.con_id
+            previous = self._quotes.get(con_id)
+            prices = (ticker.bid, ticker.ask, ticker.last, ticker.marketDataType)
+            if previous is not None and prices == self._prices.get(con_id):
+                # Most ticks change sizes only: keep the prices already on the tick grid and
+                # renew the arrival time, instead of converting three floats again.
+                snapshot = Quote(
+                    con_id, previous.bid, previous.ask, previous.last, now, previous.data_type
+                )
+            else:
+                snapshot = quote(ticker, sub.contract.min_tick, now)
+                self._prices[con_id] = prices
+            self._quotes[con_id] = snapshot
             changed.append(snapshot)
         if changed:
             self.quotes_updated.emit(tuple(changed))
