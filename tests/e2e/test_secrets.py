@@ -27,9 +27,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import keyring
-import keyring.backend
-import keyring.errors
 import pytest
 import qasync
 import shiboken6
@@ -61,26 +58,6 @@ os.execv(sim, [sim, "--port", port, "--log-level", "DEBUG"])
 """
 
 
-class InMemoryKeyring(keyring.backend.KeyringBackend):
-    """A real keyring backend that keeps its items in memory: no file, no OS service."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.items.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError(f"no item {username!r} in {service!r}")
-
-
 class Records(logging.Handler):
     """Every log record of every logger, formatted with its traceback, at DEBUG and above."""
 
@@ -91,15 +68,6 @@ class Records(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(self.format(record))
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[InMemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = InMemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture
@@ -194,7 +162,7 @@ def test_the_login_reaches_only_the_gateway_commands_environment(
     qapp: QApplication,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    memory_keyring: InMemoryKeyring,
+    memory_keyring: Any,  # the suite's in-memory keyring (tests/conftest.py)
     all_logs: tuple[Records, Path],
     qsettings_folder: Path,
 ) -> None:
@@ -300,7 +268,7 @@ def test_the_login_reaches_only_the_gateway_commands_environment(
 
 @pytest.mark.expect_log_warnings
 async def test_a_gateway_that_echoes_its_environment_leaks_no_login_into_the_log(
-    tmp_path: Path, memory_keyring: InMemoryKeyring
+    tmp_path: Path, memory_keyring: Any
 ) -> None:
     script, record = tmp_path / "start-gateway.py", tmp_path / "record.json"
     script.write_text(STAND_IN, encoding="utf-8")
