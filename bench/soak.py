@@ -8,9 +8,10 @@ memory, tasks and subscriptions must stay flat and it must reconnect after every
 
 A day: orders at a steady pace (limits near the market that the ticks fill, markets that bring
 the position back toward flat, cancels and changes of working orders) on three products with
-their quotes and two bar series streaming. Its end is the daily restart as IB Gateway does it:
-IB connectivity lost (1100), every socket dropped, the gateway silent while it restarts, then
-back and reconnected, and IB connectivity restored with the data kept (1102).
+their quotes and two bar series streaming. At its end the trader cancels what works and closes
+the position, and the gateway restarts as IB Gateway does each night: IB connectivity lost
+(1100), the gateway gone with every socket, back as a new process (a new day: none of the last
+one's orders), the console reconnected, still without IB (1100), then IB back (1102).
 
 The first measure is taken once the first restart is over (the console has been through every
 kind of request and recovery once), the last one after the last restart; both at the same point
@@ -55,7 +56,6 @@ SEED = 5
 TICK_RATE = 10.0  # quote updates per second per instrument
 ACTIONS_PER_SECOND = 4.0
 MAX_WORKING = 12
-RESTART_SILENCE = 1.5  # seconds the gateway is gone while it restarts
 RECONNECT_TIMEOUT = 30.0
 # Heartbeats every second; reconnects after 0.2-1 s. The breaker stays shut through restarts
 # that come every minute or two here (a real one comes once a day).
@@ -111,20 +111,20 @@ def _describe(h: Holdings) -> str:
 
 
 class Gateway:
-    """``ibconsole-sim`` in its own process, faults given on its standard input."""
+    """``ibconsole-sim`` in its own process, faults given on its standard input; a restart is a
+    new process on the same port, a new day with nothing of the last one's orders."""
 
-    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
-        self.process = process
-        self.port = port
+    def __init__(self) -> None:
+        self.process: asyncio.subprocess.Process | None = None
+        self.port = 0
 
-    @classmethod
-    async def start(cls) -> Gateway:
+    async def start(self, day: int = 0) -> None:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
             "import sys; from ibconsole.sim.cli import main; sys.exit(main())",
-            "--port=0",
-            f"--seed={SEED}",
+            f"--port={self.port}",
+            f"--seed={SEED + day}",
             f"--as-of={AS_OF.isoformat()}",
             f"--tick-rate={TICK_RATE}",
             "--faults-from-stdin",
@@ -135,21 +135,27 @@ class Gateway:
         line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
         if not line.startswith("listening on "):
             raise RuntimeError(f"the simulator did not start: {line!r}")
-        return cls(process, int(line.rsplit(":", 1)[1]))
+        self.process = process
+        self.port = int(line.rsplit(":", 1)[1])
 
     async def fault(self, command: str) -> None:
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
-        self.process.stdin.write(command.encode() + b"\n")
-        await self.process.stdin.drain()
-        answer = (await asyncio.wait_for(self.process.stdout.readline(), 10)).decode()
+        process = self.process
+        assert process is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.write(command.encode() + b"\n")
+        await process.stdin.drain()
+        answer = (await asyncio.wait_for(process.stdout.readline(), 10)).decode()
         if not answer.startswith("ok:"):
             raise RuntimeError(f"the simulator refused {command!r}: {answer.strip()}")
 
     async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.terminate()
-        await self.process.wait()
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.returncode is None:
+            process.terminate()
+        await process.wait()
 
 
 class Trader:
@@ -200,13 +206,44 @@ class Trader:
                 shift = rng.choice((-1, 1)) * month.min_tick
                 orders.modify(row.order_id, limit_price=row.limit_price + shift, confirmed=True)
 
+    async def close_the_day(self) -> None:
+        """DAY orders end with the session and the position is closed: the new day starts flat,
+        as the restarted gateway does."""
+        orders, account = self.broker.orders, self.broker.account
+        with contextlib.suppress(OrderRefused):
+            orders.cancel_all()
+        await until(lambda: not any(r.ours and r.working for r in orders.rows()), 10.0)
+        for month in self.months:
+            held = account.position(month.con_id)
+            if held is not None and held.quantity:
+                with contextlib.suppress(OrderRefused):
+                    self._submit(
+                        month,
+                        "SELL" if held.quantity > 0 else "BUY",
+                        "MKT",
+                        None,
+                        abs(held.quantity),
+                    )
+        await until(
+            lambda: all(
+                (held := account.position(m.con_id)) is not None and not held.quantity
+                for m in self.months
+            ),
+            10.0,
+        )
+
     def _submit(
-        self, month: ListedContract, side: str, order_type: str, price: Decimal | None
+        self,
+        month: ListedContract,
+        side: str,
+        order_type: str,
+        price: Decimal | None,
+        quantity: Decimal = Decimal(1),
     ) -> None:
         intent = build_intent(
             contract=month,
             side=side,
-            quantity=1,
+            quantity=quantity,
             order_type=order_type,
             limit_price=price,
             clock=self.broker.clock,
@@ -220,7 +257,8 @@ async def soak(seconds: float, restarts: int) -> Report:
     report = Report(seconds)
     watch = CrashWatch()
     watch.install(asyncio.get_running_loop())
-    gateway = await Gateway.start()
+    gateway = Gateway()
+    await gateway.start()
     try:
         with tempfile.TemporaryDirectory(prefix="ibconsole-soak-") as folder:
             clock = OffsetClock(AS_OF)
@@ -264,7 +302,8 @@ async def _trade(
             await asyncio.sleep(1 / ACTIONS_PER_SECOND)
         if number == restarts:
             break
-        await _daily_restart(gateway, broker, synced)
+        await trader.close_the_day()
+        await _daily_restart(gateway, number + 1, synced)
         report.restarts += 1
         report.reconnects += 1
         await _settled(broker)
@@ -280,18 +319,18 @@ async def _trade(
     session.synced -= synced.append
 
 
-async def _daily_restart(gateway: Gateway, broker: Broker, synced: list[Any]) -> None:
-    """IB Gateway's daily restart: 1100, sockets dropped, silence while it restarts, back with
-    IB connectivity still lost, then 1102 once the console is connected again."""
+async def _daily_restart(gateway: Gateway, day: int, synced: list[Any]) -> None:
+    """IB Gateway's daily restart: IB connectivity lost (1100), the gateway gone with every
+    socket, back as a new day, the console connected again, still without IB (1100), then IB
+    back with the data kept (1102)."""
     before = len(synced)
     await gateway.fault("lose")
-    await gateway.fault("drop")
-    await gateway.fault("stall")
-    await asyncio.sleep(RESTART_SILENCE)
-    await gateway.fault("resume")
+    await gateway.stop()
+    await gateway.start(day)
     if not await until(lambda: len(synced) > before, RECONNECT_TIMEOUT):
         raise RuntimeError("the console did not reconnect after the daily restart")
     reconnected = len(synced)
+    await gateway.fault("lose")
     await gateway.fault("restore")
     if not await until(lambda: len(synced) > reconnected, RECONNECT_TIMEOUT):
         raise RuntimeError("the console did not resync after 1102")

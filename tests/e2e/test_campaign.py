@@ -20,7 +20,7 @@ TALLY = re.compile(
     r"mismatches (\d+) crashes (\d+)$"
 )
 # The soak's figures after its first and its last daily restart: memory may wander this much.
-RSS_SLACK_MIB = 8.0
+RSS_SLACK_MIB = 4.0
 
 
 def _run(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
