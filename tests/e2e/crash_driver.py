@@ -45,6 +45,7 @@ from ibconsole.config import load_settings
 from ibconsole.domain.clock import Clock, OffsetClock
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.orders import OrderIntent, build_intent
+from ibconsole.domain.quotes import Quote
 from ibconsole.journal import Decision, Journal, JournalFill, JournalOrder
 
 _READY_TIMEOUT = 20.0
@@ -96,14 +97,21 @@ class Driver:
     async def start(self) -> None:
         broker = self.broker
         await broker.start()
-        self.front = (await broker.contracts.chain("ES")).contracts[0]
-        broker.market.subscribe(self.front)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _READY_TIMEOUT
-        while not (broker.market.quote(self.front.con_id) and self.reconciled):
-            if loop.time() > deadline:
-                raise TimeoutError("no quote or reconciliation after connecting")
-            await asyncio.sleep(0.01)
+        front = self.front = (await broker.contracts.chain("ES")).contracts[0]
+        # Reconciliation is over when start() returns: it runs as the session reports synced.
+        assert self.reconciled, "connected without a reconciliation"
+        quoted = asyncio.Event()
+
+        def on_quotes(quotes: tuple[Quote, ...]) -> None:
+            if any(q.con_id == front.con_id for q in quotes):
+                quoted.set()
+
+        broker.market.quotes_updated += on_quotes
+        broker.market.subscribe(front)
+        try:
+            await asyncio.wait_for(quoted.wait(), _READY_TIMEOUT)
+        finally:
+            broker.market.quotes_updated -= on_quotes
         for order in self.journal.orders(limit=None):
             self._states[order.key] = order.state.value
         report(
