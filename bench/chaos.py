@@ -37,7 +37,7 @@ import random
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -619,7 +619,7 @@ class Scenario:
             for s in (*desk.open_orders(), *desk.completed_orders())
             if s.client_id == CLIENT_ID
         }
-        executed: Counter[str] = Counter()
+        executed: defaultdict[str, Decimal] = defaultdict(Decimal)
         known = journal.known_exec_ids()
         for execution in desk.executions():
             if execution.client_id != CLIENT_ID:
