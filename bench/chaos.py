@@ -255,6 +255,7 @@ class Scenario:
         self._bar_keys: list[Any] = []
         self._holder: IB | None = None
         self._failed_rolls: list[RollPlan] = []
+        self._closed = False
         self.orders.roll_failed += self._on_roll_failed
 
     # ---------------------------------------------------------------- running
@@ -689,6 +690,10 @@ class Scenario:
             self.outcome.mismatches += differences()
 
     async def close(self) -> None:
+        """Unsubscribe what the plan subscribed, let the clientId go (once; again is a no-op)."""
+        if self._closed:
+            return
+        self._closed = True
         self.orders.roll_failed -= self._on_roll_failed
         for month in self._extra_quotes:
             self.broker.market.unsubscribe(month.con_id)
@@ -697,6 +702,25 @@ class Scenario:
         self._extra_quotes.clear()
         self._bar_keys.clear()
         await self._release_id()
+
+    async def check_unsubscribed(self, quotes: dict[int, int]) -> None:
+        """Back to the subscriptions the scenario started with, here and at the simulator."""
+        market = self.broker.market
+
+        def differences() -> list[str]:
+            found = []
+            if market.subscriptions() != quotes or market.bar_subscriptions():
+                found.append(
+                    f"the console still subscribes {market.subscriptions()} and "
+                    f"{market.bar_subscriptions()}, after starting with {quotes}"
+                )
+            at_sim = (self.gw.market_data.subscription_count(), sim_bar_streams(self.gw))
+            if self.rig.synced and at_sim != (len(quotes), 0):
+                found.append(f"the simulator still streams {at_sim[0]} quotes, {at_sim[1]} bars")
+            return found
+
+        if not await until(lambda: not differences(), SETTLE):
+            self.outcome.mismatches += differences()
 
 
 # Journal state -> the simulator statuses it may stand for (None: the simulator never took it).
@@ -746,9 +770,12 @@ async def run_scenario(seed: int, folder: Path, watch: CrashWatch) -> Outcome:
         outcome.crashes.append(f"the console did not start: {type(error).__name__}: {error}")
         return outcome
     scenario = Scenario(rig, outcome)
+    quotes = rig.broker.market.subscriptions()
     try:
         await scenario.run(steps)
         await scenario.finish()
+        await scenario.close()
+        await scenario.check_unsubscribed(quotes)
     except Exception as error:
         log.exception("scenario %d", seed)
         outcome.crashes.append(f"{type(error).__name__}: {error}")
