@@ -311,8 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Say which system library is missing in words, before Qt aborts with its own message.
     exit_if_qt_cannot_start()
     app = create_application()
-    # The loop is created by hand and made current: qasync.run() would leave ib_insync on
-    # another loop on Python 3.12+ (DESIGN.md section 3).
+    # The loop is created by hand and made current: qasync's own runner would leave ib_insync
+    # on another loop on Python 3.12+ (DESIGN.md section 3).
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     install_excepthook()

@@ -142,8 +142,9 @@ async def test_stop_ends_the_gateway_and_does_not_restart_it(launcher: GatewayLa
 
 async def test_a_port_that_never_opens_is_a_clear_error(tmp_path: Path) -> None:
     port = free_port()
-    sleeper = [sys.executable, "-c", "import time; time.sleep(30)"]
-    gateway = GatewayLauncher(sleeper, "127.0.0.1", port, None, port_timeout=0.6)
+    # A gateway that starts and then waits for a signal without ever opening its port.
+    silent = [sys.executable, "-c", "import signal; signal.pause()"]
+    gateway = GatewayLauncher(silent, "127.0.0.1", port, None, port_timeout=0.6)
     with pytest.raises(LauncherError, match=rf"127.0.0.1:{port} did not accept connections"):
         await gateway.start()
     assert not gateway.running
