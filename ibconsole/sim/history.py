@@ -190,7 +190,7 @@ class HistoryService:
                 )
             now = self._clock.now()
             end = min(_parse_end(end_text), now) if end_text.strip() else now
-            span = _duration_seconds(duration)
+            span = _trading_days_span(instrument, end, duration, size)
             bars = self.bars(instrument, end, span, size, use_rth == "1")
         except RequestError as exc:
             link.send_error(req_id, exc.code, exc.message)
@@ -540,6 +540,26 @@ def _bar_size(text: str) -> int | str:
             321, f"Error validating request.-'bP' : cause - Invalid bar size {text!r}"
         )
     return size
+
+
+def _trading_days_span(
+    instrument: Instrument, end: datetime, duration: str, size: int | str
+) -> int:
+    """Seconds of history for ``duration``. Like TWS, "N D" of intraday bars means the last N
+    trade dates' sessions, not N × 24 hours: on a Saturday "1 D" is Friday's session."""
+    span = _duration_seconds(duration)
+    if not isinstance(size, int) or not duration.rstrip().endswith("D"):
+        return span
+    days = span // _DURATION_SECONDS["D"]
+    zone = instrument.zone
+    session = instrument.session
+    day = session.trade_date(end.astimezone(zone))
+    for _ in range(days - 1):
+        day = session.trade_date(
+            (session.bounds(day)[0] - timedelta(minutes=1)).replace(tzinfo=zone)
+        )
+    opened = session.bounds(day)[0].replace(tzinfo=zone)
+    return max(span, int((end - opened).total_seconds()))
 
 
 def _duration_seconds(text: str) -> int:

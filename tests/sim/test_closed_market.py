@@ -133,6 +133,21 @@ async def test_saturday_history_ends_at_the_live_last_price(
     )
 
 
+@pytest.mark.parametrize("as_of", [SATURDAY])
+async def test_one_day_of_minutes_on_saturday_is_friday_s_whole_session(
+    ib: IB, qualified_future: Any
+) -> None:
+    contract = await qualified_future(ib, month=ES_MONTH)
+    minutes = await asyncio.wait_for(
+        ib.reqHistoricalDataAsync(contract, "", "1 D", "1 min", "TRADES", False, timeout=0), 5
+    )
+    # TWS counts "1 D" of intraday bars in trade dates: Thursday 17:00 to Friday 16:00 CT,
+    # 23 hours of minutes, although the last 24 hours of the clock hold none.
+    assert len(minutes) == 23 * 60
+    assert minutes[0].date == FRIDAY_CLOSE - timedelta(hours=23)
+    assert minutes[-1].date == FRIDAY_CLOSE - timedelta(minutes=1)
+
+
 @pytest.mark.parametrize("as_of", [TUESDAY_BEFORE_HALT])
 async def test_history_in_the_daily_break_ends_at_the_live_last_price(
     gateway: PaperGateway, ib: IB, qualified_future: Any
