@@ -188,7 +188,6 @@ class HealthModel(QObject):
         self._snapshot = ctx.broker.session.health
         self._throttled = ctx.broker.session.is_throttled
         self._farms: dict[str, FarmStatus] = {}
-        self._attempts = 0
         self._pending: list[HistoryEntry] = []
         self.history = HealthHistoryModel(self)
         self._flush_timer = CoalescingTimer(self, _REPAINT_MS, self._flush)
@@ -210,8 +209,13 @@ class HealthModel(QObject):
 
     @property
     def reconnect_attempts(self) -> int:
-        """Connect attempts started since the session was last connected (or disconnected)."""
-        return self._attempts
+        """Connect attempts since the last sync: those that failed, and the one under way."""
+        snapshot = self._snapshot
+        under_way = (
+            snapshot.state in (HealthState.CONNECTING, HealthState.RECONNECTING)
+            and snapshot.reconnect_at is None
+        )
+        return snapshot.failed_attempts + under_way
 
     @property
     def farms(self) -> tuple[FarmStatus, ...]:
@@ -230,8 +234,8 @@ class HealthModel(QObject):
             extras.append("IB connectivity lost")
         elif snapshot.broken_farms:
             extras.append(f"{len(snapshot.broken_farms)} data farm(s) down")
-        if snapshot.state is HealthState.RECONNECTING and self._attempts:
-            extras.append(f"attempt {self._attempts}")
+        if snapshot.state is HealthState.RECONNECTING and self.reconnect_attempts:
+            extras.append(f"attempt {self.reconnect_attempts}")
         if self._throttled:
             extras.append("throttled")
             tone = Tone.WARN if tone is Tone.GOOD else tone
@@ -245,13 +249,6 @@ class HealthModel(QObject):
     def _on_bridge_health_changed(self, snapshot: HealthSnapshot) -> None:
         previous = self._snapshot
         self._snapshot = snapshot
-        if snapshot.state in (HealthState.CONNECTED, HealthState.DISCONNECTED):
-            self._attempts = 0
-        elif snapshot.state in (HealthState.CONNECTING, HealthState.RECONNECTING) and (
-            snapshot.reconnect_at is None
-            and (previous.state is not snapshot.state or previous.reconnect_at is not None)
-        ):
-            self._attempts += 1
         if snapshot.state is not previous.state or snapshot.reason != previous.reason:
             self._record(snapshot.reason, STATE_WORDS[snapshot.state][1])
         else:

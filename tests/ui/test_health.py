@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import random
 import socket
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from ibconsole.config import Settings
+from ibconsole.domain.clock import ManualClock
 from ibconsole.domain.health import (
     BackoffPolicy,
     BreakerPolicy,
     BreakerState,
+    ConnectFailed,
+    ConnectRequested,
+    HealthMachine,
     HealthSettings,
     HealthState,
+    ReconnectDue,
 )
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.health import HealthDock, HealthIndicator, HealthModel
 from ibconsole.ui.theme import Tone
+
+AS_OF = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
 
 
 def free_port() -> int:
@@ -146,3 +155,26 @@ async def test_throttling_is_said_in_words(
     await wait_for(lambda: "throttled" not in indicator.text(), what="pacing ended")
     assert dock.throttling.objectName() == "healthThrottling"
     assert dock.throttling.text() == "not throttled"
+
+
+async def test_reconnect_attempts_come_from_the_health_snapshot(
+    make_ui_context: Any, gateway: PaperGateway, qtbot: Any, wait_for: Any
+) -> None:
+    # Not connected: no heartbeat of a live session overwrites the snapshots fed here.
+    ui_context = await make_ui_context(gateway, connect=False)
+    dock = HealthDock(ui_context)
+    qtbot.addWidget(dock)
+    dock.show()
+    machine = HealthMachine(HealthSettings(), ManualClock(AS_OF), random.Random(1))
+    emit = ui_context.bridge.sig_health_changed.emit
+    machine.handle(ConnectRequested())
+    emit(machine.snapshot())
+    assert dock.model.reconnect_attempts == 1  # the first attempt, under way
+    machine.handle(ConnectFailed(1, "nothing is listening"))
+    emit(machine.snapshot())
+    assert dock.model.reconnect_attempts == 1  # failed, the next one scheduled
+    await wait_for(lambda: "1 attempt(s) so far" in dock.reconnect.text(), what="the schedule")
+    machine.handle(ReconnectDue(2))
+    emit(machine.snapshot())
+    assert dock.model.reconnect_attempts == 2
+    await wait_for(lambda: "attempt 2 under way" in dock.reconnect.text(), what="attempt 2")
