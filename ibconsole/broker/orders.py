@@ -48,6 +48,7 @@ from ibconsole.domain.clock import Clock
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.health import HealthSnapshot, HealthState
 from ibconsole.domain.orders import (
+    KEY_PREFIX,
     OrderIntent,
     OrderKeyFactory,
     OrderType,
@@ -1179,9 +1180,8 @@ class OrderService:
     def _adopt(self, by_key: dict[str, Trade]) -> list[str]:
         """Journal orders at the broker that carry a console key but are missing here."""
         adopted = []
-        prefix = getattr(self._new_key, "prefix", "ibc-")
         for key, trade in by_key.items():
-            if not key.startswith(prefix) or self._journal.order(key) is not None:
+            if not key.startswith(KEY_PREFIX) or self._journal.order(key) is not None:
                 continue
             month = self._contracts.by_con_id(trade.contract.conId)
             if month is None:

@@ -18,6 +18,7 @@ from ibconsole.domain.clock import Clock
 from ibconsole.domain.contracts import ListedContract
 
 __all__ = [
+    "KEY_PREFIX",
     "MAX_KEY_LENGTH",
     "Bracket",
     "KeyFactory",
@@ -257,6 +258,11 @@ def _base32(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+# Every key this console makes starts so, which is how orders found at the broker are told
+# apart as ours (reconciliation adopts them) from orders placed in TWS or by other programs.
+KEY_PREFIX = "ibc-"
+
+
 @dataclass(slots=True)
 class OrderKeyFactory:
     """Time-ordered unique keys: ``ibc-`` + 10 base32 chars of milliseconds + 16 of randomness.
@@ -267,7 +273,7 @@ class OrderKeyFactory:
 
     clock: Clock
     rng: random.Random = field(default_factory=random.SystemRandom)
-    prefix: str = "ibc-"
+    prefix: str = KEY_PREFIX
     _last_ms: int = field(default=-1, init=False)
     _last_random: int = field(default=0, init=False)
 
