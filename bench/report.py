@@ -97,8 +97,13 @@ def _cpu(results: Results) -> Any:
     return results["cpu_per_tick"]
 
 
+def _figure(value: float | None, unit: str = "") -> str:
+    """A figure that may be missing: a CPU reading below /proc's 10 ms resolution gives no ratio."""
+    return "too small to measure" if value is None else f"{value:g}{unit}"
+
+
 def _per_100k(cpu: Mapping[str, Any], client: str) -> str:
-    return f"{cpu['clients'][client]['cpu_s_per_100k_ticks']:g} s"
+    return _figure(cpu["clients"][client]["cpu_s_per_100k_ticks"], " s")
 
 
 def _click(results: Results) -> Any:
@@ -129,7 +134,7 @@ FIGURES: tuple[_Figure, ...] = (
         "console CPU per tick ÷ bare ib_insync",
         _cpu,
         lambda cpu: (
-            f"{cpu['console_vs_bare']:g}× (console {_per_100k(cpu, 'console')}, "
+            f"{_figure(cpu['console_vs_bare'], '×')} (console {_per_100k(cpu, 'console')}, "
             f"bare {_per_100k(cpu, 'bare_ib_insync')} per 100k ticks at {cpu['ticks_per_s']:,}/s)"
         ),
         lambda cpu: cpu["console_vs_bare"],
@@ -140,11 +145,11 @@ FIGURES: tuple[_Figure, ...] = (
         "  marginal CPU per extra tick ÷ bare ib_insync",
         _cpu,
         lambda cpu: (
-            f"{cpu['marginal_console_vs_bare']}× (slope {cpu['low_ticks_per_s']:,} → "
+            f"{_figure(cpu['marginal_console_vs_bare'], '×')} (slope {cpu['low_ticks_per_s']:,} → "
             f"{cpu['ticks_per_s']:,}/s: console "
-            f"{cpu['clients']['console']['marginal_cpu_s_per_100k_ticks']} s, bare "
-            f"{cpu['clients']['bare_ib_insync']['marginal_cpu_s_per_100k_ticks']} s per 100k; console "
-            f"fixed {cpu['clients']['console']['fixed_cpu_share']} of a core)"
+            f"{_figure(cpu['clients']['console']['marginal_cpu_s_per_100k_ticks'], ' s')}, bare "
+            f"{_figure(cpu['clients']['bare_ib_insync']['marginal_cpu_s_per_100k_ticks'], ' s')} per 100k; console "
+            f"fixed {_figure(cpu['clients']['console']['fixed_cpu_share'])} of a core)"
         ),
         lambda cpu: cpu["marginal_console_vs_bare"],
     ),
@@ -152,7 +157,7 @@ FIGURES: tuple[_Figure, ...] = (
         "console CPU per tick ÷ ib_insync Qt example",
         _cpu,
         lambda cpu: (
-            f"{cpu['console_vs_qt_example']:g}× "
+            f"{_figure(cpu['console_vs_qt_example'], '×')} "
             f"(Qt example {_per_100k(cpu, 'ib_insync_qt_example')} per 100k ticks)"
         ),
         lambda cpu: cpu["console_vs_qt_example"],

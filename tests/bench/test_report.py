@@ -1,0 +1,58 @@
+"""The results table survives figures a short run cannot give: a client whose CPU stayed below
+/proc's 10 ms resolution has no per-tick figure, and the table says so instead of failing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import report
+
+
+def _client(per_100k: float | None, marginal: float | None) -> dict[str, Any]:
+    return {
+        "cpu_s_per_100k_ticks": per_100k,
+        "marginal_cpu_s_per_100k_ticks": marginal,
+        "fixed_cpu_share": None if marginal is None else 0.05,
+    }
+
+
+def _cpu_results(bare_per_100k: float | None) -> dict[str, Any]:
+    ratio = None if bare_per_100k is None else round(4.0 / bare_per_100k, 2)
+    return {
+        "cpu_per_tick": {
+            "ticks_per_s": 500,
+            "low_ticks_per_s": 200,
+            "clients": {
+                "console": _client(4.0, None),
+                "bare_ib_insync": _client(bare_per_100k, None),
+                "ib_insync_qt_example": _client(2.0, None),
+            },
+            "console_vs_bare": ratio,
+            "console_vs_qt_example": 2.0,
+            "marginal_console_vs_bare": None,
+        }
+    }
+
+
+def _row(table: list[report.Row], what: str) -> report.Row:
+    return next(row for row in table if row.what.strip() == what)
+
+
+def test_a_ratio_below_the_cpu_clock_resolution_is_reported_as_not_measured() -> None:
+    table = report.rows(_cpu_results(bare_per_100k=None))
+
+    row = _row(table, "console CPU per tick ÷ bare ib_insync")
+    assert row.value is None
+    assert row.verdict == "not measured"
+    assert row.measured.startswith("too small to measure (console 4 s, bare too small to measure")
+    marginal = _row(table, "marginal CPU per extra tick ÷ bare ib_insync")
+    assert marginal.measured.startswith("too small to measure (slope 200 → 500/s")
+
+
+def test_a_measured_ratio_is_judged_against_its_target() -> None:
+    table = report.rows(_cpu_results(bare_per_100k=2.0))
+
+    row = _row(table, "console CPU per tick ÷ bare ib_insync")
+    assert row.value == 2.0
+    assert row.measured.startswith("2× (console 4 s, bare 2 s per 100k ticks at 500/s)")
+    assert row.verdict == "MISSED: 0.7× over (1.5× the target)"
