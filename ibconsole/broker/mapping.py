@@ -21,6 +21,7 @@ from ibconsole.domain.orders import (
     Position,
     Side,
     SnapDirection,
+    TimeInForce,
     WorkingOrder,
     snap_to_tick,
 )
@@ -29,6 +30,8 @@ from ibconsole.domain.quotes import MarketDataType, Quote
 
 # Statuses in which an order is still live at the broker (ib_insync's OrderStatus.ActiveStates).
 ACTIVE_STATUSES = frozenset({"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted"})
+# ocaType 1: when one order of the group fills, IB cancels the others, blocking overfills.
+_OCA_CANCEL_WITH_BLOCK = 1
 
 
 def decimal_or_none(value: float | None, tick: Decimal | None = None) -> Decimal | None:
@@ -108,6 +111,9 @@ def ib_order(intent: OrderIntent, quantity: Decimal | None = None) -> Order:
         order.lmtPrice = float(intent.limit_price)
     if intent.stop_price is not None:
         order.auxPrice = float(intent.stop_price)
+    if intent.oca_group:
+        order.ocaGroup = intent.oca_group
+        order.ocaType = _OCA_CANCEL_WITH_BLOCK
     return order
 
 
@@ -128,7 +134,16 @@ def working_order(trade: Trade, tick: Decimal | None = None) -> WorkingOrder:
         parent_id=order.parentId,
         oca_group=order.ocaGroup,
         status=status.status,
+        tif=_time_in_force(order.tif),
     )
+
+
+def _time_in_force(tif: str) -> TimeInForce | None:
+    """IB's time in force; an empty one is IB's default, DAY."""
+    try:
+        return TimeInForce(tif or TimeInForce.DAY)
+    except ValueError:
+        return None
 
 
 def position(item: IbPosition) -> Position:

@@ -58,7 +58,7 @@ from ibconsole.domain.orders import (
     WorkingOrder,
 )
 from ibconsole.domain.risk import RiskContext, RiskLimits, RiskReport, Severity, evaluate
-from ibconsole.domain.rollover import OrderAction, RollLeg, RollPlan
+from ibconsole.domain.rollover import MovedOrder, OrderAction, RollLeg, RollPlan, move_exits
 from ibconsole.domain.trading_mode import AccountMode
 from ibconsole.journal import (
     BrokerStatus,
@@ -459,8 +459,9 @@ class OrderService:
 
         Both legs pass the pre-trade checks before anything is sent, and the position must still
         be the one planned, so a roll cannot stop halfway for a reason known in advance. Working
-        orders on the old month are cancelled (IB confirms each) before the close leg goes; exits
-        planned to move are cancelled too and an alert asks to enter them on the new month.
+        orders on the old month are cancelled (IB confirms each) before the close leg goes; once
+        the open leg has filled, the exits planned to move are placed again on the new month,
+        shifted by the spread between the two legs' fills (see ``move_exits``).
 
         Returns the open leg's journal entry (None when the plan does not reopen). A close leg
         that does not fill stops the roll with nothing opened; an open leg that fails raises a
@@ -637,13 +638,6 @@ class OrderService:
                 f"An order on {old} filled while it was being cancelled: you hold {now} now, "
                 f"not the {plan.position.normalize():f} planned. Plan the roll again."
             )
-        moved = [item for item in plan.orders if item.action is OrderAction.MOVE]
-        if moved and plan.open is not None:
-            self.alert.emit(
-                f"{len(moved)} exit order(s) on {old} were cancelled for the roll; enter them "
-                f"again on {plan.open.contract.local_symbol} once it is open.",
-                False,
-            )
 
     async def _ended_by_ib(self, trades: Sequence[Trade]) -> bool:
         """Wait until IB has ended every one of ``trades``; False when the session ended first
@@ -686,8 +680,78 @@ class OrderService:
             )
             self._roll_failed(failure)
             raise OrderRefused(failure.sentence)
+        self._move_exits(plan, roll)
         del self._rolls[plan]
         return journalled
+
+    def _move_exits(self, plan: RollPlan, roll: _Roll) -> None:
+        """Place on the new month the exits the roll cancelled on the old one; any that cannot
+        go raise a critical alert naming them, since the new position is unprotected without."""
+        if plan.open is None or not any(i.action is OrderAction.MOVE for i in plan.orders):
+            return
+        old, new = plan.close.contract.local_symbol, plan.open.contract.local_symbol
+        closed = self._journal.order(roll.close_key) or _missing(roll.close_key)
+        tries = [self._journal.order(key) or _missing(key) for key in roll.open_keys]
+        opened = sum((t.lifecycle.filled for t in tries), Decimal(0))
+        old_price = closed.lifecycle.avg_fill_price
+        paid = [
+            (t.lifecycle.filled, t.lifecycle.avg_fill_price) for t in tries if t.lifecycle.filled
+        ]
+        if old_price is None or opened <= 0 or any(price is None for _, price in paid):
+            unknown = "the legs' fill prices are not known"
+            exits = [i.order for i in plan.orders if i.action is OrderAction.MOVE]
+            self._exits_not_moved(old, new, [(order, unknown) for order in exits])
+            return
+        new_price = sum((q * p for q, p in paid if p is not None), Decimal(0)) / opened
+        moved, stuck = move_exits(plan, new_price - old_price, opened, f"{roll.close_key}-exits")
+        not_moved = list(stuck)
+        placed: list[str] = []
+        for order in moved:
+            try:
+                self.submit(self._moved_intent(order), confirmed=True)
+            except OrderRefused as refused:
+                not_moved.append((order.source, refused.reason))
+            else:
+                placed.append(_order_words(order, order.quantity))
+        if placed:
+            spread = (new_price - old_price).normalize()
+            self.alert.emit(
+                f"Exit orders moved from {old} to {new} (shifted {spread:+f} by the roll's "
+                f"fills): {'; '.join(placed)}.",
+                False,
+            )
+        if not_moved:
+            self._exits_not_moved(old, new, not_moved)
+
+    def _exits_not_moved(
+        self, old: str, new: str, orders: Sequence[tuple[WorkingOrder, str]]
+    ) -> None:
+        lines = "; ".join(
+            f"{_order_words(order, order.remaining)} ({why})" for order, why in orders
+        )
+        message = (
+            f"ROLL: exit orders cancelled on {old} were NOT placed on {new}: {lines}. "
+            f"Your {new} position lacks them; enter them by hand."
+        )
+        log.critical("%s", message)
+        self.alert.emit(message, True)
+
+    def _moved_intent(self, order: MovedOrder) -> OrderIntent:
+        return OrderIntent(
+            key=self.new_key(),
+            contract=order.contract,
+            side=order.side,
+            quantity=order.quantity,
+            order_type=order.order_type,
+            limit_price=order.limit_price,
+            stop_price=order.stop_price,
+            tif=order.tif,
+            bracket=None,
+            created_at=self._clock.now(),
+            purpose=Purpose.ROLL_MOVE,
+            account=self._account.account,
+            oca_group=order.oca_group,
+        )
 
     def _roll_failed(self, failure: RollFailure) -> None:
         log.critical("%s", failure.sentence)
@@ -1280,6 +1344,15 @@ async def _until_done(trade: Trade) -> None:
 def _acknowledged(journalled: JournalOrder, trade: Trade) -> bool:
     """Has IB ever acknowledged this order (given it a permId)?"""
     return bool(journalled.lifecycle.perm_id or trade.order.permId or trade.orderStatus.permId)
+
+
+def _order_words(order: WorkingOrder | MovedOrder, quantity: Decimal) -> str:
+    prices = [
+        f" {name} {price.normalize():f}"
+        for name, price in (("limit", order.limit_price), ("stop", order.stop_price))
+        if price is not None
+    ]
+    return f"{order.side.value} {quantity.normalize():f} {order.order_type.value}{''.join(prices)}"
 
 
 def _missing(key: str) -> JournalOrder:

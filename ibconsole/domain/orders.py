@@ -87,6 +87,7 @@ class Purpose(StrEnum):
     FLATTEN = "flatten"
     ROLL_CLOSE = "roll_close"
     ROLL_OPEN = "roll_open"
+    ROLL_MOVE = "roll_move"  # an exit of the old month re-created on the new one
 
 
 class SnapDirection(StrEnum):
@@ -193,6 +194,7 @@ class OrderIntent:
     created_at: datetime
     purpose: Purpose = Purpose.MANUAL
     account: str = ""
+    oca_group: str = ""  # one-cancels-all with every order of the same group ("" for none)
 
     @property
     def take_profit_key(self) -> str:
@@ -227,6 +229,7 @@ class WorkingOrder:
     parent_id: int
     oca_group: str
     status: str
+    tif: TimeInForce | None  # None: a time in force the console does not place (GTD, OPG, …)
 
 
 @dataclass(frozen=True, slots=True)

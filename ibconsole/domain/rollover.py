@@ -16,7 +16,14 @@ from zoneinfo import ZoneInfo
 
 from ibconsole.domain.clock import as_utc
 from ibconsole.domain.contracts import ListedContract, parse_contract_month
-from ibconsole.domain.orders import Side, WorkingOrder
+from ibconsole.domain.orders import (
+    OrderType,
+    Side,
+    SnapDirection,
+    TimeInForce,
+    WorkingOrder,
+    snap_to_tick,
+)
 from ibconsole.domain.products import (
     MONTH_CODES,
     PRODUCTS,
@@ -368,14 +375,86 @@ def plan_roll(
     quantity = abs(position_qty)
     close = RollLeg(held, closing_side, quantity)
     reopen = RollLeg(target, closing_side.opposite, quantity) if settings.reopen_on_roll else None
+    old_month = [order for order in working_orders if order.con_id == held.con_id]
+    # A child whose parent still works protects an entry that the roll cancels, not the position.
+    working_ids = {order.order_id for order in old_month}
     orders = tuple(
         OldMonthOrder(
             order,
             OrderAction.MOVE
-            if reopen is not None and order.side is closing_side
+            if reopen is not None
+            and order.side is closing_side
+            and order.parent_id not in working_ids
             else OrderAction.CANCEL,
         )
-        for order in working_orders
-        if order.con_id == held.con_id
+        for order in old_month
     )
     return RollPlan(position=position_qty, close=close, open=reopen, orders=orders)
+
+
+@dataclass(frozen=True, slots=True)
+class MovedOrder:
+    """An exit of the old month as it is re-created on the new one."""
+
+    source: WorkingOrder
+    contract: ListedContract
+    side: Side
+    quantity: Decimal
+    order_type: OrderType
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    tif: TimeInForce
+    oca_group: str  # shared by exits that were alternatives on the old month; "" when alone
+
+
+def move_exits(
+    plan: RollPlan, spread: Decimal, opened: Decimal, oca_prefix: str
+) -> tuple[tuple[MovedOrder, ...], tuple[tuple[WorkingOrder, str], ...]]:
+    """The exits ``plan`` moves, as orders on the new month, and those that cannot move (why).
+
+    Prices shift by ``spread`` (the new month's fill price minus the old month's) onto the new
+    month's tick grid, so each exit keeps its distance from the position's price. No exit is
+    larger than the ``opened`` contracts it protects. Exits that were alternatives on the old
+    month (the children of one bracket, or one OCA group) stay one-cancels-all on the new one,
+    in a group named from ``oca_prefix``: alone, each would be a new position once another fills.
+    """
+    if plan.open is None:
+        raise ValueError(f"The roll of {plan.close.contract.local_symbol} does not reopen")
+    if opened <= 0:
+        raise ValueError(f"No contracts were opened in {plan.open.contract.local_symbol}")
+    target = plan.open.contract
+    exits = [item.order for item in plan.orders if item.action is OrderAction.MOVE]
+    groups: dict[tuple[str, object], list[WorkingOrder]] = {}
+    for order in exits:
+        group = ("parent", order.parent_id) if order.parent_id else ("oca", order.oca_group)
+        if group != ("oca", ""):
+            groups.setdefault(group, []).append(order)
+    names: dict[int, str] = {}
+    for number, members in enumerate((m for m in groups.values() if len(m) > 1), start=1):
+        names.update((member.order_id, f"{oca_prefix}-{number}") for member in members)
+    moved: list[MovedOrder] = []
+    stuck: list[tuple[WorkingOrder, str]] = []
+    for order in exits:
+        if order.tif is None:
+            stuck.append((order, "its time in force is not one this console places"))
+            continue
+        moved.append(
+            MovedOrder(
+                source=order,
+                contract=target,
+                side=order.side,
+                quantity=min(order.remaining, opened),
+                order_type=order.order_type,
+                limit_price=_shifted(order.limit_price, spread, target),
+                stop_price=_shifted(order.stop_price, spread, target),
+                tif=order.tif,
+                oca_group=names.get(order.order_id, ""),
+            )
+        )
+    return tuple(moved), tuple(stuck)
+
+
+def _shifted(price: Decimal | None, spread: Decimal, contract: ListedContract) -> Decimal | None:
+    if price is None:
+        return None
+    return snap_to_tick(price + spread, contract.min_tick, SnapDirection.NEAREST)

@@ -100,6 +100,7 @@ def _intent_object(intent: OrderIntent) -> JsonObject:
         "created_at": utc_text(intent.created_at),
         "purpose": intent.purpose.value,
         "account": intent.account,
+        "oca_group": intent.oca_group,
     }
 
 
@@ -139,6 +140,7 @@ def _intent_from_object(data: JsonObject) -> OrderIntent:
         created_at=parse_utc(data["created_at"]),
         purpose=Purpose(data["purpose"]),
         account=data["account"],
+        oca_group=data.get("oca_group", ""),  # journals written before OCA groups have none
     )
 
 

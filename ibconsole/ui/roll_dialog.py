@@ -361,8 +361,8 @@ class RollDialog(QDialog):
                 order = _order_text(old.order, self._held)
                 if old.action is OrderAction.MOVE:
                     lines.append(
-                        f"{order}: cancelled with the roll; it protects the position, "
-                        f"so re-enter it on {contract_name(self._target)}"
+                        f"{order}: moved to {contract_name(self._target)} once it is "
+                        "open, its prices shifted by the spread between the two fills"
                     )
                 else:
                     lines.append(f"{order}: cancelled with the roll")

@@ -9,12 +9,19 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from ib_insync import ContractDetails, Future, Ticker
+from ib_insync import ContractDetails, Future, Order, OrderStatus, Ticker, Trade
 from ib_insync import Position as IbPosition
 from ib_insync.util import UNSET_DOUBLE
 
-from ibconsole.broker.mapping import decimal_or_none, ib_contract, listed_contract, position, quote
-from ibconsole.domain.orders import Position
+from ibconsole.broker.mapping import (
+    decimal_or_none,
+    ib_contract,
+    listed_contract,
+    position,
+    quote,
+    working_order,
+)
+from ibconsole.domain.orders import Position, TimeInForce
 from ibconsole.domain.products import product
 from ibconsole.domain.quotes import MarketDataType
 
@@ -137,3 +144,16 @@ def test_a_position_keeps_its_sign_and_average_cost() -> None:
     item = IbPosition("DU1234567", Future(conId=7), -3.0, 297_500.0)
 
     assert position(item) == Position(7, Decimal(-3), Decimal("297500.0"), "DU1234567")
+
+
+@pytest.mark.parametrize(
+    ("ib_tif", "tif"),
+    [("", TimeInForce.DAY), ("DAY", TimeInForce.DAY), ("GTC", TimeInForce.GTC), ("GTD", None)],
+)
+def test_a_working_order_keeps_its_time_in_force_when_the_console_can_place_it(
+    ib_tif: str, tif: TimeInForce | None
+) -> None:
+    order = Order(orderId=7, action="SELL", totalQuantity=2, orderType="STP", auxPrice=5900.0)
+    order.tif = ib_tif
+    trade = Trade(Future(conId=11), order, OrderStatus(orderId=7, status="Submitted", remaining=2))
+    assert working_order(trade).tif is tif

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ibconsole.broker.orders import OrderRefused
-from ibconsole.domain.orders import OrderIntent, Purpose
+from ibconsole.domain.orders import OrderIntent, OrderType, Purpose, Side
 from ibconsole.domain.rollover import RolloverSettings, RollPlan, plan_roll
-from ibconsole.journal import JournalFill, OrderState, ReconciliationOutcome
+from ibconsole.journal import JournalFill, JournalOrder, OrderState, ReconciliationOutcome
 from ibconsole.sim.orders import ReceivedOrder
 
 if TYPE_CHECKING:
@@ -56,6 +56,29 @@ def legs(rig: Rig) -> dict[Purpose, list[str]]:
         if order.intent.purpose in found:
             found[order.intent.purpose].append(order.key)
     return found
+
+
+def moved_exits(rig: Rig) -> list[JournalOrder]:
+    """The exits a roll placed on the new month, oldest first."""
+    orders = reversed(rig.journal.orders(limit=None))
+    return [o for o in orders if o.intent.purpose is Purpose.ROLL_MOVE]
+
+
+async def working_moved_exits(rig: Rig, wait_for: WaitFor) -> list[JournalOrder]:
+    """The exits a roll placed on the new month, once the simulator has them working."""
+    moved = moved_exits(rig)
+    await wait_for(
+        lambda: all(rig.state(o.key) is OrderState.WORKING for o in moved), what="moved exits"
+    )
+    return moved
+
+
+def fill_price(rig: Rig, key: str) -> Decimal:
+    order = rig.journal.order(key)
+    assert order is not None, key
+    price = order.lifecycle.avg_fill_price
+    assert price is not None, key
+    return price
 
 
 def received(rig: Rig) -> list[tuple[str, str, Decimal]]:
@@ -349,18 +372,82 @@ async def test_roll_cancels_the_old_month_orders_before_it_closes(
     await rig.broker.orders.roll(rolling)
 
     (close,), (opening,) = legs(rig).values()
-    assert [ref for ref, _ in watch.seen] == [close, opening]
+    (moved,) = moved_exits(rig)
+    await wait_for(lambda: len(watch.seen) == 3, what="the moved stop at the simulator")
+    assert [ref for ref, _ in watch.seen] == [close, opening, moved.key]
     assert watch.seen[0][1] == {stop.key: "Cancelled", add.key: "Cancelled"}
     for key in (stop.key, add.key):
         order = rig.journal.order(key)
         assert order is not None
         assert order.state is OrderState.CANCELLED
         assert order.lifecycle.cancel_requested
+    # The stop protects the long position: it moves to the new month, the added buy does not.
+    spread = fill_price(rig, opening) - fill_price(rig, close)
+    assert (moved.intent.contract, moved.intent.side, moved.intent.quantity) == (
+        rig.next_month,
+        Side.SELL,
+        2,
+    )
+    assert moved.intent.stop_price == stop.stop_price + spread
+    assert moved.intent.oca_group == ""
+    await wait_for(lambda: rig.state(moved.key) is OrderState.WORKING, what="the moved stop")
+    assert rig.broker.orders.working_orders(rig.es.con_id) == ()
+    assert [o.key for o in rig.broker.orders.working_orders(rig.next_month.con_id)] == [moved.key]
     assert any(
-        not critical and "1 exit order" in m and rig.next_month.local_symbol in m
+        not critical
+        and f"Exit orders moved from {rig.es.local_symbol} to {rig.next_month.local_symbol}" in m
+        and f"SELL 2 STP stop {moved.intent.stop_price.normalize():f}" in m
         for m, critical in rig.alerts
     )
     await wait_for(lambda: rig.held(rig.next_month) == 2, what="the new month opened")
+    rig.assert_agree()
+
+
+async def test_a_bracket_s_exits_move_to_the_new_month_still_one_cancels_all(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    entry = rig.bid(4)  # marketable: the bracket's entry fills at once, its exits stay working
+    bracket = rig.intent(
+        quantity=2,
+        order_type="LMT",
+        limit_price=entry,
+        take_profit=entry + 40,
+        stop_loss=entry - 40,
+    )
+    rig.broker.orders.submit(bracket, confirmed=True)
+    assert await rig.final(bracket.key) is OrderState.FILLED
+    exits = (bracket.take_profit_key, bracket.stop_loss_key)
+    await wait_for(lambda: all(rig.state(k) is OrderState.WORKING for k in exits), what="exits")
+    await wait_for(lambda: rig.held(rig.es) == 2, what="the long position")
+
+    await rig.broker.orders.roll(plan(rig))
+
+    (close,), (opening,) = legs(rig).values()
+    spread = fill_price(rig, opening) - fill_price(rig, close)
+    target, stop = sorted(moved_exits(rig), key=lambda o: o.intent.order_type.value)
+    assert (target.intent.order_type, stop.intent.order_type) == (OrderType.LIMIT, OrderType.STOP)
+    assert target.intent.limit_price == entry + 40 + spread
+    assert stop.intent.stop_price == entry - 40 + spread
+    assert target.intent.oca_group == stop.intent.oca_group != ""
+    await wait_for(
+        lambda: {rig.sim_status(target.key), rig.sim_status(stop.key)} == {"Submitted"},
+        what="both exits working on the new month",
+    )
+    at_sim = {o.request.order_ref: o.request for o in rig.gw.orders}
+    assert {(at_sim[o.key].oca_group, at_sim[o.key].oca_type) for o in (target, stop)} == {
+        (target.intent.oca_group, 1)
+    }
+
+    # One exit fills: IB cancels the other, so the position is closed once, never reversed.
+    (working_target,) = [
+        o for o in rig.broker.orders.working_orders(rig.next_month.con_id) if o.key == target.key
+    ]
+    low = rig.gw.market.quote(rig.next_month.con_id).bid - 4 * rig.next_month.min_tick
+    rig.broker.orders.modify(working_target.order_id, limit_price=low, confirmed=True)
+
+    assert await rig.final(target.key) is OrderState.FILLED
+    assert await rig.final(stop.key) is OrderState.CANCELLED
+    await wait_for(lambda: rig.held(rig.next_month) == 0, what="the new month flat")
     rig.assert_agree()
 
 
@@ -388,7 +475,9 @@ async def test_a_roll_stopped_before_its_close_leg_can_be_started_again(
     opened = await rig.broker.orders.roll(rolling)
     assert opened is not None
     assert rig.state(stop.key) is OrderState.CANCELLED
-    assert [side for _, side, _ in received(rig)] == ["BUY", "SELL", "SELL", "BUY"]
+    assert len(await working_moved_exits(rig, wait_for)) == 1
+    # entry, stop, close leg, open leg, the stop again on the new month
+    assert [side for _, side, _ in received(rig)] == ["BUY", "SELL", "SELL", "BUY", "SELL"]
     await wait_for(lambda: rig.held(rig.next_month) == 2, what="the new month opened")
     rig.assert_agree()
 
@@ -419,6 +508,7 @@ async def test_a_roll_stops_at_once_when_the_connection_drops_while_it_clears_th
     assert rig.state(stop.key) is OrderState.WORKING
     assert rig.sim_status(stop.key) == "Submitted"
     assert await rig.broker.orders.roll(rolling) is not None, "it can be started again"
+    assert len(await working_moved_exits(rig, wait_for)) == 1
     rig.assert_agree()
 
 

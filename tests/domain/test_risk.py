@@ -131,6 +131,7 @@ def working(
         parent_id=parent_id,
         oca_group=oca_group,
         status="Submitted",
+        tif=TimeInForce.DAY,
     )
 
 

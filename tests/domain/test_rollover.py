@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ibconsole.domain.contracts import ListedContract
-from ibconsole.domain.orders import OrderType, Side, WorkingOrder
+from ibconsole.domain.orders import OrderType, Side, TimeInForce, WorkingOrder
 from ibconsole.domain.products import MONTH_CODES, PRODUCTS, RollRule, RollRuleKind, product
 from ibconsole.domain.rollover import (
     OrderAction,
@@ -23,6 +24,7 @@ from ibconsole.domain.rollover import (
     front_months,
     last_trade,
     last_trade_date,
+    move_exits,
     plan_roll,
     roll_status,
 )
@@ -444,6 +446,7 @@ def order(order_id: int, con_id: int, side: Side, kind: OrderType) -> WorkingOrd
         parent_id=0,
         oca_group="",
         status="Submitted",
+        tif=TimeInForce.DAY,
     )
 
 
@@ -492,6 +495,105 @@ def test_without_reopening_there_is_no_open_leg_and_every_order_is_cancelled(
     assert plan.open is None
     assert plan.close.side is Side.SELL
     assert [o.action for o in plan.orders] == [OrderAction.CANCEL]
+
+
+def test_a_child_of_a_working_entry_is_cancelled_with_it_not_moved(listed: Listed) -> None:
+    held, target = listed("ES", "202606"), listed("ES", "202609")
+    entry = order(1, held.con_id, Side.BUY, OrderType.LIMIT)
+    child = replace(order(2, held.con_id, Side.SELL, OrderType.STOP), parent_id=1)
+    plan = plan_roll(Decimal(1), held, target, [entry, child], DEFAULTS)
+    assert [o.action for o in plan.orders] == [OrderAction.CANCEL, OrderAction.CANCEL]
+
+
+def test_moved_exits_keep_their_distance_from_the_position_on_the_new_tick_grid(
+    listed: Listed,
+) -> None:
+    held, target = listed("ES", "202606"), listed("ES", "202609")
+    stop = order(1, held.con_id, Side.SELL, OrderType.STOP)  # stop 5900, 2 contracts
+    take_profit = replace(order(2, held.con_id, Side.SELL, OrderType.LIMIT), tif=TimeInForce.GTC)
+    plan = plan_roll(Decimal(1), held, target, [stop, take_profit], DEFAULTS)
+
+    # The new month filled 41.37 points above the old one (an average over several fills).
+    moved, stuck = move_exits(plan, Decimal("41.37"), Decimal(1), "roll-exits")
+
+    assert stuck == ()
+    assert [
+        (m.source, m.contract, m.side, m.quantity, m.order_type, m.limit_price, m.stop_price, m.tif)
+        for m in moved
+    ] == [
+        (stop, target, Side.SELL, 1, OrderType.STOP, None, Decimal("5941.25"), TimeInForce.DAY),
+        (
+            take_profit,
+            target,
+            Side.SELL,
+            1,
+            OrderType.LIMIT,
+            Decimal("6041.50"),
+            None,
+            TimeInForce.GTC,
+        ),
+    ]
+    # Two standalone exits stay standalone: the trader did not link them.
+    assert [m.oca_group for m in moved] == ["", ""]
+
+
+def test_exits_that_were_alternatives_stay_one_cancels_all_on_the_new_month(
+    listed: Listed,
+) -> None:
+    held, target = listed("CL", "202607"), listed("CL", "202608")
+    # a short's bracket exits (children of filled order 10), an OCA pair, and a lone stop
+    bracket = [
+        replace(order(n, held.con_id, Side.BUY, k), parent_id=10)
+        for n, k in ((1, OrderType.LIMIT), (2, OrderType.STOP))
+    ]
+    linked = [
+        replace(order(n, held.con_id, Side.BUY, k), oca_group="mine")
+        for n, k in ((3, OrderType.LIMIT), (4, OrderType.STOP))
+    ]
+    alone = order(5, held.con_id, Side.BUY, OrderType.STOP)
+    plan = plan_roll(Decimal(-2), held, target, [*bracket, *linked, alone], DEFAULTS)
+
+    moved, _ = move_exits(plan, Decimal("-0.12"), Decimal(2), "ibc-X-exits")
+
+    assert {m.source.order_id: m.oca_group for m in moved} == {
+        1: "ibc-X-exits-1",
+        2: "ibc-X-exits-1",
+        3: "ibc-X-exits-2",
+        4: "ibc-X-exits-2",
+        5: "",
+    }
+
+
+def test_an_exit_larger_than_what_was_reopened_shrinks_to_it(listed: Listed) -> None:
+    held, target = listed("ES", "202606"), listed("ES", "202609")
+    stop = order(1, held.con_id, Side.SELL, OrderType.STOP)  # 2 contracts
+    plan = plan_roll(Decimal(2), held, target, [stop], DEFAULTS)
+    (moved,), _ = move_exits(plan, Decimal(0), Decimal(1), "x")
+    assert moved.quantity == 1
+
+
+def test_an_exit_with_a_time_in_force_the_console_cannot_place_is_reported_not_moved(
+    listed: Listed,
+) -> None:
+    held, target = listed("ES", "202606"), listed("ES", "202609")
+    good_till_date = replace(order(1, held.con_id, Side.SELL, OrderType.STOP), tif=None)
+    plan = plan_roll(Decimal(2), held, target, [good_till_date], DEFAULTS)
+    moved, stuck = move_exits(plan, Decimal(5), Decimal(2), "x")
+    assert moved == ()
+    assert stuck == ((good_till_date, "its time in force is not one this console places"),)
+
+
+def test_exits_move_only_with_a_reopened_position(listed: Listed) -> None:
+    held, target = listed("ES", "202606"), listed("ES", "202609")
+    stop = order(1, held.con_id, Side.SELL, OrderType.STOP)
+    closing_only = plan_roll(
+        Decimal(1), held, target, [stop], RolloverSettings(reopen_on_roll=False)
+    )
+    with pytest.raises(ValueError, match="does not reopen"):
+        move_exits(closing_only, Decimal(1), Decimal(1), "x")
+    reopening = plan_roll(Decimal(1), held, target, [stop], DEFAULTS)
+    with pytest.raises(ValueError, match="No contracts were opened in ESU6"):
+        move_exits(reopening, Decimal(1), Decimal(0), "x")
 
 
 @pytest.mark.parametrize(

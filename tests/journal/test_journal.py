@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -662,3 +663,22 @@ def test_a_closed_journal_says_so(journal_path: Path, clock: ManualClock) -> Non
         journal.orders()
     with pytest.raises(JournalError, match="is closed"):
         journal.record_cancel_request("ibc-1", "user")
+
+
+def test_an_oca_group_is_kept_and_older_intents_read_as_having_none(
+    journal_path: Path, make_intent: Any, clock: ManualClock
+) -> None:
+    linked = replace(make_intent("ibc-1"), oca_group="ibc-0-exits-1")
+    alone = make_intent("ibc-2")
+    with Journal(journal_path, clock) as journal:
+        journal.record_intent(linked)
+        journal.record_intent(alone)
+    # ibc-2 as a journal written before intents carried an OCA group holds it
+    with sqlite3.connect(journal_path) as conn:
+        conn.execute(
+            "UPDATE orders SET intent = json_remove(intent, '$.oca_group') WHERE key = 'ibc-2'"
+        )
+        (stored,) = conn.execute("SELECT intent FROM orders WHERE key = 'ibc-2'").fetchone()
+    assert "oca_group" not in stored
+    with Journal(journal_path, clock) as reopened:
+        assert [o.intent for o in reopened.orders()] == [alone, linked]

@@ -236,7 +236,7 @@ async def test_the_roll_waits_while_orders_are_blocked_and_says_why(
     assert blocked.text() == ui_context.broker.orders.entry_block()
 
 
-async def test_working_orders_on_the_old_month_are_listed_and_cancelled_by_the_roll(
+async def test_working_orders_on_the_old_month_are_listed_and_cancelled_or_moved_by_the_roll(
     gateway: PaperGateway, ui_context: UiContext, qtbot: Any, wait_for: Any
 ) -> None:
     held = await hold_es(ui_context, wait_for)
@@ -257,8 +257,8 @@ async def test_working_orders_on_the_old_month_are_listed_and_cancelled_by_the_r
     _panel, dialog = await open_roll_dialog(ui_context, qtbot, wait_for)
     listed = child(dialog, QLabel, "rollOrders")
     assert listed.text() == (
-        f"#{stop.order_id} SELL 1 STP (stop 5,800.00): cancelled with the roll; it protects the "
-        "position, so re-enter it on ESM5"
+        f"#{stop.order_id} SELL 1 STP (stop 5,800.00): moved to ESM5 once it is open, its "
+        "prices shifted by the spread between the two fills"
     )
     child(dialog, QCheckBox, "rollReopen").setChecked(False)
     assert listed.text() == f"#{stop.order_id} SELL 1 STP (stop 5,800.00): cancelled with the roll"
@@ -269,5 +269,14 @@ async def test_working_orders_on_the_old_month_are_listed_and_cancelled_by_the_r
     confirm.click()
     await wait_for(lambda: not dialog.running, timeout=10, what="the roll to end")
     assert orders.working_orders(held.con_id) == ()
+    target = dialog.plan.open
+    assert target is not None
+    await wait_for(
+        lambda: (
+            [(o.side, o.order_type) for o in orders.working_orders(target.contract.con_id)]
+            == [(Side.SELL, OrderType.STOP)]
+        ),
+        what="the stop moved to the new month",
+    )
     assert dialog.steps == {"close": Step.FILLED, "open": Step.FILLED}
     assert "Roll complete: now long 1 ESM5." in child(dialog, QLabel, "rollProgress").text()
