@@ -74,7 +74,7 @@ def _tick_rows() -> list[_Figure]:
                 chart,
                 lambda load: (
                     _dist(load["loop_stall_ms"])
-                    + f" (own CPU in stalls: max {load['loop_stall_cpu_ms']['max']:g} ms)"
+                    + f" (own CPU in stalls: max {_figure(load['loop_stall_cpu_ms']['max'], ' ms')})"
                 ),
                 lambda load: load["loop_stall_ms"]["max"],
                 "ms",
@@ -98,8 +98,9 @@ def _cpu(results: Results) -> Any:
 
 
 def _figure(value: float | None, unit: str = "") -> str:
-    """A figure that may be missing: a CPU reading below /proc's 10 ms resolution gives no ratio."""
-    return "too small to measure" if value is None else f"{value:g}{unit}"
+    """A figure that may be missing: a distribution of no samples, or a CPU reading below
+    /proc's 10 ms resolution (no ratio), as short runs give."""
+    return "not measured" if value is None else f"{value:g}{unit}"
 
 
 def _per_100k(cpu: Mapping[str, Any], client: str) -> str:
@@ -115,7 +116,7 @@ def _click_figure(load: str, how: str) -> _Figure:
         series = click[f"{load}_click_to_bytes_ms"]
         text = _dist(series[how]) + f" at {click[f'{load}_ticks_per_s']:,g} ticks/s"
         if how == "qtest":
-            text += f" (click handler CPU p99 {series['qtest_handler_cpu']['p99']:g} ms)"
+            text += f" (click handler CPU p99 {_figure(series['qtest_handler_cpu']['p99'], ' ms')})"
         return text
 
     return _Figure(
@@ -168,7 +169,7 @@ FIGURES: tuple[_Figure, ...] = (
         lambda results: results["connect_sync"],
         lambda sync: (
             _dist(sync["click_to_synced_ms"])
-            + f" (socket → synced p50 {sync['socket_to_synced_ms']['median']:g} ms)"
+            + f" (socket → synced p50 {_figure(sync['socket_to_synced_ms']['median'], ' ms')})"
         ),
         lambda sync: sync["click_to_synced_ms"]["p99"],
         "ms",
@@ -185,7 +186,7 @@ FIGURES: tuple[_Figure, ...] = (
         lambda results: results["cold_start"],
         lambda cold: (
             _dist(cold["launch_to_painted_ms"])
-            + f" (imports done p50 {cold['launch_to_imported_ms']['median']:g} ms)"
+            + f" (imports done p50 {_figure(cold['launch_to_imported_ms']['median'], ' ms')})"
         ),
         lambda cold: cold["launch_to_painted_ms"]["median"],
         "ms",

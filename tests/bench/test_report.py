@@ -44,9 +44,9 @@ def test_a_ratio_below_the_cpu_clock_resolution_is_reported_as_not_measured() ->
     row = _row(table, "console CPU per tick ÷ bare ib_insync")
     assert row.value is None
     assert row.verdict == "not measured"
-    assert row.measured.startswith("too small to measure (console 4 s, bare too small to measure")
+    assert row.measured.startswith("not measured (console 4 s, bare not measured")
     marginal = _row(table, "marginal CPU per extra tick ÷ bare ib_insync")
-    assert marginal.measured.startswith("too small to measure (slope 200 → 500/s")
+    assert marginal.measured.startswith("not measured (slope 200 → 500/s")
 
 
 def test_a_measured_ratio_is_judged_against_its_target() -> None:
@@ -56,3 +56,28 @@ def test_a_measured_ratio_is_judged_against_its_target() -> None:
     assert row.value == 2.0
     assert row.measured.startswith("2× (console 4 s, bare 2 s per 100k ticks at 500/s)")
     assert row.verdict == "MISSED: 0.7× over (1.5× the target)"
+
+
+def test_a_load_that_measured_nothing_is_reported_as_such() -> None:
+    empty = {"count": 0, "median": None, "p99": None, "max": None}
+    load = {
+        "ticks_per_s_offered": 5_000,
+        "ticks_per_s_written": 0,
+        "ticks_not_seen": 0,
+        "console_cpu_share": 0.0,
+        **dict.fromkeys(
+            (
+                "tick_to_chart_ms",
+                "charted_tick_to_paint_ms",
+                "loop_stall_ms",
+                "loop_stall_cpu_ms",
+                "frame_interval_ms",
+            ),
+            empty,
+        ),
+    }
+    table = report.rows({"tick_latency": {"loads": [load]}})
+
+    stall = _row(table, "loop stall, 5,000/s")
+    assert stall.measured == "nothing measured (own CPU in stalls: max not measured)"
+    assert stall.verdict == "not measured"
