@@ -1,5 +1,6 @@
 """Simulated prices: a seeded random walk per instrument on its tick grid, ticking only while
-somebody subscribes to or holds the instrument and only while its exchange is open."""
+somebody subscribes to or holds the instrument and only while its exchange is open. The day's
+figures (open, high, low, volume, previous close) start over with each new trade date."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from ibconsole.sim.clock import SimClock
@@ -95,6 +96,7 @@ class _Walk:
         "open_now",
         "quote",
         "rng",
+        "session_day",
         "size_lot",
         "size_range",
         "tick",
@@ -110,6 +112,7 @@ class _Walk:
         self.zone = instrument.zone
         self.open_now = False
         self.changes_at = -math.inf
+        self.session_day: date | None = None  # the day statistics' trade date, once they exist
         self.refresh(now.timestamp())
         self.tick = instrument.min_tick
         self.rng = random.Random(f"{seed}:{instrument.con_id}")
@@ -138,6 +141,7 @@ class _Walk:
         self.volume = self.rng.randint(5_000, 50_000) * lot if self.trades else 0
         # on a closed market the quote is what the last session left behind
         self.quote = self._snapshot(now if self.open_now else self._last_close(now))
+        self.session_day = instrument.session.trade_date(now.astimezone(self.zone))
 
     def refresh(self, epoch: float) -> bool:
         """Bring the open/closed state up to ``epoch``; whether it changed."""
@@ -147,7 +151,21 @@ class _Walk:
         local = datetime.fromtimestamp(epoch, self.zone)
         was_open, self.open_now = self.open_now, session.is_open(local)
         self.changes_at = session.next_change(local).replace(tzinfo=self.zone).timestamp()
+        # A walk not stepped through a close sees the next session open without a flip.
+        if self.open_now and self.session_day is not None:
+            day = session.trade_date(local)
+            if day != self.session_day:
+                self._start_day(day)
         return was_open != self.open_now
+
+    def _start_day(self, day: date) -> None:
+        """A new trade date: the last price is the previous close and the day's figures restart
+        from it, as IB's open, high, low and volume ticks do at a session's open."""
+        self.session_day = day
+        self.close = self.open = self.high = self.low = self.last if self.trades else self.bid
+        if not self.trades:
+            self.high = self.bid + 1
+        self.volume = 0
 
     def _last_close(self, now: datetime) -> datetime:
         session = self.instrument.session

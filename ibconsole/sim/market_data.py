@@ -101,6 +101,10 @@ class _Subscription:
             send(1, 6, req_id, ticks.high, quote.high, 0, 0)
         if quote.low != previous.low:
             send(1, 6, req_id, ticks.low, quote.low, 0, 0)
+        if quote.close != previous.close:  # a new trade date
+            send(1, 6, req_id, ticks.close, quote.close, 0, 0)
+        if quote.open != previous.open:
+            send(1, 6, req_id, ticks.open, quote.open, 0, 0)
 
 
 class MarketDataService:

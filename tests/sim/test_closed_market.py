@@ -64,8 +64,10 @@ async def test_saturday_sends_one_quote_then_nothing_until_the_sunday_open(
 
     ib.pendingTickersEvent += on_update
     _run_to(gateway.clock, SUNDAY_OPEN - timedelta(milliseconds=500))
-    volume = ticker.volume
-    await wait_for(lambda: ticker.volume > volume, what="a trade after the open")
+    volume, friday_last = ticker.volume, ticker.last
+    # Sunday evening trades for Monday: the day's figures start over from Friday's last price
+    await wait_for(lambda: 0 < ticker.volume < volume, what="a trade after the open")
+    assert ticker.close == ticker.open == friday_last
     assert updated_at
     assert min(updated_at) >= SUNDAY_OPEN
     assert gateway.market.quote(contract.conId).time >= SUNDAY_OPEN
@@ -195,3 +197,26 @@ async def test_real_time_bars_start_with_the_session(
     bars = ib.reqRealTimeBars(contract, 5, "TRADES", False)
     await wait_for(lambda: len(bars) >= 1, timeout=8, what="a real-time bar")
     assert bars[0].time == SUNDAY_OPEN  # not the closed 16:59:55 bar before it
+
+
+def test_the_day_statistics_start_over_with_a_new_trade_date() -> None:
+    clock = SimClock(TUESDAY_BEFORE_HALT - timedelta(minutes=5))
+    catalogue = Catalogue(clock)
+    (es,) = catalogue.match(["", "ES", "FUT", "202612", "", "", "", "CME", "", "", "", ""])
+    market = Market(catalogue, clock, seed=3, tick_rate=50)
+    try:
+        first = market.step(es.con_id)
+        for _ in range(300):
+            tuesday = market.step(es.con_id)
+        assert tuesday.volume > first.volume
+        assert (tuesday.open, tuesday.close) == (first.open, first.close)
+
+        _run_to(clock, TUESDAY_BEFORE_HALT + timedelta(hours=1, seconds=1))  # 17:00:00, Wednesday's
+        wednesday = market.step(es.con_id)
+    finally:
+        market.close()
+    assert wednesday.close == tuesday.last  # Tuesday's last price is Wednesday's previous close
+    assert wednesday.open == tuesday.last
+    assert wednesday.volume in (0, wednesday.last_size)  # at most the session's first trade
+    tick = es.min_tick
+    assert tuesday.last - tick <= wednesday.low <= wednesday.high <= tuesday.last + 2 * tick
