@@ -58,7 +58,7 @@ from ibconsole.domain.orders import (
     WorkingOrder,
 )
 from ibconsole.domain.risk import RiskContext, RiskLimits, RiskReport, Severity, evaluate
-from ibconsole.domain.rollover import MovedOrder, OrderAction, RollLeg, RollPlan, move_exits
+from ibconsole.domain.rollover import OrderAction, RollLeg, RollPlan, move_exits
 from ibconsole.domain.trading_mode import AccountMode
 from ibconsole.journal import (
     BrokerStatus,
@@ -703,16 +703,24 @@ class OrderService:
             self._exits_not_moved(old, new, [(order, unknown) for order in exits])
             return
         new_price = sum((q * p for q, p in paid if p is not None), Decimal(0)) / opened
-        moved, stuck = move_exits(plan, new_price - old_price, opened, f"{roll.close_key}-exits")
+        moved, stuck = move_exits(
+            plan,
+            new_price - old_price,
+            opened,
+            oca_prefix=f"{roll.close_key}-exits",
+            new_key=self.new_key,
+            now=self._clock.now(),
+            account=self._account.account,
+        )
         not_moved = list(stuck)
         placed: list[str] = []
         for order in moved:
             try:
-                self.submit(self._moved_intent(order), confirmed=True)
+                self.submit(order.intent, confirmed=True)
             except OrderRefused as refused:
                 not_moved.append((order.source, refused.reason))
             else:
-                placed.append(_order_words(order, order.quantity))
+                placed.append(_order_words(order.intent, order.intent.quantity))
         if placed:
             spread = (new_price - old_price).normalize()
             self.alert.emit(
@@ -735,23 +743,6 @@ class OrderService:
         )
         log.critical("%s", message)
         self.alert.emit(message, True)
-
-    def _moved_intent(self, order: MovedOrder) -> OrderIntent:
-        return OrderIntent(
-            key=self.new_key(),
-            contract=order.contract,
-            side=order.side,
-            quantity=order.quantity,
-            order_type=order.order_type,
-            limit_price=order.limit_price,
-            stop_price=order.stop_price,
-            tif=order.tif,
-            bracket=None,
-            created_at=self._clock.now(),
-            purpose=Purpose.ROLL_MOVE,
-            account=self._account.account,
-            oca_group=order.oca_group,
-        )
 
     def _roll_failed(self, failure: RollFailure) -> None:
         log.critical("%s", failure.sentence)
@@ -1346,7 +1337,7 @@ def _acknowledged(journalled: JournalOrder, trade: Trade) -> bool:
     return bool(journalled.lifecycle.perm_id or trade.order.permId or trade.orderStatus.permId)
 
 
-def _order_words(order: WorkingOrder | MovedOrder, quantity: Decimal) -> str:
+def _order_words(order: WorkingOrder | OrderIntent, quantity: Decimal) -> str:
     prices = [
         f" {name} {price.normalize():f}"
         for name, price in (("limit", order.limit_price), ("stop", order.stop_price))

@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 from ibconsole.domain.clock import as_utc
 from ibconsole.domain.contracts import ListedContract, parse_contract_month
 from ibconsole.domain.orders import (
-    OrderType,
+    KeyFactory,
+    OrderIntent,
+    Purpose,
     Side,
     SnapDirection,
-    TimeInForce,
     WorkingOrder,
     snap_to_tick,
 )
@@ -394,21 +395,21 @@ def plan_roll(
 
 @dataclass(frozen=True, slots=True)
 class MovedOrder:
-    """An exit of the old month as it is re-created on the new one."""
+    """An exit of the old month and the order that re-creates it on the new one."""
 
     source: WorkingOrder
-    contract: ListedContract
-    side: Side
-    quantity: Decimal
-    order_type: OrderType
-    limit_price: Decimal | None
-    stop_price: Decimal | None
-    tif: TimeInForce
-    oca_group: str  # shared by exits that were alternatives on the old month; "" when alone
+    intent: OrderIntent
 
 
 def move_exits(
-    plan: RollPlan, spread: Decimal, opened: Decimal, oca_prefix: str
+    plan: RollPlan,
+    spread: Decimal,
+    opened: Decimal,
+    *,
+    oca_prefix: str,
+    new_key: KeyFactory,
+    now: datetime,
+    account: str,
 ) -> tuple[tuple[MovedOrder, ...], tuple[tuple[WorkingOrder, str], ...]]:
     """The exits ``plan`` moves, as orders on the new month, and those that cannot move (why).
 
@@ -438,19 +439,22 @@ def move_exits(
         if order.tif is None:
             stuck.append((order, "its time in force is not one this console places"))
             continue
-        moved.append(
-            MovedOrder(
-                source=order,
-                contract=target,
-                side=order.side,
-                quantity=min(order.remaining, opened),
-                order_type=order.order_type,
-                limit_price=_shifted(order.limit_price, spread, target),
-                stop_price=_shifted(order.stop_price, spread, target),
-                tif=order.tif,
-                oca_group=names.get(order.order_id, ""),
-            )
+        intent = OrderIntent(
+            key=new_key(),
+            contract=target,
+            side=order.side,
+            quantity=min(order.remaining, opened),
+            order_type=order.order_type,
+            limit_price=_shifted(order.limit_price, spread, target),
+            stop_price=_shifted(order.stop_price, spread, target),
+            tif=order.tif,
+            bracket=None,
+            created_at=now,
+            purpose=Purpose.ROLL_MOVE,
+            account=account,
+            oca_group=names.get(order.order_id, ""),
         )
+        moved.append(MovedOrder(order, intent))
     return tuple(moved), tuple(stuck)
 
 

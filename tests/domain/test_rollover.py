@@ -13,11 +13,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ibconsole.domain.contracts import ListedContract
-from ibconsole.domain.orders import OrderType, Side, TimeInForce, WorkingOrder
+from ibconsole.domain.orders import (
+    OrderIntent,
+    OrderType,
+    Purpose,
+    Side,
+    TimeInForce,
+    WorkingOrder,
+)
 from ibconsole.domain.products import MONTH_CODES, PRODUCTS, RollRule, RollRuleKind, product
 from ibconsole.domain.rollover import (
+    MovedOrder,
     OrderAction,
     RolloverSettings,
+    RollPlan,
     RollStatus,
     contract_schedule,
     first_notice_date,
@@ -505,6 +514,33 @@ def test_a_child_of_a_working_entry_is_cancelled_with_it_not_moved(listed: Liste
     assert [o.action for o in plan.orders] == [OrderAction.CANCEL, OrderAction.CANCEL]
 
 
+def move(
+    plan: RollPlan, spread: str, opened: int, oca_prefix: str = "x"
+) -> tuple[tuple[MovedOrder, ...], tuple[tuple[WorkingOrder, str], ...]]:
+    keys = iter(f"ibc-moved-{n}" for n in range(1, 100))
+    return move_exits(
+        plan,
+        Decimal(spread),
+        Decimal(opened),
+        oca_prefix=oca_prefix,
+        new_key=lambda: next(keys),
+        now=at("2026-06-08"),
+        account="DU1234567",
+    )
+
+
+def _terms(intent: OrderIntent) -> tuple[object, ...]:
+    return (
+        intent.contract,
+        intent.side,
+        intent.quantity,
+        intent.order_type,
+        intent.limit_price,
+        intent.stop_price,
+        intent.tif,
+    )
+
+
 def test_moved_exits_keep_their_distance_from_the_position_on_the_new_tick_grid(
     listed: Listed,
 ) -> None:
@@ -514,13 +550,10 @@ def test_moved_exits_keep_their_distance_from_the_position_on_the_new_tick_grid(
     plan = plan_roll(Decimal(1), held, target, [stop, take_profit], DEFAULTS)
 
     # The new month filled 41.37 points above the old one (an average over several fills).
-    moved, stuck = move_exits(plan, Decimal("41.37"), Decimal(1), "roll-exits")
+    moved, stuck = move(plan, "41.37", 1)
 
     assert stuck == ()
-    assert [
-        (m.source, m.contract, m.side, m.quantity, m.order_type, m.limit_price, m.stop_price, m.tif)
-        for m in moved
-    ] == [
+    assert [(m.source, *_terms(m.intent)) for m in moved] == [
         (stop, target, Side.SELL, 1, OrderType.STOP, None, Decimal("5941.25"), TimeInForce.DAY),
         (
             take_profit,
@@ -533,8 +566,13 @@ def test_moved_exits_keep_their_distance_from_the_position_on_the_new_tick_grid(
             TimeInForce.GTC,
         ),
     ]
+    assert [(m.intent.key, m.intent.purpose, m.intent.account) for m in moved] == [
+        ("ibc-moved-1", Purpose.ROLL_MOVE, "DU1234567"),
+        ("ibc-moved-2", Purpose.ROLL_MOVE, "DU1234567"),
+    ]
+    assert {(m.intent.bracket, m.intent.created_at) for m in moved} == {(None, at("2026-06-08"))}
     # Two standalone exits stay standalone: the trader did not link them.
-    assert [m.oca_group for m in moved] == ["", ""]
+    assert [m.intent.oca_group for m in moved] == ["", ""]
 
 
 def test_exits_that_were_alternatives_stay_one_cancels_all_on_the_new_month(
@@ -553,9 +591,9 @@ def test_exits_that_were_alternatives_stay_one_cancels_all_on_the_new_month(
     alone = order(5, held.con_id, Side.BUY, OrderType.STOP)
     plan = plan_roll(Decimal(-2), held, target, [*bracket, *linked, alone], DEFAULTS)
 
-    moved, _ = move_exits(plan, Decimal("-0.12"), Decimal(2), "ibc-X-exits")
+    moved, _ = move(plan, "-0.12", 2, oca_prefix="ibc-X-exits")
 
-    assert {m.source.order_id: m.oca_group for m in moved} == {
+    assert {m.source.order_id: m.intent.oca_group for m in moved} == {
         1: "ibc-X-exits-1",
         2: "ibc-X-exits-1",
         3: "ibc-X-exits-2",
@@ -568,8 +606,8 @@ def test_an_exit_larger_than_what_was_reopened_shrinks_to_it(listed: Listed) -> 
     held, target = listed("ES", "202606"), listed("ES", "202609")
     stop = order(1, held.con_id, Side.SELL, OrderType.STOP)  # 2 contracts
     plan = plan_roll(Decimal(2), held, target, [stop], DEFAULTS)
-    (moved,), _ = move_exits(plan, Decimal(0), Decimal(1), "x")
-    assert moved.quantity == 1
+    (moved,), _ = move(plan, "0", 1)
+    assert moved.intent.quantity == 1
 
 
 def test_an_exit_with_a_time_in_force_the_console_cannot_place_is_reported_not_moved(
@@ -578,7 +616,7 @@ def test_an_exit_with_a_time_in_force_the_console_cannot_place_is_reported_not_m
     held, target = listed("ES", "202606"), listed("ES", "202609")
     good_till_date = replace(order(1, held.con_id, Side.SELL, OrderType.STOP), tif=None)
     plan = plan_roll(Decimal(2), held, target, [good_till_date], DEFAULTS)
-    moved, stuck = move_exits(plan, Decimal(5), Decimal(2), "x")
+    moved, stuck = move(plan, "5", 2)
     assert moved == ()
     assert stuck == ((good_till_date, "its time in force is not one this console places"),)
 
@@ -590,10 +628,10 @@ def test_exits_move_only_with_a_reopened_position(listed: Listed) -> None:
         Decimal(1), held, target, [stop], RolloverSettings(reopen_on_roll=False)
     )
     with pytest.raises(ValueError, match="does not reopen"):
-        move_exits(closing_only, Decimal(1), Decimal(1), "x")
+        move(closing_only, "1", 1)
     reopening = plan_roll(Decimal(1), held, target, [stop], DEFAULTS)
     with pytest.raises(ValueError, match="No contracts were opened in ESU6"):
-        move_exits(reopening, Decimal(1), Decimal(0), "x")
+        move(reopening, "1", 0)
 
 
 @pytest.mark.parametrize(
