@@ -52,6 +52,7 @@ from bench.stress_rig import (
     CrashWatch,
     StressRig,
     close_rig,
+    log_to_stderr,
     open_rig,
     sim_bar_streams,
     until,
@@ -833,14 +834,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     seeds = [args.seed] if args.seed is not None else range(args.first, args.first + args.scenarios)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="%(relativeCreated)8.0f %(name)s %(levelname)s %(message)s",
-    )
-    if not args.verbose:
-        # The campaign provokes warnings on purpose; only crashes and the tally are reported.
-        logging.getLogger().handlers[0].setLevel(logging.CRITICAL + 1)
+    log_to_stderr(args.verbose)
     started = time.perf_counter()
     tally = asyncio.run(campaign(list(seeds), args.verbose))
     print(f"{time.perf_counter() - started:.1f} s", file=sys.stderr)

@@ -41,7 +41,7 @@ from typing import Any
 from eventkit import Event
 
 from bench.process_meter import rss_bytes
-from bench.stress_rig import AS_OF, CrashWatch, build_broker, until
+from bench.stress_rig import AS_OF, CrashWatch, build_broker, log_to_stderr, until
 from ibconsole.broker.broker import Broker
 from ibconsole.broker.orders import ConfirmationNeeded, OrderRefused
 from ibconsole.domain.clock import OffsetClock
@@ -393,14 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.restarts < 1:
         _parser().error("--restarts must be 1 or more: the figures are taken after restarts")
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="%(relativeCreated)8.0f %(name)s %(levelname)s %(message)s",
-    )
-    if not args.verbose:
-        # Restarts provoke warnings on purpose; crashes are collected and reported.
-        logging.getLogger().handlers[0].setLevel(logging.CRITICAL + 1)
+    log_to_stderr(args.verbose)
     began = time.perf_counter()
     report = asyncio.run(soak(args.seconds, args.restarts))
     report.seconds = time.perf_counter() - began

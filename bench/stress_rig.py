@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,20 @@ FAST_HEALTH = HealthSettings(
 )
 # Default checks, with room for the bursts of resting orders that provoke ib_insync's pacing.
 LIMITS = RiskLimits(defaults=SymbolLimits(max_position=Decimal(100)))
+
+
+def log_to_stderr(verbose: bool) -> None:
+    """Log to stderr: everything from INFO when ``verbose``; otherwise nothing, since the runs
+    provoke warnings on purpose and report crashes and their tally themselves."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(relativeCreated)8.0f %(name)s %(levelname)s %(message)s",
+    )
+    if not verbose:
+        logging.getLogger().handlers[0].setLevel(logging.CRITICAL + 1)
+
+
 # Loggers whose ERROR records mean an exception escaped: eventkit reports a handler that raised,
 # asyncio a task or callback nobody awaited. Any record carrying a traceback counts as well.
 _CRASH_LOGGERS = ("eventkit", "asyncio")
