@@ -31,6 +31,7 @@ from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.orders import Side, WorkingOrder
 from ibconsole.domain.quotes import Quote
 from ibconsole.domain.rollover import OrderAction, RollLeg, RollPlan, plan_roll
+from ibconsole.ui.blotter_models import quantity_text
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import contract_name, exchange_time, price_text
 from ibconsole.ui.theme import Tone, tone_color, tone_style
@@ -55,13 +56,9 @@ _STEP_MARKS = {
 }
 
 
-def _quantity(value: Decimal) -> str:
-    return f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,f}"
-
-
 def leg_text(leg: RollLeg) -> str:
     """ "SELL 1 ESH5" """
-    return f"{leg.side.value} {_quantity(leg.quantity)} {contract_name(leg.contract)}"
+    return f"{leg.side.value} {quantity_text(leg.quantity)} {contract_name(leg.contract)}"
 
 
 def _order_text(order: WorkingOrder, contract: ListedContract) -> str:
@@ -72,7 +69,7 @@ def _order_text(order: WorkingOrder, contract: ListedContract) -> str:
         prices.append(f"stop {price_text(order.stop_price, contract)}")
     priced = f" ({', '.join(prices)})" if prices else ""
     return (
-        f"#{order.order_id} {order.side.value} {_quantity(order.remaining)} "
+        f"#{order.order_id} {order.side.value} {quantity_text(order.remaining)} "
         f"{order.order_type.value}{priced}"
     )
 
@@ -189,7 +186,7 @@ class RollDialog(QDialog):
         self._shown_quotes: tuple[Quote | None, Quote | None] | None = None
 
         title = QLabel(
-            f"Roll {_quantity(abs(quantity))} {held.symbol} "
+            f"Roll {quantity_text(abs(quantity))} {held.symbol} "
             f"{'long' if quantity > 0 else 'short'} from {contract_name(held)} "
             f"into {contract_name(target)}",
             self,
@@ -524,7 +521,7 @@ class RollDialog(QDialog):
             held = self._plan.open or self._plan.close
             result = (
                 f"now {'long' if held.side is Side.BUY else 'short'} "
-                f"{_quantity(held.quantity)} {contract_name(held.contract)}"
+                f"{quantity_text(held.quantity)} {contract_name(held.contract)}"
                 if self._plan.open is not None
                 else f"{contract_name(held.contract)} closed"
             )
