@@ -58,7 +58,7 @@ from ibconsole.domain.orders import (
     WorkingOrder,
 )
 from ibconsole.domain.risk import RiskContext, RiskLimits, RiskReport, Severity, evaluate
-from ibconsole.domain.rollover import OrderAction, RollLeg, RollPlan, move_exits
+from ibconsole.domain.rollover import RollLeg, RollPlan, move_exits
 from ibconsole.domain.trading_mode import AccountMode
 from ibconsole.journal import (
     BrokerStatus,
@@ -687,7 +687,7 @@ class OrderService:
     def _move_exits(self, plan: RollPlan, roll: _Roll) -> None:
         """Place on the new month the exits the roll cancelled on the old one; any that cannot
         go raise a critical alert naming them, since the new position is unprotected without."""
-        if plan.open is None or not any(i.action is OrderAction.MOVE for i in plan.orders):
+        if plan.open is None or not plan.exits_to_move:
             return
         old, new = plan.close.contract.local_symbol, plan.open.contract.local_symbol
         closed = self._journal.order(roll.close_key) or _missing(roll.close_key)
@@ -699,8 +699,7 @@ class OrderService:
         ]
         if old_price is None or opened <= 0 or any(price is None for _, price in paid):
             unknown = "the legs' fill prices are not known"
-            exits = [i.order for i in plan.orders if i.action is OrderAction.MOVE]
-            self._exits_not_moved(old, new, [(order, unknown) for order in exits])
+            self._exits_not_moved(old, new, [(order, unknown) for order in plan.exits_to_move])
             return
         new_price = sum((q * p for q, p in paid if p is not None), Decimal(0)) / opened
         moved, stuck = move_exits(

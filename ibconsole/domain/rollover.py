@@ -341,6 +341,10 @@ class RollPlan:
     open: RollLeg | None  # the same signed position in the new month; None when not reopening
     orders: tuple[OldMonthOrder, ...]
 
+    @property
+    def exits_to_move(self) -> tuple[WorkingOrder, ...]:
+        return tuple(item.order for item in self.orders if item.action is OrderAction.MOVE)
+
 
 def plan_roll(
     position_qty: Decimal,
@@ -424,7 +428,7 @@ def move_exits(
     if opened <= 0:
         raise ValueError(f"No contracts were opened in {plan.open.contract.local_symbol}")
     target = plan.open.contract
-    exits = [item.order for item in plan.orders if item.action is OrderAction.MOVE]
+    exits = plan.exits_to_move
     groups: dict[tuple[str, object], list[WorkingOrder]] = {}
     for order in exits:
         group = ("parent", order.parent_id) if order.parent_id else ("oca", order.oca_group)
