@@ -74,7 +74,7 @@ def _tick_rows() -> list[_Figure]:
                 chart,
                 lambda load: (
                     _dist(load["loop_stall_ms"])
-                    + f" (own CPU in stalls: max {_figure(load['loop_stall_cpu_ms']['max'], ' ms')})"
+                    + f" (own CPU in stalls: max {_value_text(load['loop_stall_cpu_ms']['max'], ' ms')})"
                 ),
                 lambda load: load["loop_stall_ms"]["max"],
                 "ms",
@@ -97,14 +97,14 @@ def _cpu(results: Results) -> Any:
     return results["cpu_per_tick"]
 
 
-def _figure(value: float | None, unit: str = "") -> str:
+def _value_text(value: float | None, unit: str = "") -> str:
     """A figure that may be missing: a distribution of no samples, or a CPU reading below
     /proc's 10 ms resolution (no ratio), as short runs give."""
     return "not measured" if value is None else f"{value:g}{unit}"
 
 
 def _per_100k(cpu: Mapping[str, Any], client: str) -> str:
-    return _figure(cpu["clients"][client]["cpu_s_per_100k_ticks"], " s")
+    return _value_text(cpu["clients"][client]["cpu_s_per_100k_ticks"], " s")
 
 
 def _click(results: Results) -> Any:
@@ -116,7 +116,9 @@ def _click_figure(load: str, how: str) -> _Figure:
         series = click[f"{load}_click_to_bytes_ms"]
         text = _dist(series[how]) + f" at {click[f'{load}_ticks_per_s']:,g} ticks/s"
         if how == "qtest":
-            text += f" (click handler CPU p99 {_figure(series['qtest_handler_cpu']['p99'], ' ms')})"
+            text += (
+                f" (click handler CPU p99 {_value_text(series['qtest_handler_cpu']['p99'], ' ms')})"
+            )
         return text
 
     return _Figure(
@@ -135,7 +137,7 @@ FIGURES: tuple[_Figure, ...] = (
         "console CPU per tick ÷ bare ib_insync",
         _cpu,
         lambda cpu: (
-            f"{_figure(cpu['console_vs_bare'], '×')} (console {_per_100k(cpu, 'console')}, "
+            f"{_value_text(cpu['console_vs_bare'], '×')} (console {_per_100k(cpu, 'console')}, "
             f"bare {_per_100k(cpu, 'bare_ib_insync')} per 100k ticks at {cpu['ticks_per_s']:,}/s)"
         ),
         lambda cpu: cpu["console_vs_bare"],
@@ -146,11 +148,11 @@ FIGURES: tuple[_Figure, ...] = (
         "  marginal CPU per extra tick ÷ bare ib_insync",
         _cpu,
         lambda cpu: (
-            f"{_figure(cpu['marginal_console_vs_bare'], '×')} (slope {cpu['low_ticks_per_s']:,} → "
+            f"{_value_text(cpu['marginal_console_vs_bare'], '×')} (slope {cpu['low_ticks_per_s']:,} → "
             f"{cpu['ticks_per_s']:,}/s: console "
-            f"{_figure(cpu['clients']['console']['marginal_cpu_s_per_100k_ticks'], ' s')}, bare "
-            f"{_figure(cpu['clients']['bare_ib_insync']['marginal_cpu_s_per_100k_ticks'], ' s')} per 100k; console "
-            f"fixed {_figure(cpu['clients']['console']['fixed_cpu_share'])} of a core)"
+            f"{_value_text(cpu['clients']['console']['marginal_cpu_s_per_100k_ticks'], ' s')}, bare "
+            f"{_value_text(cpu['clients']['bare_ib_insync']['marginal_cpu_s_per_100k_ticks'], ' s')} per 100k; console "
+            f"fixed {_value_text(cpu['clients']['console']['fixed_cpu_share'])} of a core)"
         ),
         lambda cpu: cpu["marginal_console_vs_bare"],
     ),
@@ -158,7 +160,7 @@ FIGURES: tuple[_Figure, ...] = (
         "console CPU per tick ÷ ib_insync Qt example",
         _cpu,
         lambda cpu: (
-            f"{_figure(cpu['console_vs_qt_example'], '×')} "
+            f"{_value_text(cpu['console_vs_qt_example'], '×')} "
             f"(Qt example {_per_100k(cpu, 'ib_insync_qt_example')} per 100k ticks)"
         ),
         lambda cpu: cpu["console_vs_qt_example"],
@@ -169,7 +171,7 @@ FIGURES: tuple[_Figure, ...] = (
         lambda results: results["connect_sync"],
         lambda sync: (
             _dist(sync["click_to_synced_ms"])
-            + f" (socket → synced p50 {_figure(sync['socket_to_synced_ms']['median'], ' ms')})"
+            + f" (socket → synced p50 {_value_text(sync['socket_to_synced_ms']['median'], ' ms')})"
         ),
         lambda sync: sync["click_to_synced_ms"]["p99"],
         "ms",
@@ -186,7 +188,7 @@ FIGURES: tuple[_Figure, ...] = (
         lambda results: results["cold_start"],
         lambda cold: (
             _dist(cold["launch_to_painted_ms"])
-            + f" (imports done p50 {_figure(cold['launch_to_imported_ms']['median'], ' ms')})"
+            + f" (imports done p50 {_value_text(cold['launch_to_imported_ms']['median'], ' ms')})"
         ),
         lambda cold: cold["launch_to_painted_ms"]["median"],
         "ms",
