@@ -92,11 +92,17 @@ class IbapiPeer:
             await self._started.wait()
 
     def disconnect(self) -> None:
-        if self.client.isConnected():
-            self.client.disconnect()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
+        """Close the socket and let ibapi's message loop drain what it had read: the loop then
+        disconnects the client itself. ``EClient.disconnect`` from this thread would reset the
+        server version under the loop while it still decodes queued messages."""
+        if self._thread is None:
+            if self.client.isConnected():
+                self.client.disconnect()
+            return
+        if self.client.conn is not None:
+            self.client.conn.disconnect()
+        self._thread.join(timeout=2.0)
+        self._thread = None
 
     @property
     def records(self) -> list[Callback]:

@@ -102,3 +102,18 @@ async def test_a_market_order_fills_with_status_execution_and_commission(
     assert open_orders[-1]["order"].orderRef == "ibapi-1"
     assert open_orders[-1]["contract"].localSymbol == "ESH5"
     assert not [e for e in peer.errors if e[1] < 2100]
+
+
+async def test_disconnecting_while_ticks_stream_stops_the_client_cleanly(
+    make_gateway, ibapi_connect, wait_for
+) -> None:
+    gateway = await make_gateway(tick_rate=200.0)
+    peer = await ibapi_connect(gateway)
+    peer.client.reqMktData(4, es_future(), "", False, False, [])
+    await wait_for(
+        lambda: len(list(peer.by_request("tickPrice", 4))) > 20, what="a stream of ticks"
+    )
+    peer.disconnect()
+    assert not peer.client.isConnected()
+    assert peer.calls("connectionClosed")
+    await wait_for(lambda: not gateway.connections, what="the gateway to see the socket close")
