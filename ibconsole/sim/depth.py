@@ -281,10 +281,16 @@ class DepthService:
         for feed in self._feeds.values():
             feed.muted = value
         if resumed:
-            for subscriptions in self._subscriptions.values():
-                for subscription in subscriptions.values():
-                    subscription.link.send_error(subscription.req_id, 317, _RESET)
-                    subscription.send_book()
+            # after the connectivity message (1102) that ends the outage
+            asyncio.get_running_loop().call_soon(self._reset_books)
+
+    def _reset_books(self) -> None:
+        if self._paused:
+            return
+        for subscriptions in self._subscriptions.values():
+            for subscription in subscriptions.values():
+                subscription.link.send_error(subscription.req_id, 317, _RESET)
+                subscription.send_book()
 
     # ---- views for tests and benchmarks --------------------------------------------------------
 
