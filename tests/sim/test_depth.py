@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
 import pytest
-from ib_insync import IB, Contract, Stock, Ticker
+from ib_insync import IB, Contract, Forex, Stock, Ticker
 
 from ibconsole.sim import PaperGateway
 
@@ -306,3 +307,29 @@ async def test_a_burst_drives_thousands_of_changes_a_second_on_one_book(
         gateway.faults.depth_burst(100, 0)
     with pytest.raises(ValueError, match="zero or more"):
         gateway.depth.rate = -1
+
+
+# Tuesday 22:30 UTC: CME's daily break (16:00–17:00 Chicago), while IDEALPRO trades.
+CME_BREAK = datetime(2025, 3, 4, 22, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("as_of", [CME_BREAK])
+async def test_a_closed_market_sends_its_book_once_and_then_nothing(
+    make_gateway: Any, connect: Any, wait_for: Any, qualified_future: Any, round_trip: Any
+) -> None:
+    gateway = await make_gateway(depth_rate=2_000.0)
+    ib = await connect(gateway)
+    closed = await qualified_future(ib)
+    (fx,) = await ib.qualifyContractsAsync(Forex("EURUSD"))
+    assert not gateway.market.is_open(closed.conId)
+    assert gateway.market.is_open(fx.conId)
+    closed_ticker = ib.reqMktDepth(closed, numRows=5)
+    watch = DomWatch(closed_ticker, rows=5, tick=0.25)
+    open_ticker = ib.reqMktDepth(Contract(conId=fx.conId, exchange="IDEALPRO"), numRows=5)
+    open_watch = DomWatch(open_ticker, rows=5, tick=0.00005)
+
+    await wait_for(lambda: open_watch.changes >= 1_000, what="the open market's depth")
+    await round_trip(ib)
+    assert watch.changes == 10  # the snapshot's inserts only
+    assert len(closed_ticker.domBids) == len(closed_ticker.domAsks) == 5
+    assert open_watch.violations == watch.violations == []
