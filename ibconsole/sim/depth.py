@@ -50,7 +50,6 @@ DEPTH_EXCHANGES: tuple[tuple[str, str, str, str, int], ...] = (
     ("NYSE", "STK", "NYSE", "Deep", 4),
     ("IDEALPRO", "CASH", "", "Deep", UNSET_INTEGER),
 )
-_SMART_DEPTH_VERSION = 146
 _INTERVAL = 0.02
 _MAX_CATCH_UP = 0.1
 # Natural bursts: on average one every this many seconds per instrument, lasting and
@@ -82,13 +81,12 @@ class _Subscription:
     ) -> None:
         feed = self.feed
         if self.smart:
-            fields: tuple[object, ...] = (
+            # isSmartDepth closes the message from server version 146 on, below every client
+            # version the gateway accepts
+            self.link.send(
                 13, 1, self.req_id, position, feed.makers[maker], operation, side,
-                feed.price_text(price), size,
+                feed.price_text(price), size, True,
             )  # fmt: skip
-            if self.link.server_version >= _SMART_DEPTH_VERSION:
-                fields += (True,)
-            self.link.send(*fields)
         else:
             self.link.send(
                 12, 1, self.req_id, position, operation, side, feed.price_text(price), size
