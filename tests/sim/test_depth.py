@@ -305,6 +305,9 @@ async def test_a_burst_drives_thousands_of_changes_a_second_on_one_book(
     assert watch.violations == []
     with pytest.raises(ValueError, match="positive number of seconds"):
         gateway.faults.depth_burst(100, 0)
+    for bad in ("burst", "burst 2000", "burst fast 3", "burst 2000 3 ES"):
+        with pytest.raises(ValueError):  # noqa: PT011 - each names its own problem
+            gateway.faults.command(bad)
     with pytest.raises(ValueError, match="zero or more"):
         gateway.depth.rate = -1
 
