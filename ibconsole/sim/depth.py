@@ -1,5 +1,6 @@
-"""Market depth: reqMktDepth (10) streaming updateMktDepth (12) or, for SMART depth,
-updateMktDepthL2 (13); cancelMktDepth (11); reqMktDepthExchanges (82 -> 80).
+"""Market depth: reqMktDepth (10) streaming updateMktDepth (12) or, for SMART depth and for
+exchanges that name market makers (ISLAND), updateMktDepthL2 (13); cancelMktDepth (11);
+reqMktDepthExchanges (82 -> 80).
 
 Each watched instrument has one :class:`~ibconsole.sim.depth_book.OrderBook` that follows the
 market's quotes (so its best levels are always the quote's) and churns behind the touch at
@@ -58,6 +59,11 @@ _BURST_EVERY = 15.0
 _BURST_SECONDS = (0.2, 1.5)
 _BURST_FACTOR = (5.0, 20.0)
 _PRICE_TEXTS = 4096
+# Exchanges whose own depth names each row's market maker (IB: "with ISLAND ... the market
+# maker MPID will be relayed back via updateMktDepthL2"); a few of Nasdaq's MPIDs.
+_MARKET_MAKERS: dict[str, tuple[str, ...]] = {
+    "ISLAND": ("NSDQ", "CDRG", "GSCO", "MSCO", "UBSS", "VIRT"),
+}
 
 _NOT_SUPPORTED = "Deep market data is not supported for this combination."
 _RESET = (
@@ -67,25 +73,37 @@ _RESET = (
 
 
 class _Subscription:
-    __slots__ = ("feed", "link", "req_id", "rows", "smart")
+    """One depth request: rows go out as updateMktDepth, or as updateMktDepthL2 naming each
+    row's market maker from ``makers`` (exchanges for SMART depth, MPIDs for ISLAND)."""
 
-    def __init__(self, link: Connection, req_id: int, rows: int, smart: bool, feed: _Feed) -> None:
+    __slots__ = ("feed", "link", "makers", "req_id", "rows", "smart")
+
+    def __init__(
+        self,
+        link: Connection,
+        req_id: int,
+        rows: int,
+        smart: bool,
+        makers: tuple[str, ...] | None,
+        feed: _Feed,
+    ) -> None:
         self.link = link
         self.req_id = req_id
         self.rows = rows
         self.smart = smart
+        self.makers = makers
         self.feed = feed
 
     def send(
         self, operation: int, side: int, position: int, price: int, size: int, maker: int
     ) -> None:
-        feed = self.feed
-        if self.smart:
+        feed, makers = self.feed, self.makers
+        if makers is not None:
             # isSmartDepth closes the message from server version 146 on, below every client
             # version the gateway accepts
             self.link.send(
-                13, 1, self.req_id, position, feed.makers[maker], operation, side,
-                feed.price_text(price), size, True,
+                13, 1, self.req_id, position, makers[maker % len(makers)], operation, side,
+                feed.price_text(price), size, self.smart,
             )  # fmt: skip
         else:
             self.link.send(
@@ -364,7 +382,8 @@ class DepthService:
                 )
                 return
             feed = self._watch(instrument)
-        subscription = _Subscription(link, req_id, min(rows, BOOK_DEPTH), smart, feed)
+        makers = feed.makers if smart else _MARKET_MAKERS.get(exchange)
+        subscription = _Subscription(link, req_id, min(rows, BOOK_DEPTH), smart, makers, feed)
         subscriptions[req_id] = subscription
         feed.subscriptions.append(subscription)
         if not self._paused:

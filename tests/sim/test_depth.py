@@ -133,6 +133,26 @@ async def test_smart_depth_names_the_exchange_of_each_row(
     assert watch.violations == []
 
 
+async def test_island_depth_names_market_makers_and_arca_depth_names_none(
+    make_gateway: Any, connect: Any, wait_for: Any
+) -> None:
+    gateway = await make_gateway(**FAST)
+    ib = await connect(gateway)
+    (island,) = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+    (arca,) = await ib.qualifyContractsAsync(Stock("MSFT", "SMART", "USD"))
+    island.exchange, arca.exchange = "ISLAND", "ARCA"  # depth is direct-routed
+    island_ticker = ib.reqMktDepth(island, numRows=5)
+    arca_ticker = ib.reqMktDepth(arca, numRows=5)
+    watch = DomWatch(island_ticker, rows=5, tick=0.01)
+    await wait_for(lambda: watch.changes >= 200, what="ISLAND depth changes")
+    await wait_for(lambda: len(arca_ticker.domBids) == 5, what="the ARCA book")
+    makers = {level.marketMaker for level in island_ticker.domBids + island_ticker.domAsks}
+    assert makers <= {"NSDQ", "CDRG", "GSCO", "MSCO", "UBSS", "VIRT"}
+    assert makers
+    assert {level.marketMaker for level in arca_ticker.domBids} == {""}
+    assert watch.violations == []
+
+
 async def test_exchange_depth_on_smart_is_not_supported(
     ib: IB, wait_for: Any, record_errors: Any
 ) -> None:

@@ -132,6 +132,27 @@ async def test_smart_depth_arrives_as_l2_rows_with_exchange_names(
     await _quiet(gateway, peer, wait_for)
 
 
+async def test_island_depth_arrives_as_l2_rows_that_are_not_smart(
+    make_gateway: Any, ibapi_connect: Any, wait_for: Any
+) -> None:
+    gateway: PaperGateway = await make_gateway(**FAST)
+    peer = await ibapi_connect(gateway)
+    contract = smart_stock()
+    contract.exchange = "ISLAND"
+    peer.client.reqMktDepth(5, contract, 4, False, [])
+    await wait_for(
+        lambda: len(list(peer.by_request("updateMktDepthL2", 5))) >= 100, what="ISLAND rows"
+    )
+    await _quiet(gateway, peer, wait_for)
+    calls = list(peer.by_request("updateMktDepthL2", 5))
+    assert all(call["isSmartDepth"] is False for call in calls)
+    assert all(call["marketMaker"] for call in calls)
+    replay = Replay()
+    for call in calls:
+        replay.apply(call)
+    assert replay.most_rows == 4
+
+
 async def test_a_cancel_of_the_wrong_kind_gets_310_and_the_right_one_ends_the_stream(
     make_gateway: Any, ibapi_connect: Any, wait_for: Any
 ) -> None:
