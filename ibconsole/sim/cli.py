@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read fault commands from standard input, one per line (drop, reset, stall, "
         "resume, delay S, lose [S] [lost], restore [lost], flap FARM [S], pace [100|162], "
-        "delayed on|off, reject [REASON])",
+        "delayed on|off, reject [REASON], burst RATE S [CONID])",
     )
     return parser
 

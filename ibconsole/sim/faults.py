@@ -45,6 +45,10 @@ class _Orders(Protocol):
     def reject_next(self, reason: str) -> None: ...
 
 
+class _DepthBursts(Protocol):
+    def burst(self, rate: float, seconds: float, con_id: int | None = None) -> None: ...
+
+
 class _MarketData(_Stream, Protocol):
     delayed_only: bool
 
@@ -67,12 +71,15 @@ class Faults:
         market_data: _MarketData,
         history: _History,
         streams: Sequence[_Stream],
+        *,
+        depth: _DepthBursts,
     ) -> None:
         self._connections = connections
         self._orders = orders
         self._market_data = market_data
         self._history = history
         self._streams = (market_data, history, *streams)
+        self._depth = depth
         self._timers: set[asyncio.TimerHandle] = set()
         self.answering = True
         self.reply_delay = 0.0
@@ -162,6 +169,11 @@ class Faults:
         """Serve new market data requests as delayed (10167, type 3) whatever the client asks."""
         self._market_data.delayed_only = enabled
 
+    def depth_burst(self, rate: float, seconds: float, con_id: int | None = None) -> None:
+        """Market depth changes at ``rate`` a second behind the touch for ``seconds`` (on one
+        instrument's book, or on every book), as in a fast market."""
+        self._depth.burst(rate, seconds, con_id)
+
     def reject_next_order(self, reason: str = "Simulated reject") -> None:
         """The next order placed gets error 201 with ``reason``."""
         self._orders.reject_next(reason)
@@ -178,7 +190,7 @@ class Faults:
         """Run one text command; returns what it did. Commands: ``drop [clientId]``, ``reset
         [clientId]``, ``stall``, ``resume``, ``delay SECONDS``, ``lose [SECONDS] [lost]``,
         ``restore [lost]``, ``flap [market|hmds|secdef] [SECONDS]``, ``pace [100|162]``,
-        ``delayed on|off``, ``reject [REASON]``."""
+        ``delayed on|off``, ``reject [REASON]``, ``burst RATE SECONDS [conId]``."""
         words = text.split()
         if not words:
             raise ValueError("empty fault command")
@@ -213,6 +225,12 @@ class Faults:
         if verb == "delayed":
             self.delayed_data_only(not args or args[0].lower() != "off")
             return f"delayed only: {self._market_data.delayed_only}"
+        if verb == "burst":
+            if len(args) not in (2, 3):
+                raise ValueError("usage: burst RATE SECONDS [conId]")
+            con_id = int(args[2]) if len(args) == 3 else None
+            self.depth_burst(float(args[0]), float(args[1]), con_id)
+            return f"depth burst {args[0]}/s for {args[1]} s"
         if verb == "reject":
             self.reject_next_order(" ".join(args) or "Simulated reject")
             return "next order will be rejected"

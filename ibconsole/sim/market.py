@@ -15,7 +15,14 @@ from decimal import Decimal
 from ibconsole.sim.clock import SimClock
 from ibconsole.sim.instruments import Catalogue, Instrument
 
-__all__ = ["SESSION_SECONDS", "Market", "Quote", "QuoteListener", "SessionListener"]
+__all__ = [
+    "SESSION_SECONDS",
+    "Market",
+    "Quote",
+    "QuoteListener",
+    "SessionListener",
+    "display_sizes",
+]
 
 
 QuoteListener = Callable[[int, "Quote"], None]
@@ -56,6 +63,13 @@ _SIZES: dict[str, tuple[int, int, int, int]] = {
 SESSION_SECONDS = 6.5 * 3600
 _MIN_MOVE_PROBABILITY = 0.1
 _MAX_CATCH_UP_STEPS = 8
+
+
+def display_sizes(instrument: Instrument) -> tuple[int, int, int]:
+    """(smallest, largest, lot) of the bid and ask sizes the walk shows for an instrument, so
+    other views of the same market (the order book) size their levels alike."""
+    low, high, lot, _ = _SIZES.get(instrument.sec_type, _SIZES["FUT"])
+    return low, high, lot
 
 
 @dataclass(frozen=True, slots=True)

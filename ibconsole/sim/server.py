@@ -13,6 +13,7 @@ from types import TracebackType
 from ibconsole.sim.clock import SimClock
 from ibconsole.sim.connection import Connection
 from ibconsole.sim.contract_details import ContractDetailsService
+from ibconsole.sim.depth import DEFAULT_DEPTH_RATE, MAX_DEPTH_REQUESTS, DepthService
 from ibconsole.sim.desk import Desk
 from ibconsole.sim.faults import FARMS, Faults
 from ibconsole.sim.history import HistoryService
@@ -43,7 +44,10 @@ class PaperGateway:
     ``await gw.start(host, port)`` listens (port 0 picks a free one, see ``gw.port``);
     ``await gw.stop()`` closes every connection and timer. Also an async context manager.
     ``gw.orders`` lists what the exchange received, ``gw.faults`` injects faults, ``gw.clock``,
-    ``gw.market`` and ``gw.catalogue`` expose the simulated world.
+    ``gw.market`` and ``gw.catalogue`` expose the simulated world. ``depth_rate`` is the
+    number of order-book changes a second behind the touch of each instrument with market depth
+    subscribers (``gw.depth.rate`` changes it later), ``max_depth_requests`` TWS's limit on
+    distinct depth subscriptions (error 309 beyond).
     """
 
     def __init__(
@@ -53,6 +57,8 @@ class PaperGateway:
         accounts: Sequence[str] = ("DU1234567",),
         tick_rate: float = 4.0,
         server_version: int = 176,
+        depth_rate: float = DEFAULT_DEPTH_RATE,
+        max_depth_requests: int = MAX_DEPTH_REQUESTS,
     ) -> None:
         if isinstance(accounts, str):
             raise TypeError("accounts must be a sequence of account codes, not one string")
@@ -86,12 +92,20 @@ class PaperGateway:
         self.market_data = MarketDataService(self.catalogue, self.market, self.clock)
         self.history = HistoryService(self.catalogue, self.market, self.tape, self.clock, seed=seed)
         self.realtime_bars = RealTimeBarService(self.catalogue, self.market, self.tape, self.clock)
+        self.depth = DepthService(
+            self.catalogue,
+            self.market,
+            seed=seed,
+            rate=depth_rate,
+            max_requests=max_depth_requests,
+        )
         self.faults = Faults(
             self._live_connections,
             self.desk,
             self.market_data,
             self.history,
-            (self.realtime_bars,),
+            (self.realtime_bars, self.depth),
+            depth=self.depth,
         )
         self._handlers = self._build_handlers()
         self._server: asyncio.Server | None = None
@@ -115,6 +129,7 @@ class PaperGateway:
             self.market_data.handlers(),
             self.history.handlers(),
             self.realtime_bars.handlers(),
+            self.depth.handlers(),
         )
         for source in sources:
             for msg_id, handler in source.items():
@@ -170,6 +185,7 @@ class PaperGateway:
         await server.wait_closed()
         self.faults.cancel_pending()
         self.realtime_bars.close()
+        self.depth.close()
         self.desk.close()
         self.tape.close()
         self.market.close()
@@ -254,6 +270,7 @@ class PaperGateway:
         self.market_data.detach(connection)
         self.history.detach(connection)
         self.realtime_bars.detach(connection)
+        self.depth.detach(connection)
 
     # ---- requests answered here -------------------------------------------------------------
 

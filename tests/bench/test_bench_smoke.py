@@ -21,6 +21,7 @@ _DIST = ("count", "median", "p99", "max")
 EXPECTED: dict[str, dict[str, Any]] = {
     "sim_throughput": {
         "throughput": ("messages_per_s", "quote_updates_per_s", "gateway_cpu_share"),
+        "depth_throughput": ("messages_per_s", "messages_per_cpu_s", "gateway_cpu_share"),
         "connect_sync": {"connect_ms": _DIST},
     },
     "cold_start": {
