@@ -9,7 +9,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import IntEnum
 from zoneinfo import ZoneInfo
@@ -348,7 +348,7 @@ class RolloverPanel(QWidget):
         self._families = tuple(families)
         self._months: dict[str, FamilyMonths] = {}
         self._errors: dict[str, str] = {}
-        self._calendar_sessions: dict[tuple[str, date], TradingSessions | None] = {}
+        self._calendars_missing: set[str] = set()
         self._loading = False
         self._reload_again = False
         self._dialog: RollDialog | None = None
@@ -546,20 +546,14 @@ class RolloverPanel(QWidget):
 
     def _exchange_sessions(self, name: str, now: datetime) -> TradingSessions | None:
         today = now.date()
-        key = (name, today)
-        if key not in self._calendar_sessions:
-            # One exchange_calendars reading per calendar per day: it costs tens of ms.
-            self._calendar_sessions = {
-                k: v for k, v in self._calendar_sessions.items() if k[1] == today
-            }
-            try:
-                self._calendar_sessions[key] = calendar_sessions(
-                    name, today - timedelta(days=3), today + timedelta(days=7)
-                )
-            except ValueError as error:
+        try:
+            # Built once per calendar per day (domain.sessions caches the readings).
+            return calendar_sessions(name, today - timedelta(days=3), today + timedelta(days=7))
+        except ValueError as error:
+            if name not in self._calendars_missing:
+                self._calendars_missing.add(name)
                 log.info("no %s calendar sessions: %s", name, error)
-                self._calendar_sessions[key] = None
-        return self._calendar_sessions[key]
+            return None
 
     # ------------------------------------------------------------------- roll
     def _selected_row(self) -> WatchRow | None:
