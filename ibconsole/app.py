@@ -34,6 +34,7 @@ from ibconsole.config import (
     write_example_config,
 )
 from ibconsole.domain.clock import Clock, OffsetClock, SystemClock
+from ibconsole.domain.trading_mode import simulator_preset
 from ibconsole.journal import default_journal_path
 from ibconsole.log_masking import AccountMask
 from ibconsole.platform_check import exit_if_qt_cannot_start
@@ -210,7 +211,13 @@ class Console:
             await self.gateway.start("127.0.0.1", 0)
             endpoint = endpoint_for(self.launch)
             self.broker.session.set_endpoint(
-                Endpoint("127.0.0.1", self.gateway.port, endpoint.client_id, DEMO_ACCOUNT)
+                Endpoint(
+                    "127.0.0.1",
+                    self.gateway.port,
+                    endpoint.client_id,
+                    DEMO_ACCOUNT,
+                    preset=simulator_preset(self.gateway.port),
+                )
             )
             self.window.show_endpoint(self.broker.session.endpoint)
         self.window.show()

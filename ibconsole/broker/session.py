@@ -65,7 +65,7 @@ from ibconsole.domain.health import (
     event_for,
 )
 from ibconsole.domain.ib_codes import IbCategory, classify
-from ibconsole.domain.trading_mode import ModeVerdict, decide_mode, mask_account
+from ibconsole.domain.trading_mode import ModeVerdict, PortPreset, decide_mode, mask_account
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,9 @@ class Endpoint:
     client_id: int
     account: str = ""  # "" = the only managed account, if there is exactly one
     read_only: bool = False
+    # What the port is known to be beyond IB's defaults (the demo's own simulator); None: the
+    # mode the port promises is IB's default for it, if any.
+    preset: PortPreset | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,7 +444,7 @@ class Session:
             accounts=accounts,
             account=account,
             server_version=int(ib.client.serverVersion()),
-            mode=decide_mode(ep.port, accounts),
+            mode=decide_mode(ep.port, accounts, ep.preset),
             resumed=self._synced_once,
             lost_at=self._lost_at,
             synced_at=self.clock.now(),

@@ -34,7 +34,13 @@ from ibconsole.broker.session import Endpoint, SyncInfo
 from ibconsole.config import ConnectionProfile
 from ibconsole.credentials import CredentialError, Login
 from ibconsole.domain.health import HealthSnapshot, HealthState
-from ibconsole.domain.trading_mode import PORT_PRESETS, AccountMode, is_loopback, port_preset
+from ibconsole.domain.trading_mode import (
+    PORT_PRESETS,
+    AccountMode,
+    PortPreset,
+    is_loopback,
+    port_preset,
+)
 from ibconsole.ui.confirm_dialog import ConfirmDialog
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.theme import Tone, tone_style
@@ -105,9 +111,9 @@ def account_error(text: str) -> str:
     return ""
 
 
-def port_words(port: int) -> tuple[str, Tone]:
+def port_words(port: int, known: PortPreset | None = None) -> tuple[str, Tone]:
     """What the port promises, said with its mode: live ports in red, unknown ones in amber."""
-    preset = port_preset(port)
+    preset = port_preset(port, known)
     if preset.mode is AccountMode.LIVE:
         return f"LIVE: {preset.label} Orders will move real money.", Tone.BAD
     if preset.mode is AccountMode.PAPER:
@@ -397,6 +403,7 @@ class ConnectionPanel(QWidget):
             client_id=client_id,
             account=self.account_edit.text().strip().upper(),
             read_only=self.read_only_check.isChecked(),
+            preset=self._session.endpoint.preset,
         )
 
     def show_endpoint(self, endpoint: Endpoint) -> None:
@@ -586,7 +593,7 @@ class ConnectionPanel(QWidget):
         if port is None:
             self._show(self.port_warning, "", Tone.NEUTRAL)
         else:
-            words, tone = port_words(port)
+            words, tone = port_words(port, self._session.endpoint.preset)
             self._show(self.port_warning, words, tone)
 
     # ---------------------------------------------------------------- connect
