@@ -518,7 +518,7 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self._closed = True
             self.save_layout()
-            self.connection.stop_gateways()
+            self._ctx.gateways.terminate()
             log.info("main window closed")
             self.sig_closed.emit()
         event.accept()

@@ -367,11 +367,12 @@ async def test_a_profile_with_a_gateway_command_starts_it_with_the_stored_login_
     child(panel, QPushButton, "connectButton").click()
     session = context.broker.session
     await wait_for(lambda: session.state is HealthState.CONNECTED, timeout=20, what="connect")
-    launcher = panel.launchers["launched"]
+    launcher = context.gateways.launchers["launched"]
     assert launcher.is_ready
     assert record.read_text(encoding="utf-8").strip() == "trader7"
     assert "Paper account DU1234567" in shown(panel, "modeLabel")
     await session.disconnect()
-    panel.stop_gateways()
+    context.gateways.terminate()
     await launcher.stop(grace=5)
+    assert context.gateways.launchers == {}
     assert not await port_accepts("127.0.0.1", port)
