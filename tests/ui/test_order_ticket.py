@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
+from ib_insync import Contract
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QWidget
 
@@ -85,7 +86,11 @@ async def _sent_after_the_loop_ran(ctx: UiContext, gateway: PaperGateway, wait_f
     and a round trip on the order socket has come back: an order sent before that round trip
     reaches the simulator first, so "nothing was sent" is observed, not assumed."""
     await wait_for(lambda: ctx.runner.pending == 0, what="the ticket's background work")
-    await asyncio.wait_for(ctx.broker.session.ib.reqCurrentTimeAsync(), 5)
+    # A request with its own id: reqCurrentTime shares one pending slot with the heartbeat's.
+    chain = ctx.broker.contracts.cached("ES")
+    assert chain is not None
+    contract = Contract(conId=chain.contracts[0].con_id)
+    await asyncio.wait_for(ctx.broker.session.ib.reqContractDetailsAsync(contract), 5)
     return len(gateway.orders)
 
 
