@@ -456,12 +456,12 @@ class Session:
         breaker. The session closes, says so, and the error goes on with its traceback (to the
         caller of ``connect``, and to the log from the task)."""
         self._defect = exc
-        self._alert(
+        sentence = (
             f"The connection was closed after an internal error ({type(exc).__name__}: {exc}); "
-            "it is not retried. The log has the details.",
-            critical=True,
+            "it is not retried. The log has the details."
         )
-        self._feed(UserDisconnect())
+        self._alert(sentence, critical=True)
+        self._feed(UserDisconnect(sentence))
 
     def _describe(self, exc: BaseException) -> str:
         if isinstance(exc, TimeoutError):

@@ -141,6 +141,7 @@ async def test_a_defect_during_the_sync_surfaces_with_its_traceback_and_is_not_r
 
     assert failure.traceback[-1].name == "defect", "the traceback reaches the defect"
     assert session.state is HealthState.DISCONNECTED
+    assert session.health.reason.startswith("The connection was closed after an internal error")
     assert session.health.reconnect_at is None, "a defect is not retried with backoff"
     assert session.health.failed_attempts == 0
     assert alerts.values == [
