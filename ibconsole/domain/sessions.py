@@ -5,9 +5,8 @@ exchange_calendars calendar as the fallback; the two can be cross-checked. The b
 expiry rules count come from an exchange calendar too.
 
 Reading an exchange_calendars calendar costs tens of milliseconds, on whatever thread asks (the
-GUI thread, for the ticket and the watch list): each calendar is read once per year it is asked
-about, and each schedule or business calendar is built once per calendar and range (ranges
-follow the day, so once per calendar per day).
+GUI thread, for the ticket and the watch list): each schedule and business calendar is built once
+per calendar and range, and the ranges asked for follow the day, so once per calendar per day.
 """
 
 from __future__ import annotations
@@ -250,24 +249,15 @@ class _CalendarSession:
 
 def _read_calendar(name: str, first: date, last: date) -> tuple[str, str, list[_CalendarSession]]:
     """The calendar's own name, its time zone and its sessions between two dates."""
-    years = [_read_year(name, year) for year in range(first.year, last.year + 1)]
-    calendar_name, zone_name, _ = years[0]
-    sessions = [s for _, _, sessions in years for s in sessions if first <= s.day <= last]
-    return calendar_name, zone_name, sessions
-
-
-@lru_cache(maxsize=64)
-def _read_year(name: str, year: int) -> tuple[str, str, tuple[_CalendarSession, ...]]:
-    """One reading of a calendar for one calendar year; every range within it shares it."""
     with warnings.catch_warnings():
         # exchange_calendars 4.13 reads Series.values, which pandas 3 deprecates; the values
         # it reads are UTC timestamps either way.
         warnings.filterwarnings("ignore", message=r"Series\.values returning an ndarray")
         try:
-            calendar = xcals.get_calendar(name, start=f"{year}-01-01", end=f"{year}-12-31")
+            calendar = xcals.get_calendar(name, start=first.isoformat(), end=last.isoformat())
         except xcals.errors.InvalidCalendarName:
             raise ValueError(f"exchange_calendars has no calendar named {name!r}") from None
-        sessions = tuple(
+        sessions = [
             _CalendarSession(
                 day=day.date(),
                 open=row["open"].to_pydatetime(),
@@ -276,7 +266,7 @@ def _read_year(name: str, year: int) -> tuple[str, str, tuple[_CalendarSession, 
                 resume=row["break_end"].to_pydatetime() if _present(row["break_end"]) else None,
             )
             for day, row in calendar.schedule.iterrows()
-        )
+        ]
         return str(calendar.name), str(calendar.tz), sessions
 
 
