@@ -1,7 +1,10 @@
 """The connection manager: profile, host, port, clientId, read-only and account; the port's mode
 and a non-loopback host said plainly; Test connection; Connect/Disconnect (through the gateway
-launcher when the profile names a command); and after each sync, live or paper from the account
+supervisor when the profile names a command); and after each sync, live or paper from the account
 code, with a loud mismatch warning and a once-per-session confirmation for a live account.
+
+A view: the field rules and words are in ``connection_fields``, the gateway commands in
+``broker.gateway_supervisor``, the live confirmation in ``live_confirmation``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from ibconsole.ui.connection_fields import (
 )
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.gateway_login_dialog import GatewayLoginDialog
+from ibconsole.ui.live_confirmation import LiveConfirmation
 from ibconsole.ui.theme import Tone, tone_style
 
 log = logging.getLogger(__name__)
@@ -65,9 +69,10 @@ class ConnectionPanel(QWidget):
         self.setObjectName("connectionPanel")
         self._ctx = ctx
         self._session = ctx.broker.session
-        self._confirmed_live: set[str] = set()
-        self._live_account = ""
-        self._live_dialog: ConfirmDialog | None = None
+        self._live = LiveConfirmation(self)
+        self._live.sig_confirmed.connect(self.sig_live_confirmed)
+        self._live.sig_ended.connect(self.sig_live_ended)
+        self._live.sig_declined.connect(self._on_live_declined)
         self._login_dialog: GatewayLoginDialog | None = None
         self._testing = False
         self._filling = False
@@ -267,12 +272,12 @@ class ConnectionPanel(QWidget):
     @property
     def live_dialog(self) -> ConfirmDialog | None:
         """The live-account confirmation while it is open."""
-        return self._live_dialog
+        return self._live.dialog
 
     @property
     def live_account(self) -> str:
         """The live account the trader confirmed for the current session, or ""."""
-        return self._live_account
+        return self._live.account
 
     @property
     def login_dialog(self) -> GatewayLoginDialog | None:
@@ -525,11 +530,7 @@ class ConnectionPanel(QWidget):
         if disconnected:
             self.mode_label.hide()
             self.mode_mismatch.hide()
-            if self._live_dialog is not None:
-                self._live_dialog.cancel()
-            if self._live_account:
-                self._live_account = ""
-                self.sig_live_ended.emit()
+            self._live.disconnected()
 
     @Slot(object)
     def _on_bridge_synced(self, info: SyncInfo) -> None:
@@ -544,46 +545,11 @@ class ConnectionPanel(QWidget):
             f"(server {info.server_version}, synced in {info.sync_ms:.0f} ms).",
             Tone.GOOD,
         )
-        if verdict.is_live:
-            key = ",".join(sorted(info.accounts))
-            if key in self._confirmed_live:
-                self._set_live(account)
-            elif self._live_dialog is None:
-                self._ask_live(key, account)
-        elif self._live_account:
-            self._live_account = ""
-            self.sig_live_ended.emit()
+        self._live.synced(info)
 
-    def _ask_live(self, key: str, account: str) -> None:
-        dialog = ConfirmDialog(
-            "Live account",
-            f"You are connected to the LIVE account {account}.",
-            notes=(
-                "Orders sent from this console will move real money.",
-                "Confirm once for this session; Disconnect closes the connection.",
-            ),
-            confirm_text="Trade on the live account",
-            parent=self.window(),
-        )
-        dialog.setObjectName("liveConfirmDialog")
-        dialog.cancel_button.setText("Disconnect")
-        dialog.sig_decided.connect(lambda confirmed: self._on_live_decided(key, account, confirmed))
-        self._live_dialog = dialog
-        dialog.open()
-
-    def _on_live_decided(self, key: str, account: str, confirmed: bool) -> None:
-        self._live_dialog = None
-        if confirmed:
-            log.info("live trading confirmed for this session")
-            self._confirmed_live.add(key)
-            self._set_live(account)
-        else:
-            self.request_disconnect("Live account declined.")
-
-    def _set_live(self, account: str) -> None:
-        if self._live_account != account:
-            self._live_account = account
-            self.sig_live_confirmed.emit(account)
+    @Slot()
+    def _on_live_declined(self) -> None:
+        self.request_disconnect("Live account declined.")
 
     # ------------------------------------------------------------------ words
     def _say(self, text: str, tone: Tone) -> None:
