@@ -34,7 +34,9 @@ from ibconsole.config import (
     write_example_config,
 )
 from ibconsole.domain.clock import Clock, OffsetClock, SystemClock
+from ibconsole.domain.trading_mode import simulator_preset
 from ibconsole.journal import default_journal_path
+from ibconsole.log_masking import AccountMask
 from ibconsole.platform_check import exit_if_qt_cannot_start
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.application import create_application, install_excepthook
@@ -128,8 +130,10 @@ def log_path() -> Path:
     return platformdirs.user_log_path(APP_NAME, appauthor=False) / "ibconsole.log"
 
 
-def configure_logging(level: str, path: Path) -> None:
-    """One rotating log file plus stderr; account ids are masked where they are logged."""
+def configure_logging(level: str, path: Path, mask: AccountMask | None = None) -> AccountMask:
+    """One rotating log file plus stderr, both behind the account mask (returned, to learn the
+    session's codes as they arrive): no record of any logger reaches them with an account id."""
+    mask = AccountMask() if mask is None else mask
     path.parent.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     root.setLevel(level)
@@ -140,7 +144,10 @@ def configure_logging(level: str, path: Path) -> None:
     file_handler.setFormatter(formatter)
     stream = logging.StreamHandler()
     stream.setFormatter(formatter)
+    for handler in (file_handler, stream):
+        handler.addFilter(mask)
     root.handlers[:] = [file_handler, stream]
+    return mask
 
 
 @dataclass
@@ -204,7 +211,13 @@ class Console:
             await self.gateway.start("127.0.0.1", 0)
             endpoint = endpoint_for(self.launch)
             self.broker.session.set_endpoint(
-                Endpoint("127.0.0.1", self.gateway.port, endpoint.client_id, DEMO_ACCOUNT)
+                Endpoint(
+                    "127.0.0.1",
+                    self.gateway.port,
+                    endpoint.client_id,
+                    DEMO_ACCOUNT,
+                    preset=simulator_preset(self.gateway.port),
+                )
             )
             self.window.show_endpoint(self.broker.session.endpoint)
         self.window.show()
@@ -268,12 +281,14 @@ class Console:
         return 0
 
 
-def build_console(argv: Sequence[str]) -> Console:
-    """Build the whole console on the running qasync loop; ``await console.start()`` connects."""
-    return assemble(plan_launch(argv))
+def build_console(argv: Sequence[str], mask: AccountMask | None = None) -> Console:
+    """Build the whole console on the running qasync loop; ``await console.start()`` connects.
+
+    ``mask`` (from ``configure_logging``) learns the account codes of every session it syncs."""
+    return assemble(plan_launch(argv), mask)
 
 
-def assemble(launch: Launch) -> Console:
+def assemble(launch: Launch, mask: AccountMask | None = None) -> Console:
     if launch.args.demo:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{launch.journal_path}{suffix}").unlink(missing_ok=True)
@@ -284,6 +299,9 @@ def assemble(launch: Launch) -> Console:
         launch.clock,
         launch.profile.name,
     )
+    if mask is not None:
+        mask.learn((launch.profile.account, DEMO_ACCOUNT if launch.args.demo else ""))
+        context.broker.session.synced += lambda info: mask.learn(info.accounts)
     return Console(launch, context, MainWindow(context))
 
 
@@ -303,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"ibconsole: {error}", file=sys.stderr)
         return 2
-    configure_logging(launch.args.log_level or launch.settings.log_level, log_path())
+    mask = configure_logging(launch.args.log_level or launch.settings.log_level, log_path())
     # qasync picks the first Qt binding it finds; the console is built on PySide6.
     os.environ.setdefault("QT_API", "pyside6")
     import qasync
@@ -317,4 +335,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     asyncio.set_event_loop(loop)
     install_excepthook()
     with loop:
-        return loop.run_until_complete(assemble(launch).run())
+        return loop.run_until_complete(assemble(launch, mask).run())

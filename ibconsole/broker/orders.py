@@ -63,6 +63,7 @@ from ibconsole.domain.trading_mode import AccountMode
 from ibconsole.journal import (
     BrokerStatus,
     Decision,
+    ExecutionConflict,
     Journal,
     JournalError,
     JournalOrder,
@@ -1088,15 +1089,19 @@ class OrderService:
         key = execution.orderRef
         if not key or self._journal.order(key) is None:
             return False
-        recorded = self._journal.record_fill(
-            key,
-            execution.execId,
-            fill.contract.conId,
-            Side.BUY if execution.side == "BOT" else Side.SELL,
-            Decimal(repr(execution.shares)),
-            Decimal(repr(execution.price)),
-            execution.time,
-        )
+        try:
+            recorded = self._journal.record_fill(
+                key,
+                execution.execId,
+                fill.contract.conId,
+                Side.BUY if execution.side == "BOT" else Side.SELL,
+                Decimal(repr(execution.shares)),
+                Decimal(repr(execution.price)),
+                execution.time,
+            )
+        except ExecutionConflict as conflict:  # journalled beside the order, not lost
+            self.alert.emit(str(conflict), True)
+            return False
         if recorded:
             self._emit_fill(execution.execId)
             # Executions alone can complete an order (its status report may come later or,

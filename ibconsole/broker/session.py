@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from eventkit import Event
-from ib_insync import IB, Contract
+from ib_insync import IB, Contract, RequestError
 
 from ibconsole.broker.handshake import HandshakeError, open_api
 from ibconsole.domain.clock import Clock
@@ -65,7 +65,7 @@ from ibconsole.domain.health import (
     event_for,
 )
 from ibconsole.domain.ib_codes import IbCategory, classify
-from ibconsole.domain.trading_mode import ModeVerdict, decide_mode, mask_account
+from ibconsole.domain.trading_mode import ModeVerdict, PortPreset, decide_mode, mask_account
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,9 @@ class Endpoint:
     client_id: int
     account: str = ""  # "" = the only managed account, if there is exactly one
     read_only: bool = False
+    # What the port is known to be beyond IB's defaults (the demo's own simulator); None: the
+    # mode the port promises is IB's default for it, if any.
+    preset: PortPreset | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,11 @@ class SyncInfo:
 
 class SyncError(ConnectionError):
     """Part of the initial sync did not arrive; the session is not trusted without it."""
+
+
+# What the network and the client library raise when TWS/Gateway does not answer as it should:
+# a reason to try again later. Anything else during a sync is a defect of the console.
+NETWORK_ERRORS: tuple[type[Exception], ...] = (OSError, TimeoutError, RequestError)
 
 
 class Session:
@@ -127,6 +135,7 @@ class Session:
         self._resyncing: asyncio.Task[None] | None = None
         self._resyncs = 0  # resyncs asked for so far; only the newest one reports
         self._unanswered: int | None = None  # the attempt whose socket has a load in arrears
+        self._defect: Exception | None = None  # what stopped the session that was not the network
 
         self.health_changed = Event("health_changed")
         self.synced = Event("synced")
@@ -210,13 +219,15 @@ class Session:
                 and snapshot.reconnect_at is not None
             )
             if failed and not waiter.done():
-                waiter.set_exception(ConnectionError(snapshot.reason))
+                defect = self._defect if snapshot.state is HealthState.DISCONNECTED else None
+                waiter.set_exception(defect or ConnectionError(snapshot.reason))
 
         self.synced += settle_synced
         self.health_changed += settle_failed
         try:
             if self._sync is not None:
                 return self._sync
+            self._defect = None
             if self._machine.state is HealthState.CIRCUIT_OPEN:
                 self._feed(BreakerReset())
             else:
@@ -375,13 +386,14 @@ class Session:
         started = time.perf_counter()
         try:
             info = await self._load(started)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
+        except NETWORK_ERRORS as exc:
             self._unanswered = attempt
             if number == self._resyncs:
                 self._feed(ConnectFailed(attempt, self._describe(exc)))
             return
+        except Exception as exc:
+            self._stop_on_defect(exc)
+            raise
         if self._machine.state is not HealthState.SYNCING or number != self._resyncs:
             return  # a disconnect, a loss or a newer resync overtook this one
         self._sync = info
@@ -432,12 +444,24 @@ class Session:
             accounts=accounts,
             account=account,
             server_version=int(ib.client.serverVersion()),
-            mode=decide_mode(ep.port, accounts),
+            mode=decide_mode(ep.port, accounts, ep.preset),
             resumed=self._synced_once,
             lost_at=self._lost_at,
             synced_at=self.clock.now(),
             sync_ms=(time.perf_counter() - started) * 1000,
         )
+
+    def _stop_on_defect(self, exc: Exception) -> None:
+        """A defect is no flaky connection: retrying with backoff would only hide it and trip the
+        breaker. The session closes, says so, and the error goes on with its traceback (to the
+        caller of ``connect``, and to the log from the task)."""
+        self._defect = exc
+        sentence = (
+            f"The connection was closed after an internal error ({type(exc).__name__}: {exc}); "
+            "it is not retried. The log has the details."
+        )
+        self._alert(sentence, critical=True)
+        self._feed(UserDisconnect(sentence))
 
     def _describe(self, exc: BaseException) -> str:
         if isinstance(exc, TimeoutError):

@@ -360,7 +360,10 @@ class ConnectivityRestored:
 
 @dataclass(frozen=True, slots=True)
 class UserDisconnect:
-    """The user asked to disconnect; it overrides any reconnect in progress."""
+    """The user asked to disconnect, or the console stopped the session on a defect of its own
+    (``reason`` then says so); it overrides any reconnect in progress."""
+
+    reason: str = "Disconnected by you."
 
 
 @dataclass(frozen=True, slots=True)
@@ -642,8 +645,8 @@ class HealthMachine:
                 return self._on_connectivity_lost()
             case ConnectivityRestored(data_lost):
                 return self._on_connectivity_restored(data_lost)
-            case UserDisconnect():
-                return self._on_user_disconnect()
+            case UserDisconnect(reason):
+                return self._on_user_disconnect(reason)
             case BreakerReset():
                 return self._on_breaker_reset()
             case ReconnectDue(attempt):
@@ -828,7 +831,7 @@ class HealthMachine:
             reason = "IB connectivity restored, market data kept (1102); reloading orders."
         return HealthState.SYNCING, actions, reason
 
-    def _on_user_disconnect(self) -> _Outcome | None:
+    def _on_user_disconnect(self, reason: str) -> _Outcome | None:
         if self._state is HealthState.DISCONNECTED:
             return None
         actions: list[HealthAction] = []
@@ -841,7 +844,7 @@ class HealthMachine:
         self._in_flight = None
         self._scheduled, self._reconnect_at = None, None
         self._reset_session_flags()
-        return HealthState.DISCONNECTED, actions, "Disconnected by you."
+        return HealthState.DISCONNECTED, actions, reason
 
     def _on_breaker_reset(self) -> _Outcome | None:
         self._breaker.reset()

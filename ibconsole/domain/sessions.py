@@ -3,6 +3,10 @@
 When a market is open comes from IB's ``tradingHours``/``liquidHours`` strings first and from an
 exchange_calendars calendar as the fallback; the two can be cross-checked. The business days that
 expiry rules count come from an exchange calendar too.
+
+Reading an exchange_calendars calendar costs tens of milliseconds, on whatever thread asks (the
+GUI thread, for the ticket and the watch list): each schedule and business calendar is built once
+per calendar and range, and the ranges asked for follow the day, so once per calendar per day.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -265,6 +270,7 @@ def _read_calendar(name: str, first: date, last: date) -> tuple[str, str, list[_
         return str(calendar.name), str(calendar.tz), sessions
 
 
+@lru_cache(maxsize=64)
 def calendar_sessions(name: str, first_day: date, last_day: date) -> TradingSessions:
     """The schedule of an exchange_calendars calendar over the days ``first_day``..``last_day``.
 
@@ -394,6 +400,7 @@ class BusinessCalendar:
         return day if self.is_business_day(day) else self.shift(day, -1)
 
 
+@lru_cache(maxsize=64)
 def business_calendar(name: str, first: date, last: date) -> BusinessCalendar:
     """The business days of an exchange_calendars calendar between two dates.
 

@@ -16,14 +16,25 @@ class AccountMode(StrEnum):
 @dataclass(frozen=True, slots=True)
 class PortPreset:
     port: int
-    application: str  # "TWS", "IB Gateway" or "" when the port is not one of IB's defaults
+    # "TWS", "IB Gateway", SIMULATOR, or "" when the port is not one of IB's defaults
+    application: str
     mode: AccountMode
 
     @property
     def label(self) -> str:
+        if self.application == SIMULATOR:
+            return f"Port {self.port} is the {SIMULATOR}: no TWS, no real money."
         if self.mode is AccountMode.UNKNOWN:
             return f"Port {self.port} is not an IB default: the mode is confirmed after connecting."
         return f"Port {self.port} is the {self.application} {self.mode.value} default."
+
+
+SIMULATOR = "built-in paper simulator"
+
+
+def simulator_preset(port: int) -> PortPreset:
+    """The port the console's own paper gateway simulator listens on (``--demo``)."""
+    return PortPreset(port, SIMULATOR, AccountMode.PAPER)
 
 
 # IB's default API ports (TWS: Global Configuration → API → Settings; Gateway: Configure → Settings).
@@ -35,7 +46,11 @@ PORT_PRESETS: tuple[PortPreset, ...] = (
 )
 
 
-def port_preset(port: int) -> PortPreset:
+def port_preset(port: int, known: PortPreset | None = None) -> PortPreset:
+    """What ``port`` promises: ``known`` when it names this port (the demo's simulator, a port
+    configured to stand for an IB default), else IB's default for it, if any."""
+    if known is not None and known.port == port:
+        return known
     for preset in PORT_PRESETS:
         if preset.port == port:
             return preset
@@ -64,12 +79,15 @@ class ModeVerdict:
         return self.mode is AccountMode.LIVE
 
 
-def decide_mode(port: int, accounts: tuple[str, ...]) -> ModeVerdict:
-    """The account codes decide; the port only raises a warning when it promised otherwise.
+def decide_mode(
+    port: int, accounts: tuple[str, ...], known: PortPreset | None = None
+) -> ModeVerdict:
+    """The account codes decide; the port (``port_preset``) only raises a warning when it
+    promised otherwise.
 
     A session with any live account is live: one live account among paper ones still moves real money.
     """
-    preset = port_preset(port)
+    preset = port_preset(port, known)
     modes = {account_mode(a) for a in accounts} - {AccountMode.UNKNOWN}
     if AccountMode.LIVE in modes:
         mode = AccountMode.LIVE

@@ -1,7 +1,7 @@
 """Append-only SQLite journal of every order intent, decision, submission, status and fill."""
 
 from ibconsole.journal.csv_export import CSV_COLUMNS
-from ibconsole.journal.errors import JournalError
+from ibconsole.journal.errors import ExecutionConflict, JournalError
 from ibconsole.journal.events import (
     BrokerStatus,
     CancelRequested,
@@ -10,6 +10,7 @@ from ibconsole.journal.events import (
     DecisionRecorded,
     EventKind,
     EventPayload,
+    ExecutionConflictRecorded,
     FillRecorded,
     IntentRecorded,
     JournalEvent,
@@ -45,6 +46,8 @@ __all__ = [
     "DecisionRecorded",
     "EventKind",
     "EventPayload",
+    "ExecutionConflict",
+    "ExecutionConflictRecorded",
     "FillPart",
     "FillRecorded",
     "IntentRecorded",

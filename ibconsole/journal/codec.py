@@ -32,6 +32,7 @@ from ibconsole.journal.events import (
     DecisionRecorded,
     EventKind,
     EventPayload,
+    ExecutionConflictRecorded,
     FillRecorded,
     IntentRecorded,
     ModificationRecorded,
@@ -161,14 +162,7 @@ def _encode_payload_object(payload: EventPayload) -> JsonObject:
                 "perm_id": payload.perm_id,
             }
         case FillRecorded():
-            return {
-                "exec_id": payload.exec_id,
-                "con_id": payload.con_id,
-                "side": payload.side.value,
-                "quantity": str(payload.quantity),
-                "price": str(payload.price),
-                "time": utc_text(payload.time),
-            }
+            return _fill_object(payload)
         case CommissionRecorded():
             return {
                 "exec_id": payload.exec_id,
@@ -188,6 +182,30 @@ def _encode_payload_object(payload: EventPayload) -> JsonObject:
             return {"code": code, "message": message}
         case ReconciliationRecorded(outcome=outcome, detail=detail):
             return {"outcome": outcome.value, "detail": detail}
+        case ExecutionConflictRecorded(fill=fill, journalled_for=journalled_for):
+            return {"fill": _fill_object(fill), "journalled_for": journalled_for}
+
+
+def _fill_object(fill: FillRecorded) -> JsonObject:
+    return {
+        "exec_id": fill.exec_id,
+        "con_id": fill.con_id,
+        "side": fill.side.value,
+        "quantity": str(fill.quantity),
+        "price": str(fill.price),
+        "time": utc_text(fill.time),
+    }
+
+
+def _fill_from_object(d: JsonObject) -> FillRecorded:
+    return FillRecorded(
+        d["exec_id"],
+        d["con_id"],
+        Side(d["side"]),
+        Decimal(d["quantity"]),
+        Decimal(d["price"]),
+        parse_utc(d["time"]),
+    )
 
 
 _DECODERS: Mapping[EventKind, Callable[[JsonObject], EventPayload]] = {
@@ -203,14 +221,7 @@ _DECODERS: Mapping[EventKind, Callable[[JsonObject], EventPayload]] = {
         _undec(d["avg_fill_price"]),
         d["perm_id"],
     ),
-    EventKind.FILL: lambda d: FillRecorded(
-        d["exec_id"],
-        d["con_id"],
-        Side(d["side"]),
-        Decimal(d["quantity"]),
-        Decimal(d["price"]),
-        parse_utc(d["time"]),
-    ),
+    EventKind.FILL: _fill_from_object,
     EventKind.COMMISSION: lambda d: CommissionRecorded(
         d["exec_id"], Decimal(d["commission"]), d["currency"], _undec(d["realized_pnl"])
     ),
@@ -221,6 +232,9 @@ _DECODERS: Mapping[EventKind, Callable[[JsonObject], EventPayload]] = {
     EventKind.REJECTION: lambda d: RejectionRecorded(d["code"], d["message"]),
     EventKind.RECONCILIATION: lambda d: ReconciliationRecorded(
         ReconciliationOutcome(d["outcome"]), d["detail"]
+    ),
+    EventKind.EXECUTION_CONFLICT: lambda d: ExecutionConflictRecorded(
+        _fill_from_object(d["fill"]), d["journalled_for"]
     ),
 }
 

@@ -22,6 +22,7 @@ class EventKind(StrEnum):
     MODIFICATION = "modification"
     REJECTION = "rejection"
     RECONCILIATION = "reconciliation"
+    EXECUTION_CONFLICT = "execution_conflict"
 
 
 class Decision(StrEnum):
@@ -152,6 +153,19 @@ class ReconciliationRecorded:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class ExecutionConflictRecorded:
+    """An execution IB reported for this order whose id is journalled for another order.
+
+    Kept as it arrived, beside the order and apart from its fills: which of the two orders it
+    belongs to is for the trader to find out, and it is never lost meanwhile.
+    """
+
+    KIND: ClassVar[EventKind] = EventKind.EXECUTION_CONFLICT
+    fill: FillRecorded
+    journalled_for: str  # the order the execution id was first journalled for
+
+
 EventPayload = (
     IntentRecorded
     | DecisionRecorded
@@ -163,6 +177,7 @@ EventPayload = (
     | ModificationRecorded
     | RejectionRecorded
     | ReconciliationRecorded
+    | ExecutionConflictRecorded
 )
 
 

@@ -28,7 +28,7 @@ from ibconsole.journal.codec import (
     utc_text,
 )
 from ibconsole.journal.csv_export import write_csv
-from ibconsole.journal.errors import JournalError
+from ibconsole.journal.errors import ExecutionConflict, JournalError
 from ibconsole.journal.events import (
     BrokerStatus,
     CancelRequested,
@@ -36,6 +36,7 @@ from ibconsole.journal.events import (
     Decision,
     DecisionRecorded,
     EventPayload,
+    ExecutionConflictRecorded,
     FillRecorded,
     IntentRecorded,
     JournalEvent,
@@ -67,6 +68,9 @@ _UPDATE_ORDER = (
 _SELECT_CHILDREN = "SELECT key FROM orders WHERE parent_key = ? ORDER BY key"
 _SELECT_FILL_KEY = "SELECT key FROM fills WHERE exec_id = ?"
 _SELECT_COMMISSION_EVENT = "SELECT 1 FROM events WHERE kind = 'commission' AND exec_id = ?"
+_SELECT_CONFLICTS = (
+    "SELECT id, time, key, kind, payload FROM events WHERE key = ? AND kind = 'execution_conflict'"
+)
 _SUPERSEDE_FILLS = "UPDATE fills SET superseded = 1 WHERE exec_base = ? AND exec_id != ?"
 _INSERT_FILL = (
     "INSERT INTO fills (exec_id, exec_base, key, time, con_id, side, quantity, price, event_id)"
@@ -84,6 +88,7 @@ WRITE_PATH_STATEMENTS = (
     _SELECT_CHILDREN,
     _SELECT_FILL_KEY,
     _SELECT_COMMISSION_EVENT,
+    _SELECT_CONFLICTS,
     _SUPERSEDE_FILLS,
     _INSERT_FILL,
     _UPDATE_FILL_COMMISSION,
@@ -277,7 +282,11 @@ class Journal:
         price: Decimal,
         time: datetime,
     ) -> bool:
-        """Journal one execution; ``False`` if ``exec_id`` was journalled before (a repeat)."""
+        """Journal one execution; ``False`` if ``exec_id`` was journalled before (a repeat).
+
+        An id journalled for another order is journalled beside ``key`` as a conflict, then
+        ``ExecutionConflict`` is raised (once per id and order) for the trader to hear of it.
+        """
         payload = FillRecorded(
             exec_id=_text(f"order {key}: the execution id", exec_id),
             con_id=con_id,
@@ -289,13 +298,18 @@ class Journal:
         now = self._now()
         with self._write() as conn:
             row = conn.execute(_SELECT_FILL_KEY, (exec_id,)).fetchone()
-            if row is not None:
-                if row[0] != key:
-                    raise JournalError(
-                        f"execution {exec_id} is journalled for order {row[0]}, not for {key}"
-                    )
-                return False
-            order = self._append(conn, now, key, payload)
+            if row is None:
+                order = self._append(conn, now, key, payload)
+            elif row[0] == key or not self._record_conflict(conn, now, key, payload, row[0]):
+                return False  # a repeat: IB reports executions again after every reconnect
+            else:
+                order = None
+                journalled_for = row[0]
+        if order is None:
+            # Raised once the execution is written: a fill is never lost, the trader is told.
+            conflict = ExecutionConflict(exec_id, journalled_for, key)
+            logger.critical("%s", conflict)
+            raise conflict
         if order.lifecycle.executed > order.lifecycle.quantity:
             logger.warning(
                 "order %s: executions total %s, more than the %s ordered",
@@ -304,6 +318,33 @@ class Journal:
                 order.lifecycle.quantity,
             )
         return True
+
+    def _record_conflict(
+        self,
+        conn: sqlite3.Connection,
+        time: datetime,
+        key: str,
+        fill: FillRecorded,
+        journalled_for: str,
+    ) -> bool:
+        """Journal an execution whose id belongs to another order beside ``key``; False when
+        this very report (the id, for this order) is journalled already."""
+        for event in map(_event, conn.execute(_SELECT_CONFLICTS, (key,)).fetchall()):
+            if (
+                isinstance(event.payload, ExecutionConflictRecorded)
+                and event.payload.fill.exec_id == fill.exec_id
+            ):
+                return False
+        self._append(conn, time, key, ExecutionConflictRecorded(fill, journalled_for))
+        return True
+
+    def execution_conflicts(self, key: str) -> list[ExecutionConflictRecorded]:
+        """Executions reported for ``key`` whose ids are journalled for other orders."""
+        return [
+            event.payload
+            for event in map(_event, self._read(_SELECT_CONFLICTS, (key,)))
+            if isinstance(event.payload, ExecutionConflictRecorded)
+        ]
 
     def record_commission(
         self, exec_id: str, commission: Decimal, currency: str, realized_pnl: Decimal | None

@@ -22,6 +22,7 @@ from ibconsole.journal.events import (
     Decision,
     DecisionRecorded,
     EventPayload,
+    ExecutionConflictRecorded,
     FillRecorded,
     IntentRecorded,
     JournalEvent,
@@ -265,6 +266,10 @@ def apply(lifecycle: OrderLifecycle, payload: EventPayload, time: datetime) -> O
                 rejection=f"{code}: {message}",
                 updated_at=time,
             )
+        case ExecutionConflictRecorded():
+            # Which order the execution belongs to is the trader's to find out: it changes
+            # neither order's quantities until then.
+            return replace(lifecycle, updated_at=time)
         case ReconciliationRecorded(outcome=outcome):
             return _reconciled(lifecycle, outcome, time)
 

@@ -1,23 +1,21 @@
 """The connection manager: profile, host, port, clientId, read-only and account; the port's mode
 and a non-loopback host said plainly; Test connection; Connect/Disconnect (through the gateway
-launcher when the profile names a command); and after each sync, live or paper from the account
+supervisor when the profile names a command); and after each sync, live or paper from the account
 code, with a loud mismatch warning and a once-per-session confirmation for a live account.
+
+A view: the field rules and words are in ``connection_fields``, the gateway commands in
+``broker.gateway_supervisor``, the live confirmation in ``live_confirmation``.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -28,177 +26,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibconsole.broker.launcher import GatewayLauncher, LauncherError
-from ibconsole.broker.probe import Diagnosis, ProbeReport, probe
+from ibconsole.broker.launcher import LauncherError
+from ibconsole.broker.probe import ProbeReport, probe
 from ibconsole.broker.session import Endpoint, SyncInfo
 from ibconsole.config import ConnectionProfile
-from ibconsole.credentials import CredentialError, Login
+from ibconsole.credentials import CredentialError
 from ibconsole.domain.health import HealthSnapshot, HealthState
-from ibconsole.domain.trading_mode import PORT_PRESETS, AccountMode, is_loopback, port_preset
+from ibconsole.domain.trading_mode import PORT_PRESETS, is_loopback
 from ibconsole.ui.confirm_dialog import ConfirmDialog
+from ibconsole.ui.connection_fields import (
+    MAX_CLIENT_ID,
+    FieldErrors,
+    account_error,
+    host_error,
+    mode_words,
+    parse_client_id,
+    parse_port,
+    port_words,
+    probe_text,
+)
 from ibconsole.ui.context import UiContext
+from ibconsole.ui.gateway_login_dialog import GatewayLoginDialog
+from ibconsole.ui.live_confirmation import LiveConfirmation
 from ibconsole.ui.theme import Tone, tone_style
 
 log = logging.getLogger(__name__)
-
-_MAX_CLIENT_ID = 2**31 - 1
-_HOST = re.compile(r"^[A-Za-z0-9._:\[\]-]+$")
-_ACCOUNT = re.compile(r"^[A-Za-z0-9]+$")
-
-DIAGNOSIS_WORDS: dict[Diagnosis, str] = {
-    Diagnosis.OK: "Test passed",
-    Diagnosis.NOT_LISTENING: "Not listening",
-    Diagnosis.UNREACHABLE: "Host unreachable",
-    Diagnosis.TCP_TIMEOUT: "No answer (timeout)",
-    Diagnosis.CLIENT_ID_IN_USE: "clientId in use",
-    Diagnosis.CLOSED_DURING_HANDSHAKE: "Closed during the handshake",
-    Diagnosis.HANDSHAKE_TIMEOUT: "Handshake not completed",
-    Diagnosis.NO_ROUND_TRIP: "No round trip",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class FieldErrors:
-    host: str = ""
-    port: str = ""
-    client_id: str = ""
-    account: str = ""
-
-    @property
-    def any(self) -> bool:
-        return bool(self.host or self.port or self.client_id or self.account)
-
-
-def host_error(text: str) -> str:
-    host = text.strip()
-    if not host:
-        return (
-            "Enter the host name or IP address where TWS/Gateway runs (127.0.0.1 for this machine)."
-        )
-    if not _HOST.match(host):
-        return f"{host!r} is not a host name or IP address (letters, digits, dots, dashes)."
-    return ""
-
-
-def parse_port(text: str) -> tuple[int | None, str]:
-    value = text.strip()
-    if not value:
-        return None, "Enter the API port (TWS 7496/7497, IB Gateway 4001/4002)."
-    if not value.isdigit() or not 1 <= int(value) <= 65535:
-        return None, f"{value!r} is not a port: a whole number from 1 to 65535."
-    return int(value), ""
-
-
-def parse_client_id(text: str) -> tuple[int | None, str]:
-    value = text.strip()
-    if not value:
-        return None, "Enter a clientId: a whole number, 0 or more, unique per connected program."
-    if not value.isdigit() or int(value) > _MAX_CLIENT_ID:
-        return None, f"{value!r} is not a clientId: a whole number from 0 to {_MAX_CLIENT_ID}."
-    return int(value), ""
-
-
-def account_error(text: str) -> str:
-    value = text.strip()
-    if value and not _ACCOUNT.match(value):
-        return f"{value!r} is not an account code: letters and digits only, e.g. DU1234567."
-    return ""
-
-
-def port_words(port: int) -> tuple[str, Tone]:
-    """What the port promises, said with its mode: live ports in red, unknown ones in amber."""
-    preset = port_preset(port)
-    if preset.mode is AccountMode.LIVE:
-        return f"LIVE: {preset.label} Orders will move real money.", Tone.BAD
-    if preset.mode is AccountMode.PAPER:
-        return f"Paper: {preset.label}", Tone.GOOD
-    return f"Unknown mode: {preset.label}", Tone.WARN
-
-
-def probe_summary(report: ProbeReport) -> str:
-    """Measurements of a test connection, in one line."""
-    parts = []
-    if report.tcp_ms is not None:
-        parts.append(f"TCP {report.tcp_ms:.1f} ms")
-    if report.server_version is not None:
-        parts.append(f"server version {report.server_version}")
-    if report.accounts:
-        parts.append(f"accounts {', '.join(report.accounts)}")
-    if report.round_trip_ms is not None:
-        parts.append(f"round trip {report.round_trip_ms:.1f} ms")
-    if report.mode is not None and report.mode.mode is not AccountMode.UNKNOWN:
-        parts.append(f"{report.mode.mode.value} account")
-    return " · ".join(parts)
-
-
-class GatewayLoginDialog(QDialog):
-    """Stores the login a profile's gateway command needs in the OS keyring.
-
-    Signals:
-        sig_saved(str)   the login was stored; the text names the keyring entry
-    """
-
-    sig_saved = Signal(str)
-
-    def __init__(
-        self, ctx: UiContext, profile: ConnectionProfile, parent: QWidget | None = None
-    ) -> None:
-        super().__init__(parent)
-        self.setObjectName("gatewayLoginDialog")
-        self.setWindowTitle(f"Gateway login for {profile.name}")
-        self.setWindowModality(Qt.WindowModality.WindowModal)
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self._ctx = ctx
-        self._profile = profile
-        self.username = QLineEdit(self)
-        self.username.setObjectName("gatewayUsername")
-        self.password = QLineEdit(self)
-        self.password.setObjectName("gatewayPassword")
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.error = QLabel(self)
-        self.error.setObjectName("gatewayLoginError")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(tone_style(Tone.BAD))
-        self.error.hide()
-        note = QLabel(
-            f"Kept in the OS keyring under {profile.keyring_entry!r} and handed to the gateway "
-            "command only in its environment (TWS_USERID, TWS_PASSWORD); never written to a "
-            "file or a log.",
-            self,
-        )
-        note.setWordWrap(True)
-        form = QFormLayout()
-        form.addRow("IB username:", self.username)
-        form.addRow("Password:", self.password)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        save = buttons.button(QDialogButtonBox.StandardButton.Save)
-        assert save is not None  # created just above
-        self.save_button = save
-        buttons.accepted.connect(self._on_buttons_accepted)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(note)
-        layout.addLayout(form)
-        layout.addWidget(self.error)
-        layout.addWidget(buttons)
-        self.setMinimumWidth(420)
-
-    def _on_buttons_accepted(self) -> None:
-        username, password = self.username.text().strip(), self.password.text()
-        if not username or not password:
-            self.error.setText("Enter both the IB username and the password: nothing was stored.")
-            self.error.show()
-            return
-        try:
-            self._ctx.credentials.set(self._profile, Login(username, password))
-        except CredentialError as error:
-            self.error.setText(str(error))
-            self.error.show()
-            return
-        self.sig_saved.emit(self._profile.keyring_entry)
-        self.accept()
 
 
 class ConnectionPanel(QWidget):
@@ -217,11 +69,11 @@ class ConnectionPanel(QWidget):
         self.setObjectName("connectionPanel")
         self._ctx = ctx
         self._session = ctx.broker.session
-        self._confirmed_live: set[str] = set()
-        self._live_account = ""
-        self._live_dialog: ConfirmDialog | None = None
+        self._live = LiveConfirmation(self)
+        self._live.sig_confirmed.connect(self.sig_live_confirmed)
+        self._live.sig_ended.connect(self.sig_live_ended)
+        self._live.sig_declined.connect(self._on_live_declined)
         self._login_dialog: GatewayLoginDialog | None = None
-        self._launchers: dict[str, GatewayLauncher] = {}
         self._testing = False
         self._filling = False
 
@@ -357,6 +209,10 @@ class ConnectionPanel(QWidget):
         bridge = ctx.bridge
         bridge.sig_health_changed.connect(self._on_bridge_health_changed)
         bridge.sig_synced.connect(self._on_bridge_synced)
+        gateways = ctx.gateways
+        gateways.ready += self._on_gateways_ready
+        gateways.exited += self._on_gateways_exited
+        gateways.failed += self._on_gateways_failed
 
         index = self.profile_combo.findData(ctx.profile_name)
         self._filling = True
@@ -397,6 +253,7 @@ class ConnectionPanel(QWidget):
             client_id=client_id,
             account=self.account_edit.text().strip().upper(),
             read_only=self.read_only_check.isChecked(),
+            preset=self._session.endpoint.preset,
         )
 
     def show_endpoint(self, endpoint: Endpoint) -> None:
@@ -415,22 +272,19 @@ class ConnectionPanel(QWidget):
     @property
     def live_dialog(self) -> ConfirmDialog | None:
         """The live-account confirmation while it is open."""
-        return self._live_dialog
+        return self._live.dialog
 
     @property
     def live_account(self) -> str:
         """The live account the trader confirmed for the current session, or ""."""
-        return self._live_account
+        return self._live.account
 
     @property
     def login_dialog(self) -> GatewayLoginDialog | None:
         """The gateway login dialog while it is open."""
         return self._login_dialog
 
-    @property
-    def launchers(self) -> dict[str, GatewayLauncher]:
-        return dict(self._launchers)
-
+    @Slot()
     def request_connect(self) -> None:
         """Connect with the fields as they are (through the gateway command, if any)."""
         if self._session.state is not HealthState.DISCONNECTED:
@@ -488,7 +342,7 @@ class ConnectionPanel(QWidget):
             (current.host, current.port, current.client_id) == (host, port, client_id)
         ):
             # This session holds the clientId; TWS would refuse a second use of it (326).
-            spare = (client_id + 1000) % (_MAX_CLIENT_ID + 1)
+            spare = (client_id + 1000) % (MAX_CLIENT_ID + 1)
             note = f" (with clientId {spare}: {client_id} is in use by this session)"
             client_id = spare
         self._testing = True
@@ -500,12 +354,6 @@ class ConnectionPanel(QWidget):
             done=self._on_probe_done,
             failed=self._on_probe_failed,
         )
-
-    def stop_gateways(self) -> None:
-        """End every gateway command this panel started (at shutdown; SIGTERM, no waiting)."""
-        for launcher in self._launchers.values():
-            launcher.terminate()
-        self._launchers.clear()
 
     # ---------------------------------------------------------------- building
     def _edit(self, name: str, placeholder: str) -> QLineEdit:
@@ -558,16 +406,19 @@ class ConnectionPanel(QWidget):
             self._show(label, text, Tone.BAD)
         return errors
 
+    @Slot(int)
     def _on_profile_changed(self, index: int) -> None:
         if not self._filling and self._session.state is HealthState.DISCONNECTED:
             self._fill_from_profile(self.profile())
 
+    @Slot(int)
     def _on_preset_activated(self, index: int) -> None:
         port = self.preset_combo.itemData(index)
         if port is not None:
             self.port_edit.setText(str(port))
         self.preset_combo.setCurrentIndex(0)
 
+    @Slot()
     def _on_field_edited(self) -> None:
         if self._filling:
             return
@@ -586,30 +437,15 @@ class ConnectionPanel(QWidget):
         if port is None:
             self._show(self.port_warning, "", Tone.NEUTRAL)
         else:
-            words, tone = port_words(port)
+            words, tone = port_words(port, self._session.endpoint.preset)
             self._show(self.port_warning, words, tone)
 
     # ---------------------------------------------------------------- connect
     async def _launch_and_connect(self, profile: ConnectionProfile, endpoint: Endpoint) -> SyncInfo:
-        launcher = self._launchers.get(profile.name)
-        if launcher is None or (launcher.host, launcher.port) != (endpoint.host, endpoint.port):
-            if launcher is not None:
-                await launcher.stop()
-            login = self._ctx.credentials.get(profile) if profile.keyring_entry else None
-            if profile.keyring_entry and login is None:
-                raise CredentialError(
-                    f"No login is stored under keyring entry {profile.keyring_entry!r}: use "
-                    "Gateway login… to store it first."
-                )
-            launcher = GatewayLauncher(profile.gateway_command, endpoint.host, endpoint.port, login)
-            launcher.exited += self._on_launcher_exited
-            launcher.failed += self._on_launcher_failed
-            launcher.ready += self._on_launcher_ready
-            self._launchers[profile.name] = launcher
-        if not launcher.is_ready:
-            await launcher.start()
+        await self._ctx.gateways.ensure_running(profile, endpoint.host, endpoint.port)
         return await self._session.connect()
 
+    @Slot()
     def _on_connect_clicked(self) -> None:
         self.toggle_connection()
 
@@ -627,15 +463,16 @@ class ConnectionPanel(QWidget):
             return
         sys.excepthook(type(error), error, error.__traceback__)
 
-    def _on_launcher_ready(self) -> None:
+    def _on_gateways_ready(self) -> None:
         self._say("The gateway is up; its API port accepts connections.", Tone.NEUTRAL)
 
-    def _on_launcher_exited(self, code: int) -> None:
+    def _on_gateways_exited(self, code: int) -> None:
         self._say(f"The gateway command exited (code {code}); starting it again.", Tone.WARN)
 
-    def _on_launcher_failed(self, reason: str) -> None:
+    def _on_gateways_failed(self, reason: str) -> None:
         self._say(f"Gateway restart failed: {reason}", Tone.BAD)
 
+    @Slot()
     def _on_gateway_login_clicked(self) -> None:
         profile = self.profile()
         if not profile.keyring_entry:
@@ -648,27 +485,19 @@ class ConnectionPanel(QWidget):
         self._login_dialog = dialog
         dialog.open()
 
+    @Slot(int)
     def _on_login_dialog_finished(self, result: int) -> None:
         self._login_dialog = None
 
     # ------------------------------------------------------------------ test
+    @Slot()
     def _on_test_clicked(self) -> None:
         self.test_connection()
 
     def _on_probe_done(self, report: ProbeReport) -> None:
         self._testing = False
         self.test_button.setEnabled(True)
-        headline = DIAGNOSIS_WORDS[report.diagnosis]
-        lines = [
-            f"{'✔' if report.ok else '✖'} {headline} — {report.host}:{report.port}",
-            report.advice,
-        ]
-        measured = probe_summary(report)
-        if measured:
-            lines.append(measured)
-        if report.mode is not None and report.mode.mismatch:
-            lines.append(f"⚠ {report.mode.mismatch}")
-        self._show_test("\n".join(lines), Tone.GOOD if report.ok else Tone.BAD)
+        self._show_test(probe_text(report), Tone.GOOD if report.ok else Tone.BAD)
 
     def _on_probe_failed(self, error: BaseException) -> None:
         self._testing = False
@@ -679,6 +508,7 @@ class ConnectionPanel(QWidget):
         self._show(self.test_result, text, tone)
 
     # ---------------------------------------------------------------- session
+    @Slot(object)
     def _on_bridge_health_changed(self, snapshot: HealthSnapshot) -> None:
         disconnected = snapshot.state is HealthState.DISCONNECTED
         self.connect_button.setText("Connect" if disconnected else "Disconnect")
@@ -700,72 +530,26 @@ class ConnectionPanel(QWidget):
         if disconnected:
             self.mode_label.hide()
             self.mode_mismatch.hide()
-            if self._live_dialog is not None:
-                self._live_dialog.cancel()
-            if self._live_account:
-                self._live_account = ""
-                self.sig_live_ended.emit()
+            self._live.disconnected()
 
+    @Slot(object)
     def _on_bridge_synced(self, info: SyncInfo) -> None:
         verdict = info.mode
         account = info.account or ", ".join(info.accounts)
-        if verdict.mode is AccountMode.LIVE:
-            self._show(self.mode_label, f"LIVE account {account}: real money", Tone.BAD)
-        elif verdict.mode is AccountMode.PAPER:
-            self._show(self.mode_label, f"Paper account {account}", Tone.GOOD)
-        else:
-            self._show(self.mode_label, "Account mode unknown", Tone.WARN)
-        if verdict.mismatch:
-            self.mode_mismatch.setText(f"⚠ MODE MISMATCH: {verdict.mismatch}")
-            self.mode_mismatch.show()
-            log.warning("mode mismatch: %s", verdict.mismatch)
-        else:
-            self.mode_mismatch.hide()
+        self._show(self.mode_label, *mode_words(verdict.mode, account))
+        # The session alerts (and logs) the mismatch; here it is shown where the port was chosen.
+        self.mode_mismatch.setText(f"⚠ MODE MISMATCH: {verdict.mismatch}")
+        self.mode_mismatch.setVisible(bool(verdict.mismatch))
         self._say(
             f"Connected to {self._session.endpoint.host}:{self._session.endpoint.port} "
             f"(server {info.server_version}, synced in {info.sync_ms:.0f} ms).",
             Tone.GOOD,
         )
-        if verdict.is_live:
-            key = ",".join(sorted(info.accounts))
-            if key in self._confirmed_live:
-                self._set_live(account)
-            elif self._live_dialog is None:
-                self._ask_live(key, account)
-        elif self._live_account:
-            self._live_account = ""
-            self.sig_live_ended.emit()
+        self._live.synced(info)
 
-    def _ask_live(self, key: str, account: str) -> None:
-        dialog = ConfirmDialog(
-            "Live account",
-            f"You are connected to the LIVE account {account}.",
-            notes=(
-                "Orders sent from this console will move real money.",
-                "Confirm once for this session; Disconnect closes the connection.",
-            ),
-            confirm_text="Trade on the live account",
-            parent=self.window(),
-        )
-        dialog.setObjectName("liveConfirmDialog")
-        dialog.cancel_button.setText("Disconnect")
-        dialog.sig_decided.connect(lambda confirmed: self._on_live_decided(key, account, confirmed))
-        self._live_dialog = dialog
-        dialog.open()
-
-    def _on_live_decided(self, key: str, account: str, confirmed: bool) -> None:
-        self._live_dialog = None
-        if confirmed:
-            log.info("live trading confirmed for this session")
-            self._confirmed_live.add(key)
-            self._set_live(account)
-        else:
-            self.request_disconnect("Live account declined.")
-
-    def _set_live(self, account: str) -> None:
-        if self._live_account != account:
-            self._live_account = account
-            self.sig_live_confirmed.emit(account)
+    @Slot()
+    def _on_live_declined(self) -> None:
+        self.request_disconnect("Live account declined.")
 
     # ------------------------------------------------------------------ words
     def _say(self, text: str, tone: Tone) -> None:

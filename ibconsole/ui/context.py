@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ibconsole.broker.broker import Broker
+from ibconsole.broker.gateway_supervisor import GatewaySupervisor
 from ibconsole.broker.session import Endpoint
 from ibconsole.config import Settings
 from ibconsole.credentials import CredentialStore
@@ -24,6 +25,7 @@ class UiContext:
     settings: Settings
     clock: Clock
     credentials: CredentialStore
+    gateways: GatewaySupervisor  # the gateway commands of the profiles that name one
     profile_name: str  # the connection profile selected at start-up
 
 
@@ -38,20 +40,24 @@ def open_context(
     """Open the journal and build the broker and its Qt bridge; nothing connects yet."""
     journal = Journal(journal_path, clock)
     broker = Broker(endpoint, journal, clock, health=settings.health, limits=settings.risk)
+    credentials = credentials or CredentialStore()
     return UiContext(
         broker=broker,
         bridge=BrokerBridge(broker),
         runner=BackgroundRunner(),
         settings=settings,
         clock=clock,
-        credentials=credentials or CredentialStore(),
+        credentials=credentials,
+        gateways=GatewaySupervisor(credentials),
         profile_name=profile_name,
     )
 
 
 async def close_context(context: UiContext) -> None:
-    """Stop background work, detach the views, disconnect and close the journal, in that order."""
+    """Stop background work, detach the views, disconnect, end the gateway commands and close the
+    journal, in that order."""
     await context.runner.cancel_all()
     context.bridge.detach()
     await context.broker.stop()
+    await context.gateways.stop()
     context.broker.journal.close()

@@ -8,7 +8,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -467,23 +467,29 @@ class MainWindow(QMainWindow):
         box.open()
 
     # ------------------------------------------------------------------ events
+    @Slot(str)
     def _on_connection_live_confirmed(self, account: str) -> None:
         self.live_banner.show_live(account)
 
+    @Slot()
     def _on_connection_live_ended(self) -> None:
         self.live_banner.clear()
 
+    @Slot(str)
     def _on_alert_bar_notice(self, sentence: str) -> None:
         self.statusBar().showMessage(sentence, 15_000)
 
+    @Slot(str)
     def _on_alert_bar_acknowledged(self, sentence: str) -> None:
         self.statusBar().showMessage("Alert acknowledged.", 3_000)
 
+    @Slot()
     def _on_health_indicator_clicked(self) -> None:
         dock = self.docks["health"]
         dock.show()
         dock.raise_()
 
+    @Slot(object)
     def _on_bridge_health_changed(self, snapshot: HealthSnapshot) -> None:
         disconnected = snapshot.state is HealthState.DISCONNECTED
         connect = self.actions_by_name["connect"]
@@ -491,6 +497,7 @@ class MainWindow(QMainWindow):
         if disconnected:
             self.mode_label.setText("")
 
+    @Slot(object)
     def _on_bridge_synced(self, info: SyncInfo) -> None:
         account = info.account or ", ".join(info.accounts)
         if info.mode.mode is AccountMode.LIVE:
@@ -518,7 +525,7 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self._closed = True
             self.save_layout()
-            self.connection.stop_gateways()
+            self._ctx.gateways.terminate()
             log.info("main window closed")
             self.sig_closed.emit()
         event.accept()

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from ibconsole.broker.broker import Broker
@@ -40,13 +39,6 @@ class FamilyMonths:
     view: RolloverView
 
 
-@lru_cache(maxsize=8)
-def _whole_years(name: str, first_year: int, last_year: int) -> BusinessCalendar:
-    # Reading an exchange_calendars calendar costs ~50 ms on the GUI thread; whole-year ranges
-    # let every family of a session share one reading of the same calendar.
-    return business_calendar(name, date(first_year, 1, 1), date(last_year, 12, 31))
-
-
 def chain_calendar(symbol: str, contracts: Sequence[ListedContract]) -> BusinessCalendar:
     """The business calendar of ``symbol``'s expiry rules, covering every listed month."""
     if not contracts:
@@ -55,7 +47,10 @@ def chain_calendar(symbol: str, contracts: Sequence[ListedContract]) -> Business
     days = [c.last_trade.date() for c in contracts]
     first = min(days) - _LOOK_BACK
     last = max(days) + _LOOK_AHEAD
-    return _whole_years(item.business_calendar, first.year, last.year)
+    # Whole years: every family on the same calendar shares one (cached) business calendar.
+    return business_calendar(
+        item.business_calendar, date(first.year, 1, 1), date(last.year, 12, 31)
+    )
 
 
 async def family_months(

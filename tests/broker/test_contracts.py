@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import exchange_calendars as xcals
 import pytest
 
 from ibconsole.broker.broker import Broker
@@ -130,6 +131,37 @@ async def test_a_weekend_is_closed_by_ib_hours_and_beyond_them_the_calendar_deci
     assert contracts.is_open(front) is True
     clock.set(datetime(2025, 4, 19, 10, 0, tzinfo=CHICAGO))  # a Saturday past IB's hours
     assert contracts.is_open(front) is False
+
+
+async def test_the_calendar_fallback_is_read_once_per_day_not_per_question(
+    broker: Broker, as_of: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readings: list[str] = []
+    real = xcals.get_calendar
+
+    def counted(name: str, *args: Any, **kwargs: Any) -> Any:
+        readings.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(xcals, "get_calendar", counted)
+    clock = ManualClock(as_of)
+    contracts = ContractService(broker.session.ib, clock, 2.0)
+    front = (await contracts.chain("ES")).contracts[0]
+    clock.set(datetime(2025, 4, 15, 10, 0, tzinfo=CHICAGO))  # past IB's hours: the calendar
+
+    assert contracts.is_open(front) is True
+    read = len(readings)
+    for minutes in range(1, 20):  # a ticket preview asks on every change, twice
+        clock.set(datetime(2025, 4, 15, 10, minutes, tzinfo=CHICAGO))
+        assert contracts.is_open(front) is True
+        assert contracts.is_open(front) is True
+    assert len(readings) == read, "no calendar reading after the first of the day"
+
+    clock.set(datetime(2025, 4, 16, 10, 0, tzinfo=CHICAGO))  # the next day: its own range
+    assert contracts.is_open(front) is True
+    read_next_day = len(readings)
+    assert contracts.is_open(front) is True
+    assert len(readings) == read_next_day
 
 
 async def test_an_unknown_product_is_refused_by_name(broker: Broker) -> None:

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from ib_insync import IB
 
+from ibconsole.broker.broker import Broker
 from ibconsole.broker.orders import OrderRefused, Reconciliation
 from ibconsole.domain.health import BackoffPolicy, HealthSettings, HealthSnapshot, HealthState
 from ibconsole.domain.orders import OrderIntent
 from ibconsole.domain.risk import RiskLimits, SymbolLimits
-from ibconsole.journal import OrderState, ReconciliationOutcome
+from ibconsole.journal import Decision, Journal, OrderState, ReconciliationOutcome
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.orders import ReceivedOrder
 
@@ -435,3 +437,59 @@ async def test_orders_stay_blocked_when_the_journal_cannot_be_reconciled(
         "Orders are blocked until the journal is reconciled with the broker."
     )
     assert rig.reconciled == []
+
+
+@pytest.mark.expect_log_warnings
+async def test_an_execution_journalled_for_another_order_is_kept_and_alerted(
+    rig: Rig, wait_for: WaitFor, tmp_path: Path
+) -> None:
+    """A journal (restored from a backup, or shared by two installs) that holds the execution id
+    of this order for another one: the fill is journalled beside the order and the trader is
+    told which two orders collide, instead of the fill being dropped by a JournalError."""
+    intent = rig.intent()
+    rig.broker.orders.submit(intent, confirmed=True)
+    assert await rig.final(intent.key) is OrderState.FILLED
+    (fill,) = rig.journal.fills()
+    sent = rig.journal.order(intent.key)
+    assert sent is not None
+    assert sent.lifecycle.order_id is not None
+    await rig.broker.stop()
+
+    clock = rig.broker.clock
+    journal = Journal(tmp_path / "restored.sqlite", clock)
+    other = rig.intent()
+    for order, order_id in ((intent, sent.lifecycle.order_id), (other, 9999)):
+        journal.record_intent(order)
+        journal.record_decision(order.key, Decision.CONFIRMED, [])
+        journal.record_submission(order.key, order_id, rig.client_id)
+    journal.record_fill(
+        other.key, fill.exec_id, fill.con_id, fill.side, fill.quantity, fill.price, fill.time
+    )
+    broker = Broker(
+        rig.broker.session.endpoint,
+        journal,
+        clock,
+        health=HealthSettings(),
+        limits=RiskLimits(),
+        request_timeout=1.5,
+    )
+    alerts: list[tuple[str, bool]] = []
+    broker.orders.alert += lambda message, critical: alerts.append((message, critical))
+    try:
+        await broker.start()
+        await wait_for(lambda: alerts, what="the alert")
+        message, critical = alerts[0]
+        assert critical
+        assert fill.exec_id in message
+        assert f"order {intent.key}" in message
+        assert f"order {other.key}" in message
+        (kept,) = journal.execution_conflicts(intent.key)
+        assert kept.journalled_for == other.key
+        assert (kept.fill.exec_id, kept.fill.quantity, kept.fill.price) == (
+            fill.exec_id,
+            fill.quantity,
+            fill.price,
+        )
+    finally:
+        await broker.stop()
+        journal.close()

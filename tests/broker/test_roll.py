@@ -438,6 +438,12 @@ async def test_a_bracket_s_exits_move_to_the_new_month_still_one_cancels_all(
         (target.intent.oca_group, 1)
     }
 
+    # The simulator working them is not the console having heard so: a change waits for that.
+    await wait_for(
+        lambda: {rig.state(target.key), rig.state(stop.key)} == {OrderState.WORKING},
+        what="both exits acknowledged to the console",
+    )
+
     # One exit fills: IB cancels the other, so the position is closed once, never reversed.
     (working_target,) = [
         o for o in rig.broker.orders.working_orders(rig.next_month.con_id) if o.key == target.key

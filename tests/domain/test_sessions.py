@@ -451,3 +451,27 @@ def test_system_clock_is_utc_and_an_offset_clock_follows_it() -> None:
     assert now >= before
     start = utc("2026-06-10", "12:00")
     assert OffsetClock(start).now() >= start
+
+
+def test_schedules_and_business_calendars_are_built_once_per_calendar_and_range(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import exchange_calendars as xcals
+
+    readings: list[str] = []
+    real = xcals.get_calendar
+
+    def counted(name: str, *args: object, **kwargs: object) -> object:
+        readings.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(xcals, "get_calendar", counted)
+    week = calendar_sessions("CMES", date(2031, 3, 3), date(2031, 3, 9))
+    days = business_calendar("CMES", date(2031, 1, 1), date(2031, 12, 31))
+    read = len(readings)
+
+    for _ in range(3):  # asked again, as the ticket and the watch list ask on every change
+        assert calendar_sessions("CMES", date(2031, 3, 3), date(2031, 3, 9)) is week
+        assert business_calendar("CMES", date(2031, 1, 1), date(2031, 12, 31)) is days
+    assert len(readings) == read, "no calendar is read again for a range already built"
+    assert date(2031, 12, 25) in days.holidays

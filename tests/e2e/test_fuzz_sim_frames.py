@@ -432,8 +432,15 @@ async def _send(gateway: PaperGateway, data: bytes, split: int) -> None:
         # Whatever the gateway answers is read (and ignored) until it closes its side, so it
         # has handled every byte before the next example starts.
         await asyncio.wait_for(_drain(reader), ANSWER_TIMEOUT)
-    except (ConnectionError, TimeoutError):
+    except ConnectionError:
         pass  # the gateway may refuse (reset) a client that does not speak the API
+    except TimeoutError:
+        # Neither closed nor reset after the client's last byte and its EOF: a client left
+        # hanging, which is what this test is here to catch.
+        pytest.fail(
+            f"the gateway kept a finished client open for {ANSWER_TIMEOUT} s after "
+            f"{len(data)} bytes (sent {split} at a time), starting {data[:60]!r}"
+        )
     finally:
         writer.close()
 

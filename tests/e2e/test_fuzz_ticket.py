@@ -44,6 +44,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QCheckBox, QComboBox, QPushButton
 
 from ibconsole.broker.broker import Broker
+from ibconsole.broker.gateway_supervisor import GatewaySupervisor
 from ibconsole.broker.session import Endpoint
 from ibconsole.config import Settings
 from ibconsole.credentials import CredentialStore
@@ -399,6 +400,7 @@ class Rig:
             settings=settings,
             clock=clock,
             credentials=CredentialStore(),
+            gateways=GatewaySupervisor(CredentialStore()),
             profile_name=settings.default_profile,
         )
         await broker.start()

@@ -205,9 +205,9 @@ def test_the_login_reaches_only_the_gateway_commands_environment(
         launchers: dict[str, GatewayLauncher] = {}
         try:
             await console.start()
-            panel = console.window.connection
-            await until(lambda: panel.launchers, "the gateway command to start")
-            launchers.update(panel.launchers)
+            gateways = console.context.gateways
+            await until(lambda: gateways.launchers, "the gateway command to start")
+            launchers.update(gateways.launchers)
             launcher = launchers["gateway"]
             await until(lambda: launcher.is_ready, "the gateway port")
             pid = launcher.pid

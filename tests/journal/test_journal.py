@@ -20,6 +20,7 @@ from ibconsole.journal import (
     Decision,
     DecisionRecorded,
     EventKind,
+    ExecutionConflict,
     FillRecorded,
     IntentRecorded,
     Journal,
@@ -227,9 +228,44 @@ def test_the_same_execution_reported_twice_is_journalled_once(
     order = journal.order("ibc-1")
     assert order is not None
     assert order.lifecycle.filled == 1
-    journal.record_intent(make_intent("ibc-2"))
-    with pytest.raises(JournalError, match="journalled for order ibc-1, not for ibc-2"):
-        _fill(journal, "ibc-2", "e.1.01", "1", "5000", clock.now())
+
+
+@pytest.mark.expect_log_warnings
+def test_an_execution_id_reported_for_another_order_is_kept_and_named(
+    journal: Journal, make_intent: Any, clock: ManualClock, journal_path: Path
+) -> None:
+    _sent(journal, make_intent())
+    assert _fill(journal, "ibc-1", "e.1.01", "1", "5000", clock.now())
+    _sent(journal, make_intent("ibc-2"), order_id=11)
+
+    with pytest.raises(ExecutionConflict) as raised:
+        _fill(journal, "ibc-2", "e.1.01", "1", "5001", clock.now())
+
+    assert "e.1.01" in str(raised.value)
+    assert "order ibc-2" in str(raised.value)
+    assert "order ibc-1" in str(raised.value)
+    assert (raised.value.journalled_for, raised.value.reported_for) == ("ibc-1", "ibc-2")
+    (kept,) = journal.execution_conflicts("ibc-2")
+    assert kept.journalled_for == "ibc-1"
+    assert (kept.fill.exec_id, kept.fill.price, kept.fill.quantity) == ("e.1.01", D(5001), D(1))
+    # Reported again (after a reconnect): kept once, told once.
+    count = _event_count(journal_path)
+    assert not _fill(journal, "ibc-2", "e.1.01", "1", "5001", clock.now())
+    assert _event_count(journal_path) == count
+    # Neither order's fills change until the trader finds out whose execution it is; the
+    # conflict survives a reopen and a rebuild of the projection.
+    first, second = journal.order("ibc-1"), journal.order("ibc-2")
+    assert first is not None
+    assert second is not None
+    assert (first.lifecycle.filled, second.lifecycle.filled) == (1, 0)
+    journal.close()
+    reopened = Journal(journal_path, clock)
+    try:
+        reopened.rebuild_projection()
+        assert reopened.execution_conflicts("ibc-2") == [kept]
+        assert [f.key for f in reopened.fills()] == ["ibc-1"]
+    finally:
+        reopened.close()
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ from ibconsole.broker.session import Endpoint
 from ibconsole.config import Settings
 from ibconsole.domain.clock import OffsetClock
 from ibconsole.domain.health import BackoffPolicy, BreakerPolicy, HealthSettings
+from ibconsole.domain.trading_mode import PortPreset
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.context import UiContext, close_context, open_context
 
@@ -156,6 +157,7 @@ class UiContextFactory(Protocol):
         account: str = ...,
         client_id: int = ...,
         port: int | None = ...,
+        preset: PortPreset | None = ...,
     ) -> Awaitable[UiContext]: ...
 
 
@@ -174,11 +176,18 @@ async def make_ui_context(
         account: str = "",
         client_id: int = 1,
         port: int | None = None,
+        preset: PortPreset | None = None,
     ) -> UiContext:
         chosen = settings or Settings(health=FAST_HEALTH)
         context = open_context(
             chosen,
-            Endpoint("127.0.0.1", gateway.port if port is None else port, client_id, account),
+            Endpoint(
+                "127.0.0.1",
+                gateway.port if port is None else port,
+                client_id,
+                account,
+                preset=preset,
+            ),
             tmp_path / f"journal-{len(built)}.sqlite3",
             OffsetClock(as_of),
             chosen.default_profile,

@@ -6,15 +6,17 @@ import asyncio
 import configparser
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import qasync
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
-from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox
 
 from ibconsole import __version__
+from ibconsole.app import build_console
 from ibconsole.domain.health import HealthState
 from ibconsole.resources_path import resource_path
 from ibconsole.ui.application import (
@@ -154,3 +156,26 @@ def test_the_palette_follows_the_system_colour_scheme(qapp: QApplication) -> Non
     finally:
         apply_theme(qapp, hints.colorScheme())
     assert not is_dark()  # the offscreen platform reports no scheme: light
+
+
+async def test_the_demo_names_its_port_as_the_built_in_simulator(
+    tmp_path: Path, wait_for: Any
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('schema_version = 1\njournal_path = "journal.sqlite3"\n', encoding="utf-8")
+    console = build_console(["--demo", "--config", str(config)])
+    try:
+        await console.start()
+        gateway = console.gateway
+        assert gateway is not None
+        warning = console.window.findChild(QLabel, "portWarning")
+        assert warning is not None
+        await wait_for(
+            lambda: console.broker.session.state is HealthState.CONNECTED, what="the demo session"
+        )
+        assert warning.text() == (
+            f"Paper: Port {gateway.port} is the built-in paper simulator: no TWS, no real money."
+        )
+        assert console.window.findChild(QLabel, "modeMismatch").isHidden()
+    finally:
+        await console.stop()

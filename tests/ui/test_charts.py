@@ -4,7 +4,6 @@ data type label, reconnect gaps, and a repaint rate bounded by the timer under a
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -17,7 +16,7 @@ from ibconsole.broker.market_data import BarKey
 from ibconsole.domain.bars import Bar, bar_length
 from ibconsole.domain.quotes import MarketDataType, Quote
 from ibconsole.sim import PaperGateway
-from ibconsole.ui.charts import REPAINT_INTERVAL_MS, ChartPanel
+from ibconsole.ui.charts import ChartPanel
 from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import rollover_view
@@ -142,15 +141,19 @@ async def test_a_flood_of_ticks_repaints_at_the_timer_rate_not_the_event_rate(
     key = BarKey(contract.con_id, chart.bar_size)
     newest = chart.bars[-1]
     base = Decimal(str(newest.close))
+    timer = chart.findChild(CoalescingTimer)
+    assert timer is not None
+    fires: list[int] = []
+    timer.timeout.connect(lambda: fires.append(chart.repaint_count))
     before = chart.repaint_count
-    started = time.monotonic()
+    bursts, per_burst = 40, 200
     events = 0
     price = base
-    while time.monotonic() - started < 0.5:
-        for _ in range(200):
+    for _ in range(bursts):
+        for _ in range(per_burst):
             events += 1
             price = base + Decimal(events % 40) * contract.min_tick
-            now = datetime.now(UTC)
+            now = ui_context.clock.now()
             bridge.sig_quotes_updated.emit(
                 (
                     Quote(
@@ -172,16 +175,18 @@ async def test_a_flood_of_ticks_repaints_at_the_timer_rate_not_the_event_rate(
                 newest.volume + events,
             )
             bridge.sig_bar_updated.emit(key, bar, False)
-        await asyncio.sleep(0)  # let the loop run the repaint timer between bursts
-    elapsed = time.monotonic() - started
+        await asyncio.sleep(0)  # one turn of the loop between bursts: the timer may fire there
     await wait_for(lambda: chart.bars[-1].close == float(price), what="the last bar shown")
     await wait_for(
         lambda: f"Last <b>{price:,.2f}</b>" in child(chart, QLabel, "chartQuote").text(),
         what="the last price shown",
     )
     repaints = chart.repaint_count - before
-    assert events > 1000
-    assert 1 <= repaints <= elapsed * 1000 / REPAINT_INTERVAL_MS + 3
+    assert events == bursts * per_burst
+    # Every repaint came from the coalescing timer, never from an event, and the events of one
+    # burst (between two turns of the loop) were drawn at most once.
+    assert 1 <= repaints <= len(fires)
+    assert repaints <= bursts + 1
 
 
 async def test_a_hidden_chart_keeps_its_data_and_paints_it_when_shown(

@@ -14,6 +14,7 @@ from ibconsole.broker.launcher import port_accepts
 from ibconsole.broker.session import Session
 from ibconsole.config import ConnectionProfile, Settings
 from ibconsole.domain.health import HealthState
+from ibconsole.domain.trading_mode import AccountMode, PortPreset, simulator_preset
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.confirm_dialog import ConfirmDialog
 from ibconsole.ui.connection_panel import ConnectionPanel
@@ -257,38 +258,48 @@ async def test_declining_the_live_confirmation_disconnects(live: LiveSetup, wait
     assert not child(window, QLabel, "liveBanner").isVisible()
 
 
-async def start_on_a_mismatched_default_port(as_of: Any) -> PaperGateway:
-    """A live account on a paper port, or a paper account on a live port: whichever is free."""
-    for port, account in ((4002, "U7654321"), (7497, "U7654321"), (4001, "DU7654321")):
-        gateway = PaperGateway(seed=7, as_of=as_of, accounts=(account,))
-        try:
-            await gateway.start("127.0.0.1", port)
-        except OSError:
-            continue
-        return gateway
-    pytest.fail("none of IB's default ports 4002, 7497, 4001 is free on this machine")
-
-
 @pytest.mark.expect_log_warnings
 async def test_a_port_that_promises_another_mode_is_a_loud_mismatch(
-    make_ui_context: Any, gateway: PaperGateway, as_of: Any, qtbot: Any, wait_for: Any
+    make_ui_context: Any, make_gateway: Any, qtbot: Any, wait_for: Any
 ) -> None:
-    mismatched = await start_on_a_mismatched_default_port(as_of)
-    try:
-        context = await make_ui_context(gateway, connect=False, port=mismatched.port)
-        panel = ConnectionPanel(context)
-        qtbot.addWidget(panel)
-        panel.show()
-        child(panel, QPushButton, "connectButton").click()
-        await wait_for(lambda: shown(panel, "modeMismatch"), what="the mismatch warning")
-        text = shown(panel, "modeMismatch")
-        assert text.startswith("⚠ MODE MISMATCH")
-        assert f"Port {mismatched.port}" in text
-        if panel.live_dialog is not None:
-            panel.live_dialog.cancel_button.click()
-        await context.broker.session.disconnect()
-    finally:
-        await mismatched.stop()
+    # A live account behind a port that stands for IB Gateway's paper default: a free port,
+    # told to the session as that preset, so no test binds IB's real ports on this machine.
+    gateway = await make_gateway(accounts=("U7654321",))
+    paper_port = PortPreset(gateway.port, "IB Gateway", AccountMode.PAPER)
+    context = await make_ui_context(gateway, connect=False, preset=paper_port)
+    panel = ConnectionPanel(context)
+    qtbot.addWidget(panel)
+    panel.show()
+    assert (
+        shown(panel, "portWarning")
+        == f"Paper: Port {gateway.port} is the IB Gateway paper default."
+    )
+    child(panel, QPushButton, "connectButton").click()
+    await wait_for(lambda: shown(panel, "modeMismatch"), what="the mismatch warning")
+    text = shown(panel, "modeMismatch")
+    assert text.startswith("⚠ MODE MISMATCH")
+    assert f"Port {gateway.port} is the IB Gateway paper default" in text
+    assert "is LIVE" in text
+    if panel.live_dialog is not None:
+        panel.live_dialog.cancel_button.click()
+    await context.broker.session.disconnect()
+
+
+async def test_the_demo_simulator_port_is_named_plainly_not_unknown(
+    make_ui_context: Any, gateway: PaperGateway, qtbot: Any
+) -> None:
+    context = await make_ui_context(gateway, connect=False, preset=simulator_preset(gateway.port))
+    panel = ConnectionPanel(context)
+    qtbot.addWidget(panel)
+    panel.show()
+    text = shown(panel, "portWarning")
+    assert text == (
+        f"Paper: Port {gateway.port} is the built-in paper simulator: no TWS, no real money."
+    )
+    label: QLabel = child(panel, QLabel, "portWarning")
+    assert tone_color(Tone.GOOD).name() in label.styleSheet()
+    type_into(panel, "portEdit", "5555")
+    assert shown(panel, "portWarning").startswith("Unknown mode: Port 5555 is not an IB default")
 
 
 # --- gateway launcher ----------------------------------------------------------------------
@@ -356,11 +367,12 @@ async def test_a_profile_with_a_gateway_command_starts_it_with_the_stored_login_
     child(panel, QPushButton, "connectButton").click()
     session = context.broker.session
     await wait_for(lambda: session.state is HealthState.CONNECTED, timeout=20, what="connect")
-    launcher = panel.launchers["launched"]
+    launcher = context.gateways.launchers["launched"]
     assert launcher.is_ready
     assert record.read_text(encoding="utf-8").strip() == "trader7"
     assert "Paper account DU1234567" in shown(panel, "modeLabel")
     await session.disconnect()
-    panel.stop_gateways()
+    context.gateways.terminate()
     await launcher.stop(grace=5)
+    assert context.gateways.launchers == {}
     assert not await port_accepts("127.0.0.1", port)

@@ -3,10 +3,12 @@ what the journal says, for plain, bracket, blocked, duplicate, invalid and flatt
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
+from ib_insync import Contract
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QWidget
 
@@ -79,6 +81,19 @@ def _bracket(ticket: OrderTicket, take_profit: Decimal, stop_loss: Decimal | Non
         child(ticket, DecimalSpinBox, "ticketStopLoss").set_value(stop_loss)
 
 
+async def _sent_after_the_loop_ran(ctx: UiContext, gateway: PaperGateway, wait_for: Any) -> int:
+    """How many orders reached the simulator, counted once the ticket's background work is done
+    and a round trip on the order socket has come back: an order sent before that round trip
+    reaches the simulator first, so "nothing was sent" is observed, not assumed."""
+    await wait_for(lambda: ctx.runner.pending == 0, what="the ticket's background work")
+    # A request with its own id: reqCurrentTime shares one pending slot with the heartbeat's.
+    chain = ctx.broker.contracts.cached("ES")
+    assert chain is not None
+    contract = Contract(conId=chain.contracts[0].con_id)
+    await asyncio.wait_for(ctx.broker.session.ib.reqContractDetailsAsync(contract), 5)
+    return len(gateway.orders)
+
+
 def _newest_key(ctx: UiContext) -> str:
     """The key of the newest order the trader entered (a bracket's exits have their own)."""
     entered = [o for o in ctx.broker.journal.orders(limit=5) if o.lifecycle.parent_key is None]
@@ -124,7 +139,7 @@ async def test_the_margin_estimate_follows_the_order_and_sends_nothing(
     assert "Sell: init +" in margin.text()
     assert "USD" in margin.text()
     # what-if orders are answered without reaching the exchange, and are not journalled
-    assert gateway.orders == []
+    assert await _sent_after_the_loop_ran(ui_context, gateway, wait_for) == 0
     assert ui_context.broker.journal.orders() == []
 
 
@@ -214,8 +229,7 @@ async def test_a_fat_finger_quantity_is_shown_blocked_and_nothing_is_sent(
     assert "above your limit of 10" in ticket.status_text
     journalled = ui_context.broker.journal.orders()
     assert [o.state for o in journalled] == [OrderState.BLOCKED]
-    assert not _orders_for(gateway, journalled[0].key)
-    assert not gateway.orders
+    assert await _sent_after_the_loop_ran(ui_context, gateway, wait_for) == 0
 
 
 async def test_findings_follow_the_fields_for_each_side(
@@ -255,7 +269,7 @@ async def test_a_second_identical_click_asks_again_and_declining_sends_nothing(
     declined = ui_context.broker.journal.orders(limit=1)[0]
     assert declined.key != first
     assert declined.state is OrderState.DECLINED
-    assert len(gateway.orders) == 1
+    assert await _sent_after_the_loop_ran(ui_context, gateway, wait_for) == 1
 
     ticket.buy()
     again = ticket.confirmation
@@ -272,15 +286,18 @@ async def test_enter_and_escape_in_the_confirmation_never_confirm(
     _limit_order(ticket, "1", _bid(ui_context, ticket) - 10 * _contract(ticket).min_tick)
     ticket.buy()
     await wait_for(lambda: gateway.orders, what="the first order")
-    ticket.buy()
-    dialog = ticket.confirmation
-    assert dialog is not None
 
-    qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    for key in (Qt.Key.Key_Return, Qt.Key.Key_Escape):
+        ticket.buy()  # the same order again: the duplicate check asks
+        dialog = ticket.confirmation
+        assert dialog is not None
+        qtbot.keyClick(dialog, key)
+        assert ticket.confirmation is None, key
+        assert ui_context.broker.journal.orders(limit=1)[0].state is OrderState.DECLINED, key
 
-    assert ticket.confirmation is None
-    assert ui_context.broker.journal.orders(limit=1)[0].state is OrderState.DECLINED
-    assert len(gateway.orders) == 1
+    declined = [o for o in ui_context.broker.journal.orders() if o.state is OrderState.DECLINED]
+    assert len(declined) == 2
+    assert await _sent_after_the_loop_ran(ui_context, gateway, wait_for) == 1
 
 
 @pytest.mark.parametrize(
@@ -298,6 +315,7 @@ async def test_an_invalid_field_says_why_next_to_it_and_nothing_is_sent(
     ticket: OrderTicket,
     ui_context: UiContext,
     gateway: PaperGateway,
+    wait_for: Any,
     field: str,
     text: str,
     order_type: str,
@@ -318,12 +336,12 @@ async def test_an_invalid_field_says_why_next_to_it_and_nothing_is_sent(
     error = child(ticket, QLabel, f"{names[field]}Error")
     assert not error.isHidden()
     assert ticket.status_text.startswith("Not sent")
-    assert not gateway.orders
     assert not ui_context.broker.journal.orders()
+    assert await _sent_after_the_loop_ran(ui_context, gateway, wait_for) == 0
 
 
 async def test_a_wrong_side_take_profit_is_named_when_that_side_is_clicked(
-    ticket: OrderTicket, ui_context: UiContext, gateway: PaperGateway
+    ticket: OrderTicket, ui_context: UiContext, gateway: PaperGateway, wait_for: Any
 ) -> None:
     tick = _contract(ticket).min_tick
     entry = _bid(ui_context, ticket) - 4 * tick
@@ -334,11 +352,11 @@ async def test_a_wrong_side_take_profit_is_named_when_that_side_is_clicked(
 
     assert "take-profit" in ticket.field_error("take_profit")
     assert "must be below the entry price" in ticket.field_error("take_profit")
-    assert not gateway.orders
+    assert await _sent_after_the_loop_ran(ui_context, gateway, wait_for) == 0
 
 
 async def test_enter_in_the_ticket_never_sends_an_order(
-    ticket: OrderTicket, ui_context: UiContext, gateway: PaperGateway, qtbot: Any
+    ticket: OrderTicket, ui_context: UiContext, gateway: PaperGateway, qtbot: Any, wait_for: Any
 ) -> None:
     _limit_order(ticket, "1", _bid(ui_context, ticket) - _contract(ticket).min_tick)
     for name in ("ticketQuantity", "ticketLimitPrice"):
@@ -351,8 +369,8 @@ async def test_enter_in_the_ticket_never_sends_an_order(
 
     assert not buy.autoDefault()
     assert not buy.isDefault()
-    assert not gateway.orders
     assert not ui_context.broker.journal.orders()
+    assert await _sent_after_the_loop_ran(ui_context, gateway, wait_for) == 0
 
 
 async def test_flatten_asks_then_closes_the_position_at_market(
@@ -375,7 +393,7 @@ async def test_flatten_asks_then_closes_the_position_at_market(
     assert "you are long +2" in dialog.lines[0]
     assert "Sell 2" in dialog.lines[0]
     assert "MKT" in dialog.lines[0]
-    assert len(gateway.orders) == 1
+    assert await _sent_after_the_loop_ran(ui_context, gateway, wait_for) == 1
     dialog.confirm()
 
     key = _newest_key(ui_context)

@@ -1,0 +1,84 @@
+"""What the blotter's panels share: the sortable table view over a snapshot model, the column
+fitter, the status line and the repaint interval."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractItemModel, QSortFilterProxyModel, Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView
+
+from ibconsole.ui.blotter_models import SORT_ROLE
+from ibconsole.ui.theme import Tone, tone_style
+
+REPAINT_MS = 150
+
+
+def status_label(name: str) -> QLabel:
+    label = QLabel()
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.hide()
+    return label
+
+
+def show_status(label: QLabel, text: str, tone: Tone) -> None:
+    label.setText(text)
+    label.setStyleSheet(tone_style(tone))
+    label.setVisible(bool(text))
+
+
+def make_table(name: str, model: QAbstractItemModel) -> tuple[QTableView, QSortFilterProxyModel]:
+    proxy = QSortFilterProxyModel()
+    proxy.setSourceModel(model)
+    proxy.setSortRole(SORT_ROLE)
+    view = QTableView()
+    view.setObjectName(name)
+    view.setModel(proxy)
+    view.setSortingEnabled(True)
+    view.setAlternatingRowColors(True)
+    view.setShowGrid(False)
+    view.setWordWrap(False)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    view.verticalHeader().hide()
+    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 10)
+    header = view.horizontalHeader()
+    header.setHighlightSections(False)
+    header.setDefaultSectionSize(view.fontMetrics().horizontalAdvance("0") * 9)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setStretchLastSection(True)
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    return view, proxy
+
+
+class ColumnFitter:
+    """Widens a table's columns to their contents as rows arrive; never narrows them."""
+
+    def __init__(self, view: QTableView, minimums: dict[int, int] | None = None) -> None:
+        # sizeHintForColumn measures up to this many rows: by default a thousand, on every new
+        # row, which froze the window for a busy day's blotter.
+        view.horizontalHeader().setResizeContentsPrecision(50)
+        self._view = view
+        self._minimums = minimums or {}
+        self._rows = 0
+
+    def fit(self) -> None:
+        view = self._view
+        rows = view.model().rowCount()
+        if rows <= self._rows:
+            return
+        first = self._rows == 0
+        self._rows = rows
+        header = view.horizontalHeader()
+        model = view.model()
+        metrics = header.fontMetrics()
+        for column in range(header.count() - 1):
+            # The title's own width, not the header's hint: that reserves room for a sort
+            # arrow on every column, which a narrow dock cannot spare.
+            title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
+            hint = max(view.sizeHintForColumn(column), metrics.horizontalAdvance(title) + 14)
+            width = max(self._minimums.get(column, 0), min(hint + 6, 260))
+            if not first:
+                width = max(width, header.sectionSize(column))
+            header.resizeSection(column, width)

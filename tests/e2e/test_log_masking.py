@@ -1,0 +1,60 @@
+"""A whole demo session logged at DEBUG, as the trader runs it: no account code in the log file
+or on stderr, from any logger (ib_insync logs every raw frame, each carrying the account)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ibconsole.app import DEMO_ACCOUNT
+from ibconsole.domain.trading_mode import mask_account
+from ibconsole.log_masking import ACCOUNT_CODE
+
+BIN = Path(sys.executable).parent
+
+
+def test_a_demo_session_at_debug_logs_no_account_code(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("IBCONSOLE_", "XDG_")) and key != "HOME"
+    }
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_DATA_HOME=str(home / "data"),
+        XDG_STATE_HOME=str(home / "state"),
+        XDG_CACHE_HOME=str(home / "cache"),
+        QT_QPA_PLATFORM="offscreen",
+    )
+    shot = tmp_path / "shot.png"
+    # The screenshot waits until the console is connected, synced and populated: a whole session.
+    result = subprocess.run(
+        [
+            str(BIN / "ibconsole"),
+            "--demo",
+            "--log-level",
+            "DEBUG",
+            "--screenshot",
+            str(shot),
+            "--quit-after",
+            "60",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    log_file = home / "state" / "ibconsole" / "log" / "ibconsole.log"
+    text = log_file.read_text(encoding="utf-8")
+    # The session did log its frames and its account, masked.
+    assert " ib_insync.client: <<< " in text
+    assert mask_account(DEMO_ACCOUNT) in text
+    for where, logged in (("the log file", text), ("stderr", result.stderr)):
+        assert DEMO_ACCOUNT not in logged, where
+        assert ACCOUNT_CODE.findall(logged) == [], where
