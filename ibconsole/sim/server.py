@@ -19,6 +19,7 @@ from ibconsole.sim.history import HistoryService
 from ibconsole.sim.instruments import Catalogue
 from ibconsole.sim.market import Market
 from ibconsole.sim.market_data import MarketDataService
+from ibconsole.sim.option_chains import OptionChains
 from ibconsole.sim.orders import ReceivedOrder
 from ibconsole.sim.realtime_bars import RealTimeBarService
 from ibconsole.sim.tape import Tape
@@ -74,6 +75,10 @@ class PaperGateway:
         self.clock = SimClock(as_of)
         self.catalogue = Catalogue(self.clock)
         self.market = Market(self.catalogue, self.clock, seed=seed, tick_rate=tick_rate)
+        self.option_chains = OptionChains(
+            self.catalogue, self.clock, lambda future: self.market.quote(future.con_id).close
+        )
+        self.catalogue.add_source(self.option_chains)
         self.tape = Tape(self.market, self.clock)
         self.desk = Desk(
             clock=self.clock,
