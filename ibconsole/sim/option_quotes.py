@@ -146,6 +146,11 @@ class OptionBook:
             volume = int(rng.randint(50, 4_000) * activity)
             open_interest = int(rng.randint(500, 40_000) * activity) + rng.randint(0, 50)
             state = self._states[instrument.con_id] = _State(rng, close, volume, open_interest)
+            # the last trade: a while ago, at about the model price of then
+            state.last = state.high = state.low = snap(
+                instrument, self.model(instrument, underlying, now).greeks.price
+            )
+            state.high, state.low = max(state.high, close), min(state.low, close)
         return state
 
     def _quote(self, instrument: Instrument, state: _State, model: Model, now: datetime) -> Quote:
