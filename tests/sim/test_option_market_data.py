@@ -236,3 +236,32 @@ def future_contract(symbol: str) -> IbapiContract:
     contract.symbol, contract.secType, contract.exchange = symbol, "FUT", "NYMEX"
     contract.currency, contract.lastTradeDateOrContractMonth = "USD", "202505"
     return contract
+
+
+async def test_delayed_option_data_uses_the_delayed_computation_ticks(
+    gateway: PaperGateway, ibapi_connect, wait_for
+) -> None:
+    peer = await ibapi_connect(gateway)
+    option = IbapiContract()
+    option.symbol, option.secType, option.exchange, option.currency = "ES", "FOP", "CME", "USD"
+    option.lastTradeDateOrContractMonth, option.strike, option.right = "20250321", 6000.0, "P"
+    peer.client.reqMarketDataType(3)
+    peer.client.reqMktData(9, option, "", False, False, [])
+
+    def tick_types() -> set[int]:
+        return {call["tickType"] for call in peer.by_request("tickOptionComputation", 9)}
+
+    await wait_for(lambda: {80, 81, 83} <= tick_types(), what="delayed bid, ask and model")
+    assert tick_types() <= {80, 81, 82, 83}
+    model = [c for c in peer.by_request("tickOptionComputation", 9) if c["tickType"] == 83][-1]
+    assert model["delta"] < 0
+
+
+async def test_a_future_gives_its_thirty_day_implied_volatility(
+    gateway: PaperGateway, connect, wait_for, qualified_future
+) -> None:
+    ib: IB = await connect(gateway)
+    future = await qualified_future(ib, "ES", "202506")
+    ticker = ib.reqMktData(future, "106")
+    await wait_for(lambda: not math.isnan(ticker.impliedVolatility), what="tick 24")
+    assert 0.1 < ticker.impliedVolatility < 0.3
