@@ -265,3 +265,18 @@ async def test_a_future_gives_its_thirty_day_implied_volatility(
     ticker = ib.reqMktData(future, "106")
     await wait_for(lambda: not math.isnan(ticker.impliedVolatility), what="tick 24")
     assert 0.1 < ticker.impliedVolatility < 0.3
+
+
+async def test_option_history_ends_at_the_quote_and_leaves_it_priced_by_the_model(
+    gateway: PaperGateway, connect
+) -> None:
+    ib: IB = await connect(gateway)
+    (option,) = await _qualified(ib, FuturesOption("ES", "20250321", 6000, "C", "CME"))
+    bars = await ib.reqHistoricalDataAsync(option, "", "1 D", "5 mins", "TRADES", True)
+    assert bars
+    quote = gateway.market.quote(option.conId)
+    assert bars[-1].close == float(quote.last)
+    instrument = gateway.catalogue.by_con_id(option.conId)
+    underlying = gateway.market.quote(instrument.under_con_id)
+    model = gateway.option_book.model(instrument, underlying, gateway.clock.now())
+    assert quote.bid < model.greeks.price < quote.ask
