@@ -17,7 +17,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from ibconsole.sim import account_codec as ac
-from ibconsole.sim.accounts import SUMMARY_TAGS, Accounts, AccountSnapshot, PositionView
+from ibconsole.sim.accounts import (
+    SUMMARY_TAGS,
+    Accounts,
+    AccountSnapshot,
+    MarginRule,
+    PositionView,
+)
 from ibconsole.sim.clock import SimClock
 from ibconsole.sim.contract_details import RequestError, resolve_contract
 from ibconsole.sim.exchange import (
@@ -33,6 +39,7 @@ from ibconsole.sim.exchange import (
 from ibconsole.sim.instruments import Catalogue, Instrument
 from ibconsole.sim.link import ClientLink
 from ibconsole.sim.market import Market, Quote
+from ibconsole.sim.option_expiry import settle
 from ibconsole.sim.order_codec import (
     OrderFormatError,
     commission_report_fields,
@@ -61,6 +68,9 @@ _PNL_INTERVAL = 1.0
 # shorter here so a console shows its account move).
 _ACCOUNT_REFRESH_TICKS = 3
 _EXEC_FILTER_FORMATS = ("%Y%m%d %H:%M:%S", "%Y%m%d-%H:%M:%S")
+# An option's expiry is checked at least this often (seconds), so a clock moved on with
+# ``SimClock.advance`` is noticed.
+_EXPIRY_CHECK = 1.0
 
 
 class RequestFormatError(ValueError):
@@ -110,11 +120,16 @@ class Desk:
         market: Market,
         accounts: Sequence[str],
         seed: int,
+        margin_rule: MarginRule | None = None,
     ) -> None:
         self._clock = clock
         self._catalogue = catalogue
         self._market = market
-        self._books = Accounts(accounts)
+        self._books = (
+            Accounts(accounts)
+            if margin_rule is None
+            else Accounts(accounts, margin_rule=margin_rule)
+        )
         rng = random.Random(f"desk:{seed}")
         self._exchange = Exchange(
             clock=clock,
@@ -126,6 +141,7 @@ class Desk:
         self._executions: list[Execution] = []
         self._next_order_id = 1
         self._timer: asyncio.TimerHandle | None = None
+        self._expiries: dict[int, asyncio.TimerHandle] = {}
         self._ticks = 0
         self.received: list[ReceivedOrder] = []
         market.add_listener(self._on_quote)
@@ -170,6 +186,9 @@ class Desk:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        for handle in self._expiries.values():
+            handle.cancel()
+        self._expiries.clear()
         if self._listening:
             self._listening = False
             self._market.remove_listener(self._on_quote)
@@ -437,11 +456,42 @@ class Desk:
             link.send(*order_status_fields(snapshot))
             link.send(*commission_report_fields(execution))
         self._publish_position(request.account, instrument)
+        if instrument.sec_type == "FOP" and instrument.con_id not in self._expiries:
+            self._schedule_expiry(instrument)
+
+    # --- option expiry ----------------------------------------------------------------------
+
+    def _schedule_expiry(self, option: Instrument) -> None:
+        expires = option.expires_at
+        if expires is None:
+            return
+        delay = min(_EXPIRY_CHECK, max(0.0, (expires - self._clock.now()).total_seconds()))
+        loop = asyncio.get_running_loop()
+        self._expiries[option.con_id] = loop.call_later(delay, self._expire, option)
+
+    def _expire(self, option: Instrument) -> None:
+        """The option's last trade is over: cancel its working orders and settle every
+        account's position in it."""
+        del self._expiries[option.con_id]
+        if not option.is_expired(self._clock.now()):
+            self._schedule_expiry(option)
+            return
+        for order in self._exchange.open_orders():
+            if order.con_id == option.con_id:
+                self._emit(self._exchange.cancel(order.client_id, order.order_id))
+        underlying = self._instrument(option.under_con_id)
+        settlement = self._mark(underlying)
+        for account in self._books.codes:
+            for changed in settle(self._books, account, option, underlying, settlement):
+                self._publish_position(account, changed)
 
     # --- positions and accounts -------------------------------------------------------------
 
     def _mark(self, instrument: Instrument) -> Decimal:
-        return self._market.quote(instrument.con_id).last
+        quote = self._market.quote(instrument.con_id)
+        if instrument.sec_type == "FOP" and quote.bid > 0:
+            return (quote.bid + quote.ask) / 2  # options are marked at the midpoint
+        return quote.last
 
     def _publish_position(self, account: str, instrument: Instrument) -> None:
         view = self._books.position(account, instrument.con_id, self._mark)
