@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibconsole.broker.orders import OrderRefused, OrderRow, Reconciliation
+from ibconsole.broker.order_values import OrderRefused, OrderRow, Reconciliation
 from ibconsole.domain.account import AccountSnapshot, PortfolioRow
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.products import PRODUCTS, Product

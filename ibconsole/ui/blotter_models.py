@@ -23,7 +23,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 
-from ibconsole.broker.orders import OrderRow
+from ibconsole.broker.order_values import OrderRow
 from ibconsole.domain.account import PortfolioRow
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.orders import Side

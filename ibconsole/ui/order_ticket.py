@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from ibconsole.broker.contracts import FuturesChain
-from ibconsole.broker.orders import ConfirmationNeeded, MarginImpact, OrderRefused
+from ibconsole.broker.order_values import ConfirmationNeeded, MarginImpact, OrderRefused
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.orders import (
     OrderIntent,

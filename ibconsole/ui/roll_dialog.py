@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ibconsole.broker.mapping import ACTIVE_STATUSES
-from ibconsole.broker.orders import OrderRefused, OrderRow, RollFailure
+from ibconsole.broker.order_values import OrderRefused, OrderRow, RollFailure
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.orders import Side, WorkingOrder
 from ibconsole.domain.quotes import Quote

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from ibconsole.broker.contracts import ContractLookupError, ListedMonth
-from ibconsole.broker.orders import OrderRefused, RollFailure
+from ibconsole.broker.order_values import OrderRefused, RollFailure
 from ibconsole.domain.account import PortfolioRow
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.products import PRODUCTS, product

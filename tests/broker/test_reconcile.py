@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 from ib_insync import IB
 
-from ibconsole.broker.orders import OrderRefused, Reconciliation
+from ibconsole.broker.order_values import OrderRefused, Reconciliation
 from ibconsole.domain.health import BackoffPolicy, HealthSettings, HealthSnapshot, HealthState
 from ibconsole.domain.orders import OrderIntent
 from ibconsole.domain.risk import RiskLimits, SymbolLimits
