@@ -25,6 +25,7 @@ Events (eventkit, emitted on the loop thread):
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 
 from eventkit import Event
@@ -97,6 +98,18 @@ class OrderService:
 
     def rows(self) -> tuple[OrderRow, ...]:
         return self._tracker.rows()
+
+    def intent_of(self, order_id: int) -> OrderIntent | None:
+        """Order ``order_id`` as entered here, on the terms IB works it now; None if it was placed
+        elsewhere or is not in this session."""
+        trade = self._tracker.trade_by_id(order_id)
+        journalled = self._tracker.ours(trade) if trade is not None else None
+        if trade is None or journalled is None:
+            return None
+        quantity, limit_price, stop_price = self._tracker.terms(trade, journalled)
+        return replace(
+            journalled.intent, quantity=quantity, limit_price=limit_price, stop_price=stop_price
+        )
 
     def entry_block(self) -> str:
         """Why no order can be sent right now, or "" if orders may go."""

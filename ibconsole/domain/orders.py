@@ -39,6 +39,7 @@ __all__ = [
     "snap_to_tick",
     "stop_loss_key",
     "take_profit_key",
+    "usable_number",
     "validate_key",
 ]
 
@@ -319,6 +320,15 @@ def parse_decimal(field_name: str, label: str, raw: object) -> Decimal:
             field_name, f"{label} {raw!r} has more than {_MAX_DECIMALS} decimal places"
         )
     return value
+
+
+def usable_number(raw: object) -> Decimal | None:
+    """The number in ``raw`` by ``parse_decimal``'s rule; None when it is empty or unusable (the
+    intent's validation then says why)."""
+    try:
+        return parse_decimal("field", "value", raw)
+    except OrderValidationError:
+        return None
 
 
 def _parse_optional_price(field_name: str, label: str, raw: object) -> Decimal | None:

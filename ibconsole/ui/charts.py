@@ -36,12 +36,13 @@ from PySide6.QtWidgets import (
 from ibconsole.broker.market_data import BarKey
 from ibconsole.domain.bars import BAR_SIZES, Bar, BarGap, bar_length
 from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.order_words import price_text
 from ibconsole.domain.products import product
 from ibconsole.domain.quotes import MarketDataType, Quote
 from ibconsole.domain.rollover import RolloverView
 from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.context import UiContext
-from ibconsole.ui.months import WATCH_LIST, contract_name, price_text, rollover_view
+from ibconsole.ui.months import WATCH_LIST, contract_name, rollover_view
 from ibconsole.ui.theme import Tone, tone_style
 
 log = logging.getLogger(__name__)
@@ -663,8 +664,7 @@ class ChartPanel(QWidget):
             self._show_state()
             return
         contract = shown.contract
-        places = max(0, -int(contract.min_tick.normalize().as_tuple().exponent))
-        self._last_tag.format = f"{{value:,.{places}f}}"
+        self._last_tag.format = f"{{value:,.{contract.price_places}f}}"
         for name, value in (("last", quote.last), ("bid", quote.bid), ("ask", quote.ask)):
             line = self._lines[name]
             if value is None:

@@ -1,10 +1,11 @@
 """The manual order ticket: contract, size, type, tick-true prices, TIF and bracket, with the
 position, working orders, notional and every pre-trade finding in view before anything is sent.
 
-Buy and Sell build the intent (``domain.orders.build_intent``) and hand it to the broker's order
-service, which checks, journals and sends it; findings that need the trader's word open the
-confirmation dialog. Enter never sends an order: only the Buy and Sell buttons (or the window's
-shortcuts, through ``buy()``/``sell()``) do.
+A view over the broker's order-entry model (``broker.order_entry.OrderEntry``): the fields go to
+the model as they are typed, and it answers with each side's findings; Buy and Sell hand it the
+fields and show its answer, opening the confirmation dialog when it asks for the trader's word.
+Enter never sends an order: only the Buy and Sell buttons (or the window's shortcuts, through
+``buy()``/``sell()``) do.
 """
 
 from __future__ import annotations
@@ -12,15 +13,12 @@ from __future__ import annotations
 import calendar
 import html
 import logging
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import partial
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QValidator, QWheelEvent
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QFrame,
@@ -33,37 +31,46 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibconsole.broker.contracts import FuturesChain
-from ibconsole.broker.order_values import ConfirmationNeeded, MarginImpact, OrderRefused
+from ibconsole.broker.order_values import MarginImpact, OrderRefused
 from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.order_entry import (
+    EntryFields,
+    EntryOutcome,
+    NeedsConfirmation,
+    Refusal,
+    Refused,
+    Sent,
+    notional,
+    notional_price,
+    positions_after,
+    whole_quantity,
+)
+from ibconsole.domain.order_words import (
+    order_caption,
+    position_text,
+    position_words,
+    price_text,
+    quantity_text,
+    side_word,
+    working_text,
+)
 from ibconsole.domain.orders import (
     OrderIntent,
     OrderType,
     OrderValidationError,
-    Position,
-    Purpose,
     Side,
-    SnapDirection,
     TimeInForce,
-    WorkingOrder,
-    build_intent,
-    parse_decimal,
-    snap_to_tick,
 )
 from ibconsole.domain.products import PRODUCTS, product, siblings
 from ibconsole.domain.quotes import Quote
 from ibconsole.domain.risk import RiskReport, Severity
-from ibconsole.domain.rollover import RollStatus
-from ibconsole.ui.blotter_models import (
-    money_text,
-    quantity_text,
-    signed_quantity_text,
-    tabular_font,
-)
+from ibconsole.domain.rollover import RollStatus, order_month, trading_months
+from ibconsole.ui.blotter_models import money_text, tabular_font
 from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.confirm_dialog import ConfirmDialog, severity_word
 from ibconsole.ui.context import UiContext
-from ibconsole.ui.months import FamilyMonths, family_months, price_text
+from ibconsole.ui.decimal_spin_box import DecimalSpinBox
+from ibconsole.ui.months import FamilyMonths, family_months
 from ibconsole.ui.theme import Tone, tone_color, tone_style
 
 log = logging.getLogger(__name__)
@@ -73,16 +80,21 @@ EDIT_PREVIEW_MS = 200  # findings follow typing after this pause
 EVENT_PREVIEW_MS = 500  # findings follow the market at most this often
 QUOTE_AGE_MS = 1000  # the quote's age label is re-read this often
 MARGIN_DEBOUNCE_MS = 400  # a what-if goes to IB once the trader pauses editing
-_PREVIEW_KEY = "preview"
 _LISTED_WORKING = 3
-
-_NUMBER = re.compile(r"^\s*-?[\d,]*\.?\d*\s*$")
 
 _ROLL_WORDS = {
     RollStatus.OK: "",
     RollStatus.ROLL_WINDOW: "roll window",
     RollStatus.MUST_ROLL: "must roll",
     RollStatus.EXPIRED: "expired",
+}
+
+# How loudly each reason for sending nothing is said.
+_REFUSAL_TONES = {
+    Refusal.INVALID: Tone.BAD,
+    Refusal.BLOCKED: Tone.BAD,
+    Refusal.UNKNOWN: Tone.WARN,
+    Refusal.NOTHING: Tone.NEUTRAL,
 }
 
 _BUTTON_STYLE = """
@@ -94,108 +106,6 @@ QPushButton#%(name)s:hover { background: %(hover)s; }
 QPushButton#%(name)s:pressed { background: %(pressed)s; }
 QPushButton#%(name)s:disabled { background: #9aa0a6; color: #eef0f2; }
 """
-
-
-def _places(step: Decimal) -> int:
-    exponent = step.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-def _parse(text: str) -> Decimal | None:
-    """The field's number by the domain's rule; None when it is empty or unusable (the
-    intent's validation then says why)."""
-    try:
-        return parse_decimal("field", "value", text)
-    except OrderValidationError:
-        return None
-
-
-class DecimalSpinBox(QAbstractSpinBox):
-    """A number field over exact decimal text; empty means "no value".
-
-    The arrows and PgUp/PgDn step by ``step`` along its grid (``snap_to_tick``), starting from
-    the anchor (the market) when the field is empty. Typed or pasted text stays as typed: the
-    ticket says when it is off the tick rather than changing it silently. The mouse wheel only
-    steps a focused field, so scrolling the dock never moves a price.
-
-    Signals:
-        sig_edited()   the text changed (typed, pasted, stepped or set)
-    """
-
-    sig_edited = Signal()
-
-    def __init__(
-        self, step: Decimal, *, minimum: Decimal | None = None, parent: QWidget | None = None
-    ) -> None:
-        super().__init__(parent)
-        self._step = step
-        self._minimum = minimum
-        self._anchor: Callable[[], Decimal | None] = lambda: None
-        self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.setAccelerated(True)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setFont(tabular_font())
-        self.lineEdit().textChanged.connect(self._on_line_text_changed)
-
-    def set_step(self, step: Decimal) -> None:
-        self._step = step
-
-    def set_anchor(self, anchor: Callable[[], Decimal | None]) -> None:
-        self._anchor = anchor
-
-    def set_text(self, text: str) -> None:
-        self.lineEdit().setText(text)
-
-    def set_value(self, value: Decimal | None) -> None:
-        self.set_text("" if value is None else f"{value:.{_places(self._step)}f}")
-
-    def value(self) -> Decimal | None:
-        return _parse(self.text())
-
-    def clear(self) -> None:
-        self.lineEdit().clear()
-
-    def stepBy(self, steps: int) -> None:
-        current = self.value()
-        if current is None:
-            anchor = self._anchor()
-            if anchor is None:
-                return
-            target = snap_to_tick(anchor, self._step, SnapDirection.NEAREST)
-        else:
-            direction = SnapDirection.UP if steps > 0 else SnapDirection.DOWN
-            grid = snap_to_tick(current, self._step, direction)
-            if grid != current:
-                steps -= 1 if steps > 0 else -1  # the first step lands on the grid
-            target = grid + self._step * steps
-        if self._minimum is not None and target < self._minimum:
-            target = self._minimum
-        self.set_value(target)
-
-    def stepEnabled(self) -> QAbstractSpinBox.StepEnabledFlag:
-        flags = QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
-        value = self.value()
-        if self._minimum is None or value is None or value > self._minimum:
-            flags |= QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
-        return flags
-
-    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
-        if not text.strip() or _parse(text) is not None:
-            state = QValidator.State.Acceptable
-        elif _NUMBER.match(text):
-            state = QValidator.State.Intermediate
-        else:
-            state = QValidator.State.Invalid
-        return state, text, pos
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        if self.hasFocus():
-            super().wheelEvent(event)
-        else:
-            event.ignore()
-
-    def _on_line_text_changed(self, text: str) -> None:
-        self.sig_edited.emit()
 
 
 def _caption(text: str) -> QLabel:
@@ -239,55 +149,9 @@ def _line() -> QFrame:
     return rule
 
 
-def _position_words(quantity: Decimal) -> str:
-    if quantity > 0:
-        return f"long {signed_quantity_text(quantity)}"
-    if quantity < 0:
-        return f"short {signed_quantity_text(quantity)}"
-    return "flat"
-
-
-def _side_word(side: Side) -> str:
-    return "Buy" if side is Side.BUY else "Sell"
-
-
 def _month_label(contract: ListedContract) -> str:
     year, month = int(contract.contract_month[:4]), int(contract.contract_month[4:])
     return f"{contract.local_symbol}  ·  {calendar.month_abbr[month]} {year}"
-
-
-def _button_caption(intent: OrderIntent) -> str:
-    """What a Buy/Sell button sends, short enough for a narrow dock: "2 ESM5 LMT 5,712.25"."""
-    contract = intent.contract
-    price = intent.entry_price
-    text = f"{quantity_text(intent.quantity)} {contract.local_symbol} {intent.order_type.value}"
-    return f"{text} {price_text(price, contract)}" if price is not None else text
-
-
-def describe_intent(intent: OrderIntent) -> str:
-    """The order in one line, as the trader would say it: "Buy 2 ESM5 LMT 5,712.25 DAY"."""
-    contract = intent.contract
-    parts = [_side_word(intent.side), quantity_text(intent.quantity), contract.local_symbol]
-    parts.append(intent.order_type.value)
-    if intent.stop_price is not None:
-        parts.append(f"stop {price_text(intent.stop_price, contract)}")
-    if intent.limit_price is not None:
-        parts.append(
-            f"limit {price_text(intent.limit_price, contract)}"
-            if intent.stop_price is not None
-            else price_text(intent.limit_price, contract)
-        )
-    parts.append(intent.tif.value)
-    text = " ".join(parts)
-    bracket = intent.bracket
-    if bracket is not None:
-        exits = []
-        if bracket.take_profit is not None:
-            exits.append(f"take-profit {price_text(bracket.take_profit, contract)}")
-        if bracket.stop_loss is not None:
-            exits.append(f"stop-loss {price_text(bracket.stop_loss, contract)}")
-        text += f", bracket: {' / '.join(exits)}"
-    return text
 
 
 class OrderTicket(QWidget):
@@ -304,6 +168,7 @@ class OrderTicket(QWidget):
         self.setObjectName("orderTicket")
         self._ctx = ctx
         self._broker = ctx.broker
+        self._entry = ctx.broker.entry
         self._family = ""
         self._months: FamilyMonths | None = None
         self._contract: ListedContract | None = None
@@ -569,8 +434,8 @@ class OrderTicket(QWidget):
         self._bracket.toggled.connect(self._on_fields_edited)
         for field in self._inputs.values():
             field.sig_edited.connect(self._on_fields_edited)
-        self._bid_button.clicked.connect(lambda: self._on_quote_clicked(Side.SELL))
-        self._ask_button.clicked.connect(lambda: self._on_quote_clicked(Side.BUY))
+        self._bid_button.clicked.connect(self._on_bid_button_clicked)
+        self._ask_button.clicked.connect(self._on_ask_button_clicked)
         self._buy.clicked.connect(self.buy)
         self._sell.clicked.connect(self.sell)
         self._flatten.clicked.connect(self.flatten)
@@ -612,70 +477,22 @@ class OrderTicket(QWidget):
         label = self._errors[field]
         return "" if label.isHidden() else label.text()
 
+    @Slot()
     def buy(self) -> None:
         self._send(Side.BUY)
 
+    @Slot()
     def sell(self) -> None:
         self._send(Side.SELL)
 
+    @Slot()
     def flatten(self) -> None:
         """Close the whole position in the ticket's contract with a market order, after asking."""
-        if self._busy():
-            return
-        contract = self._contract
-        if contract is None:
-            self._say("Choose a contract first: nothing was sent.", Tone.WARN)
-            return
-        position = self._broker.account.position(contract.con_id)
-        if position is None:
-            self._say(
-                f"Your position in {contract.local_symbol} is unknown (not synced with the "
-                "broker), so there is nothing known to flatten: nothing was sent.",
-                Tone.WARN,
-            )
-            return
-        if position.quantity == 0:
-            self._say(f"You hold no {contract.local_symbol}: nothing to flatten.", Tone.NEUTRAL)
-            return
-        try:
-            intent = build_intent(
-                contract=contract,
-                side=Side.SELL if position.quantity > 0 else Side.BUY,
-                quantity=abs(position.quantity),
-                order_type=OrderType.MARKET,
-                clock=self._ctx.clock,
-                tif=TimeInForce.DAY,
-                purpose=Purpose.FLATTEN,
-                account=self._broker.account.account,
-                key_factory=self._broker.orders.new_key,
-            )
-        except OrderValidationError as error:
-            self._say(f"Flatten not sent: {error.message}", Tone.BAD)
-            return
-        report = self._broker.orders.assess(intent)
-        if report.blocked:
-            self._submit(intent, confirmed=False)
-            return
-        working = self._broker.orders.working_orders(contract.con_id)
-        notes = []
-        if working:
-            notes.append(
-                f"{len(working)} working order(s) on {contract.local_symbol} stay working; "
-                "cancel them separately if they should go too."
-            )
-        self._ask(
-            intent,
-            report,
-            title="Flatten position",
-            summary=(
-                f"Flatten {contract.local_symbol}: you are {_position_words(position.quantity)}. "
-                f"{describe_intent(intent)}, at market?"
-            ),
-            notes=notes,
-            confirm_text="Flatten",
-        )
+        if not self._busy():
+            self._show(self._entry.flatten(self._contract))
 
     # ---------------------------------------------------------------- contract choice
+    @Slot(int)
     def _on_family_box_changed(self, index: int) -> None:
         symbol = self._family_box.itemData(index)
         if isinstance(symbol, str):
@@ -710,14 +527,11 @@ class OrderTicket(QWidget):
         if symbol != self._family:
             return
         self._months = months
-        now = self._ctx.clock.now()
-        listed = tuple(c for c in months.chain.contracts if c.last_trade > now)
-        if not listed:
+        listed = trading_months(months.chain.contracts, self._ctx.clock.now())
+        chosen = order_month(months.view, listed, keep)
+        if chosen is None:
             self._note(f"No {symbol} contract month is trading now.", Tone.BAD)
             return
-        chosen = keep if keep is not None and keep in listed else months.view.active
-        if chosen not in listed:
-            chosen = listed[0]
         self._fill_months(listed, chosen)
         self._note("", Tone.NEUTRAL)
 
@@ -751,6 +565,7 @@ class OrderTicket(QWidget):
         self._month_box.blockSignals(False)
         self._use_contract(chosen)
 
+    @Slot(int)
     def _on_month_box_changed(self, index: int) -> None:
         contract = self._month_box.itemData(index, Qt.ItemDataRole.UserRole + 1)
         if isinstance(contract, ListedContract):
@@ -812,6 +627,7 @@ class OrderTicket(QWidget):
         )
 
     # ----------------------------------------------------------------- broker events
+    @Slot(object)
     def _on_bridge_quotes_updated(self, quotes: tuple[Quote, ...]) -> None:
         con_id = self._subscribed
         for quote in quotes:
@@ -820,9 +636,11 @@ class OrderTicket(QWidget):
                 self._refresh_timer.request()
                 return
 
+    @Slot(object)
     def _on_bridge_state_changed(self, payload: object) -> None:
         self._refresh_timer.request()
 
+    @Slot(object)
     def _on_bridge_synced(self, info: object) -> None:
         if self._months is None and self._family:
             self._load_family(self._family, keep=self._contract)
@@ -832,6 +650,7 @@ class OrderTicket(QWidget):
         if restart or not self._preview_timer.isActive():
             self._preview_timer.start(delay_ms)
 
+    @Slot()
     def _refresh(self) -> None:
         self._paint_quote()
         self._paint_holdings()
@@ -854,6 +673,7 @@ class OrderTicket(QWidget):
             return "—"
         return price_text(value, contract)
 
+    @Slot()
     def _paint_quote(self) -> None:
         quote = self._quote
         self._quote_shown = quote is not None and quote.last_good_price() is not None
@@ -871,8 +691,7 @@ class OrderTicket(QWidget):
             word, tone = "Frozen", Tone.WARN
         else:
             now = self._ctx.clock.now()
-            limit = self._broker.orders.limits.max_quote_age
-            if quote.is_stale(now, limit):
+            if quote.is_stale(now, self._entry.limits.max_quote_age):
                 word, tone = f"Stale {int(quote.age(now).total_seconds())} s", Tone.WARN
             else:
                 word, tone = "Live", Tone.GOOD
@@ -886,119 +705,67 @@ class OrderTicket(QWidget):
             self._working.setText("—")
             self._family_line.setText("—")
             return
-        position = self._broker.account.position(contract.con_id)
-        self._position.setText(self._position_text(position, contract))
+        position = self._entry.position(contract)
+        self._position.setText(position_text(position, contract))
         self._position.setStyleSheet(tone_style(Tone.WARN) if position is None else "")
-        working = self._broker.orders.working_orders(contract.con_id)
-        self._working.setText(self._working_text(working, contract))
-        self._family_line.setText(self._family_text(contract))
-
-    def _position_text(self, position: Position | None, contract: ListedContract) -> str:
-        if position is None:
-            return "Unknown: positions are not synced with the broker"
-        if position.quantity == 0:
-            return "Flat (0)"
-        average = position.avg_cost / contract.multiplier
-        return (
-            f"{'Long' if position.quantity > 0 else 'Short'} "
-            f"{signed_quantity_text(position.quantity)} @ {price_text(average, contract)}"
+        working = self._entry.working_orders(contract)
+        self._working.setText(
+            "Unknown until synced"
+            if working is None
+            else working_text(working, contract, _LISTED_WORKING)
         )
-
-    def _working_text(self, orders: tuple[WorkingOrder, ...], contract: ListedContract) -> str:
-        if not self._broker.account.positions_known:
-            return "Unknown until synced"
-        if not orders:
-            return "None"
-        parts = []
-        for order in orders[:_LISTED_WORKING]:
-            prices = [
-                price_text(p, contract)
-                for p in (order.stop_price, order.limit_price)
-                if p is not None
-            ]
-            parts.append(
-                f"{_side_word(order.side)} {quantity_text(order.remaining)} "
-                f"{order.order_type.value} {' / '.join(prices)}".strip()
-            )
-        more = len(orders) - _LISTED_WORKING
-        return " · ".join(parts) + (f" · and {more} more" if more > 0 else "")
-
-    def _family_text(self, contract: ListedContract) -> str:
-        """Positions and working orders of the same family elsewhere: other months, mini/micro."""
-        if not self._broker.account.positions_known:
-            return "Unknown until synced"
-        members = (product(contract.symbol), *siblings(contract.symbol))
-        ib_symbols = {m.ib_symbol for m in members}
-        names: dict[int, str] = {}
-        for member in members:
-            chain: FuturesChain | None = self._broker.contracts.cached(member.symbol)
-            if chain is not None:
-                names.update((c.con_id, c.local_symbol) for c in chain.contracts)
-        parts = [
-            f"{row.local_symbol} {signed_quantity_text(row.quantity)}"
-            for row in self._broker.account.portfolio()
-            if row.symbol in ib_symbols and row.con_id != contract.con_id and row.quantity
-        ]
-        counts: dict[str, int] = {}
-        for order in self._broker.orders.working_orders():
-            if order.con_id != contract.con_id and order.con_id in names:
-                name = names[order.con_id]
-                counts[name] = counts.get(name, 0) + 1
-        parts.extend(f"{count} working on {name}" for name, count in sorted(counts.items()))
-        others = ", ".join(m.symbol for m in members if m.symbol != contract.symbol)
-        if not parts:
-            return f"Nothing else held or working in {contract.symbol}" + (
-                f" or {others}" if others else ""
-            )
-        return " · ".join(parts)
+        family = self._entry.family(contract)
+        self._family_line.setText("Unknown until synced" if family is None else family.sentence)
 
     def _paint_outcome(self) -> None:
         contract = self._contract
-        quantity = self._quantity.value()
-        whole = quantity is not None and quantity > 0 and quantity == quantity.to_integral_value()
         if contract is None:
             self._result.setText("—")
             self._notional.setText("—")
             return
-        position = self._broker.account.position(contract.con_id)
+        fields = self._fields()
+        quantity = whole_quantity(fields.quantity)
+        position = self._entry.position(contract)
         if position is None:
             self._result.setText("Unknown: the current position is not synced")
-        elif quantity is None or not whole:
+        elif quantity is None:
             self._result.setText("Enter a whole number of contracts")
         else:
-            after_buy = position.quantity + quantity
-            after_sell = position.quantity - quantity
+            after_buy, after_sell = positions_after(position, quantity)
             self._result.setText(
-                f"Buy → {_position_words(after_buy)}   ·   Sell → {_position_words(after_sell)}"
+                f"Buy → {position_words(after_buy)}   ·   Sell → {position_words(after_sell)}"
             )
-        price = self._notional_price()
-        if price is None or quantity is None or not whole:
+        price = notional_price(fields, self._entry.reference_price(contract))
+        if price is None or quantity is None:
             self._notional.setText("No price yet" if price is None else "—")
             return
-        value = abs(price) * contract.multiplier * quantity
         self._notional.setText(
-            f"≈ {money_text(value)} {contract.currency}  "
+            f"≈ {money_text(notional(contract, price, quantity))} {contract.currency}  "
             f"({quantity_text(quantity)} × {quantity_text(contract.multiplier)} × "
             f"{price_text(price, contract)})"
         )
 
-    def _notional_price(self) -> Decimal | None:
-        order_type = self._order_type()
-        if order_type.needs_limit and self._limit.value() is not None:
-            return self._limit.value()
-        if order_type.needs_stop and self._stop.value() is not None:
-            return self._stop.value()
-        return self._reference_price()
-
     def _reference_price(self) -> Decimal | None:
-        quote = self._quote
-        if quote is None or self._contract is None or quote.con_id != self._contract.con_id:
-            return None
-        return quote.last_good_price()
+        contract = self._contract
+        return self._entry.reference_price(contract) if contract is not None else None
 
     # ---------------------------------------------------------------------- editing
     def _order_type(self) -> OrderType:
         return OrderType(str(self._type_box.currentData()))
+
+    def _fields(self) -> EntryFields:
+        """The order as the fields hold it now, for the order-entry model."""
+        return EntryFields(
+            contract=self._contract,
+            quantity=self._quantity.text(),
+            order_type=self._order_type(),
+            limit_price=self._limit.text(),
+            stop_price=self._stop.text(),
+            tif=str(self._tif_box.currentData()),
+            bracket=self._bracket.isChecked(),
+            take_profit=self._take_profit.text(),
+            stop_loss=self._stop_loss.text(),
+        )
 
     def _apply_order_type(self) -> None:
         order_type = self._order_type()
@@ -1008,13 +775,23 @@ class OrderTicket(QWidget):
         self._take_profit.setEnabled(bracket)
         self._stop_loss.setEnabled(bracket)
 
-    def _on_fields_edited(self, *_: object) -> None:
+    @Slot()
+    def _on_fields_edited(self) -> None:
         self._apply_order_type()
         self._click_error = None
         self._paint_outcome()
         self._schedule_preview(EDIT_PREVIEW_MS, restart=True)
 
-    def _on_quote_clicked(self, side: Side) -> None:
+    @Slot()
+    def _on_bid_button_clicked(self) -> None:
+        self._use_quote_price(Side.SELL)
+
+    @Slot()
+    def _on_ask_button_clicked(self) -> None:
+        self._use_quote_price(Side.BUY)
+
+    def _use_quote_price(self, side: Side) -> None:
+        """Put the price ``side`` would trade at now (a buy's ask, a sell's bid) into the limit."""
         quote = self._quote
         price = None if quote is None else quote.ask if side is Side.BUY else quote.bid
         if price is None:
@@ -1023,70 +800,18 @@ class OrderTicket(QWidget):
             self._type_box.setCurrentIndex(self._type_box.findData(OrderType.LIMIT.value))
         self._limit.set_value(price)
 
-    def _build(self, side: Side, *, preview: bool) -> OrderIntent:
-        contract = self._contract
-        if contract is None:
-            raise OrderValidationError("contract", "Choose a contract first")
-        if not self._quantity.text().strip():
-            raise OrderValidationError("quantity", "Enter a quantity: how many contracts")
-        order_type = self._order_type()
-        bracket = self._bracket.isChecked()
-        if bracket and not (self._take_profit.text().strip() or self._stop_loss.text().strip()):
-            raise OrderValidationError(
-                "take_profit", "Enter a take-profit, a stop-loss or both, or untick Bracket"
-            )
-        return build_intent(
-            contract=contract,
-            side=side,
-            quantity=self._quantity.text(),
-            order_type=order_type,
-            clock=self._ctx.clock,
-            limit_price=self._limit.text() if order_type.needs_limit else None,
-            stop_price=self._stop.text() if order_type.needs_stop else None,
-            tif=str(self._tif_box.currentData()),
-            take_profit=self._take_profit.text() if bracket else None,
-            stop_loss=self._stop_loss.text() if bracket else None,
-            reference_price=self._reference_price(),
-            account=self._broker.account.account,
-            key_factory=(lambda: _PREVIEW_KEY) if preview else self._broker.orders.new_key,
-        )
-
+    @Slot()
     def _preview(self) -> None:
         """Validate both sides and show every finding the broker's checks would raise now."""
         if self._contract is None:
             self._show_field_errors({})
             self._show_findings({})
             return
-        outcomes: dict[Side, OrderIntent | OrderValidationError] = {}
-        for side in Side:
-            try:
-                outcomes[side] = self._build(side, preview=True)
-            except OrderValidationError as error:
-                outcomes[side] = error
-        errors = [o for o in outcomes.values() if isinstance(o, OrderValidationError)]
-        shared: dict[str, str] = {}
-        # A side-specific error (a take-profit on the wrong side of the entry) is only shown
-        # when that side is clicked: the trader has not said which side they mean yet. An
-        # empty field is not an error until an order is asked for.
-        first = errors[0] if errors else None
-        if (
-            first is not None
-            and len(errors) == 2
-            and (first.field, first.message) == (errors[1].field, errors[1].message)
-            and not self._is_blank(first.field)
-        ):
-            shared[first.field] = first.message
-        self._show_field_errors(shared)
-        reports = {
-            side: self._broker.orders.assess(intent)
-            for side, intent in outcomes.items()
-            if isinstance(intent, OrderIntent)
-        }
-        self._show_findings(reports)
-        self._label_buttons(outcomes)
-        self._schedule_margins(
-            {side: intent for side, intent in outcomes.items() if isinstance(intent, OrderIntent)}
-        )
+        preview = self._entry.preview(self._fields())
+        self._show_field_errors(preview.errors)
+        self._show_findings(preview.reports)
+        self._label_buttons(preview.outcomes)
+        self._schedule_margins(preview.intents)
 
     # ----------------------------------------------------------------------- margin
     def _schedule_margins(self, intents: dict[Side, OrderIntent]) -> None:
@@ -1103,6 +828,7 @@ class OrderTicket(QWidget):
             return
         self._margin_timer.start()
 
+    @Slot()
     def _ask_margins(self) -> None:
         if self._broker.session.sync_info is None:
             self._margin.setText("No estimate while not connected")
@@ -1112,7 +838,7 @@ class OrderTicket(QWidget):
         self._margin.setText("Asking IB…")
         for side, intent in self._margin_asked.items():
             self._ctx.runner.start(
-                self._broker.orders.what_if(intent),
+                self._entry.margin(intent),
                 name=f"margin estimate {side.value}",
                 done=partial(self._on_margin, side, intent),
                 failed=partial(self._on_margin_failed, side, intent),
@@ -1129,14 +855,14 @@ class OrderTicket(QWidget):
             text = f"init {sign}{money_text(abs(change))} {impact.currency}"
             if impact.commission is not None:
                 text += f", fee {money_text(impact.commission)}"
-        self._margins[side] = f"{_side_word(side)}: {text}"
+        self._margins[side] = f"{side_word(side)}: {text}"
         self._paint_margins()
 
     def _on_margin_failed(self, side: Side, intent: OrderIntent, error: BaseException) -> None:
         if self._margin_asked.get(side) is not intent:
             return
         reason = error.reason if isinstance(error, OrderRefused) else str(error)
-        self._margins[side] = f"{_side_word(side)}: {reason}"
+        self._margins[side] = f"{side_word(side)}: {reason}"
         self._paint_margins()
 
     def _paint_margins(self) -> None:
@@ -1144,11 +870,8 @@ class OrderTicket(QWidget):
             "   ·   ".join(self._margins[s] for s in (Side.BUY, Side.SELL) if s in self._margins)
         )
 
-    def _is_blank(self, field: str) -> bool:
-        input_ = self._inputs.get(field)
-        return input_ is not None and not input_.text().strip()
-
-    def _show_field_errors(self, shared: dict[str, str]) -> None:
+    # --------------------------------------------------------------------- findings
+    def _show_field_errors(self, shared: Mapping[str, str]) -> None:
         messages = dict(shared)
         clicked = self._click_error
         if clicked is not None:
@@ -1161,7 +884,7 @@ class OrderTicket(QWidget):
         if other:
             self._say(" ".join(other), Tone.BAD)
 
-    def _show_findings(self, reports: dict[Side, RiskReport]) -> None:
+    def _show_findings(self, reports: Mapping[Side, RiskReport]) -> None:
         entries: list[tuple[Severity, str]] = []
         if len(reports) == 2:
             common = [f for f in reports[Side.BUY].findings if f in reports[Side.SELL].findings]
@@ -1170,7 +893,7 @@ class OrderTicket(QWidget):
         entries.extend((f.severity, f.message) for f in common)
         for side, report in reports.items():
             entries.extend(
-                (f.severity, f"{_side_word(side)}: {f.message}")
+                (f.severity, f"{side_word(side)}: {f.message}")
                 for f in report.findings
                 if f not in common
             )
@@ -1195,13 +918,13 @@ class OrderTicket(QWidget):
         )
         self._findings_label.setText(f"<table cellspacing='0' cellpadding='2'>{rows}</table>")
 
-    def _label_buttons(self, outcomes: dict[Side, OrderIntent | OrderValidationError]) -> None:
+    def _label_buttons(self, outcomes: Mapping[Side, OrderIntent | OrderValidationError]) -> None:
         for side, button in ((Side.BUY, self._buy), (Side.SELL, self._sell)):
             outcome = outcomes.get(side)
             if isinstance(outcome, OrderIntent):
-                button.setText(f"{_side_word(side)}\n{_button_caption(outcome)}")
+                button.setText(f"{side_word(side)}\n{order_caption(outcome)}")
             else:
-                button.setText(_side_word(side))
+                button.setText(side_word(side))
 
     # ---------------------------------------------------------------------- sending
     def _busy(self) -> bool:
@@ -1214,100 +937,47 @@ class OrderTicket(QWidget):
     def _send(self, side: Side) -> None:
         if self._busy():
             return
-        try:
-            intent = self._build(side, preview=False)
-        except OrderValidationError as error:
-            self._click_error = error
+        outcome = self._entry.place(side, self._fields())
+        if not (isinstance(outcome, Refused) and outcome.error is not None):
+            self._click_error = None
+        self._show(outcome)
+
+    def _show(self, outcome: EntryOutcome) -> None:
+        """Say what the order-entry model did, or ask the trader what it needs confirmed."""
+        if isinstance(outcome, NeedsConfirmation):
+            self._ask(outcome)
+        elif isinstance(outcome, Sent):
+            self._say(outcome.message, Tone.GOOD)
+            self._schedule_preview(0, restart=True)
+        elif outcome.error is not None:
+            self._click_error = outcome.error
             self._show_field_errors({})
-            self._say(f"Not sent: {error.message}.", Tone.BAD)
-            return
-        self._click_error = None
-        self._submit(intent, confirmed=False)
+            self._say(outcome.message, Tone.BAD)
+        else:
+            self._say(outcome.message, _REFUSAL_TONES[outcome.kind])
+            if outcome.kind is Refusal.BLOCKED:
+                self._schedule_preview(0, restart=True)
 
-    def _submit(self, intent: OrderIntent, *, confirmed: bool) -> None:
-        try:
-            self._broker.orders.submit(intent, confirmed=confirmed)
-        except ConfirmationNeeded as needed:
-            self._ask(
-                intent,
-                needed.report,
-                title="Confirm order",
-                summary=f"{describe_intent(intent)}?",
-                notes=(),
-                confirm_text=f"{_side_word(intent.side)} {quantity_text(intent.quantity)}",
-            )
-            return
-        except OrderRefused as refused:
-            self._on_refused(refused)
-            return
-        self._on_sent(intent)
-
-    def _on_refused(self, refused: OrderRefused) -> None:
-        report = refused.report
-        blocking = [f.message for f in report.of(Severity.BLOCK)] if report is not None else []
-        text = " ".join(blocking) or refused.reason
-        self._say(f"Blocked, nothing was sent: {text}", Tone.BAD)
-        self._schedule_preview(0, restart=True)
-
-    def _on_sent(self, intent: OrderIntent) -> None:
-        self._say(f"Sent: {describe_intent(intent)} (ref {intent.key}).", Tone.GOOD)
-        self._schedule_preview(0, restart=True)
-
-    def _ask(
-        self,
-        intent: OrderIntent,
-        report: RiskReport,
-        *,
-        title: str,
-        summary: str,
-        notes: Iterable[str],
-        confirm_text: str,
-    ) -> None:
+    def _ask(self, asked: NeedsConfirmation) -> None:
         dialog = ConfirmDialog(
-            title,
-            summary,
-            report.findings,
-            notes=tuple(notes),
-            confirm_text=confirm_text,
+            asked.title,
+            asked.summary,
+            asked.report.findings,
+            notes=asked.notes,
+            confirm_text=asked.confirm_text,
             parent=self,
         )
-        shown = frozenset(f.check for f in report.findings)
-        dialog.sig_decided.connect(
-            lambda confirmed: self._on_decided(intent, report, shown, confirmed, title, summary)
-        )
+        dialog.sig_decided.connect(partial(self._on_decided, asked))
         self._confirmation = dialog
         self._say("Waiting for your confirmation…", Tone.WARN)
         dialog.open()
 
-    def _on_decided(
-        self,
-        intent: OrderIntent,
-        report: RiskReport,
-        shown: frozenset[object],
-        confirmed: bool,
-        title: str,
-        summary: str,
-    ) -> None:
+    def _on_decided(self, asked: NeedsConfirmation, confirmed: bool) -> None:
         self._confirmation = None
-        if not confirmed:
-            self._broker.orders.decline(intent, report)
-            self._say(f"Declined, nothing was sent: {describe_intent(intent)}.", Tone.NEUTRAL)
-            return
-        # The market may have moved while the dialog was open: a check the trader has not seen
-        # yet is asked again rather than waved through by the earlier confirmation.
-        fresh = self._broker.orders.assess(intent)
-        unseen = [f for f in fresh.of(Severity.CONFIRM) if f.check not in shown]
-        if unseen and not fresh.blocked:
-            self._ask(
-                intent,
-                fresh,
-                title=title,
-                summary=summary,
-                notes=("Something changed while you were deciding; please check again.",),
-                confirm_text=f"{_side_word(intent.side)} {quantity_text(intent.quantity)}",
-            )
-            return
-        self._submit(intent, confirmed=True)
+        if confirmed:
+            self._show(self._entry.confirm(asked))
+        else:
+            self._say(self._entry.decline(asked), Tone.NEUTRAL)
 
 
 def _shape(intent: OrderIntent) -> tuple[object, ...]:

@@ -28,12 +28,12 @@ from PySide6.QtWidgets import (
 from ibconsole.broker.mapping import ACTIVE_STATUSES
 from ibconsole.broker.order_values import OrderRefused, OrderRow, RollFailure
 from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.order_words import price_text, quantity_text
 from ibconsole.domain.orders import Side, WorkingOrder
 from ibconsole.domain.quotes import Quote
 from ibconsole.domain.rollover import OrderAction, RollLeg, RollPlan, plan_roll
-from ibconsole.ui.blotter_models import quantity_text
 from ibconsole.ui.context import UiContext
-from ibconsole.ui.months import contract_name, exchange_time, price_text
+from ibconsole.ui.months import contract_name, exchange_time
 from ibconsole.ui.theme import Tone, tone_color, tone_style
 
 log = logging.getLogger(__name__)
