@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from decimal import Decimal
 
 from eventkit import Event
 
@@ -35,18 +34,21 @@ from ibconsole.broker.contracts import ContractService
 from ibconsole.broker.market_data import MarketDataService
 from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import OrderTracker
-from ibconsole.broker.order_values import MarginImpact, OrderRow, Reconciliation
 from ibconsole.broker.reconciler import Reconciler
 from ibconsole.broker.roll_coordinator import RollCoordinator
 from ibconsole.broker.session import Session
 from ibconsole.domain.clock import Clock
-from ibconsole.domain.orders import OrderIntent, OrderKeyFactory, WorkingOrder
-from ibconsole.domain.risk import RiskLimits, RiskReport
-from ibconsole.domain.rollover import RollPlan
-from ibconsole.journal import Journal, JournalOrder, OrderState
+from ibconsole.domain.orders import OrderIntent, OrderKeyFactory
+from ibconsole.domain.risk import RiskLimits
+from ibconsole.journal import Journal
 
 
 class OrderService:
+    """Orders for the rest of the console: ``submit``, ``assess``, ``decline``, ``what_if``,
+    ``cancel``, ``cancel_all``, ``modify`` and ``entry_block`` (the desk), ``rows``,
+    ``working_orders`` and ``wait_final`` (the tracker), ``reconcile``, ``roll`` and
+    ``retry_open``; the events listed above."""
+
     def __init__(
         self,
         session: Session,
@@ -83,21 +85,26 @@ class OrderService:
         self.fill_recorded = self._tracker.fill_recorded
         self.reconciled = self._reconciler.reconciled
         self.roll_failed = self._rolls.roll_failed
+        # What the rest of the console asks of orders, each answered by the part that knows.
+        self.working_orders = self._tracker.working_orders
+        self.rows = self._tracker.rows
+        self.wait_final = self._tracker.wait_final
+        self.entry_block = self._desk.entry_block
+        self.assess = self._desk.assess
+        self.submit = self._desk.submit
+        self.decline = self._desk.decline
+        self.what_if = self._desk.what_if
+        self.cancel = self._desk.cancel
+        self.cancel_all = self._desk.cancel_all
+        self.modify = self._desk.modify
+        self.new_key = self._desk.new_key
+        self.reconcile = self._reconciler.reconcile
+        self.roll = self._rolls.roll
+        self.retry_open = self._rolls.retry_open
 
     @property
     def limits(self) -> RiskLimits:
         return self._desk.limits
-
-    def new_key(self) -> str:
-        return self._desk.new_key()
-
-    # ----------------------------------------------------------------- queries
-    def working_orders(self, con_id: int | None = None) -> tuple[WorkingOrder, ...]:
-        """Orders live at the broker (any client), for one contract or all."""
-        return self._tracker.working_orders(con_id)
-
-    def rows(self) -> tuple[OrderRow, ...]:
-        return self._tracker.rows()
 
     def intent_of(self, order_id: int) -> OrderIntent | None:
         """Order ``order_id`` as entered here, on the terms IB works it now; None if it was placed
@@ -110,66 +117,3 @@ class OrderService:
         return replace(
             journalled.intent, quantity=quantity, limit_price=limit_price, stop_price=stop_price
         )
-
-    def entry_block(self) -> str:
-        """Why no order can be sent right now, or "" if orders may go."""
-        return self._desk.entry_block()
-
-    def assess(self, intent: OrderIntent) -> RiskReport:
-        """The pre-trade findings for ``intent`` with the live position, orders and quote."""
-        return self._desk.assess(intent)
-
-    async def wait_final(self, key: str) -> OrderState:
-        """Wait until the journal holds a final state for ``key`` (callers bound the wait)."""
-        return await self._tracker.wait_final(key)
-
-    # ---------------------------------------------------------------- commands
-    def submit(self, intent: OrderIntent, *, confirmed: bool = False) -> JournalOrder:
-        """Check, journal, then send ``intent``; see ``OrderDesk.submit``."""
-        return self._desk.submit(intent, confirmed=confirmed)
-
-    def decline(self, intent: OrderIntent, report: RiskReport) -> None:
-        """The trader said no at the confirmation: journal it, send nothing."""
-        self._desk.decline(intent, report)
-
-    async def what_if(self, intent: OrderIntent) -> MarginImpact:
-        """IB's margin and commission estimate for ``intent``; nothing is journalled."""
-        return await self._desk.what_if(intent)
-
-    def cancel(self, order_id: int, reason: str = "cancelled by you") -> None:
-        self._desk.cancel(order_id, reason)
-
-    def cancel_all(self) -> int:
-        """Cancel every working order this console can cancel; returns how many were sent."""
-        return self._desk.cancel_all()
-
-    def modify(
-        self,
-        order_id: int,
-        *,
-        quantity: Decimal | None = None,
-        limit_price: Decimal | None = None,
-        stop_price: Decimal | None = None,
-        confirmed: bool = False,
-    ) -> None:
-        """Change a working order in place after the same checks; see ``OrderDesk.modify``."""
-        self._desk.modify(
-            order_id,
-            quantity=quantity,
-            limit_price=limit_price,
-            stop_price=stop_price,
-            confirmed=confirmed,
-        )
-
-    def reconcile(self) -> Reconciliation:
-        """Compare every unfinished journal order with what the broker reports now."""
-        return self._reconciler.reconcile()
-
-    async def roll(self, plan: RollPlan) -> JournalOrder | None:
-        """Cancel the old month's orders, close it, open the new month, move the exits; see
-        ``RollCoordinator.roll``."""
-        return await self._rolls.roll(plan)
-
-    async def retry_open(self, plan: RollPlan) -> JournalOrder:
-        """Place (again) only the open leg of ``plan``; the close leg is never repeated."""
-        return await self._rolls.retry_open(plan)

@@ -20,7 +20,7 @@ from ibconsole.broker.order_tracker import LIVE_STATUSES, OrderTracker
 from ibconsole.broker.order_values import OrderRefused, RollFailure
 from ibconsole.broker.session import Session
 from ibconsole.domain.clock import Clock
-from ibconsole.domain.orders import OrderIntent, OrderType, Purpose, TimeInForce, WorkingOrder
+from ibconsole.domain.orders import OrderIntent, OrderType, Purpose, WorkingOrder, build_intent
 from ibconsole.domain.rollover import RollLeg, RollPlan, move_exits
 from ibconsole.journal import Journal, JournalOrder, OrderState
 
@@ -365,19 +365,15 @@ class RollCoordinator:
             return current.lifecycle.state if current else OrderState.UNKNOWN
 
     def _leg_intent(self, leg: RollLeg, purpose: Purpose) -> OrderIntent:
-        return OrderIntent(
-            key=self._desk.new_key(),
+        return build_intent(
             contract=leg.contract,
             side=leg.side,
             quantity=leg.quantity,
             order_type=OrderType.MARKET,
-            limit_price=None,
-            stop_price=None,
-            tif=TimeInForce.DAY,
-            bracket=None,
-            created_at=self._clock.now(),
+            clock=self._clock,
             purpose=purpose,
             account=self._account.account,
+            key_factory=self._desk.new_key,
         )
 
 

@@ -197,7 +197,7 @@ class OrderTicket(QWidget):
         bridge.sig_portfolio_changed.connect(self._on_bridge_state_changed)
         bridge.sig_order_changed.connect(self._on_bridge_state_changed)
         bridge.sig_synced.connect(self._on_bridge_state_changed)
-        bridge.sig_ended.connect(self._on_bridge_state_changed)
+        bridge.sig_ended.connect(self._on_bridge_ended)
 
     # ------------------------------------------------------------------------ public
     @property
@@ -279,6 +279,10 @@ class OrderTicket(QWidget):
 
     @Slot(object)
     def _on_bridge_state_changed(self, payload: object) -> None:
+        self._refresh_timer.request()
+
+    @Slot(str)
+    def _on_bridge_ended(self, reason: str) -> None:
         self._refresh_timer.request()
 
     def _schedule_preview(self, delay_ms: int, *, restart: bool) -> None:

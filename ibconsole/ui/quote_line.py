@@ -56,9 +56,8 @@ class QuoteLine(QWidget):
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(4)
-        row.addWidget(self._bid_button)
-        row.addWidget(self._ask_button)
-        row.addWidget(self._last)
+        for widget in (self._bid_button, self._ask_button, self._last):
+            row.addWidget(widget)
         row.addStretch(1)
         row.addWidget(self._feed)
 

@@ -16,11 +16,13 @@ from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QItemSelection,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
     Qt,
     QTimer,
+    Slot,
 )
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
@@ -437,6 +439,7 @@ class RolloverPanel(QWidget):
             raise ValueError(f"{symbol} is not in the watch list ({', '.join(self._families)})")
         self._table.selectRow(number)
 
+    @Slot()
     def refresh(self) -> None:
         """Re-read every family's months (the broker caches chains per trading day)."""
         if self._ctx.broker.session.sync_info is None and not self._months:
@@ -487,6 +490,7 @@ class RolloverPanel(QWidget):
         self._hint.setText(f"Could not refresh: {error}")
 
     # -------------------------------------------------------------- building
+    @Slot()
     def _rebuild(self) -> None:
         now = self._ctx.clock.now()
         portfolio = self._ctx.broker.account.portfolio()
@@ -578,6 +582,7 @@ class RolloverPanel(QWidget):
         else:
             self._hint.setText("Select a held position in its roll window to roll it.")
 
+    @Slot()
     def _on_roll_button_clicked(self) -> None:
         row = self._selected_row()
         candidate = row.roll_candidate if row is not None else None
@@ -592,6 +597,7 @@ class RolloverPanel(QWidget):
         self._update_roll_button()
         dialog.show()
 
+    @Slot(int)
     def _on_dialog_finished(self, result: int) -> None:
         dialog, self._dialog = self._dialog, None
         if dialog is not None:
@@ -602,15 +608,18 @@ class RolloverPanel(QWidget):
                 dialog.deleteLater()
         self._update_roll_button()
 
+    @Slot(QItemSelection, QItemSelection)
     def _on_table_selection_changed(self, *_: object) -> None:
         self._update_roll_button()
 
+    @Slot(QModelIndex)
     def _on_table_double_clicked(self, index: QModelIndex) -> None:
         row = self._model.row_at(index.row())
         if row is not None and row.roll_candidate is not None:
             self._on_roll_button_clicked()
 
     # ---------------------------------------------------- partial roll alert
+    @Slot(object)
     def _on_bridge_roll_failed(self, failure: RollFailure) -> None:
         detail = self._open_leg_message(failure)
         self._alert.show_failure(failure, detail)
@@ -633,6 +642,7 @@ class RolloverPanel(QWidget):
         ]
         return said[-1] if said else ""
 
+    @Slot(object)
     def retry_open(self, failure: RollFailure) -> None:
         """Place only the failed open leg again (the close leg is never repeated)."""
         self._alert.show_retrying()
@@ -696,9 +706,11 @@ class RolloverPanel(QWidget):
             log.error("retrying the open leg failed: %s", error)
 
     # ---------------------------------------------------------------- events
+    @Slot(object)
     def _on_bridge_synced(self, info: object) -> None:
         self.refresh()
 
+    @Slot(object)
     def _on_bridge_portfolio_changed(self, rows: object) -> None:
         if self._months:
             self._rebuild_timer.start()

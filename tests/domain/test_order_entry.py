@@ -39,7 +39,6 @@ from ibconsole.domain.orders import (
     OrderValidationError,
     Position,
     Side,
-    TimeInForce,
     WorkingOrder,
     build_intent,
 )
@@ -56,6 +55,18 @@ from ibconsole.domain.sessions import SessionWindow, TradingSessions, schedule_a
 D = Decimal
 T0 = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)
 CHICAGO = ZoneInfo("America/Chicago")
+ES = ListedContract(
+    symbol="ES",
+    local_symbol="ES202506",
+    con_id=1,
+    contract_month="202506",
+    last_trade=datetime(2025, 6, 20, 8, 30, tzinfo=CHICAGO),
+    exchange="CME",
+    currency="USD",
+    multiplier=D(50),
+    min_tick=D("0.25"),
+    trading_class="ES",
+)
 
 
 def contract(
@@ -66,21 +77,18 @@ def contract(
     multiplier: str = "50",
     last_trade: datetime | None = None,
 ) -> ListedContract:
-    return ListedContract(
+    """ES, or another month or member of a family, by the fields that differ."""
+    return replace(
+        ES,
         symbol=symbol,
         local_symbol=f"{symbol}{month}",
         con_id=con_id,
         contract_month=month,
-        last_trade=last_trade or datetime(2025, 6, 20, 8, 30, tzinfo=CHICAGO),
-        exchange="CME",
-        currency="USD",
+        last_trade=last_trade or ES.last_trade,
         multiplier=D(multiplier),
         min_tick=D(tick),
         trading_class=symbol,
     )
-
-
-ES = contract()
 
 
 def position(quantity: int, avg_price: str = "5000") -> Position:
@@ -519,9 +527,7 @@ def test_working_orders_read_in_short_with_how_many_more() -> None:
 
 
 def test_entry_fields_know_which_typed_fields_are_blank() -> None:
-    fields = EntryFields(
-        ES, " ", OrderType.LIMIT, limit_price="", stop_price=None, tif=TimeInForce.DAY
-    )
+    fields = EntryFields(ES, " ", OrderType.LIMIT, limit_price="", stop_price=None, tif="GTC")
     assert fields.blank("quantity")
     assert fields.blank("limit_price")
     assert fields.blank("stop_price")
