@@ -56,6 +56,7 @@ from ibconsole.domain.orders import (
     TimeInForce,
     WorkingOrder,
     build_intent,
+    parse_order_type,
 )
 from ibconsole.domain.risk import RiskLimits, RiskReport, Severity
 
@@ -137,7 +138,7 @@ class OrderEntry:
             raise OrderValidationError("contract", "Choose a contract first")
         if fields.blank("quantity"):
             raise OrderValidationError("quantity", "Enter a quantity: how many contracts")
-        order_type = OrderType(fields.order_type)
+        order_type = parse_order_type(fields.order_type)
         if fields.bracket and fields.blank("take_profit") and fields.blank("stop_loss"):
             raise OrderValidationError(
                 "take_profit", "Enter a take-profit, a stop-loss or both, or untick Bracket"
@@ -228,7 +229,7 @@ class OrderEntry:
         if asked.change is None:
             self._orders.decline(asked.intent, asked.report)
             return f"Declined, nothing was sent: {describe_intent(asked.intent)}."
-        return f"Declined, the order works unchanged: {describe_intent(asked.intent)}."
+        return f"Declined: order {asked.change.order_id} works unchanged."
 
     def flatten(self, contract: ListedContract | None) -> EntryOutcome:
         """Close the whole position in ``contract`` at market: always asks first."""

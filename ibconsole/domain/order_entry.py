@@ -24,6 +24,7 @@ from ibconsole.domain.orders import (
     Side,
     TimeInForce,
     WorkingOrder,
+    parse_order_type,
     usable_number,
 )
 from ibconsole.domain.products import Product, product, siblings
@@ -31,6 +32,10 @@ from ibconsole.domain.risk import Check, RiskReport
 
 # What a trader may type or a signal may carry into a number field.
 Number = Decimal | int | str
+
+
+# The fields a trader types (or a signal fills), as ``OrderValidationError.field`` names them.
+_TYPED = frozenset({"quantity", "limit_price", "stop_price", "take_profit", "stop_loss"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +57,10 @@ class EntryFields:
     stop_loss: Number | None = None
 
     def blank(self, field: str) -> bool:
-        """Is the field named like an ``OrderValidationError.field`` left empty?"""
-        value = getattr(self, field, None)
+        """Is the typed field named like an ``OrderValidationError.field`` left empty?"""
+        if field not in _TYPED:
+            return False
+        value = getattr(self, field)
         return value is None or (isinstance(value, str) and not value.strip())
 
 
@@ -149,7 +156,10 @@ def notional(contract: ListedContract, price: Decimal, quantity: Decimal) -> Dec
 
 def notional_price(fields: EntryFields, reference: Decimal | None) -> Decimal | None:
     """The price a notional is figured at: the order's own limit or stop, else the market's."""
-    order_type = OrderType(fields.order_type)
+    try:
+        order_type = parse_order_type(fields.order_type)
+    except OrderValidationError:
+        return reference
     for needed, raw in (
         (order_type.needs_limit, fields.limit_price),
         (order_type.needs_stop, fields.stop_price),

@@ -36,6 +36,7 @@ __all__ = [
     "build_intent",
     "is_on_tick",
     "parse_decimal",
+    "parse_order_type",
     "snap_to_tick",
     "stop_loss_key",
     "take_profit_key",
@@ -351,6 +352,12 @@ def _parse_enum(field_name: str, enum: type[_E], raw: object) -> _E:
     raise OrderValidationError(field_name, f"{raw!r} is not one of {allowed}")
 
 
+def parse_order_type(raw: object) -> OrderType:
+    """An order type as IB spells it ("LMT") or by name ("limit", "STOP_LIMIT"), or
+    ``OrderValidationError`` naming the field."""
+    return _parse_enum("order_type", OrderType, raw)
+
+
 def _on_tick(
     field_name: str, label: str, price: Decimal, tick: Decimal, policy: TickPolicy, side: Side
 ) -> Decimal:
@@ -424,7 +431,7 @@ def build_intent(
     ``reference_price`` (the last good quote) when one is given. Raises ``OrderValidationError``.
     """
     side_ = _parse_enum("side", Side, side)
-    type_ = _parse_enum("order_type", OrderType, order_type)
+    type_ = parse_order_type(order_type)
     tif_ = _parse_enum("tif", TimeInForce, tif)
 
     qty = parse_decimal("quantity", "Quantity", quantity)

@@ -53,7 +53,8 @@ async def test_a_ladder_click_is_one_call_checked_journalled_and_sent_once(
 
 
 async def test_a_signal_sells_at_market_through_the_same_path(rig: Rig, wait_for: WaitFor) -> None:
-    outcome = rig.broker.entry.place(Side.SELL, EntryFields(rig.es, "2"))
+    # as a signal's JSON says it: "sell 2 market"
+    outcome = rig.broker.entry.place(Side.SELL, EntryFields(rig.es, "2", "market"))
 
     assert isinstance(outcome, Sent), outcome
     assert outcome.intent is not None
@@ -119,6 +120,7 @@ async def test_invalid_fields_name_the_field_and_nothing_is_journalled(rig: Rig)
             "not a multiple of the tick",
         ),
         (EntryFields(rig.es, 1, bracket=True), "take_profit", "or untick Bracket"),
+        (EntryFields(rig.es, 1, "trailing"), "order_type", "'trailing' is not one of MKT"),
     ]
     for fields, field, words in cases:
         outcome = rig.broker.entry.place(Side.BUY, fields)
@@ -217,7 +219,7 @@ async def test_a_change_is_checked_asked_and_sent_in_place(rig: Rig, wait_for: W
     assert isinstance(asked, NeedsConfirmation), asked
     assert Check.PRICE_BAND in asked.shown
     assert asked.intent.limit_price == far
-    assert entry.decline(asked).startswith("Declined, the order works unchanged")
+    assert entry.decline(asked) == f"Declined: order {order_id} works unchanged."
     assert not any(o.is_modify for o in rig.gw.orders)
 
     changed = entry.modify(OrderChange(order_id, quantity=Decimal(2), limit_price=rig.bid(-6)))

@@ -157,10 +157,12 @@ def test_notional_is_price_times_multiplier_times_quantity(
         (OrderType.MARKET, "4990.25", "5010", D("5001")),  # the market's price
         (OrderType.LIMIT, "", "5010", D("5001")),  # no limit typed yet
         (OrderType.LIMIT, "abc", "", D("5001")),  # nor a usable one
+        ("limit", "4990.25", "", D("4990.25")),  # as a signal spells it
+        ("trailing", "4990.25", "", D("5001")),  # a type the console does not know: the market
     ],
 )
 def test_the_notional_is_figured_at_the_orders_own_price_else_the_markets(
-    order_type: OrderType, limit: str, stop: str, expected: Decimal
+    order_type: OrderType | str, limit: str, stop: str, expected: Decimal
 ) -> None:
     fields = EntryFields(ES, "1", order_type, limit_price=limit, stop_price=stop)
     assert notional_price(fields, D("5001")) == expected
@@ -532,4 +534,5 @@ def test_entry_fields_know_which_typed_fields_are_blank() -> None:
     assert fields.blank("limit_price")
     assert fields.blank("stop_price")
     assert not fields.blank("tif")  # not a typed field
+    assert not replace(fields, contract=None).blank("contract")
     assert not replace(fields, quantity="2").blank("quantity")
