@@ -86,10 +86,6 @@ class OrderEntry:
     def limits(self) -> RiskLimits:
         return self._orders.limits
 
-    def entry_block(self) -> str:
-        """Why no order can be sent right now, or "" if orders may go."""
-        return self._orders.entry_block()
-
     def reference_price(self, contract: ListedContract) -> Decimal | None:
         """The market's price for ``contract``: the last good quote's (last, else mid)."""
         quote = self._market.quote(contract.con_id)
