@@ -57,7 +57,7 @@ from bench.stress_rig import (
     sim_bar_streams,
     until,
 )
-from ibconsole.broker.orders import ConfirmationNeeded, OrderRefused, OrderRow
+from ibconsole.broker.order_values import ConfirmationNeeded, OrderRefused, OrderRow
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.orders import OrderIntent, OrderValidationError, build_intent
 from ibconsole.domain.rollover import RolloverSettings, RollPlan, plan_roll

@@ -43,7 +43,7 @@ from eventkit import Event
 from bench.process_meter import rss_bytes
 from bench.stress_rig import AS_OF, CrashWatch, build_broker, log_to_stderr, until
 from ibconsole.broker.broker import Broker
-from ibconsole.broker.orders import ConfirmationNeeded, OrderRefused
+from ibconsole.broker.order_values import ConfirmationNeeded, OrderRefused
 from ibconsole.domain.clock import OffsetClock
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.health import BackoffPolicy, BreakerPolicy, HealthSettings, HealthState

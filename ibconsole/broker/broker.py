@@ -22,6 +22,7 @@ import random
 from ibconsole.broker.account import AccountService
 from ibconsole.broker.contracts import ContractService
 from ibconsole.broker.market_data import MarketDataService
+from ibconsole.broker.order_entry import OrderEntry
 from ibconsole.broker.orders import OrderService
 from ibconsole.broker.session import Endpoint, Session
 from ibconsole.domain.clock import Clock
@@ -63,6 +64,8 @@ class Broker:
             clock,
             request_timeout=request_timeout,
         )
+        # Every entry point (ticket, ladder, chain, chart, signal inbox) orders through this.
+        self.entry = OrderEntry(self.orders, self.account, self.market, self.contracts, clock)
 
     async def start(self) -> None:
         await self.session.connect()

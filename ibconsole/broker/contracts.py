@@ -18,7 +18,12 @@ from ibconsole.broker.mapping import listed_contract
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.products import Product, product
-from ibconsole.domain.sessions import TradingSessions, calendar_sessions, parse_ib_hours
+from ibconsole.domain.sessions import (
+    TradingSessions,
+    calendar_sessions,
+    parse_ib_hours,
+    schedule_at,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,21 +74,12 @@ class ContractService:
         calendar when IB gave none for now; None when neither can tell."""
         now = self._clock.now()
         month = self.by_con_id(contract.con_id)
-        if (
-            month is not None
-            and month.trading_hours is not None
-            and month.trading_hours.covers(now)
-        ):
-            return month.trading_hours.is_open(now)
-        spec = product(contract.symbol)
-        today = now.date()
-        try:
-            sessions = calendar_sessions(
-                spec.calendar, today - timedelta(days=3), today + timedelta(days=3)
-            )
-        except ValueError:
-            return None
-        return sessions.is_open(now) if sessions.covers(now) else None
+        schedule = schedule_at(
+            now,
+            month.trading_hours if month is not None else None,
+            lambda: _calendar_around(product(contract.symbol).calendar, now.date()),
+        )
+        return schedule.is_open(now) if schedule is not None else None
 
     def by_con_id(self, con_id: int) -> ListedMonth | None:
         for chain in self._cache.values():
@@ -177,4 +173,11 @@ def _hours(text: str, zone: str, source: str) -> TradingSessions | None:
     except ValueError:
         # A schedule IB garbled must not hide the contract: sessions fall back to the calendar.
         log.warning("unusable %s %r: falling back to the exchange calendar", source, text[:80])
+        return None
+
+
+def _calendar_around(name: str, today: date) -> TradingSessions | None:
+    try:
+        return calendar_sessions(name, today - timedelta(days=3), today + timedelta(days=3))
+    except ValueError:
         return None

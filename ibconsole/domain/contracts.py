@@ -16,6 +16,12 @@ def parse_contract_month(contract_month: str) -> tuple[int, int]:
     raise ValueError(f"A contract month reads YYYYMM, got {contract_month!r}")
 
 
+def decimal_places(value: Decimal) -> int:
+    """How many decimals ``value`` needs (0.25 → 2, 5 → 0); a tick's say how its prices read."""
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
 @dataclass(frozen=True, slots=True)
 class ListedContract:
     """One tradable contract month of a product."""
@@ -37,3 +43,8 @@ class ListedContract:
             parse_contract_month(self.contract_month)
         except ValueError as error:
             raise ValueError(f"{self.local_symbol}: {error}") from None
+
+    @property
+    def price_places(self) -> int:
+        """The decimals of this contract's prices: those of its tick."""
+        return decimal_places(self.min_tick)

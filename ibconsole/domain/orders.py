@@ -36,9 +36,11 @@ __all__ = [
     "build_intent",
     "is_on_tick",
     "parse_decimal",
+    "parse_order_type",
     "snap_to_tick",
     "stop_loss_key",
     "take_profit_key",
+    "usable_number",
     "validate_key",
 ]
 
@@ -321,6 +323,15 @@ def parse_decimal(field_name: str, label: str, raw: object) -> Decimal:
     return value
 
 
+def usable_number(raw: object) -> Decimal | None:
+    """The number in ``raw`` by ``parse_decimal``'s rule; None when it is empty or unusable (the
+    intent's validation then says why)."""
+    try:
+        return parse_decimal("field", "value", raw)
+    except OrderValidationError:
+        return None
+
+
 def _parse_optional_price(field_name: str, label: str, raw: object) -> Decimal | None:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
@@ -339,6 +350,12 @@ def _parse_enum(field_name: str, enum: type[_E], raw: object) -> _E:
                 return member
     allowed = ", ".join(m.value for m in enum)
     raise OrderValidationError(field_name, f"{raw!r} is not one of {allowed}")
+
+
+def parse_order_type(raw: object) -> OrderType:
+    """An order type as IB spells it ("LMT") or by name ("limit", "STOP_LIMIT"), or
+    ``OrderValidationError`` naming the field."""
+    return _parse_enum("order_type", OrderType, raw)
 
 
 def _on_tick(
@@ -414,7 +431,7 @@ def build_intent(
     ``reference_price`` (the last good quote) when one is given. Raises ``OrderValidationError``.
     """
     side_ = _parse_enum("side", Side, side)
-    type_ = _parse_enum("order_type", OrderType, order_type)
+    type_ = parse_order_type(order_type)
     tif_ = _parse_enum("tif", TimeInForce, tif)
 
     qty = parse_decimal("quantity", "Quantity", quantity)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import Enum, StrEnum
 from types import MappingProxyType
 
+from ibconsole.domain.contracts import decimal_places
 from ibconsole.domain.orders import OrderIntent, OrderType, Position, Side, WorkingOrder, is_on_tick
 from ibconsole.domain.quotes import Quote
 from ibconsole.domain.trading_mode import AccountMode
@@ -170,6 +171,11 @@ class RiskReport:
     def of(self, severity: Severity) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.severity is severity)
 
+    @property
+    def blocking_text(self) -> str:
+        """The blocking findings in one paragraph, "" when nothing blocks."""
+        return " ".join(f.message for f in self.of(Severity.BLOCK))
+
     def allows(self, *, confirmed: bool) -> bool:
         """True when the order may be sent, given whether the trader confirmed the warnings."""
         return not self.blocked and (confirmed or not self.needs_confirmation)
@@ -179,14 +185,9 @@ def _num(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
-def _places(value: Decimal) -> int:
-    exponent = value.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
 def _price(value: Decimal, tick: Decimal) -> str:
     """A price with at least the decimals of the tick (5000.00 for ES), never fewer than it has."""
-    return f"{value:.{max(_places(value), _places(tick))}f}"
+    return f"{value:.{max(decimal_places(value), decimal_places(tick))}f}"
 
 
 def _money(value: Decimal, currency: str) -> str:

@@ -257,6 +257,33 @@ class RolloverView:
         return self.front.roll_date
 
 
+def trading_months(
+    contracts: Sequence[ListedContract], now: datetime
+) -> tuple[ListedContract, ...]:
+    """The months of ``contracts`` still trading at ``now`` (last trade after it), in order."""
+    return tuple(c for c in contracts if c.last_trade > now)
+
+
+def order_month(
+    view: RolloverView, listed: Sequence[ListedContract], keep: ListedContract | None = None
+) -> ListedContract | None:
+    """The month of ``listed`` (those trading) a new order of the family goes to: ``keep`` (the
+    trader's choice) while it trades, else the active month, else the nearest; None if none."""
+    for candidate in (keep, view.active):
+        if candidate is not None and candidate in listed:
+            return candidate
+    return listed[0] if listed else None
+
+
+def roll_target(view: RolloverView, held: ListedContract) -> ListedContract | None:
+    """The month a position in ``held`` rolls into: the active month, else the next one, the
+    first of them that expires after ``held``; None when neither does."""
+    for candidate in (view.active, view.next.contract if view.next else None):
+        if candidate is not None and candidate.last_trade > held.last_trade:
+            return candidate
+    return None
+
+
 def _in_cycle(contract: ListedContract, item: Product) -> bool:
     return MONTH_CODES[int(contract.contract_month[4:]) - 1] in item.cycle
 

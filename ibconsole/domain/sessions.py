@@ -15,7 +15,7 @@ import re
 import warnings
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -124,6 +124,23 @@ class TradingSessions:
         closes = [w.close.astimezone(zone).time() for w in self.windows]
         usual = max(Counter(closes).most_common(), key=lambda item: (item[1], item[0]))[0]
         return tuple(w for w, at in zip(self.windows, closes, strict=True) if at < usual)
+
+
+def schedule_at(
+    instant: datetime,
+    ib_hours: TradingSessions | None,
+    calendar: Callable[[], TradingSessions | None],
+) -> TradingSessions | None:
+    """The schedule that says whether a market is open at ``instant``: IB's trading hours first,
+    the exchange calendar as the fallback, None when neither covers ``instant``.
+
+    ``calendar`` is only called when IB's hours do not cover ``instant``: reading an
+    exchange_calendars calendar costs tens of milliseconds.
+    """
+    if ib_hours is not None and ib_hours.covers(instant):
+        return ib_hours
+    sessions = calendar()
+    return sessions if sessions is not None and sessions.covers(instant) else None
 
 
 def _normalise(windows: Iterable[SessionWindow]) -> tuple[SessionWindow, ...]:

@@ -14,7 +14,7 @@ from datetime import datetime
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from ibconsole.broker.orders import RollFailure
+from ibconsole.broker.order_values import RollFailure
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.health import local_time
 

@@ -23,12 +23,12 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 
-from ibconsole.broker.orders import OrderRow
+from ibconsole.broker.order_values import OrderRow
 from ibconsole.domain.account import PortfolioRow
 from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.order_words import price_text, quantity_text, side_word, signed_quantity_text
 from ibconsole.domain.orders import Side
 from ibconsole.journal import JournalFill, JournalOrder, OrderState
-from ibconsole.ui.months import price_text
 from ibconsole.ui.theme import Tone, tone_color
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -38,16 +38,6 @@ NO_VALUE = "—"
 
 
 # ------------------------------------------------------------------------------- figures
-
-
-def quantity_text(value: Decimal) -> str:
-    return f"{value.normalize():,f}"
-
-
-def signed_quantity_text(value: Decimal) -> str:
-    """ "+2", "-3", "0": a position's direction is read from its sign as well as its words."""
-    text = quantity_text(abs(value))
-    return f"+{text}" if value > 0 else f"-{text}" if value < 0 else "0"
 
 
 def money_text(value: Decimal | None, *, signed: bool = False) -> str:
@@ -476,10 +466,6 @@ class SnapshotTableModel(QAbstractTableModel, Generic[R]):
 # ---------------------------------------------------------------------------- columns
 
 
-def _side_text(side: Side) -> str:
-    return "Buy" if side is Side.BUY else "Sell"
-
-
 def side_color(side: Side) -> QColor:
     """Buy in the palette's blue and sell in red, as trading screens conventionally show them."""
     return status_color(StatusKind.ACTIVE) if side is Side.BUY else tone_color(Tone.BAD)
@@ -505,7 +491,7 @@ ORDER_COLUMNS: tuple[Column[OrderLine], ...] = (
     # Status comes first after the button so a narrow dock still shows where each order stands.
     Column("Status", lambda o: o.status, color=lambda o: status_color(o.kind)),
     Column("Contract", lambda o: o.local_symbol),
-    Column("Side", lambda o: _side_text(o.side), color=lambda o: side_color(o.side)),
+    Column("Side", lambda o: side_word(o.side), color=lambda o: side_color(o.side)),
     Column("Qty", lambda o: quantity_text(o.quantity), numeric=True, sort=lambda o: o.quantity),
     Column("Type", lambda o: o.order_type),
     Column(
@@ -547,7 +533,7 @@ FILL_COLUMNS: tuple[Column[FillLine], ...] = (
         tip=lambda f: f.time.astimezone().isoformat(" ", "seconds"),
     ),
     Column("Contract", lambda f: f.local_symbol),
-    Column("Side", lambda f: _side_text(f.side), color=lambda f: side_color(f.side)),
+    Column("Side", lambda f: side_word(f.side), color=lambda f: side_color(f.side)),
     Column("Qty", lambda f: quantity_text(f.quantity), numeric=True, sort=lambda f: f.quantity),
     Column(
         "Price",

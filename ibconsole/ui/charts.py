@@ -19,9 +19,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Slot
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPicture, QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QButtonGroup,
     QComboBox,
     QGraphicsItem,
@@ -36,12 +37,13 @@ from PySide6.QtWidgets import (
 from ibconsole.broker.market_data import BarKey
 from ibconsole.domain.bars import BAR_SIZES, Bar, BarGap, bar_length
 from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.order_words import price_text
 from ibconsole.domain.products import product
 from ibconsole.domain.quotes import MarketDataType, Quote
 from ibconsole.domain.rollover import RolloverView
 from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.context import UiContext
-from ibconsole.ui.months import WATCH_LIST, contract_name, price_text, rollover_view
+from ibconsole.ui.months import WATCH_LIST, contract_name, rollover_view
 from ibconsole.ui.theme import Tone, tone_style
 
 log = logging.getLogger(__name__)
@@ -524,9 +526,11 @@ class ChartPanel(QWidget):
         self._message.show()
 
     # ----------------------------------------------------------------- events
+    @Slot(object)
     def _on_bridge_synced(self, info: object) -> None:
         self._subscribe_or_default()
 
+    @Slot(int)
     def _on_symbol_activated(self, index: int) -> None:
         symbol = self._symbol.itemText(index)
         self._ctx.runner.start(
@@ -541,9 +545,11 @@ class ChartPanel(QWidget):
     def _on_picked_view(self, view: RolloverView) -> None:
         self.show_contract(view.active)
 
+    @Slot(QAbstractButton)
     def _on_timeframes_clicked(self, button: QToolButton) -> None:
         self.set_bar_size(str(button.property("barSize")))
 
+    @Slot(object)
     def _on_bridge_quotes_updated(self, quotes: tuple[Quote, ...]) -> None:
         if self._shown is None:
             return
@@ -554,6 +560,7 @@ class ChartPanel(QWidget):
                 self._dirty_quote = True
                 self._repaint_timer.request()
 
+    @Slot(object, object)
     def _on_bridge_bars_reset(self, key: BarKey, bars: tuple[Bar, ...]) -> None:
         if self._shown is None or key != self._shown.key:
             return
@@ -564,6 +571,7 @@ class ChartPanel(QWidget):
         self._follow = True
         self._repaint_timer.request()
 
+    @Slot(object, object, bool)
     def _on_bridge_bar_updated(self, key: BarKey, bar: Bar, new_bar: bool) -> None:
         if self._shown is None or key != self._shown.key:
             return
@@ -579,6 +587,7 @@ class ChartPanel(QWidget):
             return  # an update of a bar older than the newest one: IB never revises those
         self._repaint_timer.request()
 
+    @Slot(object, object)
     def _on_bridge_gap_marked(self, key: BarKey, gap: BarGap) -> None:
         if self._shown is None or key != self._shown.key:
             return
@@ -663,8 +672,7 @@ class ChartPanel(QWidget):
             self._show_state()
             return
         contract = shown.contract
-        places = max(0, -int(contract.min_tick.normalize().as_tuple().exponent))
-        self._last_tag.format = f"{{value:,.{places}f}}"
+        self._last_tag.format = f"{{value:,.{contract.price_places}f}}"
         for name, value in (("last", quote.last), ("bid", quote.bid), ("ask", quote.ask)):
             line = self._lines[name]
             if value is None:
@@ -702,6 +710,7 @@ class ChartPanel(QWidget):
             self._price.addItem(region, ignoreBounds=True)
             self._regions.append(region)
 
+    @Slot()
     def _show_state(self) -> None:
         text, tone = self._state_words()
         self._state.setText(text)

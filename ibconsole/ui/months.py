@@ -1,6 +1,6 @@
 """Which month of a futures family is front, next and active now: the chain from the broker, the
 exchange's business calendar over it and the rollover rules, in the one place the window asks;
-and how the window writes a contract's dates and prices.
+and how the window writes a contract's name and dates.
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from ibconsole.broker.broker import Broker
@@ -87,11 +86,3 @@ def exchange_time(instant: datetime, contract: ListedContract, *, year: bool = T
 def exchange_day(day: date, *, year: bool = True) -> str:
     """A trade date as the window writes it: "Thu 13 Mar 2025"."""
     return day.strftime("%a %d %b %Y" if year else "%a %d %b")
-
-
-def price_text(price: Decimal | None, contract: ListedContract, signed: bool = False) -> str:
-    """A price with the decimals of the contract's tick and thousands separators; "—" if None."""
-    if price is None:
-        return "—"
-    places = max(0, -int(contract.min_tick.normalize().as_tuple().exponent))
-    return f"{price:{'+' if signed else ''},.{places}f}"

@@ -1,88 +1,69 @@
 """The manual order ticket: contract, size, type, tick-true prices, TIF and bracket, with the
 position, working orders, notional and every pre-trade finding in view before anything is sent.
 
-Buy and Sell build the intent (``domain.orders.build_intent``) and hand it to the broker's order
-service, which checks, journals and sends it; findings that need the trader's word open the
-confirmation dialog. Enter never sends an order: only the Buy and Sell buttons (or the window's
-shortcuts, through ``buy()``/``sell()``) do.
+A view over the broker's order-entry model (``broker.order_entry.OrderEntry``): the fields go to
+the model as they are typed, and it answers with each side's findings; Buy and Sell hand it the
+fields and show its answer, opening the confirmation dialog when it asks for the trader's word.
+Enter never sends an order: only the Buy and Sell buttons (or the window's shortcuts, through
+``buy()``/``sell()``) do.
 """
 
 from __future__ import annotations
 
-import calendar
-import html
 import logging
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import partial
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QValidator, QWheelEvent
-from PySide6.QtWidgets import (
-    QAbstractSpinBox,
-    QCheckBox,
-    QComboBox,
-    QFrame,
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSizePolicy,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from ibconsole.broker.contracts import FuturesChain
-from ibconsole.broker.orders import ConfirmationNeeded, MarginImpact, OrderRefused
 from ibconsole.domain.contracts import ListedContract
-from ibconsole.domain.orders import (
-    OrderIntent,
-    OrderType,
-    OrderValidationError,
-    Position,
-    Purpose,
-    Side,
-    SnapDirection,
-    TimeInForce,
-    WorkingOrder,
-    build_intent,
-    parse_decimal,
-    snap_to_tick,
+from ibconsole.domain.order_entry import (
+    EntryOutcome,
+    NeedsConfirmation,
+    Refusal,
+    Refused,
+    Sent,
+    notional,
+    notional_price,
+    positions_after,
+    whole_quantity,
 )
-from ibconsole.domain.products import PRODUCTS, product, siblings
-from ibconsole.domain.quotes import Quote
-from ibconsole.domain.risk import RiskReport, Severity
-from ibconsole.domain.rollover import RollStatus
-from ibconsole.ui.blotter_models import (
-    money_text,
+from ibconsole.domain.order_words import (
+    order_caption,
+    position_words,
+    price_text,
     quantity_text,
-    signed_quantity_text,
-    tabular_font,
+    side_word,
 )
+from ibconsole.domain.orders import OrderIntent, OrderValidationError, Side
+from ibconsole.domain.quotes import Quote
+from ibconsole.ui.blotter_models import money_text, tabular_font
+from ibconsole.ui.captions import captioned, rule, section
 from ibconsole.ui.coalescing import CoalescingTimer
-from ibconsole.ui.confirm_dialog import ConfirmDialog, severity_word
+from ibconsole.ui.confirm_dialog import ConfirmDialog
 from ibconsole.ui.context import UiContext
-from ibconsole.ui.months import FamilyMonths, family_months, price_text
-from ibconsole.ui.theme import Tone, tone_color, tone_style
+from ibconsole.ui.contract_picker import ContractPicker
+from ibconsole.ui.findings_view import FindingsView
+from ibconsole.ui.holdings_view import HoldingsView
+from ibconsole.ui.margin_view import MarginView
+from ibconsole.ui.order_form import OrderForm
+from ibconsole.ui.quote_line import QuoteLine
+from ibconsole.ui.theme import Tone, tone_style
 
 log = logging.getLogger(__name__)
 
 REFRESH_MS = 150  # coalesces quote, position and order events into one repaint
 EDIT_PREVIEW_MS = 200  # findings follow typing after this pause
 EVENT_PREVIEW_MS = 500  # findings follow the market at most this often
-QUOTE_AGE_MS = 1000  # the quote's age label is re-read this often
-MARGIN_DEBOUNCE_MS = 400  # a what-if goes to IB once the trader pauses editing
-_PREVIEW_KEY = "preview"
-_LISTED_WORKING = 3
 
-_NUMBER = re.compile(r"^\s*-?[\d,]*\.?\d*\s*$")
-
-_ROLL_WORDS = {
-    RollStatus.OK: "",
-    RollStatus.ROLL_WINDOW: "roll window",
-    RollStatus.MUST_ROLL: "must roll",
-    RollStatus.EXPIRED: "expired",
+# How loudly each reason for sending nothing is said.
+_REFUSAL_TONES = {
+    Refusal.INVALID: Tone.BAD,
+    Refusal.BLOCKED: Tone.BAD,
+    Refusal.UNKNOWN: Tone.WARN,
+    Refusal.NOTHING: Tone.NEUTRAL,
 }
 
 _BUTTON_STYLE = """
@@ -94,200 +75,6 @@ QPushButton#%(name)s:hover { background: %(hover)s; }
 QPushButton#%(name)s:pressed { background: %(pressed)s; }
 QPushButton#%(name)s:disabled { background: #9aa0a6; color: #eef0f2; }
 """
-
-
-def _places(step: Decimal) -> int:
-    exponent = step.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-def _parse(text: str) -> Decimal | None:
-    """The field's number by the domain's rule; None when it is empty or unusable (the
-    intent's validation then says why)."""
-    try:
-        return parse_decimal("field", "value", text)
-    except OrderValidationError:
-        return None
-
-
-class DecimalSpinBox(QAbstractSpinBox):
-    """A number field over exact decimal text; empty means "no value".
-
-    The arrows and PgUp/PgDn step by ``step`` along its grid (``snap_to_tick``), starting from
-    the anchor (the market) when the field is empty. Typed or pasted text stays as typed: the
-    ticket says when it is off the tick rather than changing it silently. The mouse wheel only
-    steps a focused field, so scrolling the dock never moves a price.
-
-    Signals:
-        sig_edited()   the text changed (typed, pasted, stepped or set)
-    """
-
-    sig_edited = Signal()
-
-    def __init__(
-        self, step: Decimal, *, minimum: Decimal | None = None, parent: QWidget | None = None
-    ) -> None:
-        super().__init__(parent)
-        self._step = step
-        self._minimum = minimum
-        self._anchor: Callable[[], Decimal | None] = lambda: None
-        self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.setAccelerated(True)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setFont(tabular_font())
-        self.lineEdit().textChanged.connect(self._on_line_text_changed)
-
-    def set_step(self, step: Decimal) -> None:
-        self._step = step
-
-    def set_anchor(self, anchor: Callable[[], Decimal | None]) -> None:
-        self._anchor = anchor
-
-    def set_text(self, text: str) -> None:
-        self.lineEdit().setText(text)
-
-    def set_value(self, value: Decimal | None) -> None:
-        self.set_text("" if value is None else f"{value:.{_places(self._step)}f}")
-
-    def value(self) -> Decimal | None:
-        return _parse(self.text())
-
-    def clear(self) -> None:
-        self.lineEdit().clear()
-
-    def stepBy(self, steps: int) -> None:
-        current = self.value()
-        if current is None:
-            anchor = self._anchor()
-            if anchor is None:
-                return
-            target = snap_to_tick(anchor, self._step, SnapDirection.NEAREST)
-        else:
-            direction = SnapDirection.UP if steps > 0 else SnapDirection.DOWN
-            grid = snap_to_tick(current, self._step, direction)
-            if grid != current:
-                steps -= 1 if steps > 0 else -1  # the first step lands on the grid
-            target = grid + self._step * steps
-        if self._minimum is not None and target < self._minimum:
-            target = self._minimum
-        self.set_value(target)
-
-    def stepEnabled(self) -> QAbstractSpinBox.StepEnabledFlag:
-        flags = QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
-        value = self.value()
-        if self._minimum is None or value is None or value > self._minimum:
-            flags |= QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
-        return flags
-
-    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
-        if not text.strip() or _parse(text) is not None:
-            state = QValidator.State.Acceptable
-        elif _NUMBER.match(text):
-            state = QValidator.State.Intermediate
-        else:
-            state = QValidator.State.Invalid
-        return state, text, pos
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        if self.hasFocus():
-            super().wheelEvent(event)
-        else:
-            event.ignore()
-
-    def _on_line_text_changed(self, text: str) -> None:
-        self.sig_edited.emit()
-
-
-def _caption(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setStyleSheet("color: palette(placeholder-text);")
-    return label
-
-
-def _captioned(*rows: tuple[str, QLabel]) -> QGridLayout:
-    """Values under captions in a column to their left; a caption stays level with the first
-    line of a value that may wrap onto several."""
-    grid = QGridLayout()
-    grid.setHorizontalSpacing(10)
-    grid.setVerticalSpacing(3)
-    for row, (caption, value) in enumerate(rows):
-        if value.wordWrap():
-            grid.addWidget(_caption(caption), row, 0, Qt.AlignmentFlag.AlignTop)
-        else:
-            grid.addWidget(_caption(caption), row, 0)
-        grid.addWidget(value, row, 1)
-    grid.setColumnStretch(1, 1)
-    return grid
-
-
-def _section(text: str) -> QLabel:
-    label = QLabel(text.upper())
-    font = label.font()
-    font.setPointSizeF(font.pointSizeF() * 0.85)
-    font.setBold(True)
-    font.setLetterSpacing(font.SpacingType.PercentageSpacing, 108)
-    label.setFont(font)
-    label.setStyleSheet("color: palette(placeholder-text); padding-top: 6px;")
-    return label
-
-
-def _line() -> QFrame:
-    rule = QFrame()
-    rule.setFrameShape(QFrame.Shape.HLine)
-    rule.setFrameShadow(QFrame.Shadow.Plain)
-    rule.setStyleSheet("color: palette(mid);")
-    return rule
-
-
-def _position_words(quantity: Decimal) -> str:
-    if quantity > 0:
-        return f"long {signed_quantity_text(quantity)}"
-    if quantity < 0:
-        return f"short {signed_quantity_text(quantity)}"
-    return "flat"
-
-
-def _side_word(side: Side) -> str:
-    return "Buy" if side is Side.BUY else "Sell"
-
-
-def _month_label(contract: ListedContract) -> str:
-    year, month = int(contract.contract_month[:4]), int(contract.contract_month[4:])
-    return f"{contract.local_symbol}  ·  {calendar.month_abbr[month]} {year}"
-
-
-def _button_caption(intent: OrderIntent) -> str:
-    """What a Buy/Sell button sends, short enough for a narrow dock: "2 ESM5 LMT 5,712.25"."""
-    contract = intent.contract
-    price = intent.entry_price
-    text = f"{quantity_text(intent.quantity)} {contract.local_symbol} {intent.order_type.value}"
-    return f"{text} {price_text(price, contract)}" if price is not None else text
-
-
-def describe_intent(intent: OrderIntent) -> str:
-    """The order in one line, as the trader would say it: "Buy 2 ESM5 LMT 5,712.25 DAY"."""
-    contract = intent.contract
-    parts = [_side_word(intent.side), quantity_text(intent.quantity), contract.local_symbol]
-    parts.append(intent.order_type.value)
-    if intent.stop_price is not None:
-        parts.append(f"stop {price_text(intent.stop_price, contract)}")
-    if intent.limit_price is not None:
-        parts.append(
-            f"limit {price_text(intent.limit_price, contract)}"
-            if intent.stop_price is not None
-            else price_text(intent.limit_price, contract)
-        )
-    parts.append(intent.tif.value)
-    text = " ".join(parts)
-    bracket = intent.bracket
-    if bracket is not None:
-        exits = []
-        if bracket.take_profit is not None:
-            exits.append(f"take-profit {price_text(bracket.take_profit, contract)}")
-        if bracket.stop_loss is not None:
-            exits.append(f"stop-loss {price_text(bracket.stop_loss, contract)}")
-        text += f", bracket: {' / '.join(exits)}"
-    return text
 
 
 class OrderTicket(QWidget):
@@ -304,156 +91,41 @@ class OrderTicket(QWidget):
         self.setObjectName("orderTicket")
         self._ctx = ctx
         self._broker = ctx.broker
-        self._family = ""
-        self._months: FamilyMonths | None = None
+        self._entry = ctx.broker.entry
         self._contract: ListedContract | None = None
         self._subscribed: int | None = None
-        self._quote: Quote | None = None
-        self._quote_shown = False  # a price of the current contract is on screen
         self._confirmation: ConfirmDialog | None = None
         self._click_error: OrderValidationError | None = None
-        self._findings: tuple[str, ...] = ()
-        self._fetching: set[str] = set()
-        # The intents whose margin was last asked for, so a late answer for an older order
-        # shape is dropped instead of shown.
-        self._margin_asked: dict[Side, OrderIntent] = {}
-        self._margins: dict[Side, str] = {}
 
         self._refresh_timer = CoalescingTimer(self, REFRESH_MS, self._refresh)
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
         self._preview_timer.timeout.connect(self._preview)
-        self._margin_timer = QTimer(self)
-        self._margin_timer.setSingleShot(True)
-        self._margin_timer.setInterval(MARGIN_DEBOUNCE_MS)
-        self._margin_timer.timeout.connect(self._ask_margins)
-        self._pending_margin: dict[Side, OrderIntent] = {}
-        self._age_timer = QTimer(self)
-        self._age_timer.setInterval(QUOTE_AGE_MS)
-        self._age_timer.timeout.connect(self._paint_quote)
 
         self._build_widgets()
-        self._layout_widgets()
+        self._lay_out()
         self._connect()
-        self._family_box.setCurrentIndex(self._family_box.findData("ES"))
-        self._load_family(str(self._family_box.currentData()))
+        self._picker.show_family("ES")
 
     # ----------------------------------------------------------------------- widgets
     def _build_widgets(self) -> None:
+        ctx = self._ctx
         figures = tabular_font()
-        self._family_box = QComboBox()
-        self._family_box.setObjectName("ticketSymbol")
-        for item in PRODUCTS.values():
-            self._family_box.addItem(item.symbol, item.symbol)
-            self._family_box.setItemData(
-                self._family_box.count() - 1, item.description, Qt.ItemDataRole.ToolTipRole
-            )
-        self._family_box.setToolTip("Futures family")
-        self._month_box = QComboBox()
-        self._month_box.setObjectName("ticketMonth")
-        self._month_box.setToolTip("Contract month (the active month is chosen by default)")
-        self._month_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self._description = QLabel()
-        self._description.setObjectName("ticketDescription")
-        self._contract_note = QLabel()
-        self._contract_note.setObjectName("ticketContractNote")
-        self._contract_note.setWordWrap(True)
-
-        self._bid_button = QPushButton("Bid —")
-        self._bid_button.setObjectName("ticketBid")
-        self._ask_button = QPushButton("Ask —")
-        self._ask_button.setObjectName("ticketAsk")
-        for button, tip in ((self._bid_button, "the bid"), (self._ask_button, "the ask")):
-            button.setFlat(True)
-            button.setFont(figures)
-            button.setAutoDefault(False)
-            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            button.setCursor(Qt.CursorShape.PointingHandCursor)
-            button.setToolTip(f"Click to put {tip} into the limit price")
-        self._last = QLabel("Last —")
-        self._last.setObjectName("ticketLast")
-        self._last.setFont(figures)
-        self._feed = QLabel()
-        self._feed.setObjectName("ticketQuoteState")
-
-        self._position = QLabel()
-        self._position.setObjectName("ticketPosition")
-        self._position.setFont(figures)
-        self._working = QLabel()
-        self._working.setObjectName("ticketWorking")
-        self._working.setWordWrap(True)
-        self._family_line = QLabel()
-        self._family_line.setObjectName("ticketFamily")
-        self._family_line.setWordWrap(True)
-
-        self._quantity = DecimalSpinBox(Decimal(1), minimum=Decimal(1))
-        self._quantity.setObjectName("ticketQuantity")
-        self._quantity.set_text("1")
-        self._quantity.setToolTip("Number of contracts")
-        self._type_box = QComboBox()
-        self._type_box.setObjectName("ticketOrderType")
-        names = {
-            OrderType.MARKET: "market",
-            OrderType.LIMIT: "limit",
-            OrderType.STOP: "stop",
-            OrderType.STOP_LIMIT: "stop limit",
-        }
-        for kind in OrderType:
-            self._type_box.addItem(kind.value, kind.value)
-            self._type_box.setItemData(
-                self._type_box.count() - 1, f"{names[kind]} order", Qt.ItemDataRole.ToolTipRole
-            )
-        self._type_box.setCurrentIndex(self._type_box.findData(OrderType.LIMIT.value))
-        self._tif_box = QComboBox()
-        self._tif_box.setObjectName("ticketTif")
-        for tif in TimeInForce:
-            self._tif_box.addItem(tif.value, tif.value)
-        self._tif_box.setToolTip("Time in force: DAY, good till cancelled, immediate or cancel")
-        self._limit = DecimalSpinBox(Decimal("0.25"))
-        self._limit.setObjectName("ticketLimitPrice")
-        self._stop = DecimalSpinBox(Decimal("0.25"))
-        self._stop.setObjectName("ticketStopPrice")
-        self._bracket = QCheckBox("Bracket: take-profit and/or stop-loss")
-        self._bracket.setObjectName("ticketBracket")
-        self._take_profit = DecimalSpinBox(Decimal("0.25"))
-        self._take_profit.setObjectName("ticketTakeProfit")
-        self._stop_loss = DecimalSpinBox(Decimal("0.25"))
-        self._stop_loss.setObjectName("ticketStopLoss")
-        for field in (self._limit, self._stop, self._take_profit, self._stop_loss):
-            field.set_anchor(self._reference_price)
-        self._inputs: dict[str, DecimalSpinBox] = {
-            "quantity": self._quantity,
-            "limit_price": self._limit,
-            "stop_price": self._stop,
-            "take_profit": self._take_profit,
-            "stop_loss": self._stop_loss,
-        }
-        self._errors: dict[str, QLabel] = {}
-        for name, field in self._inputs.items():
-            label = QLabel()
-            label.setObjectName(f"{field.objectName()}Error")
-            label.setWordWrap(True)
-            label.setStyleSheet(tone_style(Tone.BAD))
-            label.hide()
-            self._errors[name] = label
-
+        self._picker = ContractPicker(ctx)
+        self._quote_line = QuoteLine(ctx.clock, self._entry)
+        self._holdings = HoldingsView(ctx)
+        self._form = OrderForm(self._reference_price)
         self._result = QLabel()
         self._result.setObjectName("ticketResult")
-        self._result.setFont(figures)
-        self._result.setWordWrap(True)
         self._notional = QLabel()
         self._notional.setObjectName("ticketNotional")
-        self._notional.setFont(figures)
-        self._notional.setWordWrap(True)
-        self._margin = QLabel("—")
+        for label in (self._result, self._notional):
+            label.setFont(figures)
+            label.setWordWrap(True)
+        self._margin = MarginView(ctx)
         self._margin.setObjectName("ticketMargin")
-        self._margin.setFont(figures)
-        self._margin.setWordWrap(True)
-        self._findings_label = QLabel()
-        self._findings_label.setObjectName("ticketFindings")
-        self._findings_label.setWordWrap(True)
-        self._findings_label.setTextFormat(Qt.TextFormat.RichText)
-        self._findings_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self._findings = FindingsView()
+        self._findings.setObjectName("ticketFindings")
 
         self._buy = QPushButton("Buy")
         self._buy.setObjectName("buyButton")
@@ -484,75 +156,26 @@ class OrderTicket(QWidget):
         self._status.setWordWrap(True)
         self._status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-    def _layout_widgets(self) -> None:
+    def _lay_out(self) -> None:
         root = QVBoxLayout(self)
         root.setContentsMargins(10, 8, 10, 10)
         root.setSpacing(6)
-
-        picker = QHBoxLayout()
-        picker.addWidget(self._family_box)
-        picker.addWidget(self._month_box, 1)
-        root.addLayout(picker)
-        root.addWidget(self._description)
-        root.addWidget(self._contract_note)
-
-        quote = QHBoxLayout()
-        quote.setSpacing(4)
-        quote.addWidget(self._bid_button)
-        quote.addWidget(self._ask_button)
-        quote.addWidget(self._last)
-        quote.addStretch(1)
-        quote.addWidget(self._feed)
-        root.addLayout(quote)
-
+        root.addWidget(self._picker)
+        root.addWidget(self._quote_line)
+        root.addWidget(self._holdings)
+        root.addWidget(rule())
+        root.addWidget(self._form)
+        root.addWidget(rule())
         root.addLayout(
-            _captioned(
-                ("Position", self._position),
-                ("Working", self._working),
-                ("Family", self._family_line),
-            )
-        )
-        root.addWidget(_line())
-
-        order = QGridLayout()
-        order.setHorizontalSpacing(10)
-        order.setVerticalSpacing(4)
-        order.addWidget(_caption("Quantity"), 0, 0)
-        order.addWidget(self._quantity, 0, 1)
-        order.addWidget(_caption("Type"), 0, 2)
-        order.addWidget(self._type_box, 0, 3)
-        order.addWidget(self._errors["quantity"], 1, 1, 1, 3)
-        order.addWidget(_caption("Limit"), 2, 0)
-        order.addWidget(self._limit, 2, 1)
-        order.addWidget(_caption("TIF"), 2, 2)
-        order.addWidget(self._tif_box, 2, 3)
-        order.addWidget(self._errors["limit_price"], 3, 1, 1, 3)
-        order.addWidget(_caption("Stop"), 4, 0)
-        order.addWidget(self._stop, 4, 1)
-        order.addWidget(self._errors["stop_price"], 5, 1, 1, 3)
-        order.addWidget(self._bracket, 6, 0, 1, 4)
-        order.addWidget(_caption("Take-profit"), 7, 0)
-        order.addWidget(self._take_profit, 7, 1)
-        order.addWidget(self._errors["take_profit"], 8, 1, 1, 3)
-        order.addWidget(_caption("Stop-loss"), 9, 0)
-        order.addWidget(self._stop_loss, 9, 1)
-        order.addWidget(self._errors["stop_loss"], 10, 1, 1, 3)
-        order.setColumnStretch(1, 3)
-        order.setColumnStretch(3, 2)
-        root.addLayout(order)
-        root.addWidget(_line())
-
-        root.addLayout(
-            _captioned(
+            captioned(
                 ("If filled", self._result),
                 ("Notional", self._notional),
                 ("Margin", self._margin),
             )
         )
-        root.addWidget(_section("Checks"))
-        root.addWidget(self._findings_label)
+        root.addWidget(section("Checks"))
+        root.addWidget(self._findings)
         root.addStretch(1)
-
         sides = QHBoxLayout()
         sides.setSpacing(8)
         sides.addWidget(self._buy)
@@ -562,15 +185,10 @@ class OrderTicket(QWidget):
         root.addWidget(self._status)
 
     def _connect(self) -> None:
-        self._family_box.currentIndexChanged.connect(self._on_family_box_changed)
-        self._month_box.currentIndexChanged.connect(self._on_month_box_changed)
-        self._type_box.currentIndexChanged.connect(self._on_fields_edited)
-        self._tif_box.currentIndexChanged.connect(self._on_fields_edited)
-        self._bracket.toggled.connect(self._on_fields_edited)
-        for field in self._inputs.values():
-            field.sig_edited.connect(self._on_fields_edited)
-        self._bid_button.clicked.connect(lambda: self._on_quote_clicked(Side.SELL))
-        self._ask_button.clicked.connect(lambda: self._on_quote_clicked(Side.BUY))
+        self._picker.sig_family_chosen.connect(self._on_picker_family_chosen)
+        self._picker.sig_contract_changed.connect(self._on_picker_contract_changed)
+        self._quote_line.sig_price_picked.connect(self._on_quote_line_price_picked)
+        self._form.sig_edited.connect(self._on_form_edited)
         self._buy.clicked.connect(self.buy)
         self._sell.clicked.connect(self.sell)
         self._flatten.clicked.connect(self.flatten)
@@ -578,15 +196,14 @@ class OrderTicket(QWidget):
         bridge.sig_quotes_updated.connect(self._on_bridge_quotes_updated)
         bridge.sig_portfolio_changed.connect(self._on_bridge_state_changed)
         bridge.sig_order_changed.connect(self._on_bridge_state_changed)
-        bridge.sig_synced.connect(self._on_bridge_synced)
-        bridge.sig_ended.connect(self._on_bridge_state_changed)
-        self._apply_order_type()
+        bridge.sig_synced.connect(self._on_bridge_state_changed)
+        bridge.sig_ended.connect(self._on_bridge_ended)
 
     # ------------------------------------------------------------------------ public
     @property
     def is_populated(self) -> bool:
         """True once a contract is chosen and its quote is on screen."""
-        return self._contract is not None and self._quote_shown
+        return self._contract is not None and self._quote_line.priced
 
     @property
     def contract(self) -> ListedContract | None:
@@ -600,7 +217,7 @@ class OrderTicket(QWidget):
     @property
     def findings_text(self) -> tuple[str, ...]:
         """The pre-trade findings shown in place, as plain sentences ("Blocked: …")."""
-        return self._findings
+        return self._findings.sentences
 
     @property
     def status_text(self) -> str:
@@ -609,599 +226,153 @@ class OrderTicket(QWidget):
 
     def field_error(self, field: str) -> str:
         """The message shown next to a field ("quantity", "limit_price", ...), "" if none."""
-        label = self._errors[field]
-        return "" if label.isHidden() else label.text()
+        return self._form.error(field)
 
+    @Slot()
     def buy(self) -> None:
         self._send(Side.BUY)
 
+    @Slot()
     def sell(self) -> None:
         self._send(Side.SELL)
 
+    @Slot()
     def flatten(self) -> None:
         """Close the whole position in the ticket's contract with a market order, after asking."""
-        if self._busy():
-            return
-        contract = self._contract
-        if contract is None:
-            self._say("Choose a contract first: nothing was sent.", Tone.WARN)
-            return
-        position = self._broker.account.position(contract.con_id)
-        if position is None:
-            self._say(
-                f"Your position in {contract.local_symbol} is unknown (not synced with the "
-                "broker), so there is nothing known to flatten: nothing was sent.",
-                Tone.WARN,
-            )
-            return
-        if position.quantity == 0:
-            self._say(f"You hold no {contract.local_symbol}: nothing to flatten.", Tone.NEUTRAL)
-            return
-        try:
-            intent = build_intent(
-                contract=contract,
-                side=Side.SELL if position.quantity > 0 else Side.BUY,
-                quantity=abs(position.quantity),
-                order_type=OrderType.MARKET,
-                clock=self._ctx.clock,
-                tif=TimeInForce.DAY,
-                purpose=Purpose.FLATTEN,
-                account=self._broker.account.account,
-                key_factory=self._broker.orders.new_key,
-            )
-        except OrderValidationError as error:
-            self._say(f"Flatten not sent: {error.message}", Tone.BAD)
-            return
-        report = self._broker.orders.assess(intent)
-        if report.blocked:
-            self._submit(intent, confirmed=False)
-            return
-        working = self._broker.orders.working_orders(contract.con_id)
-        notes = []
-        if working:
-            notes.append(
-                f"{len(working)} working order(s) on {contract.local_symbol} stay working; "
-                "cancel them separately if they should go too."
-            )
-        self._ask(
-            intent,
-            report,
-            title="Flatten position",
-            summary=(
-                f"Flatten {contract.local_symbol}: you are {_position_words(position.quantity)}. "
-                f"{describe_intent(intent)}, at market?"
-            ),
-            notes=notes,
-            confirm_text="Flatten",
-        )
+        if not self._busy():
+            self._show(self._entry.flatten(self._contract))
 
     # ---------------------------------------------------------------- contract choice
-    def _on_family_box_changed(self, index: int) -> None:
-        symbol = self._family_box.itemData(index)
-        if isinstance(symbol, str):
-            for field in (self._limit, self._stop, self._take_profit, self._stop_loss):
-                field.clear()
-            self._load_family(symbol)
+    @Slot(str)
+    def _on_picker_family_chosen(self, symbol: str) -> None:
+        self._form.clear_prices()
 
-    def _load_family(self, symbol: str, keep: ListedContract | None = None) -> None:
-        self._family = symbol
-        self._months = None
-        if self._contract is not None and self._contract.symbol != symbol:
-            # Until the new family's months arrive the ticket has no contract: Buy must never
-            # send the previous family's contract while the picker shows another.
-            self._drop_contract()
-        self._description.setText(product(symbol).description)
-        if self._broker.session.sync_info is None:
-            self._note(f"Connect to load the {symbol} contract months.", Tone.WARN)
-            return
-        self._note(f"Loading the {symbol} contract months…", Tone.NEUTRAL)
-        self._ctx.runner.start(
-            family_months(self._broker, symbol, self._ctx.settings.rollover, self._ctx.clock.now()),
-            name=f"ticket: {symbol} months",
-            done=lambda months: self._on_family_loaded(symbol, months, keep),
-            failed=lambda error: self._on_family_failed(symbol, error),
-        )
-        for sibling in siblings(symbol):
-            self._fetch_chain(sibling.symbol)
-
-    def _on_family_loaded(
-        self, symbol: str, months: FamilyMonths, keep: ListedContract | None
-    ) -> None:
-        if symbol != self._family:
-            return
-        self._months = months
-        now = self._ctx.clock.now()
-        listed = tuple(c for c in months.chain.contracts if c.last_trade > now)
-        if not listed:
-            self._note(f"No {symbol} contract month is trading now.", Tone.BAD)
-            return
-        chosen = keep if keep is not None and keep in listed else months.view.active
-        if chosen not in listed:
-            chosen = listed[0]
-        self._fill_months(listed, chosen)
-        self._note("", Tone.NEUTRAL)
-
-    def _on_family_failed(self, symbol: str, error: BaseException) -> None:
-        if symbol != self._family:
-            return
-        log.info("ticket: %s months not loaded: %s", symbol, error)
-        self._note(f"The {symbol} contract months could not be loaded: {error}", Tone.BAD)
-
-    def _fill_months(self, listed: Iterable[ListedContract], chosen: ListedContract) -> None:
-        view = self._months.view if self._months is not None else None
-        self._month_box.blockSignals(True)
-        self._month_box.clear()
-        for contract in listed:
-            tags = []
-            if view is not None and contract == view.active:
-                tags.append("active")
-            if (
-                view is not None
-                and contract == view.front.contract
-                and view.front.contract != view.active
-            ):
-                status = _ROLL_WORDS[view.status]
-                tags.append(f"front, {status}" if status else "front")
-            label = _month_label(contract) + (f"  ·  {', '.join(tags)}" if tags else "")
-            self._month_box.addItem(label, contract.con_id)
-            self._month_box.setItemData(
-                self._month_box.count() - 1, contract, Qt.ItemDataRole.UserRole + 1
-            )
-        self._month_box.setCurrentIndex(max(0, self._month_box.findData(chosen.con_id)))
-        self._month_box.blockSignals(False)
-        self._use_contract(chosen)
-
-    def _on_month_box_changed(self, index: int) -> None:
-        contract = self._month_box.itemData(index, Qt.ItemDataRole.UserRole + 1)
-        if isinstance(contract, ListedContract):
-            self._use_contract(contract)
-
-    def _use_contract(self, contract: ListedContract) -> None:
-        if contract == self._contract:
-            return
+    @Slot(object)
+    def _on_picker_contract_changed(self, contract: ListedContract | None) -> None:
         market = self._broker.market
         if self._subscribed is not None:
             market.unsubscribe(self._subscribed)
-        market.subscribe(contract)
-        self._subscribed = contract.con_id
-        self._contract = contract
-        self._quote = market.quote(contract.con_id)
-        for name, field in self._inputs.items():
-            if name != "quantity":
-                field.set_step(contract.min_tick)
-        self._flatten.setText(f"Flatten {contract.local_symbol}")
-        self._click_error = None
-        self._age_timer.start()
-        self._refresh()
-        self._schedule_preview(0, restart=True)
-        self.sig_contract_changed.emit(contract)
-
-    def _drop_contract(self) -> None:
-        if self._subscribed is not None:
-            self._broker.market.unsubscribe(self._subscribed)
         self._subscribed = None
-        self._contract = None
-        self._quote = None
-        self._month_box.blockSignals(True)
-        self._month_box.clear()
-        self._month_box.blockSignals(False)
-        self._flatten.setText("Flatten")
-        self._age_timer.stop()
+        self._contract = contract
+        if contract is not None:
+            market.subscribe(contract)
+            self._subscribed = contract.con_id
+            self._form.set_tick(contract.min_tick)
+            self._click_error = None
+        self._flatten.setText(f"Flatten {contract.local_symbol}" if contract else "Flatten")
+        self._quote_line.follow(contract, market.quote(contract.con_id) if contract else None)
+        self._holdings.follow(contract)
         self._refresh()
         self._schedule_preview(0, restart=True)
-
-    def _fetch_chain(self, symbol: str) -> None:
-        """Load a sibling's chain once, so its positions and working orders can be shown."""
-        if symbol in self._fetching or self._broker.contracts.cached(symbol) is not None:
-            return
-        self._fetching.add(symbol)
-
-        def settled(_: object) -> None:
-            self._fetching.discard(symbol)
-            self._refresh_timer.request()
-
-        def failed(error: BaseException) -> None:
-            self._fetching.discard(symbol)
-            log.info("ticket: %s chain not loaded: %s", symbol, error)
-
-        self._ctx.runner.start(
-            self._broker.contracts.chain(symbol),
-            name=f"ticket: {symbol} chain",
-            done=settled,
-            failed=failed,
-        )
+        if contract is not None:
+            self.sig_contract_changed.emit(contract)
 
     # ----------------------------------------------------------------- broker events
+    @Slot(object)
     def _on_bridge_quotes_updated(self, quotes: tuple[Quote, ...]) -> None:
         con_id = self._subscribed
         for quote in quotes:
             if quote.con_id == con_id:
-                self._quote = quote
+                self._quote_line.set_quote(quote)
                 self._refresh_timer.request()
                 return
 
+    @Slot(object)
     def _on_bridge_state_changed(self, payload: object) -> None:
         self._refresh_timer.request()
 
-    def _on_bridge_synced(self, info: object) -> None:
-        if self._months is None and self._family:
-            self._load_family(self._family, keep=self._contract)
+    @Slot(str)
+    def _on_bridge_ended(self, reason: str) -> None:
         self._refresh_timer.request()
 
     def _schedule_preview(self, delay_ms: int, *, restart: bool) -> None:
         if restart or not self._preview_timer.isActive():
             self._preview_timer.start(delay_ms)
 
+    @Slot()
     def _refresh(self) -> None:
-        self._paint_quote()
-        self._paint_holdings()
+        self._quote_line.repaint_quote()
+        self._holdings.repaint_holdings()
         self._paint_outcome()
         self._schedule_preview(EVENT_PREVIEW_MS, restart=False)
 
     # -------------------------------------------------------------------- painting
-    def _note(self, text: str, tone: Tone) -> None:
-        self._contract_note.setText(text)
-        self._contract_note.setStyleSheet(tone_style(tone) if tone is not Tone.NEUTRAL else "")
-        self._contract_note.setVisible(bool(text))
-
     def _say(self, text: str, tone: Tone) -> None:
         self._status.setText(text)
         self._status.setStyleSheet(tone_style(tone))
 
-    def _price(self, value: Decimal | None) -> str:
-        contract = self._contract
-        if contract is None or value is None:
-            return "—"
-        return price_text(value, contract)
-
-    def _paint_quote(self) -> None:
-        quote = self._quote
-        self._quote_shown = quote is not None and quote.last_good_price() is not None
-        self._bid_button.setText(f"Bid {self._price(quote.bid if quote else None)}")
-        self._ask_button.setText(f"Ask {self._price(quote.ask if quote else None)}")
-        self._last.setText(f"Last {self._price(quote.last if quote else None)}")
-        if self._contract is None:
-            self._feed.setText("")
-            return
-        if quote is None or quote.last_good_price() is None:
-            word, tone = "No quote", Tone.BAD
-        elif quote.data_type.is_delayed:
-            word, tone = quote.data_type.label.capitalize(), Tone.WARN
-        elif quote.data_type.is_frozen:
-            word, tone = "Frozen", Tone.WARN
-        else:
-            now = self._ctx.clock.now()
-            limit = self._broker.orders.limits.max_quote_age
-            if quote.is_stale(now, limit):
-                word, tone = f"Stale {int(quote.age(now).total_seconds())} s", Tone.WARN
-            else:
-                word, tone = "Live", Tone.GOOD
-        self._feed.setText(f"● {word}")
-        self._feed.setStyleSheet(tone_style(tone))
-
-    def _paint_holdings(self) -> None:
-        contract = self._contract
-        if contract is None:
-            self._position.setText("—")
-            self._working.setText("—")
-            self._family_line.setText("—")
-            return
-        position = self._broker.account.position(contract.con_id)
-        self._position.setText(self._position_text(position, contract))
-        self._position.setStyleSheet(tone_style(Tone.WARN) if position is None else "")
-        working = self._broker.orders.working_orders(contract.con_id)
-        self._working.setText(self._working_text(working, contract))
-        self._family_line.setText(self._family_text(contract))
-
-    def _position_text(self, position: Position | None, contract: ListedContract) -> str:
-        if position is None:
-            return "Unknown: positions are not synced with the broker"
-        if position.quantity == 0:
-            return "Flat (0)"
-        average = position.avg_cost / contract.multiplier
-        return (
-            f"{'Long' if position.quantity > 0 else 'Short'} "
-            f"{signed_quantity_text(position.quantity)} @ {price_text(average, contract)}"
-        )
-
-    def _working_text(self, orders: tuple[WorkingOrder, ...], contract: ListedContract) -> str:
-        if not self._broker.account.positions_known:
-            return "Unknown until synced"
-        if not orders:
-            return "None"
-        parts = []
-        for order in orders[:_LISTED_WORKING]:
-            prices = [
-                price_text(p, contract)
-                for p in (order.stop_price, order.limit_price)
-                if p is not None
-            ]
-            parts.append(
-                f"{_side_word(order.side)} {quantity_text(order.remaining)} "
-                f"{order.order_type.value} {' / '.join(prices)}".strip()
-            )
-        more = len(orders) - _LISTED_WORKING
-        return " · ".join(parts) + (f" · and {more} more" if more > 0 else "")
-
-    def _family_text(self, contract: ListedContract) -> str:
-        """Positions and working orders of the same family elsewhere: other months, mini/micro."""
-        if not self._broker.account.positions_known:
-            return "Unknown until synced"
-        members = (product(contract.symbol), *siblings(contract.symbol))
-        ib_symbols = {m.ib_symbol for m in members}
-        names: dict[int, str] = {}
-        for member in members:
-            chain: FuturesChain | None = self._broker.contracts.cached(member.symbol)
-            if chain is not None:
-                names.update((c.con_id, c.local_symbol) for c in chain.contracts)
-        parts = [
-            f"{row.local_symbol} {signed_quantity_text(row.quantity)}"
-            for row in self._broker.account.portfolio()
-            if row.symbol in ib_symbols and row.con_id != contract.con_id and row.quantity
-        ]
-        counts: dict[str, int] = {}
-        for order in self._broker.orders.working_orders():
-            if order.con_id != contract.con_id and order.con_id in names:
-                name = names[order.con_id]
-                counts[name] = counts.get(name, 0) + 1
-        parts.extend(f"{count} working on {name}" for name, count in sorted(counts.items()))
-        others = ", ".join(m.symbol for m in members if m.symbol != contract.symbol)
-        if not parts:
-            return f"Nothing else held or working in {contract.symbol}" + (
-                f" or {others}" if others else ""
-            )
-        return " · ".join(parts)
-
     def _paint_outcome(self) -> None:
         contract = self._contract
-        quantity = self._quantity.value()
-        whole = quantity is not None and quantity > 0 and quantity == quantity.to_integral_value()
         if contract is None:
             self._result.setText("—")
             self._notional.setText("—")
             return
-        position = self._broker.account.position(contract.con_id)
+        fields = self._form.fields(contract)
+        quantity = whole_quantity(fields.quantity)
+        position = self._entry.position(contract)
         if position is None:
             self._result.setText("Unknown: the current position is not synced")
-        elif quantity is None or not whole:
+        elif quantity is None:
             self._result.setText("Enter a whole number of contracts")
         else:
-            after_buy = position.quantity + quantity
-            after_sell = position.quantity - quantity
+            after_buy, after_sell = positions_after(position, quantity)
             self._result.setText(
-                f"Buy → {_position_words(after_buy)}   ·   Sell → {_position_words(after_sell)}"
+                f"Buy → {position_words(after_buy)}   ·   Sell → {position_words(after_sell)}"
             )
-        price = self._notional_price()
-        if price is None or quantity is None or not whole:
+        price = notional_price(fields, self._entry.reference_price(contract))
+        if price is None or quantity is None:
             self._notional.setText("No price yet" if price is None else "—")
             return
-        value = abs(price) * contract.multiplier * quantity
         self._notional.setText(
-            f"≈ {money_text(value)} {contract.currency}  "
+            f"≈ {money_text(notional(contract, price, quantity))} {contract.currency}  "
             f"({quantity_text(quantity)} × {quantity_text(contract.multiplier)} × "
             f"{price_text(price, contract)})"
         )
 
-    def _notional_price(self) -> Decimal | None:
-        order_type = self._order_type()
-        if order_type.needs_limit and self._limit.value() is not None:
-            return self._limit.value()
-        if order_type.needs_stop and self._stop.value() is not None:
-            return self._stop.value()
-        return self._reference_price()
-
     def _reference_price(self) -> Decimal | None:
-        quote = self._quote
-        if quote is None or self._contract is None or quote.con_id != self._contract.con_id:
-            return None
-        return quote.last_good_price()
+        contract = self._contract
+        return self._entry.reference_price(contract) if contract is not None else None
 
     # ---------------------------------------------------------------------- editing
-    def _order_type(self) -> OrderType:
-        return OrderType(str(self._type_box.currentData()))
-
-    def _apply_order_type(self) -> None:
-        order_type = self._order_type()
-        self._limit.setEnabled(order_type.needs_limit)
-        self._stop.setEnabled(order_type.needs_stop)
-        bracket = self._bracket.isChecked()
-        self._take_profit.setEnabled(bracket)
-        self._stop_loss.setEnabled(bracket)
-
-    def _on_fields_edited(self, *_: object) -> None:
-        self._apply_order_type()
+    @Slot()
+    def _on_form_edited(self) -> None:
         self._click_error = None
         self._paint_outcome()
         self._schedule_preview(EDIT_PREVIEW_MS, restart=True)
 
-    def _on_quote_clicked(self, side: Side) -> None:
-        quote = self._quote
-        price = None if quote is None else quote.ask if side is Side.BUY else quote.bid
-        if price is None:
-            return
-        if not self._order_type().needs_limit:
-            self._type_box.setCurrentIndex(self._type_box.findData(OrderType.LIMIT.value))
-        self._limit.set_value(price)
+    @Slot(object)
+    def _on_quote_line_price_picked(self, price: Decimal) -> None:
+        self._form.use_price(price)
 
-    def _build(self, side: Side, *, preview: bool) -> OrderIntent:
-        contract = self._contract
-        if contract is None:
-            raise OrderValidationError("contract", "Choose a contract first")
-        if not self._quantity.text().strip():
-            raise OrderValidationError("quantity", "Enter a quantity: how many contracts")
-        order_type = self._order_type()
-        bracket = self._bracket.isChecked()
-        if bracket and not (self._take_profit.text().strip() or self._stop_loss.text().strip()):
-            raise OrderValidationError(
-                "take_profit", "Enter a take-profit, a stop-loss or both, or untick Bracket"
-            )
-        return build_intent(
-            contract=contract,
-            side=side,
-            quantity=self._quantity.text(),
-            order_type=order_type,
-            clock=self._ctx.clock,
-            limit_price=self._limit.text() if order_type.needs_limit else None,
-            stop_price=self._stop.text() if order_type.needs_stop else None,
-            tif=str(self._tif_box.currentData()),
-            take_profit=self._take_profit.text() if bracket else None,
-            stop_loss=self._stop_loss.text() if bracket else None,
-            reference_price=self._reference_price(),
-            account=self._broker.account.account,
-            key_factory=(lambda: _PREVIEW_KEY) if preview else self._broker.orders.new_key,
-        )
-
+    @Slot()
     def _preview(self) -> None:
         """Validate both sides and show every finding the broker's checks would raise now."""
         if self._contract is None:
             self._show_field_errors({})
-            self._show_findings({})
+            self._findings.show_reports({})
             return
-        outcomes: dict[Side, OrderIntent | OrderValidationError] = {}
-        for side in Side:
-            try:
-                outcomes[side] = self._build(side, preview=True)
-            except OrderValidationError as error:
-                outcomes[side] = error
-        errors = [o for o in outcomes.values() if isinstance(o, OrderValidationError)]
-        shared: dict[str, str] = {}
-        # A side-specific error (a take-profit on the wrong side of the entry) is only shown
-        # when that side is clicked: the trader has not said which side they mean yet. An
-        # empty field is not an error until an order is asked for.
-        first = errors[0] if errors else None
-        if (
-            first is not None
-            and len(errors) == 2
-            and (first.field, first.message) == (errors[1].field, errors[1].message)
-            and not self._is_blank(first.field)
-        ):
-            shared[first.field] = first.message
-        self._show_field_errors(shared)
-        reports = {
-            side: self._broker.orders.assess(intent)
-            for side, intent in outcomes.items()
-            if isinstance(intent, OrderIntent)
-        }
-        self._show_findings(reports)
-        self._label_buttons(outcomes)
-        self._schedule_margins(
-            {side: intent for side, intent in outcomes.items() if isinstance(intent, OrderIntent)}
-        )
+        preview = self._entry.preview(self._form.fields(self._contract))
+        self._show_field_errors(preview.errors)
+        self._findings.show_reports(preview.reports)
+        self._label_buttons(preview.outcomes)
+        self._margin.follow(preview.intents)
 
-    # ----------------------------------------------------------------------- margin
-    def _schedule_margins(self, intents: dict[Side, OrderIntent]) -> None:
-        """Ask IB's what-if for each valid side once the trader pauses; keys differ per build,
-        so an order shape is compared without them."""
-        shapes = {side: _shape(intent) for side, intent in intents.items()}
-        if shapes == {side: _shape(i) for side, i in self._margin_asked.items()}:
-            return
-        self._pending_margin = intents
-        if not intents:
-            self._margin_asked = {}
-            self._margins = {}
-            self._margin.setText("—")
-            return
-        self._margin_timer.start()
-
-    def _ask_margins(self) -> None:
-        if self._broker.session.sync_info is None:
-            self._margin.setText("No estimate while not connected")
-            return
-        self._margin_asked = dict(self._pending_margin)
-        self._margins = {}
-        self._margin.setText("Asking IB…")
-        for side, intent in self._margin_asked.items():
-            self._ctx.runner.start(
-                self._broker.orders.what_if(intent),
-                name=f"margin estimate {side.value}",
-                done=partial(self._on_margin, side, intent),
-                failed=partial(self._on_margin_failed, side, intent),
-            )
-
-    def _on_margin(self, side: Side, intent: OrderIntent, impact: MarginImpact) -> None:
-        if self._margin_asked.get(side) is not intent:
-            return
-        change = impact.init_margin_change
-        if change is None:
-            text = "IB gave no figure"
-        else:
-            sign = "+" if change >= 0 else "−"
-            text = f"init {sign}{money_text(abs(change))} {impact.currency}"
-            if impact.commission is not None:
-                text += f", fee {money_text(impact.commission)}"
-        self._margins[side] = f"{_side_word(side)}: {text}"
-        self._paint_margins()
-
-    def _on_margin_failed(self, side: Side, intent: OrderIntent, error: BaseException) -> None:
-        if self._margin_asked.get(side) is not intent:
-            return
-        reason = error.reason if isinstance(error, OrderRefused) else str(error)
-        self._margins[side] = f"{_side_word(side)}: {reason}"
-        self._paint_margins()
-
-    def _paint_margins(self) -> None:
-        self._margin.setText(
-            "   ·   ".join(self._margins[s] for s in (Side.BUY, Side.SELL) if s in self._margins)
-        )
-
-    def _is_blank(self, field: str) -> bool:
-        input_ = self._inputs.get(field)
-        return input_ is not None and not input_.text().strip()
-
-    def _show_field_errors(self, shared: dict[str, str]) -> None:
+    def _show_field_errors(self, shared: Mapping[str, str]) -> None:
         messages = dict(shared)
         clicked = self._click_error
         if clicked is not None:
             messages[clicked.field] = clicked.message
-        for name, label in self._errors.items():
-            text = messages.get(name, "")
-            label.setText(text)
-            label.setVisible(bool(text))
-        other = [m for f, m in messages.items() if f not in self._errors]
+        other = self._form.show_errors(messages)
         if other:
             self._say(" ".join(other), Tone.BAD)
 
-    def _show_findings(self, reports: dict[Side, RiskReport]) -> None:
-        entries: list[tuple[Severity, str]] = []
-        if len(reports) == 2:
-            common = [f for f in reports[Side.BUY].findings if f in reports[Side.SELL].findings]
-        else:
-            common = []
-        entries.extend((f.severity, f.message) for f in common)
-        for side, report in reports.items():
-            entries.extend(
-                (f.severity, f"{_side_word(side)}: {f.message}")
-                for f in report.findings
-                if f not in common
-            )
-        order = {Severity.BLOCK: 0, Severity.CONFIRM: 1, Severity.INFO: 2}
-        entries.sort(key=lambda entry: order[entry[0]])
-        self._findings = tuple(f"{severity_word(s)[0]}: {m}" for s, m in entries)
-        if not reports:
-            self._findings_label.setText(
-                f"<span style='color:{tone_color(Tone.NEUTRAL).name()}'>"
-                "The checks run once the quantity and prices are entered.</span>"
-            )
-            return
-        if not entries:
-            self._findings_label.setText(
-                f"<span style='{tone_style(Tone.GOOD)}'>All checks pass.</span>"
-            )
-            return
-        rows = "".join(
-            f"<tr><td style='{tone_style(severity_word(s)[1])} padding-right:8px'>"
-            f"{severity_word(s)[0]}</td><td>{html.escape(m)}</td></tr>"
-            for s, m in entries
-        )
-        self._findings_label.setText(f"<table cellspacing='0' cellpadding='2'>{rows}</table>")
-
-    def _label_buttons(self, outcomes: dict[Side, OrderIntent | OrderValidationError]) -> None:
+    def _label_buttons(self, outcomes: Mapping[Side, OrderIntent | OrderValidationError]) -> None:
         for side, button in ((Side.BUY, self._buy), (Side.SELL, self._sell)):
             outcome = outcomes.get(side)
             if isinstance(outcome, OrderIntent):
-                button.setText(f"{_side_word(side)}\n{_button_caption(outcome)}")
+                button.setText(f"{side_word(side)}\n{order_caption(outcome)}")
             else:
-                button.setText(_side_word(side))
+                button.setText(side_word(side))
 
     # ---------------------------------------------------------------------- sending
     def _busy(self) -> bool:
@@ -1214,109 +385,44 @@ class OrderTicket(QWidget):
     def _send(self, side: Side) -> None:
         if self._busy():
             return
-        try:
-            intent = self._build(side, preview=False)
-        except OrderValidationError as error:
-            self._click_error = error
+        outcome = self._entry.place(side, self._form.fields(self._contract))
+        if not (isinstance(outcome, Refused) and outcome.error is not None):
+            self._click_error = None
+        self._show(outcome)
+
+    def _show(self, outcome: EntryOutcome) -> None:
+        """Say what the order-entry model did, or ask the trader what it needs confirmed."""
+        if isinstance(outcome, NeedsConfirmation):
+            self._ask(outcome)
+        elif isinstance(outcome, Sent):
+            self._say(outcome.message, Tone.GOOD)
+            self._schedule_preview(0, restart=True)
+        elif outcome.error is not None:
+            self._click_error = outcome.error
             self._show_field_errors({})
-            self._say(f"Not sent: {error.message}.", Tone.BAD)
-            return
-        self._click_error = None
-        self._submit(intent, confirmed=False)
+            self._say(outcome.message, Tone.BAD)
+        else:
+            self._say(outcome.message, _REFUSAL_TONES[outcome.kind])
+            if outcome.kind is Refusal.BLOCKED:
+                self._schedule_preview(0, restart=True)
 
-    def _submit(self, intent: OrderIntent, *, confirmed: bool) -> None:
-        try:
-            self._broker.orders.submit(intent, confirmed=confirmed)
-        except ConfirmationNeeded as needed:
-            self._ask(
-                intent,
-                needed.report,
-                title="Confirm order",
-                summary=f"{describe_intent(intent)}?",
-                notes=(),
-                confirm_text=f"{_side_word(intent.side)} {quantity_text(intent.quantity)}",
-            )
-            return
-        except OrderRefused as refused:
-            self._on_refused(refused)
-            return
-        self._on_sent(intent)
-
-    def _on_refused(self, refused: OrderRefused) -> None:
-        report = refused.report
-        blocking = [f.message for f in report.of(Severity.BLOCK)] if report is not None else []
-        text = " ".join(blocking) or refused.reason
-        self._say(f"Blocked, nothing was sent: {text}", Tone.BAD)
-        self._schedule_preview(0, restart=True)
-
-    def _on_sent(self, intent: OrderIntent) -> None:
-        self._say(f"Sent: {describe_intent(intent)} (ref {intent.key}).", Tone.GOOD)
-        self._schedule_preview(0, restart=True)
-
-    def _ask(
-        self,
-        intent: OrderIntent,
-        report: RiskReport,
-        *,
-        title: str,
-        summary: str,
-        notes: Iterable[str],
-        confirm_text: str,
-    ) -> None:
+    def _ask(self, asked: NeedsConfirmation) -> None:
         dialog = ConfirmDialog(
-            title,
-            summary,
-            report.findings,
-            notes=tuple(notes),
-            confirm_text=confirm_text,
+            asked.title,
+            asked.summary,
+            asked.report.findings,
+            notes=asked.notes,
+            confirm_text=asked.confirm_text,
             parent=self,
         )
-        shown = frozenset(f.check for f in report.findings)
-        dialog.sig_decided.connect(
-            lambda confirmed: self._on_decided(intent, report, shown, confirmed, title, summary)
-        )
+        dialog.sig_decided.connect(partial(self._on_decided, asked))
         self._confirmation = dialog
         self._say("Waiting for your confirmation…", Tone.WARN)
         dialog.open()
 
-    def _on_decided(
-        self,
-        intent: OrderIntent,
-        report: RiskReport,
-        shown: frozenset[object],
-        confirmed: bool,
-        title: str,
-        summary: str,
-    ) -> None:
+    def _on_decided(self, asked: NeedsConfirmation, confirmed: bool) -> None:
         self._confirmation = None
-        if not confirmed:
-            self._broker.orders.decline(intent, report)
-            self._say(f"Declined, nothing was sent: {describe_intent(intent)}.", Tone.NEUTRAL)
-            return
-        # The market may have moved while the dialog was open: a check the trader has not seen
-        # yet is asked again rather than waved through by the earlier confirmation.
-        fresh = self._broker.orders.assess(intent)
-        unseen = [f for f in fresh.of(Severity.CONFIRM) if f.check not in shown]
-        if unseen and not fresh.blocked:
-            self._ask(
-                intent,
-                fresh,
-                title=title,
-                summary=summary,
-                notes=("Something changed while you were deciding; please check again.",),
-                confirm_text=f"{_side_word(intent.side)} {quantity_text(intent.quantity)}",
-            )
-            return
-        self._submit(intent, confirmed=True)
-
-
-def _shape(intent: OrderIntent) -> tuple[object, ...]:
-    """What a margin estimate depends on: everything of the order but its key and time."""
-    return (
-        intent.contract.con_id,
-        intent.side,
-        intent.quantity,
-        intent.order_type,
-        intent.limit_price,
-        intent.stop_price,
-    )
+        if confirmed:
+            self._show(self._entry.confirm(asked))
+        else:
+            self._say(self._entry.decline(asked), Tone.NEUTRAL)

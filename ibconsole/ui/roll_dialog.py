@@ -10,7 +10,7 @@ import logging
 from decimal import Decimal
 from enum import StrEnum
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -26,14 +26,14 @@ from PySide6.QtWidgets import (
 )
 
 from ibconsole.broker.mapping import ACTIVE_STATUSES
-from ibconsole.broker.orders import OrderRefused, OrderRow, RollFailure
+from ibconsole.broker.order_values import OrderRefused, OrderRow, RollFailure
 from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.order_words import price_text, quantity_text
 from ibconsole.domain.orders import Side, WorkingOrder
 from ibconsole.domain.quotes import Quote
 from ibconsole.domain.rollover import OrderAction, RollLeg, RollPlan, plan_roll
-from ibconsole.ui.blotter_models import quantity_text
 from ibconsole.ui.context import UiContext
-from ibconsole.ui.months import contract_name, exchange_time, price_text
+from ibconsole.ui.months import contract_name, exchange_time
 from ibconsole.ui.theme import Tone, tone_color, tone_style
 
 log = logging.getLogger(__name__)
@@ -137,10 +137,12 @@ class RollFailureAlert(QFrame):
         self._retry.setText("Retry open leg")
         self.show()
 
+    @Slot()
     def clear(self) -> None:
         self._failure = None
         self.hide()
 
+    @Slot()
     def _on_retry_clicked(self) -> None:
         if self._failure is not None:
             self.sig_retry_requested.emit(self._failure)
@@ -330,6 +332,7 @@ class RollDialog(QDialog):
         settings = dataclasses.replace(self._ctx.settings.rollover, reopen_on_roll=reopen)
         return plan_roll(self._quantity, self._held, self._target, self._working, settings)
 
+    @Slot(bool)
     def _on_reopen_toggled(self, checked: bool) -> None:
         self._plan = self._make_plan(checked)
         self._show_plan()
@@ -392,6 +395,7 @@ class RollDialog(QDialog):
             cells[5].setText(price_text(quote.last if quote else None, contract))
         self._spread.setText(self._spread_text(old, new))
 
+    @Slot()
     def _on_quote_timer(self) -> None:
         self._show_quotes()
         self._update_confirm()
@@ -426,6 +430,7 @@ class RollDialog(QDialog):
         data = f" ({' / '.join(sorted(kinds))} data)" if kinds != {"live"} else ""
         return f"{name}: {'   '.join(parts)}{data}"
 
+    @Slot()
     def _release(self) -> None:
         if not self._subscribed:
             return
@@ -439,6 +444,7 @@ class RollDialog(QDialog):
                 log.info("quote subscription of %s was already gone", contract_name(contract))
 
     # ------------------------------------------------------------------- roll
+    @Slot()
     def _on_confirm_clicked(self) -> None:
         if self._running or self._started:
             return
@@ -486,6 +492,7 @@ class RollDialog(QDialog):
         self._show_progress()
         self.sig_roll_finished.emit(complete)
 
+    @Slot(object)
     def _on_bridge_order_changed(self, row: OrderRow) -> None:
         if not self._running and self._alert.failure is None:
             return

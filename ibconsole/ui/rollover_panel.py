@@ -37,12 +37,12 @@ from PySide6.QtWidgets import (
 )
 
 from ibconsole.broker.contracts import ContractLookupError, ListedMonth
-from ibconsole.broker.orders import OrderRefused, RollFailure
+from ibconsole.broker.order_values import OrderRefused, RollFailure
 from ibconsole.domain.account import PortfolioRow
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.products import PRODUCTS, product
-from ibconsole.domain.rollover import RollPlan, RollStatus, contract_schedule
-from ibconsole.domain.sessions import TradingSessions, calendar_sessions
+from ibconsole.domain.rollover import RollPlan, RollStatus, contract_schedule, roll_target
+from ibconsole.domain.sessions import TradingSessions, calendar_sessions, schedule_at
 from ibconsole.journal import JournalOrder
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import (
@@ -520,21 +520,13 @@ class RolloverPanel(QWidget):
         contract = month.contract
         settings = self._ctx.settings.rollover
         status = contract_schedule(contract, months.calendar, settings).status(now)
-        view = months.view
-        target: ListedContract | None = None
-        for candidate in (view.active, view.next.contract if view.next else None):
-            if candidate is not None and candidate.last_trade > contract.last_trade:
-                target = candidate
-                break
-        return HeldPosition(contract, item.quantity, status, target)
+        return HeldPosition(contract, item.quantity, status, roll_target(months.view, contract))
 
     def _session(self, months: FamilyMonths, now: datetime) -> SessionState:
         front: ListedMonth | None = months.chain.month(months.view.front.contract.con_id)
         ib_hours = front.trading_hours if front is not None else None
         calendar = self._exchange_sessions(months.chain.product.calendar, now)
-        primary = ib_hours if ib_hours is not None and ib_hours.covers(now) else None
-        if primary is None:
-            primary = calendar if calendar is not None and calendar.covers(now) else None
+        primary = schedule_at(now, ib_hours, lambda: calendar)
         if primary is None:
             return SessionState(None, None, "no schedule covers now", "")
         is_open = primary.is_open(now)

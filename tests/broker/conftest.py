@@ -23,7 +23,7 @@ import pytest
 from eventkit import Event
 
 from ibconsole.broker.broker import Broker
-from ibconsole.broker.orders import OrderRow, Reconciliation, RollFailure
+from ibconsole.broker.order_values import OrderRow, Reconciliation, RollFailure
 from ibconsole.broker.session import Endpoint
 from ibconsole.domain.clock import Clock, OffsetClock
 from ibconsole.domain.contracts import ListedContract

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ibconsole.broker.broker import Broker
-from ibconsole.broker.orders import ConfirmationNeeded, OrderRefused
+from ibconsole.broker.order_values import ConfirmationNeeded, OrderRefused
 from ibconsole.broker.session import Endpoint
 from ibconsole.domain.health import HealthSettings
 from ibconsole.domain.risk import Check, RiskLimits, SymbolLimits

@@ -19,7 +19,7 @@ import pytest
 from ib_insync import IB
 
 from ibconsole.broker.broker import Broker
-from ibconsole.broker.orders import OrderRefused, Reconciliation
+from ibconsole.broker.order_values import OrderRefused, Reconciliation
 from ibconsole.domain.health import BackoffPolicy, HealthSettings, HealthSnapshot, HealthState
 from ibconsole.domain.orders import OrderIntent
 from ibconsole.domain.risk import RiskLimits, SymbolLimits

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ibconsole.broker.orders import OrderRefused
+from ibconsole.broker.order_values import OrderRefused
 from ibconsole.domain.orders import OrderIntent, OrderType, Purpose, Side
 from ibconsole.domain.rollover import RolloverSettings, RollPlan, plan_roll
 from ibconsole.journal import JournalFill, JournalOrder, OrderState, ReconciliationOutcome
@@ -212,7 +212,7 @@ async def test_rejected_open_leg_raises_a_critical_alert_and_retry_sends_it_once
     assert "No trading permission for ESM5" in failure.reason
     assert (failure.sentence, True) in rig.alerts
     critical = [r for r in caplog.records if r.levelname == "CRITICAL"]
-    assert [r.name for r in critical] == ["ibconsole.broker.orders"]
+    assert [r.name for r in critical] == ["ibconsole.broker.roll_coordinator"]
     assert new in critical[0].getMessage()
     await wait_for(lambda: rig.held(rig.es) == 0, what="the old month closed")
     assert rig.held(rig.next_month) == 0

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from ibconsole.broker.broker import Broker
-from ibconsole.broker.orders import OrderRow, Reconciliation
+from ibconsole.broker.order_values import OrderRow, Reconciliation
 from ibconsole.broker.session import Endpoint
 from ibconsole.config import load_settings
 from ibconsole.domain.clock import Clock, OffsetClock

@@ -55,7 +55,8 @@ from ibconsole.sim import PaperGateway
 from ibconsole.ui.background import BackgroundRunner
 from ibconsole.ui.bridge import BrokerBridge
 from ibconsole.ui.context import UiContext
-from ibconsole.ui.order_ticket import EDIT_PREVIEW_MS, DecimalSpinBox, OrderTicket
+from ibconsole.ui.decimal_spin_box import DecimalSpinBox
+from ibconsole.ui.order_ticket import EDIT_PREVIEW_MS, OrderTicket
 
 
 def _examples(default: int) -> int:

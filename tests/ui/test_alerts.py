@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from PySide6.QtWidgets import QPushButton, QWidget
 
-from ibconsole.broker.orders import RollFailure
+from ibconsole.broker.order_values import RollFailure
 from ibconsole.domain.rollover import RolloverSettings, plan_roll
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.alerts import AlertBar

@@ -18,8 +18,9 @@ from ibconsole.journal import OrderState
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.blotter import OrdersPanel
 from ibconsole.ui.context import UiContext
+from ibconsole.ui.decimal_spin_box import DecimalSpinBox
 from ibconsole.ui.months import rollover_view
-from ibconsole.ui.order_ticket import DecimalSpinBox, OrderTicket
+from ibconsole.ui.order_ticket import OrderTicket
 
 T = TypeVar("T", bound=QObject)
 

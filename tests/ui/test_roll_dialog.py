@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QWidget
 
-from ibconsole.broker.orders import OrderRow
+from ibconsole.broker.order_values import OrderRow
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.orders import OrderType, Purpose, Side, build_intent
 from ibconsole.journal import OrderState

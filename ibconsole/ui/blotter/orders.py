@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibconsole.broker.orders import OrderRefused, OrderRow, Reconciliation
+from ibconsole.broker.order_values import OrderRefused, OrderRow, Reconciliation
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.journal import JournalError, JournalOrder
 from ibconsole.ui.blotter.action_delegate import ActionButtonDelegate
