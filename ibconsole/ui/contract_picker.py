@@ -64,6 +64,9 @@ class ContractPicker(QWidget):
         self._month_box.setObjectName("ticketMonth")
         self._month_box.setToolTip("Contract month (the active month is chosen by default)")
         self._month_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self._contract_label = QLabel()
+        self._contract_label.setObjectName("ticketContract")
+        self._contract_label.setToolTip("The contract an order from this ticket goes to")
         self._description = QLabel()
         self._description.setObjectName("ticketDescription")
         self._contract_note = QLabel()
@@ -76,6 +79,7 @@ class ContractPicker(QWidget):
         boxes = QHBoxLayout()
         boxes.addWidget(self._family_box)
         boxes.addWidget(self._month_box, 1)
+        boxes.addWidget(self._contract_label)
         root.addLayout(boxes)
         root.addWidget(self._description)
         root.addWidget(self._contract_note)
@@ -179,6 +183,7 @@ class ContractPicker(QWidget):
         if contract == self._contract:
             return
         self._contract = contract
+        self._contract_label.setText(contract.local_symbol if contract is not None else "")
         if contract is None:
             self._month_box.blockSignals(True)
             self._month_box.clear()

@@ -110,6 +110,7 @@ async def test_the_ticket_opens_on_the_active_month_and_lists_the_others(
     )
     assert child(ticket, QComboBox, "ticketSymbol").currentText() == "ES"
     assert ticket.contract == view.active
+    assert child(ticket, QLabel, "ticketContract").text() == view.active.local_symbol
     months = child(ticket, QComboBox, "ticketMonth")
     assert months.count() > 1
     assert "active" in months.currentText()
@@ -119,6 +120,8 @@ async def test_the_ticket_opens_on_the_active_month_and_lists_the_others(
     months.setCurrentIndex(other)
     assert changed == [ticket.contract]
     assert _contract(ticket).con_id == months.itemData(other)
+    assert child(ticket, QLabel, "ticketContract").text() == _contract(ticket).local_symbol
+    assert _contract(ticket).local_symbol != view.active.local_symbol
 
 
 async def test_the_quote_line_says_live_and_the_position_is_flat(
