@@ -80,7 +80,6 @@ class PaperGateway:
             catalogue=self.catalogue,
             market=self.market,
             accounts=accounts,
-            seed=seed,
         )
         self.contracts = ContractDetailsService(self.catalogue, self.clock)
         self.market_data = MarketDataService(self.catalogue, self.market, self.clock)

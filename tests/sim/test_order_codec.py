@@ -175,13 +175,13 @@ def test_truncated_and_padded_place_order_are_refused(golden_market_order: list[
 # --- order messages out -----------------------------------------------------------------------
 
 
-def test_open_order_is_128_fields_and_ib_insync_builds_the_trade(
+def test_open_order_is_136_fields_and_ib_insync_builds_the_trade(
     mes: Instrument, decode_errors: list[logging.LogRecord], golden_market_order: list[str]
 ) -> None:
     snapshot = snapshot_of(golden_market_order)
     fields = open_order_fields(snapshot, mes.contract_fields(), 176)
-    assert len(fields) == 128
-    assert len(open_order_fields(snapshot, mes.contract_fields(), 177)) == 127
+    assert len(fields) == 136
+    assert len(open_order_fields(snapshot, mes.contract_fields(), 177)) == 135
     client = Client()
     client.feed(fields)
     client.feed(order_status_fields(snapshot))
@@ -297,7 +297,7 @@ async def test_completed_order_decodes(
         golden_market_order, status="Filled", filled=Decimal(1), remaining=Decimal(0)
     )
     fields = completed_order_fields(done, mes.contract_fields(), 176)
-    assert len(fields) == 97
+    assert len(fields) == 101
     client = Client()
     future = client.ib.wrapper.startReq("completedOrders")
     client.feed(fields)
