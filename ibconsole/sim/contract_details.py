@@ -20,6 +20,8 @@ _SUGGESTED_SIZE_VERSION = 163
 _SESSION_DAYS = 7
 _NO_SECURITY = "No security definition has been found for the request"
 _INDUSTRY = {"AAPL": "Technology", "MSFT": "Technology", "SPY": "Funds"}
+# TWS lists a stock's ISIN in the security-id list of its contract details.
+_ISIN = {"AAPL": "US0378331005", "MSFT": "US5949181045", "SPY": "US78462F1030"}
 
 
 class RequestError(ValueError):
@@ -126,7 +128,7 @@ class ContractDetailsService:
             instrument.order_types,
             instrument.valid_exchanges,
             1,  # priceMagnifier
-            0,  # underConId
+            instrument.under_con_id,
             instrument.long_name,
             instrument.primary_exchange,
             instrument.contract_month,
@@ -138,7 +140,7 @@ class ContractDetailsService:
             instrument.session.liquid_hours(today, _SESSION_DAYS),
             "",  # evRule
             "",  # evMultiplier
-            0,  # numSecIds
+            *_security_ids(instrument),
             1 if is_future else 0,  # aggGroup
             instrument.symbol if is_future else "",
             instrument.under_sec_type,
@@ -151,3 +153,9 @@ class ContractDetailsService:
         elif server_version == _SUGGESTED_SIZE_VERSION:
             body.append("1")
         return (*head, *body)
+
+
+def _security_ids(instrument: Instrument) -> tuple[object, ...]:
+    """secIdList: its count, then tag and value per id (the ISIN of a stock)."""
+    isin = _ISIN.get(instrument.symbol) if instrument.sec_type == "STK" else None
+    return (1, "ISIN", isin) if isin else (0,)

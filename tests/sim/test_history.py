@@ -107,7 +107,7 @@ async def test_epoch_dates_rth_and_an_end_in_the_past(ib: IB, qualified_future: 
     assert epoch[-1].date.utcoffset() == timedelta(0)
     rth = await _bars(ib, contract, "", "3 D", "1 hour", "TRADES", True)
     assert rth
-    assert all(time(8) <= bar.date.astimezone(_CHICAGO).time() < time(15) for bar in rth)
+    assert all(time(8) <= bar.date.astimezone(_CHICAGO).time() < time(16) for bar in rth)
     end = datetime(2025, 3, 3, 20, 0, tzinfo=UTC)
     past = await _bars(ib, contract, end, "3600 S", "5 mins", "MIDPOINT", False)
     assert len(past) == 12

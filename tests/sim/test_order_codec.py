@@ -327,11 +327,11 @@ def test_position_and_portfolio_have_exact_counts(
     assert not decode_errors
     (position,) = client.ib.positions()
     assert position.position == 2
-    assert position.avgCost == 30001.25
+    assert position.avgCost == 30001.87  # 2 × 0.62 commission spread over 2
     assert position.contract.exchange == "CME"
     (item,) = client.ib.portfolio()
-    assert item.unrealizedPNL == 7.5
-    assert item.averageCost == 30001.25
+    assert item.unrealizedPNL == 6.26
+    assert item.averageCost == 30001.87
     assert item.contract.primaryExchange == "CME"
 
 
@@ -365,5 +365,5 @@ def test_pnl_single_position_is_an_integer(
     client.feed(ac.pnl_single_fields(12, view))
     assert not decode_errors
     assert single.position == -3
-    assert single.unrealizedPnL == 15
+    assert single.unrealizedPnL == 13.14  # 15 less the 3 × 0.62 paid to open
     assert single.value == -89985
