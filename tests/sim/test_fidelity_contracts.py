@@ -9,8 +9,8 @@ from datetime import time
 from zoneinfo import ZoneInfo
 
 import pytest
-from ibapi.contract import Contract as IbapiContract
 from ib_insync import IB, Future, Stock
+from ibapi.contract import Contract as IbapiContract
 
 from ibconsole.sim import PaperGateway
 
@@ -33,7 +33,8 @@ async def test_equity_index_liquid_hours_are_0830_to_1600_chicago(ib: IB, symbol
     assert liquid
     for entry in liquid:
         opens, closes = entry.split("-")
-        assert opens.endswith(":0830") and closes.endswith(":1600"), entry
+        assert opens.endswith(":0830"), entry
+        assert closes.endswith(":1600"), entry
         assert opens[:8] == closes[:8]
     session = details.liquidSessions()[0]
     assert (session.start.time(), session.end.time()) == (time(8, 30), time(16, 0))

@@ -10,9 +10,9 @@ import re
 from decimal import Decimal
 
 import pytest
+from ib_insync import IB, Contract, MarketOrder
 from ibapi.contract import Contract as IbapiContract
 from ibapi.order import Order as IbapiOrder
-from ib_insync import IB, Contract, MarketOrder
 
 from ibconsole.sim import PaperGateway
 from tests.sim.raw_peer import RawClient
