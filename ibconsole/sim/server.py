@@ -21,7 +21,9 @@ from ibconsole.sim.market import Market
 from ibconsole.sim.market_data import MarketDataService
 from ibconsole.sim.orders import ReceivedOrder
 from ibconsole.sim.realtime_bars import RealTimeBarService
+from ibconsole.sim.reference_data import ReferenceDataService
 from ibconsole.sim.tape import Tape
+from ibconsole.sim.unserved import UnservedRequests
 
 __all__ = ["MAX_SERVER_VERSION", "PaperGateway"]
 
@@ -85,6 +87,8 @@ class PaperGateway:
         self.market_data = MarketDataService(self.catalogue, self.market, self.clock)
         self.history = HistoryService(self.catalogue, self.market, self.tape, self.clock, seed=seed)
         self.realtime_bars = RealTimeBarService(self.catalogue, self.market, self.tape, self.clock)
+        self.reference_data = ReferenceDataService(self.catalogue, accounts, self.desk.positions)
+        self.unserved = UnservedRequests()
         self.faults = Faults(
             self._live_connections,
             self.desk,
@@ -114,6 +118,7 @@ class PaperGateway:
             self.market_data.handlers(),
             self.history.handlers(),
             self.realtime_bars.handlers(),
+            self.reference_data.handlers(),
         )
         for source in sources:
             for msg_id, handler in source.items():
@@ -226,10 +231,8 @@ class PaperGateway:
         except (IndexError, ValueError):  # an empty frame, or an id that is not a number
             log.warning("%r sent a message with a bad id %r; ignored", connection, fields[:3])
             return
-        handler = self._handlers.get(msg_id)
-        if handler is None:
-            log.info("%r: message %d is not supported; ignored", connection, msg_id)
-            return
+        # whatever no service serves is still answered, as TWS answers every request
+        handler = self._handlers.get(msg_id, self.unserved.answer)
         try:
             handler(connection, fields)
         except (ValueError, IndexError, KeyError, ArithmeticError) as exc:

@@ -187,11 +187,18 @@ async def test_frames_split_into_single_bytes_and_coalesced_are_understood(
     assert ids == ["49", "15", "49"]
 
 
-async def test_unknown_message_ids_are_ignored(gateway: PaperGateway, raw: Any) -> None:
+async def test_unknown_message_ids_are_answered_with_an_error(
+    gateway: PaperGateway, raw: Any
+) -> None:
     client = await raw()
     await client.start(13)
     client.send(999, 1, "whatever")
     client.send(49, 1)
+    error = await client.receive_until("4")
+    while error[3] != "321":  # after the farm-status notices of the connect
+        error = await client.receive_until("4")
+    assert error[2] == "-1"
+    assert "Unknown message id 999" in error[4]
     reply = await client.receive_until("49")
     assert reply[:2] == ["49", "1"]
 
