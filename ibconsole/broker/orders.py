@@ -40,6 +40,7 @@ from ibconsole.broker.mapping import (
     decimal_or_none,
     ib_contract,
     ib_order,
+    order_prices,
     working_order,
 )
 from ibconsole.broker.market_data import MarketDataService
@@ -1265,6 +1266,7 @@ class OrderService:
             # IB never acknowledged it and reconciliation found it nowhere: the session's
             # PendingSubmit is a leftover, not a working order.
             shown = journalled.state.value
+        prices = order_prices(order, tick)
         return OrderRow(
             key=order.orderRef or "",
             order_id=order.orderId,
@@ -1275,8 +1277,8 @@ class OrderService:
             side=Side(order.action),
             quantity=Decimal(repr(order.totalQuantity)),
             order_type=order.orderType,
-            limit_price=decimal_or_none(order.lmtPrice, tick),
-            stop_price=decimal_or_none(order.auxPrice, tick),
+            limit_price=prices[0],
+            stop_price=prices[1],
             tif=order.tif,
             status=shown,
             filled=Decimal(repr(status.filled)),
@@ -1293,14 +1295,15 @@ def _intent_from_trade(
     key: str, trade: Trade, contract: ListedContract, now: datetime
 ) -> OrderIntent:
     order = trade.order
+    limit_price, stop_price = order_prices(order, contract.min_tick)
     return OrderIntent(
         key=key,
         contract=contract,
         side=Side(order.action),
         quantity=Decimal(repr(order.totalQuantity)),
         order_type=OrderType(order.orderType),
-        limit_price=decimal_or_none(order.lmtPrice, contract.min_tick),
-        stop_price=decimal_or_none(order.auxPrice, contract.min_tick),
+        limit_price=limit_price,
+        stop_price=stop_price,
         tif=TimeInForce(order.tif)
         if order.tif in TimeInForce.__members__.values()
         else TimeInForce.DAY,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import UTC
 
 from ibconsole.sim.clock import SimClock
 from ibconsole.sim.instruments import MARKET_RULES, Catalogue, Instrument
 from ibconsole.sim.link import ClientLink
+from ibconsole.sim.wire import UNSET_INTEGER
 
 __all__ = ["ContractDetailsService", "RequestError", "resolve_contract"]
 
@@ -95,11 +97,10 @@ class ContractDetailsService:
         zone = instrument.zone
         today = self._clock.now().astimezone(zone).date()
         is_future = instrument.sec_type == "FUT"
-        last_times = (
-            f"{instrument.last_trade_date} {instrument.last_trade_time} {instrument.time_zone}"
-            if instrument.last_trade_date
-            else ""
-        )
+        expires = instrument.expires_at
+        # TWS at v176 writes the last trade as a UTC instant: "20240402-17:10:00" for a CME
+        # future last trading at 12:10 Chicago (IB Gateway capture, ghill2/pyfutures)
+        last_times = f"{expires.astimezone(UTC):%Y%m%d-%H:%M:%S}" if expires else ""
         exchanges = instrument.valid_exchanges.split(",") if instrument.valid_exchanges else []
         rule_ids = ",".join(str(instrument.market_rule_id) for _ in exchanges)
         head: list[object] = [10]
@@ -130,7 +131,7 @@ class ContractDetailsService:
             1,  # priceMagnifier
             instrument.under_con_id,
             instrument.long_name,
-            instrument.primary_exchange,
+            "" if is_future else instrument.primary_exchange,  # futures: none (same capture)
             instrument.contract_month,
             industry,
             industry,  # category
@@ -141,7 +142,7 @@ class ContractDetailsService:
             "",  # evRule
             "",  # evMultiplier
             *_security_ids(instrument),
-            1 if is_future else 0,  # aggGroup
+            UNSET_INTEGER if is_future else 0,  # aggGroup: unset for futures (CME, MATIF captures)
             instrument.symbol if is_future else "",
             instrument.under_sec_type,
             rule_ids,

@@ -593,7 +593,7 @@ def order_status_fields(snapshot: OrderSnapshot) -> tuple[object, ...]:
         snapshot.last_fill_price,
         snapshot.client_id,
         snapshot.why_held,
-        "",  # mktCapPrice
+        0,  # mktCapPrice, as TWS sends it (v173 capture)
     )
 
 

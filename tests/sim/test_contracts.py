@@ -188,7 +188,7 @@ async def test_contract_details_carry_every_field(ib: IB) -> None:
         "ESH5",
         "ES",
     )
-    assert front.lastTradeTime == "08:30"
+    assert front.lastTradeTime == "13:30:00"  # UTC, as TWS v176 writes it (08:30 Chicago)
     assert front.realExpirationDate == "20250321"
     assert front.contractMonth == "202503"
     assert front.minTick == 0.25
