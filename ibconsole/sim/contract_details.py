@@ -111,7 +111,7 @@ class ContractDetailsService:
             instrument.symbol,
             instrument.sec_type,
             last_times,
-            0.0,
+            0,  # strike, printed "0" as TWS does
             "",
             instrument.exchange,
             instrument.currency,

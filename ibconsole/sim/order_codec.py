@@ -601,12 +601,13 @@ def exec_details_fields(
     req_id: int, execution: Execution, contract: Sequence[object], server_version: int
 ) -> tuple[object, ...]:
     """execDetails (msg 11, no version field): exactly 31 fields up to v177, 32 at v178+."""
-    exchange = contract[7]
+    # a SMART order executes on a venue, which TWS reports (v173 capture: AAPL on IEX)
+    exchange = contract[8] if contract[7] == "SMART" and contract[8] else contract[7]
     fields: tuple[object, ...] = (
         11,
         req_id,
         execution.order_id,
-        *_contract11(contract),
+        *_contract11((*contract[:7], exchange, *contract[8:])),
         execution.exec_id,
         ib_time_text(execution.time),
         execution.account,
