@@ -299,8 +299,8 @@ class HistoryService:
                 link, before = chain.at(index - 1), chain.at(index)
                 bars.append(_chain_bar(begins, link, before, tick, volume, count))
                 continue
-            if begins is None:
-                continue
+            if begins is None or begins >= end_second:
+                continue  # outside regular hours, or the open is still to come
             traded = self._tape.span(con_id, begins, start + size, tick)
             if traded.count == 0 and not in_session:
                 continue
@@ -391,6 +391,9 @@ class HistoryService:
             ):
                 return
             start = math.floor(epoch) // live.size * live.size
+            if live.use_rth:  # the day's first regular-hours bar begins at the open
+                zone = instrument.zone
+                start = _regular_start(instrument.session, zone, start, live.size) or start
             bar = live.bar
             if isinstance(bar.when, int) and start > bar.when:
                 bar = Bar(start, bar.close, bar.close, bar.close, bar.close, 0, bar.close, 0)

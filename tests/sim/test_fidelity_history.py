@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from ib_insync import IB, Contract, Stock
 from ibapi.contract import Contract as IbapiContract
 
@@ -149,3 +150,17 @@ async def test_one_day_of_intraday_bars_is_the_current_session(
     assert bars[-1].date <= as_of
     two = await _bars(ib, contract, "", "2 D", "1 hour", "TRADES", False)
     assert two[0].date == datetime(2025, 3, 2, 17, tzinfo=CHICAGO)
+
+
+@pytest.mark.parametrize("as_of", [datetime(2025, 3, 4, 14, 29, 58, tzinfo=UTC)])
+async def test_live_regular_hours_bar_of_the_open_is_dated_0930(
+    gateway: PaperGateway, ib: IB, wait_for: Any
+) -> None:
+    # 09:29:58 in New York: the first live regular-hours bar of the day begins at the open
+    bars = await _bars(
+        ib, Stock("AAPL", "SMART", "USD"), "", "2 D", "1 hour", "TRADES", True, keepUpToDate=True
+    )
+    assert bars[-1].date == datetime(2025, 3, 3, 15, tzinfo=NEW_YORK)  # nothing of today yet
+    opening = datetime(2025, 3, 4, 9, 30, tzinfo=NEW_YORK)
+    await wait_for(lambda: bars and bars[-1].date == opening, timeout=10, what="the 09:30 bar")
+    assert [bar.date.astimezone(NEW_YORK).time() for bar in bars[-2:]] == [time(15), time(9, 30)]
