@@ -246,7 +246,7 @@ class Market:
         self._clock = clock
         self._seed = seed
         self.tick_rate = tick_rate
-        self.volumes = VolumeProfile(seed)
+        self.volumes = VolumeProfile(seed, catalogue)
         self._walks: dict[int, _Walk] = {}
         self._holds: dict[int, int] = {}
         self._active: list[_Walk] = []

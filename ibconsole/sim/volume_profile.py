@@ -1,6 +1,7 @@
 """How much an instrument trades over any stretch of time: a daily volume per product (a seeded
-day-to-day factor around a typical figure) spread over each session by an intraday profile,
-busiest in the regular hours and most of all near their open and close.
+day-to-day factor around a typical figure; a future's deferred months trade a small share of its
+front month's) spread over each session by an intraday profile, busiest in the regular hours and
+most of all near their open and close.
 
 Volumes are read off a cumulative curve (the volume of ``[a, b)`` is ``V(b) - V(a)``, rounded
 at the ends), so bars of any size tile exactly: a day's hourly bars add up to its 5-minute bars
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
@@ -47,6 +49,8 @@ _EXTENDED_SHARE = {"FUT": 0.2, "STK": 0.05}
 # The regular hours' U shape: the first and last half hours trade this much more than midday.
 _EDGE_BOOST = 2.0
 _EDGE_SECONDS = 1800.0
+# A deferred month's share of the front month's volume, by how many months it lies behind.
+_DEFERRED_SHARE = (1.0, 0.05, 0.005)
 # Average trade size, to give bars a trade count.
 _TRADE_SIZE = {"FUT": 3, "STK": 120}
 
@@ -54,15 +58,32 @@ _TRADE_SIZE = {"FUT": 3, "STK": 120}
 class VolumeProfile:
     """Seeded volumes for every instrument and trade date."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, instruments: Iterable[Instrument]) -> None:
         self._seed = seed
+        self._expiries: dict[str, list[str]] = {}
+        for instrument in instruments:
+            if instrument.sec_type == "FUT":
+                self._expiries.setdefault(instrument.trading_class, []).append(
+                    instrument.last_trade_date
+                )
+        for expiries in self._expiries.values():
+            expiries.sort()
 
     def daily(self, instrument: Instrument, day: date) -> int:
         """The volume of the session whose trade date is ``day`` (0 for currencies)."""
         if instrument.sec_type not in _EXTENDED_SHARE:
             return 0
         key = instrument.trading_class if instrument.sec_type == "FUT" else instrument.symbol
-        return round(_DAILY.get(key, _DEFAULT_DAILY) * _day_factor(self._seed, key, day))
+        typical = _DAILY.get(key, _DEFAULT_DAILY) * self._share(instrument, day)
+        return round(typical * _day_factor(self._seed, key, day))
+
+    def _share(self, instrument: Instrument, day: date) -> float:
+        if instrument.sec_type != "FUT":
+            return 1.0
+        trading = f"{day:%Y%m%d}"
+        expiries = self._expiries.get(instrument.trading_class, ())
+        behind = sum(1 for expiry in expiries if trading <= expiry < instrument.last_trade_date)
+        return _DEFERRED_SHARE[min(behind, len(_DEFERRED_SHARE) - 1)]
 
     def cumulative(self, instrument: Instrument, day: date, epoch: float) -> int:
         """Volume of ``day``'s session traded before ``epoch`` (the whole day after its close)."""

@@ -109,6 +109,18 @@ async def test_past_volumes_are_plausible_per_instrument(ib: IB, qualified_futur
     assert all(500_000 < bar.volume < 2_000_000 for bar in daily[:-1])
 
 
+async def test_a_deferred_month_trades_a_small_share_of_the_front(
+    ib: IB, qualified_future: Any
+) -> None:
+    front = await qualified_future(ib, "ES", "202503")
+    deferred = await qualified_future(ib, "ES", "202506")
+    front_days = await _bars(ib, front, "", "5 D", "1 day", "TRADES", False)
+    deferred_days = await _bars(ib, deferred, "", "5 D", "1 day", "TRADES", False)
+    for near, far in zip(front_days[:-1], deferred_days[:-1], strict=True):
+        assert near.date == far.date
+        assert 0 < far.volume < near.volume / 10
+
+
 async def test_a_past_day_adds_up_across_bar_sizes(ib: IB, qualified_future: Any) -> None:
     contract = await qualified_future(ib)
     daily = await _bars(ib, contract, "", "5 D", "1 day", "TRADES", False)
