@@ -15,6 +15,7 @@ from ibconsole.sim.connection import Connection
 from ibconsole.sim.contract_details import ContractDetailsService
 from ibconsole.sim.desk import Desk
 from ibconsole.sim.faults import FARMS, Faults
+from ibconsole.sim.histogram import HistogramService
 from ibconsole.sim.history import HistoryService
 from ibconsole.sim.instruments import Catalogue
 from ibconsole.sim.market import Market
@@ -88,6 +89,7 @@ class PaperGateway:
         self.history = HistoryService(self.catalogue, self.market, self.tape, self.clock, seed=seed)
         self.realtime_bars = RealTimeBarService(self.catalogue, self.market, self.tape, self.clock)
         self.reference_data = ReferenceDataService(self.catalogue, accounts, self.desk.positions)
+        self.histogram = HistogramService(self.catalogue, self.history, self.clock)
         self.unserved = UnservedRequests()
         self.faults = Faults(
             self._live_connections,
@@ -119,6 +121,7 @@ class PaperGateway:
             self.history.handlers(),
             self.realtime_bars.handlers(),
             self.reference_data.handlers(),
+            self.histogram.handlers(),
         )
         for source in sources:
             for msg_id, handler in source.items():

@@ -57,7 +57,6 @@ _REQUESTS: dict[int, _Request] = {
     82: _Request("reqMktDepthExchanges", None),
     84: _Request("reqNewsArticle", 1, _NEWS_NOT_ALLOWED),
     86: _Request("reqHistoricalNews", 1, _NEWS_NOT_ALLOWED),
-    88: _Request("reqHistogramData", 1),
     96: _Request("reqHistoricalTicks", 1),
     97: _Request("reqTickByTickData", 1),
     100: _Request("reqWshMetaData", 1, _NEWS_NOT_ALLOWED),
@@ -65,7 +64,7 @@ _REQUESTS: dict[int, _Request] = {
     105: _Request("reqCurrentTimeInMillis", None),
 }
 # Cancels and switches: TWS takes them without a reply.
-_SILENT = frozenset({11, 23, 56, 57, 71, 89, 90, 98, 101, 103, 106, 107})
+_SILENT = frozenset({11, 23, 56, 57, 71, 90, 98, 101, 103, 106, 107})
 
 
 class UnservedRequests:

@@ -1,19 +1,28 @@
 """The small look-ups TWS answers from its reference data, over TCP with ib_insync and IB's
 ibapi: matching symbols, family codes, SMART components, news providers, soft-dollar tiers,
-user info, display groups and positions by account; and a request no service serves ends in an
-error instead of a client waiting forever."""
+user info, display groups, positions by account and price histograms; and a request no service
+serves ends in an error instead of a client waiting forever."""
 
 from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
 
+import pytest
 from ib_insync import IB, Contract, MarketOrder
+from ibapi.contract import Contract as IbapiContract
 
 from ibconsole.sim import PaperGateway
 
 TIMEOUT = 3.0
 ACCOUNT = "DU1234567"
+
+
+def _ibapi_es() -> IbapiContract:
+    contract = IbapiContract()
+    contract.symbol, contract.secType, contract.exchange = "ES", "FUT", "CME"
+    contract.currency, contract.lastTradeDateOrContractMonth = "USD", "202503"
+    return contract
 
 
 async def test_matching_symbols_list_the_index_of_a_future_family_and_stocks(ib: IB) -> None:
@@ -98,3 +107,28 @@ async def test_ibapi_positions_by_account(
     peer.client.reqPositionsMulti(10, "", "")  # every account
     await wait_for(lambda: list(peer.by_request("positionMultiEnd", 10)), what="all accounts")
     assert len(list(peer.by_request("positionMulti", 10))) == 1
+
+
+async def test_histogram_of_a_day_adds_up_to_its_volume(
+    gateway: PaperGateway, ib: IB, ibapi_connect, wait_for, qualified_future
+) -> None:
+    contract = await qualified_future(ib)
+    histogram = await asyncio.wait_for(ib.reqHistogramDataAsync(contract, False, "1 day"), TIMEOUT)
+    assert len(histogram) > 10
+    assert all(entry.count > 0 for entry in histogram)
+    prices = [entry.price for entry in histogram]
+    assert prices == sorted(prices)
+    bars = await asyncio.wait_for(
+        ib.reqHistoricalDataAsync(contract, "", "86400 S", "1 min", "TRADES", False, timeout=0),
+        TIMEOUT,
+    )
+    assert sum(entry.count for entry in histogram) == pytest.approx(
+        sum(bar.volume for bar in bars), rel=0.01
+    )
+    peer = await ibapi_connect(gateway)
+    peer.client.reqHistogramData(4, _ibapi_es(), False, "3 days")
+    await wait_for(lambda: list(peer.by_request("histogramData", 4)), what="histogramData")
+    (call,) = peer.by_request("histogramData", 4)
+    assert call["items"]
+    peer.client.reqHistogramData(5, _ibapi_es(), False, "forever")
+    await wait_for(lambda: any(e[0] == 5 for e in peer.errors), what="the period refused")
