@@ -63,6 +63,10 @@ _WHAT_TO_SHOW = {"TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST"}
 # TWS refuses requests for more bars than this in one go; so does the simulator.
 _MAX_BARS = 100_000
 _HMDS = "Historical Market Data Service error message:"
+# Header dates asked in epoch seconds (formatDate=2) come in the UTC form from TWS at v176
+# (IB Gateway 2024 capture, ghill2/pyfutures) and with two spaces at v173 (TWS 2023, as
+# rust-ibapi's strict parser reads them); formatDate=1 always gets two spaces.
+_UTC_HEADER_VERSION = 176
 PACING_MESSAGES = {
     162: _HMDS + "Historical data request pacing violation",
     100: "Max rate of messages per second has been exceeded:max=50 rec=120 (1)",
@@ -193,7 +197,8 @@ class HistoryService:
         flat: list[object] = []
         for bar in bars:
             flat += _bar_fields(bar, instrument, format_date)
-        header = (_header_time(start, format_date), _header_time(end, format_date))
+        utc_form = format_date == 2 and link.server_version >= _UTC_HEADER_VERSION
+        header = (_header_time(start, utc_form), _header_time(end, utc_form))
         link.send(17, req_id, *header, len(bars), *flat)
         if not keep_up:
             return
@@ -551,12 +556,11 @@ def _bar_date(when: int | date, instrument: Instrument, format_date: int) -> str
     return f"{local:%Y%m%d %H:%M:%S} {instrument.time_zone}"
 
 
-def _header_time(moment: datetime, format_date: int) -> str:
-    """A header date as TWS writes it (the gateway's zone is UTC): ``20240317-16:30:00`` when
-    dates are asked in epoch seconds (v176 IB Gateway capture), else ``20230413  16:31:22``
-    (two spaces, no zone)."""
+def _header_time(moment: datetime, utc_form: bool) -> str:
+    """A header date as TWS writes it (the gateway's zone is UTC): ``20240317-16:30:00`` in the
+    UTC form, else ``20230413  16:31:22`` (two spaces, no zone)."""
     utc = moment.astimezone(UTC)
-    return f"{utc:%Y%m%d-%H:%M:%S}" if format_date == 2 else f"{utc:%Y%m%d  %H:%M:%S}"
+    return f"{utc:%Y%m%d-%H:%M:%S}" if utc_form else f"{utc:%Y%m%d  %H:%M:%S}"
 
 
 def _bar_size(text: str) -> int | str:

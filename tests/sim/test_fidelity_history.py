@@ -19,6 +19,7 @@ from ib_insync import IB, Contract, Stock
 from ibapi.contract import Contract as IbapiContract
 
 from ibconsole.sim import PaperGateway
+from tests.sim.raw_peer import RawClient
 
 CHICAGO = ZoneInfo("US/Central")
 NEW_YORK = ZoneInfo("US/Eastern")
@@ -66,6 +67,25 @@ async def test_header_dates_take_tws_forms_per_format_date(
     daily_end = datetime.strptime(local["end"], "%Y%m%d  %H:%M:%S")
     assert daily_end - daily_start == timedelta(days=5)  # the capture: 5 D, Sunday to Friday
     assert len(list(peer.by_request("historicalData", 1))) == 5
+
+
+async def test_header_dates_at_v173_have_two_spaces_as_rust_ibapi_reads_them(
+    gateway: PaperGateway,
+) -> None:
+    client = await RawClient.open(gateway)
+    try:
+        client.send_raw(client.hello(b"v100..173"))
+        assert (await client.receive())[0] == "173"
+        client.send(71, 2, 0, "")
+        await client.receive_until("9")
+        client.send(20, 7, 0, "ES", "FUT", "202503", 0.0, "", "", "CME", "", "USD", "", "", 0,
+                    "", "1 min", "60 S", 0, "TRADES", 2, 0, "")  # fmt: skip
+        header = await client.receive_until("17")
+    finally:
+        client.close()
+    assert TWO_SPACES.match(header[2]), header[2]
+    assert TWO_SPACES.match(header[3]), header[3]
+    assert header[5].isdigit()  # bar dates in epoch seconds, as asked
 
 
 # --- 6. regular-hours bars start at the open ----------------------------------------------------
