@@ -6,7 +6,7 @@ Every conversion is O(1) and total: a value IB left unset becomes ``None``, neve
 from __future__ import annotations
 
 import math
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,21 @@ ACTIVE_STATUSES = frozenset({"PendingSubmit", "ApiPending", "PreSubmitted", "Sub
 _OCA_CANCEL_WITH_BLOCK = 1
 
 
+# The order types whose limit (lmtPrice) and stop (auxPrice) prices mean something: TWS reports
+# the price fields an order type does not use as 0.0.
+_LIMIT_TYPES = frozenset({"LMT", "STP LMT"})
+_STOP_TYPES = frozenset({"STP", "STP LMT"})
+
+
+def order_prices(
+    order: Order, tick: Decimal | None = None
+) -> tuple[Decimal | None, Decimal | None]:
+    """(limit, stop) of an order as IB reports it: only the prices its order type uses."""
+    limit = decimal_or_none(order.lmtPrice, tick) if order.orderType in _LIMIT_TYPES else None
+    stop = decimal_or_none(order.auxPrice, tick) if order.orderType in _STOP_TYPES else None
+    return limit, stop
+
+
 def decimal_or_none(value: float | None, tick: Decimal | None = None) -> Decimal | None:
     """IB's float to Decimal, on the tick grid when one is given; NaN and IB's unset marker to None."""
     if value is None or math.isnan(value) or value == UNSET_DOUBLE or math.isinf(value):
@@ -53,10 +68,7 @@ def listed_contract(details: ContractDetails, product: Product) -> ListedContrac
             f"{contract.localSymbol or product.symbol}: last trade date {day!r} is not YYYYMMDD"
         )
     zone = ZoneInfo(details.timeZoneId or product.time_zone)
-    clock_time = _parse_hhmm(details.lastTradeTime) or product.expiry.time
-    last_trade = datetime(int(day[:4]), int(day[4:6]), int(day[6:]), tzinfo=zone).replace(
-        hour=clock_time.hour, minute=clock_time.minute
-    )
+    last_trade = _last_trade(day, details.lastTradeTime, zone, product)
     month = (details.contractMonth or day[:6])[:6]
     return ListedContract(
         symbol=product.symbol,
@@ -72,8 +84,23 @@ def listed_contract(details: ContractDetails, product: Product) -> ListedContrac
     )
 
 
+def _last_trade(day: str, clock: str, zone: ZoneInfo, product: Product) -> datetime:
+    """The last trade instant. TWS at server version 176 writes it as a UTC instant
+    ("20250321-13:30:00", which ib_insync splits into date and "13:30:00"); older TWS wrote the
+    exchange's clock time ("20250321 08:30 US/Central")."""
+    date_of = datetime(int(day[:4]), int(day[4:6]), int(day[6:]))
+    utc_instant = clock.count(":") == 2
+    clock_time = _parse_hhmm(clock)
+    if clock_time is None:
+        clock_time, utc_instant = product.expiry.time, False
+    at = date_of.replace(hour=clock_time.hour, minute=clock_time.minute)
+    if utc_instant:
+        return at.replace(tzinfo=UTC).astimezone(zone)
+    return at.replace(tzinfo=zone)
+
+
 def _parse_hhmm(text: str) -> time | None:
-    """IB's lastTradeTime: "08:30", "0830" or "08:30:00" (seconds, always 0, are dropped)."""
+    """IB's lastTradeTime: "08:30", "0830" or "13:30:00" (seconds, always 0, are dropped)."""
     digits = text.replace(":", "").strip()
     if len(digits) not in (4, 6) or not digits.isdigit():
         return None
@@ -122,6 +149,7 @@ def working_order(trade: Trade, tick: Decimal | None = None) -> WorkingOrder:
     # ib_insync starts a new order at PendingSubmit with nothing remaining: until IB reports
     # on it, all of it is still to fill.
     remaining = status.remaining if status.remaining or status.filled else order.totalQuantity
+    limit_price, stop_price = order_prices(order, tick)
     return WorkingOrder(
         order_id=order.orderId,
         key=order.orderRef or "",
@@ -129,8 +157,8 @@ def working_order(trade: Trade, tick: Decimal | None = None) -> WorkingOrder:
         side=Side(order.action),
         remaining=Decimal(repr(remaining)),
         order_type=OrderType(order.orderType),
-        limit_price=decimal_or_none(order.lmtPrice, tick),
-        stop_price=decimal_or_none(order.auxPrice, tick),
+        limit_price=limit_price,
+        stop_price=stop_price,
         parent_id=order.parentId,
         oca_group=order.ocaGroup,
         status=status.status,

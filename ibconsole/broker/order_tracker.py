@@ -16,7 +16,12 @@ from decimal import Decimal
 from eventkit import Event
 from ib_insync import IB, CommissionReport, Fill, Trade
 
-from ibconsole.broker.mapping import ACTIVE_STATUSES, decimal_or_none, working_order
+from ibconsole.broker.mapping import (
+    ACTIVE_STATUSES,
+    decimal_or_none,
+    order_prices,
+    working_order,
+)
 from ibconsole.broker.order_values import OrderRow
 from ibconsole.domain.orders import Side, WorkingOrder
 from ibconsole.journal import (
@@ -354,6 +359,7 @@ class OrderTracker:
             # IB never acknowledged it and reconciliation found it nowhere: the session's
             # PendingSubmit is a leftover, not a working order.
             shown = journalled.state.value
+        limit_price, stop_price = order_prices(order, tick)
         return OrderRow(
             key=order.orderRef or "",
             order_id=order.orderId,
@@ -364,8 +370,8 @@ class OrderTracker:
             side=Side(order.action),
             quantity=Decimal(repr(order.totalQuantity)),
             order_type=order.orderType,
-            limit_price=decimal_or_none(order.lmtPrice, tick),
-            stop_price=decimal_or_none(order.auxPrice, tick),
+            limit_price=limit_price,
+            stop_price=stop_price,
             tif=order.tif,
             status=shown,
             filled=Decimal(repr(status.filled)),

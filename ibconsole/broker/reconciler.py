@@ -12,7 +12,7 @@ from eventkit import Event
 from ib_insync import Trade
 
 from ibconsole.broker.contracts import ContractService
-from ibconsole.broker.mapping import ACTIVE_STATUSES, decimal_or_none
+from ibconsole.broker.mapping import ACTIVE_STATUSES, order_prices
 from ibconsole.broker.order_tracker import OrderTracker
 from ibconsole.broker.order_values import Reconciliation
 from ibconsole.broker.session import Session, SyncInfo
@@ -190,14 +190,15 @@ def _intent_from_trade(
     key: str, trade: Trade, contract: ListedContract, now: datetime
 ) -> OrderIntent:
     order = trade.order
+    limit_price, stop_price = order_prices(order, contract.min_tick)
     return OrderIntent(
         key=key,
         contract=contract,
         side=Side(order.action),
         quantity=Decimal(repr(order.totalQuantity)),
         order_type=OrderType(order.orderType),
-        limit_price=decimal_or_none(order.lmtPrice, contract.min_tick),
-        stop_price=decimal_or_none(order.auxPrice, contract.min_tick),
+        limit_price=limit_price,
+        stop_price=stop_price,
         tif=TimeInForce(order.tif)
         if order.tif in TimeInForce.__members__.values()
         else TimeInForce.DAY,

@@ -1,9 +1,13 @@
 """The simulated broker's books: cash, positions with average cost, realised and unrealised
 P&L, commissions and margin for every account a gateway manages.
 
-Conventions (IB's): a position's average cost is price × multiplier; futures and FX settle
-their P&L into cash (no notional changes hands), stocks pay and receive their notional.
-Realised P&L is gross of commissions; commissions are charged to cash as they occur.
+Conventions (IB's): a position's average cost is price × multiplier with the opening
+commissions in it (a 1-lot ES buy at 6005.25 with 2.25 commission costs 300264.75; a short's
+cost is its proceeds less commission), so unrealised P&L (market value − average cost ×
+quantity) is net of the commissions paid to open, and realised P&L is net of the commissions
+paid to open and to close. Commissions are charged to cash as they occur; futures and FX settle
+their price P&L into cash (no notional changes hands), stocks pay and receive their notional.
+Hence net liquidation = starting cash + realised + unrealised P&L.
 """
 
 from __future__ import annotations
@@ -248,6 +252,9 @@ class _Position:
     instrument: Instrument
     quantity: Decimal = _ZERO
     avg_price: Decimal = _ZERO
+    """The average fill price, which futures settle against (no commission in it)."""
+    avg_cost: Decimal = _ZERO
+    """IB's average cost: per unit, × multiplier, opening commissions included."""
     realized: Decimal = _ZERO
 
 
@@ -314,45 +321,54 @@ class Accounts:
             position = account.positions[instrument.con_id] = _Position(instrument)
         signed = quantity if side == "BUY" else -quantity
         multiplier = multiplier_of(instrument.multiplier)
+        if fee is None:
+            fee = commission(instrument, quantity, price)
         realized: Decimal | None = None
+        settled = _ZERO
+        opening_fee = fee
         held = position.quantity
         if held and (held > 0) != (signed > 0):
             closed = min(abs(held), abs(signed))
             direction = Decimal(1) if held > 0 else Decimal(-1)
-            realized = (price - position.avg_price) * closed * direction * multiplier
+            closing_fee = fee * closed / quantity
+            opening_fee = fee - closing_fee
+            settled = (price - position.avg_price) * closed * direction * multiplier
+            realized = (price * multiplier - position.avg_cost) * closed * direction - closing_fee
             position.realized += realized
             account.realized += realized
         new_quantity = held + signed
         if new_quantity == 0:
-            position.avg_price = _ZERO
+            position.avg_price = position.avg_cost = _ZERO
         elif held == 0 or (held > 0) != (new_quantity > 0):
             position.avg_price = price
+            position.avg_cost = (price * multiplier * new_quantity + opening_fee) / new_quantity
         elif abs(new_quantity) > abs(held):
             position.avg_price = (position.avg_price * held + price * signed) / new_quantity
+            position.avg_cost = (
+                position.avg_cost * held + price * multiplier * signed + opening_fee
+            ) / new_quantity
         position.quantity = new_quantity
-        if fee is None:
-            fee = commission(instrument, quantity, price)
         account.commissions += fee
         account.cash -= fee
         if instrument.sec_type in _PAID_IN_FULL:
             account.cash -= signed * price * multiplier
-        elif realized is not None:
-            account.cash += realized
+        else:
+            account.cash += settled
         return FillCharge(fee, realized)
 
     def _view(self, code: str, position: _Position, marks: Marks) -> PositionView:
         instrument = position.instrument
         multiplier = multiplier_of(instrument.multiplier)
         mark = marks(instrument) if position.quantity else position.avg_price
-        unrealized = (mark - position.avg_price) * position.quantity * multiplier
+        market_value = mark * position.quantity * multiplier
         return PositionView(
             account=code,
             instrument=instrument,
             quantity=position.quantity,
-            avg_cost=position.avg_price * multiplier,
+            avg_cost=position.avg_cost,
             market_price=mark,
-            market_value=mark * position.quantity * multiplier,
-            unrealized_pnl=unrealized,
+            market_value=market_value,
+            unrealized_pnl=market_value - position.avg_cost * position.quantity,
             realized_pnl=position.realized,
         )
 
@@ -392,7 +408,10 @@ class Accounts:
                 option_value += view.market_value
                 gross += abs(view.market_value)
             else:
-                futures_pnl += view.unrealized_pnl
+                # what the futures settle into cash: price moves only, the commission is paid
+                multiplier = multiplier_of(position.instrument.multiplier)
+                price_move = view.market_price - position.avg_price
+                futures_pnl += price_move * position.quantity * multiplier
         net_liquidation = account.cash + stock_value + option_value + futures_pnl
         return AccountSnapshot(
             account=code,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import UTC
 
 from ibconsole.sim.clock import SimClock
 from ibconsole.sim.instruments import MARKET_RULES, Catalogue, Instrument
 from ibconsole.sim.link import ClientLink
+from ibconsole.sim.wire import UNSET_INTEGER
 
 __all__ = ["ContractDetailsService", "RequestError", "resolve_contract"]
 
@@ -20,6 +22,8 @@ _SUGGESTED_SIZE_VERSION = 163
 _SESSION_DAYS = 7
 _NO_SECURITY = "No security definition has been found for the request"
 _INDUSTRY = {"AAPL": "Technology", "MSFT": "Technology", "SPY": "Funds"}
+# TWS lists a stock's ISIN in the security-id list of its contract details.
+_ISIN = {"AAPL": "US0378331005", "MSFT": "US5949181045", "SPY": "US78462F1030"}
 
 
 class RequestError(ValueError):
@@ -93,11 +97,10 @@ class ContractDetailsService:
         zone = instrument.zone
         today = self._clock.now().astimezone(zone).date()
         is_future = instrument.sec_type in ("FUT", "FOP")
-        last_times = (
-            f"{instrument.last_trade_date} {instrument.last_trade_time} {instrument.time_zone}"
-            if instrument.last_trade_date
-            else ""
-        )
+        expires = instrument.expires_at
+        # TWS at v176 writes the last trade as a UTC instant: "20240402-17:10:00" for a CME
+        # future last trading at 12:10 Chicago (IB Gateway capture, ghill2/pyfutures)
+        last_times = f"{expires.astimezone(UTC):%Y%m%d-%H:%M:%S}" if expires else ""
         exchanges = instrument.valid_exchanges.split(",") if instrument.valid_exchanges else []
         rule_ids = ",".join(str(instrument.market_rule_id) for _ in exchanges)
         head: list[object] = [10]
@@ -108,7 +111,7 @@ class ContractDetailsService:
             instrument.symbol,
             instrument.sec_type,
             last_times,
-            float(instrument.strike),
+            float(instrument.strike) if instrument.right else 0,  # "0" for no strike, as TWS
             instrument.right,
             instrument.exchange,
             instrument.currency,
@@ -128,7 +131,7 @@ class ContractDetailsService:
             1,  # priceMagnifier
             instrument.under_con_id,
             instrument.long_name,
-            instrument.primary_exchange,
+            "" if is_future else instrument.primary_exchange,  # futures: none (same capture)
             instrument.contract_month,
             industry,
             industry,  # category
@@ -138,8 +141,8 @@ class ContractDetailsService:
             instrument.session.liquid_hours(today, _SESSION_DAYS),
             "",  # evRule
             "",  # evMultiplier
-            0,  # numSecIds
-            1 if is_future else 0,  # aggGroup
+            *_security_ids(instrument),
+            UNSET_INTEGER if is_future else 0,  # aggGroup: unset for futures (CME, MATIF captures)
             instrument.symbol if is_future else "",
             instrument.under_sec_type,
             rule_ids,
@@ -151,3 +154,9 @@ class ContractDetailsService:
         elif server_version == _SUGGESTED_SIZE_VERSION:
             body.append("1")
         return (*head, *body)
+
+
+def _security_ids(instrument: Instrument) -> tuple[object, ...]:
+    """secIdList: its count, then tag and value per id (the ISIN of a stock)."""
+    isin = _ISIN.get(instrument.symbol) if instrument.sec_type == "STK" else None
+    return (1, "ISIN", isin) if isin else (0,)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -71,6 +71,10 @@ _EXEC_FILTER_FORMATS = ("%Y%m%d %H:%M:%S", "%Y%m%d-%H:%M:%S")
 # An option's expiry is checked at least this often (seconds), so a clock moved on with
 # ``SimClock.advance`` is noticed.
 _EXPIRY_CHECK = 1.0
+_PERM_ID_FLOOR = 1_000_000_000
+# TWS's wording; the quoted letters name an obfuscated class and vary between TWS builds
+# ('td' in 2016, qtpylib#50)
+_MISSING_EXCHANGE = "Error validating request.-'bN' : cause - Missing order exchange"
 
 
 class RequestFormatError(ValueError):
@@ -119,7 +123,6 @@ class Desk:
         catalogue: Catalogue,
         market: Market,
         accounts: Sequence[str],
-        seed: int,
         margin_rule: MarginRule | None = None,
     ) -> None:
         self._clock = clock
@@ -130,12 +133,13 @@ class Desk:
             if margin_rule is None
             else Accounts(accounts, margin_rule=margin_rule)
         )
-        rng = random.Random(f"desk:{seed}")
+        # Seeds are for markets, not identities: permIds and execution ids never repeat across
+        # gateway instances (IB's permIds are ~1e9-2e9; execIds look like 0000e0d5.67fe667b.01.01)
         self._exchange = Exchange(
             clock=clock,
             book=market,
-            perm_id_base=rng.randrange(100_000_000, 1_000_000_000),
-            exec_prefix=f"{rng.getrandbits(32):08x}",
+            perm_id_base=_PERM_ID_FLOOR + secrets.randbelow(_PERM_ID_FLOOR),
+            exec_prefix=f"0000{secrets.randbits(16):04x}",
         )
         self._sessions: dict[int, _Session] = {}
         self._executions: list[Execution] = []
@@ -235,6 +239,10 @@ class Desk:
             link.send_error(req_id, 320, f"Error reading request: {exc}")
             return
         self._next_order_id = max(self._next_order_id, request.order_id + 1)
+        if not request.contract.exchange.strip():
+            # TWS validates the order before it looks the contract up, conId or not
+            link.send_error(request.order_id, 321, _MISSING_EXCHANGE)
+            return
         try:
             instrument = self._resolve(request)
         except RequestError as exc:

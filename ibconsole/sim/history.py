@@ -63,6 +63,10 @@ _WHAT_TO_SHOW = {"TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST"}
 # TWS refuses requests for more bars than this in one go; so does the simulator.
 _MAX_BARS = 100_000
 _HMDS = "Historical Market Data Service error message:"
+# Header dates asked in epoch seconds (formatDate=2) come in the UTC form from TWS at v176
+# (IB Gateway 2024 capture, ghill2/pyfutures) and with two spaces at v173 (TWS 2023, as
+# rust-ibapi's strict parser reads them); formatDate=1 always gets two spaces.
+_UTC_HEADER_VERSION = 176
 PACING_MESSAGES = {
     162: _HMDS + "Historical data request pacing violation",
     100: "Max rate of messages per second has been exceeded:max=50 rec=120 (1)",
@@ -90,29 +94,21 @@ class _Link:
     close: int
     above: int
     below: int
-    volume: int
-    count: int
 
 
 class _Chain:
     """A seeded walk backwards from a fixed anchor, one entry per bar, extended on demand."""
 
-    def __init__(self, rng: random.Random, anchor_ticks: int, step: float, volume: int) -> None:
+    def __init__(self, rng: random.Random, anchor_ticks: int, step: float) -> None:
         self._rng = rng
         self._step = step
-        self._volume = volume
         self._links = [self._link(anchor_ticks)]
 
     def _link(self, close: int) -> _Link:
         rng = self._rng
         spread = max(1, round(self._step))
-        volume = rng.randint(self._volume // 2, self._volume * 3 // 2) if self._volume else 0
         return _Link(
-            close=max(1, close),
-            above=rng.randint(0, spread),
-            below=rng.randint(0, spread),
-            volume=volume,
-            count=max(1, volume // 3) if volume else 0,
+            close=max(1, close), above=rng.randint(0, spread), below=rng.randint(0, spread)
         )
 
     def at(self, index: int) -> _Link:
@@ -146,6 +142,7 @@ class HistoryService:
         self._tape = tape
         self._clock = clock
         self._seed = seed
+        self._volumes = market.volumes
         self._chains: dict[tuple[int, int | str], _Chain] = {}
         self._daily_anchor: dict[int, date] = {}
         self._live: dict[Connection, dict[int, _Live]] = {}
@@ -195,11 +192,14 @@ class HistoryService:
         except RequestError as exc:
             link.send_error(req_id, exc.code, exc.message)
             return
-        start = end - timedelta(seconds=span)
+        # the header spans the duration as asked (5 D ending Friday 16:30 starts Sunday 16:30)
+        start = end - timedelta(seconds=_duration_seconds(duration))
         flat: list[object] = []
         for bar in bars:
             flat += _bar_fields(bar, instrument, format_date)
-        link.send(17, req_id, _header_time(start), _header_time(end), len(bars), *flat)
+        utc_form = format_date == 2 and link.server_version >= _UTC_HEADER_VERSION
+        header = (_header_time(start, utc_form), _header_time(end, utc_form))
+        link.send(17, req_id, *header, len(bars), *flat)
         if not keep_up:
             return
         current = bars[-1] if bars else self._empty_bar(instrument, size)
@@ -256,7 +256,10 @@ class HistoryService:
             return self._intraday(instrument, end, span, size, use_rth)
         zone = instrument.zone
         last_day = instrument.session.trade_date(end.astimezone(zone))
-        first_day = (end - timedelta(seconds=span)).astimezone(zone).date() + timedelta(days=1)
+        start = (end - timedelta(seconds=span)).astimezone(zone)
+        first_day = instrument.session.trade_date(start)
+        if instrument.session.bounds(first_day)[0] < start.replace(tzinfo=None):
+            first_day += timedelta(days=1)  # that session had opened before the span began
         daily = self._daily(instrument, first_day, last_day)
         if size == _DAY:
             return daily
@@ -286,25 +289,29 @@ class HistoryService:
         for start in range(last, first - 1, -size):
             local = datetime.fromtimestamp(start, zone)
             is_open = session.is_open(local)
-            in_session = session.is_liquid(local) if use_rth else is_open
+            begins = _regular_start(session, zone, start, size) if use_rth else start
+            in_session = begins is not None if use_rth else is_open
             if start + size <= boundary:
                 if not is_open:
                     continue
                 index += 1
-                if not in_session:
+                if begins is None or not in_session:
                     continue
                 if chain is None:
                     chain = self._chain(instrument, size, round(anchor_price / tick))
-                bars.append(_chain_bar(start, chain.at(index - 1), chain.at(index), tick))
+                volume = self._volumes.between(instrument, begins, start + size)
+                count = self._volumes.trades(instrument, volume)
+                link, before = chain.at(index - 1), chain.at(index)
+                bars.append(_chain_bar(begins, link, before, tick, volume, count))
                 continue
-            if use_rth and not in_session:
-                continue
-            traded = self._tape.span(con_id, start, start + size, tick)
+            if begins is None or begins >= end_second:
+                continue  # outside regular hours, or the open is still to come
+            traded = self._tape.span(con_id, begins, start + size, tick)
             if traded.count == 0 and not in_session:
                 continue
             bars.append(
                 Bar(
-                    start,
+                    begins,
                     traded.open,
                     traded.high,
                     traded.low,
@@ -331,7 +338,10 @@ class HistoryService:
         while day >= first_day:
             if instrument.session.is_trade_date(day):
                 if day <= last_day:
-                    bars.append(_chain_bar(day, chain.at(index), chain.at(index + 1), tick))
+                    volume = self._volumes.daily(instrument, day)
+                    count = self._volumes.trades(instrument, volume)
+                    link, before = chain.at(index), chain.at(index + 1)
+                    bars.append(_chain_bar(day, link, before, tick, volume, count))
                 index += 1
             day -= timedelta(days=1)
         bars.reverse()
@@ -346,8 +356,7 @@ class HistoryService:
             seconds = size if isinstance(size, int) else SESSION_SECONDS
             step = self._market.tick_volatility(instrument.con_id) * math.sqrt(seconds)
             rng = random.Random(f"{self._seed}:{instrument.con_id}:{size}")
-            volume = 0 if instrument.sec_type == "CASH" else max(2, int(seconds))
-            chain = _Chain(rng, anchor_ticks, step, volume)
+            chain = _Chain(rng, anchor_ticks, step)
             self._chains[key] = chain
         return chain
 
@@ -387,6 +396,9 @@ class HistoryService:
             ):
                 return
             start = math.floor(epoch) // live.size * live.size
+            if live.use_rth:  # the day's first regular-hours bar begins at the open
+                zone = instrument.zone
+                start = _regular_start(instrument.session, zone, start, live.size) or start
             bar = live.bar
             if isinstance(bar.when, int) and start > bar.when:
                 bar = Bar(start, bar.close, bar.close, bar.close, bar.close, 0, bar.close, 0)
@@ -406,6 +418,19 @@ class HistoryService:
                 bar.wap,
                 bar.volume,
             )
+
+
+def _regular_start(session: SessionRule, zone: ZoneInfo, start: int, size: int) -> int | None:
+    """Where a bar of ``[start, start + size)`` begins in regular trading hours: at ``start``
+    if the market is liquid then, at the liquid open if that falls inside the bar (TWS's
+    regular-hours hourly stock bars run 09:30-10:00, 10:00-11:00, ...), else ``None``."""
+    local = datetime.fromtimestamp(start, zone)
+    if session.is_liquid(local):
+        return start
+    if session.liquid_open > session.liquid_close or not session.is_trade_date(local.date()):
+        return None
+    liquid_open = int(datetime.combine(local.date(), session.liquid_open, zone).timestamp())
+    return liquid_open if start < liquid_open < start + size else None
 
 
 def _session_bars(session: SessionRule, zone: ZoneInfo, start: int, end: int, size: int) -> int:
@@ -467,7 +492,9 @@ def _today_bar(today: date, quote: Quote, tick: Decimal) -> Bar:
     )
 
 
-def _chain_bar(when: int | date, link: _Link, before: _Link, tick: Decimal) -> Bar:
+def _chain_bar(
+    when: int | date, link: _Link, before: _Link, tick: Decimal, volume: int, count: int
+) -> Bar:
     high = max(link.close, before.close) + link.above
     low = max(1, min(link.close, before.close) - link.below)
     wap = average_price(Decimal(high + low + link.close) * tick / 3, 1, link.close * tick, tick)
@@ -477,9 +504,9 @@ def _chain_bar(when: int | date, link: _Link, before: _Link, tick: Decimal) -> B
         high=high * tick,
         low=low * tick,
         close=link.close * tick,
-        volume=link.volume,
+        volume=volume,
         wap=wap,
-        count=link.count,
+        count=count,
     )
 
 
@@ -529,8 +556,11 @@ def _bar_date(when: int | date, instrument: Instrument, format_date: int) -> str
     return f"{local:%Y%m%d %H:%M:%S} {instrument.time_zone}"
 
 
-def _header_time(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y%m%d %H:%M:%S} UTC"
+def _header_time(moment: datetime, utc_form: bool) -> str:
+    """A header date as TWS writes it (the gateway's zone is UTC): ``20240317-16:30:00`` in the
+    UTC form, else ``20230413  16:31:22`` (two spaces, no zone)."""
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y%m%d-%H:%M:%S}" if utc_form else f"{utc:%Y%m%d  %H:%M:%S}"
 
 
 def _bar_size(text: str) -> int | str:
@@ -545,10 +575,11 @@ def _bar_size(text: str) -> int | str:
 def _trading_days_span(
     instrument: Instrument, end: datetime, duration: str, size: int | str
 ) -> int:
-    """Seconds of history for ``duration``. Like TWS, "N D" of intraday bars means the last N
-    trade dates' sessions, not N × 24 hours: on a Saturday "1 D" is Friday's session."""
+    """Seconds of history for ``duration``. Like TWS, "N D" means the last N trade dates'
+    sessions up to ``end``, not N × 24 hours: on a Saturday "1 D" is Friday's session, on a
+    Tuesday morning the session that opened Monday evening; "5 D" of daily bars is 5 bars."""
     span = _duration_seconds(duration)
-    if not isinstance(size, int) or not duration.rstrip().endswith("D"):
+    if not duration.rstrip().endswith("D"):
         return span
     days = span // _DURATION_SECONDS["D"]
     zone = instrument.zone
@@ -559,7 +590,7 @@ def _trading_days_span(
             (session.bounds(day)[0] - timedelta(minutes=1)).replace(tzinfo=zone)
         )
     opened = session.bounds(day)[0].replace(tzinfo=zone)
-    return max(span, int((end - opened).total_seconds()))
+    return math.ceil((end - opened).total_seconds())
 
 
 def _duration_seconds(text: str) -> int:

@@ -64,10 +64,10 @@ class Instrument:
     order_types: str = _FUTURE_ORDER_TYPES
     session: SessionRule = CME_GLOBEX
     under_sec_type: str = ""
+    under_con_id: int = 0
     stock_type: str = ""
     strike: Decimal = Decimal(0)
     right: str = ""
-    under_con_id: int = 0
 
     def contract_fields(self) -> tuple[object, ...]:
         """The 12-field contract block: conId symbol secType lastTradeDateOrContractMonth strike
@@ -144,6 +144,7 @@ class _Family:
     id_base: int
     cbot_local_symbol: bool = False
     under_sec_type: str = ""
+    under_con_id: int = 0
 
 
 _MONTH_CODES = "FGHJKMNQUVXZ"
@@ -173,7 +174,8 @@ def _family(
     id_base: int,
     *,
     cbot: bool = False,
-    under_sec_type: str = "",
+    under_sec_type: str = "IND",
+    under_con_id: int | None = None,
 ) -> _Family:
     listed = {4: 5, 6: 6, 12: 12}[len(months)]
     return _Family(
@@ -191,16 +193,21 @@ def _family(
         id_base=id_base,
         cbot_local_symbol=cbot,
         under_sec_type=under_sec_type,
+        # the family's underlying index: IB's own id where known, else the simulator's own
+        # (the family's id base, which no contract month uses)
+        under_con_id=id_base if under_con_id is None else under_con_id,
     )
 
 
 _EQ = expiries.equity_index
+# underConId: IB's ids of the ES and MES indices from IB's Client Portal API documentation
+# (/trsrv/futures: "underlyingConid": 11004968 and 362673777).
 _FAMILIES: tuple[_Family, ...] = (
     _family("ES", "ES", "CME", "50", "0.25", _QUARTERLY, _EQ, "08:30", "E-mini S&P 500",
-            _EQUITY_RTH, 710_000_000, under_sec_type="IND"),
+            _EQUITY_RTH, 710_000_000, under_sec_type="IND", under_con_id=11004968),
     _family("MES", "MES", "CME", "5", "0.25", _QUARTERLY, _EQ, "08:30",
             "Micro E-Mini S&P 500 Stock Price Index", _EQUITY_RTH, 711_000_000,
-            under_sec_type="IND"),
+            under_sec_type="IND", under_con_id=362673777),
     _family("NQ", "NQ", "CME", "20", "0.25", _QUARTERLY, _EQ, "08:30", "E-mini NASDAQ 100",
             _EQUITY_RTH, 712_000_000, under_sec_type="IND"),
     _family("MNQ", "MNQ", "CME", "2", "0.25", _QUARTERLY, _EQ, "08:30",
@@ -321,6 +328,7 @@ def _future(family: _Family, year: int, month: int) -> Instrument:
         valid_exchanges=family.exchange,
         session=family.session,
         under_sec_type=family.under_sec_type,
+        under_con_id=family.under_con_id,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from ibconsole.sim.clock import SimClock
 from ibconsole.sim.instruments import Catalogue, Instrument
+from ibconsole.sim.volume_profile import VolumeProfile
 
 __all__ = [
     "SESSION_SECONDS",
@@ -134,7 +135,13 @@ class _Walk:
     )
 
     def __init__(
-        self, instrument: Instrument, seed: int, tick_rate: float, months_out: int, now: datetime
+        self,
+        instrument: Instrument,
+        seed: int,
+        tick_rate: float,
+        months_out: int,
+        now: datetime,
+        volumes: VolumeProfile,
     ) -> None:
         self.instrument = instrument
         self.zone = instrument.zone
@@ -166,10 +173,13 @@ class _Walk:
         self.last_size = 1 if self.trades else 0
         self.high = max(self.open, self.last, self.bid + 1)
         self.low = min(self.open, self.last, self.bid)
-        self.volume = self.rng.randint(5_000, 50_000) * lot if self.trades else 0
         # on a closed market the quote is what the last session left behind
-        self.quote = self._snapshot(now if self.open_now else self._last_close(now))
         self.session_day = instrument.session.trade_date(now.astimezone(self.zone))
+        # the day's volume so far (to the minute, so a seed's history is the same at every start
+        # within it), as the history's bars of this session add it up
+        minute = now.timestamp() // 60 * 60
+        self.volume = volumes.cumulative(instrument, self.session_day, minute)
+        self.quote = self._snapshot(now if self.open_now else self._last_close(now))
 
     def refresh(self, epoch: float) -> bool:
         """Bring the open/closed state up to ``epoch``; whether it changed."""
@@ -264,6 +274,7 @@ class Market:
         self._clock = clock
         self._seed = seed
         self.tick_rate = tick_rate
+        self.volumes = VolumeProfile(seed, catalogue)
         self._walks: dict[int, _Walk] = {}
         self._holds: dict[int, int] = {}
         self._active: list[_Walk] = []
@@ -421,7 +432,8 @@ class Market:
         if walk is None:
             instrument = self.instrument(con_id)
             now = self._clock.now()
-            walk = _Walk(instrument, self._seed, self.tick_rate, self._months_out(instrument), now)
+            months_out = self._months_out(instrument)
+            walk = _Walk(instrument, self._seed, self.tick_rate, months_out, now, self.volumes)
             self._walks[con_id] = walk
         return walk
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from ibconsole.sim.orders import ContractRef, Execution, OrderRequest, OrderSnapshot, WhatIf
-from ibconsole.sim.wire import UNSET_DOUBLE
+from ibconsole.sim.wire import UNSET_DOUBLE, UNSET_INTEGER, is_unset_double
 
 __all__ = [
     "MIN_SERVER_VERSION_FA_PROFILE_DESUPPORT",
@@ -29,8 +29,6 @@ MIN_SERVER_VERSION_PENDING_PRICE_REVISION = 178
 # Number of fields of each order condition type including its type field, from the
 # condition classes the clients serialise field by field.
 _CONDITION_WIDTHS = {1: 7, 3: 4, 4: 4, 5: 5, 6: 6, 7: 6}
-
-_UNSET_DOUBLE_TEXT = "1.7976931348623157E308"
 
 
 class OrderFormatError(ValueError):
@@ -77,7 +75,7 @@ class _Cursor:
 
     def decimal(self, name: str) -> Decimal | None:
         value = self.text(name)
-        if value == "" or value == _UNSET_DOUBLE_TEXT:
+        if value == "" or is_unset_double(value):
             return None
         try:
             number = Decimal(value)
@@ -90,7 +88,7 @@ class _Cursor:
     def number_text(self, name: str) -> str:
         """A numeric field only needed to steer the cursor (kept as text, 'Infinite' allowed)."""
         value = self.text(name)
-        if value not in ("", "Infinite", "-Infinite"):
+        if value not in ("", "Infinite", "-Infinite") and not is_unset_double(value):
             try:
                 Decimal(value)
             except InvalidOperation:
@@ -336,6 +334,23 @@ def _contract11(block: Sequence[object]) -> tuple[object, ...]:
     return (*block[0:8], *block[9:12])
 
 
+def _order_contract(block: Sequence[object]) -> tuple[object, ...]:
+    """The contract block of openOrder and completedOrder: as execDetails carries it, but the
+    strike printed without a needless fraction and an unset right as ``?`` (TWS v173/v176
+    captures: ``265598|AAPL|STK||0|?||SMART``)."""
+    fields = list(_contract11(block))
+    strike = fields[4]
+    if isinstance(strike, float | Decimal) and strike == int(strike):
+        fields[4] = int(strike)
+    if fields[5] == "":
+        fields[5] = "?"
+    return tuple(fields)
+
+
+def _unset_double(value: Decimal | None) -> object:
+    return UNSET_DOUBLE if value is None else value
+
+
 def _algo_fields(request: OrderRequest) -> tuple[object, ...]:
     if not request.algo_strategy:
         return ("",)
@@ -353,9 +368,10 @@ def _order_terms(r: OrderRequest) -> tuple[object, ...]:
         r.action,
         r.quantity,
         r.order_type,
-        r.lmt_price,
-        r.aux_price,
-        r.tif,
+        # TWS echoes an unset limit or stop price as 0.0, and fills in its default TIF
+        r.lmt_price if r.lmt_price is not None else 0.0,
+        r.aux_price if r.aux_price is not None else 0.0,
+        r.tif or "DAY",
         r.oca_group,
         r.account,
         r.open_close,
@@ -369,7 +385,7 @@ def _handling(r: OrderRequest) -> tuple[object, ...]:
     return (
         r.outside_rth,
         r.hidden,
-        r.discretionary_amt if r.discretionary_amt is not None else Decimal(0),
+        r.discretionary_amt or 0,
         r.good_after_time,
     )
 
@@ -402,15 +418,22 @@ _BOX_AND_STOCK_RANGE: tuple[object, ...] = (
 )
 
 
-def _volatility_and_trail(r: OrderRequest) -> tuple[object, ...]:
+# TWS names no delta-neutral order type "None", so the clients go on to read the delta-neutral
+# fields: all of them in openOrder, four in completedOrder.
+_DELTA_NEUTRAL_OPEN: tuple[object, ...] = (0, "", "", "", "?", False, 0, "")
+_DELTA_NEUTRAL_COMPLETED: tuple[object, ...] = (0, False, 0, "")
+
+
+def _volatility_and_trail(r: OrderRequest, delta_neutral: tuple[object, ...]) -> tuple[object, ...]:
     """volatility through trailingPercent."""
     return (
         "",  # volatility
-        "",  # volatilityType
-        "",  # deltaNeutralOrderType
+        0,  # volatilityType
+        "None",  # deltaNeutralOrderType
         "",  # deltaNeutralAuxPrice
+        *delta_neutral,
         False,  # continuousUpdate
-        "",  # referencePriceType
+        0,  # referencePriceType
         r.trail_stop_price,
         r.trailing_percent,
     )
@@ -423,8 +446,8 @@ def _combo_scale_and_hedge(r: OrderRequest) -> tuple[object, ...]:
         0,  # comboLegs
         0,  # orderComboLegs
         0,  # smartComboRoutingParams
-        "",  # scaleInitLevelSize
-        "",  # scaleSubsLevelSize
+        UNSET_INTEGER,  # scaleInitLevelSize
+        UNSET_INTEGER,  # scaleSubsLevelSize
         "",  # scalePriceIncrement
         r.hedge_type,
         *((r.hedge_param,) if r.hedge_type else ()),
@@ -435,7 +458,7 @@ def _clearing_to_solicited(r: OrderRequest) -> tuple[object, ...]:
     """clearingAccount through solicited."""
     return (
         "",  # clearingAccount
-        "",  # clearingIntent
+        "IB",  # clearingIntent
         r.not_held,
         False,  # deltaNeutralContract present
         *_algo_fields(r),
@@ -450,6 +473,20 @@ _PEG_BEST_PEG_MID: tuple[object, ...] = (
     "",  # midOffsetAtWhole
     "",  # midOffsetAtHalf
 )
+# TWS fills in IB's PEG BEST defaults for stocks (v173 capture of an AAPL order: 100 and 0.02)
+# and leaves them empty for futures (capture of an ES order).
+_STOCK_PEG_BEST_PEG_MID: tuple[object, ...] = ("", 100, 0.02, "", "")
+_NOT_A_SHAREHOLDER = "Not an insider or substantial shareholder"
+_UNSET_LONG = 2**63 - 1
+
+
+def _display_size(r: OrderRequest) -> int:
+    return r.display_size or UNSET_INTEGER
+
+
+def _oca_type(r: OrderRequest) -> int:
+    # 3 (reduce, no block) is what TWS reports for an order that named no OCA type
+    return r.oca_type or 3
 
 
 def open_order_fields(
@@ -458,14 +495,14 @@ def open_order_fields(
     server_version: int,
     what_if: WhatIf | None = None,
 ) -> tuple[object, ...]:
-    """openOrder (msg 5, no version field): 128 fields for a plain order at v176, 127 at v177+.
+    """openOrder (msg 5, no version field): 136 fields for a plain order at v176, 135 at v177+.
 
     ``contract`` is the instrument's 12-field block; ``what_if`` turns the reply into a
     what-if answer (whatIf=1 with numeric margins and commission).
     """
     r = snapshot.request
     if what_if is None:
-        margin_fields: tuple[object, ...] = ("",) * 9
+        margin_fields: tuple[object, ...] = (UNSET_DOUBLE,) * 9
         commission: tuple[object, ...] = (None, None, None, "")
     else:
         margin_fields = (
@@ -484,27 +521,27 @@ def open_order_fields(
     fields: tuple[object, ...] = (
         5,
         snapshot.order_id,
-        *_contract11(contract),
+        *_order_contract(contract),
         *_order_terms(r),
         snapshot.client_id,
         snapshot.perm_id,
         *_handling(r),
-        "",  # sharesAllocation, deprecated
+        f"{snapshot.perm_id}.0/{r.account}/100",  # sharesAllocation, deprecated
         *_allocation_to_exempt_code(r, server_version),
         0,  # auctionStrategy
         *_BOX_AND_STOCK_RANGE,
-        r.display_size,
+        _display_size(r),
         r.block_order,
         r.sweep_to_fill,
         r.all_or_none,
         r.min_qty,
-        r.oca_type,
+        _oca_type(r),
         False,  # eTradeOnly
         False,  # firmQuoteOnly
         "",  # nbboPriceCap
         snapshot.parent_id,
         r.trigger_method,
-        *_volatility_and_trail(r),
+        *_volatility_and_trail(r, _DELTA_NEUTRAL_OPEN),
         "",  # basisPoints
         "",  # basisPointsType
         *_combo_scale_and_hedge(r),
@@ -518,26 +555,26 @@ def open_order_fields(
         False,  # randomizeSize
         False,  # randomizePrice
         0,  # conditions: not echoed, conditional orders are rejected
-        "",  # adjustedOrderType
-        "",  # triggerPrice
-        r.trail_stop_price,
-        "",  # lmtPriceOffset
-        "",  # adjustedStopPrice
-        "",  # adjustedStopLimitPrice
-        "",  # adjustedTrailingAmount
+        "None",  # adjustedOrderType
+        UNSET_DOUBLE,  # triggerPrice
+        _unset_double(r.trail_stop_price),
+        UNSET_DOUBLE,  # lmtPriceOffset
+        UNSET_DOUBLE,  # adjustedStopPrice
+        UNSET_DOUBLE,  # adjustedStopLimitPrice
+        UNSET_DOUBLE,  # adjustedTrailingAmount
         0,  # adjustableTrailingUnit
         "",  # softDollarTier name
         "",  # softDollarTier value
         "",  # softDollarTier displayName
-        r.cash_qty,
-        False,  # dontUseAutoPriceForHedge
+        r.cash_qty if r.cash_qty is not None else 0,
+        True,  # dontUseAutoPriceForHedge
         False,  # isOmsContainer
         False,  # discretionaryUpToLimitPrice
         False,  # usePriceMgmtAlgo
         "",  # duration
         "",  # postToAts
         False,  # autoCancelParent
-        *_PEG_BEST_PEG_MID,
+        *(_STOCK_PEG_BEST_PEG_MID if contract[2] == "STK" else _PEG_BEST_PEG_MID),
     )
     return fields
 
@@ -556,7 +593,7 @@ def order_status_fields(snapshot: OrderSnapshot) -> tuple[object, ...]:
         snapshot.last_fill_price,
         snapshot.client_id,
         snapshot.why_held,
-        "",  # mktCapPrice
+        0,  # mktCapPrice, as TWS sends it (v173 capture)
     )
 
 
@@ -564,12 +601,13 @@ def exec_details_fields(
     req_id: int, execution: Execution, contract: Sequence[object], server_version: int
 ) -> tuple[object, ...]:
     """execDetails (msg 11, no version field): exactly 31 fields up to v177, 32 at v178+."""
-    exchange = contract[7]
+    # a SMART order executes on a venue, which TWS reports (v173 capture: AAPL on IEX)
+    exchange = contract[8] if contract[7] == "SMART" and contract[8] else contract[7]
     fields: tuple[object, ...] = (
         11,
         req_id,
         execution.order_id,
-        *_contract11(contract),
+        *_contract11((*contract[:7], exchange, *contract[8:])),
         execution.exec_id,
         ib_time_text(execution.time),
         execution.account,
@@ -610,43 +648,43 @@ def commission_report_fields(execution: Execution) -> tuple[object, ...]:
 def completed_order_fields(
     snapshot: OrderSnapshot, contract: Sequence[object], server_version: int
 ) -> tuple[object, ...]:
-    """completedOrder (msg 101, no version, no orderId): 97 fields for a plain order at v176."""
+    """completedOrder (msg 101, no version, no orderId): 101 fields for a plain order at v176."""
     r = snapshot.request
     completed_status = "Filled" if snapshot.status == "Filled" else "Cancelled by Trader"
     return (
         101,
-        *_contract11(contract),
+        *_order_contract(contract),
         *_order_terms(r),
         snapshot.perm_id,
         *_handling(r),
         *_allocation_to_exempt_code(r, server_version),
         *_BOX_AND_STOCK_RANGE,
-        r.display_size,
+        _display_size(r),
         r.sweep_to_fill,
         r.all_or_none,
         r.min_qty,
-        r.oca_type,
+        _oca_type(r),
         r.trigger_method,
-        *_volatility_and_trail(r),
+        *_volatility_and_trail(r, _DELTA_NEUTRAL_COMPLETED),
         *_combo_scale_and_hedge(r),
         *_clearing_to_solicited(r),
         snapshot.status,
         False,  # randomizeSize
         False,  # randomizePrice
         0,  # conditions
-        r.trail_stop_price,
-        "",  # lmtPriceOffset
-        r.cash_qty,
-        False,  # dontUseAutoPriceForHedge
+        _unset_double(r.trail_stop_price),
+        UNSET_DOUBLE,  # lmtPriceOffset
+        r.cash_qty if r.cash_qty is not None else 0,
+        True,  # dontUseAutoPriceForHedge
         False,  # isOmsContainer
         "",  # autoCancelDate
         snapshot.filled,
-        0,  # refFuturesConId
+        UNSET_INTEGER,  # refFuturesConId
         False,  # autoCancelParent
-        "",  # shareholder
+        _NOT_A_SHAREHOLDER,
         False,  # imbalanceOnly
         False,  # routeMarketableToBbo
-        0,  # parentPermId
+        _UNSET_LONG,  # parentPermId
         ib_time_text(snapshot.updated_at),
         completed_status,
         *_PEG_BEST_PEG_MID,

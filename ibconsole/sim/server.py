@@ -16,6 +16,7 @@ from ibconsole.sim.contract_details import ContractDetailsService
 from ibconsole.sim.depth import DEFAULT_DEPTH_RATE, MAX_DEPTH_REQUESTS, DepthService
 from ibconsole.sim.desk import Desk
 from ibconsole.sim.faults import FARMS, Faults
+from ibconsole.sim.histogram import HistogramService
 from ibconsole.sim.history import HistoryService
 from ibconsole.sim.instruments import Catalogue
 from ibconsole.sim.market import Market
@@ -27,7 +28,9 @@ from ibconsole.sim.option_ticks import OptionTicks
 from ibconsole.sim.options import OptionsService
 from ibconsole.sim.orders import ReceivedOrder
 from ibconsole.sim.realtime_bars import RealTimeBarService
+from ibconsole.sim.reference_data import ReferenceDataService
 from ibconsole.sim.tape import Tape
+from ibconsole.sim.unserved import UnservedRequests
 
 __all__ = ["MAX_SERVER_VERSION", "PaperGateway"]
 
@@ -97,7 +100,6 @@ class PaperGateway:
             catalogue=self.catalogue,
             market=self.market,
             accounts=accounts,
-            seed=seed,
             margin_rule=OptionMargins(self.market, self.option_book, self.clock),
         )
         self.contracts = ContractDetailsService(self.catalogue, self.clock)
@@ -113,6 +115,9 @@ class PaperGateway:
             rate=depth_rate,
             max_requests=max_depth_requests,
         )
+        self.reference_data = ReferenceDataService(self.catalogue, accounts, self.desk.positions)
+        self.histogram = HistogramService(self.catalogue, self.history, self.clock)
+        self.unserved = UnservedRequests()
         self.faults = Faults(
             self._live_connections,
             self.desk,
@@ -145,6 +150,8 @@ class PaperGateway:
             self.realtime_bars.handlers(),
             self.depth.handlers(),
             self.options.handlers(),
+            self.reference_data.handlers(),
+            self.histogram.handlers(),
         )
         for source in sources:
             for msg_id, handler in source.items():
@@ -258,10 +265,8 @@ class PaperGateway:
         except (IndexError, ValueError):  # an empty frame, or an id that is not a number
             log.warning("%r sent a message with a bad id %r; ignored", connection, fields[:3])
             return
-        handler = self._handlers.get(msg_id)
-        if handler is None:
-            log.info("%r: message %d is not supported; ignored", connection, msg_id)
-            return
+        # whatever no service serves is still answered, as TWS answers every request
+        handler = self._handlers.get(msg_id, self.unserved.answer)
         try:
             handler(connection, fields)
         except (ValueError, IndexError, KeyError, ArithmeticError) as exc:

@@ -35,7 +35,8 @@ class SessionRule:
 
     def trading_hours(self, first_day: date, days: int) -> str:
         """``tradingHours``: ``YYYYMMDD:HHMM-YYYYMMDD:HHMM`` per trade date, ``YYYYMMDD:CLOSED``
-        for the other days, ``;``-separated."""
+        for the other days on which no session opens (TWS leaves out ``CLOSED`` for a Sunday
+        whose evening opens Monday's session), ``;``-separated."""
         return self._hours(first_day, days, liquid=False)
 
     def liquid_hours(self, first_day: date, days: int) -> str:
@@ -106,16 +107,16 @@ class SessionRule:
         if days < 1:
             raise ValueError(f"session listing needs at least one day, got {days}")
         entries: list[str] = []
+        start, end = (self.liquid_open, self.liquid_close) if liquid else (self.open, self.close)
+        overnight = start > end
         for offset in range(days):
             day = first_day + offset * _ONE_DAY
             if not self.is_trade_date(day):
-                entries.append(f"{day:%Y%m%d}:CLOSED")
+                if not (overnight and self.is_trade_date(day + _ONE_DAY)):
+                    entries.append(f"{day:%Y%m%d}:CLOSED")
             else:
-                start, end = (
-                    (self.liquid_open, self.liquid_close) if liquid else (self.open, self.close)
-                )
                 # a window whose start is later in the day than its end opened the evening before
-                opens = day - _ONE_DAY if start > end else day
+                opens = day - _ONE_DAY if overnight else day
                 entries.append(f"{opens:%Y%m%d}:{start:%H%M}-{day:%Y%m%d}:{end:%H%M}")
         return ";".join(entries)
 
@@ -130,7 +131,9 @@ def globex(liquid_open: str, liquid_close: str) -> SessionRule:
     )
 
 
-CME_GLOBEX = globex("08:30", "15:00")
+# Equity index futures: regular hours 08:30-16:00 Chicago, as TWS reports ES and MES
+# (liquidHours "20240327:0830-20240327:1600" in captured contract details).
+CME_GLOBEX = globex("08:30", "16:00")
 US_STOCKS = SessionRule(
     open=time(4, 0),
     close=time(20, 0),

@@ -17,6 +17,7 @@ __all__ = [
     "FrameReader",
     "encode_field",
     "encode_fields",
+    "is_unset_double",
 ]
 
 UNSET_INTEGER = 2**31 - 1
@@ -28,6 +29,19 @@ MAX_FRAME_BYTES = 1 << 20
 _LENGTH = struct.Struct(">I")
 # IB's Java servers print an unset double like this; every client parses it with float().
 _UNSET_DOUBLE_TEXT = "1.7976931348623157E308"
+
+
+def is_unset_double(text: str) -> bool:
+    """Whether a numeric field holds IB's unset double, in any spelling a client writes it:
+    Java's ``1.7976931348623157E308``, Python's ``1.7976931348623157e+308``, C#'s ``E+308``."""
+    if text == _UNSET_DOUBLE_TEXT:
+        return True
+    if not text or text[0] != "1" or "e" not in text.lower():
+        return False
+    try:
+        return float(text) == UNSET_DOUBLE
+    except ValueError:
+        return False
 
 
 class FrameError(ValueError):

@@ -60,10 +60,11 @@ def test_prices_become_exact_decimals_on_the_tick_grid() -> None:
     assert decimal_or_none(-1.5) == Decimal("-1.5")
 
 
-@pytest.mark.parametrize("clock_time", ["09:15", "0915", "09:15:00"])
+@pytest.mark.parametrize("clock_time", ["09:15", "0915", "14:15:00"])
 def test_a_contract_month_ends_at_its_last_trade_time_in_the_exchange_zone(
     clock_time: str,
 ) -> None:
+    # "14:15:00" is TWS v176's UTC instant ("20250321-14:15:00"): 09:15 in Chicago (CDT)
     month = listed_contract(es_details(clock_time), product("ES"))
 
     assert month.last_trade == datetime(2025, 3, 21, 9, 15, tzinfo=CHICAGO)

@@ -433,6 +433,11 @@ async def test_a_bracket_s_exits_move_to_the_new_month_still_one_cancels_all(
         lambda: {rig.sim_status(target.key), rig.sim_status(stop.key)} == {"Submitted"},
         what="both exits working on the new month",
     )
+    # the console changes an order only once IB's acknowledgement has reached it
+    await wait_for(
+        lambda: all(rig.state(o.key) is OrderState.WORKING for o in (target, stop)),
+        what="the console to see both exits working",
+    )
     at_sim = {o.request.order_ref: o.request for o in rig.gw.orders}
     assert {(at_sim[o.key].oca_group, at_sim[o.key].oca_type) for o in (target, stop)} == {
         (target.intent.oca_group, 1)

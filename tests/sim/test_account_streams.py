@@ -42,7 +42,7 @@ async def test_fill_updates_positions_portfolio_and_account_values(
     assert value(ib, "MaintMarginReq") == "14378.00"
     (item,) = ib.portfolio()
     assert item.position == 1
-    assert item.averageCost == trade.orderStatus.avgFillPrice * 50
+    assert item.averageCost == trade.orderStatus.avgFillPrice * 50 + 2.25  # with commission
     assert item.account == ACCOUNT
     snapshot = gateway.desk.account(ACCOUNT)
     assert snapshot.init_margin == 15800

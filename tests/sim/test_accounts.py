@@ -81,15 +81,35 @@ def at(price: str):
     return lambda _instrument: D(price)
 
 
-def test_opening_fill_sets_average_cost_price_times_multiplier(mes: Instrument) -> None:
+def test_opening_fill_sets_average_cost_price_times_multiplier_plus_commission(
+    mes: Instrument,
+) -> None:
     books = Accounts([PAPER])
     charge = books.apply_fill(PAPER, mes, "BUY", D(1), D("5000.25"))
     assert charge.commission == D("0.62")
     assert charge.realized_pnl is None
     (view,) = books.positions(PAPER, at("5001.25"))
-    assert view.avg_cost == D("25001.25")
-    assert view.unrealized_pnl == D("5.00")
+    assert view.avg_cost == D("25001.87")
+    assert view.unrealized_pnl == D("4.38")
     assert view.market_value == D("25006.25")
+
+
+def test_es_average_cost_includes_commission_as_ib_reports_it(es: Instrument) -> None:
+    books = Accounts([PAPER])
+    books.apply_fill(PAPER, es, "BUY", D(1), D("6005.25"))
+    (view,) = books.positions(PAPER, at("6005.25"))
+    assert view.avg_cost == D("300264.75")
+    assert view.unrealized_pnl == D("-2.25")
+
+
+def test_a_short_costs_its_proceeds_less_commission(es: Instrument) -> None:
+    books = Accounts([PAPER])
+    books.apply_fill(PAPER, es, "SELL", D(2), D("6000.00"))
+    (view,) = books.positions(PAPER, at("6000.00"))
+    assert view.avg_cost == D("299997.75")
+    assert view.unrealized_pnl == D("-4.50")
+    charge = books.apply_fill(PAPER, es, "BUY", D(2), D("5990.00"))
+    assert charge.realized_pnl == D("991.00")  # 2 × 10 points × 50 − 4 × 2.25
 
 
 def test_adding_averages_and_closing_realizes(mes: Instrument) -> None:
@@ -97,25 +117,26 @@ def test_adding_averages_and_closing_realizes(mes: Instrument) -> None:
     books.apply_fill(PAPER, mes, "BUY", D(1), D("5000.00"))
     books.apply_fill(PAPER, mes, "BUY", D(1), D("5001.00"))
     (view,) = books.positions(PAPER, at("5001.00"))
-    assert view.avg_cost == D("5000.50") * 5
+    assert view.avg_cost == D("5000.50") * 5 + D("0.62")
     charge = books.apply_fill(PAPER, mes, "SELL", D(2), D("5002.00"))
-    assert charge.realized_pnl == D("15.00")
+    assert charge.realized_pnl == D("15.00") - 4 * D("0.62")
     assert books.positions(PAPER, at("5002")) == []
     closed = books.position(PAPER, mes.con_id, at("5002"))
     assert closed is not None
     assert closed.quantity == 0
-    assert closed.realized_pnl == D("15.00")
+    assert closed.realized_pnl == D("12.52")
 
 
 def test_flipping_through_zero_opens_the_rest_at_the_fill_price(es: Instrument) -> None:
     books = Accounts([PAPER])
     books.apply_fill(PAPER, es, "SELL", D(1), D("6000.00"))
     charge = books.apply_fill(PAPER, es, "BUY", D(3), D("5990.00"))
-    assert charge.realized_pnl == D("500.00")
+    # the short's open and a third of this fill's commission close it
+    assert charge.realized_pnl == D("500.00") - D("2.25") - D("2.25")
     assert charge.commission == D("6.75")
     (view,) = books.positions(PAPER, at("5990"))
     assert view.quantity == 2
-    assert view.avg_cost == D("5990.00") * 50
+    assert view.avg_cost == D("5990.00") * 50 + D("2.25")
 
 
 def test_futures_settle_pnl_and_commissions_into_cash(es: Instrument) -> None:
@@ -123,14 +144,17 @@ def test_futures_settle_pnl_and_commissions_into_cash(es: Instrument) -> None:
     books.apply_fill(PAPER, es, "BUY", D(1), D("6000.00"))
     open_snapshot = books.snapshot(PAPER, at("6002.00"))
     assert open_snapshot.cash == D("999997.75")
-    assert open_snapshot.unrealized_pnl == D("100.00")
+    assert open_snapshot.unrealized_pnl == D("97.75")
+    assert open_snapshot.futures_pnl == D("100.00")
     assert open_snapshot.net_liquidation == D("1000097.75")
+    assert open_snapshot.net_liquidation == D(1_000_000) + open_snapshot.unrealized_pnl
     assert open_snapshot.init_margin == D("15800.00")
     assert open_snapshot.available_funds == D("1000097.75") - D("15800.00")
     books.apply_fill(PAPER, es, "SELL", D(1), D("6002.00"))
     closed = books.snapshot(PAPER, at("6002.00"))
-    assert closed.realized_pnl == D("100.00")
+    assert closed.realized_pnl == D("95.50")
     assert closed.cash == D("1000095.50")
+    assert closed.net_liquidation == D(1_000_000) + closed.realized_pnl
     assert closed.daily_pnl == D("95.50")
     assert closed.init_margin == 0
 

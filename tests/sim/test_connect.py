@@ -4,7 +4,6 @@ peers, with an unmodified ib_insync client and raw sockets over real TCP."""
 from __future__ import annotations
 
 import asyncio
-import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,62 +11,8 @@ import pytest
 from ib_insync import IB
 
 from ibconsole.sim import PaperGateway
-from ibconsole.sim.wire import FrameReader, encode_fields
-
-
-class RawClient:
-    """A bare TWS API peer: bytes in, frames out."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.frames = FrameReader()
-        self.pending: list[list[str]] = []
-
-    @classmethod
-    async def open(cls, gateway: PaperGateway) -> RawClient:
-        reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
-        return cls(reader, writer)
-
-    def send_raw(self, data: bytes) -> None:
-        self.writer.write(data)
-
-    def hello(self, versions: bytes = b"v157..176") -> bytes:
-        return b"API\0" + struct.pack(">I", len(versions)) + versions
-
-    def send(self, *fields: object) -> None:
-        self.writer.write(encode_fields(fields))
-
-    async def receive(self, limit: float = 3.0) -> list[str]:
-        async with asyncio.timeout(limit):
-            while not self.pending:
-                data = await self.reader.read(65536)
-                if not data:
-                    raise ConnectionError("closed by the gateway")
-                self.pending += self.frames.feed(data)
-        return self.pending.pop(0)
-
-    async def receive_until(self, msg_id: str, limit: float = 3.0) -> list[str]:
-        while True:
-            fields = await self.receive(limit)
-            if fields[0] == msg_id:
-                return fields
-
-    async def closed_by_peer(self, limit: float = 3.0) -> bool:
-        async with asyncio.timeout(limit):
-            while True:
-                data = await self.reader.read(65536)
-                if not data:
-                    return True
-
-    async def start(self, client_id: int) -> None:
-        self.send_raw(self.hello())
-        await self.receive()
-        self.send(71, 2, client_id, "")
-        await self.receive_until("9")
-
-    def close(self) -> None:
-        self.writer.close()
+from ibconsole.sim.wire import encode_fields
+from tests.sim.raw_peer import RawClient
 
 
 @pytest.fixture
@@ -242,11 +187,18 @@ async def test_frames_split_into_single_bytes_and_coalesced_are_understood(
     assert ids == ["49", "15", "49"]
 
 
-async def test_unknown_message_ids_are_ignored(gateway: PaperGateway, raw: Any) -> None:
+async def test_unknown_message_ids_are_answered_with_an_error(
+    gateway: PaperGateway, raw: Any
+) -> None:
     client = await raw()
     await client.start(13)
     client.send(999, 1, "whatever")
     client.send(49, 1)
+    error = await client.receive_until("4")
+    while error[3] != "321":  # after the farm-status notices of the connect
+        error = await client.receive_until("4")
+    assert error[2] == "-1"
+    assert "Unknown message id 999" in error[4]
     reply = await client.receive_until("49")
     assert reply[:2] == ["49", "1"]
 

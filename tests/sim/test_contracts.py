@@ -63,10 +63,10 @@ def test_globex_sessions_close_on_weekends_and_holidays() -> None:
         "20250416:1700-20250417:1600",
         "20250418:CLOSED",  # Good Friday
         "20250419:CLOSED",
-        "20250420:CLOSED",
-        "20250420:1700-20250421:1600",  # Sunday evening opens Monday's session
+        # no "20250420:CLOSED": Sunday evening opens Monday's session
+        "20250420:1700-20250421:1600",
     ]
-    assert CME_GLOBEX.liquid_hours(date(2025, 4, 17), 1) == "20250417:0830-20250417:1500"
+    assert CME_GLOBEX.liquid_hours(date(2025, 4, 17), 1) == "20250417:0830-20250417:1600"
     assert CME_GLOBEX.is_open(datetime(2025, 4, 20, 17, 30))
     assert not CME_GLOBEX.is_open(datetime(2025, 4, 17, 16, 30))  # daily break
     assert not CME_GLOBEX.is_open(datetime(2025, 4, 19, 12, 0))
@@ -188,7 +188,7 @@ async def test_contract_details_carry_every_field(ib: IB) -> None:
         "ESH5",
         "ES",
     )
-    assert front.lastTradeTime == "08:30"
+    assert front.lastTradeTime == "13:30:00"  # UTC, as TWS v176 writes it (08:30 Chicago)
     assert front.realExpirationDate == "20250321"
     assert front.contractMonth == "202503"
     assert front.minTick == 0.25
@@ -200,7 +200,7 @@ async def test_contract_details_carry_every_field(ib: IB) -> None:
     assert "STP" in front.orderTypes.split(",")
     assert "LMT" in front.orderTypes.split(",")
     assert front.tradingHours.startswith("20250303:1700-20250304:1600;")
-    assert front.liquidHours.startswith("20250304:0830-20250304:1500;")
+    assert front.liquidHours.startswith("20250304:0830-20250304:1600;")
     sessions = front.tradingSessions()
     assert sessions[0].start.tzinfo is not None
     assert sessions[0].start.time() == time(17, 0)

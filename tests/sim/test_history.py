@@ -77,7 +77,10 @@ async def test_daily_bars_are_trade_dates_ending_today(
     assert all(type(day) is date for day in dates)
     assert dates[-1] == date(2025, 3, 4)
     assert all(day.weekday() < 5 for day in dates)
-    assert len(dates) == 21  # 30 calendar days back from Tuesday 4 March, Presidents' Day off
+    # "30 D" is 30 trade dates (ib_insync's notes: "60 D" is "the last 60 trading days"),
+    # Presidents' Day off
+    assert len(dates) == 30
+    assert dates[0] == date(2025, 1, 21)
     assert date(2025, 2, 17) not in dates
     assert all(_sane(bar) for bar in bars)
     quote = gateway.market.quote(contract.conId)
@@ -86,7 +89,7 @@ async def test_daily_bars_are_trade_dates_ending_today(
     volume = bars[-1].volume
     await wait_for(lambda: bars[-1].volume > volume, what="today's bar to update")
     assert bars[-1].date == date(2025, 3, 4)
-    assert len(bars) == 21
+    assert len(bars) == 30
 
 
 async def test_weekly_and_monthly_bars(ib: IB, qualified_future: Any) -> None:
@@ -107,7 +110,7 @@ async def test_epoch_dates_rth_and_an_end_in_the_past(ib: IB, qualified_future: 
     assert epoch[-1].date.utcoffset() == timedelta(0)
     rth = await _bars(ib, contract, "", "3 D", "1 hour", "TRADES", True)
     assert rth
-    assert all(time(8) <= bar.date.astimezone(_CHICAGO).time() < time(15) for bar in rth)
+    assert all(time(8) <= bar.date.astimezone(_CHICAGO).time() < time(16) for bar in rth)
     end = datetime(2025, 3, 3, 20, 0, tzinfo=UTC)
     past = await _bars(ib, contract, end, "3600 S", "5 mins", "MIDPOINT", False)
     assert len(past) == 12

@@ -125,7 +125,9 @@ async def test_fop_contract_details_name_the_underlying_future(
     assert details.minTick == 0.05
     assert details.marketRuleIds == "1100"
     assert details.contractMonth == "202503"
-    assert details.lastTradeTime == "15:00"
+    # TWS at v176 sends the last trade as a UTC instant: 15:00 Chicago (CDT) is 20:00 UTC
+    assert details.contract.lastTradeDateOrContractMonth == "20250331"
+    assert details.lastTradeTime == "20:00:00"
     (future,) = await ib.reqContractDetailsAsync(Contract(conId=details.underConId))
     # the March end-of-month option exercises into June: March stopped on the 3rd Friday
     assert future.contract.localSymbol == "ESM5"

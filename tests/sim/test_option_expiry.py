@@ -68,7 +68,7 @@ def test_quarterly_equity_options_are_settled_in_cash_at_intrinsic_value() -> No
     settle(books, ACCOUNT, option, future, Decimal("6010.25"))
     assert books.quantity(ACCOUNT, future.con_id) == 0
     snapshot = books.snapshot(ACCOUNT, lambda _: Decimal(0))
-    assert snapshot.realized_pnl == (Decimal("110.25") - 150) * 50
+    assert snapshot.realized_pnl == (Decimal("110.25") - 150) * 50 - Decimal("1.42")
     assert snapshot.cash == Decimal(1_000_000) - 150 * 50 - Decimal("1.42") + Decimal("110.25") * 50
 
 

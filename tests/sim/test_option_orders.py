@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from ib_insync import IB, FuturesOption, LimitOrder, MarketOrder
 from ibapi.contract import Contract as IbapiContract
 from ibapi.order import Order as IbapiOrder
@@ -44,7 +45,8 @@ async def test_a_market_order_buys_at_the_ask_and_books_the_premium(
     await wait_for(lambda: ib.positions(), what="the position")
     (position,) = ib.positions()
     assert position.position == 2
-    assert position.avgCost == fill.execution.price * 50
+    # IB's average cost includes the commission: 1.42 per contract
+    assert position.avgCost == pytest.approx(fill.execution.price * 50 + 1.42)
     snapshot = gateway.desk.account(ACCOUNT)
     paid = Decimal(repr(fill.execution.price)) * 50 * 2
     assert snapshot.cash == Decimal(1_000_000) - paid - Decimal("2.84")
@@ -64,13 +66,15 @@ async def test_portfolio_and_pnl_value_an_option_with_its_multiplier(
     (item,) = ib.portfolio()
     quote = gateway.market.quote(option.conId)
     assert item.position == -3
-    assert item.averageCost == trade.orderStatus.avgFillPrice * 1000
+    # a short's average cost is its proceeds less the commission (2.37 per LO contract)
+    assert item.averageCost == pytest.approx(trade.orderStatus.avgFillPrice * 1000 - 2.37)
     assert abs(item.marketValue - item.marketPrice * -3 * 1000) < 0.01
     assert float(quote.bid) - 0.05 <= item.marketPrice <= float(quote.ask) + 0.05
     pnl = ib.reqPnLSingle(ACCOUNT, "", option.conId)
     await wait_for(lambda: pnl.position == -3, what="the P&L of the option")
     assert abs(pnl.value - item.marketPrice * -3 * 1000) < 100
-    expected = (pnl.value / -3 / 1000 - trade.orderStatus.avgFillPrice) * -3 * 1000
+    # unrealized P&L is the value less the average cost, commission included, as IB computes it
+    expected = pnl.value - item.averageCost * -3
     assert abs(pnl.unrealizedPnL - expected) < 0.01
 
 
@@ -152,7 +156,10 @@ async def test_at_expiry_in_the_money_becomes_the_future_and_out_of_the_money_ex
     account = gateway.desk.account(ACCOUNT)
     # premiums paid are lost and the premium received is kept; the strikes' value is now
     # the future's
-    expected = (prices[1] - prices[0] * 2 - prices[2]) * 1000
+    # the premiums paid are lost and the premium received is kept, net of the commissions, as IB
+    # reports realized P&L
+    expected = (prices[1] - prices[0] * 2 - prices[2]) * 1000 - account.commissions
+    assert account.commissions > 0
     assert account.realized_pnl == expected
     assert account.option_value == 0
 
@@ -169,7 +176,8 @@ async def test_an_option_expires_when_the_clock_is_moved_past_its_last_trade(
     premium = Decimal(repr(trade.orderStatus.avgFillPrice))
     gateway.clock.advance(timedelta(hours=2))
     await wait_for(lambda: not ib.positions(), timeout=5, what="the option to expire worthless")
-    assert gateway.desk.account(ACCOUNT).realized_pnl == -premium * 100
+    # the premium is lost, and the 2.37 commission with it
+    assert gateway.desk.account(ACCOUNT).realized_pnl == -premium * 100 - Decimal("2.37")
 
 
 async def test_quarterly_equity_options_settle_in_cash_with_their_future(
@@ -190,7 +198,9 @@ async def test_quarterly_equity_options_settle_in_cash_with_their_future(
     # bought at the ask, settled at the intrinsic value of the final price; no future position
     assert abs(account.realized_pnl - (settlement - 5500 - premium) * 50) <= 50
     assert gateway.desk.positions(ACCOUNT) == []
-    assert account.cash == Decimal(1_000_000) - Decimal("1.42") + account.realized_pnl
+    # realized P&L is net of the 1.42 commission, as IB reports it
+    assert account.commissions == Decimal("1.42")
+    assert account.cash == Decimal(1_000_000) + account.realized_pnl
 
 
 async def test_ibapi_sees_an_option_fill_and_position(
@@ -229,4 +239,4 @@ async def test_ibapi_sees_an_option_fill_and_position(
     )
     position = [call for call in peer.calls("position") if call["contract"].secType == "FOP"][-1]
     assert position["position"] == 1
-    assert position["avgCost"] == details["execution"].price * 100
+    assert position["avgCost"] == pytest.approx(details["execution"].price * 100 + 2.37)

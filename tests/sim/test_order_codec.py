@@ -175,13 +175,13 @@ def test_truncated_and_padded_place_order_are_refused(golden_market_order: list[
 # --- order messages out -----------------------------------------------------------------------
 
 
-def test_open_order_is_128_fields_and_ib_insync_builds_the_trade(
+def test_open_order_is_136_fields_and_ib_insync_builds_the_trade(
     mes: Instrument, decode_errors: list[logging.LogRecord], golden_market_order: list[str]
 ) -> None:
     snapshot = snapshot_of(golden_market_order)
     fields = open_order_fields(snapshot, mes.contract_fields(), 176)
-    assert len(fields) == 128
-    assert len(open_order_fields(snapshot, mes.contract_fields(), 177)) == 127
+    assert len(fields) == 136
+    assert len(open_order_fields(snapshot, mes.contract_fields(), 177)) == 135
     client = Client()
     client.feed(fields)
     client.feed(order_status_fields(snapshot))
@@ -297,7 +297,7 @@ async def test_completed_order_decodes(
         golden_market_order, status="Filled", filled=Decimal(1), remaining=Decimal(0)
     )
     fields = completed_order_fields(done, mes.contract_fields(), 176)
-    assert len(fields) == 97
+    assert len(fields) == 101
     client = Client()
     future = client.ib.wrapper.startReq("completedOrders")
     client.feed(fields)
@@ -327,11 +327,11 @@ def test_position_and_portfolio_have_exact_counts(
     assert not decode_errors
     (position,) = client.ib.positions()
     assert position.position == 2
-    assert position.avgCost == 30001.25
+    assert position.avgCost == 30001.87  # 2 × 0.62 commission spread over 2
     assert position.contract.exchange == "CME"
     (item,) = client.ib.portfolio()
-    assert item.unrealizedPNL == 7.5
-    assert item.averageCost == 30001.25
+    assert item.unrealizedPNL == 6.26
+    assert item.averageCost == 30001.87
     assert item.contract.primaryExchange == "CME"
 
 
@@ -365,5 +365,5 @@ def test_pnl_single_position_is_an_integer(
     client.feed(ac.pnl_single_fields(12, view))
     assert not decode_errors
     assert single.position == -3
-    assert single.unrealizedPnL == 15
+    assert single.unrealizedPnL == 13.14  # 15 less the 3 × 0.62 paid to open
     assert single.value == -89985

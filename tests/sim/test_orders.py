@@ -47,7 +47,7 @@ async def test_market_order_fills_with_commission_and_position(
     assert fill.contract.conId == mes.con_id
     (position,) = ib.positions()
     assert position.position == 2
-    assert position.avgCost == pytest.approx(float(ask) * 5)
+    assert position.avgCost == pytest.approx(float(ask) * 5 + 1.24 / 2)  # commission included
     (item,) = ib.portfolio()
     assert item.contract.conId == mes.con_id
     await wait_for(

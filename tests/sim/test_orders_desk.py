@@ -43,7 +43,7 @@ class World:
         self.catalogue = Catalogue(clock)
         self.market = Market(self.catalogue, clock, seed=5)
         self.desk = Desk(
-            clock=clock, catalogue=self.catalogue, market=self.market, accounts=[ACCOUNT], seed=5
+            clock=clock, catalogue=self.catalogue, market=self.market, accounts=[ACCOUNT]
         )
         self.mes: Instrument = next(i for i in self.catalogue.listed() if i.symbol == "MES")
 

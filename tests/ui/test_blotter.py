@@ -196,7 +196,9 @@ async def test_a_market_order_fills_into_fills_positions_and_account(
     assert fills.model.text(fill.exec_id, "Contract") == es.local_symbol
     await wait_for(lambda: positions.model.find(es.con_id) is not None, what="the position row")
     assert positions.model.text(es.con_id, "Position") == "+2"
-    assert positions.model.text(es.con_id, "Avg price") == f"{execution.price:,.2f}"
+    # IB's average cost includes the commission: 2 lots' commission over 2 × the multiplier
+    avg_price = execution.price + execution.commission / (2 * 50)
+    assert positions.model.text(es.con_id, "Avg price") == f"{avg_price:,.2f}"
     assert positions.state_text == ""
     await wait_for(lambda: account.value_text("InitMarginReq") != before, what="the margin to grow")
     assert account.value_text("NetLiquidation") != "—"

@@ -1,0 +1,70 @@
+"""Frames real TWS / IB Gateway sent, verbatim (fields split at NUL, message id first), from
+published captures: the golden frames the simulator's are compared with field by field.
+
+- OPEN_ORDER_V173, ORDER_STATUS_V173, EXEC_DETAILS_V173: an AAPL BUY 100 MKT order at server
+  version 173 (wboayue/rust-ibapi, src/transport/sync/tests.rs, commit d0ff6c20).
+- COMPLETED_ORDER: an ES LMT order cancelled by the trader, a layout ibapi reads at v176
+  (wboayue/rust-ibapi, src/orders/common/test_data.rs, commit cc261730).
+- CONTRACT_DETAILS_V176, HISTORICAL_DATA_V176: IB Gateway at v176, 2024 (ghill2/pyfutures,
+  pyfutures/tests/bytestring/txt: DA futures details; 5 D of daily bars with formatDate=2).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "COMPLETED_ORDER",
+    "CONTRACT_DETAILS_V176",
+    "EXEC_DETAILS_V173",
+    "HISTORICAL_DATA_V176",
+    "OPEN_ORDER_V173",
+    "ORDER_STATUS_V173",
+]
+
+_UNSET = "1.7976931348623157E308"
+
+
+def _fields(text: str) -> tuple[str, ...]:
+    return tuple(text.split("|")[:-1])
+
+
+OPEN_ORDER_V173 = _fields(
+    "5|5|265598|AAPL|STK||0|?||SMART|USD|AAPL|NMS|BUY|100|MKT|0.0|0.0|DAY||DU1234567||0||100|"
+    "600745656|0|0|0||600745656.0/DU1234567/100||||||||||0||-1|0||||||2147483647|0|0|0||3|0|0||"
+    "0|0||0|None||0||||?|0|0||0|0||||||0|0|0|2147483647|2147483647|||0||IB|0|0||0|0|PreSubmitted|"
+    + "|".join([_UNSET] * 9)
+    + "||||||0|0|0|None|"
+    + "|".join([_UNSET] * 6)
+    + "|0||||0|1|0|0|0|||0||100|0.02|||"
+)
+ORDER_STATUS_V173 = _fields("3|5|PreSubmitted|0|100|0|600745656|0|0|100||0|")
+EXEC_DETAILS_V173 = _fields(
+    "11|-1|5|265598|AAPL|STK||0.0|||IEX|USD|AAPL|NMS|0000e0d5.67fe667b.01.01|20250415  19:38:31|"
+    "DU1234567|IEX|BOT|100|201.94|600745656|100|0|100|201.94|||||2|"
+)
+COMPLETED_ORDER = _fields(
+    "101|637533641|ES|FUT|20250919|0|?|50|CME|USD|ESU5|ES|BUY|1|LMT|5800.0|0.0|DAY||DU1236109||0||"
+    "2126726143|0|0|0|||||||||||0||-1||||||2147483647|0|0||3|0||0|None||0|0|0||0|0||||0|0|0|"
+    "2147483647|2147483647||||IB|0|0||0|Cancelled|0|0|0|5801.0|" + _UNSET + "|"
+    "0|1|0||0|2147483647|0|Not an insider or substantial shareholder|0|0|9223372036854775807|"
+    "20250708 02:34:46 America/New_York|Cancelled by Trader||||||"
+)
+CONTRACT_DETAILS_V176 = _fields(
+    "10|-10|DA|FUT|20240402-17:10:00|0||CME|USD|DCH4|DC|DC|553495230|0.01|2000|"
+    "ACTIVETIM,AD,ADJUST,ALERT,ALGO,ALLOC,AVGCOST,BASKET,BENCHPX,COND,CONDORDER,DAY,DEACT,"
+    "DEACTDIS,DEACTEOD,GAT,GTC,GTD,GTT,HID,ICE,IOC,LIT,LMT,LTH,MIT,MKT,MTL,NGCOMB,NONALGO,OCA,"
+    "PEGBENCH,SCALE,SCALERST,SNAPMID,SNAPMKT,SNAPREL,STP,STPLMT,TRAIL,TRAILLIT,TRAILLMT,TRAILMIT,"
+    "WHATIF|CME|1|36555530|MILK CLASS III INDEX||202403||||US/Central|"
+    "20240325:1700-20240326:1600;20240326:1700-20240327:1600;20240327:1700-20240328:1355;"
+    "20240329:CLOSED;20240330:CLOSED;20240331:1700-20240401:1600|"
+    "20240326:0830-20240326:1600;20240327:0830-20240327:1600;20240328:0830-20240328:1355;"
+    "20240329:CLOSED;20240330:CLOSED;20240331:1700-20240401:1600|"
+    "||0|2147483647|DA|IND|32|20240403||1|1|1|"
+)
+HISTORICAL_DATA_V176 = _fields(
+    "17|-11|20240317-16:30:00|20240322-16:30:00|5|"
+    "20240318|16.0100|16.3000|15.9500|16.1600|568|16.103|405|"
+    "20240319|16.1500|16.4100|16.1500|16.2900|486|16.268|358|"
+    "20240320|16.3500|16.4500|16.0800|16.1700|617|16.189|408|"
+    "20240321|16.1800|16.3000|15.7100|15.7400|650|15.939|421|"
+    "20240322|15.7600|15.8500|15.5600|15.5700|851|15.695|532|"
+)
