@@ -151,7 +151,8 @@ class _Table:
     def _where(self, key: str) -> str:
         full = self._key(key)
         origin = self._origins.get(full)
-        return f"{full} (from {origin})" if origin else full
+        shown = full if full.isprintable() else repr(full)  # a newline must not break the line
+        return f"{shown} (from {origin})" if origin else shown
 
     def fail(self, key: str, value: object, allowed: str) -> ConfigError:
         shown = "<hidden>" if _looks_secret(key) else repr(value)

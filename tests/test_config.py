@@ -261,6 +261,7 @@ def test_unknown_profile_names_the_known_ones(tmp_path: Path) -> None:
         ('default_profile = "ghost"\n[profiles.p]\nport = 1', ["default_profile = 'ghost'", "must name a profile: p"]),
         ("colour = 1", ["Unknown key colour", "the top level"]),
         ("[chart]\nx = 1", ["Unknown key chart"]),
+        ('["0\\n"]\nx = 1', ["Unknown key '0\\n'"]),
     ],
 )  # fmt: skip
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(
