@@ -17,8 +17,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from ibconsole.sim import account_codec as ac
-from ibconsole.sim.accounts import SUMMARY_TAGS, Accounts, AccountSnapshot, PositionView
+from ibconsole.sim.accounts import (
+    SUMMARY_TAGS,
+    Accounts,
+    AccountSnapshot,
+    FillCharge,
+    PositionView,
+)
 from ibconsole.sim.clock import SimClock
+from ibconsole.sim.combo_fills import split_combo_fill
+from ibconsole.sim.combo_market import ComboMarket
+from ibconsole.sim.combos import ComboInstrument, Combos, is_bag
 from ibconsole.sim.contract_details import RequestError, resolve_contract
 from ibconsole.sim.exchange import (
     Exchange,
@@ -115,10 +124,12 @@ class Desk:
         self._catalogue = catalogue
         self._market = market
         self._books = Accounts(accounts)
+        self._combos = Combos(catalogue, clock)
+        self._quotes = ComboMarket(market, self._combos)
         rng = random.Random(f"desk:{seed}")
         self._exchange = Exchange(
             clock=clock,
-            book=market,
+            book=self._quotes,
             perm_id_base=rng.randrange(100_000_000, 1_000_000_000),
             exec_prefix=f"{rng.getrandbits(32):08x}",
         )
@@ -128,8 +139,8 @@ class Desk:
         self._timer: asyncio.TimerHandle | None = None
         self._ticks = 0
         self.received: list[ReceivedOrder] = []
-        market.add_listener(self._on_quote)
-        market.add_session_listener(self._on_session)
+        self._quotes.add_listener(self._on_quote)
+        self._quotes.add_session_listener(self._on_session)
         self._listening = True
 
     # --- wiring -----------------------------------------------------------------------------
@@ -172,8 +183,9 @@ class Desk:
             self._timer = None
         if self._listening:
             self._listening = False
-            self._market.remove_listener(self._on_quote)
-            self._market.remove_session_listener(self._on_session)
+            self._quotes.remove_listener(self._on_quote)
+            self._quotes.remove_session_listener(self._on_session)
+            self._quotes.close()
         self._sessions.clear()
 
     def next_order_id(self) -> int:
@@ -241,6 +253,12 @@ class Desk:
 
     def _resolve(self, request: OrderRequest) -> Instrument:
         contract = request.contract
+        if is_bag(contract.fields()):
+            combo = self._combos.resolve(contract.fields(), request.combo_legs, "bN")
+            problem = self._combos.routing_problem(request, combo)
+            if problem is not None:
+                raise problem
+            return combo
         if contract.con_id:
             instrument = self._catalogue.by_con_id(contract.con_id)
             if instrument is None:
@@ -250,7 +268,7 @@ class Desk:
         return instrument
 
     def _instrument(self, con_id: int) -> Instrument:
-        instrument = self._catalogue.by_con_id(con_id)
+        instrument = self._combos.get(con_id) or self._catalogue.by_con_id(con_id)
         if instrument is None:
             raise LookupError(f"conId {con_id} of a booked order is not in the catalogue")
         return instrument
@@ -272,7 +290,7 @@ class Desk:
         if problem is not None or account is None:
             self._emit([reject(link.client_id, request.order_id, problem or "")])
             return
-        quote = self._market.quote(instrument.con_id)
+        quote = self._quotes.quote(instrument.con_id)
         # the price it would execute at: the touch for MKT, its own price otherwise
         if request.order_type == "MKT":
             price: Decimal | None = quote.ask if request.is_buy else quote.bid
@@ -282,9 +300,7 @@ class Desk:
             price = request.lmt_price
         impact = self._books.what_if(
             account,
-            instrument,
-            request.action,
-            request.quantity,
+            _legs(instrument, request.action, request.quantity),
             quote.last if price is None else price,
             self._mark,
         )
@@ -364,7 +380,8 @@ class Desk:
                 continue
             contract = instrument.contract_fields()
             link.send(*exec_details_fields(req_id, execution, contract, link.server_version))
-            link.send(*commission_report_fields(execution))
+            if not isinstance(instrument, ComboInstrument):
+                link.send(*commission_report_fields(execution))
         link.send(55, 1, req_id)
 
     # --- order events -----------------------------------------------------------------------
@@ -405,38 +422,70 @@ class Desk:
         snapshot = event.order
         request = snapshot.request
         instrument = self._instrument(snapshot.con_id)
-        charge = self._books.apply_fill(
-            request.account, instrument, request.action, event.shares, event.price
-        )
-        execution = Execution(
-            exec_id=event.exec_id,
-            time=event.time,
-            account=request.account,
-            client_id=snapshot.client_id,
-            order_id=snapshot.order_id,
-            perm_id=snapshot.perm_id,
-            con_id=instrument.con_id,
-            side=request.action,
-            shares=event.shares,
-            price=event.price,
-            cum_qty=snapshot.filled,
-            avg_price=snapshot.avg_fill_price,
-            order_ref=request.order_ref,
-            model_code=request.model_code,
-            commission=charge.commission,
-            commission_currency=self._books.currency,
-            realized_pnl=charge.realized_pnl,
-        )
-        self._executions.append(execution)
+        if isinstance(instrument, ComboInstrument):
+            fill = (event.exec_id, event.shares, event.price, event.time)
+            split = split_combo_fill(
+                snapshot,
+                instrument,
+                fill,
+                self._executions,
+                self._mark,
+                self._book_fill(request),
+                self._books.currency,
+            )
+            charged, executions = list(split.legs), [*split.legs, split.combo]
+            traded = [leg.instrument for leg in instrument.legs]
+        else:
+            charge = self._books.apply_fill(
+                request.account, instrument, request.action, event.shares, event.price
+            )
+            execution = Execution(
+                exec_id=event.exec_id,
+                time=event.time,
+                account=request.account,
+                client_id=snapshot.client_id,
+                order_id=snapshot.order_id,
+                perm_id=snapshot.perm_id,
+                con_id=instrument.con_id,
+                side=request.action,
+                shares=event.shares,
+                price=event.price,
+                cum_qty=snapshot.filled,
+                avg_price=snapshot.avg_fill_price,
+                order_ref=request.order_ref,
+                model_code=request.model_code,
+                commission=charge.commission,
+                commission_currency=self._books.currency,
+                realized_pnl=charge.realized_pnl,
+            )
+            charged = executions = [execution]
+            traded = [instrument]
+        self._executions += executions
         link = self._owner(snapshot.client_id)
-        contract = instrument.contract_fields()
         if link is not None:
-            # the order clients rely on: execDetails, openOrder, orderStatus, commissionReport
-            link.send(*exec_details_fields(-1, execution, contract, link.server_version))
-            link.send(*open_order_fields(snapshot, contract, link.server_version))
+            # the order clients rely on: execDetails (a combo's legs, then the combo itself),
+            # openOrder, orderStatus, commissionReport (per charged execution)
+            for execution in executions:
+                contract = self._instrument(execution.con_id).contract_fields()
+                link.send(*exec_details_fields(-1, execution, contract, link.server_version))
+            link.send(
+                *open_order_fields(snapshot, instrument.contract_fields(), link.server_version)
+            )
             link.send(*order_status_fields(snapshot))
-            link.send(*commission_report_fields(execution))
-        self._publish_position(request.account, instrument)
+            for execution in charged:
+                link.send(*commission_report_fields(execution))
+        for leg in traded:
+            self._publish_position(request.account, leg)
+
+    def _book_fill(
+        self, request: OrderRequest
+    ) -> Callable[[Instrument, str, Decimal, Decimal], FillCharge]:
+        def book(
+            instrument: Instrument, side: str, quantity: Decimal, price: Decimal
+        ) -> FillCharge:
+            return self._books.apply_fill(request.account, instrument, side, quantity, price)
+
+        return book
 
     # --- positions and accounts -------------------------------------------------------------
 
@@ -642,6 +691,16 @@ class Desk:
                 self._send_account_values(link, self.account(account))
         if any(s.streams() for s in self._sessions.values()):
             self._start_timer()
+
+
+def _legs(
+    instrument: Instrument, action: str, quantity: Decimal
+) -> list[tuple[Instrument, Decimal]]:
+    """What an order trades, contract by contract, signed: a combo's legs in ratio."""
+    sign = 1 if action == "BUY" else -1
+    if isinstance(instrument, ComboInstrument):
+        return [(leg.instrument, sign * leg.weight * quantity) for leg in instrument.legs]
+    return [(instrument, sign * quantity)]
 
 
 def _side_name(side: str) -> str:

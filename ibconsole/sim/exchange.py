@@ -229,8 +229,9 @@ class Exchange:
             return f"Invalid action {request.action!r}: must be BUY or SELL"
         if request.quantity <= 0:
             return f"Order quantity must be positive, got {request.quantity}"
-        if instrument.sec_type == "FUT" and request.quantity != request.quantity.to_integral():
-            return f"Futures are traded in whole contracts, got {request.quantity}"
+        whole = instrument.sec_type in ("FUT", "BAG")
+        if whole and request.quantity != request.quantity.to_integral():
+            return f"Futures and combos are traded in whole contracts, got {request.quantity}"
         if request.order_type not in _ORDER_TYPES:
             return f"Order type {request.order_type!r} is not supported (MKT, LMT, STP, STP LMT)"
         if request.tif not in _TIFS:
@@ -492,7 +493,8 @@ class Exchange:
         buy = request.is_buy
         touch = quote.ask if buy else quote.bid
         if request.order_type in ("MKT", "STP"):
-            return touch if touch > 0 else None
+            # no price is no market; a combo's price may well be zero or below
+            return touch if touch > 0 or order.instrument.sec_type == "BAG" else None
         limit = request.lmt_price
         if limit is None:
             return None
