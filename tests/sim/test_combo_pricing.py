@@ -1,0 +1,196 @@
+"""The pure parts of combos, without a socket: resolving legs, the combo's quote from its
+legs', leg prices that add up to the spread price, leg execution ids, and the calendar
+spread's margin credit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from ibconsole.sim.clock import SimClock
+from ibconsole.sim.combo_fills import leg_exec_id, leg_prices
+from ibconsole.sim.combo_pricing import implied_quote
+from ibconsole.sim.combos import ComboInstrument, Combos
+from ibconsole.sim.contract_details import RequestError
+from ibconsole.sim.instruments import Catalogue, Instrument
+from ibconsole.sim.market import Quote
+from ibconsole.sim.orders import ComboLegRef
+from ibconsole.sim.rates import margin
+from ibconsole.sim.spread_margin import SPREAD_CHARGE_RATE, account_margin
+
+D = Decimal
+AS_OF = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def catalogue() -> Catalogue:
+    return Catalogue(SimClock(AS_OF))
+
+
+@pytest.fixture
+def combos(catalogue: Catalogue) -> Combos:
+    return Combos(catalogue, SimClock(AS_OF))
+
+
+def months(catalogue: Catalogue, symbol: str, count: int = 2) -> list[Instrument]:
+    return [i for i in catalogue.listed() if i.symbol == symbol][:count]
+
+
+def contract(exchange: str, symbol: str = "ES", currency: str = "USD") -> list[str]:
+    return ["0", symbol, "BAG", "", "", "", "", exchange, "", currency, "", ""]
+
+
+def spread(combos: Combos, catalogue: Catalogue, symbol: str, exchange: str) -> ComboInstrument:
+    near, far = months(catalogue, symbol)
+    legs = [
+        ComboLegRef(far.con_id, 1, "BUY", far.exchange),
+        ComboLegRef(near.con_id, 1, "SELL", near.exchange),
+    ]
+    return combos.resolve(contract(exchange, symbol), legs, "bN")
+
+
+def quote(bid: str, ask: str, last: str, size: int = 10) -> Quote:
+    return Quote(
+        bid=D(bid),
+        ask=D(ask),
+        last=D(last),
+        bid_size=size,
+        ask_size=size + 1,
+        last_size=1,
+        volume=1000,
+        high=D(ask),
+        low=D(bid),
+        open=D(last),
+        close=D(last),
+        time=AS_OF,
+    )
+
+
+@pytest.mark.parametrize(
+    ("symbol", "exchange", "listed", "tick"),
+    [
+        ("ES", "CME", True, "0.05"),  # CME: calendar spread 0.05 against 0.25 outright
+        ("MNQ", "CME", True, "0.05"),
+        ("CL", "NYMEX", True, "0.01"),  # same as the outright
+        ("YM", "CBOT", True, "1"),
+        ("ES", "SMART", False, "0.25"),  # not directed to the exchange: the legs' market
+    ],
+)
+def test_which_combos_are_listed_calendars_and_their_tick(
+    combos: Combos, catalogue: Catalogue, symbol: str, exchange: str, listed: bool, tick: str
+) -> None:
+    combo = spread(combos, catalogue, symbol, exchange)
+    assert combo.listed is listed
+    assert combo.min_tick == D(tick)
+    assert combo.contract_fields()[0] == 28812380
+    assert combo.con_id < 0
+
+
+def test_one_combo_per_leg_set(combos: Combos, catalogue: Catalogue) -> None:
+    first = spread(combos, catalogue, "ES", "CME")
+    assert spread(combos, catalogue, "ES", "CME") is first
+    assert spread(combos, catalogue, "ES", "SMART") is not first
+    assert combos.get(first.con_id) is first
+
+
+def test_an_expired_leg_is_unknown(combos: Combos, catalogue: Catalogue) -> None:
+    expired = next(i for i in catalogue if i.symbol == "ES" and i.is_expired(AS_OF))
+    (near,) = months(catalogue, "ES", 1)
+    legs = [
+        ComboLegRef(expired.con_id, 1, "BUY", "CME"),
+        ComboLegRef(near.con_id, 1, "SELL", "CME"),
+    ]
+    with pytest.raises(RequestError) as refused:
+        combos.resolve(contract("CME"), legs, "bN")
+    assert refused.value.code == 200
+
+
+def test_implied_quote_buys_the_bought_legs_at_the_ask(
+    combos: Combos, catalogue: Catalogue
+) -> None:
+    combo = spread(combos, catalogue, "ES", "SMART")
+    far, near = quote("6050.00", "6050.25", "6050.25", 7), quote("6000.00", "6000.25", "6000.00", 3)
+    combined = implied_quote(combo, [far, near])
+    assert (combined.bid, combined.ask) == (D("49.75"), D("50.25"))
+    assert combined.last == D("50.25")
+    assert combined.bid_size == 4  # far bid 7 against near ask 4
+    assert combined.ask_size == 3
+
+
+@pytest.mark.parametrize(
+    ("symbol", "far", "near", "bid", "ask"),
+    [
+        ("ES", ("6050.00", "6050.25"), ("6000.00", "6000.25"), "49.95", "50.00"),
+        ("ES", ("6050.25", "6050.50"), ("6000.00", "6000.25"), "50.20", "50.25"),
+        ("CL", ("70.50", "70.51"), ("70.00", "70.01"), "0.49", "0.50"),
+    ],
+)
+def test_a_listed_calendar_quotes_one_tick_inside_the_implied_market(
+    combos: Combos,
+    catalogue: Catalogue,
+    symbol: str,
+    far: tuple[str, str],
+    near: tuple[str, str],
+    bid: str,
+    ask: str,
+) -> None:
+    exchange = months(catalogue, symbol)[0].exchange
+    combo = spread(combos, catalogue, symbol, exchange)
+    legs = [quote(far[0], far[1], far[0]), quote(near[0], near[1], near[0])]
+    combined = implied_quote(combo, legs)
+    implied = implied_quote(spread(combos, catalogue, symbol, "SMART"), legs)
+    assert (combined.bid, combined.ask) == (D(bid), D(ask))
+    assert implied.bid <= combined.bid < combined.ask <= implied.ask
+
+
+def test_leg_prices_add_up_to_the_spread_price(combos: Combos, catalogue: Catalogue) -> None:
+    combo = spread(combos, catalogue, "ES", "CME")
+    near, far = months(catalogue, "ES")
+    last = {near.con_id: D("6000.25"), far.con_id: D("6050.50")}
+    prices = leg_prices(combo, D("50.35"), lambda instrument: last[instrument.con_id])
+    # the nearby stays at its last trade; the deferred month takes the spread's tick
+    assert prices == [D("6050.60"), D("6000.25")]
+
+
+def test_leg_prices_of_a_butterfly(combos: Combos, catalogue: Catalogue) -> None:
+    first, second, third = months(catalogue, "ES", 3)
+    legs = [
+        ComboLegRef(first.con_id, 1, "BUY", "CME"),
+        ComboLegRef(second.con_id, 2, "SELL", "CME"),
+        ComboLegRef(third.con_id, 1, "BUY", "CME"),
+    ]
+    combo = combos.resolve(contract("CME"), legs, "bN")
+    last = {first.con_id: D("6000"), second.con_id: D("6050"), third.con_id: D("6100")}
+    prices = leg_prices(combo, D("0.25"), lambda instrument: last[instrument.con_id])
+    total = sum((leg.weight * price for leg, price in zip(combo.legs, prices)), D(0))
+    assert total == D("0.25")
+    assert prices[:2] == [D("6000"), D("6050")]
+    assert not combo.listed
+
+
+@pytest.mark.parametrize(
+    ("exec_id", "index", "expected"),
+    [
+        ("9b41e372.2f3a1b1f.01.01", 0, "9b41e372.2f3a1b1f.011.01"),
+        ("9b41e372.2f3a1b1f.01.01", 1, "9b41e372.2f3a1b1f.012.01"),
+        ("plain", 0, "plain.01"),
+    ],
+)
+def test_leg_execution_ids_differ_before_the_final_period(
+    exec_id: str, index: int, expected: str
+) -> None:
+    assert leg_exec_id(exec_id, index) == expected
+
+
+def test_a_calendar_spread_is_margined_as_a_spread(catalogue: Catalogue) -> None:
+    near, far = months(catalogue, "ES")
+    outright = margin(near, D(1), D(6000))
+    spread_margin = account_margin([(near, D(-2), D(6000)), (far, D(3), D(6050))])
+    # two spreads at the spread charge, the third deferred contract as an outright
+    expected = 2 * 2 * outright.initial * SPREAD_CHARGE_RATE + outright.initial
+    assert spread_margin.initial == expected
+    assert account_margin([(near, D(1), D(6000)), (far, D(1), D(6050))]).initial == 2 * (
+        outright.initial
+    )
