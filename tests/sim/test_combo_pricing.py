@@ -164,7 +164,7 @@ def test_leg_prices_of_a_butterfly(combos: Combos, catalogue: Catalogue) -> None
     combo = combos.resolve(contract("CME"), legs, "bN")
     last = {first.con_id: D("6000"), second.con_id: D("6050"), third.con_id: D("6100")}
     prices = leg_prices(combo, D("0.25"), lambda instrument: last[instrument.con_id])
-    total = sum((leg.weight * price for leg, price in zip(combo.legs, prices)), D(0))
+    total = sum((leg.weight * price for leg, price in zip(combo.legs, prices, strict=True)), D(0))
     assert total == D("0.25")
     assert prices[:2] == [D("6000"), D("6050")]
     assert not combo.listed
