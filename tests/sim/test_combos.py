@@ -345,3 +345,31 @@ async def test_a_reconnecting_client_gets_each_combo_execution_once(
     assert sum(1 for f in requested if f.contract.secType == "BAG") == 1
     legs_positions = {p.contract.conId: p.position for p in again.positions()}
     assert legs_positions == {far.conId: 1, near.conId: -1}
+
+
+async def test_a_working_combo_order_can_be_modified_and_cancelled(
+    gateway: PaperGateway, ib: IB, qualified_future, record_errors, wait_for
+) -> None:
+    near, far = await legs(ib, qualified_future)
+    ticker = await quoted(ib, calendar(near, far), wait_for)
+    errors = record_errors(ib)
+    order = LimitOrder("BUY", 1, round(ticker.bid - 0.5, 2))
+    trade = ib.placeOrder(calendar(near, far), order)
+    await wait_for(lambda: trade.orderStatus.status == "Submitted", what="working")
+    order.totalQuantity = 2
+    ib.placeOrder(trade.contract, order)
+    await wait_for(lambda: trade.orderStatus.remaining == 2, what="the new quantity")
+    assert not trade.fills
+
+    ib.cancelOrder(order)
+    await wait_for(lambda: trade.orderStatus.status == "Cancelled", what="cancelled")
+    assert 202 in errors.codes
+    assert not ib.positions()
+
+    second = LimitOrder("BUY", 1, round(ticker.bid - 0.5, 2))
+    working = ib.placeOrder(calendar(near, far), second)
+    await wait_for(lambda: working.orderStatus.status == "Submitted", what="working")
+    second.lmtPrice = ticker.ask  # now marketable
+    ib.placeOrder(working.contract, second)
+    await asyncio.wait_for(working.filledEvent, TIMEOUT)
+    assert working.orderStatus.avgFillPrice == ticker.ask
