@@ -100,7 +100,7 @@ class ContractDetailsService:
         """One contractDetails message (msg 10) in the layout of ``server_version``."""
         zone = instrument.zone
         today = self._clock.now().astimezone(zone).date()
-        is_future = instrument.sec_type == "FUT"
+        is_future = instrument.sec_type in ("FUT", "FOP")
         last_times = (
             f"{instrument.last_trade_date} {instrument.last_trade_time} {instrument.time_zone}"
             if instrument.last_trade_date
@@ -116,8 +116,8 @@ class ContractDetailsService:
             instrument.symbol,
             instrument.sec_type,
             last_times,
-            0.0,
-            "",
+            float(instrument.strike),
+            instrument.right,
             instrument.exchange,
             instrument.currency,
             instrument.local_symbol,
@@ -134,7 +134,7 @@ class ContractDetailsService:
             instrument.order_types,
             instrument.valid_exchanges,
             1,  # priceMagnifier
-            0,  # underConId
+            instrument.under_con_id,
             instrument.long_name,
             instrument.primary_exchange,
             instrument.contract_month,

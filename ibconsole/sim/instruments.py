@@ -7,13 +7,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from ibconsole.sim import expiries
 from ibconsole.sim.clock import SimClock
 from ibconsole.sim.sessions import CME_GLOBEX, IDEALPRO_FX, US_STOCKS, SessionRule, globex
 
-__all__ = ["MARKET_RULES", "Catalogue", "Instrument"]
+__all__ = ["MARKET_RULES", "Catalogue", "Instrument", "InstrumentSource", "price_increment"]
 
 
 # reqMarketRule answers: rule id -> (low edge, increment) pairs.
@@ -27,8 +28,10 @@ MARKET_RULES: dict[int, tuple[tuple[Decimal, Decimal], ...]] = {
     88: ((Decimal(0), Decimal("0.015625")),),
     89: ((Decimal(0), Decimal("0.03125")),),
     90: ((Decimal(0), Decimal("0.00005")),),
+    # E-mini S&P 500 options: 0.05 up to a premium of 5.00, 0.25 above
+    1100: ((Decimal(0), Decimal("0.05")), (Decimal(5), Decimal("0.25"))),
 }
-_RULE_BY_TICK = {rules[-1][1]: rule_id for rule_id, rules in MARKET_RULES.items()}
+_RULE_BY_TICK = {rules[0][1]: rule_id for rule_id, rules in MARKET_RULES.items() if len(rules) == 1}
 
 _FUTURE_ORDER_TYPES = "ACTIVETIM,AD,ADJUST,ALERT,ALGO,ALLOC,AVGCOST,BASKET,DAY,GAT,GTC,GTD,GTT,"
 _FUTURE_ORDER_TYPES += "HID,ICE,IOC,LIT,LMT,MIT,MKT,MTL,NGCOMB,NONALGO,OCA,SCALE,STP,STPLMT,TRAIL,"
@@ -62,6 +65,9 @@ class Instrument:
     session: SessionRule = CME_GLOBEX
     under_sec_type: str = ""
     stock_type: str = ""
+    strike: Decimal = Decimal(0)
+    right: str = ""
+    under_con_id: int = 0
 
     def contract_fields(self) -> tuple[object, ...]:
         """The 12-field contract block: conId symbol secType lastTradeDateOrContractMonth strike
@@ -76,8 +82,8 @@ class Instrument:
             self.symbol,
             self.sec_type,
             self.last_trade_date,
-            0.0,
-            "",
+            float(self.strike),
+            self.right,
             self.multiplier,
             self.exchange,
             self.primary_exchange,
@@ -102,6 +108,24 @@ class Instrument:
     def is_expired(self, now: datetime) -> bool:
         expires = self.expires_at
         return expires is not None and now >= expires
+
+
+def price_increment(instrument: Instrument, price: Decimal) -> Decimal:
+    """The price increment at ``price`` under the instrument's market rule (the rule's last
+    band whose low edge is at or below the price), or its minTick when it has no rule."""
+    increment = instrument.min_tick
+    for low_edge, step in MARKET_RULES.get(instrument.market_rule_id, ()):
+        if abs(price) >= low_edge:
+            increment = step
+    return increment
+
+
+class InstrumentSource(Protocol):
+    """More instruments the catalogue answers for (options on its futures)."""
+
+    def by_con_id(self, con_id: int) -> Instrument | None: ...
+
+    def match(self, fields: Sequence[str], include_expired: bool = False) -> list[Instrument]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +349,12 @@ class Catalogue:
         if len(self._by_con_id) != len(instruments):
             raise RuntimeError("instrument table has duplicate conIds")
         self._instruments = tuple(instruments)
+        self._sources: list[InstrumentSource] = []
+
+    def add_source(self, source: InstrumentSource) -> None:
+        """Answer look-ups (by conId, and contract matches of security type FOP or naming a
+        strike or right) from ``source`` too."""
+        self._sources.append(source)
 
     def __iter__(self) -> Iterator[Instrument]:
         return iter(self._instruments)
@@ -333,7 +363,13 @@ class Catalogue:
         return len(self._instruments)
 
     def by_con_id(self, con_id: int) -> Instrument | None:
-        return self._by_con_id.get(con_id)
+        found = self._by_con_id.get(con_id)
+        if found is None:
+            for source in self._sources:
+                found = source.by_con_id(con_id)
+                if found is not None:
+                    break
+        return found
 
     def listed(self) -> list[Instrument]:
         """Every instrument that has not expired by the clock's current time."""
@@ -350,9 +386,16 @@ class Catalogue:
             raise ValueError(f"a contract is 12 fields, got {len(fields)}: {list(fields)!r}")
         (con_id, symbol, sec_type, expiry, strike, right, multiplier, exchange, primary,
          currency, local_symbol, trading_class) = (field.strip() for field in fields)  # fmt: skip
-        if right not in ("", "0", "?") or _number(strike, "strike") not in (None, Decimal(0)):
-            return []  # no options here
         wanted_id = int(_number(con_id, "conId") or 0)
+        if (
+            sec_type.upper() == "FOP"
+            or right not in ("", "0", "?")
+            or _number(strike, "strike") not in (None, Decimal(0))
+            or (wanted_id and wanted_id not in self._by_con_id)
+        ):
+            return [
+                found for source in self._sources for found in source.match(fields, include_expired)
+            ]
         candidates = (
             ([self._by_con_id[wanted_id]] if wanted_id in self._by_con_id else [])
             if wanted_id

@@ -11,11 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Protocol
 
 from ibconsole.sim.clock import SimClock
 from ibconsole.sim.instruments import Catalogue, Instrument
 
-__all__ = ["SESSION_SECONDS", "Market", "Quote", "QuoteListener", "SessionListener"]
+__all__ = [
+    "SESSION_SECONDS",
+    "DerivedQuotes",
+    "Market",
+    "Quote",
+    "QuoteListener",
+    "SessionListener",
+]
 
 
 QuoteListener = Callable[[int, "Quote"], None]
@@ -74,6 +82,18 @@ class Quote:
     open: Decimal
     close: Decimal
     time: datetime
+
+
+class DerivedQuotes(Protocol):
+    """Quotes of instruments priced off their underlying (options on futures)."""
+
+    def quote(self, instrument: Instrument, underlying: Quote, now: datetime) -> Quote:
+        """The quote as it stands, given the underlying's."""
+        ...
+
+    def step(self, instrument: Instrument, underlying: Quote, now: datetime) -> Quote:
+        """The quote after the underlying's update (the derived instrument may trade)."""
+        ...
 
 
 class _Walk:
@@ -243,6 +263,16 @@ class Market:
         self._session_listeners: list[SessionListener] = []
         self._timer: asyncio.TimerHandle | None = None
         self._next_due = 0.0
+        self._derived: DerivedQuotes | None = None
+        self._dependents: dict[int, list[Instrument]] = {}
+
+    def derive(self, source: DerivedQuotes) -> None:
+        """Price options (instruments with an underlying conId) with ``source``: their quotes
+        follow their underlying's, and they tick with it."""
+        self._derived = source
+
+    def _derived_source(self, instrument: Instrument) -> DerivedQuotes | None:
+        return self._derived if instrument.sec_type == "FOP" and instrument.under_con_id else None
 
     def instrument(self, con_id: int) -> Instrument:
         instrument = self._catalogue.by_con_id(con_id)
@@ -252,6 +282,14 @@ class Market:
 
     def quote(self, con_id: int) -> Quote:
         """Current top of book (starting the instrument's walk if it never ran)."""
+        walk = self._walks.get(con_id)
+        if walk is not None:
+            return walk.quote
+        instrument = self.instrument(con_id)
+        source = self._derived_source(instrument)
+        if source is not None:
+            underlying = self.quote(instrument.under_con_id)
+            return source.quote(instrument, underlying, self._clock.now())
         return self._walk(con_id).quote
 
     def is_open(self, con_id: int, at: datetime | None = None) -> bool:
@@ -284,6 +322,14 @@ class Market:
         self._session_listeners.remove(fn)
 
     def hold(self, con_id: int) -> None:
+        instrument = self.instrument(con_id)
+        if self._derived_source(instrument) is not None:
+            count = self._holds.get(con_id, 0)
+            self._holds[con_id] = count + 1
+            if count == 0:
+                self._dependents.setdefault(instrument.under_con_id, []).append(instrument)
+                self.hold(instrument.under_con_id)
+            return
         walk = self._walk(con_id)
         count = self._holds.get(con_id, 0)
         self._holds[con_id] = count + 1
@@ -302,6 +348,16 @@ class Market:
             self._holds[con_id] = count - 1
             return
         del self._holds[con_id]
+        instrument = self.instrument(con_id)
+        if self._derived_source(instrument) is not None:
+            under = instrument.under_con_id
+            dependents = [held for held in self._dependents[under] if held.con_id != con_id]
+            if dependents:
+                self._dependents[under] = dependents
+            else:
+                del self._dependents[under]
+            self.release(under)
+            return
         self._active = [walk for walk in self._active if walk.instrument.con_id != con_id]
         if not self._active and self._timer is not None:
             self._timer.cancel()
@@ -313,6 +369,7 @@ class Market:
             self._timer.cancel()
             self._timer = None
         self._holds.clear()
+        self._dependents.clear()
         self._active.clear()
         self._listeners.clear()
         self._session_listeners.clear()
@@ -327,9 +384,23 @@ class Market:
         if not walk.open_now:
             return walk.quote
         quote = walk.step(now)
-        for listener in tuple(self._listeners):
+        listeners = tuple(self._listeners)
+        for listener in listeners:
             listener(con_id, quote)
+        if con_id in self._dependents:
+            self._step_dependents(con_id, quote, now, listeners)
         return quote
+
+    def _step_dependents(
+        self, con_id: int, quote: Quote, now: datetime, listeners: tuple[QuoteListener, ...]
+    ) -> None:
+        source = self._derived
+        if source is None:
+            return
+        for instrument in self._dependents[con_id]:
+            derived = source.step(instrument, quote, now)
+            for listener in listeners:
+                listener(instrument.con_id, derived)
 
     def _walk(self, con_id: int) -> _Walk:
         walk = self._walks.get(con_id)
@@ -366,15 +437,21 @@ class Market:
         if changed:
             self._announce(changed)
         listeners = tuple(self._listeners)
+        dependents = self._dependents
         for _ in range(steps):
             for walk in trading:
                 quote = walk.step(now)
                 con_id = walk.instrument.con_id
                 for listener in listeners:
                     listener(con_id, quote)
+                if con_id in dependents:
+                    self._step_dependents(con_id, quote, now, listeners)
 
     def _announce(self, walks: list[_Walk]) -> None:
         listeners = tuple(self._session_listeners)
         for walk in walks:
-            for listener in listeners:
-                listener(walk.instrument.con_id, walk.open_now)
+            con_ids = [walk.instrument.con_id]
+            con_ids += [held.con_id for held in self._dependents.get(con_ids[0], ())]
+            for con_id in con_ids:
+                for listener in listeners:
+                    listener(con_id, walk.open_now)

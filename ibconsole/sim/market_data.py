@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ibconsole.sim.clock import SimClock
 from ibconsole.sim.combo_market import ComboMarket
@@ -13,10 +14,36 @@ from ibconsole.sim.contract_details import RequestError, resolve_contract
 from ibconsole.sim.instruments import Catalogue, Instrument
 from ibconsole.sim.market import Market, Quote
 
-__all__ = ["MarketDataService"]
+__all__ = ["MarketDataService", "Send", "TickExtension"]
 
 
 Handler = Callable[[Connection, list[str]], None]
+Send = Callable[..., None]
+
+
+class TickExtension(Protocol):
+    """More ticks for some instruments (option computations, option volume and open
+    interest), sent after the quote's own."""
+
+    def first(
+        self,
+        send: Send,
+        req_id: int,
+        instrument: Instrument,
+        quote: Quote,
+        tags: frozenset[str],
+        delayed: bool,
+    ) -> object | None:
+        """Ticks of a new request after its first quote; the subscription's state for
+        :meth:`changed`, or ``None`` when the instrument is not this extension's."""
+        ...
+
+    def changed(
+        self, send: Send, req_id: int, instrument: Instrument, quote: Quote, state: object
+    ) -> None:
+        """Ticks after a quote update."""
+        ...
+
 
 LIVE, FROZEN, DELAYED, DELAYED_FROZEN = 1, 2, 3, 4
 
@@ -56,6 +83,7 @@ class _Subscription:
     trades: bool
     last: Quote
     held: bool = field(default=True)
+    extensions: list[tuple[TickExtension, object]] = field(default_factory=list)
 
     def send_all(self, quote: Quote, clock: SimClock) -> None:
         send, req_id, ticks = self.link.send, self.req_id, self.ticks
@@ -130,7 +158,12 @@ class MarketDataService:
         self._by_con_id: dict[int, list[_Subscription]] = {}
         self.delayed_only = False
         self.paused = False
+        self._extensions: list[TickExtension] = []
         self._market.add_listener(self._on_quote)
+
+    def add_extension(self, extension: TickExtension) -> None:
+        """Send ``extension``'s ticks too, for the instruments it takes."""
+        self._extensions.append(extension)
 
     def handlers(self) -> Mapping[int, Handler]:
         return {1: self._on_request, 2: self._on_cancel, 59: self._on_data_type}
@@ -194,6 +227,12 @@ class MarketDataService:
         subscription.send_all(subscription.last, self._clock)
         if "588" in tags and instrument.sec_type == "FUT":
             link.send(2, 6, req_id, _OPEN_INTEREST, 250_000)
+        for extension in self._extensions:
+            state = extension.first(
+                link.send, req_id, instrument, subscription.last, frozenset(tags), delayed
+            )
+            if state is not None:
+                subscription.extensions.append((extension, state))
         if snapshot or regulatory:
             link.send(57, 1, req_id)
             return
@@ -222,3 +261,11 @@ class MarketDataService:
             return
         for subscription in self._by_con_id.get(con_id, ()):
             subscription.send_changes(quote)
+            for extension, state in subscription.extensions:
+                extension.changed(
+                    subscription.link.send,
+                    subscription.req_id,
+                    subscription.instrument,
+                    quote,
+                    state,
+                )

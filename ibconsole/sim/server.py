@@ -19,6 +19,10 @@ from ibconsole.sim.history import HistoryService
 from ibconsole.sim.instruments import Catalogue
 from ibconsole.sim.market import Market
 from ibconsole.sim.market_data import MarketDataService
+from ibconsole.sim.option_chains import OptionChains
+from ibconsole.sim.option_quotes import OptionBook
+from ibconsole.sim.option_ticks import OptionTicks
+from ibconsole.sim.options import OptionsService
 from ibconsole.sim.orders import ReceivedOrder
 from ibconsole.sim.realtime_bars import RealTimeBarService
 from ibconsole.sim.tape import Tape
@@ -74,6 +78,12 @@ class PaperGateway:
         self.clock = SimClock(as_of)
         self.catalogue = Catalogue(self.clock)
         self.market = Market(self.catalogue, self.clock, seed=seed, tick_rate=tick_rate)
+        self.option_chains = OptionChains(
+            self.catalogue, self.clock, lambda future: self.market.quote(future.con_id).close
+        )
+        self.catalogue.add_source(self.option_chains)
+        self.option_book = OptionBook(seed)
+        self.market.derive(self.option_book)
         self.tape = Tape(self.market, self.clock)
         self.desk = Desk(
             clock=self.clock,
@@ -84,6 +94,8 @@ class PaperGateway:
         )
         self.contracts = ContractDetailsService(self.catalogue, self.clock)
         self.market_data = MarketDataService(self.catalogue, self.market, self.clock)
+        self.market_data.add_extension(OptionTicks(self.market, self.option_book, self.clock))
+        self.options = OptionsService(self.catalogue, self.option_chains, self.clock)
         self.history = HistoryService(self.catalogue, self.market, self.tape, self.clock, seed=seed)
         self.realtime_bars = RealTimeBarService(self.catalogue, self.market, self.tape, self.clock)
         self.faults = Faults(
@@ -115,6 +127,7 @@ class PaperGateway:
             self.market_data.handlers(),
             self.history.handlers(),
             self.realtime_bars.handlers(),
+            self.options.handlers(),
         )
         for source in sources:
             for msg_id, handler in source.items():
