@@ -25,7 +25,6 @@ from ibconsole.sim.accounts import (
     PositionView,
 )
 from ibconsole.sim.clock import SimClock
-from ibconsole.sim.combo_fills import split_combo_fill
 from ibconsole.sim.combo_market import ComboMarket
 from ibconsole.sim.combos import ComboInstrument, Combos, is_bag
 from ibconsole.sim.contract_details import RequestError, resolve_contract
@@ -39,6 +38,7 @@ from ibconsole.sim.exchange import (
     OrderFilled,
     reject,
 )
+from ibconsole.sim.fill_executions import book_fill
 from ibconsole.sim.instruments import Catalogue, Instrument
 from ibconsole.sim.link import ClientLink
 from ibconsole.sim.market import Market, Quote
@@ -422,70 +422,28 @@ class Desk:
         snapshot = event.order
         request = snapshot.request
         instrument = self._instrument(snapshot.con_id)
-        if isinstance(instrument, ComboInstrument):
-            fill = (event.exec_id, event.shares, event.price, event.time)
-            split = split_combo_fill(
-                snapshot,
-                instrument,
-                fill,
-                self._executions,
-                self._mark,
-                self._book_fill(request),
-                self._books.currency,
-            )
-            charged, executions = list(split.legs), [*split.legs, split.combo]
-            traded = [leg.instrument for leg in instrument.legs]
-        else:
-            charge = self._books.apply_fill(
-                request.account, instrument, request.action, event.shares, event.price
-            )
-            execution = Execution(
-                exec_id=event.exec_id,
-                time=event.time,
-                account=request.account,
-                client_id=snapshot.client_id,
-                order_id=snapshot.order_id,
-                perm_id=snapshot.perm_id,
-                con_id=instrument.con_id,
-                side=request.action,
-                shares=event.shares,
-                price=event.price,
-                cum_qty=snapshot.filled,
-                avg_price=snapshot.avg_fill_price,
-                order_ref=request.order_ref,
-                model_code=request.model_code,
-                commission=charge.commission,
-                commission_currency=self._books.currency,
-                realized_pnl=charge.realized_pnl,
-            )
-            charged = executions = [execution]
-            traded = [instrument]
-        self._executions += executions
+
+        def book(traded: Instrument, side: str, quantity: Decimal, price: Decimal) -> FillCharge:
+            return self._books.apply_fill(request.account, traded, side, quantity, price)
+
+        booked = book_fill(
+            event, instrument, self._executions, self._mark, book, self._books.currency
+        )
+        self._executions += booked.reported
         link = self._owner(snapshot.client_id)
         if link is not None:
             # the order clients rely on: execDetails (a combo's legs, then the combo itself),
             # openOrder, orderStatus, commissionReport (per charged execution)
-            for execution in executions:
+            for execution in booked.reported:
                 contract = self._instrument(execution.con_id).contract_fields()
                 link.send(*exec_details_fields(-1, execution, contract, link.server_version))
-            link.send(
-                *open_order_fields(snapshot, instrument.contract_fields(), link.server_version)
-            )
+            contract = instrument.contract_fields()
+            link.send(*open_order_fields(snapshot, contract, link.server_version))
             link.send(*order_status_fields(snapshot))
-            for execution in charged:
+            for execution in booked.charged:
                 link.send(*commission_report_fields(execution))
-        for leg in traded:
-            self._publish_position(request.account, leg)
-
-    def _book_fill(
-        self, request: OrderRequest
-    ) -> Callable[[Instrument, str, Decimal, Decimal], FillCharge]:
-        def book(
-            instrument: Instrument, side: str, quantity: Decimal, price: Decimal
-        ) -> FillCharge:
-            return self._books.apply_fill(request.account, instrument, side, quantity, price)
-
-        return book
+        for traded in booked.traded:
+            self._publish_position(request.account, traded)
 
     # --- positions and accounts -------------------------------------------------------------
 

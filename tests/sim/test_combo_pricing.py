@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 
 from ibconsole.sim.clock import SimClock
-from ibconsole.sim.combo_fills import leg_exec_id, leg_prices
 from ibconsole.sim.combo_pricing import implied_quote
 from ibconsole.sim.combos import ComboInstrument, Combos
 from ibconsole.sim.contract_details import RequestError
+from ibconsole.sim.fill_executions import leg_exec_id, leg_prices
 from ibconsole.sim.instruments import Catalogue, Instrument
 from ibconsole.sim.market import Quote
 from ibconsole.sim.orders import ComboLegRef
