@@ -194,3 +194,22 @@ def test_a_calendar_spread_is_margined_as_a_spread(catalogue: Catalogue) -> None
     assert account_margin([(near, D(1), D(6000)), (far, D(1), D(6050))]).initial == 2 * (
         outright.initial
     )
+
+
+def test_an_inter_commodity_combo_trades_on_the_legs_implied_market(
+    combos: Combos, catalogue: Catalogue
+) -> None:
+    (es,) = months(catalogue, "ES", 1)
+    (nq,) = months(catalogue, "NQ", 1)
+    legs = [ComboLegRef(nq.con_id, 1, "BUY", "CME"), ComboLegRef(es.con_id, 3, "SELL", "CME")]
+    combo = combos.resolve(contract("CME"), legs, "bN")
+    assert not combo.listed
+    assert combo.min_tick == D("0.25")
+    nq_quote, es_quote = (
+        quote("21000.00", "21000.25", "21000.00"),
+        quote("6000.00", "6000.25", "6000.00", 30),
+    )
+    combined = implied_quote(combo, [nq_quote, es_quote])
+    assert (combined.bid, combined.ask) == (D("2999.25"), D("3000.25"))
+    assert combined.bid_size == 10  # NQ's bid of 10 against ES's ask of 31 = 10 combos of 3
+    assert combined.ask_size == 10
