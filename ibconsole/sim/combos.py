@@ -117,7 +117,7 @@ class ComboInstrument(Instrument):
 
 
 class Combos:
-    """Every combo clients have named, one instrument per (symbol, exchange, currency, legs)."""
+    """Every combo clients have named, one instrument per symbol, exchange and leg set."""
 
     def __init__(self, catalogue: Catalogue, clock: SimClock) -> None:
         self._catalogue = catalogue
@@ -134,8 +134,9 @@ class Combos:
         """The combo a request's contract fields and legs name; :class:`RequestError` with
         IB's code when TWS would refuse it (``request_code`` is the request's letters in
         TWS's 321 texts, e.g. ``bN`` for placeOrder)."""
+        # the symbol comes back as the client wrote it (a captured openOrder: "IECombo")
         symbol, exchange, currency = (
-            contract[1].strip().upper(),
+            contract[1].strip(),
             contract[7].strip().upper(),
             contract[9].strip().upper(),
         )
@@ -153,7 +154,7 @@ class Combos:
             names = ", ".join(sorted(currencies))
             raise _invalid(request_code, f"Combo legs must share one currency, got {names}")
         key = (
-            symbol,
+            symbol.upper(),
             exchange,
             tuple((leg.instrument.con_id, leg.ratio, leg.action) for leg in resolved),
         )
