@@ -7,9 +7,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from ibapi.const import UNSET_DOUBLE
 from ibapi.contract import ComboLeg, Contract
 from ibapi.execution import ExecutionFilter
-from ibapi.order import Order
+from ibapi.order import Order, OrderComboLeg
 from ibapi.tag_value import TagValue
 
 from ibconsole.sim import PaperGateway
@@ -169,3 +170,29 @@ async def test_refusals_of_a_combo_reach_the_ibapi_error_callback(
     assert codes[12] == 321
     assert not peer.calls("execDetails")
     assert not gateway.desk.executions()
+
+
+async def test_per_leg_prices_and_routing_tags_are_echoed_in_open_order(
+    gateway: PaperGateway, ibapi_connect, wait_for
+) -> None:
+    near, far = es_months(gateway)
+    peer = await ibapi_connect(gateway)
+    placed = order("BUY", 1, "LMT", 1.0)  # far below the spread: it rests
+    placed.smartComboRoutingParams = [TagValue("NonGuaranteed", "1")]
+    leg_prices = []
+    for price in (6050.0, UNSET_DOUBLE):
+        leg_price = OrderComboLeg()
+        leg_price.price = price
+        leg_prices.append(leg_price)
+    placed.orderComboLegs = leg_prices
+    order_id = peer.next_order_id
+    peer.client.placeOrder(order_id, calendar(near, far, exchange="SMART"), placed)
+    await wait_for(lambda: list(peer.by_request("openOrder", order_id)), what="openOrder")
+
+    opened = list(peer.by_request("openOrder", order_id))[-1]
+    assert [leg.price for leg in opened["order"].orderComboLegs] == [6050.0, UNSET_DOUBLE]
+    assert [(t.tag, t.value) for t in opened["order"].smartComboRoutingParams] == [
+        ("NonGuaranteed", "1")
+    ]
+    assert opened["contract"].exchange == "SMART"
+    assert opened["orderState"].status == "Submitted"
