@@ -9,7 +9,9 @@ that needs the market to move steps a leg itself (``gateway.market.step``).
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from ib_insync import IB, ComboLeg, Contract, LimitOrder, MarketOrder, TagValue, Ticker
@@ -373,3 +375,22 @@ async def test_a_working_combo_order_can_be_modified_and_cancelled(
     ib.placeOrder(working.contract, second)
     await asyncio.wait_for(working.filledEvent, TIMEOUT)
     assert working.orderStatus.avgFillPrice == ticker.ask
+
+
+@pytest.mark.parametrize("as_of", [datetime(2026, 11, 21, 20, 0, tzinfo=UTC)])  # a Saturday
+async def test_a_combo_order_on_a_closed_market_waits_for_both_legs_to_open(
+    make_gateway, connect, qualified_future, wait_for
+) -> None:
+    gateway: PaperGateway = await make_gateway(tick_rate=20)
+    ib: IB = await connect(gateway)
+    near = await qualified_future(ib, "ES", "202612")
+    far = await qualified_future(ib, "ES", "202703")
+    trade = ib.placeOrder(calendar(near, far), MarketOrder("BUY", 1))
+    await wait_for(lambda: trade.orderStatus.status == "PreSubmitted", what="held for the open")
+    assert not trade.fills
+
+    sunday_open = datetime(2026, 11, 22, 17, 0, tzinfo=ZoneInfo("US/Central"))
+    gateway.clock.advance(sunday_open - timedelta(milliseconds=300) - gateway.clock.now())
+    await asyncio.wait_for(trade.filledEvent, TIMEOUT)
+    await wait_for(lambda: len(trade.fills) == 3, what="fills at the open")
+    assert all(f.execution.time >= sunday_open for f in trade.fills)
