@@ -36,6 +36,10 @@ _NEEDS_NON_GUARANTEED = (
     "Missing or invalid NonGuaranteed value. REL+MKT, LMT+MKT, and REL+LMT order of two legs "
     "can only be set as non-guaranteed."
 )
+_PER_LEG_PRICES = (
+    "Combo per-leg prices are only supported for non-guaranteed smart combos with two legs and "
+    'the "IECOMBOPERLEGPRICE" feature enabled.'
+)
 # Calendar-spread ticks where CME lists them finer than the outright (CME contract specs:
 # "Calendar Spread: 0.05 index points" for ES, NQ and their micros, RTY and M2K); every other
 # family's calendar trades on its outright tick (CL 0.01, YM and MYM 1.00).
@@ -166,13 +170,17 @@ class Combos:
 
     def routing_problem(self, request: OrderRequest, combo: ComboInstrument) -> RequestError | None:
         """IB's refusal of an order's routing: a SMART-routed combo with a futures or stock leg
-        trades only as non-guaranteed (error 10043, nautilus_trader#3274)."""
-        if combo.exchange != "SMART":
+        trades only as non-guaranteed (error 10043, nautilus_trader#3274); prices per leg only
+        on a non-guaranteed SMART combo of two legs (error 10058, Lean IB brokerage #213)."""
+        smart = combo.exchange == "SMART"
+        tags = dict(request.smart_combo_params)
+        non_guaranteed = smart and tags.get("NonGuaranteed", "").strip() == "1"
+        per_leg = any(price is not None for price in request.order_combo_prices)
+        if per_leg and not (non_guaranteed and len(combo.legs) == 2):
+            return RequestError(10058, _PER_LEG_PRICES)
+        if not smart or non_guaranteed:
             return None
         if all(leg.instrument.sec_type in _OPTION_TYPES for leg in combo.legs):
-            return None
-        tags = dict(request.smart_combo_params)
-        if tags.get("NonGuaranteed", "").strip() == "1":
             return None
         return RequestError(10043, _NEEDS_NON_GUARANTEED)
 

@@ -14,7 +14,16 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from ib_insync import IB, ComboLeg, Contract, LimitOrder, MarketOrder, TagValue, Ticker
+from ib_insync import (
+    IB,
+    ComboLeg,
+    Contract,
+    LimitOrder,
+    MarketOrder,
+    OrderComboLeg,
+    TagValue,
+    Ticker,
+)
 
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.combos import COMBO_CON_ID
@@ -394,3 +403,15 @@ async def test_a_combo_order_on_a_closed_market_waits_for_both_legs_to_open(
     await asyncio.wait_for(trade.filledEvent, TIMEOUT)
     await wait_for(lambda: len(trade.fills) == 3, what="fills at the open")
     assert all(f.execution.time >= sunday_open for f in trade.fills)
+
+
+async def test_prices_per_leg_need_a_non_guaranteed_smart_combo(
+    gateway: PaperGateway, ib: IB, qualified_future, record_errors, wait_for
+) -> None:
+    near, far = await legs(ib, qualified_future)
+    errors = record_errors(ib)
+    order = LimitOrder("BUY", 1, 1.0, orderComboLegs=[OrderComboLeg(6050.0), OrderComboLeg(6000.0)])
+    refused = ib.placeOrder(calendar(near, far), order)
+    await wait_for(lambda: 10058 in errors.codes, what="error 10058")
+    assert refused.orderStatus.status == "Cancelled"
+    assert "per-leg prices are only supported" in errors[-1][2]
