@@ -345,10 +345,19 @@ async def test_a_reconnecting_client_gets_each_combo_execution_once(
     await asyncio.wait_for(trade.filledEvent, TIMEOUT)
     await wait_for(lambda: len(trade.fills) == 3, what="fills")
     live_ids = sorted(f.execution.execId for f in trade.fills)
+    bid = (await quoted(ib, calendar(near, far), wait_for)).bid
+    resting = ib.placeOrder(calendar(near, far), LimitOrder("BUY", 1, round(bid - 1.0, 2)))
+    await wait_for(lambda: resting.orderStatus.status == "Submitted", what="a working combo")
     ib.disconnect()
 
     again = await connect(gateway, client_id=41)
     await wait_for(lambda: len(again.fills()) == 3, what="the day's executions re-sent")
+    (working,) = again.openTrades()
+    assert working.order.permId == resting.order.permId
+    assert working.contract.secType == "BAG"
+    assert [leg.conId for leg in working.contract.comboLegs] == [far.conId, near.conId]
+    again.cancelOrder(working.order)
+    await wait_for(lambda: working.orderStatus.status == "Cancelled", what="cancelled")
     assert sorted(f.execution.execId for f in again.fills()) == live_ids
     requested = await asyncio.wait_for(again.reqExecutionsAsync(), TIMEOUT)
     assert sorted(f.execution.execId for f in requested) == live_ids
