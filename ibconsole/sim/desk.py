@@ -427,7 +427,7 @@ class Desk:
             return self._books.apply_fill(request.account, traded, side, quantity, price)
 
         booked = book_fill(
-            event, instrument, self._executions, self._mark, book, self._books.currency
+            event, instrument, self._executions, self._leg_quote, book, self._books.currency
         )
         self._executions += booked.reported
         link = self._owner(snapshot.client_id)
@@ -446,6 +446,9 @@ class Desk:
             self._publish_position(request.account, traded)
 
     # --- positions and accounts -------------------------------------------------------------
+
+    def _leg_quote(self, instrument: Instrument) -> Quote:
+        return self._market.quote(instrument.con_id)
 
     def _mark(self, instrument: Instrument) -> Decimal:
         return self._market.quote(instrument.con_id).last

@@ -3,10 +3,13 @@
 A plain order's fill is one execution. A combo's fill is one per leg and then the combo's own:
 every leg fills in ratio at the same moment, each at its own price, the prices adding up
 (ratio × price, signed by each leg's action) to the spread price; the combo's own execution
-(secType BAG) is at the spread price. Leg prices follow the exchange's way of pricing spread
-trades: every leg but one at its reference price (its last trade), and one leg at whatever
-price makes the legs add up to the spread. For a calendar that balancing leg is the deferred
-month, so its price lies on the spread's tick (0.05 for ES) rather than the outright's.
+(secType BAG) is at the spread price. Leg prices follow CME Globex's leg assignment: every leg
+but one at an anchor price, and one leg at whatever price makes the legs add up to the
+spread. For a calendar the anchor is the nearby month and the deferred month is calculated,
+so its price lies on the spread's tick (0.05 for ES) rather than the outright's. An equity
+index calendar anchors the nearby at the prior day's settlement (CME's calendar-spread FAQ:
+"The Equity calendar spread model sets the nearby-expiring futures anchor leg to the prior
+day's settlement price"); other spreads at the most recent price, here the last trade.
 
 Commissions are charged per leg; the combo's own execution carries none (ib_insync's
 ``Trade.filled`` counts only the BAG executions of a combo order, the legs' only for
@@ -23,6 +26,7 @@ from ibconsole.sim.accounts import FillCharge
 from ibconsole.sim.combos import ComboInstrument, Leg
 from ibconsole.sim.exchange import OrderFilled
 from ibconsole.sim.instruments import Instrument
+from ibconsole.sim.market import Quote
 from ibconsole.sim.orders import Execution
 
 __all__ = ["BookedFill", "book_fill", "leg_exec_id", "leg_prices"]
@@ -30,8 +34,8 @@ __all__ = ["BookedFill", "book_fill", "leg_exec_id", "leg_prices"]
 Book = Callable[[Instrument, str, Decimal, Decimal], FillCharge]
 """Books one execution (instrument, side, quantity, price) and says what it cost."""
 
-Reference = Callable[[Instrument], Decimal]
-"""A leg's reference price (its last trade)."""
+Quotes = Callable[[Instrument], Quote]
+"""A leg's current quote."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +52,7 @@ def book_fill(
     fill: OrderFilled,
     instrument: Instrument,
     earlier: Iterable[Execution],
-    reference: Reference,
+    quotes: Quotes,
     book: Book,
     currency: str,
 ) -> BookedFill:
@@ -63,22 +67,21 @@ def book_fill(
         this = (fill.exec_id, instrument.con_id, action, fill.shares, fill.price)
         execution = _execution(fill, this, order_totals, charge, currency)
         return BookedFill((execution,), (execution,), (instrument,))
-    legs = _leg_executions(fill, instrument, earlier, reference, book, currency)
+    legs = _leg_executions(fill, instrument, earlier, quotes, book, currency)
     this = (fill.exec_id, instrument.con_id, snapshot.request.action, fill.shares, fill.price)
     own = _execution(fill, this, order_totals, FillCharge(Decimal(0), None), currency)
     traded = tuple(leg.instrument for leg in instrument.legs)
     return BookedFill((*legs, own), legs, traded)
 
 
-def leg_prices(
-    combo: ComboInstrument, spread_price: Decimal, reference: Reference
-) -> list[Decimal]:
+def leg_prices(combo: ComboInstrument, spread_price: Decimal, quotes: Quotes) -> list[Decimal]:
     """Each leg's price (in leg order) for one spread price (see the module docstring)."""
     balancing = max(
         range(len(combo.legs)),
         key=lambda i: (combo.legs[i].ratio == 1, combo.legs[i].instrument.last_trade_date, i),
     )
-    prices = [reference(leg.instrument) for leg in combo.legs]
+    settled = combo.listed and combo.legs[0].instrument.under_sec_type == "IND"
+    prices = [_anchor(quotes(leg.instrument), settled) for leg in combo.legs]
     others = sum(
         (
             leg.weight * price
@@ -89,6 +92,10 @@ def leg_prices(
     )
     prices[balancing] = ((spread_price - others) / combo.legs[balancing].weight).normalize()
     return prices
+
+
+def _anchor(quote: Quote, settled: bool) -> Decimal:
+    return quote.close if settled else quote.last
 
 
 def leg_exec_id(exec_id: str, index: int) -> str:
@@ -104,12 +111,12 @@ def _leg_executions(
     fill: OrderFilled,
     combo: ComboInstrument,
     earlier: Iterable[Execution],
-    reference: Reference,
+    quotes: Quotes,
     book: Book,
     currency: str,
 ) -> tuple[Execution, ...]:
     snapshot = fill.order
-    prices = leg_prices(combo, fill.price, reference)
+    prices = leg_prices(combo, fill.price, quotes)
     previous = [e for e in earlier if e.perm_id == snapshot.perm_id]
     executions = []
     for index, (leg, price) in enumerate(zip(combo.legs, prices, strict=True)):

@@ -4,6 +4,7 @@ spread's margin credit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -145,16 +146,21 @@ def test_a_listed_calendar_quotes_one_tick_inside_the_implied_market(
     assert implied.bid <= combined.bid < combined.ask <= implied.ask
 
 
-def test_leg_prices_add_up_to_the_spread_price(combos: Combos, catalogue: Catalogue) -> None:
+def test_an_equity_calendar_anchors_the_nearby_at_its_prior_settlement(
+    combos: Combos, catalogue: Catalogue
+) -> None:
     combo = spread(combos, catalogue, "ES", "CME")
     near, far = months(catalogue, "ES")
-    last = {near.con_id: D("6000.25"), far.con_id: D("6050.50")}
-    prices = leg_prices(combo, D("50.35"), lambda instrument: last[instrument.con_id])
-    # the nearby stays at its last trade; the deferred month takes the spread's tick
-    assert prices == [D("6050.60"), D("6000.25")]
+    near_quote = replace(quote("6000.00", "6000.25", "6000.25"), close=D("5998.50"))
+    quotes = {near.con_id: near_quote, far.con_id: quote("6050.50", "6050.75", "6050.50")}
+    prices = leg_prices(combo, D("50.35"), lambda instrument: quotes[instrument.con_id])
+    # CME: the nearby at the prior day's settlement, the deferred month on the spread's tick
+    assert prices == [D("6048.85"), D("5998.50")]
 
 
-def test_leg_prices_of_a_butterfly(combos: Combos, catalogue: Catalogue) -> None:
+def test_other_combos_anchor_at_the_last_trade_and_add_up_to_the_spread(
+    combos: Combos, catalogue: Catalogue
+) -> None:
     first, second, third = months(catalogue, "ES", 3)
     legs = [
         ComboLegRef(first.con_id, 1, "BUY", "CME"),
@@ -162,8 +168,9 @@ def test_leg_prices_of_a_butterfly(combos: Combos, catalogue: Catalogue) -> None
         ComboLegRef(third.con_id, 1, "BUY", "CME"),
     ]
     combo = combos.resolve(contract("CME"), legs, "bN")
-    last = {first.con_id: D("6000"), second.con_id: D("6050"), third.con_id: D("6100")}
-    prices = leg_prices(combo, D("0.25"), lambda instrument: last[instrument.con_id])
+    last = {first.con_id: "6000", second.con_id: "6050", third.con_id: "6100"}
+    quotes = {con_id: quote(price, price, price) for con_id, price in last.items()}
+    prices = leg_prices(combo, D("0.25"), lambda instrument: quotes[instrument.con_id])
     total = sum((leg.weight * price for leg, price in zip(combo.legs, prices, strict=True)), D(0))
     assert total == D("0.25")
     assert prices[:2] == [D("6000"), D("6050")]

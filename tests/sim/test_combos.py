@@ -146,7 +146,8 @@ async def test_limit_calendar_fills_every_leg_at_one_spread_price(
     assert far_fill.execution.shares == near_fill.execution.shares == 2
     spread = Decimal(str(far_fill.execution.price)) - Decimal(str(near_fill.execution.price))
     assert spread == Decimal(str(price))
-    assert near_fill.execution.price == float(gateway.market.quote(near.conId).last)
+    # CME anchors an equity calendar's nearby leg at its prior day's settlement
+    assert near_fill.execution.price == float(gateway.market.quote(near.conId).close)
     assert combo_fill.contract.secType == "BAG"
     assert combo_fill.contract.conId == COMBO_CON_ID
     assert combo_fill.execution.shares == 2
