@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from ibconsole.sim.instruments import Instrument
 from ibconsole.sim.orders import WhatIf
-from ibconsole.sim.rates import commission, multiplier_of
+from ibconsole.sim.rates import Margin, commission, margin, multiplier_of
 from ibconsole.sim.spread_margin import account_margin
 
 __all__ = [
@@ -22,16 +22,22 @@ __all__ = [
     "AccountSnapshot",
     "Accounts",
     "FillCharge",
+    "MarginRule",
     "Marks",
     "PositionView",
 ]
 
 Marks = Callable[[Instrument], Decimal]
 """The price a position is valued at (the instrument's last trade)."""
+MarginRule = Callable[[Instrument, Decimal, Decimal], Margin]
+"""(instrument, signed position, price) -> margin required to hold it."""
 
 _CENT = Decimal("0.01")
 _ZERO = Decimal(0)
 _BUYING_POWER_MULTIPLE = Decimal(4)  # Reg T margin account, intraday
+# Security types whose price changes hands in full (stock; options' premiums): their market
+# value is part of the account's equity. Futures and FX settle only their P&L.
+_PAID_IN_FULL = frozenset({"STK", "FOP"})
 
 SUMMARY_TAGS = [
     "AccountType",
@@ -75,6 +81,7 @@ _LEDGER_TAGS = (
     "TotalCashBalance",
     "NetLiquidationByCurrency",
     "StockMarketValue",
+    "OptionMarketValue",
     "FuturesPNL",
     "UnrealizedPnL",
     "RealizedPnL",
@@ -128,6 +135,7 @@ class AccountSnapshot:
     realized_pnl: Decimal
     daily_pnl: Decimal
     commissions: Decimal
+    option_value: Decimal = _ZERO
 
     @property
     def equity_with_loan(self) -> Decimal:
@@ -194,6 +202,7 @@ class AccountSnapshot:
             "TotalCashBalance": _money(self.cash),
             "NetLiquidationByCurrency": _money(self.net_liquidation),
             "StockMarketValue": _money(self.stock_value),
+            "OptionMarketValue": _money(self.option_value),
             "FuturesPNL": _money(self.futures_pnl),
             "UnrealizedPnL": _money(self.unrealized_pnl),
             "RealizedPnL": _money(self.realized_pnl),
@@ -262,6 +271,7 @@ class Accounts:
         *,
         starting_cash: Decimal = Decimal(1_000_000),
         currency: str = "USD",
+        margin_rule: MarginRule = margin,
     ) -> None:
         if not codes:
             raise ValueError("a gateway manages at least one account")
@@ -272,6 +282,7 @@ class Accounts:
             raise ValueError(f"account codes must be unique, got {list(codes)!r}")
         self.codes = tuple(codes)
         self.currency = currency
+        self._margin = margin_rule
         self._accounts = {code: _Account(code, starting_cash, starting_cash) for code in self.codes}
 
     def resolve(self, requested: str) -> str | None:
@@ -288,9 +299,16 @@ class Accounts:
             raise KeyError(f"unknown account {code!r}; managed: {list(self.codes)}") from None
 
     def apply_fill(
-        self, code: str, instrument: Instrument, side: str, quantity: Decimal, price: Decimal
+        self,
+        code: str,
+        instrument: Instrument,
+        side: str,
+        quantity: Decimal,
+        price: Decimal,
+        fee: Decimal | None = None,
     ) -> FillCharge:
-        """Book one execution of ``quantity`` (unsigned) on ``side`` ('BUY'/'SELL')."""
+        """Book one execution of ``quantity`` (unsigned) on ``side`` ('BUY'/'SELL'), charged
+        the schedule's commission unless ``fee`` says otherwise (an option's expiry)."""
         account = self._account(code)
         position = account.positions.get(instrument.con_id)
         if position is None:
@@ -313,10 +331,11 @@ class Accounts:
         elif abs(new_quantity) > abs(held):
             position.avg_price = (position.avg_price * held + price * signed) / new_quantity
         position.quantity = new_quantity
-        fee = commission(instrument, quantity, price)
+        if fee is None:
+            fee = commission(instrument, quantity, price)
         account.commissions += fee
         account.cash -= fee
-        if instrument.sec_type == "STK":
+        if instrument.sec_type in _PAID_IN_FULL:
             account.cash -= signed * price * multiplier
         elif realized is not None:
             account.cash += realized
@@ -358,7 +377,7 @@ class Accounts:
 
     def snapshot(self, code: str, marks: Marks) -> AccountSnapshot:
         account = self._account(code)
-        stock_value = futures_pnl = unrealized = gross = _ZERO
+        stock_value = option_value = futures_pnl = unrealized = gross = _ZERO
         holdings = []
         for position in account.positions.values():
             if not position.quantity:
@@ -369,10 +388,13 @@ class Accounts:
             if position.instrument.sec_type == "STK":
                 stock_value += view.market_value
                 gross += abs(view.market_value)
+            elif position.instrument.sec_type in _PAID_IN_FULL:
+                option_value += view.market_value
+                gross += abs(view.market_value)
             else:
                 futures_pnl += view.unrealized_pnl
-        net_liquidation = account.cash + stock_value + futures_pnl
-        need = account_margin(holdings)
+        net_liquidation = account.cash + stock_value + option_value + futures_pnl
+        need = account_margin(holdings, self._margin)
         init, maint = need.initial, need.maintenance
         return AccountSnapshot(
             account=code,
@@ -388,6 +410,7 @@ class Accounts:
             realized_pnl=account.realized,
             daily_pnl=net_liquidation - account.starting_equity,
             commissions=account.commissions,
+            option_value=option_value,
         )
 
     def what_if(
@@ -414,7 +437,8 @@ class Accounts:
             leg_price = price if len(legs) == 1 else marks(instrument)
             fee += commission(instrument, signed, leg_price)
         then = account_margin(
-            (instrument, quantity, marks(instrument)) for instrument, quantity in held.values()
+            ((instrument, quantity, marks(instrument)) for instrument, quantity in held.values()),
+            self._margin,
         )
         return WhatIf(
             init_before=before.init_margin,

@@ -70,17 +70,26 @@ def greeks(
     forward: float, strike: float, years: float, rate: float, vol: float, right: str
 ) -> Greeks:
     """Price, delta, gamma, vega (per 0.01 of volatility) and theta (per calendar day)."""
-    value = price(forward, strike, years, rate, vol, right)
     if years <= 0 or vol <= 0:
+        value = price(forward, strike, years, rate, vol, right)
         itm = forward > strike if right == "C" else forward < strike
         delta = (1.0 if right == "C" else -1.0) if itm else 0.0
         return Greeks(value, delta, 0.0, 0.0, 0.0)
+    _check(forward, strike, right)
     discount = math.exp(-rate * years)
     root = math.sqrt(years)
     spread = vol * root
     d1 = (math.log(forward / strike) + 0.5 * spread * spread) / spread
+    d2 = d1 - spread
     density = _pdf(d1)
-    delta = discount * _cdf(d1) if right == "C" else -discount * _cdf(-d1)
+    if right == "C":
+        cumulative = _cdf(d1)
+        value = discount * (forward * cumulative - strike * _cdf(d2))
+        delta = discount * cumulative
+    else:
+        cumulative = _cdf(-d1)
+        value = discount * (strike * _cdf(-d2) - forward * cumulative)
+        delta = -discount * cumulative
     gamma = discount * density / (forward * spread)
     vega = forward * discount * density * root
     theta = -forward * discount * density * vol / (2 * root) + rate * value
@@ -88,11 +97,18 @@ def greeks(
 
 
 def implied_volatility(
-    option_price: float, forward: float, strike: float, years: float, rate: float, right: str
+    option_price: float,
+    forward: float,
+    strike: float,
+    years: float,
+    rate: float,
+    right: str,
+    guess: float = 0.3,
 ) -> float | None:
     """The volatility at which Black-76 gives ``option_price``; ``None`` when no volatility
     does (a price at or below the discounted intrinsic value, or above the discounted
-    forward/strike bound, or an expired option). Newton's method, bisection when it strays."""
+    forward/strike bound, or an expired option). Newton's method from ``guess`` (a nearby
+    volatility converges in a step or two), bisection when it strays."""
     _check(forward, strike, right)
     if years <= 0 or option_price <= 0:
         return None
@@ -102,21 +118,20 @@ def implied_volatility(
     if not intrinsic < option_price < ceiling:
         return None
     low, high = _VOL_FLOOR, _VOL_CEILING
-    if price(forward, strike, years, rate, high, right) < option_price:
-        return None
-    vol = 0.3
+    vol = guess if low < guess < high else 0.3
     for _ in range(_MAX_ITERATIONS):
-        value = price(forward, strike, years, rate, vol, right)
-        error = value - option_price
+        sensitivities = greeks(forward, strike, years, rate, vol, right)
+        error = sensitivities.price - option_price
         if abs(error) < _TOLERANCE:
             return vol
         if error > 0:
             high = vol
         else:
             low = vol
-        vega = greeks(forward, strike, years, rate, vol, right).vega * 100.0
+        vega = sensitivities.vega * 100.0
         step = vol - error / vega if vega > 1e-12 else -1.0
         vol = step if low < step < high else 0.5 * (low + high)
         if high - low < _TOLERANCE:
-            return vol
-    return vol
+            break
+    # a price beyond every volatility up to the ceiling has none
+    return None if vol >= _VOL_CEILING * 0.999 else vol

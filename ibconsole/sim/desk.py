@@ -22,6 +22,7 @@ from ibconsole.sim.accounts import (
     Accounts,
     AccountSnapshot,
     FillCharge,
+    MarginRule,
     PositionView,
 )
 from ibconsole.sim.clock import SimClock
@@ -42,6 +43,7 @@ from ibconsole.sim.fill_executions import book_fill
 from ibconsole.sim.instruments import Catalogue, Instrument
 from ibconsole.sim.link import ClientLink
 from ibconsole.sim.market import Market, Quote
+from ibconsole.sim.option_expiry import settle
 from ibconsole.sim.order_codec import (
     OrderFormatError,
     commission_report_fields,
@@ -119,11 +121,16 @@ class Desk:
         market: Market,
         accounts: Sequence[str],
         seed: int,
+        margin_rule: MarginRule | None = None,
     ) -> None:
         self._clock = clock
         self._catalogue = catalogue
         self._market = market
-        self._books = Accounts(accounts)
+        self._books = (
+            Accounts(accounts)
+            if margin_rule is None
+            else Accounts(accounts, margin_rule=margin_rule)
+        )
         self._combos = Combos(catalogue, clock)
         self._quotes = ComboMarket(market, self._combos)
         rng = random.Random(f"desk:{seed}")
@@ -137,6 +144,7 @@ class Desk:
         self._executions: list[Execution] = []
         self._next_order_id = 1
         self._timer: asyncio.TimerHandle | None = None
+        self._expiries: dict[int, asyncio.TimerHandle] = {}
         self._ticks = 0
         self.received: list[ReceivedOrder] = []
         self._quotes.add_listener(self._on_quote)
@@ -181,6 +189,9 @@ class Desk:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        for handle in self._expiries.values():
+            handle.cancel()
+        self._expiries.clear()
         if self._listening:
             self._listening = False
             self._quotes.remove_listener(self._on_quote)
@@ -444,6 +455,27 @@ class Desk:
                 link.send(*commission_report_fields(execution))
         for traded in booked.traded:
             self._publish_position(request.account, traded)
+            if traded.sec_type == "FOP" and traded.con_id not in self._expiries:
+                self._schedule_expiry(traded)
+
+    # --- option expiry ----------------------------------------------------------------------
+
+    def _schedule_expiry(self, option: Instrument) -> None:
+        expires = option.expires_at
+        if expires is None:
+            return
+        delay = max(0.0, (expires - self._clock.now()).total_seconds())
+        loop = asyncio.get_running_loop()
+        self._expiries[option.con_id] = loop.call_later(delay, self._expire, option)
+
+    def _expire(self, option: Instrument) -> None:
+        """The option's last trade is over: settle every account's position in it."""
+        del self._expiries[option.con_id]
+        underlying = self._instrument(option.under_con_id)
+        settlement = self._mark(underlying)
+        for account in self._books.codes:
+            for changed in settle(self._books, account, option, underlying, settlement):
+                self._publish_position(account, changed)
 
     # --- positions and accounts -------------------------------------------------------------
 
@@ -451,7 +483,10 @@ class Desk:
         return self._market.quote(instrument.con_id)
 
     def _mark(self, instrument: Instrument) -> Decimal:
-        return self._market.quote(instrument.con_id).last
+        quote = self._market.quote(instrument.con_id)
+        if instrument.sec_type == "FOP" and quote.bid > 0:
+            return (quote.bid + quote.ask) / 2  # options are marked at the midpoint
+        return quote.last
 
     def _publish_position(self, account: str, instrument: Instrument) -> None:
         view = self._books.position(account, instrument.con_id, self._mark)

@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from ibconsole.sim.instruments import Instrument
+from ibconsole.sim.instruments import Instrument, price_increment
 from ibconsole.sim.orders import DONE_STATUSES, OrderKey, OrderRequest, OrderSnapshot, Status
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
 _ZERO = Decimal(0)
 _ORDER_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT"})
 _TIFS = frozenset({"", "DAY", "GTC", "IOC"})
+_WHOLE_CONTRACTS = {"FUT": "Futures", "FOP": "Futures options", "BAG": "Combos"}
 
 
 class Clock(Protocol):
@@ -229,9 +230,9 @@ class Exchange:
             return f"Invalid action {request.action!r}: must be BUY or SELL"
         if request.quantity <= 0:
             return f"Order quantity must be positive, got {request.quantity}"
-        whole = instrument.sec_type in ("FUT", "BAG")
+        whole = _WHOLE_CONTRACTS.get(instrument.sec_type)
         if whole and request.quantity != request.quantity.to_integral():
-            return f"Futures and combos are traded in whole contracts, got {request.quantity}"
+            return f"{whole} are traded in whole contracts, got {request.quantity}"
         if request.order_type not in _ORDER_TYPES:
             return f"Order type {request.order_type!r} is not supported (MKT, LMT, STP, STP LMT)"
         if request.tif not in _TIFS:
@@ -249,11 +250,15 @@ class Exchange:
         prices = [("limit", request.lmt_price)] if needs_limit else []
         prices += [("stop", request.aux_price)] if needs_stop else []
         for name, price in prices:
-            # IB refuses futures prices off the tick grid rather than rounding them
-            if price is not None and price % instrument.min_tick:
+            # IB refuses futures prices off the tick grid rather than rounding them; the grid
+            # is the market rule's at that price (E-mini options: 0.05 to 5.00, 0.25 above)
+            if price is None:
+                continue
+            increment = price_increment(instrument, price)
+            if price % increment:
                 return (
                     f"The {name} price {price} does not conform to the minimum price "
-                    f"variation {instrument.min_tick} of {instrument.local_symbol}"
+                    f"variation {increment} of {instrument.local_symbol}"
                 )
         return None
 

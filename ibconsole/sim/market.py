@@ -302,7 +302,13 @@ class Market:
         return con_id in self._holds
 
     def tick_volatility(self, con_id: int) -> float:
-        """Standard deviation of the walk in ticks per square root of a second."""
+        """Standard deviation of the walk in ticks per square root of a second (of an option:
+        half its future's, an at-the-money delta, in the option's own ticks)."""
+        instrument = self.instrument(con_id)
+        if self._derived_source(instrument) is not None:
+            under = self.instrument(instrument.under_con_id)
+            ratio = float(under.min_tick / instrument.min_tick)
+            return self.tick_volatility(under.con_id) * ratio / 2
         walk = self._walk(con_id)
         return math.sqrt(walk.move_probability * self.tick_rate)
 

@@ -23,6 +23,9 @@ _HALF_SPREAD = 0.004  # of the model price, at least one tick each side
 _TRADE_PROBABILITY = 0.04
 _MAX_TRADE = 20
 _MAX_DISPLAY = 150
+# a model is reused for the same underlying price within this many seconds (the quote and its
+# computations are made in the same update)
+_MODEL_REUSE = 0.5
 
 
 def years_between(start: datetime, end: datetime) -> float:
@@ -53,7 +56,7 @@ class Model:
         gives that price)."""
         strike = float(instrument.strike)
         vol = black76.implied_volatility(
-            float(price), self.forward, strike, self.years, RATE, instrument.right
+            float(price), self.forward, strike, self.years, RATE, instrument.right, self.vol
         )
         if vol is None:
             return None
@@ -94,17 +97,29 @@ class OptionBook:
     def __init__(self, seed: int) -> None:
         self._seed = seed
         self._states: dict[int, _State] = {}
+        self._expiries: dict[int, datetime | None] = {}
+        self._models: dict[int, tuple[datetime, Model]] = {}
 
     def model(self, instrument: Instrument, underlying: Quote, now: datetime) -> Model:
         """Black-76 at the underlying's mid and the smile's volatility for this strike."""
         forward = float(underlying.bid + underlying.ask) / 2
-        return self.model_at(instrument, forward, now)
+        cached = self._models.get(instrument.con_id)
+        if cached is not None:
+            at, model = cached
+            if model.forward == forward and abs((now - at).total_seconds()) < _MODEL_REUSE:
+                return model
+        model = self.model_at(instrument, forward, now)
+        self._models[instrument.con_id] = (now, model)
+        return model
 
     def model_at(
         self, instrument: Instrument, forward: float, now: datetime, vol: float | None = None
     ) -> Model:
         """The model at a given underlying price (and volatility, else the smile's)."""
-        expires = instrument.expires_at
+        if instrument.con_id in self._expiries:
+            expires = self._expiries[instrument.con_id]
+        else:
+            expires = self._expiries[instrument.con_id] = instrument.expires_at
         years = years_between(now, expires) if expires is not None else 0.0
         strike = float(instrument.strike)
         if vol is None:
@@ -146,6 +161,11 @@ class OptionBook:
             volume = int(rng.randint(50, 4_000) * activity)
             open_interest = int(rng.randint(500, 40_000) * activity) + rng.randint(0, 50)
             state = self._states[instrument.con_id] = _State(rng, close, volume, open_interest)
+            # the last trade: a while ago, at about the model price of then
+            state.last = state.high = state.low = snap(
+                instrument, self.model(instrument, underlying, now).greeks.price
+            )
+            state.high, state.low = max(state.high, close), min(state.low, close)
         return state
 
     def _quote(self, instrument: Instrument, state: _State, model: Model, now: datetime) -> Quote:

@@ -11,7 +11,14 @@ from decimal import Decimal
 
 from ibconsole.sim.instruments import Instrument
 
-__all__ = ["Margin", "commission", "margin", "multiplier_of"]
+__all__ = [
+    "Margin",
+    "commission",
+    "future_initial_margin",
+    "margin",
+    "margin_from_initial",
+    "multiplier_of",
+]
 
 _FUTURE_COMMISSION = Decimal("2.25")
 _MICRO_COMMISSION = Decimal("0.62")
@@ -21,6 +28,12 @@ _STOCK_MINIMUM = Decimal("1.00")
 _STOCK_MAXIMUM_RATE = Decimal("0.01")
 _FX_RATE = Decimal("0.00002")
 _FX_MINIMUM = Decimal("2.00")
+# Futures options per contract: IBKR's 0.85 plus the exchange's fee and 0.02 regulatory fee
+# (CME E-mini S&P options, NYMEX WTI options, COMEX gold options; round figures).
+_OPTION_BROKER = Decimal("0.85")
+_OPTION_EXCHANGE_FEES = {"ES": Decimal("0.55"), "CL": Decimal("1.50"), "GC": Decimal("1.50")}
+_OPTION_OTHER_FEE = Decimal("1.00")
+_REGULATORY_FEE = Decimal("0.02")
 
 # Initial margin per contract in USD; maintenance is about 91 % of it, as at CME.
 _FUTURE_INITIAL = {
@@ -69,12 +82,26 @@ def commission(instrument: Instrument, quantity: Decimal, price: Decimal) -> Dec
         micro = instrument.symbol in _MICRO_SYMBOLS
         rate = _MICRO_COMMISSION if micro else _FUTURE_COMMISSION
         return (rate * quantity).quantize(_CENT)
+    if sec_type == "FOP":
+        exchange_fee = _OPTION_EXCHANGE_FEES.get(instrument.symbol, _OPTION_OTHER_FEE)
+        return ((_OPTION_BROKER + exchange_fee + _REGULATORY_FEE) * quantity).quantize(_CENT)
     if sec_type == "STK":
         value = quantity * price
         fee = max(_STOCK_MINIMUM, _STOCK_PER_SHARE * quantity)
         return min(fee, value * _STOCK_MAXIMUM_RATE).quantize(_CENT) if value else _STOCK_MINIMUM
     notional = quantity * price * multiplier_of(instrument.multiplier)
     return max(_FX_MINIMUM, notional * _FX_RATE).quantize(_CENT)
+
+
+def future_initial_margin(symbol: str, notional: Decimal) -> Decimal:
+    """Initial margin of one futures contract of ``symbol`` worth ``notional``."""
+    per_contract = _FUTURE_INITIAL.get(symbol)
+    return per_contract if per_contract is not None else notional * _FUTURE_NOTIONAL_RATE
+
+
+def margin_from_initial(initial: Decimal) -> Margin:
+    """An initial margin and the maintenance margin that goes with it, in cents."""
+    return Margin(initial.quantize(_CENT), (initial * _MAINTENANCE_RATIO).quantize(_CENT))
 
 
 def margin(instrument: Instrument, position: Decimal, price: Decimal) -> Margin:
@@ -85,11 +112,7 @@ def margin(instrument: Instrument, position: Decimal, price: Decimal) -> Margin:
     notional = size * price * multiplier_of(instrument.multiplier)
     sec_type = instrument.sec_type
     if sec_type == "FUT":
-        per_contract = _FUTURE_INITIAL.get(instrument.symbol)
-        initial = (
-            per_contract * size if per_contract is not None else notional * _FUTURE_NOTIONAL_RATE
-        )
-        return Margin(initial.quantize(_CENT), (initial * _MAINTENANCE_RATIO).quantize(_CENT))
+        return margin_from_initial(future_initial_margin(instrument.symbol, notional / size) * size)
     if sec_type == "STK":
         return Margin(
             (notional * _STOCK_INITIAL_RATE).quantize(_CENT),

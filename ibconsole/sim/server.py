@@ -20,6 +20,7 @@ from ibconsole.sim.instruments import Catalogue
 from ibconsole.sim.market import Market
 from ibconsole.sim.market_data import MarketDataService
 from ibconsole.sim.option_chains import OptionChains
+from ibconsole.sim.option_margin import OptionMargins
 from ibconsole.sim.option_quotes import OptionBook
 from ibconsole.sim.option_ticks import OptionTicks
 from ibconsole.sim.options import OptionsService
@@ -91,6 +92,7 @@ class PaperGateway:
             market=self.market,
             accounts=accounts,
             seed=seed,
+            margin_rule=OptionMargins(self.market, self.option_book, self.clock),
         )
         self.contracts = ContractDetailsService(self.catalogue, self.clock)
         self.market_data = MarketDataService(self.catalogue, self.market, self.clock)

@@ -9,7 +9,7 @@ outrights. Everything else is margined contract by contract (:func:`rates.margin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from ibconsole.sim.instruments import Instrument
@@ -23,18 +23,22 @@ SPREAD_CHARGE_RATE = Decimal("0.05")
 _CENT = Decimal("0.01")
 
 
-def account_margin(holdings: Iterable[tuple[Instrument, Decimal, Decimal]]) -> Margin:
-    """Initial and maintenance margin of (instrument, signed position, price) holdings."""
+def account_margin(
+    holdings: Iterable[tuple[Instrument, Decimal, Decimal]],
+    rule: Callable[[Instrument, Decimal, Decimal], Margin] = margin,
+) -> Margin:
+    """Initial and maintenance margin of (instrument, signed position, price) holdings, each
+    margined by ``rule`` before the spread credit."""
     initial = maintenance = Decimal(0)
     products: dict[tuple[str, str], list[tuple[Decimal, Margin]]] = {}
     for instrument, position, price in holdings:
         if not position:
             continue
-        need = margin(instrument, position, price)
+        need = rule(instrument, position, price)
         initial += need.initial
         maintenance += need.maintenance
         if instrument.sec_type == "FUT":
-            per_contract = margin(instrument, Decimal(1), price)
+            per_contract = rule(instrument, Decimal(1), price)
             key = (instrument.trading_class, instrument.exchange)
             products.setdefault(key, []).append((position, per_contract))
     for months in products.values():
