@@ -139,3 +139,19 @@ async def test_ibapi_sees_an_option_spread_fill_leg_by_leg(
     assert spread == as_decimal(combo_exec.price)
     assert combo_exec.price < 0  # a credit
     await wait_for(lambda: len(peer.calls("commissionAndFeesReport")) == 2, what="commissions")
+
+
+async def test_what_if_of_a_debit_call_spread_costs_the_long_premium_only(
+    gateway: PaperGateway, ib: IB
+) -> None:
+    low, high = await call_spread_legs(ib)
+    spread = await asyncio.wait_for(
+        ib.whatIfOrderAsync(vertical(low, high), LimitOrder("BUY", 1, 1.0)), TIMEOUT
+    )
+    naked = await asyncio.wait_for(ib.whatIfOrderAsync(high, LimitOrder("SELL", 1, 1.0)), TIMEOUT)
+
+    low_quote = gateway.market.quote(low.conId)
+    long_premium = (low_quote.bid + low_quote.ask) / 2 * 50  # options are marked at the mid
+    assert as_decimal(float(spread.initMarginChange)) == long_premium
+    assert float(spread.initMarginChange) < float(naked.initMarginChange) + float(long_premium)
+    assert not ib.positions()

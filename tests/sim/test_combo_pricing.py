@@ -18,7 +18,7 @@ from ibconsole.sim.fill_executions import leg_exec_id, leg_prices
 from ibconsole.sim.instruments import Catalogue, Instrument
 from ibconsole.sim.market import Quote
 from ibconsole.sim.orders import ComboLegRef
-from ibconsole.sim.rates import margin
+from ibconsole.sim.rates import Margin, margin
 from ibconsole.sim.spread_margin import SPREAD_CHARGE_RATE, account_margin
 
 D = Decimal
@@ -220,3 +220,41 @@ def test_an_inter_commodity_combo_trades_on_the_legs_implied_market(
     assert (combined.bid, combined.ask) == (D("2999.25"), D("3000.25"))
     assert combined.bid_size == 10  # NQ's bid of 10 against ES's ask of 31 = 10 combos of 3
     assert combined.ask_size == 10
+
+
+def _option(future: Instrument, con_id: int, strike: int, right: str, expiry: str) -> Instrument:
+    return replace(
+        future,
+        con_id=con_id,
+        sec_type="FOP",
+        strike=D(strike),
+        right=right,
+        under_con_id=future.con_id,
+        last_trade_date=expiry,
+    )
+
+
+def _premium_rule(instrument: Instrument, position: D, price: D) -> Margin:
+    """Longs pay their premium; shorts their premium and 3,000 a contract."""
+    need = abs(position) * price * 50 + (3000 * abs(position) if position < 0 else 0)
+    return Margin(need, need)
+
+
+@pytest.mark.parametrize(
+    ("low_position", "high_position", "expiry_high", "expected"),
+    [
+        (1, -1, "20250321", D(5000)),  # debit call spread: the long's premium, nothing more
+        (-1, 1, "20250321", D(7500)),  # credit call spread: premium plus 100 points at risk
+        (2, -1, "20250321", D(10000)),  # one long left over
+        (1, -1, "20250620", D(10500)),  # different expiries: no vertical
+    ],
+)
+def test_a_vertical_option_spread_is_margined_by_its_risk(
+    catalogue: Catalogue, low_position: int, high_position: int, expiry_high: str, expected: D
+) -> None:
+    (future,) = months(catalogue, "ES", 1)
+    low = _option(future, 1, 5800, "C", "20250321")
+    high = _option(future, 2, 5900, "C", expiry_high)
+    prices = {1: D(100), 2: D(50)}
+    holdings = [(low, D(low_position), prices[1]), (high, D(high_position), prices[2])]
+    assert account_margin(holdings, _premium_rule).initial == expected
