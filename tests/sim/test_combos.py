@@ -68,6 +68,10 @@ async def quoted(ib: IB, contract: Contract, wait_for) -> Ticker:
     return ticker
 
 
+def as_decimal(value: float) -> Decimal:
+    return Decimal(str(value))
+
+
 def on_grid(value: float, tick: str) -> bool:
     return Decimal(str(value)) % Decimal(tick) == 0
 
@@ -425,3 +429,27 @@ async def test_prices_per_leg_need_a_non_guaranteed_smart_combo(
     await wait_for(lambda: 10058 in errors.codes, what="error 10058")
     assert refused.orderStatus.status == "Cancelled"
     assert "per-leg prices are only supported" in errors[-1][2]
+
+
+async def test_a_resting_calendar_fills_at_its_limit_when_the_spread_comes_to_it(
+    gateway: PaperGateway, ib: IB, qualified_future, wait_for
+) -> None:
+    near, far = await legs(ib, qualified_future)
+    bid = (await quoted(ib, calendar(near, far), wait_for)).bid
+    trade = ib.placeOrder(calendar(near, far), LimitOrder("BUY", 1, bid))
+    await wait_for(lambda: trade.orderStatus.status == "Submitted", what="resting at the bid")
+    assert not trade.fills
+
+    for _ in range(400):  # the seeded walk brings the spread down to the bid
+        if not gateway.desk.open_orders():
+            break
+        gateway.market.step(near.conId)
+        gateway.market.step(far.conId)
+    assert not gateway.desk.open_orders()
+    await wait_for(lambda: len(trade.fills) == 3, what="fills")
+    assert trade.orderStatus.status == "Filled"
+    assert trade.orderStatus.avgFillPrice == bid
+    far_fill, near_fill, _ = trade.fills
+    assert as_decimal(far_fill.execution.price) - as_decimal(near_fill.execution.price) == (
+        as_decimal(bid)
+    )
