@@ -72,6 +72,9 @@ _PNL_INTERVAL = 1.0
 # shorter here so a console shows its account move).
 _ACCOUNT_REFRESH_TICKS = 3
 _EXEC_FILTER_FORMATS = ("%Y%m%d %H:%M:%S", "%Y%m%d-%H:%M:%S")
+# An option's expiry is checked at least this often (seconds), so a clock moved on with
+# ``SimClock.advance`` is noticed.
+_EXPIRY_CHECK = 1.0
 
 
 class RequestFormatError(ValueError):
@@ -464,13 +467,20 @@ class Desk:
         expires = option.expires_at
         if expires is None:
             return
-        delay = max(0.0, (expires - self._clock.now()).total_seconds())
+        delay = min(_EXPIRY_CHECK, max(0.0, (expires - self._clock.now()).total_seconds()))
         loop = asyncio.get_running_loop()
         self._expiries[option.con_id] = loop.call_later(delay, self._expire, option)
 
     def _expire(self, option: Instrument) -> None:
-        """The option's last trade is over: settle every account's position in it."""
+        """The option's last trade is over: cancel its working orders and settle every
+        account's position in it."""
         del self._expiries[option.con_id]
+        if not option.is_expired(self._clock.now()):
+            self._schedule_expiry(option)
+            return
+        for order in self._exchange.open_orders():
+            if order.con_id == option.con_id:
+                self._emit(self._exchange.cancel(order.client_id, order.order_id))
         underlying = self._instrument(option.under_con_id)
         settlement = self._mark(underlying)
         for account in self._books.codes:

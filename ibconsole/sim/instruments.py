@@ -381,7 +381,9 @@ class Catalogue:
         lastTradeDateOrContractMonth strike right multiplier exchange primaryExchange currency
         localSymbol tradingClass); empty fields are wildcards, the expiry is ``YYYYMM`` (contract
         month) or ``YYYYMMDD`` (last trade date). Sorted by expiry. Security type ``CONTFUT``
-        gives the front (first unexpired) future of each matching family."""
+        gives the front (first unexpired) future of each matching family. Options (security
+        type FOP, a strike or a right, or a conId the table does not hold) are the added
+        sources' to match."""
         if len(fields) != 12:
             raise ValueError(f"a contract is 12 fields, got {len(fields)}: {list(fields)!r}")
         (con_id, symbol, sec_type, expiry, strike, right, multiplier, exchange, primary,

@@ -261,11 +261,12 @@ class MarketDataService:
             return
         for subscription in self._by_con_id.get(con_id, ()):
             subscription.send_changes(quote)
-            for extension, state in subscription.extensions:
-                extension.changed(
-                    subscription.link.send,
-                    subscription.req_id,
-                    subscription.instrument,
-                    quote,
-                    state,
-                )
+            if subscription.extensions:
+                for extension, state in subscription.extensions:
+                    extension.changed(
+                        subscription.link.send,
+                        subscription.req_id,
+                        subscription.instrument,
+                        quote,
+                        state,
+                    )

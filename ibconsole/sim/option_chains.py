@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from ibconsole.sim import option_expiries as rules
@@ -48,7 +48,7 @@ def _percent_bands(*bands: tuple[str, str, str, int]) -> StrikeRule:
             interval = Decimal(interval_text)
             low = reference * (1 - Decimal(down_text))
             high = reference * (1 + Decimal(up_text))
-            strike = (low / interval).to_integral_value(rounding="ROUND_CEILING") * interval
+            strike = (low / interval).to_integral_value(rounding=ROUND_CEILING) * interval
             while strike <= high:
                 if strike > 0:
                     found.add(strike)

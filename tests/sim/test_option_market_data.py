@@ -212,7 +212,14 @@ async def test_ibapi_decodes_chains_option_computations_and_the_calculator(
     assert model["impliedVol"] > 0
     assert model["undPrice"] > 0
     assert model["tickAttrib"] == 0
+    con_id = gateway.catalogue.match(
+        ["", "CL", "FOP", "20250416", "70", "C", "", "NYMEX", "", "USD", "", ""]
+    )[0].con_id
+    assert gateway.market.is_held(con_id)
+    assert gateway.market.is_held(future.con_id)  # the option's future ticks with it
     peer.client.cancelMktData(5)
+    await wait_for(lambda: not gateway.market.is_held(con_id), what="the option released")
+    assert not gateway.market.is_held(future.con_id)
 
     peer.client.calculateImpliedVolatility(6, option, 3.0, 70.0, [])
     await wait_for(lambda: list(peer.by_request("tickOptionComputation", 6)), what="the calculator")

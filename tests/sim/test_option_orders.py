@@ -6,7 +6,7 @@ expires with its future). ib_insync and IB's own ibapi client."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from ib_insync import IB, FuturesOption, LimitOrder, MarketOrder
@@ -133,6 +133,7 @@ async def test_at_expiry_in_the_money_becomes_the_future_and_out_of_the_money_ex
         # seconds from expiry an option far out of the money is offered at one tick, bid 0
         ib.placeOrder(otm_call, MarketOrder("BUY", 1, account=ACCOUNT)),
     ]
+    resting = ib.placeOrder(itm_put, LimitOrder("BUY", 1, 0.5, account=ACCOUNT))
     await wait_for(lambda: all(t.isDone() for t in trades), what="the fills")
     prices = [Decimal(repr(t.orderStatus.avgFillPrice)) for t in trades]
     assert prices[2] == Decimal("0.01")
@@ -142,6 +143,8 @@ async def test_at_expiry_in_the_money_becomes_the_future_and_out_of_the_money_ex
         what="the options to expire",
     )
     (future,) = ib.positions()
+    await wait_for(lambda: resting.isDone(), what="the working order to end with its option")
+    assert resting.orderStatus.status == "Cancelled"
     assert future.contract.localSymbol == "CLK5"
     # long calls and a short put in the money: long the future at their strikes
     assert future.position == 3
@@ -152,6 +155,21 @@ async def test_at_expiry_in_the_money_becomes_the_future_and_out_of_the_money_ex
     expected = (prices[1] - prices[0] * 2 - prices[2]) * 1000
     assert account.realized_pnl == expected
     assert account.option_value == 0
+
+
+async def test_an_option_expires_when_the_clock_is_moved_past_its_last_trade(
+    make_gateway, connect, wait_for
+) -> None:
+    # OGJ5 stops at 12:30 Chicago (17:30 UTC) on 26 March 2025
+    gateway = await _expiry_gateway(make_gateway, datetime(2025, 3, 26, 16, 0, tzinfo=UTC))
+    ib: IB = await connect(gateway)
+    far_call = await _option(ib, "GC", "20250326", 3500, "C", "COMEX")
+    trade = ib.placeOrder(far_call, MarketOrder("BUY", 1, account=ACCOUNT))
+    await wait_for(lambda: trade.isDone() and ib.positions(), what="the fill")
+    premium = Decimal(repr(trade.orderStatus.avgFillPrice))
+    gateway.clock.advance(timedelta(hours=2))
+    await wait_for(lambda: not ib.positions(), timeout=5, what="the option to expire worthless")
+    assert gateway.desk.account(ACCOUNT).realized_pnl == -premium * 100
 
 
 async def test_quarterly_equity_options_settle_in_cash_with_their_future(
