@@ -479,13 +479,18 @@ class Desk:
             self._schedule_expiry(option)
             return
         for order in self._exchange.open_orders():
-            if order.con_id == option.con_id:
+            if option.con_id in self._traded_con_ids(order.con_id):
                 self._emit(self._exchange.cancel(order.client_id, order.order_id))
         underlying = self._instrument(option.under_con_id)
         settlement = self._mark(underlying)
         for account in self._books.codes:
             for changed in settle(self._books, account, option, underlying, settlement):
                 self._publish_position(account, changed)
+
+    def _traded_con_ids(self, con_id: int) -> set[int]:
+        """The contracts an order on ``con_id`` trades: a combo's legs, or the contract."""
+        combo = self._combos.get(con_id)
+        return {con_id} if combo is None else {leg.instrument.con_id for leg in combo.legs}
 
     # --- positions and accounts -------------------------------------------------------------
 

@@ -4,10 +4,11 @@ options quoted from its legs, and traded atomically, seen by ib_insync and by ib
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from ib_insync import IB, ComboLeg, Contract, FuturesOption, LimitOrder, Ticker
+from ib_insync import IB, ComboLeg, Contract, FuturesOption, LimitOrder, MarketOrder, Ticker
 from ibapi.contract import ComboLeg as IbapiComboLeg
 from ibapi.contract import Contract as IbapiContract
 from ibapi.order import Order
@@ -155,3 +156,39 @@ async def test_what_if_of_a_debit_call_spread_costs_the_long_premium_only(
     assert as_decimal(float(spread.initMarginChange)) == long_premium
     assert float(spread.initMarginChange) < float(naked.initMarginChange) + float(long_premium)
     assert not ib.positions()
+
+
+async def test_a_working_option_spread_is_cancelled_when_its_options_expire(
+    make_gateway, connect, wait_for, record_errors
+) -> None:
+    # OGJ5 (gold options) stops at 12:30 Chicago (17:30 UTC) on 26 March 2025
+    gateway = await make_gateway(as_of=datetime(2025, 3, 26, 16, 0, tzinfo=UTC))
+    ib: IB = await connect(gateway)
+    low, high = await asyncio.wait_for(
+        ib.qualifyContractsAsync(
+            FuturesOption("GC", "20250326", 3500, "C", "COMEX"),
+            FuturesOption("GC", "20250326", 3600, "C", "COMEX"),
+        ),
+        TIMEOUT,
+    )
+    held = ib.placeOrder(low, MarketOrder("BUY", 1))
+    await wait_for(lambda: held.isDone(), what="an option held into expiry")
+    spread = Contract(
+        secType="BAG",
+        symbol="GC",
+        exchange="COMEX",
+        currency="USD",
+        comboLegs=[
+            ComboLeg(conId=low.conId, ratio=1, action="BUY", exchange="COMEX"),
+            ComboLeg(conId=high.conId, ratio=1, action="SELL", exchange="COMEX"),
+        ],
+    )
+    errors = record_errors(ib)
+    # a debit spread is never worth less than nothing: a bid below zero keeps working
+    working = ib.placeOrder(spread, LimitOrder("BUY", 1, -1.0))
+    await wait_for(lambda: working.orderStatus.status == "Submitted", what="a working spread")
+
+    gateway.clock.advance(timedelta(hours=2))
+    await wait_for(lambda: working.orderStatus.status == "Cancelled", what="cancelled at expiry")
+    assert 202 in errors.codes
+    assert not working.fills
