@@ -19,6 +19,7 @@ from decimal import Decimal
 from ibconsole.sim.instruments import Instrument
 from ibconsole.sim.orders import WhatIf
 from ibconsole.sim.rates import Margin, commission, margin, multiplier_of
+from ibconsole.sim.spread_margin import account_margin
 
 __all__ = [
     "SUMMARY_TAGS",
@@ -392,15 +393,14 @@ class Accounts:
 
     def snapshot(self, code: str, marks: Marks) -> AccountSnapshot:
         account = self._account(code)
-        stock_value = option_value = futures_pnl = unrealized = gross = init = maint = _ZERO
+        stock_value = option_value = futures_pnl = unrealized = gross = _ZERO
+        holdings = []
         for position in account.positions.values():
             if not position.quantity:
                 continue
             view = self._view(code, position, marks)
             unrealized += view.unrealized_pnl
-            need = self._margin(position.instrument, position.quantity, view.market_price)
-            init += need.initial
-            maint += need.maintenance
+            holdings.append((position.instrument, position.quantity, view.market_price))
             if position.instrument.sec_type == "STK":
                 stock_value += view.market_value
                 gross += abs(view.market_value)
@@ -413,6 +413,8 @@ class Accounts:
                 price_move = view.market_price - position.avg_price
                 futures_pnl += price_move * position.quantity * multiplier
         net_liquidation = account.cash + stock_value + option_value + futures_pnl
+        need = account_margin(holdings, self._margin)
+        init, maint = need.initial, need.maintenance
         return AccountSnapshot(
             account=code,
             currency=self.currency,
@@ -433,26 +435,36 @@ class Accounts:
     def what_if(
         self,
         code: str,
-        instrument: Instrument,
-        side: str,
-        quantity: Decimal,
+        legs: Sequence[tuple[Instrument, Decimal]],
         price: Decimal,
         marks: Marks,
     ) -> WhatIf:
-        """Margin before and after executing ``quantity`` at ``price``, and its commission."""
+        """Margin before and after executing ``legs`` (each contract with its signed quantity:
+        one for an order, one per leg for a combo) and their commission; ``price`` is what a
+        single contract would execute at, combo legs are valued at their marks."""
         before = self.snapshot(code, marks)
-        held = self.quantity(code, instrument.con_id)
-        signed = quantity if side == "BUY" else -quantity
-        mark = marks(instrument)
-        now = self._margin(instrument, held, mark)
-        then = self._margin(instrument, held + signed, mark)
-        fee = commission(instrument, quantity, price)
+        account = self._account(code)
+        held = {
+            con_id: (position.instrument, position.quantity)
+            for con_id, position in account.positions.items()
+            if position.quantity
+        }
+        fee = _ZERO
+        for instrument, signed in legs:
+            _, quantity = held.get(instrument.con_id, (instrument, _ZERO))
+            held[instrument.con_id] = (instrument, quantity + signed)
+            leg_price = price if len(legs) == 1 else marks(instrument)
+            fee += commission(instrument, signed, leg_price)
+        then = account_margin(
+            ((instrument, quantity, marks(instrument)) for instrument, quantity in held.values()),
+            self._margin,
+        )
         return WhatIf(
             init_before=before.init_margin,
             maint_before=before.maint_margin,
             equity_before=before.equity_with_loan,
-            init_after=before.init_margin - now.initial + then.initial,
-            maint_after=before.maint_margin - now.maintenance + then.maintenance,
+            init_after=then.initial,
+            maint_after=then.maintenance,
             equity_after=before.equity_with_loan - fee,
             commission=fee,
             currency=self.currency,

@@ -21,6 +21,10 @@ _SIZE_RULES_VERSION = 164
 _SUGGESTED_SIZE_VERSION = 163
 _SESSION_DAYS = 7
 _NO_SECURITY = "No security definition has been found for the request"
+_NO_COMBO_DETAILS = (
+    "Error validating request.-'bI' : cause - 'BAG' isn't supported for contract data request. "
+    "Please enter a valid security type"
+)
 _INDUSTRY = {"AAPL": "Technology", "MSFT": "Technology", "SPY": "Funds"}
 # TWS lists a stock's ISIN in the security-id list of its contract details.
 _ISIN = {"AAPL": "US0378331005", "MSFT": "US5949181045", "SPY": "US78462F1030"}
@@ -69,6 +73,10 @@ class ContractDetailsService:
             link.send_error(req_id, 321, "Error validating request.-'contract' : incomplete")
             return
         include_expired = fields[15:16] == ["1"]
+        if contract[2].strip().upper() == "BAG":
+            # a combo has no contract of its own (pysystemtrade#1639 quotes TWS's answer)
+            link.send_error(req_id, 321, _NO_COMBO_DETAILS)
+            return
         try:
             found = self._catalogue.match(contract, include_expired=include_expired)
         except ValueError as exc:

@@ -21,10 +21,13 @@ from ibconsole.sim.accounts import (
     SUMMARY_TAGS,
     Accounts,
     AccountSnapshot,
+    FillCharge,
     MarginRule,
     PositionView,
 )
 from ibconsole.sim.clock import SimClock
+from ibconsole.sim.combo_market import ComboMarket
+from ibconsole.sim.combos import ComboInstrument, Combos, is_bag
 from ibconsole.sim.contract_details import RequestError, resolve_contract
 from ibconsole.sim.exchange import (
     Exchange,
@@ -36,6 +39,7 @@ from ibconsole.sim.exchange import (
     OrderFilled,
     reject,
 )
+from ibconsole.sim.fill_executions import book_fill
 from ibconsole.sim.instruments import Catalogue, Instrument
 from ibconsole.sim.link import ClientLink
 from ibconsole.sim.market import Market, Quote
@@ -133,11 +137,13 @@ class Desk:
             if margin_rule is None
             else Accounts(accounts, margin_rule=margin_rule)
         )
+        self._combos = Combos(catalogue, clock)
+        self._quotes = ComboMarket(market, self._combos)
         # Seeds are for markets, not identities: permIds and execution ids never repeat across
         # gateway instances (IB's permIds are ~1e9-2e9; execIds look like 0000e0d5.67fe667b.01.01)
         self._exchange = Exchange(
             clock=clock,
-            book=market,
+            book=self._quotes,
             perm_id_base=_PERM_ID_FLOOR + secrets.randbelow(_PERM_ID_FLOOR),
             exec_prefix=f"0000{secrets.randbits(16):04x}",
         )
@@ -148,8 +154,8 @@ class Desk:
         self._expiries: dict[int, asyncio.TimerHandle] = {}
         self._ticks = 0
         self.received: list[ReceivedOrder] = []
-        market.add_listener(self._on_quote)
-        market.add_session_listener(self._on_session)
+        self._quotes.add_listener(self._on_quote)
+        self._quotes.add_session_listener(self._on_session)
         self._listening = True
 
     # --- wiring -----------------------------------------------------------------------------
@@ -195,8 +201,9 @@ class Desk:
         self._expiries.clear()
         if self._listening:
             self._listening = False
-            self._market.remove_listener(self._on_quote)
-            self._market.remove_session_listener(self._on_session)
+            self._quotes.remove_listener(self._on_quote)
+            self._quotes.remove_session_listener(self._on_session)
+            self._quotes.close()
         self._sessions.clear()
 
     def next_order_id(self) -> int:
@@ -268,6 +275,12 @@ class Desk:
 
     def _resolve(self, request: OrderRequest) -> Instrument:
         contract = request.contract
+        if is_bag(contract.fields()):
+            combo = self._combos.resolve(contract.fields(), request.combo_legs, "bN")
+            problem = self._combos.routing_problem(request, combo)
+            if problem is not None:
+                raise problem
+            return combo
         if contract.con_id:
             instrument = self._catalogue.by_con_id(contract.con_id)
             if instrument is None:
@@ -277,7 +290,7 @@ class Desk:
         return instrument
 
     def _instrument(self, con_id: int) -> Instrument:
-        instrument = self._catalogue.by_con_id(con_id)
+        instrument = self._combos.get(con_id) or self._catalogue.by_con_id(con_id)
         if instrument is None:
             raise LookupError(f"conId {con_id} of a booked order is not in the catalogue")
         return instrument
@@ -299,7 +312,7 @@ class Desk:
         if problem is not None or account is None:
             self._emit([reject(link.client_id, request.order_id, problem or "")])
             return
-        quote = self._market.quote(instrument.con_id)
+        quote = self._quotes.quote(instrument.con_id)
         # the price it would execute at: the touch for MKT, its own price otherwise
         if request.order_type == "MKT":
             price: Decimal | None = quote.ask if request.is_buy else quote.bid
@@ -309,9 +322,7 @@ class Desk:
             price = request.lmt_price
         impact = self._books.what_if(
             account,
-            instrument,
-            request.action,
-            request.quantity,
+            _legs(instrument, request.action, request.quantity),
             quote.last if price is None else price,
             self._mark,
         )
@@ -391,7 +402,8 @@ class Desk:
                 continue
             contract = instrument.contract_fields()
             link.send(*exec_details_fields(req_id, execution, contract, link.server_version))
-            link.send(*commission_report_fields(execution))
+            if not isinstance(instrument, ComboInstrument):
+                link.send(*commission_report_fields(execution))
         link.send(55, 1, req_id)
 
     # --- order events -----------------------------------------------------------------------
@@ -432,40 +444,30 @@ class Desk:
         snapshot = event.order
         request = snapshot.request
         instrument = self._instrument(snapshot.con_id)
-        charge = self._books.apply_fill(
-            request.account, instrument, request.action, event.shares, event.price
+
+        def book(traded: Instrument, side: str, quantity: Decimal, price: Decimal) -> FillCharge:
+            return self._books.apply_fill(request.account, traded, side, quantity, price)
+
+        booked = book_fill(
+            event, instrument, self._executions, self._leg_quote, book, self._books.currency
         )
-        execution = Execution(
-            exec_id=event.exec_id,
-            time=event.time,
-            account=request.account,
-            client_id=snapshot.client_id,
-            order_id=snapshot.order_id,
-            perm_id=snapshot.perm_id,
-            con_id=instrument.con_id,
-            side=request.action,
-            shares=event.shares,
-            price=event.price,
-            cum_qty=snapshot.filled,
-            avg_price=snapshot.avg_fill_price,
-            order_ref=request.order_ref,
-            model_code=request.model_code,
-            commission=charge.commission,
-            commission_currency=self._books.currency,
-            realized_pnl=charge.realized_pnl,
-        )
-        self._executions.append(execution)
+        self._executions += booked.reported
         link = self._owner(snapshot.client_id)
-        contract = instrument.contract_fields()
         if link is not None:
-            # the order clients rely on: execDetails, openOrder, orderStatus, commissionReport
-            link.send(*exec_details_fields(-1, execution, contract, link.server_version))
+            # the order clients rely on: execDetails (a combo's legs, then the combo itself),
+            # openOrder, orderStatus, commissionReport (per charged execution)
+            for execution in booked.reported:
+                contract = self._instrument(execution.con_id).contract_fields()
+                link.send(*exec_details_fields(-1, execution, contract, link.server_version))
+            contract = instrument.contract_fields()
             link.send(*open_order_fields(snapshot, contract, link.server_version))
             link.send(*order_status_fields(snapshot))
-            link.send(*commission_report_fields(execution))
-        self._publish_position(request.account, instrument)
-        if instrument.sec_type == "FOP" and instrument.con_id not in self._expiries:
-            self._schedule_expiry(instrument)
+            for execution in booked.charged:
+                link.send(*commission_report_fields(execution))
+        for traded in booked.traded:
+            self._publish_position(request.account, traded)
+            if traded.sec_type == "FOP" and traded.con_id not in self._expiries:
+                self._schedule_expiry(traded)
 
     # --- option expiry ----------------------------------------------------------------------
 
@@ -485,7 +487,7 @@ class Desk:
             self._schedule_expiry(option)
             return
         for order in self._exchange.open_orders():
-            if order.con_id == option.con_id:
+            if option.con_id in self._traded_con_ids(order.con_id):
                 self._emit(self._exchange.cancel(order.client_id, order.order_id))
         underlying = self._instrument(option.under_con_id)
         settlement = self._mark(underlying)
@@ -493,7 +495,15 @@ class Desk:
             for changed in settle(self._books, account, option, underlying, settlement):
                 self._publish_position(account, changed)
 
+    def _traded_con_ids(self, con_id: int) -> set[int]:
+        """The contracts an order on ``con_id`` trades: a combo's legs, or the contract."""
+        combo = self._combos.get(con_id)
+        return {con_id} if combo is None else {leg.instrument.con_id for leg in combo.legs}
+
     # --- positions and accounts -------------------------------------------------------------
+
+    def _leg_quote(self, instrument: Instrument) -> Quote:
+        return self._market.quote(instrument.con_id)
 
     def _mark(self, instrument: Instrument) -> Decimal:
         quote = self._market.quote(instrument.con_id)
@@ -700,6 +710,16 @@ class Desk:
                 self._send_account_values(link, self.account(account))
         if any(s.streams() for s in self._sessions.values()):
             self._start_timer()
+
+
+def _legs(
+    instrument: Instrument, action: str, quantity: Decimal
+) -> list[tuple[Instrument, Decimal]]:
+    """What an order trades, contract by contract, signed: a combo's legs in ratio."""
+    sign = 1 if action == "BUY" else -1
+    if isinstance(instrument, ComboInstrument):
+        return [(leg.instrument, sign * leg.weight * quantity) for leg in instrument.legs]
+    return [(instrument, sign * quantity)]
 
 
 def _side_name(side: str) -> str:

@@ -38,7 +38,7 @@ __all__ = [
 _ZERO = Decimal(0)
 _ORDER_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT"})
 _TIFS = frozenset({"", "DAY", "GTC", "IOC"})
-_WHOLE_CONTRACTS = {"FUT": "Futures", "FOP": "Futures options"}
+_WHOLE_CONTRACTS = {"FUT": "Futures", "FOP": "Futures options", "BAG": "Combos"}
 
 
 class Clock(Protocol):
@@ -498,7 +498,8 @@ class Exchange:
         buy = request.is_buy
         touch = quote.ask if buy else quote.bid
         if request.order_type in ("MKT", "STP"):
-            return touch if touch > 0 else None
+            # no price is no market; a combo's price may well be zero or below
+            return touch if touch > 0 or order.instrument.sec_type == "BAG" else None
         limit = request.lmt_price
         if limit is None:
             return None

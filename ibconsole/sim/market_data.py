@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ibconsole.sim.clock import SimClock
+from ibconsole.sim.combo_market import ComboMarket
+from ibconsole.sim.combos import Combos, is_bag, read_legs
 from ibconsole.sim.connection import Connection
 from ibconsole.sim.contract_details import RequestError, resolve_contract
 from ibconsole.sim.instruments import Catalogue, Instrument
@@ -139,7 +141,8 @@ class MarketDataService:
     """Per-connection market data subscriptions fed from :class:`Market` updates.
 
     Every live subscription holds its instrument in the market, so it ticks exactly while
-    somebody watches it and its exchange is open; on a closed market a request gets the last
+    somebody watches it and its exchange is open (a combo, BAG, holds its legs and streams the
+    quote built from theirs); on a closed market a request gets the last
     session's quote once and then nothing until the next open. With ``delayed_only`` (a fault, or an account without live data) every
     request gets 10167 and the delayed tick types; a client that asks for delayed data
     (``reqMarketDataType(3)``) gets the same. ``paused`` stops the stream without forgetting it
@@ -148,14 +151,15 @@ class MarketDataService:
 
     def __init__(self, catalogue: Catalogue, market: Market, clock: SimClock) -> None:
         self._catalogue = catalogue
-        self._market = market
+        self._combos = Combos(catalogue, clock)
+        self._market = ComboMarket(market, self._combos)
         self._clock = clock
         self._subscriptions: dict[Connection, dict[int, _Subscription]] = {}
         self._by_con_id: dict[int, list[_Subscription]] = {}
         self.delayed_only = False
         self.paused = False
         self._extensions: list[TickExtension] = []
-        market.add_listener(self._on_quote)
+        self._market.add_listener(self._on_quote)
 
     def add_extension(self, extension: TickExtension) -> None:
         """Send ``extension``'s ticks too, for the instruments it takes."""
@@ -186,12 +190,18 @@ class MarketDataService:
         # 1, 11, reqId, contract(12), dnc flag [, dnc conId, delta, price], generic ticks,
         # snapshot, regulatory snapshot, options
         req_id = int(fields[2])
+        contract, after = fields[3:15], 15
         try:
-            instrument = resolve_contract(self._catalogue, fields[3:15])
+            if is_bag(contract):
+                # a combo's legs follow its contract: count, then conId ratio action exchange
+                legs, after = read_legs(fields, after)
+                instrument: Instrument = self._combos.resolve(contract, legs, "bX")
+            else:
+                instrument = resolve_contract(self._catalogue, contract)
         except RequestError as exc:
             link.send_error(req_id, exc.code, exc.message)
             return
-        rest = fields[16:] if fields[15] != "1" else fields[19:]
+        rest = fields[after + 1 :] if fields[after] != "1" else fields[after + 4 :]
         generic, snapshot, regulatory = rest[0], rest[1] == "1", rest[2] == "1"
         subscriptions = self._subscriptions.setdefault(link, {})
         if req_id in subscriptions:

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from ibconsole.sim.orders import ContractRef, Execution, OrderRequest, OrderSnapshot, WhatIf
+from ibconsole.sim.orders import (
+    ComboLegRef,
+    ContractRef,
+    Execution,
+    OrderRequest,
+    OrderSnapshot,
+    WhatIf,
+)
 from ibconsole.sim.wire import UNSET_DOUBLE, UNSET_INTEGER, is_unset_double
 
 __all__ = [
@@ -166,13 +173,18 @@ def decode_place_order(fields: Sequence[str], server_version: int) -> OrderReque
     trigger_method = cur.integer("triggerMethod")
     outside_rth = cur.flag("outsideRth")
     hidden = cur.flag("hidden")
-    if contract.sec_type == "BAG":
-        legs = cur.integer("comboLegs count")
-        cur.skip(8 * legs, "combo leg field")
-        order_legs = cur.integer("orderComboLegs count")
-        cur.skip(order_legs, "order combo leg price")
-        params = cur.integer("smartComboRoutingParams count")
-        cur.skip(2 * params, "smartComboRoutingParams field")
+    combo_legs: tuple[ComboLegRef, ...] = ()
+    combo_prices: tuple[Decimal | None, ...] = ()
+    combo_params: tuple[tuple[str, str], ...] = ()
+    if contract.sec_type.upper() == "BAG":
+        combo_legs = tuple(_combo_leg(cur) for _ in range(cur.integer("comboLegs count")))
+        combo_prices = tuple(
+            cur.decimal("order combo leg price") for _ in range(cur.integer("orderComboLegs count"))
+        )
+        combo_params = tuple(
+            (cur.text("smartComboRoutingParam tag"), cur.text("smartComboRoutingParam value"))
+            for _ in range(cur.integer("smartComboRoutingParams count"))
+        )
     cur.text("sharesAllocation")
     discretionary_amt = cur.decimal("discretionaryAmt")
     good_after_time = cur.text("goodAfterTime")
@@ -319,6 +331,22 @@ def decode_place_order(fields: Sequence[str], server_version: int) -> OrderReque
         cash_qty=cash_qty,
         advanced_error_override=advanced_error_override,
         manual_order_time=manual_order_time,
+        combo_legs=combo_legs,
+        order_combo_prices=combo_prices,
+        smart_combo_params=combo_params,
+    )
+
+
+def _combo_leg(cur: _Cursor) -> ComboLegRef:
+    return ComboLegRef(
+        con_id=cur.integer("combo leg conId"),
+        ratio=cur.integer("combo leg ratio"),
+        action=cur.text("combo leg action"),
+        exchange=cur.text("combo leg exchange"),
+        open_close=cur.integer("combo leg openClose"),
+        short_sale_slot=cur.integer("combo leg shortSaleSlot"),
+        designated_location=cur.text("combo leg designatedLocation"),
+        exempt_code=cur.integer("combo leg exemptCode", -1),
     )
 
 
@@ -439,13 +467,44 @@ def _volatility_and_trail(r: OrderRequest, delta_neutral: tuple[object, ...]) ->
     )
 
 
+def _combo_fields(r: OrderRequest) -> tuple[object, ...]:
+    """comboLegsDescrip, the legs, the per-leg prices and the smart-combo routing tags, as IB
+    echoes a BAG order (``conId|signed ratio`` pairs in the description, as in TWS's
+    openOrder); four empty counts for any other order."""
+    legs = r.combo_legs
+    description = ",".join(
+        f"{leg.con_id}|{-leg.ratio if leg.action.upper() == 'SELL' else leg.ratio}" for leg in legs
+    )
+    leg_fields = [
+        value
+        for leg in legs
+        for value in (
+            leg.con_id,
+            leg.ratio,
+            leg.action,
+            leg.exchange,
+            leg.open_close,
+            leg.short_sale_slot,
+            leg.designated_location,
+            leg.exempt_code,
+        )
+    ]
+    params = [value for pair in r.smart_combo_params for value in pair]
+    return (
+        description,
+        len(legs),
+        *leg_fields,
+        len(r.order_combo_prices),
+        *(UNSET_DOUBLE if price is None else price for price in r.order_combo_prices),
+        len(r.smart_combo_params),
+        *params,
+    )
+
+
 def _combo_scale_and_hedge(r: OrderRequest) -> tuple[object, ...]:
     """comboLegsDescrip through hedgeType (and hedgeParam when there is a hedge)."""
     return (
-        "",  # comboLegsDescrip
-        0,  # comboLegs
-        0,  # orderComboLegs
-        0,  # smartComboRoutingParams
+        *_combo_fields(r),
         UNSET_INTEGER,  # scaleInitLevelSize
         UNSET_INTEGER,  # scaleSubsLevelSize
         "",  # scalePriceIncrement

@@ -9,6 +9,7 @@ from typing import Final
 
 __all__ = [
     "DONE_STATUSES",
+    "ComboLegRef",
     "ContractRef",
     "Execution",
     "OrderKey",
@@ -72,11 +73,26 @@ class ContractRef:
 
 
 @dataclass(frozen=True, slots=True)
+class ComboLegRef:
+    """One leg of a BAG contract as the client sent it in placeOrder (eight fields)."""
+
+    con_id: int
+    ratio: int
+    action: str
+    exchange: str
+    open_close: int = 0
+    short_sale_slot: int = 0
+    designated_location: str = ""
+    exempt_code: int = -1
+
+
+@dataclass(frozen=True, slots=True)
 class OrderRequest:
     """One decoded placeOrder message (msg 3): a new order, a modification, or a what-if.
 
     Prices are ``None`` when the client left them unset; ``conditions`` keeps each order
-    condition as its raw fields (the simulator does not execute conditional orders).
+    condition as its raw fields (the simulator does not execute conditional orders). A BAG
+    order carries its legs, per-leg prices and smart-combo routing tags as sent.
     """
 
     order_id: int
@@ -125,6 +141,9 @@ class OrderRequest:
     cash_qty: Decimal | None
     advanced_error_override: str
     manual_order_time: str
+    combo_legs: tuple[ComboLegRef, ...] = ()
+    order_combo_prices: tuple[Decimal | None, ...] = ()
+    smart_combo_params: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_buy(self) -> bool:

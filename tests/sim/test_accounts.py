@@ -174,13 +174,13 @@ def test_stocks_pay_their_notional(aapl: Instrument) -> None:
 def test_what_if_reports_margin_before_and_after(es: Instrument, mes: Instrument) -> None:
     books = Accounts([PAPER])
     books.apply_fill(PAPER, es, "BUY", D(1), D("6000.00"))
-    opening = books.what_if(PAPER, mes, "BUY", D(2), D("6000.00"), at("6000.00"))
+    opening = books.what_if(PAPER, [(mes, D(2))], D("6000.00"), at("6000.00"))
     assert opening.init_before == D("15800.00")
     assert opening.init_change == D("3160.00")
     assert opening.maint_after == (D("15800.00") + D("3160.00")) * D("0.91")
     assert opening.commission == D("1.24")
     assert opening.equity_change == D("-1.24")
-    reducing = books.what_if(PAPER, es, "SELL", D(1), D("6000.00"), at("6000.00"))
+    reducing = books.what_if(PAPER, [(es, D(-1))], D("6000.00"), at("6000.00"))
     assert reducing.init_after == 0
     assert reducing.init_change == D("-15800.00")
 
