@@ -3,7 +3,8 @@ clients, runs them through the exchange and the books, and reports back on the w
 
 Order events go to the connection that placed the order (by clientId, so a client that
 reconnects with the same id hears about its orders again); positions, portfolio, account
-values, summaries and P&L go to every connection subscribed to them.
+values, summaries and P&L go to every connection subscribed to them (see
+:mod:`ibconsole.sim.account_streams`).
 """
 
 from __future__ import annotations
@@ -12,19 +13,12 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from ibconsole.sim import account_codec as ac
-from ibconsole.sim.accounts import (
-    SUMMARY_TAGS,
-    Accounts,
-    AccountSnapshot,
-    FillCharge,
-    MarginRule,
-    PositionView,
-)
+from ibconsole.sim.account_streams import AccountStreams
+from ibconsole.sim.accounts import Accounts, AccountSnapshot, FillCharge, MarginRule, PositionView
 from ibconsole.sim.clock import SimClock
 from ibconsole.sim.combo_market import ComboMarket
 from ibconsole.sim.combos import ComboInstrument, Combos, is_bag
@@ -60,17 +54,14 @@ from ibconsole.sim.orders import (
     ReceivedOrder,
     Status,
 )
+from ibconsole.sim.request_fields import RequestFormatError, int_field, text_field
 
-__all__ = ["Desk", "RequestFormatError"]
+__all__ = ["Desk"]
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[ClientLink, list[str]], None]
 
-_PNL_INTERVAL = 1.0
-# Account values and portfolio are refreshed every this many P&L intervals (TWS: 3 minutes;
-# shorter here so a console shows its account move).
-_ACCOUNT_REFRESH_TICKS = 3
 _EXEC_FILTER_FORMATS = ("%Y%m%d %H:%M:%S", "%Y%m%d-%H:%M:%S")
 # An option's expiry is checked at least this often (seconds), so a clock moved on with
 # ``SimClock.advance`` is noticed.
@@ -79,42 +70,6 @@ _PERM_ID_FLOOR = 1_000_000_000
 # TWS's wording; the quoted letters name an obfuscated class and vary between TWS builds
 # ('td' in 2016, qtpylib#50)
 _MISSING_EXCHANGE = "Error validating request.-'bN' : cause - Missing order exchange"
-
-
-class RequestFormatError(ValueError):
-    """An inbound request whose fields do not fit its layout."""
-
-
-def _field(fields: list[str], index: int, name: str) -> str:
-    if index >= len(fields):
-        raise RequestFormatError(
-            f"msg {fields[0] if fields else '?'} has {len(fields)} fields, {name} missing"
-        )
-    return fields[index]
-
-
-def _int_field(fields: list[str], index: int, name: str) -> int:
-    value = _field(fields, index, name)
-    try:
-        return int(value or 0)
-    except ValueError:
-        raise RequestFormatError(
-            f"msg {fields[0]} field {name} must be an integer, got {value!r}"
-        ) from None
-
-
-@dataclass(slots=True)
-class _Session:
-    link: ClientLink
-    positions: bool = False
-    account_updates: str | None = None
-    multi: dict[int, str] = field(default_factory=dict)
-    summaries: dict[int, list[str]] = field(default_factory=dict)
-    pnl: dict[int, str] = field(default_factory=dict)
-    pnl_single: dict[int, tuple[str, int]] = field(default_factory=dict)
-
-    def streams(self) -> bool:
-        return bool(self.pnl or self.pnl_single or self.account_updates or self.multi)
 
 
 class Desk:
@@ -147,12 +102,10 @@ class Desk:
             perm_id_base=_PERM_ID_FLOOR + secrets.randbelow(_PERM_ID_FLOOR),
             exec_prefix=f"0000{secrets.randbits(16):04x}",
         )
-        self._sessions: dict[int, _Session] = {}
+        self._streams = AccountStreams(clock=clock, books=self._books, marks=self._mark)
         self._executions: list[Execution] = []
         self._next_order_id = 1
-        self._timer: asyncio.TimerHandle | None = None
         self._expiries: dict[int, asyncio.TimerHandle] = {}
-        self._ticks = 0
         self.received: list[ReceivedOrder] = []
         self._quotes.add_listener(self._on_quote)
         self._quotes.add_session_listener(self._on_session)
@@ -165,37 +118,23 @@ class Desk:
             3: self._on_place_order,
             4: self._on_cancel_order,
             5: self._on_open_orders,
-            6: self._on_account_updates,
             7: self._on_executions,
             15: self._on_auto_open_orders,
             16: self._on_all_open_orders,
             58: self._on_global_cancel,
-            61: self._on_positions,
-            62: self._on_account_summary,
-            63: self._on_cancel_account_summary,
-            64: self._on_cancel_positions,
-            76: self._on_account_updates_multi,
-            77: self._on_cancel_account_updates_multi,
-            92: self._on_pnl,
-            93: self._on_cancel_pnl,
-            94: self._on_pnl_single,
-            95: self._on_cancel_pnl_single,
             99: self._on_completed_orders,
+            **self._streams.handlers(),
         }
 
     def attach(self, link: ClientLink) -> None:
-        self._sessions[id(link)] = _Session(link)
+        self._streams.attach(link)
 
     def detach(self, link: ClientLink) -> None:
         """Forget a connection's subscriptions; its orders keep working, as at IB."""
-        self._sessions.pop(id(link), None)
-        self._stop_timer_if_idle()
+        self._streams.detach(link)
 
     def close(self) -> None:
         """Stop the P&L timer and stop listening to the market (gateway shutdown)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         for handle in self._expiries.values():
             handle.cancel()
         self._expiries.clear()
@@ -204,7 +143,7 @@ class Desk:
             self._quotes.remove_listener(self._on_quote)
             self._quotes.remove_session_listener(self._on_session)
             self._quotes.close()
-        self._sessions.clear()
+        self._streams.close()
 
     def next_order_id(self) -> int:
         """nextValidId for a new connection: above every order id seen so far."""
@@ -349,7 +288,7 @@ class Desk:
 
     def _on_cancel_order(self, link: ClientLink, fields: list[str]) -> None:
         # 4, 1, orderId[, manualOrderCancelTime]
-        order_id = _int_field(fields, 2, "orderId")
+        order_id = int_field(fields, 2, "orderId")
         self._emit(self._exchange.cancel(link.client_id, order_id))
 
     def _on_global_cancel(self, link: ClientLink, fields: list[str]) -> None:
@@ -357,7 +296,7 @@ class Desk:
 
     def _on_auto_open_orders(self, link: ClientLink, fields: list[str]) -> None:
         # reqAutoOpenOrders binds orders typed into TWS; there are none in the simulator
-        _int_field(fields, 2, "autoBind")
+        int_field(fields, 2, "autoBind")
 
     def _on_open_orders(self, link: ClientLink, fields: list[str]) -> None:
         self._send_open_orders(link, self._exchange.open_orders(link.client_id))
@@ -372,7 +311,7 @@ class Desk:
 
     def _on_completed_orders(self, link: ClientLink, fields: list[str]) -> None:
         # 99, apiOnly: every order of the simulator is an API order
-        _int_field(fields, 1, "apiOnly")
+        int_field(fields, 1, "apiOnly")
         for snapshot in self._exchange.completed_orders():
             contract = self._instrument(snapshot.con_id).contract_fields()
             link.send(*completed_order_fields(snapshot, contract, link.server_version))
@@ -380,14 +319,14 @@ class Desk:
 
     def _on_executions(self, link: ClientLink, fields: list[str]) -> None:
         # 7, 3, reqId, clientId, acctCode, time, symbol, secType, exchange, side
-        req_id = _int_field(fields, 2, "reqId")
-        client_id = _int_field(fields, 3, "clientId")
-        account = _field(fields, 4, "acctCode")
-        since = _parse_filter_time(_field(fields, 5, "time"))
-        symbol = _field(fields, 6, "symbol").upper()
-        sec_type = _field(fields, 7, "secType").upper()
-        exchange = _field(fields, 8, "exchange").upper()
-        side = _field(fields, 9, "side").upper()
+        req_id = int_field(fields, 2, "reqId")
+        client_id = int_field(fields, 3, "clientId")
+        account = text_field(fields, 4, "acctCode")
+        since = _parse_filter_time(text_field(fields, 5, "time"))
+        symbol = text_field(fields, 6, "symbol").upper()
+        sec_type = text_field(fields, 7, "secType").upper()
+        exchange = text_field(fields, 8, "exchange").upper()
+        side = text_field(fields, 9, "side").upper()
         for execution in self._executions:
             instrument = self._instrument(execution.con_id)
             if (
@@ -409,9 +348,9 @@ class Desk:
     # --- order events -----------------------------------------------------------------------
 
     def _owner(self, client_id: int) -> ClientLink | None:
-        for session in reversed(self._sessions.values()):
-            if session.link.client_id == client_id:
-                return session.link
+        for link in reversed(self._streams.links()):
+            if link.client_id == client_id:
+                return link
         return None
 
     def _send_order(self, link: ClientLink, snapshot: OrderSnapshot) -> None:
@@ -465,7 +404,7 @@ class Desk:
             for execution in booked.charged:
                 link.send(*commission_report_fields(execution))
         for traded in booked.traded:
-            self._publish_position(request.account, traded)
+            self._streams.publish_position(request.account, traded)
             if traded.sec_type == "FOP" and traded.con_id not in self._expiries:
                 self._schedule_expiry(traded)
 
@@ -493,7 +432,7 @@ class Desk:
         settlement = self._mark(underlying)
         for account in self._books.codes:
             for changed in settle(self._books, account, option, underlying, settlement):
-                self._publish_position(account, changed)
+                self._streams.publish_position(account, changed)
 
     def _traded_con_ids(self, con_id: int) -> set[int]:
         """The contracts an order on ``con_id`` trades: a combo's legs, or the contract."""
@@ -511,168 +450,6 @@ class Desk:
             return (quote.bid + quote.ask) / 2  # options are marked at the midpoint
         return quote.last
 
-    def _publish_position(self, account: str, instrument: Instrument) -> None:
-        view = self._books.position(account, instrument.con_id, self._mark)
-        if view is None:
-            return
-        snapshot = self.account(account)
-        for session in self._sessions.values():
-            link = session.link
-            if session.positions:
-                link.send(*ac.position_fields(view))
-            if session.account_updates == account:
-                link.send(*ac.portfolio_fields(view))
-                self._send_account_values(link, snapshot)
-            for req_id, wanted in session.multi.items():
-                if wanted in (account, "All"):
-                    self._send_multi(link, req_id, snapshot)
-            for req_id, tags in session.summaries.items():
-                self._send_summary(link, req_id, tags, [snapshot])
-
-    def _send_account_values(self, link: ClientLink, snapshot: AccountSnapshot) -> None:
-        for key, value, currency in snapshot.values():
-            link.send(*ac.account_value_fields(key, value, currency, snapshot.account))
-        link.send(*ac.account_time_fields(self._clock.now()))
-
-    def _send_multi(self, link: ClientLink, req_id: int, snapshot: AccountSnapshot) -> None:
-        for key, value, currency in snapshot.values():
-            link.send(
-                *ac.account_update_multi_fields(req_id, snapshot.account, "", key, value, currency)
-            )
-
-    def _send_summary(
-        self, link: ClientLink, req_id: int, tags: list[str], snapshots: list[AccountSnapshot]
-    ) -> None:
-        for snapshot in snapshots:
-            for tag, value, currency in snapshot.summary(tags):
-                link.send(
-                    *ac.account_summary_fields(req_id, snapshot.account, tag, value, currency)
-                )
-
-    def _session(self, link: ClientLink) -> _Session:
-        session = self._sessions.get(id(link))
-        if session is None:
-            session = self._sessions[id(link)] = _Session(link)
-        return session
-
-    def _checked_account(self, link: ClientLink, req_id: int, account: str) -> str | None:
-        resolved = self._books.resolve(account)
-        if resolved is None:
-            link.send_error(
-                req_id, 321, f"Error validating request.-'account' : cause - unknown {account!r}"
-            )
-        return resolved
-
-    def _on_positions(self, link: ClientLink, fields: list[str]) -> None:
-        self._session(link).positions = True
-        for account in self._books.codes:
-            for view in self.positions(account):
-                link.send(*ac.position_fields(view))
-        link.send(62, 1)
-
-    def _on_cancel_positions(self, link: ClientLink, fields: list[str]) -> None:
-        self._session(link).positions = False
-
-    def _on_account_updates(self, link: ClientLink, fields: list[str]) -> None:
-        # 6, 2, subscribe, acctCode
-        subscribe = _int_field(fields, 2, "subscribe")
-        requested = _field(fields, 3, "acctCode")
-        session = self._session(link)
-        if not subscribe:
-            session.account_updates = None
-            self._stop_timer_if_idle()
-            return
-        account = self._checked_account(link, -1, requested)
-        if account is None:
-            link.send(54, 1, requested)
-            return
-        session.account_updates = account
-        snapshot = self.account(account)
-        self._send_account_values(link, snapshot)
-        for view in self.positions(account):
-            link.send(*ac.portfolio_fields(view))
-        link.send(54, 1, account)
-        self._start_timer()
-
-    def _on_account_updates_multi(self, link: ClientLink, fields: list[str]) -> None:
-        # 76, 1, reqId, account, modelCode, ledgerAndNLV
-        req_id = _int_field(fields, 2, "reqId")
-        requested = _field(fields, 3, "account")
-        accounts = (
-            list(self._books.codes)
-            if requested in ("", "All")
-            else [self._checked_account(link, req_id, requested)]
-        )
-        for account in accounts:
-            if account is not None:
-                self._send_multi(link, req_id, self.account(account))
-        self._session(link).multi[req_id] = requested or "All"
-        link.send(74, 1, req_id)
-        self._start_timer()
-
-    def _on_cancel_account_updates_multi(self, link: ClientLink, fields: list[str]) -> None:
-        self._session(link).multi.pop(_int_field(fields, 2, "reqId"), None)
-        self._stop_timer_if_idle()
-
-    def _on_account_summary(self, link: ClientLink, fields: list[str]) -> None:
-        # 62, 1, reqId, group, tags
-        req_id = _int_field(fields, 2, "reqId")
-        tags = [tag for tag in _field(fields, 4, "tags").split(",") if tag.strip()]
-        unknown = [
-            tag
-            for tag in tags
-            if tag.strip() not in SUMMARY_TAGS and not tag.strip().startswith("$LEDGER")
-        ]
-        if unknown:
-            log.info("account summary tags the simulator does not know: %s", unknown)
-        snapshots = [self.account(account) for account in self._books.codes]
-        self._send_summary(link, req_id, tags, snapshots)
-        self._session(link).summaries[req_id] = tags
-        link.send(64, 1, req_id)
-
-    def _on_cancel_account_summary(self, link: ClientLink, fields: list[str]) -> None:
-        self._session(link).summaries.pop(_int_field(fields, 2, "reqId"), None)
-
-    def _on_pnl(self, link: ClientLink, fields: list[str]) -> None:
-        # 92, reqId, account, modelCode
-        req_id = _int_field(fields, 1, "reqId")
-        account = self._checked_account(link, req_id, _field(fields, 2, "account"))
-        if account is None:
-            return
-        self._session(link).pnl[req_id] = account
-        self._send_pnl(link, req_id, account)
-        self._start_timer()
-
-    def _on_cancel_pnl(self, link: ClientLink, fields: list[str]) -> None:
-        self._session(link).pnl.pop(_int_field(fields, 1, "reqId"), None)
-        self._stop_timer_if_idle()
-
-    def _on_pnl_single(self, link: ClientLink, fields: list[str]) -> None:
-        # 94, reqId, account, modelCode, conId
-        req_id = _int_field(fields, 1, "reqId")
-        account = self._checked_account(link, req_id, _field(fields, 2, "account"))
-        con_id = _int_field(fields, 4, "conId")
-        if account is None:
-            return
-        self._session(link).pnl_single[req_id] = (account, con_id)
-        self._send_pnl_single(link, req_id, account, con_id)
-        self._start_timer()
-
-    def _on_cancel_pnl_single(self, link: ClientLink, fields: list[str]) -> None:
-        self._session(link).pnl_single.pop(_int_field(fields, 1, "reqId"), None)
-        self._stop_timer_if_idle()
-
-    def _send_pnl(self, link: ClientLink, req_id: int, account: str) -> None:
-        snapshot = self.account(account)
-        link.send(
-            *ac.pnl_fields(
-                req_id, snapshot.daily_pnl, snapshot.unrealized_pnl, snapshot.realized_pnl
-            )
-        )
-
-    def _send_pnl_single(self, link: ClientLink, req_id: int, account: str, con_id: int) -> None:
-        link.send(*ac.pnl_single_fields(req_id, self._books.position(account, con_id, self._mark)))
-
     # --- streams ----------------------------------------------------------------------------
 
     def _on_quote(self, con_id: int, quote: Quote) -> None:
@@ -682,34 +459,6 @@ class Desk:
 
     def _on_session(self, con_id: int, is_open: bool) -> None:
         self._emit(self._exchange.on_session(con_id, is_open))
-
-    def _start_timer(self) -> None:
-        if self._timer is None:
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(_PNL_INTERVAL, self._on_timer)
-
-    def _stop_timer_if_idle(self) -> None:
-        if self._timer is not None and not any(s.streams() for s in self._sessions.values()):
-            self._timer.cancel()
-            self._timer = None
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._ticks += 1
-        refresh_accounts = self._ticks % _ACCOUNT_REFRESH_TICKS == 0
-        for session in list(self._sessions.values()):
-            link = session.link
-            for req_id, account in session.pnl.items():
-                self._send_pnl(link, req_id, account)
-            for req_id, (account, con_id) in session.pnl_single.items():
-                self._send_pnl_single(link, req_id, account, con_id)
-            if refresh_accounts and session.account_updates is not None:
-                account = session.account_updates
-                for view in self.positions(account):
-                    link.send(*ac.portfolio_fields(view))
-                self._send_account_values(link, self.account(account))
-        if any(s.streams() for s in self._sessions.values()):
-            self._start_timer()
 
 
 def _legs(
