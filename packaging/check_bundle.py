@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ib_insync import IB
-
+from ibconsole.broker.ib_client import IB
 from ibconsole.platform_check import (
     EXIT_QT_CANNOT_START,
     GUI_LIBRARIES,

@@ -29,12 +29,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
-from eventkit import Event
-from ib_insync import CommissionReport, Fill, Order, Trade
-from ib_insync import OrderState as IbOrderState
-
 from ibconsole.broker.account import AccountService
 from ibconsole.broker.contracts import ContractService
+from ibconsole.broker.ib_client import CommissionReport, Event, Fill, Order, Trade
+from ibconsole.broker.ib_client import OrderState as IbOrderState
 from ibconsole.broker.mapping import (
     ACTIVE_STATUSES,
     decimal_or_none,

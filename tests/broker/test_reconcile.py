@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pytest
-from ib_insync import IB
 
+from ibconsole.broker.ib_client import IB
 from ibconsole.broker.orders import OrderRefused, Reconciliation
 from ibconsole.domain.health import BackoffPolicy, HealthSettings, HealthSnapshot, HealthState
 from ibconsole.domain.orders import OrderIntent

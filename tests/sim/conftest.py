@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import pytest
-from ib_insync import IB, Contract, Future, Trade
 
+from ibconsole.broker.ib_client import IB, Contract, Future, Trade
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.instruments import Instrument
 

@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from ib_insync import IB, PnL, PnLSingle
-from ib_insync.decoder import Decoder
 
+from ibconsole.broker.ib_client import IB, Decoder, PnL, PnLSingle
 from ibconsole.sim import account_codec as ac
 from ibconsole.sim.accounts import Accounts
 from ibconsole.sim.clock import SimClock
