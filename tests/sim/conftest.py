@@ -19,6 +19,7 @@ import pytest
 from ibconsole.broker.ib_client import IB, Contract, Future, Trade
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.instruments import Instrument
+from tests.sim.ibapi_peer import IbapiPeer
 
 CONNECT_TIMEOUT = 3.0
 REPLY_TIMEOUT = 3.0
@@ -60,6 +61,23 @@ async def connect() -> AsyncIterator[ClientFactory]:
     for ib in clients:
         if ib.isConnected():
             ib.disconnect()
+
+
+@pytest.fixture
+async def ibapi_connect() -> AsyncIterator[Callable[[PaperGateway], Awaitable[IbapiPeer]]]:
+    """``peer = await ibapi_connect(gateway)``: IB's own ``ibapi`` client connected to the
+    gateway with a unique clientId, every callback recorded; disconnected after the test."""
+    peers: list[IbapiPeer] = []
+
+    async def connect_peer(gateway: PaperGateway) -> IbapiPeer:
+        peer = IbapiPeer()
+        peers.append(peer)
+        await peer.connect(gateway.port)
+        return peer
+
+    yield connect_peer
+    for peer in peers:
+        peer.disconnect()
 
 
 @pytest.fixture
