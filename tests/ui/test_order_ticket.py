@@ -120,8 +120,9 @@ async def test_the_margin_estimate_follows_the_order_and_sends_nothing(
     margin = child(ticket, QLabel, "ticketMargin")
     _limit_order(ticket, "2", _bid(ui_context, ticket) - 4 * _contract(ticket).min_tick)
 
+    # two what-if requests, answered one after the other
     await wait_for(lambda: "Buy: init +" in margin.text(), what="IB's what-if for a buy")
-    assert "Sell: init +" in margin.text()
+    await wait_for(lambda: "Sell: init +" in margin.text(), what="IB's what-if for a sell")
     assert "USD" in margin.text()
     # what-if orders are answered without reaching the exchange, and are not journalled
     assert gateway.orders == []
