@@ -92,8 +92,11 @@ class IbapiPeer:
             await self._started.wait()
 
     def disconnect(self) -> None:
-        if self.client.isConnected():
-            self.client.disconnect()
+        # EClient.disconnect resets the client, its server version too, while the message loop
+        # may still be decoding what the socket delivered (a TypeError on that thread). Closing
+        # the socket alone ends the loop once it has drained, and the loop resets the client.
+        if self.client.conn is not None:
+            self.client.conn.disconnect()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
             self._thread = None
