@@ -12,9 +12,8 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from ib_insync import IB, Contract, Ticker
-
 from bench.peer import Instrument
+from ibconsole.broker.ib_client import IB, Contract, Ticker
 
 
 async def subscribe(ib: IB, port: int, instruments: Sequence[Instrument]) -> list[Ticker]:

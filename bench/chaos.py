@@ -44,8 +44,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ib_insync import IB
-
 from bench.stress_rig import (
     CLIENT_ID,
     HOST,
@@ -57,6 +55,7 @@ from bench.stress_rig import (
     sim_bar_streams,
     until,
 )
+from ibconsole.broker.ib_client import IB
 from ibconsole.broker.order_values import ConfirmationNeeded, OrderRefused, OrderRow
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.orders import OrderIntent, OrderValidationError, build_intent

@@ -26,12 +26,11 @@ from typing import Any, TypeVar
 os.environ.setdefault("QT_API", "pyside6")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from ib_insync import Ticker
-
 from bench.bare_client import arguments, parse_instruments
 from bench.cli import isolate
 from bench.peer import AS_OF, Instrument
 from ibconsole.app import Console, build_console
+from ibconsole.broker.ib_client import Ticker
 from ibconsole.domain.contracts import ListedContract
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("PySide6-Essentials", "qasync", "ib_insync", "pyqtgraph", "numpy")
+PACKAGES = ("PySide6-Essentials", "qasync", "ib_async", "ib_insync", "pyqtgraph", "numpy")
 _ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eventkit import Event
 from PySide6.QtCore import QObject
 
 from bench import cli
@@ -27,6 +26,7 @@ from bench.console_rig import close_console, open_console, run_qasync, watch
 from bench.peer import INSTRUMENTS, Peer, in_executor, wait_for_peer
 from bench.process_meter import rss_bytes
 from ibconsole.app import Console
+from ibconsole.broker.ib_client import Event
 
 
 @dataclass(frozen=True, slots=True)

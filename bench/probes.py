@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 
-from ib_insync import Ticker
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QWidget
 
 from bench.peer import TickKey
+from ibconsole.broker.ib_client import Ticker
 from ibconsole.domain.quotes import Quote
 from ibconsole.ui.bridge import BrokerBridge
 

@@ -16,11 +16,11 @@ from collections.abc import Iterable, Sequence
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from ib_insync import IB, Ticker, util
 from PySide6.QtWidgets import QApplication, QTableWidget, QTableWidgetItem
 
 from bench.bare_client import arguments, parse_instruments, subscribe
 from bench.peer import Instrument
+from ibconsole.broker.ib_client import IB, Ticker, util
 
 _FIELDS = ("bidSize", "bid", "ask", "askSize", "last", "lastSize", "close")
 

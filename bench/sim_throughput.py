@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from typing import Any
 
-from ib_insync import IB
-
 from bench import cli
 from bench.peer import AS_OF
 from bench.summary import summarize
+from ibconsole.broker.ib_client import IB
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.instruments import Instrument
 from ibconsole.sim.wire import encode_fields

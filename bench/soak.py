@@ -38,11 +38,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from eventkit import Event
-
 from bench.process_meter import rss_bytes
 from bench.stress_rig import AS_OF, CrashWatch, build_broker, log_to_stderr, until
 from ibconsole.broker.broker import Broker
+from ibconsole.broker.ib_client import Event
 from ibconsole.broker.order_values import ConfirmationNeeded, OrderRefused
 from ibconsole.domain.clock import OffsetClock
 from ibconsole.domain.contracts import ListedContract

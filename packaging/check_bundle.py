@@ -3,9 +3,10 @@
 ``python packaging/check_bundle.py [dist/ibconsole]`` (``make package-check``) runs the bundled
 console in demo mode off screen in a throwaway home folder and requires a screenshot, measures
 its start-up (time to the first painted main window, from Qt's paint log), starts the bundled
-simulator and trades a handshake with it through ib_insync, and on Linux checks that every
-library the bundle lacks is one ``ibconsole.platform_check`` names, that the platform check
-speaks before Qt aborts, and that install.sh installs and uninstalls. Exits 1 on any failure.
+simulator and trades a handshake with it through the IB client library (ib_async), and on Linux
+checks that every library the bundle lacks is one ``ibconsole.platform_check`` names, that the
+platform check speaks before Qt aborts, and that install.sh installs and uninstalls. Exits 1 on
+any failure.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ib_insync import IB
-
+from ibconsole.broker.ib_client import IB, LIBRARY
 from ibconsole.platform_check import (
     EXIT_QT_CANNOT_START,
     GUI_LIBRARIES,
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"screenshot (connected and populated) after "
                 f"{statistics.median(start.screenshot for start in starts):.2f} s"
             )
-            print(f"simulator: ib_insync session with {check_simulator(bundle, env)}")
+            print(f"simulator: {LIBRARY} session with {check_simulator(bundle, env)}")
             if linux and shutil.which("ldd"):
                 count, absent = check_linked_libraries(bundle)
                 lacking = f"; this system lacks {', '.join(sorted(absent))}" if absent else ""

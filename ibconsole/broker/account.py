@@ -15,10 +15,8 @@ from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 
-from eventkit import Event
-from ib_insync import PnL, PnLSingle, PortfolioItem
-from ib_insync import Position as IbPosition
-
+from ibconsole.broker.ib_client import Event, PnL, PnLSingle, PortfolioItem
+from ibconsole.broker.ib_client import Position as IbPosition
 from ibconsole.broker.mapping import decimal_or_none, position
 from ibconsole.broker.session import Session, SyncInfo
 from ibconsole.domain.account import AccountSnapshot, PortfolioRow

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from ib_insync import IB, ContractDetails, Future
-
+from ibconsole.broker.ib_client import IB, ContractDetails, Future
 from ibconsole.broker.mapping import listed_contract
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.contracts import ListedContract

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from eventkit import Event
-
+from ibconsole.broker.ib_client import Event
 from ibconsole.broker.launcher import GatewayLauncher
 from ibconsole.config import ConnectionProfile
 from ibconsole.credentials import CredentialError, CredentialStore

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from enum import StrEnum
 
-from ib_insync import IB, Contract
+from ibconsole.broker.ib_client import IB, Contract
 
 # TWS refuses a second API session with a clientId that is still in use, then closes the socket.
 CLIENT_ID_IN_USE = 326

@@ -26,8 +26,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
-from eventkit import Event
-
+from ibconsole.broker.ib_client import Event
 from ibconsole.credentials import Login
 from ibconsole.domain.health import Backoff, BackoffPolicy
 

@@ -10,10 +10,16 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from ib_insync import Contract, ContractDetails, Future, Order, Ticker, Trade
-from ib_insync import Position as IbPosition
-from ib_insync.util import UNSET_DOUBLE
-
+from ibconsole.broker.ib_client import (
+    UNSET_DOUBLE,
+    Contract,
+    ContractDetails,
+    Future,
+    Order,
+    Ticker,
+    Trade,
+)
+from ibconsole.broker.ib_client import Position as IbPosition
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.orders import (
     OrderIntent,
@@ -49,11 +55,15 @@ def order_prices(
     return limit, stop
 
 
-def decimal_or_none(value: float | None, tick: Decimal | None = None) -> Decimal | None:
-    """IB's float to Decimal, on the tick grid when one is given; NaN and IB's unset marker to None."""
+def decimal_or_none(value: float | Decimal | None, tick: Decimal | None = None) -> Decimal | None:
+    """IB's float to Decimal, on the tick grid when one is given; NaN and IB's unset marker to None.
+
+    ib_async types an order's prices as ``float | Decimal`` (a Decimal set by hand is sent as it
+    is); what arrives from IB is always a float.
+    """
     if value is None or math.isnan(value) or value == UNSET_DOUBLE or math.isinf(value):
         return None
-    number = Decimal(repr(value))
+    number = value if isinstance(value, Decimal) else Decimal(repr(value))
     return snap_to_tick(number, tick, SnapDirection.NEAREST) if tick else number
 
 

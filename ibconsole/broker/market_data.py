@@ -22,9 +22,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-from eventkit import Event
-from ib_insync import BarData, BarDataList, Contract, Ticker
-
+from ibconsole.broker.ib_client import BarData, BarDataList, Contract, Event, Ticker
 from ibconsole.broker.mapping import ib_contract, quote
 from ibconsole.broker.session import Session, SyncInfo
 from ibconsole.domain.bars import DEFAULT_DURATIONS, Bar, BarGap, bar_length

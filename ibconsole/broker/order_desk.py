@@ -17,11 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
-from ib_insync import Order, Trade
-from ib_insync import OrderState as IbOrderState
-
 from ibconsole.broker.account import AccountService
 from ibconsole.broker.contracts import ContractService
+from ibconsole.broker.ib_client import Order, Trade
+from ibconsole.broker.ib_client import OrderState as IbOrderState
 from ibconsole.broker.mapping import ACTIVE_STATUSES, decimal_or_none, ib_contract, ib_order
 from ibconsole.broker.market_data import MarketDataService
 from ibconsole.broker.order_tracker import LIVE_STATUSES, OrderTracker, Terms, acknowledged

@@ -13,9 +13,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from eventkit import Event
-from ib_insync import IB, CommissionReport, Fill, Trade
-
+from ibconsole.broker.ib_client import IB, CommissionReport, Event, Fill, Trade
 from ibconsole.broker.mapping import (
     ACTIVE_STATUSES,
     decimal_or_none,
@@ -39,7 +37,12 @@ log = logging.getLogger(__name__)
 _REJECT_CODES = frozenset(
     {103, 104, 105, 106, 107, 109, 110, 111, 113, 116, 135, 200, 201, 203, 321, 322}
 )
-# ib_insync prefixes the text of an error it logs on a trade: "Error 201, reqId 7: ...".
+# ib_async's mark on an order IB answered with a code it takes for a warning (105, 110 on a
+# change, 321, 329, 399, 404, ...), where ib_insync cancels the order for all but the codes below.
+_VALIDATION_ERROR = "ValidationError"
+# What both libraries take for warnings: an order held until the open, shares to locate, ...
+_WARNING_CODES = frozenset({165, 202, 399, 404, 434, 492, 10167, *range(2100, 2200)})
+# The client prefixes the text of an error it logs on a trade: "Error 201, reqId 7: ...".
 _LOG_PREFIX = re.compile(r"^(?:Error|Warning) -?\d+, reqId -?\d+: ")
 # IB's answer to a cancel of an order it does not have.
 _CANCEL_NOT_FOUND = 10147
@@ -165,6 +168,9 @@ class OrderTracker:
     def record_status(self, journalled: JournalOrder, trade: Trade) -> None:
         status = trade.orderStatus
         entry = trade.log[-1] if trade.log else None
+        if status.status == _VALIDATION_ERROR:
+            self._on_validation_error(journalled, trade)
+            return
         if status.status == "Cancelled" and entry is not None and entry.errorCode:
             # ib_insync marks an order Cancelled on any error about it; the code tells whether
             # IB ended the order or only refused a request about it.
@@ -244,6 +250,26 @@ class OrderTracker:
         if journalled is not None:
             self.record_status(journalled, trade)
         self.order_changed.emit(self.row(trade))
+
+    def _on_validation_error(self, journalled: JournalOrder, trade: Trade) -> None:
+        """ib_async's answer to an error IB sent about the order with a code it takes for a
+        warning: the order stays open, marked "ValidationError" (ib_insync cancels it).
+
+        That mark is no status of IB's: the order keeps the status IB gave it last, and the
+        code decides the rest as with ib_insync: a rejected change is undone, a rejected order
+        ends, and a mere warning (the order held until the open, ...) changes nothing.
+        """
+        entry = trade.log[-1]
+        trade.orderStatus.status = next(
+            (e.status for e in reversed(trade.log) if e.status != _VALIDATION_ERROR), ""
+        )
+        if entry.errorCode in _WARNING_CODES:
+            log.info("order %s: %s", journalled.key, _LOG_PREFIX.sub("", entry.message))
+            return
+        self._on_order_error(journalled, trade, entry.errorCode, _LOG_PREFIX.sub("", entry.message))
+        ended = self._journal.order(journalled.key)
+        if ended is not None and ended.state is OrderState.REJECTED:
+            trade.orderStatus.status = BrokerStatus.CANCELLED.value
 
     def _end_unconfirmed_change(self, journalled: JournalOrder, trade: Trade) -> None:
         """An order that ends before IB confirmed a change to it ends on the terms IB had: the

@@ -27,10 +27,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from eventkit import Event
-
 from ibconsole.broker.account import AccountService
 from ibconsole.broker.contracts import ContractService
+from ibconsole.broker.ib_client import Event
 from ibconsole.broker.market_data import MarketDataService
 from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import OrderTracker

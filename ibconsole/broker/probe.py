@@ -13,9 +13,8 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ib_insync import IB
-
 from ibconsole.broker.handshake import HandshakeError, HandshakeFailure, open_api
+from ibconsole.broker.ib_client import IB
 from ibconsole.domain.trading_mode import ModeVerdict, decide_mode, is_loopback, port_preset
 
 log = logging.getLogger(__name__)

@@ -8,10 +8,8 @@ import logging
 from datetime import datetime
 from decimal import Decimal
 
-from eventkit import Event
-from ib_insync import Trade
-
 from ibconsole.broker.contracts import ContractService
+from ibconsole.broker.ib_client import Event, Trade
 from ibconsole.broker.mapping import ACTIVE_STATUSES, order_prices
 from ibconsole.broker.order_tracker import OrderTracker
 from ibconsole.broker.order_values import Reconciliation

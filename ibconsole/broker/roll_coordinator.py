@@ -11,10 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from eventkit import Event
-from ib_insync import Trade
-
 from ibconsole.broker.account import AccountService
+from ibconsole.broker.ib_client import Event, Trade
 from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import LIVE_STATUSES, OrderTracker
 from ibconsole.broker.order_values import OrderRefused, RollFailure

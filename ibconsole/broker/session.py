@@ -31,10 +31,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from eventkit import Event
-from ib_insync import IB, Contract, RequestError
-
 from ibconsole.broker.handshake import HandshakeError, open_api
+from ibconsole.broker.ib_client import IB, Contract, Event, RequestError
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.health import (
     Alert,

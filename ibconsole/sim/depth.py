@@ -186,36 +186,39 @@ class _Feed:
     def on_change(
         self, operation: int, side: int, position: int, price: int, size: int, maker: int
     ) -> None:
-        """Pass one change of the book to every subscriber as the changes of its own window
-        of ``rows`` rows: a row pushed out of the window is deleted before the insert that
-        pushes it, and a row pulled into it by a delete is inserted after."""
+        """Pass one change of the book to every subscriber as changes of its own window of
+        ``rows`` rows that never move a row: the rows a change shifts are updated in place, and
+        rows are inserted and deleted only at the end of the window.
+
+        Clients read a mid-book insert or delete differently (ib_insync shifts the rows below,
+        ib_async overwrites or drops the one position), and IB's depth of a market-by-price book
+        changes the price of a position in place; a book sent this way reads the same to all."""
         if self.muted:
             return
         levels = self.book.side(side)
+        grown = {INSERT: 1, UPDATE: 0, DELETE: -1}[operation]
         for subscription in self.subscriptions:
             rows = subscription.rows
             if position >= rows:
                 continue
-            if operation == INSERT:
-                if len(levels) > rows:  # the window was full: its last row falls out
-                    subscription.send(
-                        DELETE, side, rows - 1, levels.prices[rows], 0, levels.makers[rows]
-                    )
-                subscription.send(INSERT, side, position, price, size, maker)
-            elif operation == UPDATE:
-                subscription.send(UPDATE, side, position, price, size, maker)
-            else:
-                subscription.send(DELETE, side, position, price, 0, maker)
-                if len(levels) >= rows:
-                    last = rows - 1
-                    subscription.send(
-                        INSERT,
-                        side,
-                        last,
-                        levels.prices[last],
-                        levels.sizes[last],
-                        levels.makers[last],
-                    )
+            before = min(len(levels) - grown, rows)
+            after = min(len(levels), rows)
+            last = position + 1 if operation == UPDATE else min(before, after)
+            for row in range(position, last):
+                subscription.send(
+                    UPDATE, side, row, levels.prices[row], levels.sizes[row], levels.makers[row]
+                )
+            if after > before:
+                subscription.send(
+                    INSERT,
+                    side,
+                    before,
+                    levels.prices[before],
+                    levels.sizes[before],
+                    levels.makers[before],
+                )
+            elif after < before:
+                subscription.send(DELETE, side, after, price, 0, maker)
 
 
 def _makers(instrument: Instrument) -> tuple[str, ...]:

@@ -151,9 +151,9 @@ class Desk:
 
     # --- controls and views for tests and faults ----------------------------------------------
 
-    def reject_next(self, reason: str) -> None:
-        """Reject the next order placed or modified with error 201 and ``reason``."""
-        self._exchange.reject_next(reason)
+    def reject_next(self, reason: str, code: int = 201) -> None:
+        """Reject the next order placed or modified with error ``code`` and ``reason``."""
+        self._exchange.reject_next(reason, code)
 
     def set_partial_fills(self, parts: int, *, stall: bool = False) -> None:
         """Split the next order that fills into ``parts`` executions (see the exchange)."""

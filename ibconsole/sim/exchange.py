@@ -118,8 +118,11 @@ class OrderError:
 OrderEvent = OrderAccepted | OrderChanged | OrderFilled | OrderCancelled | OrderError
 
 
-def reject(client_id: int, order_id: int, reason: str) -> OrderError:
-    """Error 201 with IB's wording and an advancedOrderRejectJson naming the reason."""
+def reject(client_id: int, order_id: int, reason: str, code: int = 201) -> OrderError:
+    """Error 201 with IB's wording and an advancedOrderRejectJson naming the reason; another code
+    (321 when TWS refuses an order on its own, say in read-only mode) with ``reason`` as its text."""
+    if code != 201:
+        return OrderError(client_id, order_id, code, reason)
     advanced = json.dumps({"errorCode": 201, "rejectReason": reason}, separators=(",", ":"))
     return OrderError(client_id, order_id, 201, f"Order rejected - reason:{reason}", advanced)
 
@@ -180,16 +183,16 @@ class Exchange:
         self._exec_prefix = exec_prefix
         self._orders: dict[OrderKey, _Order] = {}
         self._by_con_id: dict[int, list[_Order]] = {}
-        self._reject_next: list[str] = []
+        self._reject_next: list[tuple[str, int]] = []
         self._partial: _PartialFills | None = None
 
     # --- controls -------------------------------------------------------------------------
 
-    def reject_next(self, reason: str) -> None:
-        """Reject the next order placed or modified with error 201 and ``reason``."""
+    def reject_next(self, reason: str, code: int = 201) -> None:
+        """Reject the next order placed or modified with error ``code`` and ``reason``."""
         if not reason:
             raise ValueError("a reject needs a reason to report")
-        self._reject_next.append(reason)
+        self._reject_next.append((reason, code))
 
     def set_partial_fills(self, parts: int, *, stall: bool = False) -> None:
         """Split the next order that fills into ``parts`` executions: the first when it
@@ -271,7 +274,7 @@ class Exchange:
         key = (client_id, request.order_id)
         existing = self._orders.get(key)
         if self._reject_next:
-            return [reject(client_id, request.order_id, self._reject_next.pop(0))]
+            return [reject(client_id, request.order_id, *self._reject_next.pop(0))]
         if existing is not None:
             return self._modify(existing, request, instrument)
         problem = self.validate(request, instrument)

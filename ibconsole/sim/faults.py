@@ -42,7 +42,7 @@ class _Stream(Protocol):
 
 
 class _Orders(Protocol):
-    def reject_next(self, reason: str) -> None: ...
+    def reject_next(self, reason: str, code: int = ...) -> None: ...
 
 
 class _DepthBursts(Protocol):
@@ -174,9 +174,10 @@ class Faults:
         instrument's book, or on every book), as in a fast market."""
         self._depth.burst(rate, seconds, con_id)
 
-    def reject_next_order(self, reason: str = "Simulated reject") -> None:
-        """The next order placed gets error 201 with ``reason``."""
-        self._orders.reject_next(reason)
+    def reject_next_order(self, reason: str = "Simulated reject", code: int = 201) -> None:
+        """The next order placed (or changed) gets error ``code``, IB's order reject 201 unless
+        told otherwise, with ``reason``."""
+        self._orders.reject_next(reason, code)
 
     # ---- plumbing ---------------------------------------------------------------------------
 

@@ -139,8 +139,8 @@ class _BarsItem(pg.GraphicsObject):
             return QRectF()
         low, high = self._y_span(rows)
         half = self._width / 2
-        left = float(rows[:, _X].min()) - half
-        right = float(rows[:, _X].max()) + half
+        left = float(np.min(rows[:, _X])) - half
+        right = float(np.max(rows[:, _X])) + half
         return QRectF(left, low, right - left, max(high - low, 1e-9))
 
     def dataBounds(
@@ -158,7 +158,7 @@ class _BarsItem(pg.GraphicsObject):
             return None
         if ax == 0:
             half = self._width / 2
-            return float(rows[:, _X].min()) - half, float(rows[:, _X].max()) + half
+            return float(np.min(rows[:, _X])) - half, float(np.max(rows[:, _X])) + half
         return self._y_span(rows)
 
 
@@ -185,7 +185,7 @@ class CandleItem(_BarsItem):
                     painter.drawLine(QPointF(x - half, close), QPointF(x + half, close))
 
     def _y_span(self, rows: _Rows) -> tuple[float, float]:
-        return float(rows[:, _LOW].min()), float(rows[:, _HIGH].max())
+        return float(np.min(rows[:, _LOW])), float(np.max(rows[:, _HIGH]))
 
 
 class VolumeItem(_BarsItem):
@@ -202,7 +202,7 @@ class VolumeItem(_BarsItem):
                 painter.drawRect(QRectF(x - half, 0.0, self._width, volume))
 
     def _y_span(self, rows: _Rows) -> tuple[float, float]:
-        return 0.0, max(float(rows[:, _VOLUME].max()), 1.0)
+        return 0.0, max(float(np.max(rows[:, _VOLUME])), 1.0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import pytest
-from eventkit import Event
 
 from ibconsole.broker.broker import Broker
+from ibconsole.broker.ib_client import Event
 from ibconsole.broker.order_values import OrderRow, Reconciliation, RollFailure
 from ibconsole.broker.session import Endpoint
 from ibconsole.domain.clock import Clock, OffsetClock

@@ -8,10 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from eventkit import Event
-from ib_insync import IB, Future, MarketOrder
 
 from ibconsole.broker.broker import Broker
+from ibconsole.broker.ib_client import IB, Event, Future, MarketOrder
 from ibconsole.domain.account import SUMMARY_TAGS, AccountSnapshot, PortfolioRow
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.orders import Position

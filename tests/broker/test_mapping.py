@@ -9,10 +9,17 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from ib_insync import ContractDetails, Future, Order, OrderStatus, Ticker, Trade
-from ib_insync import Position as IbPosition
-from ib_insync.util import UNSET_DOUBLE
 
+from ibconsole.broker.ib_client import (
+    UNSET_DOUBLE,
+    ContractDetails,
+    Future,
+    Order,
+    OrderStatus,
+    Ticker,
+    Trade,
+)
+from ibconsole.broker.ib_client import Position as IbPosition
 from ibconsole.broker.mapping import (
     decimal_or_none,
     ib_contract,
@@ -58,6 +65,13 @@ def test_prices_become_exact_decimals_on_the_tick_grid() -> None:
     assert decimal_or_none(0.1) == Decimal("0.1")
     assert decimal_or_none(5953.7500000001, Decimal("0.25")) == Decimal("5953.75")
     assert decimal_or_none(-1.5) == Decimal("-1.5")
+
+
+def test_a_decimal_price_set_on_an_order_stays_exact() -> None:
+    # ib_async types an order's prices float | Decimal; a Decimal must not go through repr()
+    assert decimal_or_none(Decimal("5953.75")) == Decimal("5953.75")
+    assert decimal_or_none(Decimal("5953.70"), Decimal("0.25")) == Decimal("5953.75")
+    assert decimal_or_none(Decimal("NaN")) is None
 
 
 @pytest.mark.parametrize("clock_time", ["09:15", "0915", "14:15:00"])
@@ -108,6 +122,15 @@ def test_a_listed_month_goes_back_to_ib_as_it_came() -> None:
     assert contract.exchange == "CME"
 
 
+def _ticker(**fields: float) -> Ticker:
+    """A ticker of conId 7 filled as the client fills one: created empty, then ticks set its fields
+    (ib_async's Ticker resets every quote field to NaN when it is constructed)."""
+    ticker = Ticker(contract=Future(conId=7))
+    for name, value in fields.items():
+        setattr(ticker, name, value)
+    return ticker
+
+
 @pytest.mark.parametrize(
     ("ib_type", "data_type"),
     [
@@ -118,9 +141,7 @@ def test_a_listed_month_goes_back_to_ib_as_it_came() -> None:
     ],
 )
 def test_a_quote_carries_its_market_data_type(ib_type: int, data_type: MarketDataType) -> None:
-    ticker = Ticker(
-        contract=Future(conId=7), bid=10.25, ask=10.5, last=10.25, marketDataType=ib_type
-    )
+    ticker = _ticker(bid=10.25, ask=10.5, last=10.25, marketDataType=ib_type)
 
     snapshot = quote(ticker, Decimal("0.25"), RECEIVED)
 
@@ -133,7 +154,7 @@ def test_a_quote_carries_its_market_data_type(ib_type: int, data_type: MarketDat
 
 
 def test_a_quote_side_ib_has_not_sent_is_none() -> None:
-    snapshot = quote(Ticker(contract=Future(conId=7), bid=10.25), Decimal("0.25"), RECEIVED)
+    snapshot = quote(_ticker(bid=10.25), Decimal("0.25"), RECEIVED)
 
     assert snapshot.ask is None
     assert snapshot.last is None

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from eventkit import Event
 
 from ibconsole.broker.broker import Broker
+from ibconsole.broker.ib_client import Event
 from ibconsole.broker.market_data import BarKey
 from ibconsole.domain.bars import Bar, BarGap
 from ibconsole.domain.clock import ManualClock

@@ -380,21 +380,29 @@ async def test_modify_is_checked_like_a_new_order(rig: Rig, wait_for: WaitFor) -
 
 
 @pytest.mark.expect_log_warnings
-async def test_rejected_modification_leaves_the_order_working(rig: Rig, wait_for: WaitFor) -> None:
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        (201, "Modification not allowed"),
+        # ib_async keeps an order IB answered with 105 or 321 (ib_insync cancels it)
+        (105, "Order being modified does not match original order."),
+        (321, "Error validating request.-'bN' : cause - Modification not allowed"),
+    ],
+)
+async def test_rejected_modification_leaves_the_order_working(
+    rig: Rig, wait_for: WaitFor, code: int, reason: str
+) -> None:
     price = rig.bid(-8)
     intent = rig.intent(order_type="LMT", limit_price=price)
     rig.broker.orders.submit(intent)
     await wait_for(lambda: rig.state(intent.key) is OrderState.WORKING)
     order_id = rig.row(intent.key).order_id
-    rig.gw.faults.reject_next_order("Modification not allowed")
+    rig.gw.faults.reject_next_order(reason, code)
 
     rig.broker.orders.modify(order_id, quantity=Decimal(2), limit_price=rig.bid(-6))
 
     await wait_for(
-        lambda: (
-            rig.row(intent.key).status == "Submitted"
-            and "Modification not allowed" in rig.row(intent.key).message
-        ),
+        lambda: rig.row(intent.key).status == "Submitted" and reason in rig.row(intent.key).message,
         what="the order back as it was",
     )
     assert rig.sim_status(intent.key) == "Submitted"
@@ -464,8 +472,19 @@ async def test_an_order_that_fills_before_ib_confirms_its_change_keeps_the_terms
 
 
 @pytest.mark.expect_log_warnings
-async def test_reject_is_journalled_with_the_reason_and_nothing_works(rig: Rig) -> None:
-    rig.gw.faults.reject_next_order("Insufficient margin")
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (201, "Order rejected - reason:Insufficient margin"),
+        # TWS refuses an order itself with 321 (its API in read-only mode, say): ib_async keeps
+        # such an order as "ValidationError" where ib_insync cancels it; rejected either way
+        (321, "Error validating request.-'bN' : cause - Insufficient margin"),
+    ],
+)
+async def test_reject_is_journalled_with_the_reason_and_nothing_works(
+    rig: Rig, code: int, message: str
+) -> None:
+    rig.gw.faults.reject_next_order(message.partition("reason:")[2] or message, code)
     intent = rig.intent()
 
     rig.broker.orders.submit(intent)
@@ -474,9 +493,9 @@ async def test_reject_is_journalled_with_the_reason_and_nothing_works(rig: Rig) 
     order = rig.journal.order(intent.key)
     assert order is not None
     assert order.lifecycle.rejection is not None
-    assert "201" in order.lifecycle.rejection
+    assert str(code) in order.lifecycle.rejection
     assert "Insufficient margin" in order.lifecycle.rejection
-    assert rig.row(intent.key).message == "Order rejected - reason:Insufficient margin"
+    assert rig.row(intent.key).message == message
     assert not rig.row(intent.key).working
     assert rig.sent(intent.key) == 1
     assert rig.broker.orders.working_orders() == ()

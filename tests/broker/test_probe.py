@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from ib_insync import IB
 
 from ibconsole.broker.broker import Broker
 from ibconsole.broker.handshake import HandshakeError, HandshakeFailure, open_api
+from ibconsole.broker.ib_client import IB
 from ibconsole.broker.probe import Diagnosis, probe
 from ibconsole.domain.health import HealthState
 from ibconsole.domain.trading_mode import AccountMode

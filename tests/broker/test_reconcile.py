@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from ib_insync import IB
 
 from ibconsole.broker.broker import Broker
+from ibconsole.broker.ib_client import IB
 from ibconsole.broker.order_values import OrderRefused, Reconciliation
 from ibconsole.domain.health import BackoffPolicy, HealthSettings, HealthSnapshot, HealthState
 from ibconsole.domain.orders import OrderIntent

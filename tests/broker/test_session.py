@@ -11,10 +11,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from eventkit import Event
-from ib_insync import IB, Client
 
 from ibconsole.broker.broker import Broker
+from ibconsole.broker.ib_client import IB, Client, Event
 from ibconsole.broker.session import SyncInfo
 from ibconsole.domain.health import (
     BackoffPolicy,

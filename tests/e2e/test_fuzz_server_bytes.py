@@ -29,9 +29,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from ib_insync import IB, Future, MarketOrder
 
 from ibconsole.broker.broker import Broker
+from ibconsole.broker.ib_client import IB, Future, MarketOrder
 from ibconsole.broker.session import Endpoint
 from ibconsole.domain.clock import OffsetClock
 from ibconsole.domain.health import BackoffPolicy, BreakerPolicy, HealthSettings, HealthState

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ib_insync import IB, Future, LimitOrder, StopLimitOrder
 
+from ibconsole.broker.ib_client import IB, Future, LimitOrder, StopLimitOrder
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.connection import Connection
 

@@ -1,5 +1,5 @@
 """A whole demo session logged at DEBUG, as the trader runs it: no account code in the log file
-or on stderr, from any logger (ib_insync logs every raw frame, each carrying the account)."""
+or on stderr, from any logger (the IB client library logs every raw frame, each carrying the account)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ibconsole.app import DEMO_ACCOUNT
+from ibconsole.broker.ib_client import LIBRARY
 from ibconsole.domain.trading_mode import mask_account
 from ibconsole.log_masking import ACCOUNT_CODE
 
@@ -53,7 +54,7 @@ def test_a_demo_session_at_debug_logs_no_account_code(tmp_path: Path) -> None:
     log_file = home / "state" / "ibconsole" / "log" / "ibconsole.log"
     text = log_file.read_text(encoding="utf-8")
     # The session did log its frames and its account, masked.
-    assert " ib_insync.client: <<< " in text
+    assert f" {LIBRARY}.client: <<< " in text
     assert mask_account(DEMO_ACCOUNT) in text
     for where, logged in (("the log file", text), ("stderr", result.stderr)):
         assert DEMO_ACCOUNT not in logged, where

@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def test_sigkill_loses_nothing_acknowledged(tmp_path: Path, seed: int) -> None:
     acked = [line.split() for line in lines if line.endswith("\n")]
     assert len(acked) >= kill_after
 
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     with Journal(path, ManualClock(datetime(2025, 1, 2, tzinfo=UTC))) as journal:
         for step, key in acked:

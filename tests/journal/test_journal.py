@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from contextlib import closing
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -37,7 +38,7 @@ D = Decimal
 
 
 def _event_count(path: Path) -> int:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         count: int = conn.execute("SELECT count(*) FROM events").fetchone()[0]
     return count
 
@@ -637,7 +638,7 @@ def test_projection_equals_replay_of_the_events(
     for order in orders:
         assert derive(journal.events(order.key)) == order.lifecycle
     # Corrupt the projection behind the journal's back; the events are the truth.
-    with sqlite3.connect(journal_path) as conn:
+    with closing(sqlite3.connect(journal_path)) as conn, conn:
         conn.execute("UPDATE orders SET state = 'working', final = 0")
         conn.execute("UPDATE fills SET superseded = 0, commission = NULL")
     assert journal.fills() != fills
@@ -662,7 +663,7 @@ def test_reopening_keeps_everything(
 
 def test_events_are_append_only(journal: Journal, make_intent: Any, journal_path: Path) -> None:
     journal.record_intent(make_intent())
-    with sqlite3.connect(journal_path) as conn:
+    with closing(sqlite3.connect(journal_path)) as conn, conn:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute("UPDATE events SET kind = 'fill'")
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -674,7 +675,7 @@ def test_an_unreadable_projection_row_names_the_cure(
     journal: Journal, make_intent: Any, journal_path: Path
 ) -> None:
     journal.record_intent(make_intent())
-    with sqlite3.connect(journal_path) as conn:
+    with closing(sqlite3.connect(journal_path)) as conn, conn:
         conn.execute("UPDATE orders SET lifecycle = '{}'")
     with pytest.raises(JournalError, match=r"rebuild_projection\(\) recomputes it"):
         journal.orders()
@@ -683,7 +684,7 @@ def test_an_unreadable_projection_row_names_the_cure(
 
 
 def test_write_path_uses_indexes_only(journal: Journal, journal_path: Path) -> None:
-    with sqlite3.connect(journal_path) as conn:
+    with closing(sqlite3.connect(journal_path)) as conn, conn:
         for statement in WRITE_PATH_STATEMENTS:
             params = (None,) * statement.count("?")
             plan = conn.execute(f"EXPLAIN QUERY PLAN {statement}", params).fetchall()
@@ -710,7 +711,7 @@ def test_an_oca_group_is_kept_and_older_intents_read_as_having_none(
         journal.record_intent(linked)
         journal.record_intent(alone)
     # ibc-2 as a journal written before intents carried an OCA group holds it
-    with sqlite3.connect(journal_path) as conn:
+    with closing(sqlite3.connect(journal_path)) as conn, conn:
         conn.execute(
             "UPDATE orders SET intent = json_remove(intent, '$.oca_group') WHERE key = 'ibc-2'"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from ibconsole.journal.schema import APPLICATION_ID, open_database
 
 
 def _pragma(path: Path, name: str) -> object:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         value: object = conn.execute(f"PRAGMA {name}").fetchone()[0]
     return value
 
@@ -60,17 +61,17 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path, clock: ManualC
 
 def test_another_applications_database_is_refused(tmp_path: Path, clock: ManualClock) -> None:
     path = tmp_path / "other.sqlite3"
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("CREATE TABLE things (id INTEGER)")
     with pytest.raises(JournalError, match="an SQLite database but not an ibconsole journal"):
         Journal(path, clock)
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         assert conn.execute("SELECT name FROM sqlite_schema").fetchall() == [("things",)]
 
 
 def test_a_journal_from_a_newer_version_is_refused(journal_path: Path, clock: ManualClock) -> None:
     Journal(journal_path, clock).close()
-    with sqlite3.connect(journal_path) as conn:
+    with closing(sqlite3.connect(journal_path)) as conn, conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(JournalError, match="newer than the 1 this version of ibconsole"):
         Journal(journal_path, clock)
@@ -111,7 +112,7 @@ def test_a_missing_migration_leaves_the_journal_untouched(
     with pytest.raises(JournalError, match="no migration from version 2 exists"):
         open_database(journal_path, version=3, migrations={1: to_v2})
     assert _pragma(journal_path, "user_version") == 1
-    with sqlite3.connect(journal_path) as conn:
+    with closing(sqlite3.connect(journal_path)) as conn, conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_schema")}
     assert "notes" not in tables
 

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import pytest
-from ib_insync import IB, Contract, Future, Trade
 
+from ibconsole.broker.ib_client import IB, LIBRARY, Contract, Future, Trade
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.instruments import Instrument
 from tests.sim.ibapi_peer import IbapiPeer
@@ -98,6 +98,13 @@ class ErrorLog(list[tuple[int, int, str]]):
     @property
     def codes(self) -> list[int]:
         return [code for _, code, _ in self]
+
+
+@pytest.fixture
+def refused_status() -> str:
+    """How the client marks an order TWS refused with error 321: ib_insync cancels it, ib_async
+    reads 321 as a warning and keeps the order, marked "ValidationError"."""
+    return "ValidationError" if LIBRARY == "ib_async" else "Cancelled"
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from ib_insync import IB, Contract, MarketOrder
 
+from ibconsole.broker.ib_client import IB, Contract, MarketOrder
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.accounts import SUMMARY_TAGS
 

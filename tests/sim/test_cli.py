@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ib_insync import IB
+
+from ibconsole.broker.ib_client import IB
 
 _SCRIPT = Path(sys.executable).with_name("ibconsole-sim")
 _LINE = re.compile(r"^listening on 127\.0\.0\.1:(\d+)$")

@@ -9,8 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from ib_insync import IB, MarketOrder, Ticker
 
+from ibconsole.broker.ib_client import IB, MarketOrder, Ticker
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.clock import SimClock
 from ibconsole.sim.instruments import Catalogue

@@ -8,11 +8,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from ib_insync import IB, ComboLeg, Contract, FuturesOption, LimitOrder, MarketOrder, Ticker
 from ibapi.contract import ComboLeg as IbapiComboLeg
 from ibapi.contract import Contract as IbapiContract
 from ibapi.order import Order
 
+from ibconsole.broker.ib_client import (
+    IB,
+    ComboLeg,
+    Contract,
+    FuturesOption,
+    LimitOrder,
+    MarketOrder,
+    Ticker,
+)
 from ibconsole.sim import PaperGateway
 
 TIMEOUT = 5.0

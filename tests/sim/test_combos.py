@@ -14,7 +14,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from ib_insync import (
+
+from ibconsole.broker.ib_client import (
     IB,
     ComboLeg,
     Contract,
@@ -24,7 +25,6 @@ from ib_insync import (
     TagValue,
     Ticker,
 )
-
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.combos import COMBO_CON_ID
 from ibconsole.sim.market import Quote
@@ -249,6 +249,7 @@ async def test_invalid_combos_are_refused_as_tws_does(
     qualified_future,
     record_errors,
     wait_for,
+    refused_status,
     change: dict[str, object],
     code: int,
     text: str,
@@ -265,7 +266,7 @@ async def test_invalid_combos_are_refused_as_tws_does(
     trade = ib.placeOrder(contract, LimitOrder("BUY", 1, 10.0))
     await wait_for(lambda: code in errors.codes, what=f"error {code}")
     assert text in errors[-1][2]
-    assert trade.orderStatus.status == "Cancelled"
+    assert trade.orderStatus.status == (refused_status if code == 321 else "Cancelled")
 
     ticker = ib.reqMktData(contract)
     await wait_for(lambda: errors.codes.count(code) == 2, what="the same refusal for quotes")
@@ -278,8 +279,14 @@ async def test_contract_details_of_a_combo_are_refused_with_321(
 ) -> None:
     near, far = await legs(ib, qualified_future)
     errors = record_errors(ib)
-    details = await asyncio.wait_for(ib.reqContractDetailsAsync(calendar(near, far)), TIMEOUT)
-    assert details == []
+    request = asyncio.ensure_future(ib.reqContractDetailsAsync(calendar(near, far)))
+    await wait_for(lambda: 321 in errors.codes, what="error 321")
+    # ib_insync ends the request on the error with no details; ib_async reads 321 as a warning
+    # and leaves it open
+    if request.done():
+        assert request.result() == []
+    else:
+        request.cancel()
     (_req_id, code, message) = errors[-1]
     assert code == 321
     assert "'BAG' isn't supported for contract data request" in message

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from ib_insync import IB
 
+from ibconsole.broker.ib_client import IB
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.wire import encode_fields
 from tests.sim.raw_peer import RawClient
@@ -277,6 +277,6 @@ def test_bad_gateway_arguments_are_named(kwargs: dict[str, Any], message: str) -
 
 
 def _es() -> Any:
-    from ib_insync import Future
+    from ibconsole.broker.ib_client import Future
 
     return Future("ES", "202503", "CME")

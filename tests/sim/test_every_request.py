@@ -8,9 +8,9 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
-from ib_insync import IB
 from ibapi.message import OUT
 
+from ibconsole.broker.ib_client import IB
 from ibconsole.sim import PaperGateway
 from tests.sim.ibapi_peer import IbapiPeer
 from tests.sim.ibapi_requests import CANCELS, REQUESTS, SILENT

@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 import pytest
-from ib_insync import IB, Future, MarketOrder
 
+from ibconsole.broker.ib_client import IB, Future, MarketOrder
 from ibconsole.sim import PaperGateway
 
 

@@ -9,9 +9,9 @@ from datetime import time
 from zoneinfo import ZoneInfo
 
 import pytest
-from ib_insync import IB, Future, Stock
 from ibapi.contract import Contract as IbapiContract
 
+from ibconsole.broker.ib_client import IB, Future, Stock
 from ibconsole.sim import PaperGateway
 
 TIMEOUT = 3.0

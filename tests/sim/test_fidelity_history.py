@@ -15,9 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from ib_insync import IB, Contract, Stock
 from ibapi.contract import Contract as IbapiContract
 
+from ibconsole.broker.ib_client import IB, Contract, Stock
 from ibconsole.sim import PaperGateway
 from tests.sim.raw_peer import RawClient
 

@@ -9,8 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ib_insync import IB, BarData, Contract, Forex, Future
-
+from ibconsole.broker.ib_client import IB, BarData, Contract, Forex, Future
 from ibconsole.sim import PaperGateway
 
 _CHICAGO = ZoneInfo("US/Central")
@@ -20,6 +19,34 @@ async def _bars(ib: IB, contract: Contract, *args: Any, **kwargs: Any) -> Any:
     return await asyncio.wait_for(
         ib.reqHistoricalDataAsync(contract, *args, **kwargs, timeout=0), 5
     )
+
+
+async def _refused(ib: IB, errors: Any, contract: Contract, *args: Any, **kwargs: Any) -> bool:
+    """Ask for bars the gateway must refuse; True when it answered with an error and no bars.
+
+    The error is the answer: ib_insync ends the request with it, while ib_async takes error 321
+    for a warning and keeps waiting, so a request still open once the error is in is cancelled.
+    """
+    before = len(errors)
+    answered = asyncio.Event()
+
+    def on_error(*_: Any) -> None:
+        answered.set()
+
+    ib.errorEvent += on_error
+    request = asyncio.ensure_future(ib.reqHistoricalDataAsync(contract, *args, **kwargs, timeout=0))
+    error_in = asyncio.ensure_future(answered.wait())
+    try:
+        await asyncio.wait({request, error_in}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        ib.errorEvent -= on_error
+        error_in.cancel()
+    if not request.done():
+        request.cancel()
+        await asyncio.gather(request, error_in, return_exceptions=True)
+        return len(errors) > before
+    await asyncio.gather(error_in, return_exceptions=True)
+    return len(errors) > before and not request.result()
 
 
 def _sane(bar: BarData, tick: float = 0.25) -> bool:
@@ -152,17 +179,18 @@ async def test_request_errors_end_the_request(
 ) -> None:
     contract = await qualified_future(ib)
     errors = record_errors(ib)
-    assert not await _bars(ib, contract, "", "1 D", "7 mins", "TRADES", False)
-    assert not await _bars(ib, contract, "", "forever", "1 min", "TRADES", False)
-    assert not await _bars(ib, contract, "", "1 D", "1 min", "SCHEDULE", False)
-    assert not await _bars(ib, contract, "2025-01-01 x", "1 D", "1 min", "TRADES", False)
-    assert not await _bars(ib, contract, "", "30 D", "1 secs", "TRADES", False)
+    assert await _refused(ib, errors, contract, "", "1 D", "7 mins", "TRADES", False)
+    assert await _refused(ib, errors, contract, "", "forever", "1 min", "TRADES", False)
+    assert await _refused(ib, errors, contract, "", "1 D", "1 min", "SCHEDULE", False)
+    assert await _refused(ib, errors, contract, "2025-01-01 x", "1 D", "1 min", "TRADES", False)
+    assert await _refused(ib, errors, contract, "", "30 D", "1 secs", "TRADES", False)
     end = datetime(2025, 3, 3, tzinfo=UTC)
-    kept = await _bars(ib, contract, end, "1 D", "1 min", "TRADES", False, keepUpToDate=True)
-    assert not kept
+    assert await _refused(
+        ib, errors, contract, end, "1 D", "1 min", "TRADES", False, keepUpToDate=True
+    )
     unknown = Future("ES", "202412", "CME")
     unknown.conId = 1
-    assert not await _bars(ib, unknown, "", "1 D", "1 min", "TRADES", False)
+    assert await _refused(ib, errors, unknown, "", "1 D", "1 min", "TRADES", False)
     assert errors.codes == [321, 321, 162, 10314, 162, 321, 200]
 
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from ib_insync import IB, Forex, Future, Stock
 
+from ibconsole.broker.ib_client import IB, Forex, Future, Stock
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.clock import SimClock
 from ibconsole.sim.instruments import Catalogue
@@ -153,7 +153,8 @@ async def test_rt_volume_generic_tick(ib: IB, wait_for: Any) -> None:
 
 async def test_unknown_contract_gets_error_200(ib: IB, wait_for: Any, record_errors: Any) -> None:
     errors = record_errors(ib)
-    ticker = ib.reqMktData(Future("NOPE", "202503", "CME"))
+    # ib_async files tickers by contract hash, which needs a conId: one IB has never issued
+    ticker = ib.reqMktData(Future("NOPE", "202503", "CME", conId=1))
     await wait_for(lambda: errors, what="an error")
     assert errors.codes == [200]
     assert math.isnan(ticker.bid)

@@ -8,9 +8,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from ib_insync import IB, Contract, FuturesOption
 from ibapi.contract import Contract as IbapiContract
 
+from ibconsole.broker.ib_client import IB, Contract, FuturesOption
 from ibconsole.sim import PaperGateway
 from ibconsole.sim import option_expiries as rules
 from ibconsole.sim.instruments import MARKET_RULES, price_increment

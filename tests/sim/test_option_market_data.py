@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from ib_insync import IB, Future, FuturesOption, Ticker
 from ibapi.contract import Contract as IbapiContract
 
+from ibconsole.broker.ib_client import IB, Future, FuturesOption, Ticker
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.volatility_smile import RATE
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from ib_insync import IB, FuturesOption, LimitOrder, MarketOrder
 from ibapi.contract import Contract as IbapiContract
 from ibapi.order import Order as IbapiOrder
 
+from ibconsole.broker.ib_client import IB, FuturesOption, LimitOrder, MarketOrder
 from ibconsole.sim import PaperGateway
 
 ACCOUNT = "DU1234567"

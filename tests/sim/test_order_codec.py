@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from ib_insync import IB, PnL, PnLSingle
-from ib_insync.decoder import Decoder
 
+from ibconsole.broker.ib_client import IB, LIBRARY, Decoder, PnL, PnLSingle
 from ibconsole.sim import account_codec as ac
 from ibconsole.sim.accounts import Accounts
 from ibconsole.sim.clock import SimClock
@@ -42,7 +41,7 @@ def encoded(fields: Sequence[object]) -> list[str]:
 
 
 class Client:
-    """A real ib_insync client state fed frame by frame, without a socket."""
+    """A real client state (ib_async, or ib_insync) fed frame by frame, without a socket."""
 
     def __init__(self, server_version: int = 176, client_id: int = 7) -> None:
         self.ib = IB()
@@ -55,7 +54,7 @@ class Client:
 
 @pytest.fixture
 def decode_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    caplog.set_level(logging.ERROR, logger="ib_insync")
+    caplog.set_level(logging.ERROR, logger=LIBRARY)
     return caplog.records
 
 

@@ -10,8 +10,8 @@ import json
 from decimal import Decimal
 
 import pytest
-from ib_insync import IB, Contract, Future, LimitOrder, MarketOrder, StopOrder
 
+from ibconsole.broker.ib_client import IB, Contract, Future, LimitOrder, MarketOrder, StopOrder
 from ibconsole.sim import PaperGateway
 from ibconsole.sim.instruments import Instrument
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ib_insync import IB, Contract, ExecutionFilter, LimitOrder, MarketOrder
-
+from ibconsole.broker.ib_client import IB, Contract, ExecutionFilter, LimitOrder, MarketOrder
 from ibconsole.sim import PaperGateway
 
 TIMEOUT = 5.0

@@ -9,9 +9,9 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from ib_insync import IB, Contract, MarketOrder
 from ibapi.contract import Contract as IbapiContract
 
+from ibconsole.broker.ib_client import IB, Contract, MarketOrder
 from ibconsole.sim import PaperGateway
 
 TIMEOUT = 3.0

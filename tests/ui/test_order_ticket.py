@@ -8,10 +8,10 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
-from ib_insync import Contract
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QWidget
 
+from ibconsole.broker.ib_client import Contract
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.health import HealthState
 from ibconsole.journal import OrderState
@@ -139,8 +139,9 @@ async def test_the_margin_estimate_follows_the_order_and_sends_nothing(
     margin = child(ticket, QLabel, "ticketMargin")
     _limit_order(ticket, "2", _bid(ui_context, ticket) - 4 * _contract(ticket).min_tick)
 
+    # two what-if requests, answered one after the other
     await wait_for(lambda: "Buy: init +" in margin.text(), what="IB's what-if for a buy")
-    assert "Sell: init +" in margin.text()
+    await wait_for(lambda: "Sell: init +" in margin.text(), what="IB's what-if for a sell")
     assert "USD" in margin.text()
     # what-if orders are answered without reaching the exchange, and are not journalled
     assert await _sent_after_the_loop_ran(ui_context, gateway, wait_for) == 0
