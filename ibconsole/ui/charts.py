@@ -596,18 +596,6 @@ class ChartPanel(QWidget):
         self._repaint_timer.request()
 
     # --------------------------------------------------------------- painting
-    def _rows(self, bars: Sequence[Bar]) -> _Rows:
-        origin = self._origin
-        if origin is None or not bars:
-            return np.empty((0, 6))
-        return np.array(
-            [
-                ((b.start - origin).total_seconds(), b.open, b.high, b.low, b.close, b.volume)
-                for b in bars
-            ],
-            dtype=np.float64,
-        )
-
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._repaint_timer.request()  # what arrived while hidden
@@ -622,14 +610,14 @@ class ChartPanel(QWidget):
         origin_x = self._origin.timestamp() if self._origin else 0.0
         if self._dirty_closed:
             self._dirty_closed = False
-            closed = self._rows(self._bars[:-1])
+            closed = _bar_rows(self._bars[:-1], self._origin)
             for item in (self._candles, self._volumes):
                 item.setPos(origin_x, 0)
                 item.set_closed(closed, width)
             self._follow_latest()
         if self._dirty_live:
             self._dirty_live = False
-            live = self._rows(self._bars[-1:])
+            live = _bar_rows(self._bars[-1:], self._origin)
             self._candles.set_live(live)
             self._volumes.set_live(live)
             self._painted = bool(self._bars)
@@ -712,25 +700,42 @@ class ChartPanel(QWidget):
 
     @Slot()
     def _show_state(self) -> None:
-        text, tone = self._state_words()
+        if self._shown is None:
+            text, tone = "● NO CONTRACT", Tone.NEUTRAL
+        else:
+            now, max_age = self._ctx.clock.now(), self._ctx.settings.risk.max_quote_age
+            text, tone = _feed_words(self._quote, bool(self._bars), now, max_age)
         self._state.setText(text)
         if tone is not self._state_tone:  # a style sheet re-polishes the widget: only on change
             self._state_tone = tone
             self._state.setStyleSheet(tone_style(tone))
 
-    def _state_words(self) -> tuple[str, Tone]:
-        quote = self._quote
-        if self._shown is None:
-            return "● NO CONTRACT", Tone.NEUTRAL
-        if quote is None:
-            return ("● BARS ONLY", Tone.NEUTRAL) if self._bars else ("● NO DATA", Tone.NEUTRAL)
-        kind = quote.data_type
-        if kind is MarketDataType.LIVE:
-            now = self._ctx.clock.now()
-            if quote.is_stale(now, self._ctx.settings.risk.max_quote_age):
-                age = int(quote.age(now).total_seconds())
-                return f"● LIVE · STALE ({age} s)", Tone.WARN
-            return "● LIVE", Tone.GOOD
-        if kind.is_delayed:
-            return f"● {kind.label.upper()}", Tone.WARN
-        return f"● {kind.label.upper()}", Tone.BAD
+
+def _bar_rows(bars: Sequence[Bar], origin: datetime | None) -> _Rows:
+    """Bars as rows of (seconds since ``origin``, open, high, low, close, volume)."""
+    if origin is None or not bars:
+        return np.empty((0, 6))
+    return np.array(
+        [
+            ((b.start - origin).total_seconds(), b.open, b.high, b.low, b.close, b.volume)
+            for b in bars
+        ],
+        dtype=np.float64,
+    )
+
+
+def _feed_words(
+    quote: Quote | None, has_bars: bool, now: datetime, max_age: timedelta
+) -> tuple[str, Tone]:
+    """What the chart's data is, in the words and tone of its state label."""
+    if quote is None:
+        return ("● BARS ONLY", Tone.NEUTRAL) if has_bars else ("● NO DATA", Tone.NEUTRAL)
+    kind = quote.data_type
+    if kind is MarketDataType.LIVE:
+        if quote.is_stale(now, max_age):
+            age = int(quote.age(now).total_seconds())
+            return f"● LIVE · STALE ({age} s)", Tone.WARN
+        return "● LIVE", Tone.GOOD
+    if kind.is_delayed:
+        return f"● {kind.label.upper()}", Tone.WARN
+    return f"● {kind.label.upper()}", Tone.BAD
