@@ -48,7 +48,7 @@ from ibconsole.ui.connection_fields import (
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.gateway_login_dialog import GatewayLoginDialog
 from ibconsole.ui.live_confirmation import LiveConfirmation
-from ibconsole.ui.theme import Tone, tone_style
+from ibconsole.ui.theme import Tone, set_toned_text
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,8 @@ class ConnectionPanel(QWidget):
         self.profile_combo.setObjectName("profileCombo")
         for name in ctx.settings.profiles:
             self.profile_combo.addItem(name, name)
-        self.host_edit = self._edit("hostEdit", "127.0.0.1")
-        self.port_edit = self._edit("portEdit", "7497")
+        self.host_edit = _edit(self, "hostEdit", "127.0.0.1")
+        self.port_edit = _edit(self, "portEdit", "7497")
         self.port_edit.setMaximumWidth(90)
         self.preset_combo = QComboBox(self)
         self.preset_combo.setObjectName("portPresetCombo")
@@ -91,9 +91,9 @@ class ConnectionPanel(QWidget):
         for preset in PORT_PRESETS:
             name = "Gateway" if preset.application == "IB Gateway" else preset.application
             self.preset_combo.addItem(f"{name} {preset.mode.value} {preset.port}", preset.port)
-        self.client_id_edit = self._edit("clientIdEdit", "1")
+        self.client_id_edit = _edit(self, "clientIdEdit", "1")
         self.client_id_edit.setMaximumWidth(90)
-        self.account_edit = self._edit("accountEdit", "only account")
+        self.account_edit = _edit(self, "accountEdit", "only account")
         self.account_edit.setToolTip(
             "Leave empty when the login manages one account; required with several"
         )
@@ -103,14 +103,14 @@ class ConnectionPanel(QWidget):
             "Connect without loading or sending orders; positions and data only"
         )
 
-        self.host_error = self._message("hostError")
-        self.host_warning = self._message("hostWarning")
-        self.port_error = self._message("portError")
-        self.port_warning = self._message("portWarning")
-        self.client_id_error = self._message("clientIdError")
-        self.account_error = self._message("accountError")
+        self.host_error = _message(self, "hostError")
+        self.host_warning = _message(self, "hostWarning")
+        self.port_error = _message(self, "portError")
+        self.port_warning = _message(self, "portWarning")
+        self.client_id_error = _message(self, "clientIdError")
+        self.account_error = _message(self, "accountError")
 
-        self.gateway_label = self._message("gatewayCommand")
+        self.gateway_label = _message(self, "gatewayCommand")
         self.gateway_login_button = QPushButton("Gateway login…", self)
         self.gateway_login_button.setObjectName("gatewayLoginButton")
         self.gateway_login_button.setToolTip(
@@ -129,11 +129,11 @@ class ConnectionPanel(QWidget):
         self.connect_button.setDefault(True)
         self.connect_button.clicked.connect(self._on_connect_clicked)
 
-        self.test_result = self._message("testResult")
+        self.test_result = _message(self, "testResult")
         self.test_result.setTextFormat(Qt.TextFormat.PlainText)
-        self.status = self._message("connectionStatus")
-        self.mode_label = self._message("modeLabel")
-        self.mode_mismatch = self._message("modeMismatch")
+        self.status = _message(self, "connectionStatus")
+        self.mode_label = _message(self, "modeLabel")
+        self.mode_mismatch = _message(self, "modeMismatch")
         self.mode_mismatch.setStyleSheet(
             "#modeMismatch { background: #b3261e; color: white; font-weight: 700; "
             "padding: 6px; border-radius: 4px; }"
@@ -356,21 +356,6 @@ class ConnectionPanel(QWidget):
         )
 
     # ---------------------------------------------------------------- building
-    def _edit(self, name: str, placeholder: str) -> QLineEdit:
-        edit = QLineEdit(self)
-        edit.setObjectName(name)
-        edit.setPlaceholderText(placeholder)
-        return edit
-
-    def _message(self, name: str) -> QLabel:
-        label = QLabel(self)
-        label.setObjectName(name)
-        label.setWordWrap(True)
-        label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        label.hide()
-        return label
-
     # ------------------------------------------------------------------ fields
     def _fill_from_profile(self, profile: ConnectionProfile) -> None:
         self.show_endpoint(
@@ -403,7 +388,7 @@ class ConnectionPanel(QWidget):
             (self.client_id_error, errors.client_id),
             (self.account_error, errors.account),
         ):
-            self._show(label, text, Tone.BAD)
+            _show(label, text, Tone.BAD)
         return errors
 
     @Slot(int)
@@ -425,20 +410,20 @@ class ConnectionPanel(QWidget):
         self._show_errors()
         host = self.host_edit.text().strip()
         if host and not host_error(host) and not is_loopback(host):
-            self._show(
+            _show(
                 self.host_warning,
                 f"{host} is not this machine: TWS accepts it only if listed under Trusted IPs, "
                 "and API traffic crosses the network unencrypted.",
                 Tone.WARN,
             )
         else:
-            self._show(self.host_warning, "", Tone.NEUTRAL)
+            _show(self.host_warning, "", Tone.NEUTRAL)
         port, _ = parse_port(self.port_edit.text())
         if port is None:
-            self._show(self.port_warning, "", Tone.NEUTRAL)
+            _show(self.port_warning, "", Tone.NEUTRAL)
         else:
             words, tone = port_words(port, self._session.endpoint.preset)
-            self._show(self.port_warning, words, tone)
+            _show(self.port_warning, words, tone)
 
     # ---------------------------------------------------------------- connect
     async def _launch_and_connect(self, profile: ConnectionProfile, endpoint: Endpoint) -> SyncInfo:
@@ -505,7 +490,7 @@ class ConnectionPanel(QWidget):
         self._show_test(f"✖ The test could not run: {error}", Tone.BAD)
 
     def _show_test(self, text: str, tone: Tone) -> None:
-        self._show(self.test_result, text, tone)
+        _show(self.test_result, text, tone)
 
     # ---------------------------------------------------------------- session
     @Slot(object)
@@ -536,7 +521,7 @@ class ConnectionPanel(QWidget):
     def _on_bridge_synced(self, info: SyncInfo) -> None:
         verdict = info.mode
         account = info.account or ", ".join(info.accounts)
-        self._show(self.mode_label, *mode_words(verdict.mode, account))
+        _show(self.mode_label, *mode_words(verdict.mode, account))
         # The session alerts (and logs) the mismatch; here it is shown where the port was chosen.
         self.mode_mismatch.setText(f"⚠ MODE MISMATCH: {verdict.mismatch}")
         self.mode_mismatch.setVisible(bool(verdict.mismatch))
@@ -553,9 +538,27 @@ class ConnectionPanel(QWidget):
 
     # ------------------------------------------------------------------ words
     def _say(self, text: str, tone: Tone) -> None:
-        self._show(self.status, text, tone)
+        _show(self.status, text, tone)
 
-    def _show(self, label: QLabel, text: str, tone: Tone) -> None:
-        label.setText(text)
-        label.setStyleSheet(tone_style(tone) if tone is not Tone.NEUTRAL else "")
-        label.setVisible(bool(text))
+
+def _edit(parent: QWidget, name: str, placeholder: str) -> QLineEdit:
+    edit = QLineEdit(parent)
+    edit.setObjectName(name)
+    edit.setPlaceholderText(placeholder)
+    return edit
+
+
+def _message(parent: QWidget, name: str) -> QLabel:
+    """A status line under a field group: wraps, selectable, hidden while empty."""
+    label = QLabel(parent)
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
+    return label
+
+
+def _show(label: QLabel, text: str, tone: Tone) -> None:
+    set_toned_text(label, text, tone)
+    label.setVisible(bool(text))

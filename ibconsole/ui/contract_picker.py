@@ -15,7 +15,7 @@ from ibconsole.domain.products import PRODUCTS, product
 from ibconsole.domain.rollover import RollStatus, order_month, trading_months
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import FamilyMonths, family_months
-from ibconsole.ui.theme import Tone, tone_style
+from ibconsole.ui.theme import Tone, set_toned_text
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,5 @@ class ContractPicker(QWidget):
         self.sig_contract_changed.emit(contract)
 
     def _note(self, text: str, tone: Tone) -> None:
-        self._contract_note.setText(text)
-        self._contract_note.setStyleSheet(tone_style(tone) if tone is not Tone.NEUTRAL else "")
+        set_toned_text(self._contract_note, text, tone)
         self._contract_note.setVisible(bool(text))

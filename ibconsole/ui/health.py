@@ -38,7 +38,7 @@ from ibconsole.domain.health import BreakerState, HealthSnapshot, HealthState
 from ibconsole.domain.ib_codes import IbCategory, IbMessage, IbSeverity
 from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.context import UiContext
-from ibconsole.ui.theme import Tone, tone_color, tone_style
+from ibconsole.ui.theme import Tone, set_toned_text, tone_color, tone_style
 
 log = logging.getLogger(__name__)
 
@@ -475,57 +475,52 @@ class HealthDock(QWidget):
         self.last_message.setText("none yet" if age is None else f"{duration_words(age)} ago")
 
         if snapshot.connectivity_lost:
-            self._show(self.connectivity, "Lost (1100): TWS/Gateway cannot reach IB", Tone.BAD)
+            set_toned_text(self.connectivity, "Lost (1100): TWS/Gateway cannot reach IB", Tone.BAD)
         elif snapshot.state in (HealthState.CONNECTED, HealthState.DEGRADED, HealthState.SYNCING):
-            self._show(self.connectivity, "OK", Tone.GOOD)
+            set_toned_text(self.connectivity, "OK", Tone.GOOD)
         else:
-            self._show(self.connectivity, "unknown while not connected", Tone.NEUTRAL)
+            set_toned_text(self.connectivity, "unknown while not connected", Tone.NEUTRAL)
 
         farms = model.farms
         broken = set(snapshot.broken_farms)
         if farms or broken:
             parts = [f"{f.farm}: {f.words}" for f in farms if f.farm not in broken]
             parts = [f"{farm}: broken" for farm in sorted(broken)] + parts
-            self._show(self.farms, "; ".join(parts), Tone.BAD if broken else Tone.GOOD)
+            set_toned_text(self.farms, "; ".join(parts), Tone.BAD if broken else Tone.GOOD)
         else:
-            self._show(self.farms, "no farm status reported yet", Tone.NEUTRAL)
+            set_toned_text(self.farms, "no farm status reported yet", Tone.NEUTRAL)
 
         if snapshot.reconnect_at is not None:
             wait = max(snapshot.reconnect_at - model.now(), timedelta(0))
-            self._show(
+            set_toned_text(
                 self.reconnect,
                 f"{model.reconnect_attempts} attempt(s) so far; next try in "
                 f"{duration_words(wait)} (at {local_time(snapshot.reconnect_at)})",
                 Tone.BAD,
             )
         elif model.reconnect_attempts:
-            self._show(
+            set_toned_text(
                 self.reconnect,
                 f"attempt {model.reconnect_attempts} under way",
                 Tone.WARN,
             )
         else:
-            self._show(self.reconnect, "none", Tone.NEUTRAL)
+            set_toned_text(self.reconnect, "none", Tone.NEUTRAL)
 
         if model.throttled:
-            self._show(
+            set_toned_text(
                 self.throttling, "Throttled: requests are held back by IB's pacing", Tone.WARN
             )
         else:
-            self._show(self.throttling, "not throttled", Tone.NEUTRAL)
+            set_toned_text(self.throttling, "not throttled", Tone.NEUTRAL)
 
         if snapshot.order_entry_allowed:
-            self._show(self.order_entry, "allowed", Tone.GOOD)
+            set_toned_text(self.order_entry, "allowed", Tone.GOOD)
         else:
-            self._show(self.order_entry, "blocked until connected and in sync", Tone.WARN)
+            set_toned_text(self.order_entry, "blocked until connected and in sync", Tone.WARN)
 
         breaker_words, breaker_tone = _BREAKER_WORDS[snapshot.breaker]
         if snapshot.breaker_reopens_at is not None:
             breaker_words += f" until {local_time(snapshot.breaker_reopens_at)}"
-        self._show(self.breaker, breaker_words, breaker_tone)
+        set_toned_text(self.breaker, breaker_words, breaker_tone)
         self.reset_button.setEnabled(snapshot.breaker is not BreakerState.CLOSED)
-
-    @staticmethod
-    def _show(label: QLabel, text: str, tone: Tone) -> None:
-        label.setText(text)
-        label.setStyleSheet(tone_style(tone) if tone is not Tone.NEUTRAL else "")

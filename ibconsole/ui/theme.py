@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QStyleFactory
+from PySide6.QtWidgets import QApplication, QLabel, QStyleFactory
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,12 @@ def tone_color(tone: Tone) -> QColor:
 def tone_style(tone: Tone) -> str:
     """A style sheet fragment for a status label of ``tone``: coloured text, bold."""
     return f"color: {tone_color(tone).name()}; font-weight: 600;"
+
+
+def set_toned_text(label: QLabel, text: str, tone: Tone) -> None:
+    """Show ``text`` in a status label, coloured by ``tone`` (plain when neutral)."""
+    label.setText(text)
+    label.setStyleSheet(tone_style(tone) if tone is not Tone.NEUTRAL else "")
 
 
 # Every palette role the themes set, as (light, dark); the disabled text colour below likewise.
