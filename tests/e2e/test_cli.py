@@ -6,36 +6,12 @@ log or window layout.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 BIN = Path(sys.executable).parent
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def environment(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "home"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("IBCONSOLE_", "XDG_")) and key != "HOME"
-    }
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / "config"),
-        XDG_DATA_HOME=str(home / "data"),
-        XDG_STATE_HOME=str(home / "state"),
-        XDG_CACHE_HOME=str(home / "cache"),
-        XDG_RUNTIME_DIR=str(tmp_path / "runtime"),
-        QT_QPA_PLATFORM="offscreen",
-    )
-    (tmp_path / "runtime").mkdir(mode=0o700)
-    return env
 
 
 def run(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:

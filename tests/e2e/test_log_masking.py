@@ -3,7 +3,6 @@ or on stderr, from any logger (the IB client library logs every raw frame, each 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,21 +15,11 @@ from ibconsole.log_masking import ACCOUNT_CODE
 BIN = Path(sys.executable).parent
 
 
-def test_a_demo_session_at_debug_logs_no_account_code(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("IBCONSOLE_", "XDG_")) and key != "HOME"
-    }
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / "config"),
-        XDG_DATA_HOME=str(home / "data"),
-        XDG_STATE_HOME=str(home / "state"),
-        XDG_CACHE_HOME=str(home / "cache"),
-        QT_QPA_PLATFORM="offscreen",
-    )
+def test_a_demo_session_at_debug_logs_no_account_code(
+    tmp_path: Path, environment: dict[str, str]
+) -> None:
+    home = Path(environment["HOME"])
+    env = environment
     shot = tmp_path / "shot.png"
     # The screenshot waits until the console is connected, synced and populated: a whole session.
     result = subprocess.run(
