@@ -19,7 +19,6 @@ def test_a_demo_session_at_debug_logs_no_account_code(
     tmp_path: Path, environment: dict[str, str]
 ) -> None:
     home = Path(environment["HOME"])
-    env = environment
     shot = tmp_path / "shot.png"
     # The screenshot waits until the console is connected, synced and populated: a whole session.
     result = subprocess.run(
@@ -33,7 +32,7 @@ def test_a_demo_session_at_debug_logs_no_account_code(
             "--quit-after",
             "60",
         ],
-        env=env,
+        env=environment,
         capture_output=True,
         text=True,
         timeout=120,
