@@ -20,7 +20,7 @@ from ibconsole.domain.quotes import Quote
 
 @dataclass(frozen=True, slots=True)
 class OptionChainSettings:
-    strikes_each_side: int = 10
+    strikes_each_side: int = 10  # strikes shown above and below the money
 
 
 @dataclass(frozen=True, slots=True)
