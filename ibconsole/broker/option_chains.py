@@ -18,12 +18,12 @@ from decimal import Decimal
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from ibconsole.broker.ib_client import IB, ContractDetails, FuturesOption, OptionChain
+from ibconsole.broker.ib_client import IB, Contract, ContractDetails, FuturesOption, OptionChain
 from ibconsole.broker.mapping import decimal_or_none, listed_contract
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.contracts import ListedContract, PriceIncrement
 from ibconsole.domain.option_chain import OptionExpiry
-from ibconsole.domain.products import product
+from ibconsole.domain.products import UnknownProductError, product
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,30 @@ class OptionChainService:
     def option(self, con_id: int) -> ListedContract | None:
         """An option contract fetched before, by conId."""
         return self._by_con_id.get(con_id)
+
+    async def lookup(self, con_id: int) -> ListedContract | None:
+        """The option with ``con_id`` (a position held from before), from IB's contract details
+        when not fetched yet; None when it is no option on a future this console knows."""
+        known = self._by_con_id.get(con_id)
+        if known is not None:
+            return known
+        details: list[ContractDetails] = await self._ask(
+            self._ib.reqContractDetailsAsync(Contract(conId=con_id)), f"contract {con_id}"
+        )
+        for item in details:
+            contract = item.contract
+            if contract is None or contract.secType != "FOP":
+                continue
+            try:
+                spec = product(contract.symbol)
+            except UnknownProductError:
+                return None
+            option = _with_increments(
+                listed_contract(item, spec), await self._rule(item.marketRuleIds)
+            )
+            self._by_con_id[con_id] = option
+            return option
+        return None
 
     # ------------------------------------------------------------------ expiries
     async def expiries(self, futures: Iterable[ListedContract]) -> tuple[OptionExpiry, ...]:

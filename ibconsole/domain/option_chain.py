@@ -291,6 +291,15 @@ class DeltaLine:
     multiplier: Decimal
     underlying_multiplier: Decimal
 
+    @property
+    def contracts(self) -> float | None:
+        """This position's delta in contracts of the underlying future; None when unknown."""
+        if self.delta is None:
+            return None
+        return (
+            float(self.quantity) * self.delta * float(self.multiplier / self.underlying_multiplier)
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class DeltaTotal:
@@ -310,9 +319,9 @@ def delta_totals(lines: Iterable[DeltaLine]) -> Mapping[int, DeltaTotal]:
         key = line.underlying_con_id
         sums.setdefault(key, 0.0)
         complete.setdefault(key, True)
-        if line.delta is None:
+        contracts = line.contracts
+        if contracts is None:
             complete[key] = False
-            continue
-        ratio = float(line.multiplier / line.underlying_multiplier)
-        sums[key] += float(line.quantity) * line.delta * ratio
+        else:
+            sums[key] += contracts
     return {key: DeltaTotal(key, sums[key], complete[key]) for key in sums}

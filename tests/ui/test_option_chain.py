@@ -232,9 +232,10 @@ async def test_a_click_on_an_ask_loads_the_ticket_and_a_buy_shows_the_position_w
         timeout=10,
         what="the option position",
     )
-    orders = [o.request for o in gateway.orders]
-    assert orders[-1].sec_type == "FOP"
-    assert Decimal(repr(orders[-1].limit_price)) == price
+    sent = gateway.orders[-1].request
+    assert sent.contract.sec_type == "FOP"
+    assert sent.contract.con_id == call.con_id
+    assert (sent.action, sent.order_type, sent.lmt_price) == ("BUY", "LMT", price)
 
     positions = window.positions
     await wait_for(
