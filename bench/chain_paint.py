@@ -14,6 +14,7 @@ import asyncio
 import bisect
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from bench.peer import Peer
 from bench.probes import LoopProbe, PaintProbe
 from bench.summary import summarize
 from ibconsole.domain.option_chain import Greeks
+from ibconsole.stall_watchdog import Stall, StallWatchdog
 
 STRIKES = 21  # the default window: ten strikes each side of the money
 
@@ -110,15 +112,21 @@ async def _run(size: Size) -> dict[str, Any]:
             panel.model.dataChanged.connect(on_changed)
             paints = PaintProbe(panel.view.viewport())
             loop_probe = LoopProbe()
+            stalls: list[Stall] = []
+            watchdog = StallWatchdog(
+                asyncio.get_running_loop(), threshold=0.05, on_stall=stalls.append
+            )
             await asyncio.sleep(size.warmup)
             recording = True
             paints.start()
             loop_probe.start()
+            watchdog.start()
             cpu_before, wall_before = time.process_time(), time.perf_counter()
             await asyncio.sleep(size.seconds)
             recording = False
             cpu = time.process_time() - cpu_before
             wall = time.perf_counter() - wall_before
+            watchdog.stop()
             loop_probe.stop()
             await asyncio.sleep(size.grace)
             paints.stop()
@@ -142,6 +150,12 @@ async def _run(size: Size) -> dict[str, Any]:
         "recentred": recentred,
         "computation_to_paint_ms": summarize(latencies, 1000),
         "loop_stall_ms": summarize(loop_probe.stalls(), 1000),
+        # What held the loop for 50 ms or more, most often first: where the tail comes from.
+        "stalls_over_50ms": [
+            {"job": job, "count": count, "longest_ms": round(longest * 1000, 1)}
+            for job, count in Counter(s.culprit for s in stalls).most_common(5)
+            for longest in [max(s.seconds for s in stalls if s.culprit == job)]
+        ],
         "console_cpu_share": round(cpu / wall, 3),
         "load_average": machine.load_average(),
     }

@@ -8,6 +8,7 @@ Greeks are IB's or absent: nothing here estimates one IB did not send.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -146,10 +147,13 @@ class ChainCell:
 
 
 def table_columns() -> tuple[tuple[OptionRight | None, Column | None], ...]:
-    """Left to right: calls (Vega … Bid, mirrored so bid and ask sit beside the strike), the
-    strike, then puts (Bid … Vega)."""
-    calls = tuple((OptionRight.CALL, c) for c in reversed(SIDE_COLUMNS))
-    puts = tuple((OptionRight.PUT, c) for c in SIDE_COLUMNS)
+    """Left to right: calls (greeks outermost, then Last, Bid, Ask beside the strike), the
+    strike, then puts (Bid, Ask, Last, then the greeks outward): each side reads bid before ask,
+    and the prices a click trades sit next to the strike."""
+    prices = (Column.BID, Column.ASK, Column.LAST)
+    greeks = tuple(c for c in SIDE_COLUMNS if c not in prices)
+    calls = tuple((OptionRight.CALL, c) for c in (*reversed(greeks), Column.LAST, *prices[:2]))
+    puts = tuple((OptionRight.PUT, c) for c in (*prices, *greeks))
     return (*calls, (None, None), *puts)
 
 
@@ -205,6 +209,18 @@ class ChainTable:
             for right, side in sides.items()
         }
         self.underlying: Decimal | None = None
+
+    def set_underlying(self, price: Decimal | None) -> bool:
+        """Move the underlying; True when the money shading or the at-the-money strike changed
+        (the underlying crossed a strike or a midpoint between two), so the rows need repainting."""
+        before = self._money_place()
+        self.underlying = price
+        return self._money_place() != before
+
+    def _money_place(self) -> tuple[int, int | None] | None:
+        if self.underlying is None:
+            return None
+        return bisect_left(self.strikes, self.underlying), self.atm_row()
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -163,13 +163,13 @@ def test_days_to_expiry_count_in_the_exchange_zone() -> None:
     assert days_to_expiry(expiry, datetime(2026, 12, 19, tzinfo=UTC)) == 0
 
 
-def test_columns_mirror_the_calls_around_the_strike() -> None:
+def test_columns_put_bid_and_ask_beside_the_strike_on_both_sides() -> None:
     columns = table_columns()
     labels = [c.value if c else "Strike" for _, c in columns]
     middle = labels.index("Strike")
-    assert labels[middle - 2 : middle + 3] == ["Ask", "Bid", "Strike", "Bid", "Ask"]
-    assert {"Delta", "IV", "Gamma", "Theta", "Vega", "Last"} <= set(labels[:middle])
-    assert labels[:middle] == labels[middle + 1 :][::-1]
+    assert labels[middle - 2 : middle + 3] == ["Bid", "Ask", "Strike", "Bid", "Ask"]
+    assert labels[:middle] == ["Vega", "Theta", "Gamma", "Delta", "IV", "Last", "Bid", "Ask"]
+    assert labels[middle + 1 :] == ["Bid", "Ask", "Last", "IV", "Delta", "Gamma", "Theta", "Vega"]
     assert all(r is OptionRight.CALL for r, _ in columns[:middle])
     assert all(r is OptionRight.PUT for r, _ in columns[middle + 1 :])
 
@@ -216,7 +216,11 @@ def test_the_table_routes_quotes_and_greeks_to_their_row_and_side() -> None:
     assert table.price_at(2, OptionRight.PUT, Column.DELTA) is None
     assert table.price_at(0, OptionRight.CALL, Column.BID) is None
 
-    table.underlying = Decimal(5870)
+    assert table.set_underlying(Decimal(5870)), "the first price shades the money"
+    assert not table.set_underlying(Decimal(5871)), "between the same strikes: nothing to repaint"
+    assert table.set_underlying(Decimal(5880)), "past the midpoint: a new at-the-money strike"
+    assert table.set_underlying(Decimal(5901)), "crossed a strike: the shading moves"
+    assert table.set_underlying(Decimal(5870))
     assert table.atm_row() == 1
     assert table.itm(0, OptionRight.CALL) is True
     assert table.itm(2, OptionRight.CALL) is False

@@ -15,7 +15,7 @@ from ibconsole.ui.blotter_models import tabular_font
 from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.theme import Tone, is_dark, tone_color
 
-REPAINT_MS = 30  # quotes and greeks of a burst repaint together, well inside a frame or two
+REPAINT_MS = 16  # quotes and greeks of a burst repaint together, once a frame at most
 
 _ITM = {False: QColor("#fff4d6"), True: QColor("#3a3320")}  # light / dark theme
 _STRIKE = {False: QColor("#e8ebef"), True: QColor("#2a2e35")}

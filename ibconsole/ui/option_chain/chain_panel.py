@@ -280,7 +280,7 @@ class OptionChainPanel(QWidget):
         self._loading_window = False
         old = self.model.table
         table = ChainTable(options)
-        table.underlying = self._underlying_price()
+        table.set_underlying(self._underlying_price())
         taken: list[int] = []
         refused = ""
         for contract in table.contracts:
@@ -401,8 +401,7 @@ class OptionChainPanel(QWidget):
         if price is None or self._expiry is None:
             return
         table = self.model.table
-        if table is not None:
-            table.underlying = price
+        if table is not None and table.set_underlying(price):
             self.model.all_changed()
         if self._loading_window:
             return
