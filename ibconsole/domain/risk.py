@@ -390,15 +390,29 @@ def _band(reference: Decimal, tick: Decimal, limits: SymbolLimits) -> tuple[Deci
     return min(bands, key=lambda band: band[0]) if bands else None
 
 
+def _option_band(
+    intent: OrderIntent, context: RiskContext, tick: Decimal, band: tuple[Decimal, str]
+) -> tuple[Decimal, str]:
+    """An option's band is never narrower than its quoted spread and a tick: a cheap option's
+    premium in percent is a few cents, and buying at its ask is not buying through the market."""
+    quote = _quote(intent, context)
+    if not intent.contract.is_option or quote is None or quote.bid is None or quote.ask is None:
+        return band
+    spread = quote.ask - quote.bid + tick
+    if spread <= band[0]:
+        return band
+    return spread, f"{band[1]} (widened to the option's spread, {_price(spread, tick)})"
+
+
 def _check_band(intent: OrderIntent, context: RiskContext, limits: SymbolLimits) -> list[Finding]:
     reference = _reference_price(intent, context)
     if reference is None:
         return []
-    tick = intent.contract.min_tick
+    tick = intent.contract.tick_at(reference)
     band = _band(reference, tick, limits)
     if band is None:
         return []
-    width, described = band
+    width, described = _option_band(intent, context, tick, band)
     findings = []
     for label, price in _prices(intent):
         distance = price - reference

@@ -348,3 +348,29 @@ def test_an_unknown_delta_makes_the_total_incomplete_not_zero() -> None:
     )
     assert totals[1].contracts == pytest.approx(1.0)
     assert not totals[1].complete
+
+
+@pytest.mark.parametrize(
+    ("limit", "blocked"),
+    [
+        ("1.10", False),  # the ask of a cheap option: 10 % above its last, yet at the touch
+        ("1.25", False),  # within the spread and a tick of the reference
+        ("1.50", True),  # far through the market
+    ],
+)
+def test_a_cheap_options_band_is_at_least_its_spread(limit: str, blocked: bool) -> None:
+    contract = option(6300)
+    intent = build_intent(
+        contract=contract,
+        side="BUY",
+        quantity=1,
+        order_type=OrderType.LIMIT,
+        limit_price=limit,
+        clock=ManualClock(NOW),
+    )
+    market = quote(contract.con_id, "0.90", "1.10", "1.00")
+    report = evaluate(intent, _context(market), RiskLimits())
+    band = [f for f in report.findings if f.check is Check.PRICE_BAND]
+    assert bool([f for f in band if f.severity is Severity.BLOCK]) is blocked
+    if blocked:
+        assert "widened to the option's spread" in band[0].message

@@ -223,6 +223,15 @@ async def test_a_click_on_an_ask_loads_the_ticket_and_a_buy_shows_the_position_w
     assert limit is not None
     assert Decimal(limit.text().replace(",", "")) == price
 
+    # The ticket treats it as an option: premium as notional, IB's what-if margin for it.
+    notional = window.findChild(QLabel, "ticketNotional")
+    assert notional is not None
+    await wait_for(lambda: "premium" in notional.text(), what="the premium")
+    assert f"× 50 × {price:,.2f}" in notional.text()
+    margin = window.findChild(QLabel, "ticketMargin")
+    assert margin is not None
+    await wait_for(lambda: "Buy: init" in margin.text(), timeout=10, what="the what-if margin")
+
     # Buy at the ask: a marketable limit that the simulator fills at once.
     await wait_for(lambda: ctx.broker.market.quote(call.con_id) is not None, what="its quote")
     ticket.buy()
@@ -257,3 +266,28 @@ async def test_a_click_on_an_ask_loads_the_ticket_and_a_buy_shows_the_position_w
     total = positions.delta_text(call.option.underlying_con_id)
     assert "ES" in total
     assert "futures-equivalent" in total
+
+
+async def test_delayed_option_quotes_are_said_in_the_dock(
+    gateway: PaperGateway, make_ui_context: Any, make_main_window: Any, wait_for: WaitFor
+) -> None:
+    gateway.faults.delayed_data_only()
+    _ctx, window = await _window(make_ui_context, make_main_window, gateway, _settings(each_side=2))
+    panel = window.option_chain
+    await wait_for(lambda: "delayed" in panel.status_text, timeout=15, what="the delayed notice")
+    assert panel.status_text.startswith("Options quotes: ")
+
+
+async def test_a_family_without_options_says_so_in_the_dock(
+    gateway: PaperGateway, make_ui_context: Any, make_main_window: Any, wait_for: WaitFor
+) -> None:
+    _ctx, window = await _window(make_ui_context, make_main_window, gateway, _settings())
+    panel = window.option_chain
+    await wait_for(lambda: panel.table is not None, timeout=15, what="the ES chain")
+    nq = (await _ctx.broker.contracts.chain("NQ")).contracts[0]
+
+    panel.follow(nq)
+
+    await wait_for(lambda: "IB lists no options on" in panel.status_text, timeout=10)
+    assert panel.table is None, "the ES chain is gone with its lines"
+    assert panel.held_lines == 0

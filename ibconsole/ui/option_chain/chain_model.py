@@ -38,7 +38,8 @@ class ChainTableModel(QAbstractTableModel):
         self._font = tabular_font()
         self._bold = QFont(self._font)
         self._bold.setBold(True)
-        self.repaints = 0  # dataChanged batches sent (the benchmark counts them)
+        # Read once per repaint, not per cell: the palette is copied on every read.
+        self._dark = is_dark()
 
     # ----------------------------------------------------------------- contents
     @property
@@ -47,6 +48,7 @@ class ChainTableModel(QAbstractTableModel):
 
     def set_table(self, table: ChainTable | None) -> None:
         self.beginResetModel()
+        self._dark = is_dark()
         self._table = table
         self._dirty.clear()
         self.endResetModel()
@@ -85,7 +87,7 @@ class ChainTableModel(QAbstractTableModel):
         self._dirty.clear()
         if not rows:
             return
-        self.repaints += 1
+        self._dark = is_dark()
         self.dataChanged.emit(
             self.index(min(rows), 0), self.index(max(rows), len(self._columns) - 1)
         )
@@ -131,7 +133,7 @@ class ChainTableModel(QAbstractTableModel):
                 Qt.AlignmentFlag.AlignHCenter if right is None else Qt.AlignmentFlag.AlignRight
             )
             return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
-        dark = is_dark()
+        dark = self._dark
         if role == Qt.ItemDataRole.BackgroundRole:
             if right is None:
                 return _ATM[dark] if row == table.atm_row() else _STRIKE[dark]
