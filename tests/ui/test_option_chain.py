@@ -291,3 +291,42 @@ async def test_a_family_without_options_says_so_in_the_dock(
     await wait_for(lambda: "IB lists no options on" in panel.status_text, timeout=10)
     assert panel.table is None, "the ES chain is gone with its lines"
     assert panel.held_lines == 0
+
+
+async def test_a_click_on_a_put_bid_loads_a_sell_limit_price_and_a_strike_click_loads_nothing(
+    gateway: PaperGateway,
+    make_ui_context: Any,
+    make_main_window: Any,
+    wait_for: WaitFor,
+    qtbot: Any,
+) -> None:
+    _ctx, window = await _window(make_ui_context, make_main_window, gateway, _settings(each_side=2))
+    window.findChild(QDockWidget, "optionChainDock").raise_()
+    panel = window.option_chain
+    await wait_for(lambda: _greeks_shown(panel), timeout=15, what="the chain")
+    table = panel.table
+    assert table is not None
+    view, model = panel.view, panel.model
+    before = window.ticket.contract
+
+    strike = model.index(0, model.column_of(None, None))
+    qtbot.mouseClick(
+        view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(strike).center()
+    )
+    assert window.ticket.contract == before, "the strike is no price"
+
+    put = table.contract(0, OptionRight.PUT)
+    bid = table.price_at(0, OptionRight.PUT, Column.BID)
+    assert put is not None
+    assert bid is not None
+    index = model.index(0, model.column_of(OptionRight.PUT, Column.BID))
+    qtbot.mouseClick(
+        view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center()
+    )
+
+    assert window.ticket.contract == put
+    limit = window.findChild(DecimalSpinBox, "ticketLimitPrice")
+    assert limit is not None
+    assert Decimal(limit.text().replace(",", "")) == bid
+    assert window.findChild(QComboBox, "ticketOrderType").currentData() == "LMT"
+    assert len(gateway.orders) == 0, "a click in the chain sends nothing"
