@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -57,7 +57,7 @@ class OptionChainService:
         if known is not None:
             return known
         details: list[ContractDetails] = await self._ask(
-            self._ib.reqContractDetailsAsync(Contract(conId=con_id)), f"contract {con_id}"
+            lambda: self._ib.reqContractDetailsAsync(Contract(conId=con_id)), f"contract {con_id}"
         )
         for item in details:
             contract = item.contract
@@ -96,7 +96,9 @@ class OptionChainService:
             return cached[1]
         spec = product(future.symbol)
         chains: list[OptionChain] = await self._ask(
-            self._ib.reqSecDefOptParamsAsync(spec.ib_symbol, future.exchange, "FUT", future.con_id),
+            lambda: self._ib.reqSecDefOptParamsAsync(
+                spec.ib_symbol, future.exchange, "FUT", future.con_id
+            ),
             f"the options on {future.local_symbol}",
         )
         expiries = tuple(
@@ -153,7 +155,7 @@ class OptionChainService:
             tradingClass=expiry.trading_class,
         )
         details: list[ContractDetails] = await self._ask(
-            self._ib.reqContractDetailsAsync(query),
+            lambda: self._ib.reqContractDetailsAsync(query),
             f"the {expiry.trading_class} {expiry.expiry} options at {strike.normalize():f}",
         )
         options = []
@@ -184,7 +186,7 @@ class OptionChainService:
 
     async def _fetch_rule(self, rule_id: int) -> tuple[PriceIncrement, ...]:
         increments = await self._ask(
-            self._ib.reqMarketRuleAsync(rule_id), f"IB's market rule {rule_id}"
+            lambda: self._ib.reqMarketRuleAsync(rule_id), f"IB's market rule {rule_id}"
         )
         if increments is None:
             raise OptionChainError(
@@ -199,13 +201,12 @@ class OptionChainService:
         )
 
     # ------------------------------------------------------------------- plumbing
-    async def _ask(self, request: Awaitable[_T], what: str) -> _T:
+    async def _ask(self, request: Callable[[], Awaitable[_T]], what: str) -> _T:
+        """Send ``request()`` (only while connected) and wait for its answer within the timeout."""
         if not self._ib.isConnected():
-            if asyncio.iscoroutine(request):
-                request.close()
             raise OptionChainError(f"Not connected: {what} are unknown.")
         try:
-            return await asyncio.wait_for(request, self._timeout)
+            return await asyncio.wait_for(request(), self._timeout)
         except TimeoutError as exc:
             raise OptionChainError(f"IB did not send {what} within {self._timeout:g} s.") from exc
         except ConnectionError as exc:

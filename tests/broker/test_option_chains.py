@@ -203,3 +203,15 @@ async def test_delayed_option_quotes_are_reported_for_their_line(
     assert quote is not None
     assert quote.data_type is MarketDataType.DELAYED
     broker.market.unsubscribe(call.con_id)
+
+
+async def test_nothing_is_asked_while_not_connected(
+    gateway: PaperGateway, make_broker: BrokerFactory, es_front: ListedContract, inbound: Spy
+) -> None:
+    offline = make_broker(gateway, client_id=2)
+    seen = inbound(gateway)
+
+    with pytest.raises(OptionChainError, match=r"Not connected: the options on ESH5 are unknown"):
+        await offline.options.expiries([es_front])
+
+    assert seen.count(REQ_SEC_DEF_OPT_PARAMS) == 0
