@@ -150,11 +150,16 @@ async def _run(size: Size) -> dict[str, Any]:
         "recentred": recentred,
         "computation_to_paint_ms": summarize(latencies, 1000),
         "loop_stall_ms": summarize(loop_probe.stalls(), 1000),
-        # What held the loop for 50 ms or more, most often first: where the tail comes from.
+        # What held the loop for 50 ms or more, most often first: where the tail comes from; a
+        # starved stall is one where the loop thread mostly did not run (no CPU for it).
         "stalls_over_50ms": [
-            {"job": job, "count": count, "longest_ms": round(longest * 1000, 1)}
+            {
+                "job": job,
+                "count": count,
+                "starved": sum(1 for s in stalls if s.culprit == job and s.starved),
+                "longest_ms": round(max(s.seconds for s in stalls if s.culprit == job) * 1000, 1),
+            }
             for job, count in Counter(s.culprit for s in stalls).most_common(5)
-            for longest in [max(s.seconds for s in stalls if s.culprit == job)]
         ],
         "console_cpu_share": round(cpu / wall, 3),
         "load_average": machine.load_average(),

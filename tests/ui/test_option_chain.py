@@ -18,6 +18,7 @@ from ibconsole.config import Settings
 from ibconsole.domain.contracts import OptionRight
 from ibconsole.domain.market_lines import MarketDataSettings
 from ibconsole.domain.option_chain import Column, OptionChainSettings
+from ibconsole.domain.quotes import MarketDataType, Quote
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.decimal_spin_box import DecimalSpinBox
@@ -330,3 +331,44 @@ async def test_a_click_on_a_put_bid_loads_a_sell_limit_price_and_a_strike_click_
     assert Decimal(limit.text().replace(",", "")) == bid
     assert window.findChild(QComboBox, "ticketOrderType").currentData() == "LMT"
     assert len(gateway.orders) == 0, "a click in the chain sends nothing"
+
+
+async def test_the_window_recentres_as_the_underlying_moves_and_swaps_only_the_lines_it_must(
+    make_gateway: Any, make_ui_context: Any, make_main_window: Any, wait_for: WaitFor
+) -> None:
+    # A quiet market: the only move of the underlying is the one this test makes.
+    gateway = await make_gateway(tick_rate=0.01)
+    ctx, window = await _window(make_ui_context, make_main_window, gateway, _settings(each_side=3))
+    panel = window.option_chain
+    await wait_for(lambda: _greeks_shown(panel), timeout=15, what="the chain")
+    first = panel.table
+    assert first is not None
+    underlying = window.ticket.contract
+    assert underlying is not None
+    market = ctx.broker.market
+    before = {c.con_id for c in first.contracts}
+    # The underlying's next price, three strikes up, as the bridge hands quotes to the views.
+    step = first.strikes[1] - first.strikes[0]
+    moved = first.strikes[3] + 3 * step
+    quote = Quote(
+        underlying.con_id,
+        moved,
+        moved + underlying.min_tick,
+        moved,
+        ctx.clock.now(),
+        MarketDataType.LIVE,
+    )
+
+    ctx.bridge.sig_quotes_updated.emit((quote,))
+
+    await wait_for(
+        lambda: panel.table is not None and panel.table is not first, timeout=10, what="recentre"
+    )
+    second = panel.table
+    assert second.strikes[3] == moved, "centred at the new money"
+    after = {c.con_id for c in second.contracts}
+    subscribed = set(market.subscriptions())
+    assert after <= subscribed
+    assert not (before - after) & subscribed, "the strikes that left gave their lines back"
+    assert all(market.subscriptions()[c] == 1 for c in after), "a strike in both windows: one line"
+    assert panel.held_lines == len(after) + 1

@@ -281,6 +281,11 @@ class OptionChainPanel(QWidget):
         old = self.model.table
         table = ChainTable(options)
         table.set_underlying(self._underlying_price())
+        # Lines of strikes that leave the window go first, so a window as wide as the free lines
+        # plus the old window's fits; strikes in both keep their line throughout.
+        staying = {c.con_id for c in table.contracts}
+        if old is not None:
+            self._drop([c.con_id for c in old.contracts if c.con_id not in staying])
         taken: list[int] = []
         refused = ""
         for contract in table.contracts:
@@ -295,7 +300,7 @@ class OptionChainPanel(QWidget):
                 table.set_quote(quote)
                 table.set_greeks(contract.con_id, self._market.greeks(contract.con_id))
         if old is not None:
-            self._drop([c.con_id for c in old.contracts])
+            self._drop([c.con_id for c in old.contracts if c.con_id in staying])
         self._held.extend(taken)
         self._show_lines()
         self.model.set_table(table)
