@@ -142,17 +142,15 @@ class OptionRiskView(QWidget):
         for con_id in self._lines - held:
             self._lines.discard(con_id)
             market.unsubscribe(con_id)
+        refused = ""
         for con_id in held - self._lines:
             try:
                 market.subscribe(self._options[con_id])
             except LineBudgetExceeded as error:
-                show_status(
-                    self.state,
-                    f"Greeks of {self._options[con_id].local_symbol}: {error}",
-                    Tone.WARN,
-                )
+                refused = f"No greeks for {self._options[con_id].local_symbol}: {error}"
                 continue
             self._lines.add(con_id)
+        show_status(self.state, refused, Tone.WARN if refused else Tone.NEUTRAL)
 
     @Slot(object)
     def _on_bridge_greeks_updated(self, computed: tuple[tuple[int, Greeks], ...]) -> None:
