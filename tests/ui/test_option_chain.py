@@ -236,8 +236,8 @@ async def test_a_click_on_an_ask_loads_the_ticket_and_a_buy_shows_the_position_w
     # Buy at the ask: a marketable limit that the simulator fills at once.
     await wait_for(lambda: ctx.broker.market.quote(call.con_id) is not None, what="its quote")
     ticket.buy()
-    if ticket.confirmation is not None:
-        ticket.confirmation.accept()
+    assert ticket.confirmation is None, ticket.findings_text
+    assert ticket.status_text.startswith("Sent: "), ticket.status_text
     await wait_for(
         lambda: (p := ctx.broker.account.position(call.con_id)) is not None and p.quantity == 1,
         timeout=10,
