@@ -33,6 +33,7 @@ from ibconsole.ui.charts import ChartPanel
 from ibconsole.ui.connection_panel import ConnectionPanel
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.health import HealthDock, HealthIndicator, HealthModel
+from ibconsole.ui.line_budget_label import LineBudgetLabel
 from ibconsole.ui.option_chain import OptionChainPanel
 from ibconsole.ui.order_ticket import OrderTicket
 from ibconsole.ui.rollover_panel import RolloverPanel
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
         self.health_indicator = HealthIndicator(ctx, model=self.health_model)
         self.mode_label = QLabel()
         self.mode_label.setObjectName("modeIndicator")
+        self.statusBar().addPermanentWidget(LineBudgetLabel(ctx))
         self.statusBar().addPermanentWidget(self.mode_label)
         self.statusBar().addPermanentWidget(self.health_indicator)
         self.statusBar().setSizeGripEnabled(True)

@@ -120,6 +120,9 @@ async def test_the_chain_shows_the_ticket_family_with_ibs_greeks(
     lines = window.findChild(QLabel, "optionLines")
     assert lines is not None
     assert lines.text().startswith(f"Lines {ctx.broker.market.lines_in_use} / 100")
+    in_status_bar = window.statusBar().findChild(QLabel, "marketDataLines")
+    assert in_status_bar is not None
+    assert in_status_bar.text() == f"Lines {ctx.broker.market.lines_in_use} / 100"
     assert panel.held_lines == 23, "22 options and the underlying"
 
 
