@@ -6,9 +6,9 @@ expiry rules count come from an exchange calendar too.
 
 Reading an exchange_calendars calendar costs a few hundred milliseconds the first time, on
 whatever thread asks: each schedule and business calendar is built once per calendar and range,
-and the ranges asked for follow the day, so once per calendar per day; the console reads them on
-a worker thread ahead of need. exchange_calendars (with pandas, over a second of imports) is
-imported on the first reading, not at start-up: the first window does not need it.
+and the ranges asked for follow the day, so once per calendar per day. They are read on the
+GUI thread: pandas imports modules lazily inside its functions, and PySide6's import hook is not
+safe to enter from a worker thread (the process crashed).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from functools import lru_cache, wraps
 from itertools import pairwise
 from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import exchange_calendars as xcals
 
 from ibconsole.domain.clock import as_utc
 
@@ -262,11 +264,8 @@ _R = TypeVar("_R")
 
 
 def _read_once(read: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Cache a calendar reading, and let one thread read it while the others wait for it.
-
-    The window reads calendars on worker threads, several families at once: with a cache
-    alone each would build the same calendar (and hold the interpreter lock for it) in turn.
-    """
+    """Cache a calendar reading, and let one thread read it while any other waits for it
+    (with a cache alone, two threads asking at once would each build the same calendar)."""
     cached = lru_cache(maxsize=64)(read)
     lock = threading.Lock()
 
@@ -289,8 +288,6 @@ class _CalendarSession:
 
 def _read_calendar(name: str, first: date, last: date) -> tuple[str, str, list[_CalendarSession]]:
     """The calendar's own name, its time zone and its sessions between two dates."""
-    import exchange_calendars as xcals  # on first use: see the module docstring
-
     with warnings.catch_warnings():
         # exchange_calendars 4.13 reads Series.values, which pandas 3 deprecates; the values
         # it reads are UTC timestamps either way.

@@ -6,7 +6,6 @@ action for a held position in its roll window and the partial-roll alert with it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -481,12 +480,6 @@ class RolloverPanel(QWidget):
                 return str(error)
 
         results = await asyncio.gather(*(one(symbol) for symbol in self._families))
-        # The first reading of a calendar each day takes a few hundred milliseconds of pandas:
-        # on a worker thread, so the rebuild on the GUI thread finds it cached.
-        calendars = {r.chain.product.calendar for r in results if isinstance(r, FamilyMonths)}
-        for name in sorted(calendars):
-            with contextlib.suppress(ValueError):  # said once by _exchange_sessions
-                await asyncio.to_thread(calendar_around, name, now.date())
         return dict(zip(self._families, results, strict=True))
 
     def _on_loaded(self, results: dict[str, FamilyMonths | str]) -> None:
@@ -562,8 +555,9 @@ class RolloverPanel(QWidget):
 
     def _exchange_sessions(self, name: str, now: datetime) -> TradingSessions | None:
         try:
-            # Built once per calendar per day (domain.sessions caches the readings), and read
-            # on a worker thread by _load before the rows are built.
+            # Built once per calendar per day (domain.sessions caches the readings). Not on a
+            # worker thread: pandas imports lazily, and PySide6's import hook is not safe to
+            # enter from a second thread (the process crashed).
             return calendar_around(name, now.date())
         except ValueError as error:
             if name not in self._calendars_missing:
