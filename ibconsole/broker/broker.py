@@ -9,6 +9,7 @@ Events, by service (all eventkit Events):
                alert(str, bool), ib_message(int, IbMessage), throttled(bool)
     market:    quotes_updated(tuple[Quote, ...]), bars_reset(BarKey, tuple[Bar, ...]),
                bar_updated(BarKey, Bar, bool), gap_marked(BarKey, BarGap)
+    depth:     depth_updated(DepthUpdate), depth_status(DepthStatus)
     account:   portfolio_changed(tuple[PortfolioRow, ...]), account_changed(AccountSnapshot)
     orders:    order_changed(OrderRow), fill_recorded(JournalFill), reconciled(Reconciliation),
                alert(str, bool), roll_failed(RollFailure)
@@ -22,6 +23,7 @@ import random
 from ibconsole.broker.account import AccountService
 from ibconsole.broker.contracts import ContractService
 from ibconsole.broker.market_data import MarketDataService
+from ibconsole.broker.market_depth import MarketDepthService
 from ibconsole.broker.order_entry import OrderEntry
 from ibconsole.broker.orders import OrderService
 from ibconsole.broker.session import Endpoint, Session
@@ -47,12 +49,14 @@ class Broker:
         data_type: MarketDataType = MarketDataType.LIVE,
         history_retry: float = 15.0,
         rng: random.Random | None = None,
+        depth_rows: int = 10,
     ) -> None:
         self.clock = clock
         self.journal = journal
         self.session = Session(endpoint, health, clock, request_timeout, rng)
         self.contracts = ContractService(self.session.ib, clock, request_timeout)
         self.market = MarketDataService(self.session, data_type, request_timeout, history_retry)
+        self.depth = MarketDepthService(self.session, data_type, rows=depth_rows)
         self.account = AccountService(self.session)
         self.orders = OrderService(
             self.session,
@@ -78,6 +82,7 @@ class Broker:
         for key, count in self.market.bar_subscriptions().items():
             for _ in range(count):
                 self.market.unsubscribe_bars(key)
+        self.depth.close()
         self.account.close()
         self.contracts.close()
         await self.session.disconnect()
