@@ -347,6 +347,13 @@ class Ladder:
     def average_price(self) -> Decimal | None:
         return self._average
 
+    def open_pnl(self, multiplier: Decimal) -> Decimal | None:
+        """The position's profit or loss at the last trade; None when flat or either price is
+        unknown."""
+        if not self._position or self._last is None or self._average is None:
+            return None
+        return (self._last - self._average) * self._position * multiplier
+
     @property
     def working(self) -> tuple[WorkingOrder, ...]:
         return self._orders
