@@ -1,8 +1,10 @@
 """The ladder as a table: one row per price of the ladder's window, highest first; columns Buy,
 Bid, Price, Ask, Sell and Volume.
 
-Rows are read from the domain ``Ladder`` once per repaint (``refresh``), never per cell: a burst
-of depth updates costs one snapshot of the visible rows when the coalescing timer fires.
+Rows are read from the domain ``Ladder`` once per repaint (``refresh``), never per cell, and
+turned into ready-to-draw cells then: a burst of depth updates costs one snapshot of the visible
+rows when the coalescing timer fires, and the view paints the cells without asking the model
+for each one (``cells``).
 Colours carry the side (bids blue, asks red, own orders in their side's strong colour, pending
 ones hatched); every colour is backed by words in the cell's tooltip.
 """
@@ -10,7 +12,7 @@ ones hatched); every colour is backed by words in the cell's tooltip.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
@@ -26,6 +28,7 @@ _Index = QModelIndex | QPersistentModelIndex
 _COLUMNS = tuple(LadderColumn)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _CENTRE = int(Qt.AlignmentFlag.AlignCenter)
+_MADE_ROWS = 4096  # rows whose cells are kept, across frames
 
 # (light, dark) colours of the ladder's parts.
 _COLOURS: dict[str, tuple[str, str]] = {
@@ -71,6 +74,17 @@ _MARK_WORDS = (
 )
 
 
+class Cell(NamedTuple):
+    """One cell as drawn: its text and how it looks."""
+
+    text: str
+    background: QBrush | None
+    foreground: QColor | None
+    font: QFont
+    alignment: int
+    icon: QIcon | None
+
+
 class LadderTableModel(QAbstractTableModel):
     """A table over one ``Ladder``; ``refresh()`` re-reads its window's rows."""
 
@@ -79,6 +93,9 @@ class LadderTableModel(QAbstractTableModel):
         self._ladder = ladder
         self._contract: ListedContract | None = None
         self._rows: list[LadderRow | None] = []
+        self._cells: list[tuple[Cell, ...] | None] = []
+        self._white = QColor("#ffffff")
+        self._made: dict[LadderRow, tuple[Cell, ...]] = {}
         self._font = tabular_font()
         self._bold = QFont(self._font)
         self._bold.setBold(True)
@@ -100,6 +117,7 @@ class LadderTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._ladder = ladder
         self._contract = contract
+        self._made.clear()
         self._snapshot()
         self.endResetModel()
 
@@ -123,9 +141,33 @@ class LadderTableModel(QAbstractTableModel):
     def row_of(self, price: Decimal) -> int | None:
         return self._ladder.row_of(price)
 
+    def cells(self) -> list[tuple[Cell, ...] | None]:
+        """Every row's cells as of the last refresh (None for a row outside the market)."""
+        return self._cells
+
     def _snapshot(self) -> None:
         ladder = self._ladder
         self._rows = [ladder.row(r) for r in range(ladder.rows)]
+        self._cells = [None if row is None else self._row_cells(row) for row in self._rows]
+
+    def _row_cells(self, row: LadderRow) -> tuple[Cell, ...]:
+        # Most rows look the same frame after frame: their cells are made once.
+        cells = self._made.get(row)
+        if cells is None:
+            if len(self._made) >= _MADE_ROWS:
+                self._made.clear()
+            cells = self._made[row] = tuple(self._cell(row, column) for column in _COLUMNS)
+        return cells
+
+    def _cell(self, row: LadderRow, column: LadderColumn) -> Cell:
+        return Cell(
+            self._text(row, column),
+            self._background(row, column),
+            self._foreground(row, column),
+            self._font_of(row, column),
+            _CENTRE if column in (LadderColumn.BUY, LadderColumn.SELL) else _RIGHT,
+            self._decoration(row.marks) if column is LadderColumn.PRICE else None,
+        )
 
     def _theme(self) -> None:
         self._brushes = {name: QBrush(_colour(name)) for name in _COLOURS}
@@ -156,26 +198,27 @@ class LadderTableModel(QAbstractTableModel):
         return Qt.ItemFlag.ItemIsEnabled if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._rows):
+        if not index.isValid() or index.row() >= len(self._cells):
             return None
-        row = self._rows[index.row()]
-        if row is None:
+        cells = self._cells[index.row()]
+        if cells is None:
             return None
-        column = _COLUMNS[index.column()]
+        cell = cells[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(row, column)
+            return cell.text
         if role == Qt.ItemDataRole.BackgroundRole:
-            return self._background(row, column)
+            return cell.background
         if role == Qt.ItemDataRole.ForegroundRole:
-            return self._foreground(row, column)
+            return cell.foreground
         if role == Qt.ItemDataRole.FontRole:
-            return self._font_of(row, column)
+            return cell.font
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _CENTRE if column in (LadderColumn.BUY, LadderColumn.SELL) else _RIGHT
-        if role == Qt.ItemDataRole.DecorationRole and column is LadderColumn.PRICE:
-            return self._decoration(row.marks)
+            return cell.alignment
+        if role == Qt.ItemDataRole.DecorationRole:
+            return cell.icon
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(row, column)
+            row = self._rows[index.row()]
+            return self._tooltip(row, _COLUMNS[index.column()]) if row is not None else None
         return None
 
     # ------------------------------------------------------------------- cells
@@ -221,7 +264,7 @@ class LadderTableModel(QAbstractTableModel):
         if column in (LadderColumn.BUY, LadderColumn.SELL):
             own = row.own(Side.BUY if column is LadderColumn.BUY else Side.SELL)
             if own is not None and not own.pending:
-                return QColor("#ffffff")
+                return self._white
         if column is LadderColumn.PRICE and Mark.LAST in row.marks and row.last_side is not None:
             return self._brushes["buy_order" if row.last_side is Side.BUY else "sell_order"].color()
         return None

@@ -2,6 +2,10 @@
 window of prices instead), a click is a press and a release on one cell, a drag is a press on
 one row and a release on another, and any pointer movement over it says the trader is aiming.
 
+It paints the model's ready-made cells itself, in one pass over the window: a table view's
+item delegate asks the model for seven roles of every cell, which for a ladder repainted every
+frame costs more than the whole rest of the frame.
+
 Signals:
     sig_clicked(int, int)         row, column of a left click
     sig_dragged(int, int, int)    from row, column, to row of a left drag
@@ -12,13 +16,16 @@ Signals:
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QMouseEvent, QResizeEvent, QWheelEvent
+from PySide6.QtCore import QAbstractItemModel, QPoint, QRect, Qt, Signal
+from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QPalette, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from ibconsole.domain.ladder import LadderColumn
+from ibconsole.ui.ladder.table_model import LadderTableModel
 
 ROW_HEIGHT = 20
+_PADDING = 5  # text inset from the cell's edges
+_ICON = 10
 _WHEEL_STEP = 120  # one notch of a mouse wheel (Qt's angleDelta units)
 _ROWS_PER_NOTCH = 2
 _WIDTHS = {
@@ -62,6 +69,11 @@ class LadderView(QTableView):
         columns.setSectionsClickable(False)
         columns.setStretchLastSection(True)
         self._pressed: tuple[int, int, QPoint] | None = None
+        self._ladder_model: LadderTableModel | None = None
+
+    def setModel(self, model: QAbstractItemModel | None) -> None:
+        super().setModel(model)
+        self._ladder_model = model if isinstance(model, LadderTableModel) else None
 
     def apply_column_widths(self) -> None:
         header = self.horizontalHeader()
@@ -74,6 +86,49 @@ class LadderView(QTableView):
         """The viewport rectangle (x, y, width, height) of a cell, for tests and benchmarks."""
         rect = self.visualRect(self.model().index(row, column))
         return rect.x(), rect.y(), rect.width(), rect.height()
+
+    # ---------------------------------------------------------------- painting
+    def paintEvent(self, event: QPaintEvent) -> None:
+        model = self._ladder_model
+        if model is None:
+            super().paintEvent(event)
+            return
+        viewport = self.viewport()
+        painter = QPainter(viewport)
+        palette = self.palette()
+        text_colour = palette.color(QPalette.ColorRole.Text)
+        grid = palette.color(QPalette.ColorRole.Mid)
+        header = self.horizontalHeader()
+        spans = [
+            (header.sectionViewportPosition(c), header.sectionSize(c))
+            for c in range(header.count())
+        ]
+        width = viewport.width()
+        clip = event.rect()
+        for row, cells in enumerate(model.cells()):
+            top = row * ROW_HEIGHT
+            if top > clip.bottom() or top + ROW_HEIGHT < clip.top() or cells is None:
+                continue
+            for (left, span), cell in zip(spans, cells, strict=False):
+                rect = QRect(left, top, span, ROW_HEIGHT)
+                if cell.background is not None:
+                    painter.fillRect(rect, cell.background)
+                inner = rect.adjusted(_PADDING, 0, -_PADDING, 0)
+                if cell.icon is not None:
+                    cell.icon.paint(
+                        painter, QRect(inner.left(), top + (ROW_HEIGHT - _ICON) // 2, _ICON, _ICON)
+                    )
+                if cell.text:
+                    painter.setFont(cell.font)
+                    painter.setPen(cell.foreground or text_colour)
+                    painter.drawText(inner, cell.alignment, cell.text)
+        painter.setPen(grid)
+        bottom = len(model.cells()) * ROW_HEIGHT
+        for row in range(1, len(model.cells()) + 1):
+            painter.drawLine(0, row * ROW_HEIGHT - 1, width, row * ROW_HEIGHT - 1)
+        for left, span in spans:
+            painter.drawLine(left + span - 1, 0, left + span - 1, bottom)
+        painter.end()
 
     # ------------------------------------------------------------------ events
     def mousePressEvent(self, event: QMouseEvent) -> None:
