@@ -6,10 +6,11 @@ instruments and 2,000 depth changes a second on the ladder's book.
 
 - Depth → paint: every depth row the simulator writes is stamped as it is queued. The console
   side stamps each network batch of rows as the ladder receives it (one more slot on the
-  bridge's ``sig_depth_updated``, connected after the ladder's), each refresh of the ladder's
-  table model, and each paint event of the ladder's viewport. A row's latency runs from its
-  write to the first paint that follows the first model refresh after its batch arrived: the
-  first pixels that can show it.
+  bridge's ``sig_depth_updated``, connected after the ladder's), each run of the ladder's
+  coalescing repaint timer, and each paint event of the ladder's viewport. A row's latency runs
+  from its write to the first paint that follows the first repaint run after its batch
+  arrived: the first pixels that can show it. Rows whose price lies outside the ladder's window
+  have no pixels and are left out.
 - Click → bytes: a left click on a ``Bid`` cell six ticks under the best bid (a resting buy
   limit of 1, as a trader clicks it), until the simulator receives the placeOrder frame; then
   the order is cancelled (not measured) so every click meets the same checks. ``qtest`` clicks
@@ -51,11 +52,14 @@ from bench.summary import summarize
 from ibconsole.app import Console
 from ibconsole.broker.market_depth import DepthUpdate
 from ibconsole.domain.ladder import LadderColumn
+from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.ladder import PriceLadder
 
 _CLICK_TICKS_UNDER_BID = 6
 _ROUND_GAP = 0.1  # between clicks: far below ib_insync's 45 requests a second
 _PACING_WINDOW = 1.5  # ib_insync throttles to 45 requests in any 1 s; let the start-up pass
+_CALIBRATION_SECONDS = 1.0
+_ROWS_PER_CHANGE = 2.5  # depth rows the simulator writes per change behind the touch, about
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +78,12 @@ SIZES = {
 
 
 class DepthProbe:
-    """Stamps each batch of depth rows the ladder received, with the rows' keys in order."""
+    """Stamps each batch of depth rows the ladder received, with the rows' keys in order and
+    whether each row's price is in the ladder's window (a row outside it has no pixels)."""
 
-    def __init__(self, console: Console, con_id: int) -> None:
-        self.batches: list[tuple[float, list[DepthKey]]] = []
+    def __init__(self, console: Console, ladder: PriceLadder, con_id: int) -> None:
+        self.batches: list[tuple[float, list[tuple[DepthKey, bool]]]] = []
+        self._ladder = ladder
         self._con_id = con_id
         self._on = False
         console.bridge.sig_depth_updated.connect(self._on_bridge_depth_updated)
@@ -92,23 +98,28 @@ class DepthProbe:
     def _on_bridge_depth_updated(self, update: DepthUpdate) -> None:
         if not self._on or update.con_id != self._con_id or not update.changes:
             return
+        window = self._ladder.ladder
         keys = [
-            (int(c.operation), int(c.side), c.position, float(c.price), float(c.size))
+            (
+                (int(c.operation), int(c.side), c.position, float(c.price), float(c.size)),
+                window.row_of(c.price) is not None,
+            )
             for c in update.changes
         ]
         self.batches.append((time.perf_counter(), keys))
 
 
 class RefreshProbe(QObject):
-    """Stamps every refresh of the ladder's table model (its rows re-read for painting)."""
+    """Stamps every repaint of the ladder's coalescing timer, after the ladder's own slot has
+    re-read the rows (a slot connected later runs later)."""
 
     def __init__(self, ladder: PriceLadder) -> None:
         super().__init__()
         self.refreshes: list[float] = []
-        ladder.model.dataChanged.connect(self._on_model_changed)
-        ladder.model.modelReset.connect(self._on_model_changed)
+        for timer in ladder.findChildren(CoalescingTimer):
+            timer.timeout.connect(self._on_timer_timeout)
 
-    def _on_model_changed(self, *args: object) -> None:
+    def _on_timer_timeout(self) -> None:
         self.refreshes.append(time.perf_counter())
 
 
@@ -121,11 +132,12 @@ def _first_at_or_after(stamps: list[float], at: float, start: int) -> int:
 
 def depth_to_paint(
     written: list[tuple[float, DepthKey]],
-    batches: list[tuple[float, list[DepthKey]]],
+    batches: list[tuple[float, list[tuple[DepthKey, bool]]]],
     refreshes: list[float],
     paints: list[float],
 ) -> tuple[list[float], int]:
-    """Latencies (seconds) of each written row the ladder received, and the rows never seen.
+    """Latencies (seconds) of each written row the ladder received inside its window, and the
+    written rows never seen (received outside the window counts as seen).
 
     Rows arrive in the order they were written (one TCP stream): each received row matches the
     next written row with the same key written before the batch arrived."""
@@ -140,7 +152,7 @@ def depth_to_paint(
         if paint_at >= len(paints):
             break
         painted = paints[paint_at]
-        for key in keys:
+        for key, shown in keys:
             index = cursor
             while index < len(written) and written[index][0] <= arrived:
                 if written[index][1] == key:
@@ -148,7 +160,8 @@ def depth_to_paint(
                 index += 1
             else:
                 continue  # written before the log started
-            latencies.append(painted - written[index][0])
+            if shown:
+                latencies.append(painted - written[index][0])
             cursor = index + 1
             matched += 1
     return latencies, len(written) - matched
@@ -167,7 +180,7 @@ async def _depth_series(
 ) -> dict[str, Any]:
     contract = ladder.contract
     assert contract is not None
-    probe = DepthProbe(console, contract.con_id)
+    probe = DepthProbe(console, ladder, contract.con_id)
     refreshes = RefreshProbe(ladder)
     paints = PaintProbe(ladder.view.viewport())
     loop_probe = LoopProbe()
@@ -276,15 +289,43 @@ async def _click_series(
     await in_executor(peer.orders)
     for posted in (False, True):
         latencies = []
+        refused: list[str] = []
+        blocked = console.broker.session.order_entry_block
         for _ in range(size.clicks):
+            try:
+                await wait_until(lambda b=blocked: not b(), "orders allowed", within=10)
+            except TimeoutError:
+                refused.append(blocked())  # the machine cannot keep the session healthy
+                continue
             clicked = await _click(ladder, posted)
-            order_id, received = await _received(peer, ladder)
+            try:
+                order_id, received = await _received(peer, ladder)
+            except TimeoutError:
+                refused.append(ladder.status_text)  # said why under the ladder; not a sample
+                continue
             latencies.append(received - clicked)
             entry.cancel(order_id)
             await wait_until(lambda: not entry.working_orders(contract), "the cancel", within=10)
             await asyncio.sleep(_ROUND_GAP)
-        results["posted" if posted else "qtest"] = summarize(latencies, 1000)
+        how = "posted" if posted else "qtest"
+        results[how] = summarize(latencies, 1000)
+        results[f"{how}_not_sent"] = refused
     return results
+
+
+async def _calibrate(peer: Peer, rows_per_s: int) -> float:
+    """Set the book's churn so that about ``rows_per_s`` depth rows a second reach the ladder.
+
+    The simulator's book follows the quote: a quote that moves the touch shifts every row
+    behind it, so the quotes alone write depth rows; churn behind the touch makes up the rest
+    (each change writes about ``_ROWS_PER_CHANGE`` rows, as a row shift does)."""
+    await in_executor(lambda: peer.set_depth_rate(0.0))
+    await in_executor(peer.start_depth_log)
+    await asyncio.sleep(_CALIBRATION_SECONDS)
+    base = len(await in_executor(peer.stop_depth_log)) / _CALIBRATION_SECONDS
+    churn = max(0.0, rows_per_s - base) / _ROWS_PER_CHANGE
+    await in_executor(lambda: peer.set_depth_rate(churn))
+    return round(churn, 1)
 
 
 async def _series(size: Size) -> dict[str, Any]:
@@ -293,12 +334,14 @@ async def _series(size: Size) -> dict[str, Any]:
         try:
             await watch(console, await in_executor(lambda: peer.instruments(INSTRUMENTS)))
             ladder = await _ladder_ready(console)
-            await in_executor(lambda: peer.set_depth_rate(size.depth_per_s))
             await asyncio.sleep(_PACING_WINDOW)
+            churn = await _calibrate(peer, size.depth_per_s)
             results = await _depth_series(peer, console, ladder, size)
+            print(f"depth: {results}", file=sys.stderr, flush=True)
             results["click_to_bytes_ms"] = await _click_series(peer, console, ladder, size)
             results["ticks_per_s"] = size.ticks_per_s
-            results["depth_changes_per_s_offered"] = size.depth_per_s
+            results["depth_rows_per_s_offered"] = size.depth_per_s
+            results["book_churn_per_s"] = churn
             results["load_average"] = machine.load_average()
         finally:
             await close_console(console)

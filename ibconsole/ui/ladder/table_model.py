@@ -131,12 +131,20 @@ class LadderTableModel(QAbstractTableModel):
             self.refresh()
 
     def refresh(self) -> None:
-        """Re-read every row of the window and tell the view (one repaint of the viewport)."""
+        """Re-read every row of the window and tell the view which rows look different: it
+        repaints those rows only (a depth change behind the touch repaints one or two)."""
+        before = self._cells
         self._snapshot()
-        if self._rows:
-            self.dataChanged.emit(
-                self.index(0, 0), self.index(len(self._rows) - 1, len(_COLUMNS) - 1)
-            )
+        after = self._cells
+        last_column = len(_COLUMNS) - 1
+        first = None
+        for row in range(len(after) + 1):
+            changed = row < len(after) and (row >= len(before) or after[row] is not before[row])
+            if changed and first is None:
+                first = row
+            elif not changed and first is not None:
+                self.dataChanged.emit(self.index(first, 0), self.index(row - 1, last_column))
+                first = None
 
     def row_of(self, price: Decimal) -> int | None:
         return self._ladder.row_of(price)
