@@ -51,6 +51,7 @@ from bench.probes import LoopProbe, PaintProbe
 from bench.summary import summarize
 from ibconsole.app import Console
 from ibconsole.broker.market_depth import DepthUpdate
+from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.ladder import LadderColumn
 from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.ladder import PriceLadder
@@ -279,12 +280,30 @@ async def _received(peer: Peer, ladder: PriceLadder) -> tuple[int, float]:
     raise TimeoutError(f"no order reached the simulator; the ladder says {ladder.status_text!r}")
 
 
+async def _cancel_working(console: Console, contract: ListedContract) -> None:
+    """Cancel the clicked orders (asked again while a busy session refuses or loses a cancel)."""
+    entry = console.broker.entry
+    deadline = time.monotonic() + 60
+    while entry.working_orders(contract):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the clicked orders were not cancelled: {ladder_text(console)}")
+        for order in entry.working_orders(contract) or ():
+            entry.cancel(order.order_id)
+        try:
+            await wait_until(lambda: not entry.working_orders(contract), "the cancel", within=2)
+        except TimeoutError:
+            continue
+
+
+def ladder_text(console: Console) -> str:
+    return console.window.ladder.status_text
+
+
 async def _click_series(
     peer: Peer, console: Console, ladder: PriceLadder, size: Size
 ) -> dict[str, Any]:
     contract = ladder.contract
     assert contract is not None
-    entry = console.broker.entry
     results: dict[str, Any] = {}
     await in_executor(peer.orders)
     for posted in (False, True):
@@ -299,13 +318,12 @@ async def _click_series(
                 continue
             clicked = await _click(ladder, posted)
             try:
-                order_id, received = await _received(peer, ladder)
+                _, received = await _received(peer, ladder)
             except TimeoutError:
                 refused.append(ladder.status_text)  # said why under the ladder; not a sample
                 continue
             latencies.append(received - clicked)
-            entry.cancel(order_id)
-            await wait_until(lambda: not entry.working_orders(contract), "the cancel", within=10)
+            await _cancel_working(console, contract)
             await asyncio.sleep(_ROUND_GAP)
         how = "posted" if posted else "qtest"
         results[how] = summarize(latencies, 1000)

@@ -27,6 +27,7 @@ from ibconsole.broker.market_depth import MarketDepthService
 from ibconsole.broker.order_entry import OrderEntry
 from ibconsole.broker.orders import OrderService
 from ibconsole.broker.session import Endpoint, Session
+from ibconsole.broker.volume_profile import VolumeProfileService
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.health import HealthSettings
 from ibconsole.domain.quotes import MarketDataType
@@ -57,6 +58,7 @@ class Broker:
         self.contracts = ContractService(self.session.ib, clock, request_timeout)
         self.market = MarketDataService(self.session, data_type, request_timeout, history_retry)
         self.depth = MarketDepthService(self.session, data_type, rows=depth_rows)
+        self.volume = VolumeProfileService(self.session, request_timeout)
         self.account = AccountService(self.session)
         self.orders = OrderService(
             self.session,

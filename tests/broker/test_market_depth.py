@@ -14,6 +14,7 @@ import pytest
 from ibconsole.broker.broker import Broker
 from ibconsole.broker.ib_client import Event
 from ibconsole.broker.market_depth import DepthUpdate
+from ibconsole.broker.volume_profile import VolumeProfileService
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.depth import DepthBook, DepthSide, DepthState, DepthStatus
 from ibconsole.domain.quotes import MarketDataType
@@ -272,3 +273,23 @@ async def test_1101_requests_the_depth_again_exactly_once(
     )
     assert gateway.depth.subscription_count() == 1
     assert seen.count(CANCEL_MKT_DEPTH) <= 1
+
+
+async def test_volume_today_comes_from_ibs_histogram_on_the_tick_grid(
+    broker: Broker, es_front: ListedContract
+) -> None:
+    # The simulator reads a day of history for it: more than the suite's quick request timeout.
+    profile = await VolumeProfileService(broker.session, 10.0).today(es_front)
+    assert profile.problem == ""
+    assert len(profile.volumes) > 10
+    assert all(price % es_front.min_tick == 0 for price in profile.volumes)
+    assert all(volume > 0 for volume in profile.volumes.values())
+
+
+async def test_volume_today_says_why_when_not_connected(
+    gateway: PaperGateway, make_broker: BrokerFactory, es_front: ListedContract
+) -> None:
+    idle = make_broker(gateway, client_id=5)
+    profile = await idle.volume.today(es_front)
+    assert profile.volumes == {}
+    assert profile.problem == "not connected"

@@ -24,6 +24,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ibconsole.broker.market_depth import DepthUpdate
+from ibconsole.broker.volume_profile import VolumeProfile
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.depth import DepthStatus
 from ibconsole.domain.ladder import AIM_HOLD_SECONDS, Ladder, LadderColumn
@@ -72,6 +73,7 @@ class PriceLadder(QWidget):
         super().__init__(parent)
         self.setObjectName("priceLadderPanel")
         self._broker = ctx.broker
+        self._runner = ctx.runner
         self._entry = ctx.broker.entry
         self._settings = ctx.settings.ladder
         self._contract: ListedContract | None = None
@@ -205,6 +207,11 @@ class PriceLadder(QWidget):
             quote = self._broker.market.quote(contract.con_id)
             if quote is not None:
                 self._ladder.set_quote(quote.bid, quote.ask, quote.last)
+            self._runner.start(
+                self._broker.volume.today(contract),
+                name=f"volume today {contract.local_symbol}",
+                done=partial(self._on_volume_loaded, contract),
+            )
         else:
             self._summary.show_depth(None)
         self._orders_dirty = True
@@ -284,6 +291,15 @@ class PriceLadder(QWidget):
     @Slot(str)
     def _on_bridge_ended(self, reason: str) -> None:
         self._orders_dirty = True
+        self._repaint_timer.request()
+
+    def _on_volume_loaded(self, contract: ListedContract, profile: VolumeProfile) -> None:
+        if contract != self._contract:
+            return  # the ladder moved on to another contract meanwhile
+        if profile.problem:
+            log.info("volume at price of %s: %s", contract.local_symbol, profile.problem)
+            return
+        self._ladder.set_volume(profile.volumes)
         self._repaint_timer.request()
 
     # ----------------------------------------------------------------- painting
