@@ -28,6 +28,7 @@ import random
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -234,6 +235,10 @@ def _bid_cell(ladder: PriceLadder) -> tuple[Decimal, QPoint]:
     price = bid - _CLICK_TICKS_UNDER_BID * model.tick
     row = model.row_of(price)
     if row is None:
+        # The market drifted while the pointer held the window still: the trader re-centres.
+        ladder.recentre()
+        row = model.row_of(price)
+    if row is None:
         raise LookupError(f"{price} is not in the ladder's window")
     x, y, w, h = ladder.view.cell_rect(row, int(LadderColumn.BID))
     return price, QPoint(x + w // 2, y + h // 2)
@@ -295,6 +300,11 @@ async def _cancel_working(console: Console, contract: ListedContract) -> None:
             continue
 
 
+def _orders_allowed(console: Console) -> Callable[[], bool]:
+    session = console.broker.session
+    return lambda: not session.order_entry_block()
+
+
 def ladder_text(console: Console) -> str:
     return console.window.ladder.status_text
 
@@ -309,12 +319,12 @@ async def _click_series(
     for posted in (False, True):
         latencies = []
         refused: list[str] = []
-        blocked = console.broker.session.order_entry_block
+        session = console.broker.session
         for _ in range(size.clicks):
             try:
-                await wait_until(lambda b=blocked: not b(), "orders allowed", within=10)
+                await wait_until(_orders_allowed(console), "orders allowed", within=10)
             except TimeoutError:
-                refused.append(blocked())  # the machine cannot keep the session healthy
+                refused.append(session.order_entry_block())  # the session is not healthy
                 continue
             clicked = await _click(ladder, posted)
             try:

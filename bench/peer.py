@@ -136,7 +136,7 @@ class _Probe:
                 self.depth_log.append((time.perf_counter(), key))
             send(row, operation, side, position, price, size, maker)
 
-        sim_depth._Subscription.send = stamped_depth  # type: ignore[method-assign]
+        sim_depth._Subscription.send = stamped_depth  # type: ignore[method-assign,assignment]
 
     def _on_quote(self, con_id: int, quote: Quote) -> None:
         # Listeners run after the gateway's own, which has queued the tick's frames by now; the

@@ -254,10 +254,12 @@ class Ladder:
         self.book.clear()
 
     def set_quote(self, bid: Decimal | None, ask: Decimal | None, last: Decimal | None) -> None:
-        """The top of the book from the quote stream: used where depth shows no row."""
+        """The top of the book from the quote stream (used where depth shows no row), and its
+        last trade."""
         self._quote = (bid, ask)
-        if last is not None and self._last is None:
+        if last is not None and last != self._last:
             self._last = last
+            self._last_side = None  # a trade not printed to the ladder: its side is unknown
 
     def record_trades(self, trades: Iterable[tuple[Decimal, Decimal]]) -> None:
         """Trades printed at (price, size): volume at price, and the last trade's aggressor

@@ -369,3 +369,12 @@ def test_resize_keeps_the_middle() -> None:
 def test_a_ladder_needs_a_positive_tick() -> None:
     with pytest.raises(ValueError, match="positive tick"):
         Ladder(D(0))
+
+
+def test_the_quotes_last_trade_moves_the_last_mark_without_a_side(ladder: Ladder) -> None:
+    ladder.record_trades([(D("100.25"), D(1))])
+    ladder.set_quote(D("100.00"), D("100.25"), D("100.25"))  # the same trade: side kept
+    assert ladder.last_side is Side.BUY
+    ladder.set_quote(D("100.00"), D("100.25"), D("100.00"))  # a trade not printed here
+    assert ladder.last == D("100.00")
+    assert ladder.last_side is None
