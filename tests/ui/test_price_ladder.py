@@ -28,7 +28,6 @@ from ibconsole.sim import PaperGateway
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.ladder import PriceLadder
 from ibconsole.ui.main_window import MainWindow
-from tests.ui.conftest import FAST_HEALTH
 
 COLUMNS = {column.title: int(column) for column in LadderColumn}
 
@@ -224,7 +223,7 @@ async def test_a_confirmed_far_side_click_sends_the_marketable_limit(
 
 @pytest.fixture
 async def stop_context(make_ui_context: Any, gateway: PaperGateway) -> UiContext:
-    settings = Settings(health=FAST_HEALTH, ladder=LadderSettings(far_side_click=FarSideClick.STOP))
+    settings = Settings(ladder=LadderSettings(far_side_click=FarSideClick.STOP))
     return await make_ui_context(gateway, settings=settings)
 
 
@@ -248,7 +247,7 @@ async def test_with_the_stop_setting_a_far_side_click_places_a_stop(
 @pytest.fixture
 async def small_limit_context(make_ui_context: Any, gateway: PaperGateway) -> UiContext:
     risk = RiskLimits(defaults=replace(SymbolLimits(), max_quantity=Decimal(3)))
-    return await make_ui_context(gateway, settings=Settings(health=FAST_HEALTH, risk=risk))
+    return await make_ui_context(gateway, settings=Settings(risk=risk))
 
 
 async def test_a_click_over_a_risk_limit_sends_nothing_and_says_why(
