@@ -32,6 +32,7 @@ BENCHMARKS = (
     "connect_sync",
     "click_to_wire",
     "tick_latency",
+    "ladder_latency",
     "cpu_per_tick",
     "memory_growth",
     "chain_paint",

@@ -1,5 +1,6 @@
 """The paper gateway in a process of its own, as TWS is, with probes a client cannot disturb:
-every quote update stamped as the simulator writes it and every placeOrder stamped as it arrives.
+every quote update and depth row stamped as the simulator writes it and every placeOrder stamped
+as it arrives.
 
 ``Peer.start(tick_rate=...)`` spawns it and returns once it listens; the benchmark then asks it
 over a pipe for its tick count, the stamped ticks of a window, the order receipts and its
@@ -21,6 +22,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from ibconsole.sim import PaperGateway
+from ibconsole.sim import depth as sim_depth
 from ibconsole.sim.connection import Connection
 from ibconsole.sim.market import Quote
 
@@ -46,6 +48,10 @@ FAMILIES = (
 )
 INSTRUMENTS = 20
 _PLACE_ORDER = "3"
+
+# What a client can compare with its own view of one depth row it was sent: operation, side,
+# position, price (as written), size.
+DepthKey = tuple[int, int, int, float, float]
 
 # What a client can compare with its own view of a quote, as floats in this order: bid, bid size,
 # ask, ask size, last, last size, volume. Sizes change on almost every update, so the key names
@@ -113,6 +119,24 @@ class _Probe:
 
         # The gateway is the connections' owner: they hand it every inbound message here.
         gateway.dispatch = stamped  # type: ignore[method-assign]
+        self.depth_logging = False
+        self.depth_log: list[tuple[float, DepthKey]] = []
+        send = sim_depth._Subscription.send
+        feeds: dict[int, float] = {}
+
+        def stamped_depth(
+            row: Any, operation: int, side: int, position: int, price: int, size: int, maker: int
+        ) -> None:
+            # Stamped as the row is queued; it leaves on the loop's next write, so at or before.
+            if self.depth_logging:
+                tick = feeds.get(id(row.feed))
+                if tick is None:
+                    tick = feeds[id(row.feed)] = float(row.feed.instrument.min_tick)
+                key = (operation, side, position, round(price * tick, 9), float(size))
+                self.depth_log.append((time.perf_counter(), key))
+            send(row, operation, side, position, price, size, maker)
+
+        sim_depth._Subscription.send = stamped_depth  # type: ignore[method-assign,assignment]
 
     def _on_quote(self, con_id: int, quote: Quote) -> None:
         # Listeners run after the gateway's own, which has queued the tick's frames by now; the
@@ -134,6 +158,14 @@ class _Probe:
             return orders
         if command == "instruments":
             return pick_instruments(self.gateway, int(str(argument)))
+        if command == "depth_rate":
+            # Forced on every book for the rest of the run: the book's own bursts stay out.
+            self.gateway.depth.burst(float(str(argument)), 3600.0)
+            return argument
+        if command == "depth_log":
+            self.depth_logging = bool(argument)
+            rows, self.depth_log = self.depth_log, []
+            return rows
         if command == "subscriptions":
             return self.gateway.market_data.subscription_count()
         if command == "connections":
@@ -212,6 +244,18 @@ class Peer:
     def stop_log(self) -> list[tuple[int, float, TickKey]]:
         """Every tick written since ``start_log``: (conId, perf_counter stamp, key)."""
         return list(self.ask("log", False))
+
+    def set_depth_rate(self, rate: float) -> None:
+        """Depth changes per second behind the touch of every book with subscribers, exactly
+        (the books' own random bursts are off from then on)."""
+        self.ask("depth_rate", rate)
+
+    def start_depth_log(self) -> None:
+        self.ask("depth_log", True)
+
+    def stop_depth_log(self) -> list[tuple[float, DepthKey]]:
+        """Every depth row written since ``start_depth_log``: (perf_counter stamp, key)."""
+        return list(self.ask("depth_log", False))
 
     def orders(self) -> list[tuple[int, float]]:
         """(orderId, perf_counter stamp) of every placeOrder received since the last call."""

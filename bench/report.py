@@ -131,8 +131,38 @@ def _click_figure(load: str, how: str) -> _Figure:
     )
 
 
+def _ladder(results: Results) -> Any:
+    return results["ladder_latency"]
+
+
+def _ladder_click(how: str) -> _Figure:
+    return _Figure(
+        f"ladder Bid click → bytes at sim, loaded, {'QTest' if how == 'qtest' else 'posted click'}",
+        _ladder,
+        lambda ladder: _dist(ladder["click_to_bytes_ms"][how]),
+        lambda ladder: ladder["click_to_bytes_ms"][how]["p99"],
+        "ms",
+        5.0 if how == "qtest" else 16.0,
+    )
+
+
 FIGURES: tuple[_Figure, ...] = (
     *_tick_rows(),
+    _Figure(
+        "depth update → ladder painted",
+        _ladder,
+        lambda ladder: (
+            _dist(ladder["depth_to_paint_ms"])
+            + f" ({ladder['depth_rows_written_per_s']:,} depth rows/s written on the ladder's "
+            f"contract, {ladder['ticks_per_s']:,} ticks/s over 20, loop stall max "
+            f"{_value_text(ladder['loop_stall_ms']['max'], ' ms')})"
+        ),
+        lambda ladder: ladder["depth_to_paint_ms"]["p99"],
+        "ms",
+        33.0,
+    ),
+    _ladder_click("qtest"),
+    _ladder_click("posted"),
     _Figure(
         "console CPU per tick ÷ bare ib_insync",
         _cpu,

@@ -11,6 +11,7 @@ Events, by service (all eventkit Events):
                bar_updated(BarKey, Bar, bool), gap_marked(BarKey, BarGap),
                greeks_updated(tuple[tuple[int, Greeks], ...]), lines_changed(int, int),
                line_refused(int, IbMessage)
+    depth:     depth_updated(DepthUpdate), depth_status(DepthStatus)
     account:   portfolio_changed(tuple[PortfolioRow, ...]), account_changed(AccountSnapshot)
     orders:    order_changed(OrderRow), fill_recorded(JournalFill), reconciled(Reconciliation),
                alert(str, bool), roll_failed(RollFailure)
@@ -24,10 +25,12 @@ import random
 from ibconsole.broker.account import AccountService
 from ibconsole.broker.contracts import ContractService
 from ibconsole.broker.market_data import MarketDataService
+from ibconsole.broker.market_depth import MarketDepthService
 from ibconsole.broker.option_chains import OptionChainService
 from ibconsole.broker.order_entry import OrderEntry
 from ibconsole.broker.orders import OrderService
 from ibconsole.broker.session import Endpoint, Session
+from ibconsole.broker.volume_profile import VolumeProfileService
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.health import HealthSettings
 from ibconsole.domain.quotes import MarketDataType
@@ -51,6 +54,7 @@ class Broker:
         history_retry: float = 15.0,
         line_budget: int = 100,
         rng: random.Random | None = None,
+        depth_rows: int = 10,
     ) -> None:
         self.clock = clock
         self.journal = journal
@@ -60,6 +64,8 @@ class Broker:
             self.session, data_type, request_timeout, history_retry, line_budget
         )
         self.options = OptionChainService(self.session.ib, clock, request_timeout)
+        self.depth = MarketDepthService(self.session, data_type, rows=depth_rows)
+        self.volume = VolumeProfileService(self.session, request_timeout)
         self.account = AccountService(self.session)
         self.orders = OrderService(
             self.session,
@@ -85,6 +91,7 @@ class Broker:
         for key, count in self.market.bar_subscriptions().items():
             for _ in range(count):
                 self.market.unsubscribe_bars(key)
+        self.depth.close()
         self.account.close()
         self.contracts.close()
         await self.session.disconnect()

@@ -37,6 +37,8 @@ class BrokerBridge(QObject):
         sig_fill_recorded(JournalFill)
         sig_reconciled(Reconciliation)
         sig_roll_failed(RollFailure)
+        sig_depth_updated(DepthUpdate)
+        sig_depth_status(DepthStatus)
     """
 
     sig_health_changed = Signal(object)
@@ -58,6 +60,8 @@ class BrokerBridge(QObject):
     sig_fill_recorded = Signal(object)
     sig_reconciled = Signal(object)
     sig_roll_failed = Signal(object)
+    sig_depth_updated = Signal(object)
+    sig_depth_status = Signal(object)
 
     def __init__(self, broker: Broker, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -89,6 +93,8 @@ class BrokerBridge(QObject):
             (orders.reconciled, self.sig_reconciled.emit),
             (orders.alert, self.sig_alert.emit),
             (orders.roll_failed, self.sig_roll_failed.emit),
+            (broker.depth.depth_updated, self.sig_depth_updated.emit),
+            (broker.depth.depth_status, self.sig_depth_status.emit),
         ]
         for event, emit in self._links:
             event += emit

@@ -46,6 +46,7 @@ def open_context(
         health=settings.health,
         limits=settings.risk,
         line_budget=settings.market_data.line_budget,
+        depth_rows=settings.market_data.depth_rows,
     )
     credentials = credentials or CredentialStore()
     return UiContext(

@@ -33,6 +33,7 @@ from ibconsole.ui.charts import ChartPanel
 from ibconsole.ui.connection_panel import ConnectionPanel
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.health import HealthDock, HealthIndicator, HealthModel
+from ibconsole.ui.ladder import PriceLadder
 from ibconsole.ui.line_budget_label import LineBudgetLabel
 from ibconsole.ui.option_chain import OptionChainPanel
 from ibconsole.ui.order_ticket import OrderTicket
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 
 # Bump when docks are added, removed or renamed: an old saved state then falls back to the
 # default layout instead of restoring a window with parts missing.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 _GEOMETRY_KEY = "mainWindow/geometry"
 _STATE_KEY = "mainWindow/state"
 _WIDE = 1800  # from this width on, three columns; below, two
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
         self.health_model = HealthModel(ctx, self)
         self.connection = ConnectionPanel(ctx)
         self.ticket = OrderTicket(ctx)
+        self.ladder = PriceLadder(ctx)
         self.orders = OrdersPanel(ctx)
         self.fills = FillsPanel(ctx)
         self.positions = PositionsPanel(ctx)
@@ -114,6 +116,7 @@ class MainWindow(QMainWindow):
         for name, title, widget in (
             ("connection", "Connection", self.connection),
             ("ticket", "Order ticket", self.ticket),
+            ("priceLadder", "Price ladder", self.ladder),
             ("chart", "Chart", self.chart),
             ("orders", "Orders", self.orders),
             ("fills", "Fills", self.fills),
@@ -143,6 +146,7 @@ class MainWindow(QMainWindow):
         self.ticket.sig_contract_changed.connect(self.chart.show_contract)
         self.ticket.sig_contract_changed.connect(self.option_chain.follow)
         self.option_chain.sig_option_picked.connect(self.ticket.load_option)
+        self.ticket.sig_contract_changed.connect(self.ladder.follow)
         self.connection.sig_live_confirmed.connect(self._on_connection_live_confirmed)
         self.connection.sig_live_ended.connect(self._on_connection_live_ended)
         self.alert_bar.sig_notice.connect(self._on_alert_bar_notice)
@@ -297,6 +301,8 @@ class MainWindow(QMainWindow):
             self.splitDockWidget(docks["orders"], docks["positions"], horizontal)
             self.tabifyDockWidget(docks["orders"], docks["fills"])
             self.tabifyDockWidget(docks["account"], docks["health"])
+            # The ladder shares the right column's top with rollover, in front.
+            self.tabifyDockWidget(docks["rollover"], docks["priceLadder"])
             left, right = 400, 580
             centre = width - left - right
             self.resizeDocks(
@@ -320,7 +326,9 @@ class MainWindow(QMainWindow):
                 vertical,
             )
         else:
-            # Two columns: the ticket | the chart over two tab groups (blotter; the rest).
+            # Two columns: the ticket and the ladder | the chart over two tab groups (blotter;
+            # the rest).
+            self.splitDockWidget(docks["ticket"], docks["priceLadder"], horizontal)
             self.splitDockWidget(docks["chart"], docks["orders"], vertical)
             self.splitDockWidget(docks["orders"], docks["rollover"], horizontal)
             self.tabifyDockWidget(docks["orders"], docks["positions"])
@@ -328,9 +336,13 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(docks["rollover"], docks["account"])
             self.tabifyDockWidget(docks["account"], docks["connection"])
             self.tabifyDockWidget(docks["connection"], docks["health"])
-            left = 350
-            centre = width - left
-            self.resizeDocks([docks["ticket"], docks["chart"]], [left, centre], horizontal)
+            left, ladder = 350, 360  # the ladder's six columns at tabular widths
+            centre = width - left - ladder
+            self.resizeDocks(
+                [docks["ticket"], docks["priceLadder"], docks["chart"]],
+                [left, ladder, centre],
+                horizontal,
+            )
             self.resizeDocks(
                 [docks["orders"], docks["rollover"]],
                 [centre * 50 // 100, centre * 50 // 100],
@@ -345,6 +357,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(docks["chart"], docks["optionChain"])
         docks["chart"].raise_()
         docks["orders"].raise_()
+        docks["priceLadder"].raise_()
         # On the first run the connection settings come first; once connected the trader picks.
         (docks["account"] if width >= _WIDE else docks["connection"]).raise_()
 

@@ -37,6 +37,12 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "loaded_click_to_bytes_ms": {"qtest": _DIST, "posted": _DIST, "qtest_handler_cpu": _DIST},
     },
     "tick_latency": {"loads": None},
+    "ladder_latency": {
+        "depth_to_paint_ms": _DIST,
+        "click_to_bytes_ms": {"qtest": _DIST, "posted": _DIST},
+        "depth_rows_written_per_s": None,
+        "loop_stall_ms": _DIST,
+    },
     "cpu_per_tick": {
         "clients": dict.fromkeys(
             ("bare_ib_insync", "ib_insync_qt_example", "console"),

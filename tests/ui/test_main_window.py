@@ -43,6 +43,9 @@ OBJECT_NAMES = (
     "positionsTable",
     "accountSummary",
     "chartPanel",
+    "priceLadderDock",
+    "priceLadder",
+    "ladderQuantity",
 )
 
 SHORTCUTS = {
@@ -72,6 +75,7 @@ async def test_every_part_is_a_dock_the_trader_can_move(main_window: MainWindow)
     assert set(main_window.docks) == {
         "connection",
         "ticket",
+        "priceLadder",
         "chart",
         "orders",
         "fills",
