@@ -25,6 +25,7 @@ from ibconsole.broker.market_data import MarketDataService
 from ibconsole.broker.order_entry import OrderEntry
 from ibconsole.broker.orders import OrderService
 from ibconsole.broker.session import Endpoint, Session
+from ibconsole.broker.spread_quotes import SpreadQuotes
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.health import HealthSettings
 from ibconsole.domain.quotes import MarketDataType
@@ -54,6 +55,7 @@ class Broker:
         self.contracts = ContractService(self.session.ib, clock, request_timeout)
         self.market = MarketDataService(self.session, data_type, request_timeout, history_retry)
         self.account = AccountService(self.session)
+        self.spread_quotes = SpreadQuotes(self.session)
         self.orders = OrderService(
             self.session,
             journal,

@@ -1,0 +1,232 @@
+"""Rolls as one calendar-spread order: a BAG of the held month and the next, directed to the
+exchange so both legs fill together at one spread price or not at all.
+
+The same checks, old-month cancels and exit moves as the two-order roll (``RollCoordinator``):
+the legs pass the pre-trade checks, working orders on the old month are cancelled first, and
+once the spread has filled (in full, or in part when the rest is cancelled) the exits that
+protected the position are placed on the new month for what was rolled, shifted by the spread's
+fill price, still one-cancels-all. A spread order still working after the fill timeout stays
+working, never silently: the trader modifies it, cancels it, or legs the rest with the two-order
+roll. IB has no contract details for a BAG (error 321), so none are asked for: the combo is
+built from the legs' conIds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from ibconsole.broker.account import AccountService
+from ibconsole.broker.ib_client import Event
+from ibconsole.broker.order_desk import OrderDesk
+from ibconsole.broker.order_tracker import OrderTracker
+from ibconsole.broker.order_values import OrderRefused, OrderRow
+from ibconsole.broker.roll_coordinator import RollCoordinator
+from ibconsole.domain.calendar_spread import CalendarSpread, spread_for_roll
+from ibconsole.domain.clock import Clock
+from ibconsole.domain.orders import OrderType
+from ibconsole.domain.rollover import RollPlan
+from ibconsole.journal import Journal, JournalFill, JournalOrder, OrderState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _SpreadRoll:
+    """A spread order of a roll, until it has ended and its exits are placed."""
+
+    plan: RollPlan
+    spread: CalendarSpread
+    key: str
+
+
+class SpreadRoller:
+    """Runs spread rolls through the order desk and follows each until it ends.
+
+    Events: ``spread_ended(JournalOrder)`` once a spread order of a roll is final and its exits
+    are placed; ``alert(str, bool)`` is shared with ``OrderService``.
+    """
+
+    def __init__(
+        self,
+        journal: Journal,
+        account: AccountService,
+        desk: OrderDesk,
+        tracker: OrderTracker,
+        coordinator: RollCoordinator,
+        clock: Clock,
+        alert: Event,
+        fill_timeout: float,
+    ) -> None:
+        self._journal = journal
+        self._account = account
+        self._desk = desk
+        self._tracker = tracker
+        self._coordinator = coordinator
+        self._clock = clock
+        self._alert = alert
+        self.fill_timeout = fill_timeout
+        self._working: dict[str, _SpreadRoll] = {}  # by the spread order's key
+        self.spread_ended = Event("spread_ended")
+        tracker.order_changed += self._on_order_changed
+        tracker.fill_recorded += self._on_fill_recorded
+
+    def working_key(self, plan: RollPlan) -> str | None:
+        """The key of the spread order of ``plan`` that has not ended yet, if any."""
+        return next((k for k, roll in self._working.items() if roll.plan == plan), None)
+
+    async def roll(
+        self, plan: RollPlan, order_type: OrderType, limit_price: Decimal | None = None
+    ) -> JournalOrder:
+        """Cancel the old month's orders, then send the roll as one spread order and wait up to
+        the fill timeout for it to end.
+
+        Returns the spread order's journal entry: final (filled, or cancelled after a part
+        filled), or still working when the timeout passed — then it keeps working, and the
+        trader decides. A spread refused before anything was sent, rejected by IB, or ended
+        with nothing filled raises ``OrderRefused`` saying what happened.
+        """
+        if self.working_key(plan) is not None:
+            raise OrderRefused(
+                f"A spread order rolling {plan.close.contract.local_symbol} is already working."
+            )
+        spread = spread_for_roll(plan)
+        self._coordinator.check_roll(plan)
+        try:
+            intent = spread.intent(
+                order_type,
+                limit_price,
+                key_factory=self._desk.new_key,
+                now=self._clock.now(),
+                account=self._account.account,
+            )
+        except ValueError as error:
+            raise OrderRefused(f"Roll not sent: {error}.") from None
+        try:
+            await self._coordinator.clear_old_month(plan)
+            self._desk.submit(intent, confirmed=True)
+        except OrderRefused as refused:
+            message = (
+                f"Roll stopped before the {spread.name} spread order went out: "
+                f"{refused.reason} Nothing was closed or opened."
+            )
+            self._alert.emit(message, True)
+            raise OrderRefused(message, refused.report) from refused
+        self._working[intent.key] = _SpreadRoll(plan, spread, intent.key)
+        state = await self._final_or_timeout(intent.key)
+        journalled = self._tracker.journalled(intent.key)
+        if not state.is_final:
+            price = f" at {intent.limit_price.normalize():f}" if intent.limit_price else ""
+            self._alert.emit(
+                f"The {spread.name} spread order{price} has not filled within "
+                f"{self.fill_timeout:g} s: {journalled.lifecycle.filled.normalize():f} of "
+                f"{intent.quantity.normalize():f} rolled, the rest is still working. Modify "
+                "it, cancel it, or leg the rest as two orders.",
+                False,
+            )
+            return journalled
+        self._settle(intent.key)
+        if journalled.lifecycle.filled <= 0:
+            why = journalled.lifecycle.rejection
+            raise OrderRefused(
+                f"The {spread.name} spread order ended {state.value}"
+                + (f" (IB: {why})" if why else "")
+                + f"; nothing was rolled, you still hold {plan.close.contract.local_symbol}."
+            )
+        return journalled
+
+    async def leg_rest(self, key: str) -> JournalOrder | None:
+        """Cancel what the spread order ``key`` left unfilled, then roll that rest as two
+        orders (close, then open). Returns the open leg's journal entry."""
+        roll = self._working.get(key)
+        if roll is None:
+            raise OrderRefused(f"No working spread roll has the key {key}.")
+        journalled = self._tracker.journalled(key)
+        if not journalled.is_final:
+            order_id = journalled.lifecycle.order_id
+            if order_id is None:
+                raise OrderRefused(f"The spread order {key} has not reached IB yet.")
+            self._desk.cancel(order_id, "legging the rest of the roll")
+            state = await self._final_or_timeout(key)
+            if not state.is_final:
+                raise OrderRefused(
+                    f"IB has not confirmed the cancel of the {roll.spread.name} spread order "
+                    f"within {self.fill_timeout:g} s; nothing was legged."
+                )
+        self._settle(key)
+        rest = self._tracker.journalled(key).lifecycle.remaining
+        if rest <= 0:
+            raise OrderRefused(f"The {roll.spread.name} spread order filled: nothing is left.")
+        plan = roll.plan
+        if plan.open is None:
+            raise OrderRefused("This roll does not reopen a position: there is nothing to leg.")
+        remainder = replace(
+            plan,
+            position=rest if plan.position > 0 else -rest,
+            close=replace(plan.close, quantity=rest),
+            open=replace(plan.open, quantity=rest),
+        )
+        await self._position_is(remainder)
+        return await self._coordinator.roll(remainder)
+
+    # ---------------------------------------------------------------- inside
+    def _settle(self, key: str) -> None:
+        """A spread order of a roll has ended: place the exits for what it rolled."""
+        roll = self._working.pop(key, None)
+        if roll is None:
+            return
+        ended = self._tracker.journalled(key)
+        rolled = ended.lifecycle.filled
+        spread_price = ended.lifecycle.avg_fill_price
+        if rolled > 0 and roll.plan.exits_to_move:
+            if spread_price is None:
+                old, new = roll.spread.near.local_symbol, roll.spread.far.local_symbol
+                unknown = "the spread's fill price is not known"
+                self._coordinator.exits_not_moved(
+                    old, new, [(order, unknown) for order in roll.plan.exits_to_move]
+                )
+            else:
+                self._coordinator.place_exits(roll.plan, spread_price, rolled, f"{key}-exits")
+        log.info("spread roll %s ended %s, %s rolled", key, ended.state.value, rolled)
+        self.spread_ended.emit(ended)
+
+    def _on_order_changed(self, row: OrderRow) -> None:
+        self._settle_if_final(row.key)
+
+    def _on_fill_recorded(self, fill: JournalFill) -> None:
+        self._settle_if_final(fill.key)
+
+    def _settle_if_final(self, key: str) -> None:
+        if key in self._working:
+            current = self._journal.order(key)
+            if current is not None and current.is_final:
+                self._settle(key)
+
+    async def _final_or_timeout(self, key: str) -> OrderState:
+        try:
+            return await asyncio.wait_for(self._tracker.wait_final(key), self.fill_timeout)
+        except TimeoutError:
+            return self._tracker.journalled(key).lifecycle.state
+
+    async def _position_is(self, plan: RollPlan) -> None:
+        """Wait (up to the fill timeout) until IB's position in the old month is the one
+        ``plan`` rolls: positions follow executions by a moment."""
+        con_id = plan.close.contract.con_id
+        loop = asyncio.get_running_loop()
+        settled: asyncio.Future[None] = loop.create_future()
+
+        def check(*_: object) -> None:
+            held = self._account.position(con_id)
+            if held is not None and held.quantity == plan.position and not settled.done():
+                settled.set_result(None)
+
+        self._account.portfolio_changed += check
+        try:
+            check()
+            await asyncio.wait_for(settled, self.fill_timeout)
+        except TimeoutError:
+            pass  # the roll's own check says what is held instead
+        finally:
+            self._account.portfolio_changed -= check
