@@ -94,6 +94,7 @@ class OrderService:
             self.alert,
             fill_timeout,
         )
+        self._reconciler.reconciled += self.spread_rolls.catch_up
         self.order_changed = self._tracker.order_changed
         self.fill_recorded = self._tracker.fill_recorded
         self.reconciled = self._reconciler.reconciled

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from ibconsole.broker.account import AccountService
@@ -27,8 +27,9 @@ from ibconsole.broker.roll_coordinator import RollCoordinator
 from ibconsole.domain.calendar_spread import CalendarSpread, spread_for_roll
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.orders import OrderType
-from ibconsole.domain.rollover import RollPlan
+from ibconsole.domain.rollover import OldMonthOrder, OrderAction, RollPlan
 from ibconsole.journal import Journal, JournalFill, JournalOrder, OrderState
+from ibconsole.journal.lifecycle import FillPart
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,22 @@ class _SpreadRoll:
     plan: RollPlan
     spread: CalendarSpread
     key: str
+    # the combo executions whose contracts have their exits on the new month, and how many
+    # contracts of each old exit (by order id) those cover
+    protected_by: set[str] = field(default_factory=set)
+    protected: dict[int, Decimal] = field(default_factory=dict)
+
+    def unprotected(self) -> tuple[OldMonthOrder, ...]:
+        """The plan's old-month orders, each exit reduced to what is not yet on the new month."""
+        kept = []
+        for item in self.plan.orders:
+            if item.action is not OrderAction.MOVE:
+                kept.append(item)
+                continue
+            left = item.order.remaining - self.protected.get(item.order.order_id, Decimal(0))
+            if left > 0:
+                kept.append(OldMonthOrder(replace(item.order, remaining=left), item.action))
+        return tuple(kept)
 
 
 class SpreadRoller:
@@ -116,18 +133,19 @@ class SpreadRoller:
             raise OrderRefused(message, refused.report) from refused
         self._working[intent.key] = _SpreadRoll(plan, spread, intent.key)
         state = await self._final_or_timeout(intent.key)
+        self._catch_up(intent.key)
         journalled = self._tracker.journalled(intent.key)
         if not state.is_final:
             price = f" at {intent.limit_price.normalize():f}" if intent.limit_price else ""
             self._alert.emit(
                 f"The {spread.name} spread order{price} has not filled within "
                 f"{self.fill_timeout:g} s: {journalled.lifecycle.filled.normalize():f} of "
-                f"{intent.quantity.normalize():f} rolled, the rest is still working. Modify "
-                "it, cancel it, or leg the rest as two orders.",
+                f"{intent.quantity.normalize():f} rolled, the rest is still working (and what "
+                f"is left in {spread.near.local_symbol} has no exits meanwhile). Modify it, "
+                "cancel it, or leg the rest as two orders.",
                 False,
             )
             return journalled
-        self._settle(intent.key)
         if journalled.lifecycle.filled <= 0:
             why = journalled.lifecycle.rejection
             raise OrderRefused(
@@ -155,7 +173,7 @@ class SpreadRoller:
                     f"IB has not confirmed the cancel of the {roll.spread.name} spread order "
                     f"within {self.fill_timeout:g} s; nothing was legged."
                 )
-        self._settle(key)
+        self._catch_up(key)
         rest = self._tracker.journalled(key).lifecycle.remaining
         if rest <= 0:
             raise OrderRefused(f"The {roll.spread.name} spread order filled: nothing is left.")
@@ -167,42 +185,56 @@ class SpreadRoller:
             position=rest if plan.position > 0 else -rest,
             close=replace(plan.close, quantity=rest),
             open=replace(plan.open, quantity=rest),
+            orders=roll.unprotected(),
         )
         await self._position_is(remainder)
         return await self._coordinator.roll(remainder)
 
     # ---------------------------------------------------------------- inside
-    def _settle(self, key: str) -> None:
-        """A spread order of a roll has ended: place the exits for what it rolled."""
-        roll = self._working.pop(key, None)
-        if roll is None:
+    def catch_up(self, *_: object) -> None:
+        """Bring every spread roll up to date (after a reconciliation, when orders may go)."""
+        for key in tuple(self._working):
+            self._catch_up(key)
+
+    def _catch_up(self, key: str) -> None:
+        """Place exits for each combo execution not yet protected, and once the spread order
+        has ended with all its executions in, let it go. Orders wait for reconciliation: a
+        resync reports executions before the desk accepts orders again."""
+        roll = self._working.get(key)
+        if roll is None or self._desk.entry_block():
             return
-        ended = self._tracker.journalled(key)
-        rolled = ended.lifecycle.filled
-        spread_price = ended.lifecycle.avg_fill_price
-        if rolled > 0 and roll.plan.exits_to_move:
-            if spread_price is None:
-                old, new = roll.spread.near.local_symbol, roll.spread.far.local_symbol
-                unknown = "the spread's fill price is not known"
-                self._coordinator.exits_not_moved(
-                    old, new, [(order, unknown) for order in roll.plan.exits_to_move]
-                )
-            else:
-                self._coordinator.place_exits(roll.plan, spread_price, rolled, f"{key}-exits")
-        log.info("spread roll %s ended %s, %s rolled", key, ended.state.value, rolled)
-        self.spread_ended.emit(ended)
+        current = self._tracker.journalled(key)
+        for part in current.lifecycle.order_fills:
+            if part.exec_id not in roll.protected_by:
+                roll.protected_by.add(part.exec_id)
+                self._protect(roll, part)
+        lifecycle = current.lifecycle
+        if current.is_final and lifecycle.executed >= lifecycle.reported_filled:
+            del self._working[key]
+            log.info(
+                "spread roll %s ended %s, %s rolled", key, current.state.value, lifecycle.filled
+            )
+            self.spread_ended.emit(current)
+
+    def _protect(self, roll: _SpreadRoll, part: FillPart) -> None:
+        """Place on the new month the exits for the contracts one combo execution rolled,
+        shifted by its spread price, one-cancels-all where they were."""
+        plan = replace(roll.plan, orders=roll.unprotected())
+        exits = plan.exits_to_move
+        if not exits:
+            return
+        self._coordinator.place_exits(
+            plan, part.price, part.quantity, f"{roll.key}-x{len(roll.protected_by)}"
+        )
+        for order in exits:
+            placed = min(order.remaining, part.quantity)
+            roll.protected[order.order_id] = roll.protected.get(order.order_id, 0) + placed
 
     def _on_order_changed(self, row: OrderRow) -> None:
-        self._settle_if_final(row.key)
+        self._catch_up(row.key)
 
     def _on_fill_recorded(self, fill: JournalFill) -> None:
-        self._settle_if_final(fill.key)
-
-    def _settle_if_final(self, key: str) -> None:
-        if key in self._working:
-            current = self._journal.order(key)
-            if current is not None and current.is_final:
-                self._settle(key)
+        self._catch_up(fill.key)
 
     async def _final_or_timeout(self, key: str) -> OrderState:
         try:

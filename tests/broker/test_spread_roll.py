@@ -274,3 +274,32 @@ async def test_a_spread_roll_in_flight_cannot_be_started_twice(rig: Rig, wait_fo
     assert await rig.final(first.key) is OrderState.CANCELLED
     assert len(combos_received(rig)) == 1
     rig.assert_agree()
+
+
+async def test_exits_follow_each_part_rolled_then_the_legged_rest(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    entry = rig.bid(4)
+    bracket = rig.intent(quantity=2, order_type="LMT", limit_price=entry, stop_loss=entry - 40)
+    rig.broker.orders.submit(bracket, confirmed=True)
+    assert await rig.final(bracket.key) is OrderState.FILLED
+    await wait_for(lambda: rig.state(bracket.stop_loss_key) is OrderState.WORKING, what="stop")
+    await wait_for(lambda: rig.held(rig.es) == 2, what="the long position")
+    rolling = plan(rig)
+    rig.gw.desk.set_partial_fills(2, stall=True)
+
+    working = await rig.within(rig.broker.orders.roll_spread(rolling, OrderType.MARKET))
+
+    assert working.lifecycle.filled == 1
+    (first,) = [o for o in rig.journal.orders(limit=None) if o.intent.purpose is Purpose.ROLL_MOVE]
+    assert (first.intent.contract, first.intent.quantity) == (rig.next_month, 1)
+
+    await rig.within(rig.broker.orders.leg_rest(working.key))
+
+    moved = [o for o in rig.journal.orders(limit=None) if o.intent.purpose is Purpose.ROLL_MOVE]
+    assert sorted(o.intent.quantity for o in moved) == [1, 1]
+    assert {o.intent.contract for o in moved} == {rig.next_month}
+    await wait_for(
+        lambda: (rig.held(rig.es), rig.held(rig.next_month)) == (0, 2), what="all rolled"
+    )
+    rig.assert_agree()
