@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QWidget
 
 from ibconsole.broker.order_values import OrderRow
 from ibconsole.domain.contracts import ListedContract
@@ -18,6 +18,7 @@ from ibconsole.domain.orders import OrderType, Purpose, Side, build_intent
 from ibconsole.journal import OrderState
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.context import UiContext
+from ibconsole.ui.decimal_spin_box import DecimalSpinBox
 from ibconsole.ui.months import rollover_view
 from ibconsole.ui.roll_dialog import RollDialog, Step
 from ibconsole.ui.rollover_panel import Column, RolloverPanel
@@ -67,9 +68,10 @@ async def hold_es(ctx: UiContext, wait_for: Any, quantity: int = 1) -> ListedCon
 
 
 async def open_roll_dialog(
-    ctx: UiContext, qtbot: Any, wait_for: Any
+    ctx: UiContext, qtbot: Any, wait_for: Any, *, as_spread: bool = False
 ) -> tuple[RolloverPanel, RollDialog]:
-    """The panel (keep it referenced: it owns the dialog) and its open roll dialog."""
+    """The panel (keep it referenced: it owns the dialog) and its open roll dialog, set to roll
+    as one spread order (the default for ES) or, unless ``as_spread``, as two orders."""
     panel = RolloverPanel(ctx)
     qtbot.addWidget(panel)
     panel.resize(1200, 420)
@@ -86,6 +88,9 @@ async def open_roll_dialog(
     button.click()
     dialog = panel.roll_dialog
     assert dialog is not None
+    spread = child(dialog, QPushButton, "rollAsSpread")
+    assert spread.isChecked()  # CME lists the ES calendar: the spread is the default
+    spread.setChecked(as_spread)
     return panel, dialog
 
 
@@ -280,3 +285,120 @@ async def test_working_orders_on_the_old_month_are_listed_and_cancelled_or_moved
     )
     assert dialog.steps == {"close": Step.FILLED, "open": Step.FILLED}
     assert "Roll complete: now long 1 ESM5." in child(dialog, QLabel, "rollProgress").text()
+
+
+# ------------------------------------------------------------------ as one spread order
+# The spread is the default for a listed calendar, its own quote shows beside the legs', and
+# confirming sends one BAG; a limit that does not fill stays working in the dialog and the
+# blotter with modify, cancel and a switch to legging the rest.
+
+
+def combos(gateway: PaperGateway, before: int) -> list[Any]:
+    return [
+        o.request
+        for o in gateway.orders[before:]
+        if o.request.contract.sec_type == "BAG" and not o.is_modify
+    ]
+
+
+def spread_orders(ctx: UiContext) -> list[Any]:
+    return [o for o in ctx.broker.journal.orders() if o.intent.purpose is Purpose.ROLL_SPREAD]
+
+
+async def test_the_spread_is_the_default_and_rolls_both_legs_in_one_order(
+    gateway: PaperGateway, ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    held = await hold_es(ui_context, wait_for)
+    before = len(gateway.orders)
+    _panel, dialog = await open_roll_dialog(ui_context, qtbot, wait_for, as_spread=True)
+    target = dialog.plan.open
+    assert target is not None
+
+    as_spread = child(dialog, QPushButton, "rollAsSpread")
+    assert as_spread.isChecked()
+    assert "ESH5-ESM5" in as_spread.text()
+    quote = child(dialog, QLabel, "rollSpreadQuote")
+    await wait_for(
+        lambda: "bid —" not in quote.text().split("legs imply")[0], what="the spread's own quote"
+    )
+    assert "legs imply bid" in quote.text()
+    assert "tick 0.05" in quote.text()
+    price = child(dialog, DecimalSpinBox, "rollSpreadPrice")
+    await wait_for(lambda: price.value() is not None, what="the default marketable limit")
+    assert "SELL 1 ESH5" in child(dialog, QLabel, "rollSpreadLegs").text()
+    confirm = child(dialog, QPushButton, "rollConfirmButton")
+    await wait_for(confirm.isEnabled, what="the Roll button")
+
+    confirm.click()
+    await wait_for(lambda: dialog.steps["open"] is Step.FILLED, timeout=10, what="the spread fill")
+    await wait_for(lambda: not dialog.running, what="the roll to end")
+
+    (sent,) = combos(gateway, before)
+    assert [(leg.con_id, leg.action) for leg in sent.combo_legs] == [
+        (held.con_id, "SELL"),
+        (target.contract.con_id, "BUY"),
+    ]
+    assert sent.order_type == "LMT"
+    assert sent.lmt_price == price.value()
+    (order,) = spread_orders(ui_context)
+    assert order.state is OrderState.FILLED
+    assert "filled: 1 of 1 rolled at" in child(dialog, QLabel, "rollSpreadStatus").text()
+    assert "Roll complete" in child(dialog, QLabel, "rollProgress").text()
+    account = ui_context.broker.account
+    await wait_for(lambda: account.position(target.contract.con_id).quantity == 1)  # type: ignore[union-attr]
+    assert account.position(held.con_id).quantity == 0  # type: ignore[union-attr]
+    dialog.reject()
+    assert ui_context.broker.market.subscriptions() == {}
+
+
+async def test_a_limit_that_does_not_fill_stays_working_then_the_rest_is_legged(
+    gateway: PaperGateway, ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    held = await hold_es(ui_context, wait_for)
+    ui_context.broker.orders.spread_rolls.fill_timeout = 1.0
+    before = len(gateway.orders)
+    _panel, dialog = await open_roll_dialog(ui_context, qtbot, wait_for, as_spread=True)
+    kind = child(dialog, QComboBox, "rollSpreadOrderType")
+    assert kind.currentText().startswith("Limit")
+    price = child(dialog, DecimalSpinBox, "rollSpreadPrice")
+    await wait_for(lambda: price.value() is not None, what="the default limit")
+    far_below = price.value() - 50  # type: ignore[operator]
+    price.set_value(far_below)
+    confirm = child(dialog, QPushButton, "rollConfirmButton")
+    await wait_for(confirm.isEnabled, what="the Roll button")
+
+    confirm.click()
+    status = child(dialog, QLabel, "rollSpreadStatus")
+    await wait_for(lambda: "working" in status.text(), timeout=10, what="the working spread")
+    assert "0 of 1 rolled" in status.text()
+    for name in ("rollSpreadModify", "rollSpreadCancel", "rollSpreadLegRest"):
+        assert child(dialog, QPushButton, name).isVisibleTo(dialog), name
+    (order,) = spread_orders(ui_context)
+    row = next(r for r in ui_context.broker.orders.rows() if r.key == order.key)
+    assert row.working
+    assert row.local_symbol == "ESH5-ESM5"
+
+    price.set_value(far_below - Decimal("0.05"))
+    child(dialog, QPushButton, "rollSpreadModify").click()
+    await wait_for(
+        lambda: any(o.is_modify and o.request.order_ref == order.key for o in gateway.orders),
+        what="the change at the simulator",
+    )
+    child(dialog, QPushButton, "rollSpreadLegRest").click()
+    await wait_for(lambda: dialog.steps["open"] is Step.FILLED, timeout=10, what="legged")
+    await wait_for(lambda: not dialog.running, what="the legged roll to end")
+
+    assert len(combos(gateway, before)) == 1
+    legged = [
+        (o.request.contract.local_symbol, o.request.action)
+        for o in gateway.orders[before:]
+        if o.request.contract.sec_type == "FUT" and not o.is_modify
+    ]
+    assert legged == [("ESH5", "SELL"), ("ESM5", "BUY")]
+    assert ui_context.broker.journal.order(order.key).state is OrderState.CANCELLED  # type: ignore[union-attr]
+    assert "cancelled: 0 of 1 rolled" in status.text()
+    target = dialog.plan.open
+    assert target is not None
+    account = ui_context.broker.account
+    await wait_for(lambda: account.position(target.contract.con_id).quantity == 1)  # type: ignore[union-attr]
+    assert account.position(held.con_id).quantity == 0  # type: ignore[union-attr]
