@@ -58,12 +58,14 @@ class SpreadRollPanel(QGroupBox):
         self.setObjectName("rollSpreadPanel")
         self._settings = settings
         self._spread: CalendarSpread | None = None
-        self._price_set = False  # the default limit is filled in once, then it is the trader's
+        # the default limit last filled in: it follows the touch until the trader changes it
+        self._default: Decimal | None = None
         self._order: JournalOrder | None = None
 
         self._as_spread = QPushButton(self)
         self._as_spread.setObjectName("rollAsSpread")
         self._as_spread.setCheckable(True)
+        self._as_spread.setStyleSheet("QPushButton:checked { font-weight: 600; }")
         self._as_spread.toggled.connect(self._on_as_spread_toggled)
         self._mode = QLabel(self)
         self._mode.setObjectName("rollSpreadMode")
@@ -138,7 +140,7 @@ class SpreadRollPanel(QGroupBox):
             self._mode.setText("Closing only: there is no spread to trade.")
         else:
             listed = "listed by the exchange" if spread.listed else "not listed by the exchange"
-            self._as_spread.setText(f"As one spread order: {spread.name}")
+            self._as_spread.setText(f"One spread order: {spread.name}")
             self._as_spread.setToolTip(
                 f"The {spread.name} calendar is {listed}. One combo order directed to the "
                 "exchange fills both legs together at one spread price, or neither."
@@ -178,11 +180,12 @@ class SpreadRollPanel(QGroupBox):
             f"tick {spread.tick.normalize():f}"
         )
         touch = book if book.complete else implied
-        if not self._price_set and touch.complete and self._order is None:
+        untouched = self._price.value() is None or self._price.value() == self._default
+        if untouched and touch.complete and self._order is None:
             default = spread.limit_through(touch, self._settings.ticks_through)
-            if default is not None:
+            if default is not None and default != self._default:
+                self._default = default
                 self._price.set_value(default)
-                self._price_set = True
         self._show_leg_prices()
 
     def lock(self) -> None:
@@ -236,6 +239,8 @@ class SpreadRollPanel(QGroupBox):
     def _show_mode(self) -> None:
         spread = self._spread
         spread_mode = self.as_spread
+        text = self._as_spread.text().removeprefix("✓ ")
+        self._as_spread.setText(f"✓ {text}" if spread_mode else text)
         for widget in (self._quote, self._type, self._price, self._hint, self._legs):
             widget.setVisible(spread_mode)
         if spread is None:
