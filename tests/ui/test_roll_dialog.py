@@ -17,6 +17,7 @@ from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.orders import OrderType, Purpose, Side, build_intent
 from ibconsole.journal import OrderState
 from ibconsole.sim import PaperGateway
+from ibconsole.ui.blotter import FillsPanel, OrdersPanel
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.decimal_spin_box import DecimalSpinBox
 from ibconsole.ui.months import rollover_view
@@ -310,6 +311,9 @@ async def test_the_spread_is_the_default_and_rolls_both_legs_in_one_order(
 ) -> None:
     held = await hold_es(ui_context, wait_for)
     before = len(gateway.orders)
+    orders_panel, fills_panel = OrdersPanel(ui_context), FillsPanel(ui_context)
+    for blotter in (orders_panel, fills_panel):
+        qtbot.addWidget(blotter)
     _panel, dialog = await open_roll_dialog(ui_context, qtbot, wait_for, as_spread=True)
     target = dialog.plan.open
     assert target is not None
@@ -344,6 +348,19 @@ async def test_the_spread_is_the_default_and_rolls_both_legs_in_one_order(
     assert order.state is OrderState.FILLED
     assert "filled: 1 of 1 rolled at" in child(dialog, QLabel, "rollSpreadStatus").text()
     assert "Roll complete" in child(dialog, QLabel, "rollProgress").text()
+    # the blotter shows the roll as one order at its spread price, and a fill per leg
+    await wait_for(
+        lambda: any(line.key == order.key for line in orders_panel.model.lines()),
+        what="the spread order in the blotter",
+    )
+    (line,) = [line for line in orders_panel.model.lines() if line.key == order.key]
+    assert (line.local_symbol, line.avg_price) == ("ESH5-ESM5", order.lifecycle.avg_fill_price)
+    await wait_for(
+        lambda: len([f for f in fills_panel.model.lines() if f.key == order.key]) == 3,
+        what="the spread's fills",
+    )
+    named = {f.local_symbol for f in fills_panel.model.lines() if f.key == order.key}
+    assert named == {"ESH5", "ESM5", "ESH5-ESM5"}
     account = ui_context.broker.account
     await wait_for(lambda: account.position(target.contract.con_id).quantity == 1)  # type: ignore[union-attr]
     assert account.position(held.con_id).quantity == 0  # type: ignore[union-attr]
