@@ -15,14 +15,21 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ibconsole.broker.order_values import OrderRefused
-from ibconsole.domain.calendar_spread import implied_quote, spread_for_roll
-from ibconsole.domain.orders import OrderType, Purpose
+from ibconsole.domain.calendar_spread import CalendarSpread, implied_quote, spread_for_roll
+from ibconsole.domain.orders import OrderType, Purpose, Side
 from ibconsole.domain.rollover import RolloverSettings, RollPlan, plan_roll
 from ibconsole.journal import JournalOrder, OrderState, ReconciliationOutcome
 from ibconsole.sim.orders import ReceivedOrder
 
 if TYPE_CHECKING:
-    from conftest import Rig, RigFactory, WaitFor
+    from collections.abc import Callable
+
+    from conftest import Inbound, Rig, RigFactory, WaitFor
+
+    from ibconsole.sim import PaperGateway
+
+REQ_MKT_DATA = 1
+REQ_CONTRACT_DETAILS = 9
 
 
 @pytest.fixture
@@ -71,10 +78,11 @@ def far_limit(rig: Rig, rolling: RollPlan, ticks: int) -> Decimal:
 
 
 async def test_a_spread_roll_fills_both_legs_at_one_price_as_one_journalled_order(
-    rig: Rig, wait_for: WaitFor
+    rig: Rig, wait_for: WaitFor, inbound: Callable[[PaperGateway], Inbound]
 ) -> None:
     await long_front_month(rig, wait_for)
     rolling = plan(rig)
+    seen = inbound(rig.gw)
 
     done = await rig.within(rig.broker.orders.roll_spread(rolling, OrderType.MARKET))
 
@@ -107,7 +115,58 @@ async def test_a_spread_roll_fills_both_legs_at_one_price_as_one_journalled_orde
     assert rig.row(combo.key).local_symbol == f"{rig.es.local_symbol}-{rig.next_month.local_symbol}"
     assert near.price != far.price
     assert not any(critical for _, critical in rig.alerts)
+    # IB answers contract details of a BAG with error 321: the combo is built from the legs
+    assert seen.count(REQ_CONTRACT_DETAILS) == 0
     rig.assert_agree()
+
+
+async def test_a_short_position_rolls_by_selling_the_spread(rig: Rig, wait_for: WaitFor) -> None:
+    short = rig.intent(side="SELL", quantity=1)
+    rig.broker.orders.submit(short)
+    assert await rig.final(short.key) is OrderState.FILLED
+    await wait_for(lambda: rig.held(rig.es) == -1, what="the short position")
+    rolling = plan(rig, -1)
+
+    done = await rig.within(rig.broker.orders.roll_spread(rolling, OrderType.MARKET))
+
+    assert done.state is OrderState.FILLED
+    (sent,) = combos_received(rig)
+    assert (sent.request.action, sent.request.quantity) == ("SELL", 1)
+    await wait_for(
+        lambda: (rig.held(rig.es), rig.held(rig.next_month)) == (0, -1), what="rolled short"
+    )
+    rig.assert_agree()
+
+
+async def test_the_spread_s_own_quote_is_one_market_data_line_on_the_bag(
+    rig: Rig, wait_for: WaitFor, inbound: Callable[[PaperGateway], Inbound]
+) -> None:
+    spread = CalendarSpread(rig.es, rig.next_month, Side.BUY, Decimal(1))
+    quotes = rig.broker.spread_quotes
+    lines = rig.gw.market_data.subscription_count()
+    seen = inbound(rig.gw)
+
+    quotes.subscribe(spread)
+    quotes.subscribe(spread)  # a second viewer shares the line
+    await wait_for(lambda: quotes.quote(spread) is not None, what="the spread's quote")
+
+    quote = quotes.quote(spread)
+    assert quote is not None
+    assert quote.bid is not None
+    assert quote.ask is not None
+    assert quote.bid <= quote.ask
+    assert (quote.ask / spread.tick) == (quote.ask / spread.tick).to_integral_value()
+    assert seen.count(REQ_MKT_DATA) == 1
+    assert rig.gw.market_data.subscription_count() == lines + 1
+    quotes.unsubscribe(spread)
+    assert rig.gw.market_data.subscription_count() == lines + 1
+    quotes.unsubscribe(spread)
+    await wait_for(
+        lambda: rig.gw.market_data.subscription_count() == lines, what="the line given back"
+    )
+    assert quotes.quote(spread) is None
+    with pytest.raises(KeyError):
+        quotes.unsubscribe(spread)
 
 
 async def test_partial_fill_then_cancel_the_rest_keeps_what_was_rolled(
