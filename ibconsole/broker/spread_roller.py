@@ -146,6 +146,12 @@ class SpreadRoller:
                 False,
             )
             return journalled
+        if state is OrderState.UNKNOWN:
+            raise OrderRefused(
+                f"The {spread.name} spread order is unknown to IB after the reconnect (it never "
+                "arrived, and it was not sent again); IB reports nothing rolled. Check TWS "
+                "before rolling again."
+            )
         if journalled.lifecycle.filled <= 0:
             why = journalled.lifecycle.rejection
             raise OrderRefused(

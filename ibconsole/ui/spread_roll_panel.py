@@ -61,6 +61,7 @@ class SpreadRollPanel(QGroupBox):
         # the default limit last filled in: it follows the touch until the trader changes it
         self._default: Decimal | None = None
         self._order: JournalOrder | None = None
+        self._locked = False
 
         self._as_spread = QPushButton(self)
         self._as_spread.setObjectName("rollAsSpread")
@@ -181,7 +182,7 @@ class SpreadRollPanel(QGroupBox):
         )
         touch = book if book.complete else implied
         untouched = self._price.value() is None or self._price.value() == self._default
-        if untouched and touch.complete and self._order is None:
+        if untouched and touch.complete and not self._locked:
             default = spread.limit_through(touch, self._settings.ticks_through)
             if default is not None and default != self._default:
                 self._default = default
@@ -189,9 +190,11 @@ class SpreadRollPanel(QGroupBox):
         self._show_leg_prices()
 
     def lock(self) -> None:
-        """The roll started: how it goes out is decided."""
+        """The roll started: how it goes out, and at what price, is decided."""
+        self._locked = True
         self._as_spread.setEnabled(False)
         self._type.setEnabled(False)
+        self._price.setEnabled(False)
 
     def show_order(self, order: JournalOrder) -> None:
         """The spread order as the journal has it now."""
@@ -263,7 +266,7 @@ class SpreadRollPanel(QGroupBox):
     @Slot()
     def _on_type_changed(self) -> None:
         limit = self.terms()[0] is OrderType.LIMIT
-        self._price.setEnabled(limit and self._order is None)
+        self._price.setEnabled(limit and not self._locked)
         spread = self._spread
         if spread is not None:
             touch = "ask" if spread.side.value == "BUY" else "bid"

@@ -419,3 +419,59 @@ async def test_a_limit_that_does_not_fill_stays_working_then_the_rest_is_legged(
     account = ui_context.broker.account
     await wait_for(lambda: account.position(target.contract.con_id).quantity == 1)  # type: ignore[union-attr]
     assert account.position(held.con_id).quantity == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.expect_log_warnings  # the rejected order is logged
+async def test_a_rejected_spread_says_why_and_rolls_nothing(
+    gateway: PaperGateway, ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    held = await hold_es(ui_context, wait_for)
+    _panel, dialog = await open_roll_dialog(ui_context, qtbot, wait_for, as_spread=True)
+    child(dialog, QComboBox, "rollSpreadOrderType").setCurrentIndex(1)  # market
+    confirm = child(dialog, QPushButton, "rollConfirmButton")
+    await wait_for(confirm.isEnabled, what="the Roll button")
+    gateway.faults.reject_next_order("No permission for calendar spreads")
+
+    confirm.click()
+    error = child(dialog, QLabel, "rollError")
+    await wait_for(lambda: error.isVisibleTo(dialog), timeout=10, what="the reason")
+    await wait_for(lambda: not dialog.running, what="the roll to end")
+
+    assert "No permission for calendar spreads" in error.text()
+    assert "nothing was rolled" in error.text()
+    (order,) = spread_orders(ui_context)
+    assert order.state is OrderState.REJECTED
+    assert order.intent.order_type is OrderType.MARKET
+    assert dialog.steps["close"] is Step.FAILED
+    assert ui_context.broker.account.position(held.con_id).quantity == 1  # type: ignore[union-attr]
+
+
+async def test_a_partly_filled_spread_shows_what_rolled_and_its_rest_can_be_cancelled(
+    gateway: PaperGateway, ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    held = await hold_es(ui_context, wait_for, quantity=2)
+    ui_context.broker.orders.spread_rolls.fill_timeout = 1.0
+    _panel, dialog = await open_roll_dialog(ui_context, qtbot, wait_for, as_spread=True)
+    child(dialog, QComboBox, "rollSpreadOrderType").setCurrentIndex(1)  # market
+    confirm = child(dialog, QPushButton, "rollConfirmButton")
+    await wait_for(confirm.isEnabled, what="the Roll button")
+    gateway.desk.set_partial_fills(2, stall=True)  # one of two fills, the rest never does
+
+    confirm.click()
+    status = child(dialog, QLabel, "rollSpreadStatus")
+    await wait_for(lambda: "1 of 2 rolled" in status.text(), timeout=10, what="the part")
+    assert "working" in status.text()
+    cancel = child(dialog, QPushButton, "rollSpreadCancel")
+    assert cancel.isVisibleTo(dialog)
+    cancel.click()
+    await wait_for(lambda: "cancelled" in status.text(), what="the rest cancelled")
+
+    assert "1 of 2 rolled" in status.text()
+    assert "1 ESH5 not rolled" in status.text()
+    assert not cancel.isVisibleTo(dialog)
+    assert not dialog.running
+    target = dialog.plan.open
+    assert target is not None
+    account = ui_context.broker.account
+    await wait_for(lambda: account.position(target.contract.con_id).quantity == 1)  # type: ignore[union-attr]
+    assert account.position(held.con_id).quantity == 1  # type: ignore[union-attr]
