@@ -385,7 +385,7 @@ class RollDialog(QDialog):
                 if old.action is OrderAction.MOVE:
                     lines.append(
                         f"{order}: moved to {contract_name(self._target)} once it is "
-                        "open, its prices shifted by the spread between the two fills"
+                        "open, its prices shifted by the calendar spread the roll fills at"
                     )
                 else:
                     lines.append(f"{order}: cancelled with the roll")

@@ -264,7 +264,7 @@ async def test_working_orders_on_the_old_month_are_listed_and_cancelled_or_moved
     listed = child(dialog, QLabel, "rollOrders")
     assert listed.text() == (
         f"#{stop.order_id} SELL 1 STP (stop 5,800.00): moved to ESM5 once it is open, its "
-        "prices shifted by the spread between the two fills"
+        "prices shifted by the calendar spread the roll fills at"
     )
     child(dialog, QCheckBox, "rollReopen").setChecked(False)
     assert listed.text() == f"#{stop.order_id} SELL 1 STP (stop 5,800.00): cancelled with the roll"
