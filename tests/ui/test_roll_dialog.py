@@ -4,7 +4,7 @@ its retry places only the open leg."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -13,8 +13,10 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QWidget
 
 from ibconsole.broker.order_values import OrderRow
+from ibconsole.config import Settings
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.orders import OrderType, Purpose, Side, build_intent
+from ibconsole.domain.spread_roll import SpreadRollSettings
 from ibconsole.journal import OrderState
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.blotter import FillsPanel, OrdersPanel
@@ -69,10 +71,11 @@ async def hold_es(ctx: UiContext, wait_for: Any, quantity: int = 1) -> ListedCon
 
 
 async def open_roll_dialog(
-    ctx: UiContext, qtbot: Any, wait_for: Any, *, as_spread: bool = False
+    ctx: UiContext, qtbot: Any, wait_for: Any, *, as_spread: bool = False, default: bool = True
 ) -> tuple[RolloverPanel, RollDialog]:
     """The panel (keep it referenced: it owns the dialog) and its open roll dialog, set to roll
-    as one spread order (the default for ES) or, unless ``as_spread``, as two orders."""
+    as one spread order or, unless ``as_spread``, as two orders; ``default`` is what the dialog
+    must offer first (the spread, for ES, unless the settings prefer two orders)."""
     panel = RolloverPanel(ctx)
     qtbot.addWidget(panel)
     panel.resize(1200, 420)
@@ -90,7 +93,7 @@ async def open_roll_dialog(
     dialog = panel.roll_dialog
     assert dialog is not None
     spread = child(dialog, QPushButton, "rollAsSpread")
-    assert spread.isChecked()  # CME lists the ES calendar: the spread is the default
+    assert spread.isChecked() is default  # CME lists the ES calendar
     spread.setChecked(as_spread)
     return panel, dialog
 
@@ -475,3 +478,26 @@ async def test_a_partly_filled_spread_shows_what_rolled_and_its_rest_can_be_canc
     account = ui_context.broker.account
     await wait_for(lambda: account.position(target.contract.con_id).quantity == 1)  # type: ignore[union-attr]
     assert account.position(held.con_id).quantity == 1  # type: ignore[union-attr]
+
+
+async def test_a_trader_who_prefers_two_orders_gets_them_by_default(
+    gateway: PaperGateway, make_ui_context: Any, qtbot: Any, wait_for: Any
+) -> None:
+    settings = Settings(
+        spread_roll=SpreadRollSettings(prefer_spread=False, fill_timeout=timedelta(seconds=7))
+    )
+    ctx = await make_ui_context(gateway, settings=settings)
+    await hold_es(ctx, wait_for)
+    assert ctx.broker.orders.spread_rolls.fill_timeout == 7
+
+    _panel, dialog = await open_roll_dialog(ctx, qtbot, wait_for, default=False)
+
+    as_spread = child(dialog, QPushButton, "rollAsSpread")
+    assert as_spread.isEnabled()
+    assert not dialog.spread_panel.as_spread
+    assert "Two orders" in child(dialog, QLabel, "rollSpreadMode").text()
+    assert not child(dialog, QLabel, "rollSpreadQuote").isVisibleTo(dialog)
+    as_spread.click()
+    assert dialog.spread_panel.as_spread
+    assert child(dialog, QLabel, "rollSpreadQuote").isVisibleTo(dialog)
+    dialog.reject()
