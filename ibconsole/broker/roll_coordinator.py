@@ -178,6 +178,13 @@ class RollCoordinator:
         block = self._desk.entry_block()
         if block:
             raise OrderRefused(block)
+        for order in self._journal.open_orders():
+            if any(leg.contract.con_id == plan.close.contract.con_id for leg in order.intent.legs):
+                raise OrderRefused(
+                    f"The spread order {order.intent.contract.local_symbol} (key {order.key}) "
+                    f"is still {order.state.value} on {old}: cancel it, or leg its rest, "
+                    "before rolling again."
+                )
         held = self._account.position(plan.close.contract.con_id)
         if held is None:
             raise OrderRefused(f"Your position in {old} could not be read; the roll waits for it.")

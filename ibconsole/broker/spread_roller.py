@@ -90,10 +90,6 @@ class SpreadRoller:
         tracker.order_changed += self._on_order_changed
         tracker.fill_recorded += self._on_fill_recorded
 
-    def working_key(self, plan: RollPlan) -> str | None:
-        """The key of the spread order of ``plan`` that has not ended yet, if any."""
-        return next((k for k, roll in self._working.items() if roll.plan == plan), None)
-
     async def roll(
         self, plan: RollPlan, order_type: OrderType, limit_price: Decimal | None = None
     ) -> JournalOrder:
@@ -105,11 +101,8 @@ class SpreadRoller:
         trader decides. A spread refused before anything was sent, rejected by IB, or ended
         with nothing filled raises ``OrderRefused`` saying what happened.
         """
-        if self.working_key(plan) is not None:
-            raise OrderRefused(
-                f"A spread order rolling {plan.close.contract.local_symbol} is already working."
-            )
         spread = spread_for_roll(plan)
+        # the same checks as the two-order roll, a spread still working on the month included
         self._coordinator.check_roll(plan)
         try:
             intent = spread.intent(
