@@ -1,14 +1,16 @@
 """The calendar spread's own quote: IB's market data on the BAG combo of two months.
 
 A listed spread has a book of its own on the exchange, so its quote can be better than the
-spread the legs' quotes imply. Each subscription is one market-data line; it is asked again after
-every resync (a reconnect is a full resync) and dropped when the session ends. No contract
-details are asked for a BAG (IB answers 321): the combo is built from the legs' conIds.
+spread the legs' quotes imply. Each subscription is one market-data line; it is asked again
+after a reconnect (a full resync) and after IB's 1101 (the lines of a socket still up were
+lost). No contract details are asked for a BAG (IB answers 321): the combo is built from the
+legs' conIds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from ibconsole.broker.ib_client import Contract, Ticker
 from ibconsole.broker.mapping import ib_combo, quote
@@ -34,6 +36,7 @@ class SpreadQuotes:
         self._lines: dict[str, _Line] = {}
         session.synced += self._on_synced
         session.ended += self._on_ended
+        session.data_lost += self._on_data_lost
 
     def subscribe(self, spread: CalendarSpread) -> None:
         line = self._lines.get(spread.name)
@@ -52,8 +55,7 @@ class SpreadQuotes:
         if line.count > 0:
             return
         del self._lines[spread.name]
-        if line.contract is not None and self._ib.isConnected():
-            self._ib.cancelMktData(line.contract)
+        self._cancel(line)
 
     def quote(self, spread: CalendarSpread) -> Quote | None:
         """The spread's quote now (on the spread's tick); None before IB has sent one."""
@@ -69,8 +71,22 @@ class SpreadQuotes:
         line.contract = ib_combo(line.spread.legs)
         line.ticker = self._ib.reqMktData(line.contract)
 
+    def _cancel(self, line: _Line) -> None:
+        if line.contract is not None and self._ib.isConnected():
+            self._ib.cancelMktData(line.contract)
+        line.contract = line.ticker = None
+
     def _on_synced(self, info: SyncInfo) -> None:
         for line in self._lines.values():
+            if line.ticker is None:
+                self._request(line)
+
+    def _on_data_lost(self, since: datetime) -> None:
+        """IB dropped the lines of a socket that is still up (1101): ask for them again."""
+        if self._session.sync_info is None or not self._ib.isConnected():
+            return
+        for line in self._lines.values():
+            self._cancel(line)
             self._request(line)
 
     def _on_ended(self, reason: str) -> None:

@@ -138,6 +138,7 @@ async def test_a_short_position_rolls_by_selling_the_spread(rig: Rig, wait_for: 
     rig.assert_agree()
 
 
+@pytest.mark.expect_log_warnings  # the dropped connection is logged
 async def test_the_spread_s_own_quote_is_one_market_data_line_on_the_bag(
     rig: Rig, wait_for: WaitFor, inbound: Callable[[PaperGateway], Inbound]
 ) -> None:
@@ -158,6 +159,24 @@ async def test_the_spread_s_own_quote_is_one_market_data_line_on_the_bag(
     assert (quote.ask / spread.tick) == (quote.ask / spread.tick).to_integral_value()
     assert seen.count(REQ_MKT_DATA) == 1
     assert rig.gw.market_data.subscription_count() == lines + 1
+    # a reconnect is a full resync: the line is asked for again, once
+    resyncs = len(rig.reconciled)
+    rig.gw.drop_connections()
+    await wait_for(lambda: len(rig.reconciled) > resyncs, what="the resync")
+    await wait_for(
+        lambda: rig.gw.market_data.subscription_count() == lines + 1, what="the lines again"
+    )
+    await wait_for(lambda: quotes.quote(spread) is not None, what="the quote again")
+    # IB's 1101: the socket stays up, its lines are gone and asked for again, once
+    seen = inbound(rig.gw)
+    rig.gw.faults.lose_connectivity()
+    await wait_for(lambda: rig.broker.session.health.connectivity_lost, what="1100")
+    rig.gw.faults.restore_connectivity(data_maintained=False)
+    await wait_for(lambda: seen.count(REQ_MKT_DATA) == 3, what="the lines asked for again")
+    await wait_for(
+        lambda: rig.gw.market_data.subscription_count() == lines + 1, what="the lines back"
+    )
+    assert quotes.quote(spread) is not None
     quotes.unsubscribe(spread)
     assert rig.gw.market_data.subscription_count() == lines + 1
     quotes.unsubscribe(spread)
