@@ -228,6 +228,12 @@ class OrderIntent:
     def signed_quantity(self) -> Decimal:
         return self.quantity * self.side.sign
 
+    def traded(self, con_id: int) -> ListedContract:
+        """The contract an execution of this order on ``con_id`` traded: for a combo, the month
+        of that leg; otherwise (the combo's own execution, any plain order) the order's."""
+        legs = (leg.contract for leg in self.legs if leg.contract.con_id == con_id)
+        return next(legs, self.contract)
+
     @property
     def entry_price(self) -> Decimal | None:
         """The price the entry is expected to fill at or beyond; ``None`` for a market order."""

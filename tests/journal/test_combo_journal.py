@@ -4,6 +4,8 @@ legs surviving a rebuild of the projection. Over a real SQLite file."""
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal as D
@@ -77,6 +79,18 @@ def test_the_combo_s_execution_counts_and_the_legs_are_kept_as_legs(
         (far, Side.BUY),
         (0, Side.BUY),
     }
+    # the export names each fill by what it traded: a leg's month, or the spread
+    exported = io.StringIO()
+    journal.export_csv(exported)
+    rows = list(csv.DictReader(io.StringIO(exported.getvalue())))
+    assert sorted((r["local_symbol"], r["price"]) for r in rows if r["record"] == "fill") == [
+        ("ESH5", "5930.25"),
+        ("ESH5-ESM5", "50.45"),
+        ("ESH5-ESM5", "50.55"),
+        ("ESM5", "5980.70"),
+    ]
+    (order_row,) = [r for r in rows if r["record"] == "order"]
+    assert (order_row["local_symbol"], order_row["avg_fill_price"]) == ("ESH5-ESM5", "50.50")
 
 
 @pytest.mark.parametrize(

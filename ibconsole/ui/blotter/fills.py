@@ -84,7 +84,4 @@ class FillsPanel(QWidget):
             journalled = self._broker.journal.order(key)
             self._intents[key] = journalled.intent if journalled else None
         intent = self._intents[key]
-        if intent is None:
-            return None
-        legs = (leg.contract for leg in intent.legs if leg.contract.con_id == fill.con_id)
-        return next(legs, intent.contract)
+        return intent.traded(fill.con_id) if intent is not None else None
