@@ -6,7 +6,8 @@ each checked for what DESIGN.md section 7 promises.
     python -m bench.chaos --seed 1234 -v       # replay one scenario, printing its steps and log
 
 A scenario is a plan drawn from its seed: orders of every type, brackets, modifies, cancels, cancel
-all, rolls, quote and bar subscriptions, interleaved with faults (dropped and reset connections, a
+all, rolls (as two orders, or as one calendar-spread order left working, cancelled or legged),
+quote and bar subscriptions, interleaved with faults (dropped and reset connections, a
 silent or slow gateway, 1100/1101/1102, farm flaps, a second client holding the clientId, rejects,
 pacing, partial fills); a silent gateway stays silent until the console has noticed. Scenarios
 run back to back in one process, each on a fresh gateway, journal and broker; the market does
@@ -57,8 +58,9 @@ from bench.stress_rig import (
 )
 from ibconsole.broker.ib_client import IB
 from ibconsole.broker.order_values import ConfirmationNeeded, OrderRefused, OrderRow
+from ibconsole.domain.calendar_spread import SpreadQuote, spread_for_roll
 from ibconsole.domain.contracts import ListedContract
-from ibconsole.domain.orders import OrderIntent, OrderValidationError, build_intent
+from ibconsole.domain.orders import OrderIntent, OrderType, OrderValidationError, build_intent
 from ibconsole.domain.rollover import RolloverSettings, RollPlan, plan_roll
 from ibconsole.journal import JournalOrder, OrderState
 
@@ -86,6 +88,7 @@ _WEIGHTS: dict[str, int] = {
     "cancel": 5,
     "cancel_all": 2,
     "roll": 4,
+    "spread": 4,
     "sub": 3,
     "unsub": 2,
     "bars": 3,
@@ -163,6 +166,10 @@ def _draw(verb: str, rng: random.Random) -> Step:
             return Step(verb, (rng.random(),))
         case "roll":
             return Step(verb, (rng.choice((True, False)),))
+        case "spread":
+            then = rng.choice(("leave", "cancel", "leg"))
+            kind = rng.choice(("MKT", "LMT"))
+            return Step(verb, (kind, rng.randint(-3, 2), then, side, rng.randint(1, 3)))
         case "sub" | "bars":
             return Step(verb, (rng.randint(0, 1),))
         case "step":
@@ -257,6 +264,8 @@ class Scenario:
         self._failed_rolls: list[RollPlan] = []
         self._closed = False
         self.orders.roll_failed += self._on_roll_failed
+        # a spread that has not filled by then stays working for the plan to decide
+        self.orders.spread_rolls.fill_timeout = 2.0
 
     # ---------------------------------------------------------------- running
     async def run(self, steps: Sequence[Step]) -> None:
@@ -423,6 +432,56 @@ class Scenario:
             if retry and roll_plan in self._failed_rolls:
                 with contextlib.suppress(OrderRefused):
                     await self.orders.retry_open(roll_plan)
+
+    async def _spread(self, kind: str, ticks: int, then: str, side: str, quantity: int) -> None:
+        """Roll the front month as one spread order; a flat console first takes a position (at
+        market, ``side`` and ``quantity``) so there is something to roll."""
+        front, target = self.months
+        held = self.broker.account.position(front.con_id)
+        if held is not None and not held.quantity:
+            self._send(self._intent(side=side, quantity=quantity, order_type="MKT"), "confirm")
+            await until(
+                lambda: bool(getattr(self.broker.account.position(front.con_id), "quantity", 0)),
+                SETTLE,
+            )
+            held = self.broker.account.position(front.con_id)
+        if held is None or not held.quantity:
+            return
+        roll_plan = plan_roll(
+            held.quantity,
+            front,
+            target,
+            self.orders.working_orders(front.con_id),
+            RolloverSettings(),
+        )
+        self._spawn(self._spreading(roll_plan, kind, ticks, then), "spread roll")
+
+    async def _spreading(self, roll_plan: RollPlan, kind: str, ticks: int, then: str) -> None:
+        """Roll as one spread order: at market, or a limit ``ticks`` spread ticks through the
+        spread the legs imply (negative: resting, ten times as far); a spread still working
+        after the fill timeout is left working, cancelled, or its rest legged as two orders."""
+        spread = spread_for_roll(roll_plan)
+        limit = None
+        if kind == "LMT":
+            (near_bid, near_ask), (far_bid, far_ask) = map(self._quote, self.months)
+            implied = SpreadQuote(far_bid - near_ask, far_ask - near_bid)
+            touch = spread.limit_through(implied, 0)
+            if touch is None:
+                return
+            # resting limits sit well inside the legs' market: the spread's own book is tighter
+            through = ticks if ticks >= 0 else ticks * 10
+            limit = touch + spread.side.sign * through * spread.tick
+        try:
+            order = await self.orders.roll_spread(roll_plan, OrderType(kind), limit)
+            log.info("spread roll %s: %s", order.key, order.state.value)
+            if order.is_final or order.lifecycle.order_id is None:
+                return
+            if then == "cancel":
+                self.orders.cancel(order.lifecycle.order_id)
+            elif then == "leg":
+                await self.orders.leg_rest(order.key)
+        except OrderRefused as refused:
+            log.info("spread roll: %s", refused)
 
     def _on_roll_failed(self, failure: Any) -> None:
         self._failed_rolls.append(failure.plan)
@@ -625,7 +684,10 @@ class Scenario:
         for execution in desk.executions():
             if execution.client_id != CLIENT_ID:
                 continue
-            executed[execution.order_ref] += execution.shares
+            order = at_sim.get(execution.order_ref)
+            # a combo's legs execute beside it: the combo's own execution is the order's
+            if order is None or execution.con_id == order.con_id:
+                executed[execution.order_ref] += execution.shares
             if execution.exec_id not in known:
                 outcome.lost.append(
                     f"execution {execution.exec_id} of {execution.order_ref} is not journalled"

@@ -30,6 +30,7 @@ from ibconsole.broker.option_chains import OptionChainService
 from ibconsole.broker.order_entry import OrderEntry
 from ibconsole.broker.orders import OrderService
 from ibconsole.broker.session import Endpoint, Session
+from ibconsole.broker.spread_quotes import SpreadQuotes
 from ibconsole.broker.volume_profile import VolumeProfileService
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.health import HealthSettings
@@ -67,6 +68,7 @@ class Broker:
         self.depth = MarketDepthService(self.session, data_type, rows=depth_rows)
         self.volume = VolumeProfileService(self.session, request_timeout)
         self.account = AccountService(self.session)
+        self.spread_quotes = SpreadQuotes(self.session)
         self.orders = OrderService(
             self.session,
             journal,

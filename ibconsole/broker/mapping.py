@@ -6,12 +6,14 @@ Every conversion is O(1) and total: a value IB left unset becomes ``None``, neve
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from ibconsole.broker.ib_client import (
     UNSET_DOUBLE,
+    ComboLeg,
     Contract,
     ContractDetails,
     Future,
@@ -30,11 +32,12 @@ from ibconsole.domain.orders import (
     Position,
     Side,
     SnapDirection,
+    SpreadLeg,
     TimeInForce,
     WorkingOrder,
     snap_to_tick,
 )
-from ibconsole.domain.products import Product
+from ibconsole.domain.products import Product, product
 from ibconsole.domain.quotes import MarketDataType, Quote
 
 # Statuses in which an order is still live at the broker (ib_insync's OrderStatus.ActiveStates).
@@ -168,6 +171,36 @@ def ib_contract(contract: ListedContract) -> Contract:
         tradingClass=contract.trading_class,
         multiplier=format(contract.multiplier.normalize(), "f"),
     )
+
+
+def ib_combo(legs: Sequence[SpreadLeg]) -> Contract:
+    """The BAG contract of a combo: built from its legs' conIds, each leg on its own exchange,
+    the ratios as given (reduced). Directed to the exchange (not SMART), so the exchange
+    guarantees it: every leg fills at once or none does. IB has no contract details for a BAG
+    (error 321): nothing is asked, the legs say it all."""
+    if not legs:
+        raise ValueError("a combo needs legs")
+    first = legs[0].contract
+    return Contract(
+        secType="BAG",
+        symbol=product(first.symbol).ib_symbol,
+        exchange=first.exchange,
+        currency=first.currency,
+        comboLegs=[
+            ComboLeg(
+                conId=leg.contract.con_id,
+                ratio=leg.ratio,
+                action=leg.side.value,
+                exchange=leg.contract.exchange,
+            )
+            for leg in legs
+        ],
+    )
+
+
+def order_contract(intent: OrderIntent) -> Contract:
+    """The IB contract an intent's order goes out on: the BAG of a combo, else its month."""
+    return ib_combo(intent.legs) if intent.legs else ib_contract(intent.contract)
 
 
 def ib_order(intent: OrderIntent, quantity: Decimal | None = None) -> Order:

@@ -21,12 +21,18 @@ from ibconsole.broker.account import AccountService
 from ibconsole.broker.contracts import ContractService
 from ibconsole.broker.ib_client import Order, Trade
 from ibconsole.broker.ib_client import OrderState as IbOrderState
-from ibconsole.broker.mapping import ACTIVE_STATUSES, decimal_or_none, ib_contract, ib_order
+from ibconsole.broker.mapping import (
+    ACTIVE_STATUSES,
+    decimal_or_none,
+    ib_order,
+    order_contract,
+)
 from ibconsole.broker.market_data import MarketDataService
 from ibconsole.broker.order_tracker import LIVE_STATUSES, OrderTracker, Terms, acknowledged
 from ibconsole.broker.order_values import ConfirmationNeeded, MarginImpact, OrderRefused
 from ibconsole.broker.reconciler import Reconciler
 from ibconsole.broker.session import Session
+from ibconsole.domain.calendar_spread import leg_orders
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.orders import OrderIntent, OrderType, TimeInForce, WorkingOrder
 from ibconsole.domain.risk import RiskContext, RiskLimits, RiskReport, evaluate
@@ -147,7 +153,7 @@ class OrderDesk:
         order.orderRef = ""  # the idempotency key belongs to the real order, not to an estimate
         try:
             async with asyncio.timeout(self._request_timeout):
-                state = await self._ib.whatIfOrderAsync(ib_contract(intent.contract), order)
+                state = await self._ib.whatIfOrderAsync(order_contract(intent), order)
         except TimeoutError:
             raise OrderRefused(
                 f"IB sent no margin estimate within {self._request_timeout:g} s."
@@ -274,6 +280,11 @@ class OrderDesk:
         working: Sequence[WorkingOrder],
         recent: Sequence[OrderIntent] = (),
     ) -> RiskReport:
+        if intent.legs:
+            # A combo is checked for what each of its legs does to that leg's month.
+            return RiskReport(
+                tuple(f for leg in leg_orders(intent) for f in self.assess(leg).findings)
+            )
         sync = self._session.sync_info
         context = RiskContext(
             now=self._clock.now(),
@@ -288,7 +299,7 @@ class OrderDesk:
         return evaluate(intent, context, self._limits)
 
     def _place(self, intent: OrderIntent, children: Sequence[OrderIntent]) -> None:
-        contract = ib_contract(intent.contract)
+        contract = order_contract(intent)
         client_id = self._session.endpoint.client_id
         try:
             ids = [self._ib.client.getReqId() for _ in range(1 + len(children))]

@@ -200,13 +200,21 @@ class OrderTracker:
     def record_fill(self, fill: Fill) -> bool:
         execution = fill.execution
         key = execution.orderRef
-        if not key or self._journal.order(key) is None:
+        journalled = self._journal.order(key) if key else None
+        if journalled is None:
             return False
+        # A combo's own execution (IB's BAG contract, a conId of IB's making) is the order's;
+        # its legs' executions carry their months' conIds.
+        con_id = (
+            journalled.intent.contract.con_id
+            if fill.contract.secType == "BAG"
+            else fill.contract.conId
+        )
         try:
             recorded = self._journal.record_fill(
                 key,
                 execution.execId,
-                fill.contract.conId,
+                con_id,
                 Side.BUY if execution.side == "BOT" else Side.SELL,
                 Decimal(repr(execution.shares)),
                 Decimal(repr(execution.price)),
@@ -386,13 +394,15 @@ class OrderTracker:
             # PendingSubmit is a leftover, not a working order.
             shown = journalled.state.value
         limit_price, stop_price = order_prices(order, tick)
+        # IB names every combo alike (conId 28812380): the journal knows which spread it is.
+        named = journalled.intent.contract if journalled and journalled.intent.legs else None
         return OrderRow(
             key=order.orderRef or "",
             order_id=order.orderId,
             perm_id=order.permId or status.permId,
             client_id=order.clientId,
-            con_id=trade.contract.conId,
-            local_symbol=trade.contract.localSymbol,
+            con_id=named.con_id if named else trade.contract.conId,
+            local_symbol=named.local_symbol if named else trade.contract.localSymbol,
             side=Side(order.action),
             quantity=Decimal(repr(order.totalQuantity)),
             order_type=order.orderType,

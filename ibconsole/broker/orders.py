@@ -5,6 +5,7 @@
 - ``reconciler.Reconciler``: the journal against the broker after every sync, orders blocked
   until then;
 - ``roll_coordinator.RollCoordinator``: rolls, their retries and the exits they move;
+- ``spread_roller.SpreadRoller``: rolls as one calendar-spread (BAG) order;
 - ``order_values``: the values and refusals they hand out.
 
 Rules they keep together (DESIGN.md section 7): an intent is journalled, with the decision that
@@ -18,6 +19,7 @@ Events (eventkit, emitted on the loop thread):
     fill_recorded(JournalFill)     an execution was journalled (live or found at reconciliation),
                                    and again when its commission report arrived
     roll_failed(RollFailure)       a roll's close leg filled but its open leg did not
+    spread_ended(JournalOrder)     a roll's spread order ended (its exits placed)
     reconciled(Reconciliation)     the journal was reconciled after a sync
     alert(str, bool)               a sentence the trader must see; True when critical
 """
@@ -36,6 +38,7 @@ from ibconsole.broker.order_tracker import OrderTracker
 from ibconsole.broker.reconciler import Reconciler
 from ibconsole.broker.roll_coordinator import RollCoordinator
 from ibconsole.broker.session import Session
+from ibconsole.broker.spread_roller import SpreadRoller
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.orders import OrderIntent, OrderKeyFactory
 from ibconsole.domain.risk import RiskLimits
@@ -46,7 +49,8 @@ class OrderService:
     """Orders for the rest of the console: ``submit``, ``assess``, ``decline``, ``what_if``,
     ``cancel``, ``cancel_all``, ``modify`` and ``entry_block`` (the desk), ``rows``,
     ``working_orders`` and ``wait_final`` (the tracker), ``reconcile``, ``roll`` and
-    ``retry_open``; the events listed above."""
+    ``retry_open``, ``roll_spread`` and ``leg_rest`` (a roll as one calendar-spread order);
+    the events listed above."""
 
     def __init__(
         self,
@@ -80,6 +84,17 @@ class OrderService:
         self._rolls = RollCoordinator(
             session, journal, account, self._desk, self._tracker, clock, self.alert, fill_timeout
         )
+        self.spread_rolls = SpreadRoller(
+            journal,
+            account,
+            self._desk,
+            self._tracker,
+            self._rolls,
+            clock,
+            self.alert,
+            fill_timeout,
+        )
+        self._reconciler.reconciled += self.spread_rolls.catch_up
         self.order_changed = self._tracker.order_changed
         self.fill_recorded = self._tracker.fill_recorded
         self.reconciled = self._reconciler.reconciled
@@ -100,6 +115,9 @@ class OrderService:
         self.reconcile = self._reconciler.reconcile
         self.roll = self._rolls.roll
         self.retry_open = self._rolls.retry_open
+        self.roll_spread = self.spread_rolls.roll
+        self.leg_rest = self.spread_rolls.leg_rest
+        self.spread_ended = self.spread_rolls.spread_ended
 
     @property
     def limits(self) -> RiskLimits:

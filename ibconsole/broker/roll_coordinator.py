@@ -74,10 +74,10 @@ class RollCoordinator:
         that does not fill stops the roll with nothing opened; an open leg that fails raises a
         critical alert naming both months and a ``RollFailure`` that ``retry_open`` can resume.
         """
-        close, opening = self._check_roll(plan)
+        close, opening = self.check_roll(plan)
         self._rolls[plan] = _Roll(close.key)
         try:
-            await self._clear_old_month(plan)
+            await self.clear_old_month(plan)
             self._desk.submit(close, confirmed=True)
         except OrderRefused as refused:
             del self._rolls[plan]
@@ -168,7 +168,7 @@ class RollCoordinator:
         leg = replace(plan.open, quantity=missing)
         return await self._open_leg(plan, self._leg_intent(leg, Purpose.ROLL_OPEN))
 
-    def _check_roll(self, plan: RollPlan) -> tuple[OrderIntent, OrderIntent | None]:
+    def check_roll(self, plan: RollPlan) -> tuple[OrderIntent, OrderIntent | None]:
         """Both legs of ``plan`` after every check that can be made before sending anything."""
         old = plan.close.contract.local_symbol
         if plan in self._rolls:
@@ -178,6 +178,13 @@ class RollCoordinator:
         block = self._desk.entry_block()
         if block:
             raise OrderRefused(block)
+        for order in self._journal.open_orders():
+            if any(leg.contract.con_id == plan.close.contract.con_id for leg in order.intent.legs):
+                raise OrderRefused(
+                    f"The spread order {order.intent.contract.local_symbol} (key {order.key}) "
+                    f"is still {order.state.value} on {old}: cancel it, or leg its rest, "
+                    "before rolling again."
+                )
         held = self._account.position(plan.close.contract.con_id)
         if held is None:
             raise OrderRefused(f"Your position in {old} could not be read; the roll waits for it.")
@@ -214,7 +221,7 @@ class RollCoordinator:
                 )
         return close, opening
 
-    async def _clear_old_month(self, plan: RollPlan) -> None:
+    async def clear_old_month(self, plan: RollPlan) -> None:
         """Cancel the old month's working orders and wait until IB has ended each one."""
         old = plan.close.contract.local_symbol
         trades = [
@@ -306,14 +313,24 @@ class RollCoordinator:
         ]
         if old_price is None or opened <= 0 or any(price is None for _, price in paid):
             unknown = "the legs' fill prices are not known"
-            self._exits_not_moved(old, new, [(order, unknown) for order in plan.exits_to_move])
+            self.exits_not_moved(old, new, [(order, unknown) for order in plan.exits_to_move])
             return
         new_price = sum((q * p for q, p in paid if p is not None), Decimal(0)) / opened
+        self.place_exits(plan, new_price - old_price, opened, f"{roll.close_key}-exits")
+
+    def place_exits(
+        self, plan: RollPlan, spread: Decimal, opened: Decimal, oca_prefix: str
+    ) -> None:
+        """Place the exits ``plan`` moves on the new month for the ``opened`` contracts, shifted
+        by ``spread`` (the new month's price minus the old month's, as the roll filled)."""
+        if plan.open is None or not plan.exits_to_move:
+            return
+        old, new = plan.close.contract.local_symbol, plan.open.contract.local_symbol
         moved, stuck = move_exits(
             plan,
-            new_price - old_price,
+            spread,
             opened,
-            oca_prefix=f"{roll.close_key}-exits",
+            oca_prefix=oca_prefix,
             new_key=self._desk.new_key,
             now=self._clock.now(),
             account=self._account.account,
@@ -328,16 +345,15 @@ class RollCoordinator:
             else:
                 placed.append(_order_words(order.intent, order.intent.quantity))
         if placed:
-            spread = (new_price - old_price).normalize()
             self._alert.emit(
-                f"Exit orders moved from {old} to {new} (shifted {spread:+f} by the roll's "
+                f"Exit orders moved from {old} to {new} (shifted {spread.normalize():+f} by the roll's "
                 f"fills): {'; '.join(placed)}.",
                 False,
             )
         if not_moved:
-            self._exits_not_moved(old, new, not_moved)
+            self.exits_not_moved(old, new, not_moved)
 
-    def _exits_not_moved(
+    def exits_not_moved(
         self, old: str, new: str, orders: Sequence[tuple[WorkingOrder, str]]
     ) -> None:
         lines = "; ".join(

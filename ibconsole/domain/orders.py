@@ -30,6 +30,7 @@ __all__ = [
     "Purpose",
     "Side",
     "SnapDirection",
+    "SpreadLeg",
     "TickPolicy",
     "TimeInForce",
     "WorkingOrder",
@@ -90,6 +91,7 @@ class Purpose(StrEnum):
     ROLL_CLOSE = "roll_close"
     ROLL_OPEN = "roll_open"
     ROLL_MOVE = "roll_move"  # an exit of the old month re-created on the new one
+    ROLL_SPREAD = "roll_spread"  # both legs of a roll as one calendar-spread order
 
 
 class SnapDirection(StrEnum):
@@ -181,6 +183,20 @@ class Bracket:
 
 
 @dataclass(frozen=True, slots=True)
+class SpreadLeg:
+    """One leg of a combo order: ``ratio`` contracts of ``contract`` per combo, on ``side`` when
+    the combo is bought (the other side when it is sold)."""
+
+    contract: ListedContract
+    ratio: int
+    side: Side
+
+    def side_for(self, combo_side: Side) -> Side:
+        """The side this leg trades on when the combo trades on ``combo_side``."""
+        return self.side if combo_side is Side.BUY else self.side.opposite
+
+
+@dataclass(frozen=True, slots=True)
 class OrderIntent:
     """An order the trader asked for, before it is sent; ``key`` travels as IB's orderRef."""
 
@@ -197,6 +213,8 @@ class OrderIntent:
     purpose: Purpose = Purpose.MANUAL
     account: str = ""
     oca_group: str = ""  # one-cancels-all with every order of the same group ("" for none)
+    # A combo (IB's BAG): its legs; ``contract`` then names the spread, priced in its own units.
+    legs: tuple[SpreadLeg, ...] = ()
 
     @property
     def take_profit_key(self) -> str:
@@ -209,6 +227,12 @@ class OrderIntent:
     @property
     def signed_quantity(self) -> Decimal:
         return self.quantity * self.side.sign
+
+    def traded(self, con_id: int) -> ListedContract:
+        """The contract an execution of this order on ``con_id`` traded: for a combo, the month
+        of that leg; otherwise (the combo's own execution, any plain order) the order's."""
+        legs = (leg.contract for leg in self.legs if leg.contract.con_id == con_id)
+        return next(legs, self.contract)
 
     @property
     def entry_price(self) -> Decimal | None:

@@ -21,6 +21,7 @@ from ibconsole.domain.orders import (
     OrderType,
     Purpose,
     Side,
+    SpreadLeg,
     TimeInForce,
 )
 from ibconsole.journal.errors import JournalError
@@ -93,26 +94,55 @@ def _option_terms(data: Any) -> OptionTerms | None:
     )
 
 
-def _intent_object(intent: OrderIntent) -> JsonObject:
-    contract = intent.contract
+def _contract_object(contract: ListedContract) -> JsonObject:
     zone = contract.last_trade.tzinfo
+    return {
+        "symbol": contract.symbol,
+        "local_symbol": contract.local_symbol,
+        "con_id": contract.con_id,
+        "contract_month": contract.contract_month,
+        "last_trade": contract.last_trade.isoformat(),
+        "last_trade_zone": zone.key if isinstance(zone, ZoneInfo) else None,
+        "exchange": contract.exchange,
+        "currency": contract.currency,
+        "multiplier": str(contract.multiplier),
+        "min_tick": str(contract.min_tick),
+        "trading_class": contract.trading_class,
+        **_option_object(contract),
+    }
+
+
+def _contract_from_object(c: JsonObject) -> ListedContract:
+    last_trade = datetime.fromisoformat(c["last_trade"])
+    if c["last_trade_zone"] is not None:
+        # Without the zone database the stored offset still pins the instant exactly.
+        with contextlib.suppress(ZoneInfoNotFoundError):
+            last_trade = last_trade.astimezone(ZoneInfo(c["last_trade_zone"]))
+    return ListedContract(
+        symbol=c["symbol"],
+        local_symbol=c["local_symbol"],
+        con_id=c["con_id"],
+        contract_month=c["contract_month"],
+        last_trade=last_trade,
+        exchange=c["exchange"],
+        currency=c["currency"],
+        multiplier=Decimal(c["multiplier"]),
+        min_tick=Decimal(c["min_tick"]),
+        trading_class=c["trading_class"],
+        # Orders journalled before options were traded carry no option keys: futures.
+        option=_option_terms(c.get("option")),
+        price_increments=tuple(
+            PriceIncrement(Decimal(edge), Decimal(step))
+            for edge, step in c.get("price_increments", ())
+        ),
+    )
+
+
+def _intent_object(intent: OrderIntent) -> JsonObject:
     bracket = intent.bracket
     return {
         "key": intent.key,
-        "contract": {
-            "symbol": contract.symbol,
-            "local_symbol": contract.local_symbol,
-            "con_id": contract.con_id,
-            "contract_month": contract.contract_month,
-            "last_trade": contract.last_trade.isoformat(),
-            "last_trade_zone": zone.key if isinstance(zone, ZoneInfo) else None,
-            "exchange": contract.exchange,
-            "currency": contract.currency,
-            "multiplier": str(contract.multiplier),
-            "min_tick": str(contract.min_tick),
-            "trading_class": contract.trading_class,
-            **_option_object(contract),
-        },
+        "contract": _contract_object(intent.contract),
         "side": intent.side.value,
         "quantity": str(intent.quantity),
         "order_type": intent.order_type.value,
@@ -128,37 +158,18 @@ def _intent_object(intent: OrderIntent) -> JsonObject:
         "purpose": intent.purpose.value,
         "account": intent.account,
         "oca_group": intent.oca_group,
+        "legs": [
+            {"contract": _contract_object(leg.contract), "ratio": leg.ratio, "side": leg.side.value}
+            for leg in intent.legs
+        ],
     }
 
 
 def _intent_from_object(data: JsonObject) -> OrderIntent:
-    c = data["contract"]
-    last_trade = datetime.fromisoformat(c["last_trade"])
-    if c["last_trade_zone"] is not None:
-        # Without the zone database the stored offset still pins the instant exactly.
-        with contextlib.suppress(ZoneInfoNotFoundError):
-            last_trade = last_trade.astimezone(ZoneInfo(c["last_trade_zone"]))
     b = data["bracket"]
     return OrderIntent(
         key=data["key"],
-        contract=ListedContract(
-            symbol=c["symbol"],
-            local_symbol=c["local_symbol"],
-            con_id=c["con_id"],
-            contract_month=c["contract_month"],
-            last_trade=last_trade,
-            exchange=c["exchange"],
-            currency=c["currency"],
-            multiplier=Decimal(c["multiplier"]),
-            min_tick=Decimal(c["min_tick"]),
-            trading_class=c["trading_class"],
-            # Orders journalled before options were traded carry no option keys: futures.
-            option=_option_terms(c.get("option")),
-            price_increments=tuple(
-                PriceIncrement(Decimal(edge), Decimal(step))
-                for edge, step in c.get("price_increments", ())
-            ),
-        ),
+        contract=_contract_from_object(data["contract"]),
         side=Side(data["side"]),
         quantity=Decimal(data["quantity"]),
         order_type=OrderType(data["order_type"]),
@@ -174,6 +185,10 @@ def _intent_from_object(data: JsonObject) -> OrderIntent:
         purpose=Purpose(data["purpose"]),
         account=data["account"],
         oca_group=data.get("oca_group", ""),  # journals written before OCA groups have none
+        legs=tuple(
+            SpreadLeg(_contract_from_object(leg["contract"]), leg["ratio"], Side(leg["side"]))
+            for leg in data.get("legs", ())  # journals written before combos have none
+        ),
     )
 
 
@@ -317,9 +332,11 @@ def encode_lifecycle(lifecycle: OrderLifecycle) -> str:
             ),
             "reported_filled": str(lifecycle.reported_filled),
             "reported_avg_price": _dec(lifecycle.reported_avg_price),
+            "legs": [[con_id, side.value] for con_id, side in lifecycle.legs],
             "fills": [
                 {
                     "exec_id": p.exec_id,
+                    "leg": p.leg,
                     "quantity": str(p.quantity),
                     "price": str(p.price),
                     "commission": _dec(p.commission),
@@ -365,9 +382,11 @@ def _lifecycle_from_object(d: JsonObject) -> OrderLifecycle:
         broker_status=None if d["broker_status"] is None else BrokerStatus(d["broker_status"]),
         reported_filled=Decimal(d["reported_filled"]),
         reported_avg_price=_undec(d["reported_avg_price"]),
+        legs=tuple((int(con_id), Side(side)) for con_id, side in d.get("legs", ())),
         fills=tuple(
             FillPart(
                 exec_id=p["exec_id"],
+                leg=p.get("leg", False),
                 quantity=Decimal(p["quantity"]),
                 price=Decimal(p["price"]),
                 commission=_undec(p["commission"]),

@@ -84,14 +84,15 @@ def _order_row(order: JournalOrder) -> Row:
 
 def _fill_row(fill: JournalFill, order: JournalOrder) -> Row:
     intent = order.intent
+    traded = intent.traded(fill.con_id)
     return {
         "record": "fill",
         "time": utc_text(fill.time),
         "key": fill.key,
         "parent_key": _text(order.lifecycle.parent_key),
         "account": intent.account,
-        "symbol": intent.contract.symbol,
-        "local_symbol": intent.contract.local_symbol,
+        "symbol": traded.symbol,
+        "local_symbol": traded.local_symbol,
         "con_id": _text(fill.con_id),
         "side": fill.side.value,
         "quantity": _text(fill.quantity),

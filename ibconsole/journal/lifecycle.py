@@ -122,6 +122,9 @@ class FillPart:
     commission: Decimal | None = None
     currency: str | None = None
     realized_pnl: Decimal | None = None
+    # A combo's leg execution: it moves a leg's position and carries its commission, but the
+    # combo's own execution is what counts toward the order's quantity and price.
+    leg: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,15 +151,27 @@ class OrderLifecycle:
     cancel_reason: str | None = None
     rejection: str | None = None
     reconciliation: ReconciliationOutcome | None = None
+    # A combo's legs: (conId, the side it trades when the combo trades on ``side``)
+    legs: tuple[tuple[int, Side], ...] = ()
 
     @property
     def is_final(self) -> bool:
         return self.state.is_final
 
     @property
+    def order_fills(self) -> tuple[FillPart, ...]:
+        """The executions of the order itself (a combo's own, not its legs')."""
+        return tuple(part for part in self.fills if not part.leg)
+
+    @property
+    def leg_fills(self) -> tuple[FillPart, ...]:
+        return tuple(part for part in self.fills if part.leg)
+
+    @property
     def executed(self) -> Decimal:
-        """Quantity of the executions journalled for this order."""
-        return sum((part.quantity for part in self.fills), _ZERO)
+        """Quantity of the executions journalled for this order (a combo's own only: IB
+        reports each leg besides, and counting those too would count the spread thrice)."""
+        return sum((part.quantity for part in self.order_fills), _ZERO)
 
     @property
     def filled(self) -> Decimal:
@@ -169,9 +184,9 @@ class OrderLifecycle:
 
     @property
     def avg_fill_price(self) -> Decimal | None:
-        executed = self.executed
-        if self.fills and executed >= self.reported_filled:
-            return sum((part.quantity * part.price for part in self.fills), _ZERO) / executed
+        executed, fills = self.executed, self.order_fills
+        if fills and executed >= self.reported_filled:
+            return sum((part.quantity * part.price for part in fills), _ZERO) / executed
         return self.reported_avg_price if self.reported_filled > 0 else None
 
     @property
@@ -198,6 +213,7 @@ def start(intent_event: IntentRecorded, time: datetime) -> OrderLifecycle:
         state=OrderState.INTENDED,
         updated_at=time,
         parent_key=intent_event.parent_key,
+        legs=tuple((leg.contract.con_id, leg.side_for(intent.side)) for leg in intent.legs),
     )
 
 
@@ -355,19 +371,24 @@ def _status(lifecycle: OrderLifecycle, payload: StatusRecorded, time: datetime) 
 
 def _filled(lifecycle: OrderLifecycle, payload: FillRecorded, time: datetime) -> OrderLifecycle:
     key = lifecycle.key
-    if payload.con_id != lifecycle.con_id:
+    legs = dict(lifecycle.legs)
+    leg = payload.con_id != lifecycle.con_id and payload.con_id in legs
+    if payload.con_id != lifecycle.con_id and not leg:
         raise JournalError(
             f"execution {payload.exec_id} is for contract {payload.con_id}, "
             f"but order {key} trades contract {lifecycle.con_id}"
         )
-    if payload.side is not lifecycle.side:
+    side = legs[payload.con_id] if leg else lifecycle.side
+    if payload.side is not side:
         raise JournalError(
-            f"execution {payload.exec_id} is a {payload.side}, but order {key} is a "
-            f"{lifecycle.side}"
+            f"execution {payload.exec_id} is a {payload.side}, but order {key} "
+            f"{'trades that leg as' if leg else 'is'} a {side}"
         )
     base = exec_base(payload.exec_id)
     parts = tuple(p for p in lifecycle.fills if exec_base(p.exec_id) != base)
-    part = FillPart(exec_id=payload.exec_id, quantity=payload.quantity, price=payload.price)
+    part = FillPart(
+        exec_id=payload.exec_id, quantity=payload.quantity, price=payload.price, leg=leg
+    )
     updated = replace(lifecycle, fills=(*parts, part), updated_at=time)
     if updated.is_final:
         return updated

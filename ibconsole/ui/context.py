@@ -48,6 +48,7 @@ def open_context(
         line_budget=settings.market_data.line_budget,
         depth_rows=settings.market_data.depth_rows,
     )
+    broker.orders.spread_rolls.fill_timeout = settings.spread_roll.fill_timeout.total_seconds()
     credentials = credentials or CredentialStore()
     return UiContext(
         broker=broker,

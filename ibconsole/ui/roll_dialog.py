@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
 
@@ -27,13 +28,16 @@ from PySide6.QtWidgets import (
 
 from ibconsole.broker.mapping import ACTIVE_STATUSES
 from ibconsole.broker.order_values import OrderRefused, OrderRow, RollFailure
+from ibconsole.domain.calendar_spread import CalendarSpread, spread_for_roll
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.order_words import price_text, quantity_text
 from ibconsole.domain.orders import Side, WorkingOrder
 from ibconsole.domain.quotes import Quote
 from ibconsole.domain.rollover import OrderAction, RollLeg, RollPlan, plan_roll
+from ibconsole.journal import JournalOrder, OrderState
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import contract_name, exchange_time
+from ibconsole.ui.spread_roll_panel import SpreadRollPanel
 from ibconsole.ui.theme import Tone, tone_color, tone_style
 
 log = logging.getLogger(__name__)
@@ -224,6 +228,17 @@ class RollDialog(QDialog):
         self._reopen.setChecked(self._plan.open is not None)
         self._reopen.toggled.connect(self._on_reopen_toggled)
 
+        # The spread of this roll, quoted while the dialog is open (one market-data line).
+        self._calendar: CalendarSpread | None = (
+            spread_for_roll(self._plan) if self._plan.open is not None else None
+        )
+        self._spread_key: str | None = None
+        self._spread_panel = SpreadRollPanel(ctx.settings.spread_roll, self)
+        self._spread_panel.set_spread(self._calendar)
+        self._spread_panel.sig_modify.connect(self._on_spread_modify)
+        self._spread_panel.sig_cancel_rest.connect(self._on_spread_cancel)
+        self._spread_panel.sig_leg_rest.connect(self._on_spread_leg_rest)
+
         orders = QGroupBox(f"Working orders on {contract_name(held)}", self)
         self._orders = QLabel(orders)
         self._orders.setObjectName("rollOrders")
@@ -260,6 +275,7 @@ class RollDialog(QDialog):
         layout.addWidget(title)
         layout.addWidget(legs)
         layout.addWidget(self._reopen)
+        layout.addWidget(self._spread_panel)
         layout.addWidget(orders)
         layout.addWidget(self._progress)
         layout.addWidget(self._blocked)
@@ -270,6 +286,8 @@ class RollDialog(QDialog):
         market = ctx.broker.market
         market.subscribe(held)
         market.subscribe(target)
+        if self._calendar is not None:
+            ctx.broker.spread_quotes.subscribe(self._calendar)
         self._subscribed = True
         self._quote_timer = QTimer(self)
         self._quote_timer.setInterval(_QUOTES_MS)
@@ -293,6 +311,10 @@ class RollDialog(QDialog):
     @property
     def steps(self) -> dict[str, Step]:
         return dict(self._steps)
+
+    @property
+    def spread_panel(self) -> SpreadRollPanel:
+        return self._spread_panel
 
     @property
     def failure_alert(self) -> RollFailureAlert:
@@ -335,6 +357,7 @@ class RollDialog(QDialog):
     @Slot(bool)
     def _on_reopen_toggled(self, checked: bool) -> None:
         self._plan = self._make_plan(checked)
+        self._spread_panel.set_spread(self._calendar if checked else None)
         self._show_plan()
         self._shown_quotes = None
         self._on_quote_timer()
@@ -362,7 +385,7 @@ class RollDialog(QDialog):
                 if old.action is OrderAction.MOVE:
                     lines.append(
                         f"{order}: moved to {contract_name(self._target)} once it is "
-                        "open, its prices shifted by the spread between the two fills"
+                        "open, its prices shifted by the calendar spread the roll fills at"
                     )
                 else:
                     lines.append(f"{order}: cancelled with the roll")
@@ -398,6 +421,10 @@ class RollDialog(QDialog):
     @Slot()
     def _on_quote_timer(self) -> None:
         self._show_quotes()
+        if self._calendar is not None:
+            old, new = self._shown_quotes or (None, None)
+            own = self._ctx.broker.spread_quotes.quote(self._calendar)
+            self._spread_panel.show_quotes(own, old, new)
         self._update_confirm()
 
     def _update_confirm(self) -> None:
@@ -442,6 +469,8 @@ class RollDialog(QDialog):
                 market.unsubscribe(contract.con_id)
             except KeyError:
                 log.info("quote subscription of %s was already gone", contract_name(contract))
+        if self._calendar is not None:
+            self._ctx.broker.spread_quotes.unsubscribe(self._calendar)
 
     # ------------------------------------------------------------------- roll
     @Slot()
@@ -457,9 +486,85 @@ class RollDialog(QDialog):
         self._error.hide()
         self._known_keys = frozenset(row.key for row in self._ctx.broker.orders.rows())
         plan = self._plan
+        if self._spread_panel.as_spread:
+            self._start_spread(plan)
+            return
         self._ctx.runner.start(
             self._ctx.broker.orders.roll(plan),
             name=f"roll {contract_name(plan.close.contract)}",
+            done=lambda _: self._on_roll_done(),
+            failed=self._on_roll_failed,
+        )
+
+    # ------------------------------------------------------------ spread roll
+    def _start_spread(self, plan: RollPlan) -> None:
+        kind, price = self._spread_panel.terms()
+        if price is None and kind.needs_limit:
+            self._on_roll_failed(OrderRefused("Enter the spread price of the limit order."))
+            return
+        self._spread_panel.lock()
+        self._ctx.runner.start(
+            self._ctx.broker.orders.roll_spread(plan, kind, price),
+            name=f"spread roll {contract_name(plan.close.contract)}",
+            done=self._on_spread_answer,
+            failed=self._on_roll_failed,
+        )
+
+    def _on_spread_answer(self, order: JournalOrder) -> None:
+        """The spread order ended, or is still working after the fill timeout."""
+        self._spread_key = order.key
+        self._running = False
+        self._show_spread(order)
+
+    def _show_spread(self, order: JournalOrder) -> None:
+        self._spread_panel.show_order(order)
+        if not order.is_final:
+            for name in self._steps:
+                self._steps[name] = Step.SENT
+            self._show_progress()
+            return
+        if order.state is OrderState.FILLED:
+            self._on_roll_done()
+            return
+        self._error.setText(self._spread_panel.status_text)
+        self._error.show()
+        self._finish(False)
+
+    @Slot()
+    def _on_spread_modify(self) -> None:
+        self._spread_action(
+            lambda order_id: self._ctx.broker.orders.modify(
+                order_id, limit_price=self._spread_panel.price(), confirmed=True
+            )
+        )
+
+    @Slot()
+    def _on_spread_cancel(self) -> None:
+        self._spread_action(self._ctx.broker.orders.cancel)
+
+    def _spread_action(self, act: Callable[[int], None]) -> None:
+        order = self._ctx.broker.journal.order(self._spread_key or "")
+        order_id = order.lifecycle.order_id if order is not None else None
+        try:
+            if order_id is None:
+                raise OrderRefused("The spread order has not reached IB yet.")
+            act(order_id)
+        except OrderRefused as refused:
+            self._error.setText(refused.reason)
+            self._error.show()
+        else:
+            self._error.hide()
+
+    @Slot()
+    def _on_spread_leg_rest(self) -> None:
+        key = self._spread_key
+        if key is None or self._running:
+            return
+        self._running = True
+        self._error.hide()
+        self._ctx.runner.start(
+            self._ctx.broker.orders.leg_rest(key),
+            name=f"legging the rest of {key}",
             done=lambda _: self._on_roll_done(),
             failed=self._on_roll_failed,
         )
@@ -494,6 +599,13 @@ class RollDialog(QDialog):
 
     @Slot(object)
     def _on_bridge_order_changed(self, row: OrderRow) -> None:
+        if row.key and row.key == self._spread_key:
+            order = self._ctx.broker.journal.order(row.key)
+            if order is not None and self._running:  # legging the rest: the spread is history
+                self._spread_panel.show_order(order)
+            elif order is not None and not self._complete:
+                self._show_spread(order)
+            return
         if not self._running and self._alert.failure is None:
             return
         if row.key in self._known_keys or not row.ours:

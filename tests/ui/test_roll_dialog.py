@@ -4,20 +4,24 @@ its retry places only the open leg."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QPushButton, QWidget
 
 from ibconsole.broker.order_values import OrderRow
+from ibconsole.config import Settings
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.orders import OrderType, Purpose, Side, build_intent
+from ibconsole.domain.spread_roll import SpreadRollSettings
 from ibconsole.journal import OrderState
 from ibconsole.sim import PaperGateway
+from ibconsole.ui.blotter import FillsPanel, OrdersPanel
 from ibconsole.ui.context import UiContext
+from ibconsole.ui.decimal_spin_box import DecimalSpinBox
 from ibconsole.ui.months import rollover_view
 from ibconsole.ui.roll_dialog import RollDialog, Step
 from ibconsole.ui.rollover_panel import Column, RolloverPanel
@@ -67,9 +71,11 @@ async def hold_es(ctx: UiContext, wait_for: Any, quantity: int = 1) -> ListedCon
 
 
 async def open_roll_dialog(
-    ctx: UiContext, qtbot: Any, wait_for: Any
+    ctx: UiContext, qtbot: Any, wait_for: Any, *, as_spread: bool = False, default: bool = True
 ) -> tuple[RolloverPanel, RollDialog]:
-    """The panel (keep it referenced: it owns the dialog) and its open roll dialog."""
+    """The panel (keep it referenced: it owns the dialog) and its open roll dialog, set to roll
+    as one spread order or, unless ``as_spread``, as two orders; ``default`` is what the dialog
+    must offer first (the spread, for ES, unless the settings prefer two orders)."""
     panel = RolloverPanel(ctx)
     qtbot.addWidget(panel)
     panel.resize(1200, 420)
@@ -86,6 +92,9 @@ async def open_roll_dialog(
     button.click()
     dialog = panel.roll_dialog
     assert dialog is not None
+    spread = child(dialog, QPushButton, "rollAsSpread")
+    assert spread.isChecked() is default  # CME lists the ES calendar
+    spread.setChecked(as_spread)
     return panel, dialog
 
 
@@ -258,7 +267,7 @@ async def test_working_orders_on_the_old_month_are_listed_and_cancelled_or_moved
     listed = child(dialog, QLabel, "rollOrders")
     assert listed.text() == (
         f"#{stop.order_id} SELL 1 STP (stop 5,800.00): moved to ESM5 once it is open, its "
-        "prices shifted by the spread between the two fills"
+        "prices shifted by the calendar spread the roll fills at"
     )
     child(dialog, QCheckBox, "rollReopen").setChecked(False)
     assert listed.text() == f"#{stop.order_id} SELL 1 STP (stop 5,800.00): cancelled with the roll"
@@ -280,3 +289,215 @@ async def test_working_orders_on_the_old_month_are_listed_and_cancelled_or_moved
     )
     assert dialog.steps == {"close": Step.FILLED, "open": Step.FILLED}
     assert "Roll complete: now long 1 ESM5." in child(dialog, QLabel, "rollProgress").text()
+
+
+# ------------------------------------------------------------------ as one spread order
+# The spread is the default for a listed calendar, its own quote shows beside the legs', and
+# confirming sends one BAG; a limit that does not fill stays working in the dialog and the
+# blotter with modify, cancel and a switch to legging the rest.
+
+
+def combos(gateway: PaperGateway, before: int) -> list[Any]:
+    return [
+        o.request
+        for o in gateway.orders[before:]
+        if o.request.contract.sec_type == "BAG" and not o.is_modify
+    ]
+
+
+def spread_orders(ctx: UiContext) -> list[Any]:
+    return [o for o in ctx.broker.journal.orders() if o.intent.purpose is Purpose.ROLL_SPREAD]
+
+
+async def test_the_spread_is_the_default_and_rolls_both_legs_in_one_order(
+    gateway: PaperGateway, ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    held = await hold_es(ui_context, wait_for)
+    before = len(gateway.orders)
+    orders_panel, fills_panel = OrdersPanel(ui_context), FillsPanel(ui_context)
+    for blotter in (orders_panel, fills_panel):
+        qtbot.addWidget(blotter)
+    _panel, dialog = await open_roll_dialog(ui_context, qtbot, wait_for, as_spread=True)
+    target = dialog.plan.open
+    assert target is not None
+
+    as_spread = child(dialog, QPushButton, "rollAsSpread")
+    assert as_spread.isChecked()
+    assert "ESH5-ESM5" in as_spread.text()
+    quote = child(dialog, QLabel, "rollSpreadQuote")
+    await wait_for(
+        lambda: "bid —" not in quote.text().split("legs imply")[0], what="the spread's own quote"
+    )
+    assert "legs imply bid" in quote.text()
+    assert "tick 0.05" in quote.text()
+    price = child(dialog, DecimalSpinBox, "rollSpreadPrice")
+    await wait_for(lambda: price.value() is not None, what="the default marketable limit")
+    assert "SELL 1 ESH5" in child(dialog, QLabel, "rollSpreadLegs").text()
+    confirm = child(dialog, QPushButton, "rollConfirmButton")
+    await wait_for(confirm.isEnabled, what="the Roll button")
+
+    confirm.click()
+    await wait_for(lambda: dialog.steps["open"] is Step.FILLED, timeout=10, what="the spread fill")
+    await wait_for(lambda: not dialog.running, what="the roll to end")
+
+    (sent,) = combos(gateway, before)
+    assert [(leg.con_id, leg.action) for leg in sent.combo_legs] == [
+        (held.con_id, "SELL"),
+        (target.contract.con_id, "BUY"),
+    ]
+    assert sent.order_type == "LMT"
+    assert sent.lmt_price == price.value()
+    (order,) = spread_orders(ui_context)
+    assert order.state is OrderState.FILLED
+    assert "filled: 1 of 1 rolled at" in child(dialog, QLabel, "rollSpreadStatus").text()
+    assert "Roll complete" in child(dialog, QLabel, "rollProgress").text()
+    # the blotter shows the roll as one order at its spread price, and a fill per leg
+    await wait_for(
+        lambda: any(line.key == order.key for line in orders_panel.model.lines()),
+        what="the spread order in the blotter",
+    )
+    (line,) = [line for line in orders_panel.model.lines() if line.key == order.key]
+    assert (line.local_symbol, line.avg_price) == ("ESH5-ESM5", order.lifecycle.avg_fill_price)
+    await wait_for(
+        lambda: len([f for f in fills_panel.model.lines() if f.key == order.key]) == 3,
+        what="the spread's fills",
+    )
+    named = {f.local_symbol for f in fills_panel.model.lines() if f.key == order.key}
+    assert named == {"ESH5", "ESM5", "ESH5-ESM5"}
+    account = ui_context.broker.account
+    await wait_for(lambda: account.position(target.contract.con_id).quantity == 1)  # type: ignore[union-attr]
+    assert account.position(held.con_id).quantity == 0  # type: ignore[union-attr]
+    dialog.reject()
+    assert ui_context.broker.market.subscriptions() == {}
+
+
+async def test_a_limit_that_does_not_fill_stays_working_then_the_rest_is_legged(
+    gateway: PaperGateway, ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    held = await hold_es(ui_context, wait_for)
+    ui_context.broker.orders.spread_rolls.fill_timeout = 1.0
+    before = len(gateway.orders)
+    _panel, dialog = await open_roll_dialog(ui_context, qtbot, wait_for, as_spread=True)
+    kind = child(dialog, QComboBox, "rollSpreadOrderType")
+    assert kind.currentText().startswith("Limit")
+    price = child(dialog, DecimalSpinBox, "rollSpreadPrice")
+    await wait_for(lambda: price.value() is not None, what="the default limit")
+    far_below = price.value() - 50  # type: ignore[operator]
+    price.set_value(far_below)
+    confirm = child(dialog, QPushButton, "rollConfirmButton")
+    await wait_for(confirm.isEnabled, what="the Roll button")
+
+    confirm.click()
+    status = child(dialog, QLabel, "rollSpreadStatus")
+    await wait_for(lambda: "working" in status.text(), timeout=10, what="the working spread")
+    assert "0 of 1 rolled" in status.text()
+    for name in ("rollSpreadModify", "rollSpreadCancel", "rollSpreadLegRest"):
+        assert child(dialog, QPushButton, name).isVisibleTo(dialog), name
+    (order,) = spread_orders(ui_context)
+    row = next(r for r in ui_context.broker.orders.rows() if r.key == order.key)
+    assert row.working
+    assert row.local_symbol == "ESH5-ESM5"
+
+    price.set_value(far_below - Decimal("0.05"))
+    child(dialog, QPushButton, "rollSpreadModify").click()
+    await wait_for(
+        lambda: any(o.is_modify and o.request.order_ref == order.key for o in gateway.orders),
+        what="the change at the simulator",
+    )
+    child(dialog, QPushButton, "rollSpreadLegRest").click()
+    await wait_for(lambda: dialog.steps["open"] is Step.FILLED, timeout=10, what="legged")
+    await wait_for(lambda: not dialog.running, what="the legged roll to end")
+
+    assert len(combos(gateway, before)) == 1
+    legged = [
+        (o.request.contract.local_symbol, o.request.action)
+        for o in gateway.orders[before:]
+        if o.request.contract.sec_type == "FUT" and not o.is_modify
+    ]
+    assert legged == [("ESH5", "SELL"), ("ESM5", "BUY")]
+    assert ui_context.broker.journal.order(order.key).state is OrderState.CANCELLED  # type: ignore[union-attr]
+    assert "cancelled: 0 of 1 rolled" in status.text()
+    target = dialog.plan.open
+    assert target is not None
+    account = ui_context.broker.account
+    await wait_for(lambda: account.position(target.contract.con_id).quantity == 1)  # type: ignore[union-attr]
+    assert account.position(held.con_id).quantity == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.expect_log_warnings  # the rejected order is logged
+async def test_a_rejected_spread_says_why_and_rolls_nothing(
+    gateway: PaperGateway, ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    held = await hold_es(ui_context, wait_for)
+    _panel, dialog = await open_roll_dialog(ui_context, qtbot, wait_for, as_spread=True)
+    child(dialog, QComboBox, "rollSpreadOrderType").setCurrentIndex(1)  # market
+    confirm = child(dialog, QPushButton, "rollConfirmButton")
+    await wait_for(confirm.isEnabled, what="the Roll button")
+    gateway.faults.reject_next_order("No permission for calendar spreads")
+
+    confirm.click()
+    error = child(dialog, QLabel, "rollError")
+    await wait_for(lambda: error.isVisibleTo(dialog), timeout=10, what="the reason")
+    await wait_for(lambda: not dialog.running, what="the roll to end")
+
+    assert "No permission for calendar spreads" in error.text()
+    assert "nothing was rolled" in error.text()
+    (order,) = spread_orders(ui_context)
+    assert order.state is OrderState.REJECTED
+    assert order.intent.order_type is OrderType.MARKET
+    assert dialog.steps["close"] is Step.FAILED
+    assert ui_context.broker.account.position(held.con_id).quantity == 1  # type: ignore[union-attr]
+
+
+async def test_a_partly_filled_spread_shows_what_rolled_and_its_rest_can_be_cancelled(
+    gateway: PaperGateway, ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    held = await hold_es(ui_context, wait_for, quantity=2)
+    ui_context.broker.orders.spread_rolls.fill_timeout = 1.0
+    _panel, dialog = await open_roll_dialog(ui_context, qtbot, wait_for, as_spread=True)
+    child(dialog, QComboBox, "rollSpreadOrderType").setCurrentIndex(1)  # market
+    confirm = child(dialog, QPushButton, "rollConfirmButton")
+    await wait_for(confirm.isEnabled, what="the Roll button")
+    gateway.desk.set_partial_fills(2, stall=True)  # one of two fills, the rest never does
+
+    confirm.click()
+    status = child(dialog, QLabel, "rollSpreadStatus")
+    await wait_for(lambda: "1 of 2 rolled" in status.text(), timeout=10, what="the part")
+    assert "working" in status.text()
+    cancel = child(dialog, QPushButton, "rollSpreadCancel")
+    assert cancel.isVisibleTo(dialog)
+    cancel.click()
+    await wait_for(lambda: "cancelled" in status.text(), what="the rest cancelled")
+
+    assert "1 of 2 rolled" in status.text()
+    assert "1 ESH5 not rolled" in status.text()
+    assert not cancel.isVisibleTo(dialog)
+    assert not dialog.running
+    target = dialog.plan.open
+    assert target is not None
+    account = ui_context.broker.account
+    await wait_for(lambda: account.position(target.contract.con_id).quantity == 1)  # type: ignore[union-attr]
+    assert account.position(held.con_id).quantity == 1  # type: ignore[union-attr]
+
+
+async def test_a_trader_who_prefers_two_orders_gets_them_by_default(
+    gateway: PaperGateway, make_ui_context: Any, qtbot: Any, wait_for: Any
+) -> None:
+    settings = Settings(
+        spread_roll=SpreadRollSettings(prefer_spread=False, fill_timeout=timedelta(seconds=7))
+    )
+    ctx = await make_ui_context(gateway, settings=settings)
+    await hold_es(ctx, wait_for)
+    assert ctx.broker.orders.spread_rolls.fill_timeout == 7
+
+    _panel, dialog = await open_roll_dialog(ctx, qtbot, wait_for, default=False)
+
+    as_spread = child(dialog, QPushButton, "rollAsSpread")
+    assert as_spread.isEnabled()
+    assert not dialog.spread_panel.as_spread
+    assert "Two orders" in child(dialog, QLabel, "rollSpreadMode").text()
+    assert not child(dialog, QLabel, "rollSpreadQuote").isVisibleTo(dialog)
+    as_spread.click()
+    assert dialog.spread_panel.as_spread
+    assert child(dialog, QLabel, "rollSpreadQuote").isVisibleTo(dialog)
+    dialog.reject()

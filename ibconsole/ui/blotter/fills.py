@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.orders import OrderIntent
 from ibconsole.journal import JournalFill
 from ibconsole.ui.blotter.table import REPAINT_MS, ColumnFitter, make_table
 from ibconsole.ui.blotter_models import FillLine, SnapshotTableModel, fill_line, fills_model
@@ -34,7 +35,7 @@ class FillsPanel(QWidget):
         self._broker = ctx.broker
         self._model = fills_model()
         self._pending: dict[str, JournalFill] = {}
-        self._contracts: dict[str, ListedContract | None] = {}
+        self._intents: dict[str, OrderIntent | None] = {}
         self._populated = ctx.broker.session.sync_info is not None
         self._timer = CoalescingTimer(self, REPAINT_MS, self._flush)
         self.table, self._proxy = make_table("fillsTable", self._model)
@@ -73,11 +74,14 @@ class FillsPanel(QWidget):
             return
         fills, self._pending = self._pending, {}
         now = self._ctx.clock.now()
-        self._model.upsert(fill_line(f, self._contract(f.key), now) for f in fills.values())
+        self._model.upsert(fill_line(f, self._contract(f), now) for f in fills.values())
         self._fitter.fit()
 
-    def _contract(self, key: str) -> ListedContract | None:
-        if key not in self._contracts:
+    def _contract(self, fill: JournalFill) -> ListedContract | None:
+        """The contract a fill traded: its order's, or for a combo's leg that leg's month."""
+        key = fill.key
+        if key not in self._intents:
             journalled = self._broker.journal.order(key)
-            self._contracts[key] = journalled.intent.contract if journalled else None
-        return self._contracts[key]
+            self._intents[key] = journalled.intent if journalled else None
+        intent = self._intents[key]
+        return intent.traded(fill.con_id) if intent is not None else None
