@@ -96,8 +96,8 @@ class ConnectionWatch:
                     Notice(
                         AlertKind.CONNECTION_RESTORED,
                         "Connection restored",
-                        f"Connected to IB again: {snapshot.reason} Orders and positions were "
-                        "checked against the broker.",
+                        "Connected to IB again; orders, positions and fills were checked "
+                        "against the broker.",
                     )
                 )
             self._was_up, self._lost = True, False

@@ -236,7 +236,7 @@ CONNECT: list[HealthEvent] = [ConnectRequested(), Connected(1), Synced(1)]
             id="failed attempts say lost once, and the breaker when it opens",
         ),
         pytest.param(
-            [*CONNECT, ConnectivityLost(), ConnectivityRestored(data_lost=False)],
+            [*CONNECT, ConnectivityLost(), ConnectivityRestored(data_lost=False), Synced(1)],
             [LOST, BACK],
             id="1100 then 1102",
         ),
