@@ -1,0 +1,472 @@
+"""Chart trading: the charted contract's working orders and position drawn on the price plot.
+
+- Each working order is a horizontal ``OrderLine`` (objectName ``orderLine``, Qt property
+  ``orderRef``) labelled with side, quantity, type and price. Dragging an order placed here and
+  letting go modifies it to the price snapped to the tick, through the order-entry core (the
+  same checks, confirmation and journal as the ticket); a refused move snaps back and the chart
+  says why. Right-click a line to cancel its order.
+- The position's average price is the ``positionLine``, labelled with the unrealized P&L.
+- A right-click anywhere else on the price plot offers a limit or stop order at that price (the
+  chart's quantity) and a price alert there.
+
+Lines follow the broker's order events: created, moved and relabelled as orders change, removed
+as soon as an order stops working and all rebuilt after every sync. Quotes only relabel the
+position's P&L, and only from the chart's coalesced repaint: nothing here runs per tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from functools import partial
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QWidget
+
+from ibconsole.broker.order_values import OrderRow
+from ibconsole.domain.account import PortfolioRow
+from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.order_entry import (
+    EntryFields,
+    EntryOutcome,
+    NeedsConfirmation,
+    OrderChange,
+    Refusal,
+    Sent,
+)
+from ibconsole.domain.order_words import position_words, price_text, quantity_text
+from ibconsole.domain.orders import OrderType, Side, SnapDirection, snap_to_tick
+from ibconsole.domain.quotes import Quote
+from ibconsole.ui.confirm_dialog import ConfirmDialog
+from ibconsole.ui.context import UiContext
+from ibconsole.ui.theme import Tone
+
+log = logging.getLogger(__name__)
+
+_BUY = "#2f81f7"
+_SELL = "#f0524f"
+_FOREIGN = "#8b949e"  # an order placed elsewhere: shown, not movable here
+_POSITION_UP = "#26a69a"
+_POSITION_DOWN = "#ef5350"
+_LABEL_TEXT = "#0d1117"
+_Z = 20  # above the candles and quote lines
+_PRICED = frozenset({OrderType.LIMIT.value, OrderType.STOP.value, OrderType.STOP_LIMIT.value})
+
+
+def order_price(row: OrderRow) -> Decimal | None:
+    """Where an order sits on the chart: a stop at its trigger, a limit at its limit."""
+    if row.order_type in (OrderType.STOP.value, OrderType.STOP_LIMIT.value):
+        return row.stop_price
+    return row.limit_price
+
+
+def order_label(row: OrderRow, contract: ListedContract) -> str:
+    """ "BUY 2 LMT 5,931.75", "SELL 1 STP LMT 5,920.00 / 5,919.75"."""
+    text = f"{row.side.value} {quantity_text(row.remaining)} {row.order_type}"
+    if row.order_type == OrderType.STOP_LIMIT.value:
+        text += f" {price_text(row.stop_price, contract)} / {price_text(row.limit_price, contract)}"
+    else:
+        text += f" {price_text(order_price(row), contract)}"
+    return text if row.ours else f"{text} · placed elsewhere"
+
+
+def position_label(
+    quantity: Decimal, average: Decimal, price: Decimal | None, contract: ListedContract
+) -> str:
+    """ "LONG +2 @ 5,931.75 · P&L +125.00 USD" (the P&L from ``price``, when known)."""
+    text = f"{position_words(quantity).upper()} @ {price_text(average, contract)}"
+    if price is None:
+        return text
+    pnl = (price - average) * quantity * contract.multiplier
+    return f"{text} · P&L {pnl:+,.2f} {contract.currency}"
+
+
+def change_to(row: OrderRow, price: Decimal) -> OrderChange:
+    """The change that moves ``row`` to ``price``; a stop-limit keeps its limit's offset."""
+    if row.order_type == OrderType.LIMIT.value:
+        return OrderChange(row.order_id, limit_price=price)
+    if row.order_type == OrderType.STOP.value:
+        return OrderChange(row.order_id, stop_price=price)
+    offset = (row.limit_price or Decimal(0)) - (row.stop_price or Decimal(0))
+    return OrderChange(row.order_id, stop_price=price, limit_price=price + offset)
+
+
+class OrderLine(pg.InfiniteLine):
+    """One working order: movable when it was placed here."""
+
+    def __init__(self, row: OrderRow, contract: ListedContract) -> None:
+        color = _FOREIGN if not row.ours else _BUY if row.side is Side.BUY else _SELL
+        stop = row.order_type != OrderType.LIMIT.value
+        style = Qt.PenStyle.DashLine if stop else Qt.PenStyle.SolidLine
+        super().__init__(
+            angle=0,
+            movable=row.ours,
+            pen=pg.mkPen(color, width=1.5, style=style),
+            hoverPen=pg.mkPen(color, width=3, style=style),
+        )
+        self.setObjectName("orderLine")
+        self.setProperty("orderRef", row.key)
+        self.setZValue(_Z)
+        self.setCursor(Qt.CursorShape.SizeVerCursor if row.ours else Qt.CursorShape.ArrowCursor)
+        self.row = row
+        self.pending = False  # a change was sent and IB has not confirmed it yet
+        self.label = pg.InfLineLabel(
+            self,
+            text="",
+            position=0.04,
+            anchors=[(0, 1), (0, 1)],
+            color=_LABEL_TEXT,
+            fill=pg.mkBrush(color),
+        )
+        self.show_row(row, contract)
+
+    def show_row(self, row: OrderRow, contract: ListedContract) -> None:
+        self.row = row
+        price = order_price(row)
+        if price is not None and not self.moving:
+            self.setValue(float(price))
+        suffix = " · changing…" if self.pending else ""
+        self.label.setFormat(order_label(row, contract) + suffix)
+        self.setToolTip(
+            f"{order_label(row, contract)} ({row.status}, ref {row.key or 'none'})"
+            + ("\nDrag to move it · right-click to cancel" if row.ours else "")
+        )
+
+
+class ChartOrders(QObject):
+    """The order and position lines of the charted contract, and the orders placed from the chart.
+
+    Signals:
+        sig_said(str, Tone)   a sentence for the chart's message line (a refusal says why)
+        sig_alert_requested(ListedContract, Decimal)   the trader asked for a price alert there
+    """
+
+    sig_said = Signal(str, object)
+    sig_alert_requested = Signal(object, object)
+
+    def __init__(
+        self,
+        ctx: UiContext,
+        plot: pg.PlotItem,
+        quantity: Callable[[], int],
+        parent: QWidget,
+    ) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self._plot = plot
+        self._quantity = quantity
+        self._view = parent
+        self._contract: ListedContract | None = None
+        self._lines: dict[int, OrderLine] = {}
+        self._position: pg.InfiniteLine | None = None
+        self._position_label: pg.InfLineLabel | None = None
+        self._average: Decimal | None = None
+        self._held = Decimal(0)
+        self._last: Decimal | None = None
+        self._confirmation: ConfirmDialog | None = None
+        bridge = ctx.bridge
+        bridge.sig_order_changed.connect(self._on_bridge_order_changed)
+        bridge.sig_portfolio_changed.connect(self._on_bridge_portfolio_changed)
+        bridge.sig_synced.connect(self._on_bridge_synced)
+
+    # ------------------------------------------------------------------ public
+    @property
+    def order_lines(self) -> dict[int, OrderLine]:
+        """The lines by order id."""
+        return dict(self._lines)
+
+    @property
+    def position_line(self) -> pg.InfiniteLine | None:
+        return self._position
+
+    @property
+    def confirmation(self) -> ConfirmDialog | None:
+        """The confirmation a chart order or move waits for, while it is open."""
+        return self._confirmation
+
+    def show_contract(self, contract: ListedContract | None) -> None:
+        """Draw ``contract``'s orders and position (the chart switched to it)."""
+        self._contract = contract
+        self._rebuild()
+
+    def show_quote(self, quote: Quote | None) -> None:
+        """Relabel the position's P&L (called from the chart's coalesced repaint)."""
+        self._last = quote.last_good_price() if quote is not None else None
+        self._label_position()
+
+    def menu_at(self, price: float) -> QMenu | None:
+        """The context menu for a right-click at ``price`` on the plot; None with no contract."""
+        contract = self._contract
+        if contract is None:
+            return None
+        level = snap_to_tick(Decimal(repr(price)), contract.min_tick, SnapDirection.NEAREST)
+        words = price_text(level, contract)
+        quantity = self._quantity()
+        market = self._ctx.broker.entry.reference_price(contract)
+        menu = QMenu(self._view)
+        menu.setObjectName("chartOrderMenu")
+        choices = [
+            (Side.BUY, OrderType.LIMIT),
+            (Side.SELL, OrderType.STOP),
+            (Side.SELL, OrderType.LIMIT),
+            (Side.BUY, OrderType.STOP),
+        ]
+        if market is not None:
+            # Below the market a buy limit or a sell stop makes sense; above it the others.
+            below = level < market
+            choices = (
+                [(Side.BUY, OrderType.LIMIT), (Side.SELL, OrderType.STOP)]
+                if below
+                else [(Side.SELL, OrderType.LIMIT), (Side.BUY, OrderType.STOP)]
+            )
+        for side, kind in choices:
+            action = QAction(
+                f"{side.value.capitalize()} {quantity} {contract.local_symbol} "
+                f"{kind.value} @ {words}",
+                menu,
+            )
+            action.setObjectName(f"chart{side.value.capitalize()}{kind.name.capitalize()}")
+            action.triggered.connect(partial(self._on_place_triggered, side, kind, level))
+            menu.addAction(action)
+        menu.addSeparator()
+        alert = QAction(f"Alert when {contract.local_symbol} crosses {words}", menu)
+        alert.setObjectName("chartPriceAlert")
+        alert.triggered.connect(partial(self._on_alert_triggered, contract, level))
+        menu.addAction(alert)
+        return menu
+
+    def menu_for(self, line: OrderLine) -> QMenu:
+        """The context menu of an order line: cancel its order."""
+        menu = QMenu(self._view)
+        menu.setObjectName("orderLineMenu")
+        contract = self._contract
+        words = order_label(line.row, contract) if contract else line.row.key
+        cancel = QAction(f"Cancel {words}", menu)
+        cancel.setObjectName("cancelOrderLine")
+        cancel.setEnabled(line.row.ours)
+        cancel.triggered.connect(partial(self._on_cancel_triggered, line.row.order_id))
+        menu.addAction(cancel)
+        if not line.row.ours:
+            menu.addAction("Placed elsewhere: change or cancel it where it was placed").setEnabled(
+                False
+            )
+        return menu
+
+    def release(self) -> None:
+        """Remove every line (the chart is closing or switching)."""
+        for order_id in list(self._lines):
+            self._remove(order_id)
+        self._drop_position()
+
+    # ------------------------------------------------------------ broker events
+    @Slot(object)
+    def _on_bridge_order_changed(self, row: OrderRow) -> None:
+        if self._contract is None or row.con_id != self._contract.con_id:
+            return
+        self._show(row)
+
+    @Slot(object)
+    def _on_bridge_portfolio_changed(self, rows: tuple[PortfolioRow, ...]) -> None:
+        if self._contract is not None:
+            self._show_position(rows)
+
+    @Slot(object)
+    def _on_bridge_synced(self, info: object) -> None:
+        self._rebuild()  # a sync is a new session: order objects from before are gone
+
+    # ---------------------------------------------------------------- drawing
+    def _rebuild(self) -> None:
+        self.release()
+        if self._contract is None:
+            return
+        con_id = self._contract.con_id
+        for row in self._ctx.broker.orders.rows():
+            if row.con_id == con_id:
+                self._show(row)
+        self._show_position(self._ctx.broker.account.portfolio())
+
+    def _show(self, row: OrderRow) -> None:
+        contract = self._contract
+        assert contract is not None
+        line = self._lines.get(row.order_id)
+        if not row.working or row.order_type not in _PRICED or order_price(row) is None:
+            if line is not None:
+                self._remove(row.order_id)
+            return
+        if line is None:
+            line = OrderLine(row, contract)
+            line.sigPositionChangeFinished.connect(self._on_line_moved)
+            line.sigClicked.connect(self._on_line_clicked)
+            self._plot.addItem(line, ignoreBounds=True)
+            self._lines[row.order_id] = line
+            return
+        if line.pending and order_price(row) != order_price(line.row):
+            line.pending = False  # IB confirmed the new price (or put the old one back)
+        line.show_row(row, contract)
+
+    def _remove(self, order_id: int) -> None:
+        line = self._lines.pop(order_id)
+        line.sigPositionChangeFinished.disconnect(self._on_line_moved)
+        line.sigClicked.disconnect(self._on_line_clicked)
+        self._plot.removeItem(line)
+        line.deleteLater()
+
+    def _show_position(self, rows: Iterable[PortfolioRow]) -> None:
+        contract = self._contract
+        assert contract is not None
+        row = next((r for r in rows if r.con_id == contract.con_id), None)
+        if row is None or not row.quantity or not contract.multiplier:
+            self._drop_position()
+            return
+        self._held = row.quantity
+        self._average = row.avg_cost / contract.multiplier
+        if self._position is None:
+            line = pg.InfiniteLine(angle=0, movable=False)
+            line.setObjectName("positionLine")
+            line.setZValue(_Z - 1)
+            self._position_label = pg.InfLineLabel(
+                line, text="", position=0.3, anchors=[(0, 1), (0, 1)]
+            )
+            self._plot.addItem(line, ignoreBounds=True)
+            self._position = line
+        self._position.setValue(float(self._average))
+        self._label_position()
+
+    def _label_position(self) -> None:
+        line, label = self._position, self._position_label
+        contract, average = self._contract, self._average
+        if line is None or label is None or contract is None or average is None:
+            return
+        text = position_label(self._held, average, self._last, contract)
+        if label.format == text:
+            return
+        up = self._last is None or (self._last - average) * self._held >= 0
+        color = _POSITION_UP if up else _POSITION_DOWN
+        line.setPen(pg.mkPen(color, width=1.5, style=Qt.PenStyle.DotLine))
+        label.fill = pg.mkBrush(color)
+        label.setColor(_LABEL_TEXT)
+        label.setFormat(text)
+
+    def _drop_position(self) -> None:
+        if self._position is not None:
+            self._plot.removeItem(self._position)
+            self._position.deleteLater()
+            self._position = self._position_label = None
+        self._average = None
+
+    # ------------------------------------------------------------- trading
+    @Slot(object)
+    def _on_line_moved(self, line: OrderLine) -> None:
+        contract = self._contract
+        if contract is None or not line.row.ours:
+            return
+        was = order_price(line.row)
+        price = snap_to_tick(Decimal(repr(line.value())), contract.min_tick, SnapDirection.NEAREST)
+        if was is None or price == was:
+            line.show_row(line.row, contract)  # back on the grid, nothing to send
+            return
+        if self._confirmation is not None:
+            self._snap_back(line, "Answer the open confirmation first: the order was not moved.")
+            return
+        line.setValue(float(price))
+        outcome = self._ctx.broker.entry.modify(change_to(line.row, price))
+        self._after_move(line, outcome)
+
+    def _after_move(self, line: OrderLine, outcome: EntryOutcome) -> None:
+        contract = self._contract
+        if isinstance(outcome, Sent):
+            line.pending = True
+            if contract is not None:
+                line.show_row(line.row, contract)
+            self.sig_said.emit(outcome.message, Tone.GOOD)
+        elif isinstance(outcome, NeedsConfirmation):
+            self._ask(outcome, partial(self._after_move, line), partial(self._snap_back, line))
+        else:
+            self._snap_back(line, outcome.message)
+
+    def _snap_back(self, line: OrderLine, why: str) -> None:
+        line.pending = False
+        if self._contract is not None and line.row.order_id in self._lines:
+            line.show_row(line.row, self._contract)
+        self.sig_said.emit(why, Tone.BAD)
+
+    @Slot(object, object)
+    def _on_line_clicked(self, line: OrderLine, event: object) -> None:
+        button = getattr(event, "button", None)
+        if button is None or button() != Qt.MouseButton.RightButton:
+            return
+        event.accept()  # type: ignore[attr-defined]
+        menu = self.menu_for(line)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(event.screenPos().toPoint())  # type: ignore[attr-defined]
+
+    def _on_cancel_triggered(self, order_id: int, checked: bool = False) -> None:
+        self._say(self._ctx.broker.entry.cancel(order_id))
+
+    def _on_place_triggered(
+        self, side: Side, kind: OrderType, price: Decimal, checked: bool = False
+    ) -> None:
+        contract = self._contract
+        if contract is None:
+            return
+        if self._confirmation is not None:
+            self.sig_said.emit("Answer the open confirmation first: nothing was sent.", Tone.WARN)
+            return
+        fields = EntryFields(
+            contract,
+            self._quantity(),
+            kind,
+            limit_price=price if kind is OrderType.LIMIT else None,
+            stop_price=price if kind is OrderType.STOP else None,
+        )
+        self._say(self._ctx.broker.entry.place(side, fields))
+
+    def _on_alert_triggered(
+        self, contract: ListedContract, price: Decimal, checked: bool = False
+    ) -> None:
+        self.sig_alert_requested.emit(contract, price)
+
+    def _say(self, outcome: EntryOutcome) -> None:
+        if isinstance(outcome, NeedsConfirmation):
+            self._ask(outcome, self._say, lambda why: self.sig_said.emit(why, Tone.NEUTRAL))
+        elif isinstance(outcome, Sent):
+            self.sig_said.emit(outcome.message, Tone.GOOD)
+        else:
+            tone = Tone.WARN if outcome.kind is Refusal.NOTHING else Tone.BAD
+            self.sig_said.emit(outcome.message, tone)
+
+    def _ask(
+        self,
+        asked: NeedsConfirmation,
+        then: Callable[[EntryOutcome], None],
+        declined: Callable[[str], None],
+    ) -> None:
+        dialog = ConfirmDialog(
+            asked.title,
+            asked.summary,
+            asked.report.findings,
+            notes=asked.notes,
+            confirm_text=asked.confirm_text,
+            parent=self._view,
+        )
+        dialog.sig_decided.connect(partial(self._on_decided, asked, then, declined))
+        self._confirmation = dialog
+        self.sig_said.emit("Waiting for your confirmation…", Tone.WARN)
+        dialog.open()
+
+    def _on_decided(
+        self,
+        asked: NeedsConfirmation,
+        then: Callable[[EntryOutcome], None],
+        declined: Callable[[str], None],
+        confirmed: bool,
+    ) -> None:
+        self._confirmation = None
+        entry = self._ctx.broker.entry
+        if confirmed:
+            then(entry.confirm(asked))
+        else:
+            declined(entry.decline(asked))
