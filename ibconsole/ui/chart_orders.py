@@ -54,6 +54,13 @@ _POSITION_DOWN = "#ef5350"
 _LABEL_TEXT = "#0d1117"
 _Z = 20  # above the candles and quote lines
 _PRICED = frozenset({OrderType.LIMIT.value, OrderType.STOP.value, OrderType.STOP_LIMIT.value})
+_CANCELLING = "PendingCancel"  # not working any more for the console, but it can still fill
+
+
+def drawn(row: OrderRow) -> bool:
+    """Does ``row`` get a line: a priced order working or still being cancelled."""
+    live = row.working or row.status == _CANCELLING
+    return live and row.order_type in _PRICED and order_price(row) is not None
 
 
 def order_price(row: OrderRow) -> Decimal | None:
@@ -112,7 +119,7 @@ class OrderLine(pg.InfiniteLine):
         self.setZValue(_Z)
         self.setCursor(Qt.CursorShape.SizeVerCursor if row.ours else Qt.CursorShape.ArrowCursor)
         self.row = row
-        self.pending = False  # a change was sent and IB has not confirmed it yet
+        self.wanted: Decimal | None = None  # the price of a change IB has not answered yet
         self.label = pg.InfLineLabel(
             self,
             text="",
@@ -125,10 +132,17 @@ class OrderLine(pg.InfiniteLine):
 
     def show_row(self, row: OrderRow, contract: ListedContract) -> None:
         self.row = row
-        price = order_price(row)
+        price = self.wanted if self.wanted is not None else order_price(row)
         if price is not None and not self.moving:
             self.setValue(float(price))
-        suffix = " · changing…" if self.pending else ""
+        suffix = (
+            " · changing…"
+            if self.wanted is not None
+            else " · cancelling…"
+            if row.status == _CANCELLING
+            else ""
+        )
+        self.setMovable(row.ours and row.working)
         self.label.setFormat(order_label(row, contract) + suffix)
         self.setToolTip(
             f"{order_label(row, contract)} ({row.status}, ref {row.key or 'none'})"
@@ -181,6 +195,11 @@ class ChartOrders(QObject):
     @property
     def position_line(self) -> pg.InfiniteLine | None:
         return self._position
+
+    @property
+    def position_label(self) -> pg.InfLineLabel | None:
+        """The position line's label: side, size, average price and unrealized P&L."""
+        return self._position_label
 
     @property
     def confirmation(self) -> ConfirmDialog | None:
@@ -292,7 +311,7 @@ class ChartOrders(QObject):
         contract = self._contract
         assert contract is not None
         line = self._lines.get(row.order_id)
-        if not row.working or row.order_type not in _PRICED or order_price(row) is None:
+        if not drawn(row):
             if line is not None:
                 self._remove(row.order_id)
             return
@@ -303,8 +322,16 @@ class ChartOrders(QObject):
             self._plot.addItem(line, ignoreBounds=True)
             self._lines[row.order_id] = line
             return
-        if line.pending and order_price(row) != order_price(line.row):
-            line.pending = False  # IB confirmed the new price (or put the old one back)
+        wanted = line.wanted
+        if wanted is not None and not self._ctx.broker.orders.changing(row.key):
+            line.wanted = None  # IB answered the change
+            now = order_price(row)
+            if now != wanted:
+                self.sig_said.emit(
+                    f"The move to {price_text(wanted, contract)} did not take: the order works "
+                    f"at {price_text(now, contract)}.",
+                    Tone.BAD,
+                )
         line.show_row(row, contract)
 
     def _remove(self, order_id: int) -> None:
@@ -378,8 +405,13 @@ class ChartOrders(QObject):
     def _after_move(self, line: OrderLine, outcome: EntryOutcome) -> None:
         contract = self._contract
         if isinstance(outcome, Sent):
-            line.pending = True
-            if contract is not None:
+            intent = outcome.intent
+            if intent is not None and contract is not None:
+                line.wanted = (
+                    intent.limit_price
+                    if line.row.order_type == OrderType.LIMIT.value
+                    else intent.stop_price
+                )
                 line.show_row(line.row, contract)
             self.sig_said.emit(outcome.message, Tone.GOOD)
         elif isinstance(outcome, NeedsConfirmation):
@@ -388,7 +420,7 @@ class ChartOrders(QObject):
             self._snap_back(line, outcome.message)
 
     def _snap_back(self, line: OrderLine, why: str) -> None:
-        line.pending = False
+        line.wanted = None
         if self._contract is not None and line.row.order_id in self._lines:
             line.show_row(line.row, self._contract)
         self.sig_said.emit(why, Tone.BAD)
