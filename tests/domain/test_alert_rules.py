@@ -69,7 +69,9 @@ UP, DOWN = CrossDirection.ABOVE, CrossDirection.BELOW
         (DOWN, "100", "99", "101", False),
     ],
 )
-def test_crossing(direction: CrossDirection, level: str, before: str, now: str, fires: bool) -> None:
+def test_crossing(
+    direction: CrossDirection, level: str, before: str, now: str, fires: bool
+) -> None:
     assert crossed(direction, D(level), D(before), D(now)) is fires
 
 

@@ -261,7 +261,8 @@ async def test_the_context_menu_places_a_limit_or_a_stop_at_that_price(
     assert (stop.action, stop.aux_price) == ("BUY", above)
     await wait_for(lambda: line_of(chart, stop.order_ref) is not None, what="the stop's line")
     stop_line = line_of(chart, stop.order_ref)
-    assert stop_line is not None and stop_line.pen.style() == Qt.PenStyle.DashLine
+    assert stop_line is not None
+    assert stop_line.pen.style() == Qt.PenStyle.DashLine
 
 
 async def test_the_position_line_sits_at_the_average_price_with_its_pnl(
@@ -274,7 +275,8 @@ async def test_the_position_line_sits_at_the_average_price_with_its_pnl(
     await wait_for(lambda: lines_named(chart, "positionLine"), what="the position line")
     (line,) = lines_named(chart, "positionLine")
     position = ui_context.broker.entry.position(contract)
-    assert position is not None and position.quantity == 2
+    assert position is not None
+    assert position.quantity == 2
     average = position.avg_cost / contract.multiplier
     assert line.value() == pytest.approx(float(average))
     label = chart.trading.position_label
