@@ -18,6 +18,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, Slot
 from PySide6.QtWidgets import QApplication
 
+from ibconsole.resources_path import ResourceNotFoundError, default_locator
+
 log = logging.getLogger(__name__)
 
 ALERT_SOUND = "sounds/alert.wav"  # inside resources/
@@ -30,6 +32,15 @@ class Player(StrEnum):
     WINSOUND = "winsound"
     COMMAND = "command"  # the platform's player program, named by ``AlertSound.command``
     BEEP = "beep"
+
+
+def alert_wav() -> Path | None:
+    """The chime in resources/, or None where it is missing (the console then beeps)."""
+    try:
+        return default_locator().find(ALERT_SOUND)
+    except ResourceNotFoundError as missing:
+        log.warning("no alert sound: %s", missing)
+        return None
 
 
 def platform_command(platform: str = sys.platform) -> str | None:
