@@ -54,7 +54,7 @@ class AlertCenter(QObject):
         self._connection = ConnectionWatch()
         self._rolls = RollWatch()
         self._rollover: RolloverModel | None = None
-        self._roll_timer = CoalescingTimer(self, _ROLL_CHECK_MS, self._check_rolls)
+        self._roll_timer = CoalescingTimer(self, _ROLL_CHECK_MS, self.check_rolls)
         bridge = ctx.bridge
         bridge.sig_fill_recorded.connect(self._on_bridge_fill_recorded)
         bridge.sig_ib_message.connect(self._on_bridge_ib_message)
@@ -117,7 +117,9 @@ class AlertCenter(QObject):
             f"(set at {created:%H:%M} with the market at {reference}).",
         )
 
-    def _check_rolls(self) -> None:
+    @Slot()
+    def check_rolls(self) -> None:
+        """Look at the held positions of the rollover rows now (their changes call this)."""
         if self._rollover is None:
             return
         settings = self._ctx.settings.rollover
