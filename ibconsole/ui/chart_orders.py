@@ -53,6 +53,10 @@ _POSITION_UP = "#26a69a"
 _POSITION_DOWN = "#ef5350"
 _LABEL_TEXT = "#0d1117"
 _Z = 20  # above the candles and quote lines
+# Where along the plot's width labels sit: orders take the left slots in turn, so orders at
+# nearby prices do not hide each other's labels; the position's label sits right of them.
+_ORDER_LABEL_SLOTS = (0.02, 0.16, 0.30, 0.44)
+_POSITION_LABEL_AT = 0.60
 _PRICED = frozenset({OrderType.LIMIT.value, OrderType.STOP.value, OrderType.STOP_LIMIT.value})
 _CANCELLING = "PendingCancel"  # not working any more for the console, but it can still fill
 
@@ -104,7 +108,7 @@ def change_to(row: OrderRow, price: Decimal) -> OrderChange:
 class OrderLine(pg.InfiniteLine):
     """One working order: movable when it was placed here."""
 
-    def __init__(self, row: OrderRow, contract: ListedContract) -> None:
+    def __init__(self, row: OrderRow, contract: ListedContract, label_at: float) -> None:
         color = _FOREIGN if not row.ours else _BUY if row.side is Side.BUY else _SELL
         stop = row.order_type != OrderType.LIMIT.value
         style = Qt.PenStyle.DashLine if stop else Qt.PenStyle.SolidLine
@@ -123,7 +127,7 @@ class OrderLine(pg.InfiniteLine):
         self.label = pg.InfLineLabel(
             self,
             text="",
-            position=0.04,
+            position=label_at,
             anchors=[(0, 1), (0, 1)],
             color=_LABEL_TEXT,
             fill=pg.mkBrush(color),
@@ -316,7 +320,10 @@ class ChartOrders(QObject):
                 self._remove(row.order_id)
             return
         if line is None:
-            line = OrderLine(row, contract)
+            taken = {ln.label.orthoPos for ln in self._lines.values()}
+            free = [at for at in _ORDER_LABEL_SLOTS if at not in taken]
+            slot = free[0] if free else _ORDER_LABEL_SLOTS[len(self._lines) % 4]
+            line = OrderLine(row, contract, slot)
             line.sigPositionChangeFinished.connect(self._on_line_moved)
             line.sigClicked.connect(self._on_line_clicked)
             self._plot.addItem(line, ignoreBounds=True)
@@ -355,7 +362,7 @@ class ChartOrders(QObject):
             line.setObjectName("positionLine")
             line.setZValue(_Z - 1)
             self._position_label = pg.InfLineLabel(
-                line, text="", position=0.3, anchors=[(0, 1), (0, 1)]
+                line, text="", position=_POSITION_LABEL_AT, anchors=[(0, 1), (0, 1)]
             )
             self._plot.addItem(line, ignoreBounds=True)
             self._position = line
@@ -372,7 +379,7 @@ class ChartOrders(QObject):
             return
         up = self._last is None or (self._last - average) * self._held >= 0
         color = _POSITION_UP if up else _POSITION_DOWN
-        line.setPen(pg.mkPen(color, width=1.5, style=Qt.PenStyle.DotLine))
+        line.setPen(pg.mkPen(color, width=2, style=Qt.PenStyle.DashDotLine))
         label.fill = pg.mkBrush(color)
         label.setColor(_LABEL_TEXT)
         label.setFormat(text)
