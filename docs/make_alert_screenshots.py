@@ -42,13 +42,14 @@ from ibconsole.ui.rollover_panel import RolloverPanel
 
 AS_OF = datetime(2026, 12, 10, 15, 30, tzinfo=UTC)
 DOCS = Path(__file__).resolve().parent
+_PATIENCE = 20.0  # seconds to wait for one step of the scene
 
 
-async def until(condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
+async def until(condition: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + _PATIENCE
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no {what} after {timeout} s")
+            raise TimeoutError(f"no {what} after {_PATIENCE} s")
         await asyncio.sleep(0.02)
 
 
@@ -98,15 +99,18 @@ async def shoot(folder: Path) -> None:
         place(ctx, Side.BUY, EntryFields(expiring, 2, OrderType.MARKET))
         await until(lambda: chart.trading.position_line is not None, "the position line")
         q = quote()
-        assert q is not None and q.last is not None
+        assert q is not None
+        assert q.last is not None
         last, tick = q.last, expiring.min_tick
-        place(ctx, Side.SELL, EntryFields(expiring, 2, OrderType.LIMIT, limit_price=last + 24 * tick))
-        place(ctx, Side.SELL, EntryFields(expiring, 2, OrderType.STOP, stop_price=last - 20 * tick))
-        place(ctx, Side.BUY, EntryFields(expiring, 1, OrderType.LIMIT, limit_price=last - 36 * tick))
-        await until(lambda: len(chart.trading.order_lines) == 3, "three order lines")
-        buy_limit = next(
-            ln for ln in chart.trading.order_lines.values() if ln.row.side is Side.BUY
+        place(
+            ctx, Side.SELL, EntryFields(expiring, 2, OrderType.LIMIT, limit_price=last + 24 * tick)
         )
+        place(ctx, Side.SELL, EntryFields(expiring, 2, OrderType.STOP, stop_price=last - 20 * tick))
+        place(
+            ctx, Side.BUY, EntryFields(expiring, 1, OrderType.LIMIT, limit_price=last - 36 * tick)
+        )
+        await until(lambda: len(chart.trading.order_lines) == 3, "three order lines")
+        buy_limit = next(ln for ln in chart.trading.order_lines.values() if ln.row.side is Side.BUY)
         await until(lambda: buy_limit.row.status == "Submitted", "the buy limit acknowledged")
         # Dragged eight ticks lower: the chart modifies it through the order-entry core.
         buy_limit.setValue(float(last - 44 * tick))
@@ -118,7 +122,9 @@ async def shoot(folder: Path) -> None:
         print(f"wrote {DOCS / 'chart-trading.png'}")
 
         gateway.faults.reject_next_order("Order size exceeds the account's limit")
-        place(ctx, Side.BUY, EntryFields(expiring, 5, OrderType.LIMIT, limit_price=last - 40 * tick))
+        place(
+            ctx, Side.BUY, EntryFields(expiring, 5, OrderType.LIMIT, limit_price=last - 40 * tick)
+        )
         book.add(expiring, last + tick)
         book.add(expiring, last - tick)
         await until(lambda: any(a.triggered_at for a in book.alerts), "a price alert")
