@@ -298,3 +298,21 @@ async def test_switching_contract_takes_the_lines_away(
     family.activated.emit(family.currentIndex())
     await wait_for(lambda: charted(chart).symbol == "NQ", what="the NQ chart")
     assert lines_named(chart, "orderLine") == []
+
+
+@pytest.mark.expect_log_warnings  # the dropped connection is logged as an error
+async def test_after_a_reconnect_each_working_order_has_one_line_again(
+    chart: ChartPanel, ui_context: UiContext, gateway: PaperGateway, wait_for: Any
+) -> None:
+    _, key, price = await working_line(chart, ui_context, wait_for)
+    session = ui_context.broker.session
+    synced: list[object] = []
+    ui_context.bridge.sig_synced.connect(synced.append)
+    gateway.drop_connections()
+    await wait_for(lambda: synced, timeout=10, what="the resync after the reconnect")
+    await wait_for(lambda: line_of(chart, key) is not None, what="the line drawn again")
+    assert session.sync_info is not None
+    (line,) = lines_named(chart, "orderLine")
+    assert line.property("orderRef") == key
+    assert Decimal(repr(line.value())) == price
+    assert list(chart.trading.order_lines.values()) == [line]
