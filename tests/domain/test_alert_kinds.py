@@ -20,5 +20,5 @@ def test_the_master_switch_silences_every_kind() -> None:
 
 
 def test_a_kind_without_a_choice_is_refused() -> None:
-    with pytest.raises(ValueError, match="alerts.sound has no choice for price"):
+    with pytest.raises(ValueError, match=r"alerts\.sound has no choice for price"):
         AlertSettings(sound={kind: True for kind in AlertKind if kind is not AlertKind.PRICE})
