@@ -211,7 +211,6 @@ async def test_the_breaker_opening_is_told_once_and_the_recovery_once(
 ROLL_KINDS = {K.ROLL_WINDOW.value, K.MUST_ROLL.value, K.CLOSE_OUT.value}
 
 
-
 @pytest.mark.parametrize(
     ("as_of", "kind", "title"),
     [
@@ -295,9 +294,7 @@ async def test_price_alerts_are_kept_across_a_restart(
     assert second.book.armed_for(contract.con_id) == (alert,)
 
 
-async def test_an_alert_needs_a_price_and_a_level_away_from_it(
-    rig: Rig, wait_for: Any
-) -> None:
+async def test_an_alert_needs_a_price_and_a_level_away_from_it(rig: Rig, wait_for: Any) -> None:
     contract = await front(rig.ctx)
     price = await priced(rig.ctx, contract, wait_for)
     with pytest.raises(PriceAlertRefused, match="away from the market"):
