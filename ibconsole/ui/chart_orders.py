@@ -6,8 +6,10 @@
   same checks, confirmation and journal as the ticket); a refused move snaps back and the chart
   says why. Right-click a line to cancel its order.
 - The position's average price is the ``positionLine``, labelled with the unrealized P&L.
-- A right-click anywhere else on the price plot offers a limit or stop order at that price (the
-  chart's quantity) and a price alert there.
+- A right-click anywhere else on the price plot offers a limit or stop order at that price (for
+  the quantity in ``quantity_box``, ``chartQuantity``) and a price alert there.
+- What happened (sent, refused and why, waiting for a confirmation) shows in ``message``
+  (``chartTradeMessage``), which the chart places above its plot.
 
 Lines follow the broker's order events: created, moved and relabelled as orders change, removed
 as soon as an order stops working and all rebuilt after every sync. Quotes only relabel the
@@ -22,9 +24,10 @@ from decimal import Decimal
 from functools import partial
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtWidgets import QLabel, QMenu, QSpinBox, QWidget
 
 from ibconsole.broker.order_values import OrderRow
 from ibconsole.domain.account import PortfolioRow
@@ -42,7 +45,7 @@ from ibconsole.domain.orders import OrderType, Side, SnapDirection, snap_to_tick
 from ibconsole.domain.quotes import Quote
 from ibconsole.ui.confirm_dialog import ConfirmDialog
 from ibconsole.ui.context import UiContext
-from ibconsole.ui.theme import Tone
+from ibconsole.ui.theme import Tone, set_toned_text
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ _POSITION_UP = "#26a69a"
 _POSITION_DOWN = "#ef5350"
 _LABEL_TEXT = "#0d1117"
 _Z = 20  # above the candles and quote lines
+_MESSAGE_MS = 12_000  # how long the outcome of an order or move from the chart stays shown
+_MAX_QUANTITY = 1000
 # Where along the plot's width labels sit: orders take the left slots in turn, so orders at
 # nearby prices do not hide each other's labels; the position's label sits right of them.
 _ORDER_LABEL_SLOTS = (0.02, 0.16, 0.30, 0.44)
@@ -158,25 +163,31 @@ class ChartOrders(QObject):
     """The order and position lines of the charted contract, and the orders placed from the chart.
 
     Signals:
-        sig_said(str, Tone)   a sentence for the chart's message line (a refusal says why)
         sig_alert_requested(ListedContract, Decimal)   the trader asked for a price alert there
     """
 
-    sig_said = Signal(str, object)
     sig_alert_requested = Signal(object, object)
 
-    def __init__(
-        self,
-        ctx: UiContext,
-        plot: pg.PlotItem,
-        quantity: Callable[[], int],
-        parent: QWidget,
-    ) -> None:
+    def __init__(self, ctx: UiContext, plot: pg.PlotItem, parent: QWidget) -> None:
         super().__init__(parent)
         self._ctx = ctx
         self._plot = plot
-        self._quantity = quantity
         self._view = parent
+        self.quantity_box = QSpinBox(parent)
+        self.quantity_box.setObjectName("chartQuantity")
+        self.quantity_box.setRange(1, _MAX_QUANTITY)
+        self.quantity_box.setPrefix("Qty ")
+        self.quantity_box.setToolTip(
+            "Contracts per order placed from the chart (right-click a price to place one)"
+        )
+        self.message = QLabel(parent)
+        self.message.setObjectName("chartTradeMessage")
+        self.message.setWordWrap(True)
+        self.message.hide()
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.setInterval(_MESSAGE_MS)
+        self._message_timer.timeout.connect(self.message.hide)
         self._contract: ListedContract | None = None
         self._lines: dict[int, OrderLine] = {}
         self._position: pg.InfiniteLine | None = None
@@ -189,8 +200,14 @@ class ChartOrders(QObject):
         bridge.sig_order_changed.connect(self._on_bridge_order_changed)
         bridge.sig_portfolio_changed.connect(self._on_bridge_portfolio_changed)
         bridge.sig_synced.connect(self._on_bridge_synced)
+        plot.scene().sigMouseClicked.connect(self._on_scene_mouse_clicked)
 
     # ------------------------------------------------------------------ public
+    @property
+    def said(self) -> str:
+        """What the chart says about the last order placed, moved or cancelled from it."""
+        return self.message.text() if self.message.isVisible() else ""
+
     @property
     def order_lines(self) -> dict[int, OrderLine]:
         """The lines by order id."""
@@ -227,7 +244,7 @@ class ChartOrders(QObject):
             return None
         level = snap_to_tick(Decimal(repr(price)), contract.min_tick, SnapDirection.NEAREST)
         words = price_text(level, contract)
-        quantity = self._quantity()
+        quantity = self.quantity_box.value()
         market = self._ctx.broker.entry.reference_price(contract)
         menu = QMenu(self._view)
         menu.setObjectName("chartOrderMenu")
@@ -334,7 +351,7 @@ class ChartOrders(QObject):
             line.wanted = None  # IB answered the change
             now = order_price(row)
             if now != wanted:
-                self.sig_said.emit(
+                self._tell(
                     f"The move to {price_text(wanted, contract)} did not take: the order works "
                     f"at {price_text(now, contract)}.",
                     Tone.BAD,
@@ -420,7 +437,7 @@ class ChartOrders(QObject):
                     else intent.stop_price
                 )
                 line.show_row(line.row, contract)
-            self.sig_said.emit(outcome.message, Tone.GOOD)
+            self._tell(outcome.message, Tone.GOOD)
         elif isinstance(outcome, NeedsConfirmation):
             self._ask(outcome, partial(self._after_move, line), partial(self._snap_back, line))
         else:
@@ -430,17 +447,35 @@ class ChartOrders(QObject):
         line.wanted = None
         if self._contract is not None and line.row.order_id in self._lines:
             line.show_row(line.row, self._contract)
-        self.sig_said.emit(why, Tone.BAD)
+        self._tell(why, Tone.BAD)
+
+    @Slot(object)
+    def _on_scene_mouse_clicked(self, event: object) -> None:
+        """A right-click on the price plot, off any order line: the order menu at that price."""
+        if not isinstance(event, MouseClickEvent):
+            return
+        if event.button() != Qt.MouseButton.RightButton or event.isAccepted():
+            return
+        view = self._plot.getViewBox()
+        if not view.sceneBoundingRect().contains(event.scenePos()):
+            return
+        menu = self.menu_at(view.mapSceneToView(event.scenePos()).y())
+        if menu is None:
+            return
+        event.accept()
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(event.screenPos().toPoint())
 
     @Slot(object, object)
     def _on_line_clicked(self, line: OrderLine, event: object) -> None:
-        button = getattr(event, "button", None)
-        if button is None or button() != Qt.MouseButton.RightButton:
+        if not isinstance(event, MouseClickEvent):
             return
-        event.accept()  # type: ignore[attr-defined]
+        if event.button() != Qt.MouseButton.RightButton:
+            return
+        event.accept()  # the chart's own menu at a price is not wanted on top
         menu = self.menu_for(line)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        menu.popup(event.screenPos().toPoint())  # type: ignore[attr-defined]
+        menu.popup(event.screenPos().toPoint())
 
     def _on_cancel_triggered(self, order_id: int, checked: bool = False) -> None:
         self._say(self._ctx.broker.entry.cancel(order_id))
@@ -452,11 +487,11 @@ class ChartOrders(QObject):
         if contract is None:
             return
         if self._confirmation is not None:
-            self.sig_said.emit("Answer the open confirmation first: nothing was sent.", Tone.WARN)
+            self._tell("Answer the open confirmation first: nothing was sent.", Tone.WARN)
             return
         fields = EntryFields(
             contract,
-            self._quantity(),
+            self.quantity_box.value(),
             kind,
             limit_price=price if kind is OrderType.LIMIT else None,
             stop_price=price if kind is OrderType.STOP else None,
@@ -468,14 +503,19 @@ class ChartOrders(QObject):
     ) -> None:
         self.sig_alert_requested.emit(contract, price)
 
+    def _tell(self, text: str, tone: Tone) -> None:
+        set_toned_text(self.message, text, tone)
+        self.message.setVisible(bool(text))
+        self._message_timer.start()
+
     def _say(self, outcome: EntryOutcome) -> None:
         if isinstance(outcome, NeedsConfirmation):
-            self._ask(outcome, self._say, lambda why: self.sig_said.emit(why, Tone.NEUTRAL))
+            self._ask(outcome, self._say, lambda why: self._tell(why, Tone.NEUTRAL))
         elif isinstance(outcome, Sent):
-            self.sig_said.emit(outcome.message, Tone.GOOD)
+            self._tell(outcome.message, Tone.GOOD)
         else:
             tone = Tone.WARN if outcome.kind is Refusal.NOTHING else Tone.BAD
-            self.sig_said.emit(outcome.message, tone)
+            self._tell(outcome.message, tone)
 
     def _ask(
         self,
@@ -493,7 +533,7 @@ class ChartOrders(QObject):
         )
         dialog.sig_decided.connect(partial(self._on_decided, asked, then, declined))
         self._confirmation = dialog
-        self.sig_said.emit("Waiting for your confirmation…", Tone.WARN)
+        self._tell("Waiting for your confirmation…", Tone.WARN)
         dialog.open()
 
     def _on_decided(

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
-from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Slot
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPicture, QShowEvent
 from PySide6.QtWidgets import (
@@ -30,7 +29,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSizePolicy,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -47,7 +45,7 @@ from ibconsole.ui.chart_orders import ChartOrders
 from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import WATCH_LIST, contract_name, rollover_view
-from ibconsole.ui.theme import Tone, set_toned_text, tone_style
+from ibconsole.ui.theme import Tone, tone_style
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +53,6 @@ DEFAULT_SYMBOL = "ES"
 DEFAULT_BAR_SIZE = "1 min"
 REPAINT_INTERVAL_MS = 33  # at most ~30 repaints a second, whatever the event rate
 _STATE_INTERVAL_MS = 1000  # the data-state label ages even when no tick arrives
-_TRADE_MESSAGE_MS = 12_000  # how long the outcome of a chart order or move stays shown
-_MAX_CHART_QUANTITY = 1000
 _VISIBLE_BARS = 120
 
 _SHORT_SIZES = {
@@ -281,15 +277,7 @@ class ChartPanel(QWidget):
             self._timeframes.addButton(button)
             bar.addWidget(button)
         self._timeframes.buttonClicked.connect(self._on_timeframes_clicked)
-        self._quantity = QSpinBox(self)
-        self._quantity.setObjectName("chartQuantity")
-        self._quantity.setRange(1, _MAX_CHART_QUANTITY)
-        self._quantity.setPrefix("Qty ")
-        self._quantity.setToolTip(
-            "Contracts per order placed from the chart (right-click a price to place one)"
-        )
-        bar.addSpacing(12)
-        bar.addWidget(self._quantity)
+        quantity_at = bar.count()  # the chart's order quantity goes here once the plot exists
         self._readout = QLabel(self)
         self._readout.setObjectName("chartQuote")
         # In a narrow dock the quote readout gives way (the lines still show the prices);
@@ -355,24 +343,17 @@ class ChartPanel(QWidget):
         self._message = QLabel("Waiting for the connection…", self)
         self._message.setObjectName("chartMessage")
         self._message.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._trade_message = QLabel(self)
-        self._trade_message.setObjectName("chartTradeMessage")
-        self._trade_message.setWordWrap(True)
-        self._trade_message.hide()
-        self._trade_message_timer = QTimer(self)
-        self._trade_message_timer.setSingleShot(True)
-        self._trade_message_timer.setInterval(_TRADE_MESSAGE_MS)
-        self._trade_message_timer.timeout.connect(self._trade_message.hide)
-        self.trading = ChartOrders(ctx, self._price, self._quantity.value, self)
-        self.trading.sig_said.connect(self._on_trading_said)
-        self._graphics.scene().sigMouseClicked.connect(self._on_scene_mouse_clicked)
+        # Orders and the position on the price plot, with their quantity box and message line.
+        self.trading = ChartOrders(ctx, self._price, self)
+        bar.insertSpacing(quantity_at, 12)
+        bar.insertWidget(quantity_at + 1, self.trading.quantity_box)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
         layout.addLayout(bar)
         layout.addWidget(self._message)
-        layout.addWidget(self._trade_message)
+        layout.addWidget(self.trading.message)
         layout.addWidget(self._graphics, 1)
 
         self._repaint_timer = CoalescingTimer(self, REPAINT_INTERVAL_MS, self._repaint)
@@ -411,11 +392,6 @@ class ChartPanel(QWidget):
     def price_plot(self) -> pg.PlotItem:
         """The price plot: candles, quote lines, order lines and the position line."""
         return self._price
-
-    @property
-    def trade_message(self) -> str:
-        """What the chart says about the last order placed, moved or cancelled from it."""
-        return self._trade_message.text() if self._trade_message.isVisible() else ""
 
     @property
     def bar_size(self) -> str:
@@ -632,29 +608,6 @@ class ChartPanel(QWidget):
         self._gaps.append(gap)
         self._dirty_gaps = True
         self._repaint_timer.request()
-
-    @Slot(str, object)
-    def _on_trading_said(self, text: str, tone: Tone) -> None:
-        set_toned_text(self._trade_message, text, tone)
-        self._trade_message.setVisible(bool(text))
-        self._trade_message_timer.start()
-
-    @Slot(object)
-    def _on_scene_mouse_clicked(self, event: object) -> None:
-        """A right-click on the price plot, off any order line: the order menu at that price."""
-        if not isinstance(event, MouseClickEvent):
-            return
-        if event.button() != Qt.MouseButton.RightButton or event.isAccepted():
-            return
-        view = self._price.getViewBox()
-        if not view.sceneBoundingRect().contains(event.scenePos()):
-            return
-        menu = self.trading.menu_at(view.mapSceneToView(event.scenePos()).y())
-        if menu is None:
-            return
-        event.accept()
-        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        menu.popup(event.screenPos().toPoint())
 
     # --------------------------------------------------------------- painting
     def showEvent(self, event: QShowEvent) -> None:

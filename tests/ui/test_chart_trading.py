@@ -125,7 +125,7 @@ async def test_dragging_a_line_modifies_the_order_at_the_exchange_snapped_to_the
     line.sigPositionChangeFinished.emit(line)
     await wait_for(lambda: exchange_limit(gateway, key) == target, what="the modified order")
     assert Decimal(repr(line.value())) == target
-    assert chart.trade_message.startswith("Change sent")
+    assert chart.trading.said.startswith("Change sent")
     await wait_for(lambda: "changing" not in line.label.format, what="the confirmed label")
     assert line.label.format == f"BUY 1 LMT {target:,.2f}"
     events = [e.kind.value for e in ui_context.broker.journal.events(key)]
@@ -142,8 +142,8 @@ async def test_a_refused_drag_snaps_back_and_says_why(
     line.setValue(float(price * Decimal("1.1")))
     line.sigPositionChangeFinished.emit(line)
     assert Decimal(repr(line.value())) == price
-    assert chart.trade_message.startswith("Blocked, nothing was sent")
-    assert "far through the market" in chart.trade_message
+    assert chart.trading.said.startswith("Blocked, nothing was sent")
+    assert "far through the market" in chart.trading.said
     assert len(gateway.orders) == sent_before
     assert exchange_limit(gateway, key) == price
 
@@ -180,7 +180,7 @@ async def test_cancel_from_the_line_ends_the_order_and_removes_the_line(
     cancel = action_named(menu, "cancelOrderLine")
     assert cancel.text() == f"Cancel {line.label.format}"
     cancel.trigger()
-    assert chart.trade_message.startswith("Cancel sent")
+    assert chart.trading.said.startswith("Cancel sent")
     await wait_for(lambda: line_of(chart, key) is None, what="the line to go")
     assert exchange_limit(gateway, key) is None
     assert ui_context.broker.journal.order(key).lifecycle.state.value == "cancelled"
@@ -253,8 +253,8 @@ async def test_the_context_menu_places_a_limit_or_a_stop_at_that_price(
     action_named(menu, "chartBuyStop").trigger()
     # A second buy of 2 so soon is a possible duplicate: the same confirmation as the ticket's.
     dialog = chart.trading.confirmation
-    assert dialog is not None, chart.trade_message
-    assert chart.trade_message == "Waiting for your confirmation…"
+    assert dialog is not None, chart.trading.said
+    assert chart.trading.said == "Waiting for your confirmation…"
     dialog.confirm()
     await wait_for(lambda: gateway.orders[-1].request.order_type == "STP", what="the stop")
     stop = gateway.orders[-1].request
