@@ -3,7 +3,7 @@ alerts, each raised once (``domain.alert_rules``), and hands them to the ``Notif
 
 - fills: once per execution id (IB reports an execution again with its commission and after
   every reconnect);
-- rejects: once per order IB rejected;
+- rejects: once per order IB rejected (and once per order whose change IB rejected);
 - connection lost / restored / breaker open: once per outage (``ConnectionWatch``);
 - roll window entered, must roll, IB's close-out deadline: once per held contract
   (``RollWatch``), from the rollover panel's rows;
@@ -12,7 +12,9 @@ alerts, each raised once (``domain.alert_rules``), and hands them to the ``Notif
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Slot
+from functools import partial
+
+from PySide6.QtCore import QObject, QTimer, Slot
 
 from ibconsole.domain.alert_kinds import AlertKind
 from ibconsole.domain.alert_rules import ConnectionWatch, OnceGate, RollWatch
@@ -88,16 +90,29 @@ class AlertCenter(QObject):
     def _on_bridge_ib_message(self, req_id: int, message: IbMessage) -> None:
         if message.category is not IbCategory.ORDER_REJECTED or req_id <= 0:
             return
-        if not self._rejects.first(req_id):
+        # The order's own report of this answer comes in the same turn of the loop: look once
+        # it is journalled, to tell a rejected order from a rejected change of a working one.
+        QTimer.singleShot(0, partial(self._tell_reject, req_id, message))
+
+    def _tell_reject(self, order_id: int, message: IbMessage) -> None:
+        row = next((r for r in self._ctx.broker.orders.rows() if r.order_id == order_id), None)
+        journalled = self._ctx.broker.journal.order(row.key) if row and row.key else None
+        # IB's client marks both Cancelled; the journal knows whether the order still works.
+        changed = journalled is not None and not journalled.is_final
+        if not self._rejects.first((order_id, changed)):
             return
-        row = next((r for r in self._ctx.broker.orders.rows() if r.order_id == req_id), None)
         what = (
             f"{row.side.value.capitalize()} {quantity_text(row.quantity)} {row.local_symbol} "
             f"{row.order_type}"
             if row is not None
-            else f"Order {req_id}"
+            else f"Order {order_id}"
         )
-        self._notifier.notify(AlertKind.REJECT, f"Rejected: {what}", f"{what}: {message.sentence}")
+        if changed:
+            title = f"Change rejected: {what}"
+            text = f"{what}: {message.sentence} The order works unchanged."
+        else:
+            title, text = f"Rejected: {what}", f"{what}: {message.sentence}"
+        self._notifier.notify(AlertKind.REJECT, title, text)
 
     @Slot(object)
     def _on_bridge_health_changed(self, snapshot: HealthSnapshot) -> None:

@@ -66,12 +66,6 @@ _PRICED = frozenset({OrderType.LIMIT.value, OrderType.STOP.value, OrderType.STOP
 _CANCELLING = "PendingCancel"  # not working any more for the console, but it can still fill
 
 
-def drawn(row: OrderRow) -> bool:
-    """Does ``row`` get a line: a priced order working or still being cancelled."""
-    live = row.working or row.status == _CANCELLING
-    return live and row.order_type in _PRICED and order_price(row) is not None
-
-
 def order_price(row: OrderRow) -> Decimal | None:
     """Where an order sits on the chart: a stop at its trigger, a limit at its limit."""
     if row.order_type in (OrderType.STOP.value, OrderType.STOP_LIMIT.value):
@@ -332,7 +326,7 @@ class ChartOrders(QObject):
         contract = self._contract
         assert contract is not None
         line = self._lines.get(row.order_id)
-        if not drawn(row):
+        if not self._drawn(row):
             if line is not None:
                 self._remove(row.order_id)
             return
@@ -357,6 +351,19 @@ class ChartOrders(QObject):
                     Tone.BAD,
                 )
         line.show_row(row, contract)
+
+    def _drawn(self, row: OrderRow) -> bool:
+        """Does ``row`` get a line: a priced order that still works (or is being cancelled).
+
+        For an order entered here the journal decides: IB's client marks an order Cancelled
+        for a moment when IB rejects a change to it, though the order works on unchanged.
+        """
+        if row.order_type not in _PRICED or order_price(row) is None:
+            return False
+        journalled = self._ctx.broker.journal.order(row.key) if row.ours else None
+        if journalled is not None:
+            return not journalled.is_final
+        return row.working or row.status == _CANCELLING
 
     def _remove(self, order_id: int) -> None:
         line = self._lines.pop(order_id)

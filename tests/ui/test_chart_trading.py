@@ -6,6 +6,7 @@ position line with its P&L."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
@@ -15,14 +16,20 @@ from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QComboBox, QMenu, QSpinBox
 
+from ibconsole.domain.alert_kinds import AlertKind, AlertSettings
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.order_entry import EntryFields, Sent
 from ibconsole.domain.orders import OrderType, Side, SnapDirection, snap_to_tick
+from ibconsole.journal.price_alert_file import PriceAlertFile
 from ibconsole.sim import PaperGateway
+from ibconsole.ui.alert_center import AlertCenter
+from ibconsole.ui.alert_sound import AlertSound
 from ibconsole.ui.chart_orders import OrderLine
 from ibconsole.ui.charts import ChartPanel
 from ibconsole.ui.confirm_dialog import ConfirmDialog
 from ibconsole.ui.context import UiContext
+from ibconsole.ui.notifier import Notifier
+from ibconsole.ui.price_alert_book import PriceAlertBook
 
 
 @pytest.fixture
@@ -31,7 +38,7 @@ async def chart(ui_context: UiContext, qtbot: Any, wait_for: Any) -> ChartPanel:
     qtbot.addWidget(panel)
     panel.resize(1100, 620)
     panel.show()
-    await wait_for(lambda: panel.is_populated, what="bars on the chart")
+    await wait_for(lambda: panel.is_populated, timeout=15, what="bars on the chart")
     contract = charted(panel)
     await wait_for(lambda: bid(ui_context, contract) is not None, what="a quote")
     return panel
@@ -316,3 +323,32 @@ async def test_after_a_reconnect_each_working_order_has_one_line_again(
     assert line.property("orderRef") == key
     assert Decimal(repr(line.value())) == price
     assert list(chart.trading.order_lines.values()) == [line]
+
+
+@pytest.mark.expect_log_warnings  # IB's rejection of the change is logged as a warning
+async def test_a_move_ib_rejects_puts_the_line_back_and_says_so(
+    chart: ChartPanel,
+    ui_context: UiContext,
+    gateway: PaperGateway,
+    tmp_path: Path,
+    wait_for: Any,
+) -> None:
+    notifier = Notifier(AlertSettings(), ui_context.clock, AlertSound(None))
+    book = PriceAlertBook(ui_context, PriceAlertFile(tmp_path / "alerts.json"))
+    center = AlertCenter(ui_context, notifier, book)
+    line, key, price = await working_line(chart, ui_context, wait_for)
+    await wait_for(lambda: exchange_limit(gateway, key) == price, what="the order at the exchange")
+    gateway.faults.reject_next_order("Price does not conform to the market rules")
+    target = price - 2 * charted(chart).min_tick
+    line.setValue(float(target))
+    line.sigPositionChangeFinished.emit(line)
+    assert chart.trading.said.startswith("Change sent")
+    await wait_for(lambda: "did not take" in chart.trading.said, what="the chart to say so")
+    assert Decimal(repr(line.value())) == price
+    assert exchange_limit(gateway, key) == price
+    await wait_for(lambda: notifier.history, what="the reject alert")
+    (alert,) = notifier.history
+    assert alert.kind is AlertKind.REJECT
+    assert alert.title == f"Change rejected: Buy 1 {charted(chart).local_symbol} LMT"
+    assert alert.text.endswith("The order works unchanged.")
+    assert center.parent() is None  # kept alive by this test until here
