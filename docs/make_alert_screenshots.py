@@ -42,7 +42,7 @@ from ibconsole.ui.rollover_panel import RolloverPanel
 
 AS_OF = datetime(2026, 12, 10, 15, 30, tzinfo=UTC)
 DOCS = Path(__file__).resolve().parent
-_PATIENCE = 20.0  # seconds to wait for one step of the scene
+_PATIENCE = 60.0  # seconds to wait for one step of the scene
 
 
 async def until(condition: Callable[[], object], what: str) -> None:
@@ -116,6 +116,8 @@ async def shoot(folder: Path) -> None:
         buy_limit.setValue(float(last - 44 * tick))
         buy_limit.sigPositionChangeFinished.emit(buy_limit)
         await until(lambda: buy_limit.wanted is None, "the move confirmed")
+        book.add(expiring, last + 36 * tick)  # a price alert, drawn while armed
+        chart.trading.show_alerts(book.alerts)
         await settle(3)
         QApplication.processEvents()
         chart.grab().save(str(DOCS / "chart-trading.png"))
@@ -133,7 +135,6 @@ async def shoot(folder: Path) -> None:
             lambda: any(r.kind.value == "connection_restored" for r in notifier.history),
             "the reconnect",
         )
-        book.add(expiring, last + 60 * tick)
         panel = AlertsPanel(notifier, book)
         panel.resize(980, 560)
         panel.show()

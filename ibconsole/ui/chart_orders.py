@@ -42,6 +42,7 @@ from ibconsole.domain.order_entry import (
 )
 from ibconsole.domain.order_words import position_words, price_text, quantity_text
 from ibconsole.domain.orders import OrderType, Side, SnapDirection, snap_to_tick
+from ibconsole.domain.price_alerts import CrossDirection, PriceAlert
 from ibconsole.domain.quotes import Quote
 from ibconsole.ui.confirm_dialog import ConfirmDialog
 from ibconsole.ui.context import UiContext
@@ -62,6 +63,8 @@ _MAX_QUANTITY = 1000
 # nearby prices do not hide each other's labels; the position's label sits right of them.
 _ORDER_LABEL_SLOTS = (0.02, 0.16, 0.30, 0.44)
 _POSITION_LABEL_AT = 0.60
+_ALERT_LABEL_AT = 0.76
+_ALERT = "#e3b341"
 _PRICED = frozenset({OrderType.LIMIT.value, OrderType.STOP.value, OrderType.STOP_LIMIT.value})
 _CANCELLING = "PendingCancel"  # not working any more for the console, but it can still fill
 
@@ -186,6 +189,8 @@ class ChartOrders(QObject):
         self._lines: dict[int, OrderLine] = {}
         self._position: pg.InfiniteLine | None = None
         self._position_label: pg.InfLineLabel | None = None
+        self._alerts: tuple[PriceAlert, ...] = ()
+        self._alert_lines: list[pg.InfiniteLine] = []
         self._average: Decimal | None = None
         self._held = Decimal(0)
         self._last: Decimal | None = None
@@ -230,6 +235,15 @@ class ChartOrders(QObject):
         """Relabel the position's P&L (called from the chart's coalesced repaint)."""
         self._last = quote.last_good_price() if quote is not None else None
         self._label_position()
+
+    def show_alerts(self, alerts: Iterable[PriceAlert]) -> None:
+        """Draw the armed price alerts of the charted contract (of ``alerts``, all of them)."""
+        self._alerts = tuple(alerts)
+        self._draw_alerts()
+
+    @property
+    def alert_lines(self) -> tuple[pg.InfiniteLine, ...]:
+        return tuple(self._alert_lines)
 
     def menu_at(self, price: float) -> QMenu | None:
         """The context menu for a right-click at ``price`` on the plot; None with no contract."""
@@ -321,6 +335,7 @@ class ChartOrders(QObject):
             if row.con_id == con_id:
                 self._show(row)
         self._show_position(self._ctx.broker.account.portfolio())
+        self._draw_alerts()
 
     def _show(self, row: OrderRow) -> None:
         contract = self._contract
@@ -351,6 +366,38 @@ class ChartOrders(QObject):
                     Tone.BAD,
                 )
         line.show_row(row, contract)
+
+    def _draw_alerts(self) -> None:
+        for line in self._alert_lines:
+            self._plot.removeItem(line)
+            line.deleteLater()
+        self._alert_lines = []
+        contract = self._contract
+        if contract is None:
+            return
+        for alert in self._alerts:
+            if not alert.armed or alert.con_id != contract.con_id:
+                continue
+            line = pg.InfiniteLine(
+                pos=float(alert.level),
+                angle=0,
+                movable=False,
+                pen=pg.mkPen(_ALERT, width=1, style=Qt.PenStyle.DashLine),
+            )
+            line.setObjectName("priceAlertLine")
+            line.setZValue(_Z - 2)
+            arrow = "▲" if alert.direction is CrossDirection.ABOVE else "▼"
+            pg.InfLineLabel(
+                line,
+                text=f"ALERT {arrow} {price_text(alert.level, contract)}",
+                position=_ALERT_LABEL_AT,
+                anchors=[(0, 1), (0, 1)],
+                color=_LABEL_TEXT,
+                fill=pg.mkBrush(_ALERT),
+            )
+            line.setToolTip(f"Price alert: {alert.describe()}, once")
+            self._plot.addItem(line, ignoreBounds=True)
+            self._alert_lines.append(line)
 
     def _drawn(self, row: OrderRow) -> bool:
         """Does ``row`` get a line: a priced order that still works (or is being cancelled).

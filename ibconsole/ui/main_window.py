@@ -155,6 +155,8 @@ class MainWindow(QMainWindow):
 
         self.ticket.sig_contract_changed.connect(self.chart.show_contract)
         self.chart.trading.sig_alert_requested.connect(self._on_chart_alert_requested)
+        self.price_alerts.sig_changed.connect(self._on_price_alerts_changed)
+        self._on_price_alerts_changed()
         self.rollover.sig_price_alert_requested.connect(self._on_rollover_price_alert_requested)
         self.notifier.sig_notified.connect(self._on_notifier_notified)
         self.connection.sig_live_confirmed.connect(self._on_connection_live_confirmed)
@@ -513,6 +515,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(refused), 15_000)
             return
         self.statusBar().showMessage(f"Price alert set: {alert.describe()}.", 8_000)
+
+    @Slot()
+    def _on_price_alerts_changed(self) -> None:
+        self.chart.trading.show_alerts(self.price_alerts.alerts)
 
     @Slot(object)
     def _on_rollover_price_alert_requested(self, contract: ListedContract) -> None:

@@ -82,6 +82,9 @@ async def test_a_price_alert_from_the_chart_menu_shows_in_the_dock_and_is_remove
     action.trigger()
     (alert,) = window.price_alerts.alerts
     assert (alert.level, alert.direction.value) == (level, "above")
+    (alert_line,) = window.chart.trading.alert_lines  # drawn on the chart while armed
+    assert alert_line.objectName() == "priceAlertLine"
+    assert alert_line.value() == float(level)
     table = window.findChild(QAbstractItemView, "priceAlertsTable")
     assert table is not None
     assert texts(table, 0) == [contract.local_symbol]
@@ -93,6 +96,7 @@ async def test_a_price_alert_from_the_chart_menu_shows_in_the_dock_and_is_remove
     assert remove.isEnabled()
     remove.click()
     assert window.price_alerts.alerts == ()
+    assert window.chart.trading.alert_lines == ()
     assert table.model().rowCount() == 0
 
 
