@@ -5,7 +5,8 @@
   letting go modifies it to the price snapped to the tick, through the order-entry core (the
   same checks, confirmation and journal as the ticket); a refused move snaps back and the chart
   says why. Right-click a line to cancel its order.
-- The position's average price is the ``positionLine``, labelled with the unrealized P&L.
+- The position (``chart_marks.PositionMark``) and armed price alerts (``chart_marks.AlertMarks``)
+  of the charted contract are drawn with them.
 - A right-click anywhere else on the price plot offers a limit or stop order at that price (for
   the quantity in ``quantity_box``, ``chartQuantity``) and a price alert there.
 - What happened (sent, refused and why, waiting for a confirmation) shows in ``message``
@@ -40,10 +41,11 @@ from ibconsole.domain.order_entry import (
     Refusal,
     Sent,
 )
-from ibconsole.domain.order_words import position_words, price_text, quantity_text
+from ibconsole.domain.order_words import price_text, quantity_text
 from ibconsole.domain.orders import OrderType, Side, SnapDirection, snap_to_tick
-from ibconsole.domain.price_alerts import CrossDirection, PriceAlert
+from ibconsole.domain.price_alerts import PriceAlert
 from ibconsole.domain.quotes import Quote
+from ibconsole.ui.chart_marks import LABEL_TEXT, AlertMarks, PositionMark
 from ibconsole.ui.confirm_dialog import ConfirmDialog
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.theme import Tone, set_toned_text
@@ -53,18 +55,12 @@ log = logging.getLogger(__name__)
 _BUY = "#2f81f7"
 _SELL = "#f0524f"
 _FOREIGN = "#8b949e"  # an order placed elsewhere: shown, not movable here
-_POSITION_UP = "#26a69a"
-_POSITION_DOWN = "#ef5350"
-_LABEL_TEXT = "#0d1117"
 _Z = 20  # above the candles and quote lines
 _MESSAGE_MS = 12_000  # how long the outcome of an order or move from the chart stays shown
 _MAX_QUANTITY = 1000
 # Where along the plot's width labels sit: orders take the left slots in turn, so orders at
 # nearby prices do not hide each other's labels; the position's label sits right of them.
 _ORDER_LABEL_SLOTS = (0.02, 0.16, 0.30, 0.44)
-_POSITION_LABEL_AT = 0.60
-_ALERT_LABEL_AT = 0.76
-_ALERT = "#e3b341"
 _PRICED = frozenset({OrderType.LIMIT.value, OrderType.STOP.value, OrderType.STOP_LIMIT.value})
 _CANCELLING = "PendingCancel"  # not working any more for the console, but it can still fill
 
@@ -84,17 +80,6 @@ def order_label(row: OrderRow, contract: ListedContract) -> str:
     else:
         text += f" {price_text(order_price(row), contract)}"
     return text if row.ours else f"{text} · placed elsewhere"
-
-
-def position_label(
-    quantity: Decimal, average: Decimal, price: Decimal | None, contract: ListedContract
-) -> str:
-    """ "LONG +2 @ 5,931.75 · P&L +125.00 USD" (the P&L from ``price``, when known)."""
-    text = f"{position_words(quantity).upper()} @ {price_text(average, contract)}"
-    if price is None:
-        return text
-    pnl = (price - average) * quantity * contract.multiplier
-    return f"{text} · P&L {pnl:+,.2f} {contract.currency}"
 
 
 def change_to(row: OrderRow, price: Decimal) -> OrderChange:
@@ -131,7 +116,7 @@ class OrderLine(pg.InfiniteLine):
             text="",
             position=label_at,
             anchors=[(0, 1), (0, 1)],
-            color=_LABEL_TEXT,
+            color=LABEL_TEXT,
             fill=pg.mkBrush(color),
         )
         self.show_row(row, contract)
@@ -187,13 +172,9 @@ class ChartOrders(QObject):
         self._message_timer.timeout.connect(self.message.hide)
         self._contract: ListedContract | None = None
         self._lines: dict[int, OrderLine] = {}
-        self._position: pg.InfiniteLine | None = None
-        self._position_label: pg.InfLineLabel | None = None
+        self._position = PositionMark(plot)
         self._alerts: tuple[PriceAlert, ...] = ()
-        self._alert_lines: list[pg.InfiniteLine] = []
-        self._average: Decimal | None = None
-        self._held = Decimal(0)
-        self._last: Decimal | None = None
+        self._alert_marks = AlertMarks(plot)
         self._confirmation: ConfirmDialog | None = None
         bridge = ctx.bridge
         bridge.sig_order_changed.connect(self._on_bridge_order_changed)
@@ -214,12 +195,12 @@ class ChartOrders(QObject):
 
     @property
     def position_line(self) -> pg.InfiniteLine | None:
-        return self._position
+        return self._position.line
 
     @property
     def position_label(self) -> pg.InfLineLabel | None:
         """The position line's label: side, size, average price and unrealized P&L."""
-        return self._position_label
+        return self._position.label
 
     @property
     def confirmation(self) -> ConfirmDialog | None:
@@ -233,17 +214,16 @@ class ChartOrders(QObject):
 
     def show_quote(self, quote: Quote | None) -> None:
         """Relabel the position's P&L (called from the chart's coalesced repaint)."""
-        self._last = quote.last_good_price() if quote is not None else None
-        self._label_position()
+        self._position.show_price(quote.last_good_price() if quote is not None else None)
 
     def show_alerts(self, alerts: Iterable[PriceAlert]) -> None:
         """Draw the armed price alerts of the charted contract (of ``alerts``, all of them)."""
         self._alerts = tuple(alerts)
-        self._draw_alerts()
+        self._alert_marks.show(self._contract, self._alerts)
 
     @property
     def alert_lines(self) -> tuple[pg.InfiniteLine, ...]:
-        return tuple(self._alert_lines)
+        return self._alert_marks.lines
 
     def menu_at(self, price: float) -> QMenu | None:
         """The context menu for a right-click at ``price`` on the plot; None with no contract."""
@@ -307,7 +287,7 @@ class ChartOrders(QObject):
         """Remove every line (the chart is closing or switching)."""
         for order_id in list(self._lines):
             self._remove(order_id)
-        self._drop_position()
+        self._position.clear()
 
     # ------------------------------------------------------------ broker events
     @Slot(object)
@@ -319,7 +299,7 @@ class ChartOrders(QObject):
     @Slot(object)
     def _on_bridge_portfolio_changed(self, rows: tuple[PortfolioRow, ...]) -> None:
         if self._contract is not None:
-            self._show_position(rows)
+            self._position.show(self._contract, rows)
 
     @Slot(object)
     def _on_bridge_synced(self, info: object) -> None:
@@ -334,8 +314,8 @@ class ChartOrders(QObject):
         for row in self._ctx.broker.orders.rows():
             if row.con_id == con_id:
                 self._show(row)
-        self._show_position(self._ctx.broker.account.portfolio())
-        self._draw_alerts()
+        self._position.show(self._contract, self._ctx.broker.account.portfolio())
+        self._alert_marks.show(self._contract, self._alerts)
 
     def _show(self, row: OrderRow) -> None:
         contract = self._contract
@@ -367,38 +347,6 @@ class ChartOrders(QObject):
                 )
         line.show_row(row, contract)
 
-    def _draw_alerts(self) -> None:
-        for line in self._alert_lines:
-            self._plot.removeItem(line)
-            line.deleteLater()
-        self._alert_lines = []
-        contract = self._contract
-        if contract is None:
-            return
-        for alert in self._alerts:
-            if not alert.armed or alert.con_id != contract.con_id:
-                continue
-            line = pg.InfiniteLine(
-                pos=float(alert.level),
-                angle=0,
-                movable=False,
-                pen=pg.mkPen(_ALERT, width=1, style=Qt.PenStyle.DashLine),
-            )
-            line.setObjectName("priceAlertLine")
-            line.setZValue(_Z - 2)
-            arrow = "▲" if alert.direction is CrossDirection.ABOVE else "▼"
-            pg.InfLineLabel(
-                line,
-                text=f"ALERT {arrow} {price_text(alert.level, contract)}",
-                position=_ALERT_LABEL_AT,
-                anchors=[(0, 1), (0, 1)],
-                color=_LABEL_TEXT,
-                fill=pg.mkBrush(_ALERT),
-            )
-            line.setToolTip(f"Price alert: {alert.describe()}, once")
-            self._plot.addItem(line, ignoreBounds=True)
-            self._alert_lines.append(line)
-
     def _drawn(self, row: OrderRow) -> bool:
         """Does ``row`` get a line: a priced order that still works (or is being cancelled).
 
@@ -418,49 +366,6 @@ class ChartOrders(QObject):
         line.sigClicked.disconnect(self._on_line_clicked)
         self._plot.removeItem(line)
         line.deleteLater()
-
-    def _show_position(self, rows: Iterable[PortfolioRow]) -> None:
-        contract = self._contract
-        assert contract is not None
-        row = next((r for r in rows if r.con_id == contract.con_id), None)
-        if row is None or not row.quantity or not contract.multiplier:
-            self._drop_position()
-            return
-        self._held = row.quantity
-        self._average = row.avg_cost / contract.multiplier
-        if self._position is None:
-            line = pg.InfiniteLine(angle=0, movable=False)
-            line.setObjectName("positionLine")
-            line.setZValue(_Z - 1)
-            self._position_label = pg.InfLineLabel(
-                line, text="", position=_POSITION_LABEL_AT, anchors=[(0, 1), (0, 1)]
-            )
-            self._plot.addItem(line, ignoreBounds=True)
-            self._position = line
-        self._position.setValue(float(self._average))
-        self._label_position()
-
-    def _label_position(self) -> None:
-        line, label = self._position, self._position_label
-        contract, average = self._contract, self._average
-        if line is None or label is None or contract is None or average is None:
-            return
-        text = position_label(self._held, average, self._last, contract)
-        if label.format == text:
-            return
-        up = self._last is None or (self._last - average) * self._held >= 0
-        color = _POSITION_UP if up else _POSITION_DOWN
-        line.setPen(pg.mkPen(color, width=2, style=Qt.PenStyle.DashDotLine))
-        label.fill = pg.mkBrush(color)
-        label.setColor(_LABEL_TEXT)
-        label.setFormat(text)
-
-    def _drop_position(self) -> None:
-        if self._position is not None:
-            self._plot.removeItem(self._position)
-            self._position.deleteLater()
-            self._position = self._position_label = None
-        self._average = None
 
     # ------------------------------------------------------------- trading
     @Slot(object)
