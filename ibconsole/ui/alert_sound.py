@@ -76,6 +76,11 @@ class AlertSound(QObject):
         """How many times the chime was started (a chime still playing is not counted again)."""
         return self._plays
 
+    @property
+    def playing(self) -> bool:
+        """Is the platform's player still playing the last chime?"""
+        return self._process is not None
+
     def play(self) -> None:
         if self._process is not None and self._process.state() != QProcess.ProcessState.NotRunning:
             return

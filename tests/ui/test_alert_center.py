@@ -231,7 +231,7 @@ async def test_a_held_contract_s_roll_deadline_is_told_once(
     panel = RolloverPanel(rig.ctx)
     qtbot.addWidget(panel)
     rig.center.watch_rollover(panel.model)
-    await wait_for(lambda: panel.is_populated, what="the watch list")
+    await wait_for(lambda: panel.is_populated, timeout=30, what="the watch list")
     await rig.ctx.broker.contracts.chain("ES")
     expiring = contract_of(rig.ctx, "ES", "202612")
     await priced(rig.ctx, expiring, wait_for)

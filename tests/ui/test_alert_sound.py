@@ -51,6 +51,7 @@ async def test_the_platform_player_plays_the_chime_without_waiting(
     sound.play()  # still playing: one chime for a burst of alerts
     await wait_for(recording_player.exists, what="the player to run")
     await wait_for(lambda: recording_player.read_text().strip() == str(wav), what="the file")
+    await wait_for(lambda: not sound.playing, what="the player to finish")
     assert sound.plays == 1
 
 

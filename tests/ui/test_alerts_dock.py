@@ -29,8 +29,8 @@ def texts(view: QAbstractItemView, column: int) -> list[str]:
 
 
 async def populated(window: MainWindow, ctx: UiContext, wait_for: Any) -> MainWindow:
-    await wait_for(lambda: window.chart.is_populated, what="the chart")
-    await wait_for(lambda: window.rollover.is_populated, what="the watch list")
+    await wait_for(lambda: window.chart.is_populated, timeout=15, what="the chart")
+    await wait_for(lambda: window.rollover.is_populated, timeout=30, what="the watch list")
     contract = window.chart.contract
     assert contract is not None
     market = ctx.broker.market
@@ -55,7 +55,7 @@ async def test_the_dock_lists_each_alert_newest_first(
     assert dock is not None
     table = main_window.findChild(QAbstractItemView, "alertsTable")
     assert table is not None
-    await wait_for(lambda: main_window.is_populated, timeout=10, what="the window")
+    await wait_for(lambda: main_window.is_populated, timeout=30, what="the window")
     gateway.drop_connections()
     await wait_for(lambda: table.model().rowCount() == 2, timeout=10, what="lost and restored")
     assert texts(table, 1) == ["Connection restored", "Connection lost"]
