@@ -127,8 +127,12 @@ async def shoot(folder: Path) -> None:
         place(
             ctx, Side.BUY, EntryFields(expiring, 5, OrderType.LIMIT, limit_price=last - 40 * tick)
         )
-        book.add(expiring, last + tick)
-        book.add(expiring, last - tick)
+        q = quote()
+        assert q is not None
+        now = q.last_good_price()
+        assert now is not None
+        book.add(expiring, now + tick)  # one tick either side: the next move crosses one
+        book.add(expiring, now - tick)
         await until(lambda: any(a.triggered_at for a in book.alerts), "a price alert")
         gateway.drop_connections()
         await until(
