@@ -50,6 +50,7 @@ class PositionMark:
         self._held = Decimal(0)
         self._average: Decimal | None = None
         self._last: Decimal | None = None
+        self._color = ""
 
     @property
     def line(self) -> pg.InfiniteLine | None:
@@ -92,6 +93,7 @@ class PositionMark:
             self._line.deleteLater()
             self._line = self._label = None
         self._average = None
+        self._color = ""
 
     def _relabel(self) -> None:
         line, label, contract, average = self._line, self._label, self._contract, self._average
@@ -102,9 +104,11 @@ class PositionMark:
             return
         up = self._last is None or (self._last - average) * self._held >= 0
         color = _UP if up else _DOWN
-        line.setPen(pg.mkPen(color, width=2, style=Qt.PenStyle.DashDotLine))
-        label.fill = pg.mkBrush(color)
-        label.setColor(LABEL_TEXT)
+        if color != self._color:  # a new pen and fill only when the P&L changes sign
+            self._color = color
+            line.setPen(pg.mkPen(color, width=2, style=Qt.PenStyle.DashDotLine))
+            label.fill = pg.mkBrush(color)
+            label.setColor(LABEL_TEXT)
         label.setFormat(text)
 
 
