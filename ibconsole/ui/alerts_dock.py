@@ -125,7 +125,7 @@ class AlertsPanel(QWidget):
         self._history_fitter = ColumnFitter(self.table)
 
         self._alerts = _price_alerts_model()
-        self.price_table, _ = make_table("priceAlertsTable", self._alerts)
+        self.price_table, self._price_proxy = make_table("priceAlertsTable", self._alerts)
         self.price_table.sortByColumn(2, Qt.SortOrder.DescendingOrder)
         self._price_fitter = ColumnFitter(self.price_table)
         self.remove_button = QPushButton("Remove")
@@ -201,7 +201,7 @@ class AlertsPanel(QWidget):
     @Slot()
     def _on_remove_button_clicked(self) -> None:
         for index in self.price_table.selectionModel().selectedRows():
-            source = self.price_table.model().mapToSource(index)  # type: ignore[attr-defined]
+            source = self._price_proxy.mapToSource(index)
             self._book.remove(self._alerts.line(source.row()).alert_id)
 
 
