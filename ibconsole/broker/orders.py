@@ -48,8 +48,8 @@ from ibconsole.journal import Journal
 class OrderService:
     """Orders for the rest of the console: ``submit``, ``assess``, ``decline``, ``what_if``,
     ``cancel``, ``cancel_all``, ``modify`` and ``entry_block`` (the desk), ``rows``,
-    ``working_orders`` and ``wait_final`` (the tracker), ``reconcile``, ``roll`` and
-    ``retry_open``, ``roll_spread`` and ``leg_rest`` (a roll as one calendar-spread order);
+    ``working_orders``, ``wait_final`` and ``changing`` (the tracker), ``reconcile``, ``roll``
+    and ``retry_open``, ``roll_spread`` and ``leg_rest`` (a roll as one calendar-spread order);
     the events listed above."""
 
     def __init__(
@@ -103,6 +103,7 @@ class OrderService:
         self.working_orders = self._tracker.working_orders
         self.rows = self._tracker.rows
         self.wait_final = self._tracker.wait_final
+        self.changing = self._tracker.changing
         self.entry_block = self._desk.entry_block
         self.assess = self._desk.assess
         self.submit = self._desk.submit

@@ -41,6 +41,7 @@ from ibconsole.domain.order_words import price_text
 from ibconsole.domain.products import product
 from ibconsole.domain.quotes import MarketDataType, Quote
 from ibconsole.domain.rollover import RolloverView
+from ibconsole.ui.chart_orders import ChartOrders
 from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import WATCH_LIST, contract_name, rollover_view
@@ -276,6 +277,7 @@ class ChartPanel(QWidget):
             self._timeframes.addButton(button)
             bar.addWidget(button)
         self._timeframes.buttonClicked.connect(self._on_timeframes_clicked)
+        quantity_at = bar.count()  # the chart's order quantity goes here once the plot exists
         self._readout = QLabel(self)
         self._readout.setObjectName("chartQuote")
         # In a narrow dock the quote readout gives way (the lines still show the prices);
@@ -341,12 +343,17 @@ class ChartPanel(QWidget):
         self._message = QLabel("Waiting for the connection…", self)
         self._message.setObjectName("chartMessage")
         self._message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # Orders and the position on the price plot, with their quantity box and message line.
+        self.trading = ChartOrders(ctx, self._price, self)
+        bar.insertSpacing(quantity_at, 12)
+        bar.insertWidget(quantity_at + 1, self.trading.quantity_box)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
         layout.addLayout(bar)
         layout.addWidget(self._message)
+        layout.addWidget(self.trading.message)
         layout.addWidget(self._graphics, 1)
 
         self._repaint_timer = CoalescingTimer(self, REPAINT_INTERVAL_MS, self._repaint)
@@ -380,6 +387,11 @@ class ChartPanel(QWidget):
     @property
     def contract(self) -> ListedContract | None:
         return self._shown.contract if self._shown else None
+
+    @property
+    def price_plot(self) -> pg.PlotItem:
+        """The price plot: candles, quote lines, order lines and the position line."""
+        return self._price
 
     @property
     def bar_size(self) -> str:
@@ -444,6 +456,8 @@ class ChartPanel(QWidget):
         if shown == self._shown and self._bars_held == shown.key:
             return
         self.release()
+        if self._shown is None or self._shown.contract != shown.contract:
+            self.trading.show_contract(shown.contract)  # a timeframe switch keeps the lines
         self._shown = shown
         self._bars = []
         self._loaded = self._painted = False
@@ -653,6 +667,7 @@ class ChartPanel(QWidget):
 
     def _show_quote(self) -> None:
         quote, shown = self._quote, self._shown
+        self.trading.show_quote(quote)
         if shown is None or quote is None:
             for line in self._lines.values():
                 line.setVisible(False)

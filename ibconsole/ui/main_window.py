@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -25,9 +26,14 @@ from PySide6.QtWidgets import (
 
 from ibconsole import __version__
 from ibconsole.broker.session import Endpoint, SyncInfo
+from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.health import HealthSnapshot, HealthState
 from ibconsole.domain.trading_mode import AccountMode
+from ibconsole.journal.price_alert_file import PriceAlertFile, alert_file_beside
+from ibconsole.ui.alert_center import AlertCenter
+from ibconsole.ui.alert_sound import AlertSound, alert_wav
 from ibconsole.ui.alerts import AlertBar
+from ibconsole.ui.alerts_dock import AlertsPanel, PriceAlertDialog
 from ibconsole.ui.blotter import AccountSummaryPanel, FillsPanel, OrdersPanel, PositionsPanel
 from ibconsole.ui.charts import ChartPanel
 from ibconsole.ui.connection_panel import ConnectionPanel
@@ -35,8 +41,10 @@ from ibconsole.ui.context import UiContext
 from ibconsole.ui.health import HealthDock, HealthIndicator, HealthModel
 from ibconsole.ui.ladder import PriceLadder
 from ibconsole.ui.line_budget_label import LineBudgetLabel
+from ibconsole.ui.notifier import AlertRecord, Notifier
 from ibconsole.ui.option_chain import OptionChainPanel
 from ibconsole.ui.order_ticket import OrderTicket
+from ibconsole.ui.price_alert_book import PriceAlertBook, PriceAlertRefused
 from ibconsole.ui.rollover_panel import RolloverPanel
 from ibconsole.ui.theme import Tone, tone_style
 
@@ -110,6 +118,15 @@ class MainWindow(QMainWindow):
         self.rollover = RolloverPanel(ctx)
         self.chart = ChartPanel(ctx)
         self.health = HealthDock(ctx, model=self.health_model)
+        self.notifier = Notifier(
+            ctx.settings.alerts, ctx.clock, AlertSound(alert_wav(), self), self
+        )
+        self.price_alerts = PriceAlertBook(
+            ctx, PriceAlertFile(alert_file_beside(ctx.broker.journal.path)), self
+        )
+        self.alert_center = AlertCenter(ctx, self.notifier, self.price_alerts, self)
+        self.alert_center.watch_rollover(self.rollover.model)
+        self.alerts = AlertsPanel(self.notifier, self.price_alerts)
         self.option_chain = OptionChainPanel(ctx)
 
         self.docks: dict[str, QDockWidget] = {}
@@ -124,6 +141,7 @@ class MainWindow(QMainWindow):
             ("account", "Account", self.account),
             ("rollover", "Contracts and rollover", self.rollover),
             ("health", "Connection health", self.health),
+            ("alerts", "Alerts", self.alerts),
             ("optionChain", "Options chain", self.option_chain),
         ):
             self.docks[name] = self._dock(name, title, widget)
@@ -144,6 +162,11 @@ class MainWindow(QMainWindow):
         self._build_menus()
 
         self.ticket.sig_contract_changed.connect(self.chart.show_contract)
+        self.chart.trading.sig_alert_requested.connect(self._on_chart_alert_requested)
+        self.price_alerts.sig_changed.connect(self._on_price_alerts_changed)
+        self._on_price_alerts_changed()
+        self.rollover.sig_price_alert_requested.connect(self._on_rollover_price_alert_requested)
+        self.notifier.sig_notified.connect(self._on_notifier_notified)
         self.ticket.sig_contract_changed.connect(self.option_chain.follow)
         self.option_chain.sig_option_picked.connect(self.ticket.load_option)
         self.ticket.sig_contract_changed.connect(self.ladder.follow)
@@ -348,6 +371,7 @@ class MainWindow(QMainWindow):
                 [centre * 50 // 100, centre * 50 // 100],
                 horizontal,
             )
+        self.tabifyDockWidget(docks["health"], docks["alerts"])
         self.resizeDocks(
             [docks["chart"], docks["orders"]],
             [height * 56 // 100, height * 44 // 100],
@@ -506,6 +530,33 @@ class MainWindow(QMainWindow):
     def _on_alert_bar_acknowledged(self, sentence: str) -> None:
         self.statusBar().showMessage("Alert acknowledged.", 3_000)
 
+    @Slot(object, object)
+    def _on_chart_alert_requested(self, contract: ListedContract, price: Decimal) -> None:
+        try:
+            alert = self.price_alerts.add(contract, price)
+        except PriceAlertRefused as refused:
+            self.statusBar().showMessage(str(refused), 15_000)
+            return
+        self.statusBar().showMessage(f"Price alert set: {alert.describe()}.", 8_000)
+
+    @Slot()
+    def _on_price_alerts_changed(self) -> None:
+        self.chart.trading.show_alerts(self.price_alerts.alerts)
+
+    @Slot(object)
+    def _on_rollover_price_alert_requested(self, contract: ListedContract) -> None:
+        market = self._ctx.broker.market
+        market.subscribe(contract)  # its price decides which way the alert waits
+        quote = market.quote(contract.con_id)
+        price = quote.last_good_price() if quote is not None else None
+        dialog = PriceAlertDialog(self.price_alerts, contract, price, self)
+        dialog.finished.connect(lambda _result: market.unsubscribe(contract.con_id))
+        dialog.open()
+
+    @Slot(object)
+    def _on_notifier_notified(self, record: AlertRecord) -> None:
+        self.statusBar().showMessage(f"{record.title}: {record.text}", 15_000)
+
     @Slot()
     def _on_health_indicator_clicked(self) -> None:
         dock = self.docks["health"]
@@ -548,6 +599,7 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self._closed = True
             self.save_layout()
+            self.notifier.close()
             self._ctx.gateways.terminate()
             log.info("main window closed")
             self.sig_closed.emit()

@@ -20,8 +20,10 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QPoint,
     Qt,
     QTimer,
+    Signal,
     Slot,
 )
 from PySide6.QtGui import QFont
@@ -30,6 +32,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -344,9 +347,13 @@ class RolloverModel(QAbstractTableModel):
 class RolloverPanel(QWidget):
     """Watch list of futures families with the Roll… action for held positions.
 
-    Signals: none of its own; it listens to the bridge's sig_synced, sig_portfolio_changed and
-    sig_roll_failed.
+    Signals:
+        sig_price_alert_requested(ListedContract)   the trader asked for a price alert on it
+
+    It listens to the bridge's sig_synced, sig_portfolio_changed and sig_roll_failed.
     """
+
+    sig_price_alert_requested = Signal(object)
 
     def __init__(
         self,
@@ -383,6 +390,8 @@ class RolloverPanel(QWidget):
         header.setStretchLastSection(True)
         self._table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
         self._table.doubleClicked.connect(self._on_table_double_clicked)
+        self._table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self._table.customContextMenuRequested.connect(self._on_table_menu_requested)
 
         self._alert = RollFailureAlert(self)
         self._alert.sig_retry_requested.connect(self.retry_open)
@@ -625,6 +634,31 @@ class RolloverPanel(QWidget):
         row = self._model.row_at(index.row())
         if row is not None and row.roll_candidate is not None:
             self._on_roll_button_clicked()
+
+    def alert_menu(self, number: int) -> QMenu | None:
+        """The context menu of watch-list row ``number``: a price alert on its active month or a
+        held month; None while the row's months are unknown."""
+        row = self._model.row_at(number)
+        if row is None or row.months is None:
+            return None
+        menu = QMenu(self)
+        menu.setObjectName("rolloverMenu")
+        contracts = [row.months.view.active]
+        contracts += [h.contract for h in row.held if h.contract not in contracts]
+        for contract in contracts:
+            action = menu.addAction(f"Price alert on {contract_name(contract)}…")
+            action.setObjectName("rolloverPriceAlert")
+            action.triggered.connect(
+                lambda _checked=False, chosen=contract: self.sig_price_alert_requested.emit(chosen)
+            )
+        return menu
+
+    @Slot(QPoint)
+    def _on_table_menu_requested(self, point: QPoint) -> None:
+        menu = self.alert_menu(self._table.indexAt(point).row())
+        if menu is not None:
+            menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            menu.popup(self._table.viewport().mapToGlobal(point))
 
     # ---------------------------------------------------- partial roll alert
     @Slot(object)
