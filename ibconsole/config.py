@@ -50,6 +50,7 @@ __all__ = [
     "default_config_path",
     "load_settings",
     "parse_settings",
+    "settings_from_data",
     "write_example_config",
 ]
 
@@ -644,6 +645,16 @@ def _apply_environment(data: dict[str, object], environ: Mapping[str, str]) -> d
 # --- files -----------------------------------------------------------------------------------
 
 
+def settings_from_data(
+    data: Mapping[str, object], *, source: Path | None, environ: Mapping[str, str]
+) -> tuple[Settings, dict[str, str]]:
+    """The settings a file's parsed ``data`` gives under ``environ`` (``data`` is not changed),
+    and which variable set which dotted key."""
+    merged = _with_default_profiles(copy.deepcopy(dict(data)))
+    origins = _apply_environment(merged, environ)
+    return parse_settings(merged, source=source, origins=origins), origins
+
+
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the config file (``path``, else ``IBCONSOLE_CONFIG``, else the platform default).
 
@@ -675,10 +686,8 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         raise ConfigError(f"The config file {chosen} does not exist")
     else:
         data, source = {"schema_version": SCHEMA_VERSION}, None
-    data = _with_default_profiles(data)
-    origins = _apply_environment(data, env)
     try:
-        settings = parse_settings(data, source=source, origins=origins)
+        settings, _ = settings_from_data(data, source=source, environ=env)
     except ConfigError as error:
         where = f"{source}: " if source is not None else ""
         raise ConfigError(f"{where}{error}") from None
