@@ -67,6 +67,13 @@ class Broker:
         # Every entry point (ticket, ladder, chain, chart, signal inbox) orders through this.
         self.entry = OrderEntry(self.orders, self.account, self.market, self.contracts, clock)
 
+    def apply_settings(self, health: HealthSettings, limits: RiskLimits) -> None:
+        """New connection-health settings and risk limits, live: the next order entered anywhere
+        is checked against ``limits``; no reconnect, nothing resent."""
+        self.session.apply_health(health)
+        self.orders.limits = limits
+        log.info("health settings and risk limits applied")
+
     async def start(self) -> None:
         await self.session.connect()
 
