@@ -40,6 +40,7 @@ __all__ = [
     "edit",
     "read_settings_file",
     "save",
+    "value_at",
 ]
 
 KeyPath = tuple[str, ...]
@@ -72,12 +73,17 @@ class SettingsFile:
 
     def value(self, path: KeyPath) -> object | None:
         """The plain value the file holds at ``path``, None when the file does not set it."""
-        node: object = self.document.unwrap()
-        for part in path:
-            if not isinstance(node, dict) or part not in node:
-                return None
-            node = node[part]
-        return node
+        return value_at(self.document.unwrap(), path)
+
+
+def value_at(data: Mapping[str, object], path: KeyPath) -> object | None:
+    """The plain value at ``path`` in nested mappings (parsed TOML), None when absent."""
+    node: object = data
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
 def read_settings_file(path: Path, environ: Mapping[str, str]) -> SettingsFile:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, QTimer, Signal, Slot
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from ibconsole import __version__
 from ibconsole.broker.session import Endpoint, SyncInfo
+from ibconsole.config import ConfigError
 from ibconsole.domain.health import HealthSnapshot, HealthState
 from ibconsole.domain.trading_mode import AccountMode
 from ibconsole.ui.alerts import AlertBar
@@ -35,6 +37,7 @@ from ibconsole.ui.context import UiContext
 from ibconsole.ui.health import HealthDock, HealthIndicator, HealthModel
 from ibconsole.ui.order_ticket import OrderTicket
 from ibconsole.ui.rollover_panel import RolloverPanel
+from ibconsole.ui.settings import SettingsDialog, open_settings_file
 from ibconsole.ui.theme import Tone, tone_style
 
 log = logging.getLogger(__name__)
@@ -133,6 +136,7 @@ class MainWindow(QMainWindow):
         self.statusBar().setSizeGripEnabled(True)
 
         self.actions_by_name: dict[str, QAction] = {}
+        self.settings_dialog: SettingsDialog | None = None
         self._build_menus()
 
         self.ticket.sig_contract_changed.connect(self.chart.show_contract)
@@ -373,6 +377,16 @@ class MainWindow(QMainWindow):
                 "Write every journalled order and fill to a CSV file",
             )
         )
+        settings = self._action(
+            "settings",
+            "&Settings…",
+            self.open_settings,
+            "Ctrl+,",
+            "Edit limits, rollover, profiles, health, market data, signals and alerts",
+        )
+        settings.setObjectName("actionSettings")
+        settings.setMenuRole(QAction.MenuRole.PreferencesRole)
+        file_menu.addAction(settings)
         file_menu.addSeparator()
         file_menu.addAction(self._action("quit", "&Quit", self.close, "Ctrl+Q"))
 
@@ -452,6 +466,36 @@ class MainWindow(QMainWindow):
 
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self._action("about", "&About IB Console", self._show_about))
+
+    def open_settings(self) -> None:
+        """File → Settings…: one dialog at a time, over the window, never blocking the loop."""
+        if self.settings_dialog is not None and self.settings_dialog.isVisible():
+            self.settings_dialog.raise_()
+            self.settings_dialog.activateWindow()
+            return
+        try:
+            file = open_settings_file(self._ctx, os.environ)
+        except ConfigError as error:
+            QMessageBox.warning(
+                self, "Settings", f"The settings file cannot be edited here: {error}"
+            )
+            return
+        dialog = SettingsDialog(self._ctx, file, os.environ, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.sig_applied.connect(self._on_settings_applied)
+        dialog.finished.connect(self._on_settings_finished)
+        self.settings_dialog = dialog
+        dialog.open()
+
+    @Slot(int)
+    def _on_settings_finished(self, _result: int) -> None:
+        self.settings_dialog = None
+
+    @Slot(object)
+    def _on_settings_applied(self, _settings: object) -> None:
+        self.connection.reload_profiles()
+        self.ticket.recheck()
+        self.statusBar().showMessage("Settings saved and applied.", 5000)
 
     def _show_about(self) -> None:
         box = QMessageBox(self)
