@@ -297,7 +297,10 @@ async def test_an_environment_override_is_shown_read_only_and_never_written(
     assert view is not None
     model = view.model()
     cell = model.index(_row(model, "MES"), _column(model, "Max position"))
-    assert model.data(cell) == "6  (env)"
+    assert model.data(cell) == "6"
+    assert "IBCONSOLE_RISK__SYMBOLS__MES__MAX_POSITION" in model.data(
+        cell, Qt.ItemDataRole.ToolTipRole
+    )
     assert not model.flags(cell) & Qt.ItemFlag.ItemIsEditable
     assert not model.setData(cell, 9, Qt.ItemDataRole.EditRole)
     max_position = dialog.findChild(QLineEdit, "settingRiskMaxPosition")

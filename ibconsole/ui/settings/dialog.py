@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -47,6 +48,8 @@ from ibconsole.ui.theme import Tone, set_toned_text
 
 __all__ = ["SettingsDialog", "open_settings_file"]
 
+_NAV_STYLE = "QListWidget#settingsPages::item { padding: 7px 10px; }"
+
 # The key a loader sentence is about: "risk.symbols.MES.max_quantity = 0: …" → its dotted path.
 _LEADING_KEY = re.compile(r"^([A-Za-z0-9_.\-]+)")
 
@@ -79,6 +82,7 @@ class SettingsDialog(QDialog):
         self.nav.setObjectName("settingsPages")
         self.nav.setFixedWidth(190)
         self.nav.setFrameShape(QFrame.Shape.NoFrame)
+        self.nav.setStyleSheet(_NAV_STYLE)
         self.stack = QStackedWidget()
         for page in self.pages:
             self.nav.addItem(page.title)
@@ -112,7 +116,7 @@ class SettingsDialog(QDialog):
         footer.addWidget(where, 1)
         footer.addWidget(self.buttons)
         layout.addLayout(footer)
-        self.resize(1060, 680)
+        self.resize(1300, 700)
 
     # ------------------------------------------------------------------ public
     @property
@@ -163,8 +167,11 @@ class SettingsDialog(QDialog):
     # ------------------------------------------------------------------ internals
     def _where_text(self) -> str:
         path = self._file.path
+        shown = str(path)
+        if path.is_relative_to(Path.home()):
+            shown = str(Path("~") / path.relative_to(Path.home()))
         state = "" if self._file.exists else " (created on save)"
-        return f"{path}{state} · the previous file is kept as {backup_path(path).name}"
+        return f"{shown}{state} · the previous file is kept as {backup_path(path).name}"
 
     def _say(self, text: str, tone: Tone) -> None:
         set_toned_text(self.error, text, tone)

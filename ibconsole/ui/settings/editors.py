@@ -17,6 +17,7 @@ from ibconsole.ui.settings.values import Kind, Spec, shown_text, typed_value
 
 __all__ = ["DEFAULTS", "FieldEditor", "environment_tip"]
 
+_FIELD_WIDTH = 240
 # Every key's default, as the commented example file documents it.
 DEFAULTS = tomllib.loads(EXAMPLE_CONFIG)
 
@@ -58,10 +59,10 @@ class FieldEditor:
             widget = combo
         else:
             line = QLineEdit()
+            line.setMinimumWidth(_FIELD_WIDTH)
             line.setText(environ_text if self.variable and environ_text else shown_text(held))
             placeholder = shown_text(default)
             line.setPlaceholderText(f"default: {placeholder}" if placeholder else spec.hint)
-            line.setClearButtonEnabled(not self.variable)
             self._baseline = line.text()
             widget = line
         widget.setObjectName(_object_name(spec))

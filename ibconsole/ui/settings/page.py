@@ -30,10 +30,13 @@ from ibconsole.config_writer import KeyPath, SettingsFile
 from ibconsole.ui.settings.editors import FieldEditor
 from ibconsole.ui.settings.rows import RowsModel
 from ibconsole.ui.settings.values import Kind, Spec
+from ibconsole.ui.theme import Tone, set_toned_text
 
 __all__ = ["RowsTable", "SettingsPage"]
 
 _Index = QModelIndex | QPersistentModelIndex
+_MIN_COLUMN_WIDTH = 60
+_LABEL_WIDTH = 200  # one label column width for every group of a page, so fields line up
 
 
 class SettingsPage(QWidget):
@@ -66,15 +69,20 @@ class SettingsPage(QWidget):
         """A titled group of fields, one per row, labels on the left."""
         box = QGroupBox(title)
         form = QFormLayout(box)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         for spec in specs:
             editor = self.editor(spec)
-            if spec.kind is Kind.BOOL:
-                form.addRow("", editor.widget)
-            else:
-                label = f"{spec.label} ({spec.unit})" if spec.unit else spec.label
-                form.addRow(label, editor.widget)
+            field: QWidget = editor.widget
+            if editor.variable is not None:
+                field = _with_origin(editor.widget, editor.variable)
+            text = "" if spec.kind is Kind.BOOL else spec.label
+            if spec.unit and spec.kind is not Kind.BOOL:
+                text = f"{text} ({spec.unit})"
+            label = QLabel(text)
+            label.setMinimumWidth(_LABEL_WIDTH)
+            label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            form.addRow(label, field)
         return box
 
     def editor(self, spec: Spec) -> FieldEditor:
@@ -102,6 +110,24 @@ class SettingsPage(QWidget):
                 editor.focus()
                 return True
         return any(table.focus(key) for table in self.tables)
+
+
+def _with_origin(widget: QWidget, variable: str) -> QWidget:
+    """The field with the variable that sets it beside it, so read-only never looks broken."""
+    column = QWidget()
+    stacked = QVBoxLayout(column)
+    stacked.setContentsMargins(0, 0, 0, 0)
+    stacked.setSpacing(2)
+    stacked.addWidget(widget)
+    origin = QLabel(f"from {variable}")
+    origin.setObjectName("settingOrigin")
+    origin.setToolTip(widget.toolTip())
+    set_toned_text(origin, origin.text(), Tone.WARN)
+    font = origin.font()
+    font.setPointSizeF(font.pointSizeF() * 0.85)
+    origin.setFont(font)
+    stacked.addWidget(origin)
+    return column
 
 
 class _ChoiceDelegate(QStyledItemDelegate):
@@ -156,6 +182,7 @@ class RowsTable(QWidget):
         self.view.setAlternatingRowColors(True)
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setMinimumSectionSize(_MIN_COLUMN_WIDTH)
         header.setStretchLastSection(True)
         for column, words in (choices or {}).items():
             self.view.setItemDelegateForColumn(column, _ChoiceDelegate(words, self.view))

@@ -78,7 +78,9 @@ def _connection(settings: Settings, file: SettingsFile, environ: Mapping[str, st
         upper=False,
     )
     page.tables.append(table)
-    page.layout_.addWidget(table, 1)
+    profiles = QGroupBox("Profiles")
+    QHBoxLayout(profiles).addWidget(table)
+    page.layout_.addWidget(profiles, 1)
     general = page.group(
         "General",
         (
@@ -337,6 +339,7 @@ def _alerts(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage:
     )
     box = QGroupBox("Per event")
     grid = QGridLayout(box)
+    grid.setHorizontalSpacing(28)
     grid.addWidget(QLabel("<b>Event</b>"), 0, 0)
     grid.addWidget(QLabel("<b>Notify</b>"), 0, 1)
     grid.addWidget(QLabel("<b>Sound</b>"), 0, 2)

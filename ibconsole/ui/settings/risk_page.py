@@ -16,6 +16,7 @@ from ibconsole.ui.settings.values import Kind, Spec, shown_text
 
 __all__ = ["LIMIT_COLUMNS", "RiskPage"]
 
+_DEFAULTS_WIDTH = 500  # the per-symbol table gets the rest, wide enough for every column
 _OFF = 'a number, or "off" for no limit'
 _LIMIT_TIP = 'empty: the default applies; "off": no limit for this symbol'
 
@@ -51,7 +52,7 @@ class RiskPage(SettingsPage):
                 Spec(("risk", "duplicate_window_seconds"), "Duplicate window", unit="s"),
                 Spec(
                     ("risk", "block_market_orders_without_live_quote"),
-                    "Block market orders without a live quote",
+                    "Block market orders with no live quote",
                     Kind.BOOL,
                 ),
             ),
@@ -76,9 +77,10 @@ class RiskPage(SettingsPage):
         column = QVBoxLayout(symbols)
         column.addWidget(self.table, 1)
         column.addWidget(self.applies)
+        defaults.setMaximumWidth(_DEFAULTS_WIDTH)
         side_by_side = QHBoxLayout()
-        side_by_side.addWidget(defaults, 2)
-        side_by_side.addWidget(symbols, 3)
+        side_by_side.addWidget(defaults)
+        side_by_side.addWidget(symbols, 1)
         self.layout_.addLayout(side_by_side, 1)
 
         for editor in self.editors:

@@ -204,22 +204,22 @@ class RowsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.EditRole:
             return cell
         if role == Qt.ItemDataRole.DisplayRole:
-            if cell == "" and self._inherited is not None:
-                return f"{self._inherited(column)}  (default)"
-            return f"{cell}  (env)" if variable else cell
+            return self._inherited(column) if cell == "" and self._inherited else cell
         if role == Qt.ItemDataRole.ForegroundRole and (cell == "" or variable):
             return tone_color(Tone.NEUTRAL)
         if role == Qt.ItemDataRole.FontRole and cell == "":
             font = QFont()
             font.setItalic(True)
             return font
-        return self._tip(role, variable, column)
+        return self._tip(role, variable, column, cell)
 
-    def _tip(self, role: int, variable: str | None, column: Column) -> object:
+    def _tip(self, role: int, variable: str | None, column: Column, cell: object = None) -> object:
         if role != Qt.ItemDataRole.ToolTipRole:
             return None
         if variable:
             return environment_tip(variable)
+        if cell == "" and self._inherited is not None:
+            return f"Not set for this symbol: the default {self._inherited(column)} applies"
         return column.tip or None
 
     def setData(self, index: _Index, value: object, role: int = Qt.ItemDataRole.EditRole) -> bool:
