@@ -24,7 +24,7 @@ from pathlib import Path
 
 import tomlkit
 import tomlkit.exceptions
-from tomlkit.container import Container
+from tomlkit.container import Container, OutOfOrderTableProxy
 from tomlkit.items import Table
 
 from ibconsole.config import SCHEMA_VERSION, ConfigError, Settings, settings_from_data
@@ -176,17 +176,22 @@ def _sync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def _parent(document: Container, path: KeyPath, *, create: bool) -> Container | Table | None:
-    node: Container | Table = document
+# What a key path walks through: the document, a table, or a table split across the file
+# (``[risk]`` near the top, ``[risk.symbols.MES]`` at the end), which tomlkit joins in a proxy.
+_Node = Container | Table | OutOfOrderTableProxy
+
+
+def _parent(document: Container, path: KeyPath, *, create: bool) -> _Node | None:
+    node: _Node = document
     for depth, part in enumerate(path[:-1]):
         child = node.get(part)
         if child is None:
             if not create:
                 return None
             # A table under another (risk.symbols) is "super": only its sub-tables get headers.
-            child = tomlkit.table(is_super_table=depth + 2 < len(path))
-            node.append(part, child)
-        if not isinstance(child, Table | Container):
+            node[part] = tomlkit.table(is_super_table=depth + 2 < len(path))
+            child = node[part]
+        if not isinstance(child, Container | Table | OutOfOrderTableProxy):
             raise ConfigError(f"{dotted(path[: depth + 1])} must be a table to hold {dotted(path)}")
         node = child
     return node
@@ -197,7 +202,7 @@ def _set(document: Container, path: KeyPath, value: object) -> None:
     assert parent is not None  # created on the way
     key = path[-1]
     existing = parent.get(key)
-    if isinstance(existing, Table | Container):
+    if isinstance(existing, Container | Table | OutOfOrderTableProxy):
         raise ConfigError(f"{dotted(path)} is a table; it cannot hold a single value")
     parent[key] = value
 

@@ -90,6 +90,33 @@ def test_removing_a_symbol_row_drops_its_table_and_keeps_the_rest(config: Path) 
     assert "# Limits I agreed with myself." in config.read_text(encoding="utf-8")
 
 
+def test_a_table_split_across_the_file_is_edited_where_it_stands(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "schema_version = 1\n[risk]\nmax_quantity = 10\n[rollover]\nbuffer_days = 1\n\n"
+        "[risk.symbols.MES]  # micro\nmax_quantity = 50\n",
+        encoding="utf-8",
+    )
+    file = read_settings_file(path, {})
+    save(
+        path,
+        edit(
+            file,
+            {
+                ("risk", "max_position"): 4,
+                ("risk", "symbols", "MES"): REMOVE,
+                ("risk", "symbols", "ES", "max_quantity"): 3,
+            },
+        ),
+    )
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("schema_version = 1\n[risk]\nmax_quantity = 10\nmax_position = 4\n")
+    assert "MES" not in text
+    settings = load_settings(path, environ={})
+    assert settings.risk.for_symbol("ES").max_quantity == 3
+    assert settings.risk.defaults.max_position == 4
+
+
 def test_the_previous_file_is_kept_as_a_backup(config: Path) -> None:
     file = read_settings_file(config, {})
     backup = save(config, edit(file, {("risk", "max_position"): 8}))

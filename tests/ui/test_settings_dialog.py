@@ -80,6 +80,10 @@ def _text(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def _write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
 def _exists(path: Path) -> bool:
     return path.exists()
 
@@ -366,3 +370,80 @@ async def test_file_settings_opens_the_dialog_on_ctrl_comma(
         "Alerts and sounds",
     ]
     dialog.reject()
+
+
+def _table(dialog: SettingsDialog, name: str) -> QAbstractItemView:
+    view = dialog.findChild(QAbstractItemView, name)
+    assert view is not None
+    return view
+
+
+async def test_built_in_profiles_are_written_whole_when_one_changes(
+    make_ui_context: UiContextFactory, gateway: PaperGateway, config: Path, qtbot: Any
+) -> None:
+    # The hand-written file defines no profile: the two built-in ones are shown.
+    ctx = await make_ui_context(gateway, connect=False, settings=load_settings(config, environ={}))
+    dialog = _dialog(ctx, config, {}, qtbot)
+    model = _table(dialog, "profilesTable").model()
+    assert [model.data(model.index(r, 0)) for r in range(model.rowCount())] == [
+        "tws-paper",
+        "gateway-paper",
+    ]
+    port = model.index(_row(model, "gateway-paper"), _column(model, "Port"))
+    assert model.setData(port, "4012", Qt.ItemDataRole.EditRole)
+
+    _save(dialog, qtbot)
+
+    assert not dialog.isVisible(), dialog.error_text
+    reloaded = load_settings(config, environ={})
+    assert reloaded.profiles["gateway-paper"].port == 4012
+    assert reloaded.profiles["tws-paper"].port == 7497  # not lost by writing one profile
+    assert ctx.settings.profiles["gateway-paper"].port == 4012
+
+
+async def test_a_removed_symbol_row_removes_its_table_and_its_limits(
+    make_ui_context: UiContextFactory, gateway: PaperGateway, config: Path, qtbot: Any
+) -> None:
+    _write(config, HAND_WRITTEN + "\n[risk.symbols.MES]  # micro\nmax_quantity = 50\n")
+    ctx = await make_ui_context(gateway, connect=False, settings=load_settings(config, environ={}))
+    assert ctx.settings.risk.for_symbol("MES").max_quantity == Decimal(50)
+    dialog = _dialog(ctx, config, {}, qtbot)
+    dialog.show_page("Risk limits")
+    view = _table(dialog, "riskLimitsTable")
+    view.setCurrentIndex(view.model().index(_row(view.model(), "MES"), 1))
+    remove = dialog.findChild(QPushButton, "riskRemoveButton")
+    assert remove is not None
+    qtbot.mouseClick(remove, Qt.MouseButton.LeftButton)
+
+    _save(dialog, qtbot)
+
+    assert not dialog.isVisible(), dialog.error_text
+    assert _text(config) == HAND_WRITTEN + "\n"
+    assert ctx.settings.risk.for_symbol("MES").max_quantity == Decimal(10)
+    (change,) = ctx.broker.journal.settings_changes()
+    assert change.changes == (SettingChange("risk.symbols.MES", "max_quantity = 50", ""),)
+
+
+async def test_a_roll_rule_added_in_the_table_applies_at_once(
+    make_ui_context: UiContextFactory, gateway: PaperGateway, config: Path, qtbot: Any
+) -> None:
+    ctx = await make_ui_context(gateway, connect=False, settings=load_settings(config, environ={}))
+    dialog = _dialog(ctx, config, {}, qtbot)
+    dialog.show_page("Rollover")
+    name = dialog.findChild(QLineEdit, "rollRulesSymbolEdit")
+    add = dialog.findChild(QPushButton, "rollRulesAddSymbolButton")
+    assert name is not None
+    assert add is not None
+    name.setText("cl")
+    qtbot.mouseClick(add, Qt.MouseButton.LeftButton)
+    model = _table(dialog, "rollRulesTable").model()
+    row = _row(model, "CL")
+    assert model.setData(model.index(row, _column(model, "Rule")), "calendar_days")
+    assert model.setData(model.index(row, _column(model, "Days")), 4)
+
+    _save(dialog, qtbot)
+
+    assert not dialog.isVisible(), dialog.error_text
+    rule = ctx.settings.rollover.overrides["CL"]
+    assert (rule.kind.value, rule.days) == ("calendar_days", 4)
+    assert '[rollover.rules.CL]\nkind = "calendar_days"\ndays = 4' in _text(config)

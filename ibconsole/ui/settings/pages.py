@@ -49,7 +49,8 @@ def _connection(settings: Settings, file: SettingsFile, environ: Mapping[str, st
         file,
         environ,
         "The profiles the Connection panel offers. Passwords never go in the file: a profile "
-        "names its keyring entry. A profile's gateway command is edited in the file.",
+        "names its keyring entry. A profile's gateway command is edited in the file. The log "
+        "level and the journal file take effect at the next start.",
     )
     in_file = isinstance(file.value(("profiles",)), dict) and bool(file.value(("profiles",)))
     shown = None if in_file else {name: asdict(p) for name, p in settings.profiles.items()}
@@ -87,8 +88,19 @@ def _connection(settings: Settings, file: SettingsFile, environ: Mapping[str, st
             Spec(
                 ("default_profile",), "Default profile", Kind.CHOICE, choices=tuple(model.names())
             ),
-            Spec(("log_level",), "Log level", Kind.CHOICE, choices=_LOG_LEVELS),
-            Spec(("journal_path",), "Journal file", Kind.TEXT, "relative to the settings file"),
+            Spec(
+                ("log_level",),
+                "Log level",
+                Kind.CHOICE,
+                "from the next start (--log-level wins)",
+                choices=_LOG_LEVELS,
+            ),
+            Spec(
+                ("journal_path",),
+                "Journal file",
+                Kind.TEXT,
+                "from the next start; relative to the settings file",
+            ),
         ),
     )
     default = page.editors[0].widget
