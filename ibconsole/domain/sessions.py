@@ -328,6 +328,13 @@ def calendar_sessions(name: str, first_day: date, last_day: date) -> TradingSess
     )
 
 
+def calendar_around(name: str, today: date) -> TradingSessions:
+    """The calendar's sessions from three days before ``today`` to a week after: the one range
+    the console reads, so each calendar is built once a day. It takes a few hundred
+    milliseconds the first time; read it off the GUI thread before the day's first paint."""
+    return calendar_sessions(name, today - timedelta(days=3), today + timedelta(days=7))
+
+
 @dataclass(frozen=True, slots=True)
 class SessionDisagreement:
     """A stretch of time one schedule calls open and the other closed."""
