@@ -50,6 +50,7 @@ _STATE_KEY = "mainWindow/state"
 _WIDE = 1800  # from this width on, three columns; below, two
 _SMALLEST = QSize(1366, 768)
 _POPULATED_CHECK_MS = 100
+_STATUS_MESSAGE_MS = 5000
 # Forms taller than a small screen's share scroll instead of squeezing the chart.
 _SCROLLED = frozenset({"connection", "health"})
 
@@ -82,9 +83,12 @@ class MainWindow(QMainWindow):
 
     Signals:
         sig_closed()   the window was closed (the app then shuts down)
+        sig_settings_applied(Settings)   the trader saved the Settings dialog; ctx.settings is
+                       the new settings already (parts that keep a setting refresh on this)
     """
 
     sig_closed = Signal()
+    sig_settings_applied = Signal(object)
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -492,10 +496,11 @@ class MainWindow(QMainWindow):
         self.settings_dialog = None
 
     @Slot(object)
-    def _on_settings_applied(self, _settings: object) -> None:
+    def _on_settings_applied(self, settings: object) -> None:
         self.connection.reload_profiles()
         self.ticket.recheck()
-        self.statusBar().showMessage("Settings saved and applied.", 5000)
+        self.statusBar().showMessage("Settings saved and applied.", _STATUS_MESSAGE_MS)
+        self.sig_settings_applied.emit(settings)
 
     def _show_about(self) -> None:
         box = QMessageBox(self)

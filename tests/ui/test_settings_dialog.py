@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QPushButton,
 )
 
-from ibconsole.config import ConfigError, load_settings
+from ibconsole.config import ConfigError, default_config_path, load_settings
 from ibconsole.config_writer import backup_path, read_settings_file
 from ibconsole.credentials import SIGNAL_SECRET_ENTRY
 from ibconsole.journal import OrderState, SettingChange
@@ -344,17 +344,21 @@ async def test_the_signal_secret_goes_to_the_keyring_never_to_the_file(
     assert ctx.broker.journal.settings_changes() == []
 
 
-async def test_file_settings_opens_the_dialog_on_ctrl_comma(
-    main_window: MainWindow, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, wait_for: Any
+async def test_file_settings_creates_the_file_and_the_connection_panel_lists_a_new_profile(
+    main_window: MainWindow, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, qtbot: Any
 ) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))  # no real settings file read
+    # The context was built from defaults (no file): the dialog creates the platform's file.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    created = default_config_path()
+    assert not _exists(created)
     action = main_window.actions_by_name["settings"]
     assert action.objectName() == "actionSettings"
     assert action.shortcut() == QKeySequence("Ctrl+,")
+    applied: list[object] = []
+    main_window.sig_settings_applied.connect(applied.append)
 
     action.trigger()
 
-    await wait_for(lambda: main_window.findChild(SettingsDialog, "settingsDialog") is not None)
     dialog = main_window.findChild(SettingsDialog, "settingsDialog")
     assert dialog is not None
     assert dialog.isVisible()
@@ -369,7 +373,29 @@ async def test_file_settings_opens_the_dialog_on_ctrl_comma(
         "Signal inbox",
         "Alerts and sounds",
     ]
-    dialog.reject()
+    name = dialog.findChild(QLineEdit, "profilesProfileEdit")
+    add = dialog.findChild(QPushButton, "profilesAddProfileButton")
+    assert name is not None
+    assert add is not None
+    name.setText("desk")
+    qtbot.keyClick(name, Qt.Key.Key_Return)  # adds the row; Enter never saves the dialog
+    assert dialog.isVisible()
+    assert not _exists(created)
+    model = _table(dialog, "profilesTable").model()
+    assert model.setData(model.index(_row(model, "desk"), _column(model, "Port")), 4001)
+
+    _save(dialog, qtbot)
+
+    assert not dialog.isVisible(), dialog.error_text
+    assert load_settings(created, environ={}).profiles["desk"].port == 4001
+    combo = main_window.connection.profile_combo
+    assert [combo.itemText(i) for i in range(combo.count())] == [
+        "tws-paper",
+        "gateway-paper",
+        "desk",
+    ]
+    assert applied == [main_window._ctx.settings]
+    assert main_window.settings_dialog is None
 
 
 def _table(dialog: SettingsDialog, name: str) -> QAbstractItemView:

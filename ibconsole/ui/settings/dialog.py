@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QDialog,
@@ -163,6 +164,13 @@ class SettingsDialog(QDialog):
             self._say(problem, Tone.WARN)
         self.sig_applied.emit(settings)
         return True
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Enter in a field (the symbol to add, a value) never saves: Save is a click."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     # ------------------------------------------------------------------ internals
     def _where_text(self) -> str:

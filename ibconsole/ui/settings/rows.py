@@ -147,6 +147,8 @@ class RowsModel(QAbstractTableModel):
                 if now != before:
                     changed[self.cell_path(row.name, column)] = _written(now, column)
         if changed and self._whole_rows:
+            # Every row in table order, so the file lists them as the table does.
+            changed = {(*self.prefix, name): REMOVE for name in self._removed}
             for row in self.rows:
                 for number, column in enumerate(self.columns):
                     value = _written(row.cells[number], column)
