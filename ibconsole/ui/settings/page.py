@@ -49,21 +49,21 @@ class SettingsPage(QWidget):
         self._environ = environ
         self.editors: list[FieldEditor] = []
         self.tables: list[RowsTable] = []
-        self.layout_ = QVBoxLayout(self)
-        self.layout_.setContentsMargins(0, 0, 0, 0)
-        self.layout_.setSpacing(10)
+        self.body = QVBoxLayout(self)
+        self.body.setContentsMargins(0, 0, 0, 0)
+        self.body.setSpacing(10)
         heading = QLabel(title)
         heading.setObjectName("settingsPageTitle")
         font = heading.font()
         font.setPointSizeF(font.pointSizeF() * 1.35)
         font.setBold(True)
         heading.setFont(font)
-        self.layout_.addWidget(heading)
+        self.body.addWidget(heading)
         if intro:
             words = QLabel(intro)
             words.setWordWrap(True)
             words.setEnabled(False)  # secondary text, in the palette's muted colour
-            self.layout_.addWidget(words)
+            self.body.addWidget(words)
 
     def group(self, title: str, specs: Sequence[Spec]) -> QGroupBox:
         """A titled group of fields, one per row, labels on the left."""

@@ -81,7 +81,7 @@ def _connection(settings: Settings, file: SettingsFile, environ: Mapping[str, st
     page.tables.append(table)
     profiles = QGroupBox("Profiles")
     QHBoxLayout(profiles).addWidget(table)
-    page.layout_.addWidget(profiles, 1)
+    page.body.addWidget(profiles, 1)
     general = page.group(
         "General",
         (
@@ -106,7 +106,7 @@ def _connection(settings: Settings, file: SettingsFile, environ: Mapping[str, st
     default = page.editors[0].widget
     assert isinstance(default, QComboBox)
     _follow_names(default, model)
-    page.layout_.addWidget(general)
+    page.body.addWidget(general)
     return page
 
 
@@ -134,7 +134,7 @@ def _rollover(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage:
         "When a month stops being the front month, when a held position must roll, and how a "
         "roll is sent. Days are business days of the product's exchange.",
     )
-    page.layout_.addWidget(
+    page.body.addWidget(
         page.group(
             "Roll timing",
             (
@@ -168,8 +168,8 @@ def _rollover(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage:
     )
     page.tables.append(table)
     QHBoxLayout(rules).addWidget(table)
-    page.layout_.addWidget(rules, 1)
-    page.layout_.addWidget(
+    page.body.addWidget(rules, 1)
+    page.body.addWidget(
         page.group(
             "Calendar-spread roll",
             (
@@ -198,7 +198,7 @@ def _health(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage:
         "How the console watches the connection and how it reconnects. Applied at once; a "
         "reconnect already scheduled keeps its time.",
     )
-    page.layout_.addWidget(
+    page.body.addWidget(
         page.group(
             "Heartbeat",
             (
@@ -211,7 +211,7 @@ def _health(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage:
             ),
         )
     )
-    page.layout_.addWidget(
+    page.body.addWidget(
         page.group(
             "Reconnect backoff",
             (
@@ -227,7 +227,7 @@ def _health(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage:
             ),
         )
     )
-    page.layout_.addWidget(
+    page.body.addWidget(
         page.group(
             "Circuit breaker",
             (
@@ -237,7 +237,7 @@ def _health(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage:
             ),
         )
     )
-    page.layout_.addStretch(1)
+    page.body.addStretch(1)
     return page
 
 
@@ -248,7 +248,7 @@ def _market_data(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage
         environ,
         "IB accounts start with 100 market-data lines shared by TWS and every API client.",
     )
-    page.layout_.addWidget(
+    page.body.addWidget(
         page.group(
             "Lines",
             (
@@ -257,13 +257,13 @@ def _market_data(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage
             ),
         )
     )
-    page.layout_.addStretch(1)
+    page.body.addStretch(1)
     return page
 
 
 def _ladder(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage:
     page = SettingsPage("Price ladder", file, environ)
-    page.layout_.addWidget(
+    page.body.addWidget(
         page.group(
             "Clicks",
             (
@@ -283,19 +283,19 @@ def _ladder(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage:
             ),
         )
     )
-    page.layout_.addStretch(1)
+    page.body.addStretch(1)
     return page
 
 
 def _option_chain(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage:
     page = SettingsPage("Options chain", file, environ)
-    page.layout_.addWidget(
+    page.body.addWidget(
         page.group(
             "Strikes",
             (Spec(("option_chain", "strikes_each_side"), "Strikes each side of the money"),),
         )
     )
-    page.layout_.addStretch(1)
+    page.body.addStretch(1)
     return page
 
 
@@ -309,7 +309,7 @@ def _signals(
         "A loopback HTTP endpoint for TradingView alerts or scripts. A signal waits in the inbox "
         "until you click; nothing is sent on its own.",
     )
-    page.layout_.addWidget(
+    page.body.addWidget(
         page.group(
             "Endpoint",
             (
@@ -321,7 +321,7 @@ def _signals(
             ),
         )
     )
-    page.layout_.addWidget(secret)
+    page.body.addWidget(secret)
     mapping = QGroupBox("Symbol map (a signal for the left trades the right)")
     model = RowsModel(
         ("signals", "symbols"),
@@ -335,7 +335,7 @@ def _signals(
     )
     page.tables.append(table)
     QHBoxLayout(mapping).addWidget(table)
-    page.layout_.addWidget(mapping, 1)
+    page.body.addWidget(mapping, 1)
     return page
 
 
@@ -346,7 +346,7 @@ def _alerts(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage:
         environ,
         "Which events raise a desktop notification and which also play a sound.",
     )
-    page.layout_.addWidget(
+    page.body.addWidget(
         page.group("Sound", (Spec(("alerts", "sound_enabled"), "Play sounds", Kind.BOOL),))
     )
     box = QGroupBox("Per event")
@@ -361,6 +361,6 @@ def _alerts(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage:
             editor = page.editor(Spec(("alerts", table, kind.value), "", Kind.BOOL))
             grid.addWidget(editor.widget, row, column)
     grid.setColumnStretch(3, 1)
-    page.layout_.addWidget(box)
-    page.layout_.addStretch(1)
+    page.body.addWidget(box)
+    page.body.addStretch(1)
     return page

@@ -81,7 +81,7 @@ class RiskPage(SettingsPage):
         side_by_side = QHBoxLayout()
         side_by_side.addWidget(defaults)
         side_by_side.addWidget(symbols, 1)
-        self.layout_.addLayout(side_by_side, 1)
+        self.body.addLayout(side_by_side, 1)
 
         for editor in self.editors:
             if isinstance(editor.widget, QLineEdit):

@@ -85,16 +85,7 @@ class RowsModel(QAbstractTableModel):
             for column in self.columns:
                 path = self.cell_path(name, column)
                 variable = file.environment.get(dotted(path))
-                own = table.get(name)
-                value = (
-                    environ.get(variable, "")
-                    if variable
-                    else own
-                    if column.key is None
-                    else own.get(column.key)
-                    if isinstance(own, Mapping)
-                    else None
-                )
+                value = environ.get(variable, "") if variable else _held(table, name, column)
                 cells.append(_cell(value, column))
                 variables.append(variable)
             self.rows.append(Row(name, cells, list(cells), variables))
@@ -106,14 +97,14 @@ class RowsModel(QAbstractTableModel):
     def names(self) -> list[str]:
         return [row.name for row in self.rows]
 
-    def add_row(self, name: str, cells: Sequence[str | bool] | None = None) -> int:
+    def add_row(self, name: str) -> int:
         """Add an editable row for ``name`` (or return the row that has it)."""
         if name in self.names():
             return self.names().index(name)
         position = len(self.rows)
         self.beginInsertRows(QModelIndex(), position, position)
-        filled = list(cells) if cells is not None else [_cell(None, c) for c in self.columns]
-        self.rows.append(Row(name, filled, None, [None] * len(self.columns)))
+        empty = [_cell(None, column) for column in self.columns]
+        self.rows.append(Row(name, empty, None, [None] * len(self.columns)))
         if name in self._removed:
             self._removed.remove(name)
         self.endInsertRows()
@@ -143,8 +134,8 @@ class RowsModel(QAbstractTableModel):
                 if row.variables[number] is not None:
                     continue
                 now = row.cells[number]
-                before = None if row.baseline is None else row.baseline[number]
-                if now != before:
+                # A new row writes what was filled in; a row of the file what was changed.
+                if now != ("" if row.baseline is None else row.baseline[number]):
                     changed[self.cell_path(row.name, column)] = _written(now, column)
         if changed and self._whole_rows:
             # Every row in table order, so the file lists them as the table does.
@@ -154,7 +145,7 @@ class RowsModel(QAbstractTableModel):
                     value = _written(row.cells[number], column)
                     if value is not REMOVE and row.variables[number] is None:
                         changed[self.cell_path(row.name, column)] = value
-        return {path: value for path, value in changed.items() if not _no_op(path, value, self)}
+        return changed
 
     # ------------------------------------------------------------------ Qt model
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
@@ -251,11 +242,9 @@ def _written(cell: str | bool, column: Column) -> object:
     return cell if isinstance(cell, bool) else typed_value(cell, column.kind)
 
 
-def _no_op(path: KeyPath, value: object, model: RowsModel) -> bool:
-    """A new row's empty cell removes nothing: the file never had it."""
-    return (
-        value is REMOVE
-        and len(path) > len(model.prefix) + 1
-        and path[len(model.prefix)]
-        not in {row.name for row in model.rows if row.baseline is not None}
-    )
+def _held(table: Mapping[str, object], name: str, column: Column) -> object:
+    """The value the shown table holds for ``name`` in ``column``, None when not set."""
+    own = table.get(name)
+    if column.key is None:
+        return own
+    return own.get(column.key) if isinstance(own, Mapping) else None
