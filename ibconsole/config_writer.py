@@ -69,7 +69,11 @@ class SettingsFile:
     path: Path
     document: tomlkit.TOMLDocument
     environment: Mapping[str, str]
-    exists: bool
+    text: str | None  # as read, None when there was no file: a save checks nobody changed it
+
+    @property
+    def exists(self) -> bool:
+        return self.text is not None
 
     def value(self, path: KeyPath) -> object | None:
         """The plain value the file holds at ``path``, None when the file does not set it."""
@@ -88,8 +92,8 @@ def value_at(data: Mapping[str, object], path: KeyPath) -> object | None:
 
 def read_settings_file(path: Path, environ: Mapping[str, str]) -> SettingsFile:
     """Parse ``path`` (a missing file is an empty one with the current schema version)."""
-    exists = path.is_file()
-    if exists:
+    text: str | None = None
+    if path.is_file():
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
@@ -102,7 +106,7 @@ def read_settings_file(path: Path, environ: Mapping[str, str]) -> SettingsFile:
         document = tomlkit.document()
         document["schema_version"] = SCHEMA_VERSION
     _, origins = settings_from_data(document.unwrap(), source=path, environ=environ)
-    return SettingsFile(path, document, origins, exists)
+    return SettingsFile(path, document, origins, text)
 
 
 def edit(file: SettingsFile, changes: Changes) -> tomlkit.TOMLDocument:
@@ -138,16 +142,29 @@ def backup_path(path: Path) -> Path:
     return path.with_name(f"{path.name}.bak")
 
 
-def save(path: Path, document: tomlkit.TOMLDocument) -> Path | None:
-    """Write ``document`` to ``path`` atomically; the previous file, if any, is kept as
-    ``<name>.bak`` (also written atomically). Returns the backup's path, None for a first save."""
+def save(file: SettingsFile, document: tomlkit.TOMLDocument) -> SettingsFile:
+    """Write ``document`` over ``file`` atomically and return the file as saved.
+
+    The previous file, if any, is kept as ``<name>.bak`` (also written atomically). When the file
+    on disk is no longer the one read (edited by hand meanwhile), nothing is written and
+    ``ConfigError`` says so: a save never loses another edit.
+    """
+    path = file.path
+    try:
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"Cannot read the config file {path}: {error}") from None
+    if current != file.text:
+        raise ConfigError(
+            f"The config file {path} changed on disk since it was read; nothing was written. "
+            "Open Settings again to edit the file as it is now."
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
-    backup = None
-    if path.is_file():
-        backup = backup_path(path)
-        _write_atomically(backup, path.read_bytes())
-    _write_atomically(path, document.as_string().encode("utf-8"))
-    return backup
+    if current is not None:
+        _write_atomically(backup_path(path), current.encode("utf-8"))
+    text = document.as_string()
+    _write_atomically(path, text.encode("utf-8"))
+    return SettingsFile(path, document, file.environment, text)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

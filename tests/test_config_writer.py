@@ -61,7 +61,7 @@ def test_comments_order_and_untouched_keys_survive_a_save(config: Path) -> None:
             ("rollover", "reopen_on_roll"): False,
         },
     )
-    save(config, document)
+    save(file, document)
 
     text = config.read_text(encoding="utf-8")
     for line in (
@@ -83,7 +83,7 @@ def test_comments_order_and_untouched_keys_survive_a_save(config: Path) -> None:
 
 def test_removing_a_symbol_row_drops_its_table_and_keeps_the_rest(config: Path) -> None:
     file = read_settings_file(config, {})
-    save(config, edit(file, {("risk", "symbols", "ES"): REMOVE}))
+    save(file, edit(file, {("risk", "symbols", "ES"): REMOVE}))
     data = tomllib.loads(config.read_text(encoding="utf-8"))
     assert "ES" not in data["risk"].get("symbols", {})
     assert data["risk"]["max_quantity"] == 10
@@ -99,7 +99,7 @@ def test_a_table_split_across_the_file_is_edited_where_it_stands(tmp_path: Path)
     )
     file = read_settings_file(path, {})
     save(
-        path,
+        file,
         edit(
             file,
             {
@@ -119,9 +119,9 @@ def test_a_table_split_across_the_file_is_edited_where_it_stands(tmp_path: Path)
 
 def test_the_previous_file_is_kept_as_a_backup(config: Path) -> None:
     file = read_settings_file(config, {})
-    backup = save(config, edit(file, {("risk", "max_position"): 8}))
-    assert backup == backup_path(config)
-    assert backup.read_text(encoding="utf-8") == HAND_WRITTEN
+    saved = save(file, edit(file, {("risk", "max_position"): 8}))
+    assert backup_path(config).read_text(encoding="utf-8") == HAND_WRITTEN
+    assert saved.text == config.read_text(encoding="utf-8")
     assert tomllib.loads(config.read_text(encoding="utf-8"))["risk"]["max_position"] == 8
 
 
@@ -129,7 +129,8 @@ def test_a_first_save_creates_the_file_with_the_schema_version(tmp_path: Path) -
     path = tmp_path / "new" / "config.toml"
     file = read_settings_file(path, {})
     assert not file.exists
-    assert save(path, edit(file, {("risk", "symbols", "MES", "max_quantity"): 3})) is None
+    save(file, edit(file, {("risk", "symbols", "MES", "max_quantity"): 3}))
+    assert not backup_path(path).exists()
     settings = load_settings(path, environ={})
     assert settings.risk.for_symbol("MES").max_quantity == 3
 
@@ -161,6 +162,16 @@ def test_a_bad_value_is_refused_with_the_loaders_sentence(
     assert str(refused.value) in str(loaded.value)
 
 
+def test_a_file_edited_by_hand_meanwhile_is_never_overwritten(config: Path) -> None:
+    file = read_settings_file(config, {})
+    by_hand = HAND_WRITTEN.replace("max_position = 20", "max_position = 30")
+    config.write_text(by_hand, encoding="utf-8")
+    with pytest.raises(ConfigError, match="changed on disk since it was read; nothing was written"):
+        save(file, edit(file, {("risk", "max_quantity"): 5}))
+    assert config.read_text(encoding="utf-8") == by_hand
+    assert not backup_path(config).exists()
+
+
 def test_environment_keys_are_reported_and_never_written(config: Path) -> None:
     environ = {"IBCONSOLE_RISK__MAX_QUANTITY": "3"}
     file = read_settings_file(config, environ)
@@ -169,7 +180,7 @@ def test_environment_keys_are_reported_and_never_written(config: Path) -> None:
         edit(file, {("risk", "max_quantity"): 3})
     document = edit(file, {("risk", "max_position"): 4})
     assert check(file, document, environ).risk.defaults.max_quantity == Decimal(3)
-    save(config, document)
+    save(file, document)
     assert tomllib.loads(config.read_text(encoding="utf-8"))["risk"]["max_quantity"] == 10
 
 
@@ -187,7 +198,7 @@ versions = [
 ]
 count = 0
 while True:
-    save(path, versions[count % 2])
+    file = save(file, versions[count % 2])
     count += 1
     print(count, flush=True)
 """

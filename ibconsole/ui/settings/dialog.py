@@ -134,7 +134,8 @@ class SettingsDialog(QDialog):
         self.nav.setCurrentRow(self.pages.index(self.page(title)))
 
     def save_and_apply(self) -> bool:
-        """Check, save and apply; False (dialog kept open, nothing written) when refused."""
+        """Check, save and apply; False (dialog kept open) when refused, with nothing written,
+        or when the signal secret could not be stored."""
         changes: dict[tuple[str, ...], object] = {}
         for page in self.pages:
             changes.update(page.changes())
@@ -144,26 +145,29 @@ class SettingsDialog(QDialog):
         except ConfigError as error:
             self._refuse(str(error))
             return False
-        try:
-            self.secret.store()
-        except CredentialError as error:
-            self._say(f"Nothing was saved: {error}", Tone.BAD)
-            return False
+        described = describe_changes(self._file, changes)
         if changes:
             try:
-                save(self._file.path, document)
+                self._file = save(self._file, document)
+            except ConfigError as error:
+                self._say(str(error), Tone.BAD)
+                return False
             except OSError as error:
                 self._say(
                     f"The settings file could not be written, nothing changed: {error}", Tone.BAD
                 )
                 return False
-        problem = apply_settings(
-            self._ctx, settings, self._file.path, describe_changes(self._file, changes)
-        )
+        problem = apply_settings(self._ctx, settings, self._file.path, described)
+        stored = True
+        try:
+            self.secret.store()
+        except CredentialError as error:
+            stored = False
+            problem = f"Settings saved and applied, but the signal secret was not stored: {error}"
         if problem:
             self._say(problem, Tone.WARN)
         self.sig_applied.emit(settings)
-        return True
+        return stored
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Enter in a field (the symbol to add, a value) never saves: Save is a click."""
