@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ibconsole.config import ConfigError, load_settings
-from ibconsole.config_writer import (
+from ibconsole.config.writer import (
     REMOVE,
     backup_path,
     check,
@@ -187,7 +187,7 @@ def test_environment_keys_are_reported_and_never_written(config: Path) -> None:
 _WRITER_LOOP = """
 import sys
 from pathlib import Path
-from ibconsole.config_writer import edit, read_settings_file, save
+from ibconsole.config.writer import edit, read_settings_file, save
 
 path = Path(sys.argv[1])
 file = read_settings_file(path, {})

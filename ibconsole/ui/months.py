@@ -5,6 +5,7 @@ and how the window writes a contract's name and dates.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -57,7 +58,9 @@ async def family_months(
 ) -> FamilyMonths:
     """Fetch ``symbol``'s chain (cached by the broker per trading day) and find its months."""
     chain = await broker.contracts.chain(symbol)
-    calendar = chain_calendar(chain.product.symbol, chain.contracts)
+    # The first reading of a calendar each day is pandas work of a few hundred milliseconds
+    # (and, the first time, the import of exchange_calendars): never on the loop's thread.
+    calendar = await asyncio.to_thread(chain_calendar, chain.product.symbol, chain.contracts)
     view = front_months(chain.contracts, now, calendar, settings)
     return FamilyMonths(chain, calendar, view)
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ibconsole.config import ConfigError, default_config_path, load_settings
-from ibconsole.config_writer import backup_path, read_settings_file
+from ibconsole.config.writer import backup_path, read_settings_file
 from ibconsole.credentials import SIGNAL_SECRET_ENTRY
 from ibconsole.journal import OrderState, SettingChange
 from ibconsole.sim import PaperGateway
@@ -137,7 +137,8 @@ async def _ticket(ctx: UiContext, qtbot: Any, wait_for: Any) -> OrderTicket:
     qtbot.addWidget(ticket)
     ticket.resize(400, 760)
     ticket.show()
-    await wait_for(lambda: ticket.is_populated, what="the ticket's contract")
+    # The first reading of an exchange calendar (off the loop) can take seconds on a busy machine.
+    await wait_for(lambda: ticket.is_populated, timeout=30, what="the ticket's contract")
     contract = ticket.contract
     assert contract is not None
     await wait_for(lambda: ctx.broker.market.quote(contract.con_id) is not None, what="a quote")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ibconsole.config_writer import REMOVE
+from ibconsole.config.writer import REMOVE
 from ibconsole.ui.settings.values import Kind, shown_text, typed_value
 
 

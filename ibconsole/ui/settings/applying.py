@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ibconsole.config import Settings
-from ibconsole.config_writer import REMOVE, KeyPath, SettingsFile, dotted
+from ibconsole.config.writer import REMOVE, KeyPath, SettingsFile, dotted
 from ibconsole.journal import JournalError, SettingChange, SettingsChanged
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.settings.values import shown_text

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from ibconsole.config import ConfigError, default_config_path
-from ibconsole.config_writer import (
+from ibconsole.config.writer import (
     SettingsFile,
     backup_path,
     check,

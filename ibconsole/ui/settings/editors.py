@@ -12,7 +12,7 @@ import tomllib
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QWidget
 
 from ibconsole.config import EXAMPLE_CONFIG
-from ibconsole.config_writer import KeyPath, SettingsFile, value_at
+from ibconsole.config.writer import KeyPath, SettingsFile, value_at
 from ibconsole.ui.settings.values import Kind, Spec, shown_text, typed_value
 
 __all__ = ["DEFAULTS", "FieldEditor", "environment_tip"]

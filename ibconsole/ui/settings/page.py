@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibconsole.config_writer import KeyPath, SettingsFile
+from ibconsole.config.writer import KeyPath, SettingsFile
 from ibconsole.ui.settings.editors import FieldEditor
 from ibconsole.ui.settings.rows import RowsModel
 from ibconsole.ui.settings.values import Kind, Spec

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel
 
 from ibconsole.config import Settings
-from ibconsole.config_writer import SettingsFile
+from ibconsole.config.writer import SettingsFile
 from ibconsole.domain.alert_kinds import AlertKind
 from ibconsole.domain.health import Jitter
 from ibconsole.domain.ladder import FarSideClick

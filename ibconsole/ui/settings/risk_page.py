@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from PySide6.QtCore import QItemSelection, Slot
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout
 
-from ibconsole.config_writer import SettingsFile, value_at
+from ibconsole.config.writer import SettingsFile, value_at
 from ibconsole.ui.settings.editors import DEFAULTS
 from ibconsole.ui.settings.page import RowsTable, SettingsPage
 from ibconsole.ui.settings.rows import Column, RowsModel

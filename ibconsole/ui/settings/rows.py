@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFont
 
-from ibconsole.config_writer import REMOVE, KeyPath, SettingsFile, dotted
+from ibconsole.config.writer import REMOVE, KeyPath, SettingsFile, dotted
 from ibconsole.ui.settings.editors import environment_tip
 from ibconsole.ui.settings.values import Kind, shown_text, typed_value
 from ibconsole.ui.theme import Tone, tone_color

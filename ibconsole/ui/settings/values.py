@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from ibconsole.config import _env_value as _typed_value  # the environment's reading of text
-from ibconsole.config_writer import REMOVE, KeyPath, dotted
+from ibconsole.config import environment_value
+from ibconsole.config.writer import REMOVE, KeyPath, dotted
 
 __all__ = ["Kind", "Spec", "shown_text", "typed_value"]
 
@@ -61,5 +61,5 @@ def typed_value(text: str, kind: Kind) -> object:
     if kind in (Kind.TEXT, Kind.CHOICE):
         return stripped
     if kind is Kind.LIST:
-        return _typed_value(f"[{stripped}]")
-    return _typed_value(stripped)
+        return environment_value(f"[{stripped}]")
+    return environment_value(stripped)

@@ -27,7 +27,9 @@ import tomlkit.exceptions
 from tomlkit.container import Container, OutOfOrderTableProxy
 from tomlkit.items import Table
 
-from ibconsole.config import SCHEMA_VERSION, ConfigError, Settings, settings_from_data
+from ibconsole.config.files import settings_from_data
+from ibconsole.config.settings import SCHEMA_VERSION, Settings
+from ibconsole.config.values import ConfigError
 
 __all__ = [
     "REMOVE",
