@@ -474,3 +474,23 @@ async def test_a_roll_rule_added_in_the_table_applies_at_once(
     rule = ctx.settings.rollover.overrides["CL"]
     assert (rule.kind.value, rule.days) == ("calendar_days", 4)
     assert '[rollover.rules.CL]\nkind = "calendar_days"\ndays = 4' in _text(config)
+
+
+async def test_a_file_edited_by_hand_while_the_dialog_is_open_is_not_overwritten(
+    make_ui_context: UiContextFactory, gateway: PaperGateway, config: Path, qtbot: Any
+) -> None:
+    ctx = await make_ui_context(gateway, connect=False, settings=load_settings(config, environ={}))
+    dialog = _dialog(ctx, config, {}, qtbot)
+    by_hand = HAND_WRITTEN.replace("max_position = 20", "max_position = 30")
+    _write(config, by_hand)
+    field = dialog.findChild(QLineEdit, "settingRolloverBufferDays")
+    assert field is not None
+    field.setText("3")
+
+    _save(dialog, qtbot)
+
+    assert dialog.isVisible()
+    assert "changed on disk since it was read; nothing was written" in dialog.error_text
+    assert _text(config) == by_hand
+    assert ctx.settings.rollover.buffer_days == 1
+    assert ctx.broker.journal.settings_changes() == []
