@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -50,6 +50,8 @@ from ibconsole.ui.theme import Tone, set_toned_text
 __all__ = ["SettingsDialog", "open_settings_file"]
 
 _NAV_STYLE = "QListWidget#settingsPages::item { padding: 7px 10px; }"
+_NAV_WIDTH = 190
+_SIZE = QSize(1300, 700)  # every page without scrolling at 1366 × 768, the smallest screen
 
 # The key a loader sentence is about: "risk.symbols.MES.max_quantity = 0: …" → its dotted path.
 _LEADING_KEY = re.compile(r"^([A-Za-z0-9_.\-]+)")
@@ -81,7 +83,7 @@ class SettingsDialog(QDialog):
 
         self.nav = QListWidget()
         self.nav.setObjectName("settingsPages")
-        self.nav.setFixedWidth(190)
+        self.nav.setFixedWidth(_NAV_WIDTH)
         self.nav.setFrameShape(QFrame.Shape.NoFrame)
         self.nav.setStyleSheet(_NAV_STYLE)
         self.stack = QStackedWidget()
@@ -117,7 +119,7 @@ class SettingsDialog(QDialog):
         footer.addWidget(where, 1)
         footer.addWidget(self.buttons)
         layout.addLayout(footer)
-        self.resize(1300, 700)
+        self.resize(_SIZE)
 
     # ------------------------------------------------------------------ public
     @property
