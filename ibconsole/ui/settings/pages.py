@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict
 
+from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel
 
 from ibconsole.config import Settings
@@ -105,7 +106,7 @@ def _connection(settings: Settings, file: SettingsFile, environ: Mapping[str, st
     )
     default = page.editors[0].widget
     assert isinstance(default, QComboBox)
-    _follow_names(default, model)
+    _ProfileChoices(default, model)
     page.body.addWidget(general)
     return page
 
@@ -113,17 +114,22 @@ def _connection(settings: Settings, file: SettingsFile, environ: Mapping[str, st
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def _follow_names(combo: QComboBox, model: RowsModel) -> None:
+class _ProfileChoices(QObject):
     """The default-profile choice lists the table's profiles as they are added and removed."""
 
-    def refill() -> None:
-        chosen = combo.currentText()
-        combo.clear()
-        combo.addItems(model.names())
-        combo.setCurrentText(chosen)
+    def __init__(self, combo: QComboBox, model: RowsModel) -> None:
+        super().__init__(combo)
+        self._combo = combo
+        self._model = model
+        model.rowsInserted.connect(self._on_rows_changed)
+        model.rowsRemoved.connect(self._on_rows_changed)
 
-    model.rowsInserted.connect(refill)
-    model.rowsRemoved.connect(refill)
+    @Slot()
+    def _on_rows_changed(self) -> None:
+        chosen = self._combo.currentText()
+        self._combo.clear()
+        self._combo.addItems(self._model.names())
+        self._combo.setCurrentText(chosen)
 
 
 def _rollover(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage:
