@@ -285,7 +285,9 @@ async def test_new_limits_apply_to_the_next_order_without_a_reconnect(
     session_before = rig.broker.session.sync_info
     tighter = RiskLimits(overrides={symbol: LimitOverride(max_quantity=Decimal(2))})
 
-    rig.broker.apply_settings(rig.broker.session.health_settings, tighter)
+    rig.broker.apply_settings(
+        rig.broker.session.health_settings, tighter, line_budget=rig.broker.market.line_budget
+    )
 
     refused = rig.broker.entry.place(Side.BUY, _limit(rig, -8, quantity=3))
     assert isinstance(refused, Refused), refused

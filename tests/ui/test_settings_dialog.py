@@ -494,3 +494,26 @@ async def test_a_file_edited_by_hand_while_the_dialog_is_open_is_not_overwritten
     assert _text(config) == by_hand
     assert ctx.settings.rollover.buffer_days == 1
     assert ctx.broker.journal.settings_changes() == []
+
+
+async def test_the_line_budget_and_the_chains_strikes_apply_without_a_restart(
+    make_ui_context: UiContextFactory, gateway: PaperGateway, config: Path, qtbot: Any
+) -> None:
+    ctx = await make_ui_context(gateway, connect=False, settings=load_settings(config, environ={}))
+    dialog = _dialog(ctx, config, {}, qtbot)
+    budget = dialog.findChild(QLineEdit, "settingMarketDataLineBudget")
+    strikes = dialog.findChild(QLineEdit, "settingOptionChainStrikesEachSide")
+    assert budget is not None
+    assert strikes is not None
+    assert (budget.text(), budget.placeholderText()) == ("", "default: 100")
+    budget.setText("40")
+    strikes.setText("6")
+
+    _save(dialog, qtbot)
+
+    assert not dialog.isVisible(), dialog.error_text
+    assert ctx.broker.market.line_budget == 40
+    assert ctx.settings.option_chain.strikes_each_side == 6
+    reloaded = load_settings(config, environ={})
+    assert (reloaded.market_data.line_budget, reloaded.option_chain.strikes_each_side) == (40, 6)
+    assert _text(config).startswith(HAND_WRITTEN)  # new tables go below what was there

@@ -49,7 +49,9 @@ def apply_settings(
 ) -> str:
     """Make ``settings`` the console's settings now; "" or why the change was not journalled."""
     ctx.settings = settings
-    ctx.broker.apply_settings(settings.health, settings.risk)
+    ctx.broker.apply_settings(
+        settings.health, settings.risk, line_budget=settings.market_data.line_budget
+    )
     if not changes:
         return ""
     try:
