@@ -1,4 +1,6 @@
-"""Gateway logins kept in the OS keyring, looked up by a profile's ``keyring_entry``.
+"""Gateway logins kept in the OS keyring, looked up by a profile's ``keyring_entry``, and the
+signal inbox's shared secret (entry ``SIGNAL_SECRET_ENTRY``; ``IBCONSOLE_SIGNAL_SECRET`` stands
+in for it where there is no keyring).
 
 The secret never passes through the config file, a log record or a repr: ``Login`` hides its
 password, and errors name the entry, not its contents.
@@ -14,11 +16,13 @@ import keyring.errors
 
 from ibconsole.config import ConnectionProfile
 
-__all__ = ["SERVICE", "CredentialError", "CredentialStore", "Login"]
+__all__ = ["SERVICE", "SIGNAL_SECRET_ENTRY", "CredentialError", "CredentialStore", "Login"]
 
 _log = logging.getLogger(__name__)
 
 SERVICE = "ibconsole"
+# The keyring item (of SERVICE) that holds the signal inbox's shared secret.
+SIGNAL_SECRET_ENTRY = "signal-secret"
 
 
 class CredentialError(RuntimeError):
@@ -99,3 +103,25 @@ class CredentialStore:
         if removed:
             _log.info("deleted the login of keyring entry %r", entry)
         return removed
+
+    def signal_secret(self) -> str | None:
+        """The signal inbox's shared secret; None when none is stored."""
+        try:
+            return keyring.get_password(self._service, SIGNAL_SECRET_ENTRY)
+        except keyring.errors.KeyringError as error:
+            raise CredentialError(
+                f"The OS keyring could not be read for entry {SIGNAL_SECRET_ENTRY!r}: "
+                f"{type(error).__name__}"
+            ) from None
+
+    def set_signal_secret(self, secret: str) -> None:
+        if not secret.strip():
+            raise CredentialError("The signal secret cannot be empty")
+        try:
+            keyring.set_password(self._service, SIGNAL_SECRET_ENTRY, secret)
+        except keyring.errors.KeyringError as error:
+            raise CredentialError(
+                f"The OS keyring refused to store entry {SIGNAL_SECRET_ENTRY!r}: "
+                f"{type(error).__name__}"
+            ) from None
+        _log.info("stored the signal secret in keyring entry %r", SIGNAL_SECRET_ENTRY)

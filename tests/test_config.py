@@ -24,7 +24,7 @@ from ibconsole.config import (
     parse_settings,
     write_example_config,
 )
-from ibconsole.credentials import CredentialError, CredentialStore, Login
+from ibconsole.credentials import SIGNAL_SECRET_ENTRY, CredentialError, CredentialStore, Login
 from ibconsole.domain.alert_kinds import AlertKind
 from ibconsole.domain.health import Jitter
 from ibconsole.domain.ladder import FarSideClick
@@ -494,6 +494,16 @@ def test_login_round_trip_through_the_keyring(memory_keyring: MemoryKeyring) -> 
     assert store.get(PROFILE) is None
     assert store.delete(PROFILE) is False
     assert memory_keyring.items == {}
+
+
+def test_the_signal_secret_lives_in_its_own_keyring_entry(memory_keyring: MemoryKeyring) -> None:
+    store = CredentialStore()
+    assert store.signal_secret() is None
+    with pytest.raises(CredentialError, match="cannot be empty"):
+        store.set_signal_secret("  ")
+    store.set_signal_secret("hook-4f9a")
+    assert store.signal_secret() == "hook-4f9a"
+    assert memory_keyring.items == {("ibconsole", SIGNAL_SECRET_ENTRY): "hook-4f9a"}
 
 
 def test_the_password_never_shows_in_reprs_or_logs(

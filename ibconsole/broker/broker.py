@@ -82,6 +82,16 @@ class Broker:
         # Every entry point (ticket, ladder, chain, chart, signal inbox) orders through this.
         self.entry = OrderEntry(self.orders, self.account, self.market, self.contracts, clock)
 
+    def apply_settings(
+        self, health: HealthSettings, limits: RiskLimits, *, line_budget: int
+    ) -> None:
+        """New connection-health settings, risk limits and market-data line budget, live: the
+        next order entered anywhere is checked against ``limits``; no reconnect, nothing resent."""
+        self.session.apply_health(health)
+        self.orders.limits = limits
+        self.market.line_budget = line_budget
+        log.info("health settings, risk limits and the line budget applied")
+
     async def start(self) -> None:
         await self.session.connect()
 

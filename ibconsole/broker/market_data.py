@@ -152,6 +152,15 @@ class MarketDataService:
     def line_budget(self) -> int:
         return self._line_budget
 
+    @line_budget.setter
+    def line_budget(self, budget: int) -> None:
+        """A new budget from now on (settings applied while running): lines held beyond it stay
+        until released, and no new line is taken while the budget is full."""
+        if budget < 1:
+            raise ValueError(f"the market-data line budget must be 1 or more, got {budget}")
+        self._line_budget = budget
+        self.lines_changed.emit(len(self._quote_subs), budget)
+
     @property
     def lines_in_use(self) -> int:
         """Market-data lines held: one per subscribed contract, however many share it."""

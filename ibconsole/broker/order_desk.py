@@ -77,6 +77,11 @@ class OrderDesk:
     def limits(self) -> RiskLimits:
         return self._limits
 
+    @limits.setter
+    def limits(self, limits: RiskLimits) -> None:
+        """The limits the next order is checked against (settings applied while running)."""
+        self._limits = limits
+
     def entry_block(self) -> str:
         """Why no order can be sent right now, or "" if orders may go."""
         if self._session.endpoint.read_only:

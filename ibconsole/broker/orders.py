@@ -124,6 +124,10 @@ class OrderService:
     def limits(self) -> RiskLimits:
         return self._desk.limits
 
+    @limits.setter
+    def limits(self, limits: RiskLimits) -> None:
+        self._desk.limits = limits
+
     def intent_of(self, order_id: int) -> OrderIntent | None:
         """Order ``order_id`` as entered here, on the terms IB works it now; None if it was placed
         elsewhere or is not in this session."""

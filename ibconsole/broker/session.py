@@ -252,6 +252,15 @@ class Session:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._close_socket()
 
+    @property
+    def health_settings(self) -> HealthSettings:
+        return self._settings
+
+    def apply_health(self, settings: HealthSettings) -> None:
+        """Heartbeat, reconnect backoff and breaker by ``settings`` from now on, connected or not."""
+        self._settings = settings
+        self._machine.apply(settings)
+
     def reset_breaker(self) -> None:
         self._feed(BreakerReset())
 
@@ -474,10 +483,11 @@ class Session:
 
     async def _beat(self) -> None:
         """Runs while the console wants to be connected, whatever it believes its state is."""
-        interval = self._settings.heartbeat_interval.total_seconds()
-        timeout = self._settings.heartbeat_timeout.total_seconds()
         task = asyncio.current_task()
         while True:
+            # Read at every beat: settings applied from the Settings dialog count from the next.
+            interval = self._settings.heartbeat_interval.total_seconds()
+            timeout = self._settings.heartbeat_timeout.total_seconds()
             await asyncio.sleep(interval)
             if task is not None and task.cancelling():
                 # A cancel that raced an answer can be swallowed on Python 3.11; it still counts.

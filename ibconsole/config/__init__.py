@@ -20,7 +20,12 @@ entry (see ``ibconsole.credentials``).
 
 from ibconsole.config.environment import environment_value
 from ibconsole.config.example import EXAMPLE_CONFIG
-from ibconsole.config.files import default_config_path, load_settings, write_example_config
+from ibconsole.config.files import (
+    default_config_path,
+    load_settings,
+    settings_from_data,
+    write_example_config,
+)
 from ibconsole.config.names import CONFIG_PATH_VARIABLE, ENV_PREFIX, SIGNAL_SECRET_VARIABLE
 from ibconsole.config.profiles import ConnectionProfile
 from ibconsole.config.settings import SCHEMA_VERSION, Settings, parse_settings
@@ -39,5 +44,6 @@ __all__ = [
     "environment_value",
     "load_settings",
     "parse_settings",
+    "settings_from_data",
     "write_example_config",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import tomllib
@@ -57,15 +58,23 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         raise ConfigError(f"The config file {chosen} does not exist")
     else:
         data, source = {"schema_version": SCHEMA_VERSION}, None
-    data = with_default_profiles(data)
-    origins = apply_environment(data, env)
     try:
-        settings = parse_settings(data, source=source, origins=origins)
+        settings, _ = settings_from_data(data, source=source, environ=env)
     except ConfigError as error:
         where = f"{source}: " if source is not None else ""
         raise ConfigError(f"{where}{error}") from None
     _log.info("settings loaded from %s", source or "built-in defaults")
     return settings
+
+
+def settings_from_data(
+    data: Mapping[str, object], *, source: Path | None, environ: Mapping[str, str]
+) -> tuple[Settings, dict[str, str]]:
+    """The settings a file's parsed ``data`` gives under ``environ`` (``data`` is not changed),
+    and which variable set which dotted key."""
+    merged = with_default_profiles(copy.deepcopy(dict(data)))
+    origins = apply_environment(merged, environ)
+    return parse_settings(merged, source=source, origins=origins), origins
 
 
 def write_example_config(path: Path) -> Path:

@@ -130,6 +130,10 @@ class Backoff:
     def failures(self) -> int:
         return self._failures
 
+    def use(self, policy: BackoffPolicy) -> None:
+        """Draw the next delays by ``policy``; the failures counted so far still count."""
+        self._policy = policy
+
     def next_delay(self) -> timedelta:
         policy = self._policy
         low = policy.min_delay.total_seconds()
@@ -188,6 +192,10 @@ class CircuitBreaker:
         self._state = BreakerState.CLOSED
         self._opened_at: datetime | None = None
         self._trial_in_flight = False
+
+    def use(self, policy: BreakerPolicy) -> None:
+        """Judge by ``policy`` from now on; the failures recorded and the state stay."""
+        self._policy = policy
 
     @property
     def state(self) -> BreakerState:
@@ -268,6 +276,12 @@ class HeartbeatStats:
             raise ValueError(f"window must hold at least one sample, got {window}")
         self._rtts: deque[timedelta] = deque(maxlen=window)
         self._last_message: datetime | None = None
+
+    def resize(self, window: int) -> None:
+        """Keep the last ``window`` round trips from now on (the newest of those held stay)."""
+        if window < 1:
+            raise ValueError(f"window must hold at least one sample, got {window}")
+        self._rtts = deque(self._rtts, maxlen=window)
 
     def record_rtt(self, rtt: timedelta, at: datetime) -> None:
         if rtt < timedelta(0):
@@ -580,6 +594,14 @@ class HealthMachine:
     @property
     def breaker(self) -> CircuitBreaker:
         return self._breaker
+
+    def apply(self, settings: HealthSettings) -> None:
+        """New heartbeat, backoff and breaker settings from the next event on; the state, the
+        failures counted and the heartbeat statistics are kept."""
+        self._settings = settings
+        self._backoff.use(settings.backoff)
+        self._breaker.use(settings.breaker)
+        self.heartbeat.resize(settings.heartbeat_window)
 
     def snapshot(self) -> HealthSnapshot:
         now = self._clock.now()

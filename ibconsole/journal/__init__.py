@@ -33,6 +33,7 @@ from ibconsole.journal.lifecycle import (
 )
 from ibconsole.journal.location import default_journal_path
 from ibconsole.journal.schema import SCHEMA_VERSION
+from ibconsole.journal.settings_changes import SettingChange, SettingsChanged
 from ibconsole.journal.snapshots import JournalFill, JournalOrder
 
 __all__ = [
@@ -62,6 +63,8 @@ __all__ = [
     "ReconciliationOutcome",
     "ReconciliationRecorded",
     "RejectionRecorded",
+    "SettingChange",
+    "SettingsChanged",
     "StatusRecorded",
     "SubmissionRecorded",
     "apply",

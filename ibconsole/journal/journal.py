@@ -49,6 +49,10 @@ from ibconsole.journal.events import (
 )
 from ibconsole.journal.lifecycle import OrderLifecycle, OrderState, apply, exec_base, start
 from ibconsole.journal.schema import open_database
+from ibconsole.journal.settings_changes import KIND as SETTINGS_KIND
+from ibconsole.journal.settings_changes import SETTINGS_KEY, SettingsChanged
+from ibconsole.journal.settings_changes import decode as decode_settings_change
+from ibconsole.journal.settings_changes import encode as encode_settings_change
 from ibconsole.journal.snapshots import JournalFill, JournalOrder
 
 logger = logging.getLogger(__name__)
@@ -413,13 +417,39 @@ class Journal:
         with self._write() as conn:
             return self._append(conn, time, key, payload)
 
+    def record_settings_change(self, event: SettingsChanged) -> None:
+        """Journal a trader's change of settings (it decides which orders may go from now on)."""
+        if not event.changes:
+            raise JournalError("a settings change needs at least one changed key")
+        with self._write() as conn:
+            conn.execute(
+                _INSERT_EVENT,
+                (
+                    utc_text(self._now()),
+                    SETTINGS_KEY,
+                    SETTINGS_KIND,
+                    None,
+                    encode_settings_change(event),
+                ),
+            )
+
+    def settings_changes(self) -> list[SettingsChanged]:
+        """Every journalled change of settings, oldest first."""
+        rows = self._read(
+            "SELECT time, payload FROM events WHERE kind = ? ORDER BY id", (SETTINGS_KIND,)
+        )
+        return [decode_settings_change(payload, parse_utc(time)) for time, payload in rows]
+
     def rebuild_projection(self) -> None:
         """Recompute the orders and fills tables by replaying every event, in one transaction."""
         with self._write() as conn:
             conn.execute("DELETE FROM fills")
             conn.execute("DELETE FROM orders")
             lifecycles: dict[str, OrderLifecycle] = {}
-            rows = conn.execute("SELECT id, time, key, kind, payload FROM events ORDER BY id")
+            rows = conn.execute(
+                "SELECT id, time, key, kind, payload FROM events WHERE kind != ? ORDER BY id",
+                (SETTINGS_KIND,),
+            )
             for event in map(_event, rows.fetchall()):
                 before = lifecycles.get(event.key)
                 payload = event.payload

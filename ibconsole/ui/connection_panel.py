@@ -230,6 +230,21 @@ class ConnectionPanel(QWidget):
     def profile(self) -> ConnectionProfile:
         return self._ctx.settings.profile(self.profile_combo.currentData())
 
+    @Slot()
+    def reload_profiles(self) -> None:
+        """List the profiles of the settings as saved now; the fields keep what they show, and the
+        chosen profile stays chosen while it exists (else the default one is chosen)."""
+        chosen = self.profile_combo.currentData()
+        profiles = self._ctx.settings.profiles
+        self._filling = True
+        self.profile_combo.clear()
+        for name in profiles:
+            self.profile_combo.addItem(name, name)
+        keep = chosen if chosen in profiles else self._ctx.settings.default_profile
+        self.profile_combo.setCurrentIndex(max(self.profile_combo.findData(keep), 0))
+        self._filling = False
+        self._show_gateway(self.profile())
+
     def field_errors(self) -> FieldErrors:
         _, port = parse_port(self.port_edit.text())
         _, client_id = parse_client_id(self.client_id_edit.text())

@@ -17,11 +17,13 @@ from ibconsole.ui.background import BackgroundRunner
 from ibconsole.ui.bridge import BrokerBridge
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class UiContext:
     broker: Broker
     bridge: BrokerBridge
     runner: BackgroundRunner
+    # Replaced whole when the trader saves the Settings dialog (ui/settings/applying.py): read it
+    # when a setting is needed, never keep a copy.
     settings: Settings
     clock: Clock
     credentials: CredentialStore

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from ibconsole import __version__
 from ibconsole.broker.session import Endpoint, SyncInfo
+from ibconsole.config import ConfigError
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.health import HealthSnapshot, HealthState
 from ibconsole.domain.trading_mode import AccountMode
@@ -46,6 +48,7 @@ from ibconsole.ui.option_chain import OptionChainPanel
 from ibconsole.ui.order_ticket import OrderTicket
 from ibconsole.ui.price_alert_book import PriceAlertBook, PriceAlertRefused
 from ibconsole.ui.rollover_panel import RolloverPanel
+from ibconsole.ui.settings import SettingsDialog, open_settings_file
 from ibconsole.ui.theme import Tone, tone_style
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,7 @@ _STATE_KEY = "mainWindow/state"
 _WIDE = 1800  # from this width on, three columns; below, two
 _SMALLEST = QSize(1366, 768)
 _POPULATED_CHECK_MS = 100
+_STATUS_MESSAGE_MS = 5000
 # Forms taller than a small screen's share scroll instead of squeezing the chart.
 _SCROLLED = frozenset({"connection", "health"})
 
@@ -90,9 +94,12 @@ class MainWindow(QMainWindow):
 
     Signals:
         sig_closed()   the window was closed (the app then shuts down)
+        sig_settings_applied(Settings)   the trader saved the Settings dialog; ctx.settings is
+                       the new settings already (parts that keep a setting refresh on this)
     """
 
     sig_closed = Signal()
+    sig_settings_applied = Signal(object)
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -159,6 +166,7 @@ class MainWindow(QMainWindow):
         self.statusBar().setSizeGripEnabled(True)
 
         self.actions_by_name: dict[str, QAction] = {}
+        self.settings_dialog: SettingsDialog | None = None
         self._build_menus()
 
         self.ticket.sig_contract_changed.connect(self.chart.show_contract)
@@ -420,6 +428,16 @@ class MainWindow(QMainWindow):
                 "Write every journalled order and fill to a CSV file",
             )
         )
+        settings = self._action(
+            "settings",
+            "&Settings…",
+            self.open_settings,
+            "Ctrl+,",
+            "Edit limits, rollover, profiles, health, market data, signals and alerts",
+        )
+        settings.setObjectName("actionSettings")
+        settings.setMenuRole(QAction.MenuRole.PreferencesRole)
+        file_menu.addAction(settings)
         file_menu.addSeparator()
         file_menu.addAction(self._action("quit", "&Quit", self.close, "Ctrl+Q"))
 
@@ -499,6 +517,37 @@ class MainWindow(QMainWindow):
 
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self._action("about", "&About IB Console", self._show_about))
+
+    def open_settings(self) -> None:
+        """File → Settings…: one dialog at a time, over the window, never blocking the loop."""
+        if self.settings_dialog is not None and self.settings_dialog.isVisible():
+            self.settings_dialog.raise_()
+            self.settings_dialog.activateWindow()
+            return
+        try:
+            file = open_settings_file(self._ctx, os.environ)
+        except ConfigError as error:
+            QMessageBox.warning(
+                self, "Settings", f"The settings file cannot be edited here: {error}"
+            )
+            return
+        dialog = SettingsDialog(self._ctx, file, os.environ, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.sig_applied.connect(self._on_settings_applied)
+        dialog.finished.connect(self._on_settings_finished)
+        self.settings_dialog = dialog
+        dialog.open()
+
+    @Slot(int)
+    def _on_settings_finished(self, _result: int) -> None:
+        self.settings_dialog = None
+
+    @Slot(object)
+    def _on_settings_applied(self, settings: object) -> None:
+        self.connection.reload_profiles()
+        self.ticket.recheck()
+        self.statusBar().showMessage("Settings saved and applied.", _STATUS_MESSAGE_MS)
+        self.sig_settings_applied.emit(settings)
 
     def _show_about(self) -> None:
         box = QMessageBox(self)

@@ -240,6 +240,11 @@ class OrderTicket(QWidget):
         )
 
     @Slot()
+    def recheck(self) -> None:
+        """Show the findings again at once (the risk limits changed)."""
+        self._schedule_preview(0, restart=True)
+
+    @Slot()
     def buy(self) -> None:
         self._send(Side.BUY)
 

@@ -215,3 +215,27 @@ async def test_nothing_is_asked_while_not_connected(
         await offline.options.expiries([es_front])
 
     assert seen.count(REQ_SEC_DEF_OPT_PARAMS) == 0
+
+
+async def test_a_line_budget_applied_while_running_counts_from_the_next_subscription(
+    gateway: PaperGateway, make_broker: BrokerFactory, record: Record, wait_for: WaitFor
+) -> None:
+    broker = make_broker(gateway, line_budget=3)
+    await broker.start()
+    front, second, third = (await broker.contracts.chain("ES")).contracts[:3]
+    broker.market.subscribe(front)
+    broker.market.subscribe(second)
+    changes = record(broker.market.lines_changed)
+
+    broker.apply_settings(broker.session.health_settings, broker.orders.limits, line_budget=1)
+
+    assert changes.values == [(2, 1)]  # the status bar and the chain hear of it at once
+    assert broker.market.lines_in_use == 2  # lines held stay until released
+    with pytest.raises(LineBudgetExceeded, match="All 1 market-data lines are in use"):
+        broker.market.subscribe(third)
+    broker.market.unsubscribe(second.con_id)
+    broker.market.unsubscribe(front.con_id)
+    broker.market.subscribe(third)
+    await wait_for(lambda: broker.market.quote(third.con_id) is not None, what="the new line")
+    with pytest.raises(ValueError, match="1 or more"):
+        broker.market.line_budget = 0

@@ -21,7 +21,7 @@ from ibconsole.domain.order_entry import (
     Sent,
 )
 from ibconsole.domain.orders import OrderType, Purpose, Side
-from ibconsole.domain.risk import Check, RiskReport
+from ibconsole.domain.risk import Check, LimitOverride, RiskLimits, RiskReport
 from ibconsole.journal import OrderState
 
 if TYPE_CHECKING:
@@ -275,4 +275,27 @@ async def test_the_family_line_includes_the_next_month(rig: Rig, wait_for: WaitF
     assert family is not None
     assert family.working == ((rig.next_month.local_symbol, 1),)
     assert family.sentence == f"1 working on {rig.next_month.local_symbol}"
+    rig.assert_agree()
+
+
+async def test_new_limits_apply_to_the_next_order_without_a_reconnect(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    symbol = rig.es.symbol
+    session_before = rig.broker.session.sync_info
+    tighter = RiskLimits(overrides={symbol: LimitOverride(max_quantity=Decimal(2))})
+
+    rig.broker.apply_settings(
+        rig.broker.session.health_settings, tighter, line_budget=rig.broker.market.line_budget
+    )
+
+    refused = rig.broker.entry.place(Side.BUY, _limit(rig, -8, quantity=3))
+    assert isinstance(refused, Refused), refused
+    assert "Quantity 3 is above your limit of 2" in refused.message
+    sent = rig.broker.entry.place(Side.BUY, _limit(rig, -8, quantity=2))
+    assert isinstance(sent, Sent), sent
+    assert rig.broker.session.sync_info is session_before  # no reconnect, no resync
+    assert sent.intent is not None
+    key = sent.intent.key
+    await wait_for(lambda: rig.state(key) is OrderState.WORKING, what="the order working")
     rig.assert_agree()

@@ -663,3 +663,27 @@ def test_heartbeat_stats_refuse_nonsense() -> None:
 def test_bad_health_settings_are_refused(changes: dict[str, object], fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment):
         HealthSettings(**changes)  # type: ignore[arg-type]
+
+
+def test_applied_settings_count_from_the_next_event_and_keep_the_state() -> None:
+    clock = ManualClock(T0)
+    m = connected_machine(clock)
+    m.handle(HeartbeatOk(timedelta(milliseconds=5)))
+    m.handle(HeartbeatOk(timedelta(milliseconds=7)))
+    m.handle(HeartbeatFailed("late"))
+    stricter = HealthSettings(
+        heartbeat_failures_before_reconnect=2,
+        heartbeat_window=1,
+        backoff=BackoffPolicy(min_delay=timedelta(seconds=30), max_delay=timedelta(seconds=40)),
+        breaker=SETTINGS.breaker,
+    )
+
+    m.apply(stricter)
+
+    assert m.state is S.DEGRADED  # changing settings reconnects nothing by itself
+    assert m.snapshot().heartbeat.samples == 1  # the newest round trip is kept
+    assert m.snapshot().heartbeat.last_rtt == timedelta(milliseconds=7)
+    escalated = m.handle(HeartbeatFailed("late again"))  # the 2nd failure of 2 now reconnects
+    assert escalated.state is S.RECONNECTING
+    retry = scheduled(escalated)
+    assert timedelta(seconds=30) <= retry.at - clock.now() <= timedelta(seconds=40)

@@ -69,7 +69,6 @@ class OptionChainPanel(QWidget):
         self.setObjectName("optionChainPanel")
         self._ctx = ctx
         self._market = ctx.broker.market
-        self._each_side = ctx.settings.option_chain.strikes_each_side
         self._generation = 0  # bumped by every family or expiry change; stale answers are dropped
         self._future: ListedContract | None = None
         self._months: dict[int, ListedContract] = {}
@@ -88,6 +87,11 @@ class OptionChainPanel(QWidget):
         bridge.sig_line_refused.connect(self._on_bridge_line_refused)
         bridge.sig_synced.connect(self._on_bridge_synced)
         self._show_lines()
+
+    @property
+    def _each_side(self) -> int:
+        """Strikes wanted each side of the money, as the settings say now (Settings dialog)."""
+        return self._ctx.settings.option_chain.strikes_each_side
 
     def _build(self) -> None:
         figures = tabular_font()
