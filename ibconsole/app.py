@@ -39,6 +39,7 @@ from ibconsole.journal import default_journal_path
 from ibconsole.log_masking import AccountMask
 from ibconsole.platform_check import exit_if_qt_cannot_start
 from ibconsole.sim import PaperGateway
+from ibconsole.stall_watchdog import StallWatchdog
 from ibconsole.ui.application import create_application, install_excepthook
 from ibconsole.ui.bridge import BrokerBridge
 from ibconsole.ui.context import UiContext, close_context, open_context
@@ -160,6 +161,10 @@ class Launch:
     clock: Clock
     journal_path: Path
 
+    @property
+    def log_level(self) -> str:
+        return str(self.args.log_level or self.settings.log_level).upper()
+
 
 def plan_launch(argv: Sequence[str]) -> Launch:
     args = parse_args(argv)
@@ -193,6 +198,7 @@ class Console:
     context: UiContext
     window: MainWindow
     gateway: PaperGateway | None = None
+    watchdog: StallWatchdog | None = None  # on at --log-level DEBUG: names any stalling job
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -206,6 +212,9 @@ class Console:
     async def start(self) -> None:
         """Show the window and connect as the arguments say (always in demo mode)."""
         args = self.launch.args
+        if self.launch.log_level == "DEBUG":
+            self.watchdog = StallWatchdog(asyncio.get_running_loop())
+            self.watchdog.start()
         if args.demo:
             self.gateway = PaperGateway(seed=7, as_of=args.as_of, accounts=(DEMO_ACCOUNT,))
             await self.gateway.start("127.0.0.1", 0)
@@ -246,6 +255,8 @@ class Console:
         await close_context(self.context)
         if self.gateway is not None:
             await self.gateway.stop()
+        if self.watchdog is not None:
+            self.watchdog.stop()
         log.info("console stopped")
 
     async def run(self) -> int:
@@ -321,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"ibconsole: {error}", file=sys.stderr)
         return 2
-    mask = configure_logging(launch.args.log_level or launch.settings.log_level, log_path())
+    mask = configure_logging(launch.log_level, log_path())
     # qasync picks the first Qt binding it finds; the console is built on PySide6.
     os.environ.setdefault("QT_API", "pyside6")
     import qasync

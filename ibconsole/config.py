@@ -35,15 +35,22 @@ from typing import TypeVar
 
 import platformdirs
 
+from ibconsole.domain.alert_kinds import AlertKind, AlertSettings
 from ibconsole.domain.health import BackoffPolicy, BreakerPolicy, HealthSettings, Jitter
+from ibconsole.domain.ladder import FarSideClick, LadderSettings
+from ibconsole.domain.market_lines import MarketDataSettings
+from ibconsole.domain.option_chain import OptionChainSettings
 from ibconsole.domain.products import PRODUCTS, RollRule, RollRuleKind
 from ibconsole.domain.risk import UNSET, LimitOverride, RiskLimits, SymbolLimits
 from ibconsole.domain.rollover import RolloverSettings
+from ibconsole.domain.signals import SignalSettings
+from ibconsole.domain.spread_roll import SpreadRollSettings
 
 __all__ = [
     "ENV_PREFIX",
     "EXAMPLE_CONFIG",
     "SCHEMA_VERSION",
+    "SIGNAL_SECRET_VARIABLE",
     "ConfigError",
     "ConnectionProfile",
     "Settings",
@@ -59,6 +66,9 @@ SCHEMA_VERSION = 1
 APP_NAME = "ibconsole"
 ENV_PREFIX = "IBCONSOLE_"
 CONFIG_PATH_VARIABLE = "IBCONSOLE_CONFIG"
+# The signal inbox's shared secret for headless use: read by the inbox, never a setting.
+SIGNAL_SECRET_VARIABLE = "IBCONSOLE_SIGNAL_SECRET"
+_NOT_SETTINGS = (CONFIG_PATH_VARIABLE, SIGNAL_SECRET_VARIABLE)
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _OFF = "off"
 # Keys that would hold a secret: refused with advice, and their values never echoed.
@@ -112,6 +122,12 @@ class Settings:
     risk: RiskLimits = field(default_factory=RiskLimits)
     rollover: RolloverSettings = field(default_factory=RolloverSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    spread_roll: SpreadRollSettings = field(default_factory=SpreadRollSettings)
+    market_data: MarketDataSettings = field(default_factory=MarketDataSettings)
+    ladder: LadderSettings = field(default_factory=LadderSettings)
+    option_chain: OptionChainSettings = field(default_factory=OptionChainSettings)
+    signals: SignalSettings = field(default_factory=SignalSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     def profile(self, name: str | None = None) -> ConnectionProfile:
         """The named profile, or the default one; ``ConfigError`` lists the known names."""
@@ -148,7 +164,10 @@ class _Table:
     def _key(self, key: str) -> str:
         return f"{self._path}.{key}" if self._path else key
 
-    def _where(self, key: str) -> str:
+    def names(self) -> list[str]:
+        return list(self._data)
+
+    def where(self, key: str) -> str:
         full = self._key(key)
         origin = self._origins.get(full)
         shown = full if full.isprintable() else repr(full)  # a newline must not break the line
@@ -156,7 +175,7 @@ class _Table:
 
     def fail(self, key: str, value: object, allowed: str) -> ConfigError:
         shown = "<hidden>" if _looks_secret(key) else repr(value)
-        return ConfigError(f"{self._where(key)} = {shown}: {allowed}")
+        return ConfigError(f"{self.where(key)} = {shown}: {allowed}")
 
     def get(self, key: str, default: _D, convert: Callable[[object], _T], allowed: str) -> _T | _D:
         self._used.add(key)
@@ -190,16 +209,21 @@ class _Table:
             if key in self._used:
                 continue
             if _looks_secret(key):
+                advice = (
+                    "Set the signal secret from the signal inbox (it keeps it in the OS "
+                    f"keyring) or, for headless use, in the environment as {SIGNAL_SECRET_VARIABLE}."
+                    if self._path.startswith("signals")
+                    else "Store the login in the OS keyring and name its entry with keyring_entry."
+                )
                 raise ConfigError(
-                    f"{self._where(key)}: secrets do not belong in the config file. Store the "
-                    "login in the OS keyring and name its entry with keyring_entry."
+                    f"{self.where(key)}: secrets do not belong in the config file. {advice}"
                 )
             known = sorted(self._used)
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             where = f"[{self._path}]" if self._path else "the top level"
             raise ConfigError(
-                f"Unknown key {self._where(key)}.{hint} Keys allowed in {where}: "
+                f"Unknown key {self.where(key)}.{hint} Keys allowed in {where}: "
                 f"{', '.join(known) or 'none'}."
             )
 
@@ -311,11 +335,24 @@ def _choice(choices: tuple[str, ...], *, upper: bool = False) -> Callable[[objec
 _POSITIVE_OR_OFF = 'must be a number above zero, or "off" for no limit'
 _WHOLE_OR_OFF = 'must be a whole number above zero, or "off" for no limit'
 _SECONDS = "must be a number of seconds above zero"
+_TRUE_OR_FALSE = "must be true or false"
 # Rolling or warning more than a quarter ahead means nothing for quarterly contracts, and the
 # business calendars the console builds for rollover reach only that far around today.
 _MAX_ROLL_DAYS = 60
 # Heartbeat round trips kept for the health statistics; the console keeps them in memory.
 _MAX_HEARTBEAT_WINDOW = 10_000
+# A spread limit further through the touch than this is a market order by another name.
+_MAX_TICKS_THROUGH = 20
+# IB's own ceilings: market-data lines are bought in hundreds (10,000 is far above any account),
+# and CME depth through IB is at most a few dozen levels per side.
+_MAX_LINES = 10_000
+_MAX_DEPTH_ROWS = 50
+_MAX_PRESETS = 8
+_MAX_PRESET_QUANTITY = 10_000
+_MAX_STRIKES_EACH_SIDE = 50
+# A signal is a few hundred bytes of JSON; the ceiling keeps a flood from costing memory.
+_MIN_BODY_BYTES = 256
+_MAX_BODY_BYTES = 1_048_576
 
 
 def _whole(value: object) -> Decimal:
@@ -487,6 +524,150 @@ def _health(table: _Table) -> HealthSettings:
     )
 
 
+def _spread_roll(table: _Table) -> SpreadRollSettings:
+    base = SpreadRollSettings()
+    settings = SpreadRollSettings(
+        prefer_spread=table.get("prefer_spread", base.prefer_spread, _bool, _TRUE_OR_FALSE),
+        ticks_through=table.get(
+            "ticks_through",
+            base.ticks_through,
+            _int(0, _MAX_TICKS_THROUGH),
+            f"must be a whole number of spread ticks, zero or more and at most "
+            f"{_MAX_TICKS_THROUGH}",
+        ),
+        fill_timeout=table.get("fill_timeout_seconds", base.fill_timeout, _seconds, _SECONDS),
+    )
+    table.finish()
+    return settings
+
+
+def _market_data(table: _Table) -> MarketDataSettings:
+    base = MarketDataSettings()
+    settings = MarketDataSettings(
+        line_budget=table.get(
+            "line_budget",
+            base.line_budget,
+            _int(1, _MAX_LINES),
+            f"must be a whole number of market-data lines, 1 or more and at most {_MAX_LINES}",
+        ),
+        depth_rows=table.get(
+            "depth_rows",
+            base.depth_rows,
+            _int(1, _MAX_DEPTH_ROWS),
+            f"must be a whole number of rows per side, 1 or more and at most {_MAX_DEPTH_ROWS}",
+        ),
+    )
+    table.finish()
+    return settings
+
+
+def _presets(value: object) -> tuple[int, ...]:
+    if not isinstance(value, list) or not 1 <= len(value) <= _MAX_PRESETS:
+        raise TypeError
+    return tuple(_int(1, _MAX_PRESET_QUANTITY)(v) for v in value)
+
+
+def _ladder(table: _Table) -> LadderSettings:
+    base = LadderSettings()
+    choices = tuple(c.value for c in FarSideClick)
+    settings = LadderSettings(
+        far_side_click=FarSideClick(
+            table.get(
+                "far_side_click",
+                base.far_side_click.value,
+                _choice(choices),
+                f"must be one of {', '.join(choices)}",
+            )
+        ),
+        quantity_presets=table.get(
+            "quantity_presets",
+            base.quantity_presets,
+            _presets,
+            f"must be a list of 1 to {_MAX_PRESETS} whole numbers of contracts, each 1 or more "
+            f"and at most {_MAX_PRESET_QUANTITY}, e.g. [1, 2, 5, 10]",
+        ),
+    )
+    table.finish()
+    return settings
+
+
+def _option_chain(table: _Table) -> OptionChainSettings:
+    base = OptionChainSettings()
+    settings = OptionChainSettings(
+        strikes_each_side=table.get(
+            "strikes_each_side",
+            base.strikes_each_side,
+            _int(1, _MAX_STRIKES_EACH_SIDE),
+            f"must be a whole number of strikes, 1 or more and at most {_MAX_STRIKES_EACH_SIDE}",
+        )
+    )
+    table.finish()
+    return settings
+
+
+def _signal_symbols(table: _Table) -> dict[str, str]:
+    symbols = {}
+    known = ", ".join(PRODUCTS)
+    for name in table.names():
+        if name not in PRODUCTS:
+            raise ConfigError(
+                f"{table.where(name)}: unknown futures symbol {name!r}; known: {known}"
+            )
+        symbols[name] = table.get(
+            name, name, _choice(tuple(PRODUCTS), upper=True), f"must be a futures symbol: {known}"
+        )
+    table.finish()
+    return symbols
+
+
+def _signals(table: _Table) -> SignalSettings:
+    base = SignalSettings()
+    settings = SignalSettings(
+        enabled=table.get("enabled", base.enabled, _bool, _TRUE_OR_FALSE),
+        port=table.get(
+            "port",
+            base.port,
+            _int(0, 65535),
+            "must be a port number, 1 to 65535, or 0 for any free port",
+        ),
+        max_age=table.get("max_age_seconds", base.max_age, _seconds, _SECONDS),
+        max_per_minute=table.get(
+            "max_per_minute",
+            base.max_per_minute,
+            _positive_int,
+            "must be a whole number, 1 or more",
+        ),
+        max_body_bytes=table.get(
+            "max_body_bytes",
+            base.max_body_bytes,
+            _int(_MIN_BODY_BYTES, _MAX_BODY_BYTES),
+            f"must be a whole number of bytes, {_MIN_BODY_BYTES} to {_MAX_BODY_BYTES}",
+        ),
+        symbols=_signal_symbols(table.table("symbols")),
+    )
+    table.finish()
+    return settings
+
+
+def _alert_choices(table: _Table, defaults: Mapping[AlertKind, bool]) -> dict[AlertKind, bool]:
+    chosen = {
+        kind: table.get(kind.value, defaults[kind], _bool, _TRUE_OR_FALSE) for kind in AlertKind
+    }
+    table.finish()
+    return chosen
+
+
+def _alerts(table: _Table) -> AlertSettings:
+    base = AlertSettings()
+    settings = AlertSettings(
+        notify=_alert_choices(table.table("notify"), base.notify),
+        sound=_alert_choices(table.table("sound"), base.sound),
+        sound_enabled=table.get("sound_enabled", base.sound_enabled, _bool, _TRUE_OR_FALSE),
+    )
+    table.finish()
+    return settings
+
+
 def _profiles(table: _Table) -> dict[str, ConnectionProfile]:
     profiles = {}
     for name, sub in table.subtables("profiles").items():
@@ -560,6 +741,7 @@ def parse_settings(
         raise root.fail(
             "default_profile", default_profile, f"must name a profile: {', '.join(profiles)}"
         )
+    rollover = root.table("rollover")
     settings = Settings(
         source=source,
         log_level=log_level,
@@ -567,8 +749,14 @@ def parse_settings(
         default_profile=default_profile,
         profiles=MappingProxyType(profiles),
         risk=_risk(root.table("risk")),
-        rollover=_rollover(root.table("rollover")),
+        spread_roll=_spread_roll(rollover.table("spread")),
+        rollover=_rollover(rollover),
         health=_health(root.table("health")),
+        market_data=_market_data(root.table("market_data")),
+        ladder=_ladder(root.table("ladder")),
+        option_chain=_option_chain(root.table("option_chain")),
+        signals=_signals(root.table("signals")),
+        alerts=_alerts(root.table("alerts")),
     )
     root.finish()
     return settings
@@ -578,8 +766,26 @@ def parse_settings(
 
 # Tables whose keys are names chosen by the user rather than fixed by the schema.
 _SYMBOL_TABLES = ("risk.symbols", "rollover.rules")
+# Tables whose keys, rather than sub-tables, are futures symbols.
+_SYMBOL_KEYS = ("signals.symbols",)
 _NAMED_TABLES = ("profiles", *_SYMBOL_TABLES)
-_FIXED_TABLES = ("risk", "rollover", "health", "health.backoff", "health.breaker", *_NAMED_TABLES)
+_FIXED_TABLES = (
+    "risk",
+    "rollover",
+    "rollover.spread",
+    "health",
+    "health.backoff",
+    "health.breaker",
+    "market_data",
+    "ladder",
+    "option_chain",
+    "signals",
+    *_SYMBOL_KEYS,
+    "alerts",
+    "alerts.notify",
+    "alerts.sound",
+    *_NAMED_TABLES,
+)
 
 
 def _is_table(path: str) -> bool:
@@ -600,7 +806,7 @@ def _apply_environment(data: dict[str, object], environ: Mapping[str, str]) -> d
     """Write ``IBCONSOLE_*`` overrides into ``data``; return which variable set which key."""
     origins: dict[str, str] = {}
     for variable in sorted(environ):
-        if not variable.startswith(ENV_PREFIX) or variable == CONFIG_PATH_VARIABLE:
+        if not variable.startswith(ENV_PREFIX) or variable in _NOT_SETTINGS:
             continue
         parts = variable[len(ENV_PREFIX) :].split("__")
         if not all(parts):
@@ -630,7 +836,7 @@ def _apply_environment(data: dict[str, object], environ: Mapping[str, str]) -> d
                     f"{variable}: {'.'.join([*path, name])} is not a table of settings"
                 )
             table, path = child, [*path, name]
-        key = parts[-1].lower()
+        key = parts[-1].upper() if ".".join(path) in _SYMBOL_KEYS else parts[-1].lower()
         if _is_table(".".join([*path, key])):
             raise ConfigError(
                 f"{variable}: {'.'.join([*path, key])} is a table; only single values can be "
@@ -735,6 +941,11 @@ reopen_on_roll = true
 # kind = "business_days"           # or "calendar_days"
 # days = 3
 
+[rollover.spread]                  # rolling as one calendar-spread order
+prefer_spread = true               # offered first where the exchange lists the spread
+ticks_through = 1                  # default limit: spread ticks through the touch
+fill_timeout_seconds = 30          # then the dialog offers to leg the remainder
+
 [health]
 heartbeat_interval_seconds = 5
 heartbeat_timeout_seconds = 5
@@ -751,6 +962,56 @@ jitter = "full"                    # or "decorrelated"
 failure_threshold = 5              # failed connects within window_seconds open the breaker
 window_seconds = 300
 cooldown_seconds = 120
+
+[market_data]
+line_budget = 100                  # market-data lines the console may hold (IB starts at 100)
+depth_rows = 10                    # price levels per side in the ladder's depth
+
+[ladder]
+far_side_click = "confirm"         # a click beyond the touch: "confirm" a marketable limit, or "stop"
+quantity_presets = [1, 2, 5, 10]
+
+[option_chain]
+strikes_each_side = 10             # strikes shown above and below the money
+
+# The signal inbox: a loopback HTTP endpoint for TradingView or scripts. Its secret is set from
+# the inbox (kept in the OS keyring) or in IBCONSOLE_SIGNAL_SECRET, never here.
+[signals]
+enabled = false
+port = 8787                        # 0 picks a free port
+max_age_seconds = 60               # older signals are shown expired and cannot be sent
+max_per_minute = 60
+max_body_bytes = 8192
+
+# [signals.symbols]                # trade another family than the signal names
+# ES = "MES"
+
+[alerts]
+sound_enabled = true
+
+[alerts.notify]                    # a desktop notification for each kind
+fill = true
+reject = true
+connection_lost = true
+connection_restored = true
+breaker_open = true
+roll_window = true
+must_roll = true
+close_out = true
+price = true
+signal = true
+
+[alerts.sound]
+fill = true
+reject = true
+connection_lost = true
+connection_restored = false
+breaker_open = true
+roll_window = false
+must_roll = true
+close_out = true
+price = true
+signal = false
 """
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import keyring
 import keyring.errors
 
-from ibconsole.config import ConnectionProfile
+from ibconsole.config import SIGNAL_SECRET_VARIABLE, ConnectionProfile
 
 __all__ = [
     "MIN_SIGNAL_SECRET",
@@ -111,7 +111,6 @@ class CredentialStore:
         return removed
 
 
-SIGNAL_SECRET_VARIABLE = "IBCONSOLE_SIGNAL_SECRET"
 _SIGNAL_SECRET_ITEM = "signal-inbox:secret"
 # Shorter secrets are guessable by anyone who can reach the endpoint (through the reverse proxy).
 MIN_SIGNAL_SECRET = 16

@@ -25,9 +25,14 @@ from ibconsole.config import (
     write_example_config,
 )
 from ibconsole.credentials import CredentialError, CredentialStore, Login
+from ibconsole.domain.alert_kinds import AlertKind
 from ibconsole.domain.health import Jitter
+from ibconsole.domain.ladder import FarSideClick
+from ibconsole.domain.market_lines import MarketDataSettings
 from ibconsole.domain.products import RollRule, RollRuleKind
 from ibconsole.domain.risk import LimitOverride, SymbolLimits
+from ibconsole.domain.signals import SignalSettings
+from ibconsole.domain.spread_roll import SpreadRollSettings
 
 if TYPE_CHECKING:
     # the fixture's type, from tests/conftest.py
@@ -259,6 +264,23 @@ def test_unknown_profile_names_the_known_ones(tmp_path: Path) -> None:
         ('[profiles.p]\nhost = "  "', ["profiles.p.host = '  '", "host name"]),
         ('[profiles.p]\ngateway_command = "start.sh"', ["profiles.p.gateway_command = 'start.sh'", "list of command-line words"]),
         ('default_profile = "ghost"\n[profiles.p]\nport = 1', ["default_profile = 'ghost'", "must name a profile: p"]),
+        ("[rollover.spread]\nticks_through = 21", ["rollover.spread.ticks_through = 21", "at most 20"]),
+        ("[rollover.spread]\nfill_timeout_seconds = 0", ["rollover.spread.fill_timeout_seconds = 0", "seconds above zero"]),
+        ('[rollover.spread]\nprefer_spread = "yes"', ["rollover.spread.prefer_spread = 'yes'", "true or false"]),
+        ("[market_data]\nline_budget = 0", ["market_data.line_budget = 0", "1 or more"]),
+        ("[market_data]\ndepth_rows = 51", ["market_data.depth_rows = 51", "at most 50"]),
+        ('[ladder]\nfar_side_click = "market"', ["ladder.far_side_click = 'market'", "confirm, stop"]),
+        ("[ladder]\nquantity_presets = [1, 0]", ["ladder.quantity_presets = [1, 0]", "each 1 or more"]),
+        ("[ladder]\nquantity_presets = []", ["ladder.quantity_presets = []", "1 to 8"]),
+        ("[option_chain]\nstrikes_each_side = 0", ["option_chain.strikes_each_side = 0", "1 or more"]),
+        ("[signals]\nport = 70000", ["signals.port = 70000", "0 for any free port"]),
+        ("[signals]\nmax_body_bytes = 10", ["signals.max_body_bytes = 10", "256 to 1048576"]),
+        ("[signals]\nmax_per_minute = 0", ["signals.max_per_minute = 0", "1 or more"]),
+        ('[signals]\nhost = "0.0.0.0"', ["Unknown key signals.host"]),
+        ('[signals.symbols]\nZZ = "ES"', ["signals.symbols.ZZ", "unknown futures symbol 'ZZ'"]),
+        ('[signals.symbols]\nES = "SPX"', ["signals.symbols.ES = 'SPX'", "must be a futures symbol"]),
+        ('[alerts.notify]\nfil = true', ["Unknown key alerts.notify.fil", "Did you mean 'fill'?"]),
+        ('[alerts.sound]\nfill = "loud"', ["alerts.sound.fill = 'loud'", "true or false"]),
         ("colour = 1", ["Unknown key colour", "the top level"]),
         ("[chart]\nx = 1", ["Unknown key chart"]),
         ('["0\\n"]\nx = 1', ["Unknown key '0\\n'"]),
@@ -303,6 +325,18 @@ def test_secrets_in_the_file_are_refused_without_echoing_them(tmp_path: Path, ke
     assert "hunter2" not in message
 
 
+def test_a_signal_secret_in_the_file_is_refused_with_where_it_belongs(tmp_path: Path) -> None:
+    message = error_of(tmp_path, '[signals]\nsecret = "hunter2"')
+    assert "signals.secret: secrets do not belong in the config file" in message
+    assert "IBCONSOLE_SIGNAL_SECRET" in message
+    assert "hunter2" not in message
+
+
+def test_the_signal_secret_variable_is_not_read_as_a_setting(tmp_path: Path) -> None:
+    settings = load(tmp_path, "", IBCONSOLE_SIGNAL_SECRET="hunter2")
+    assert settings.signals == SignalSettings()
+
+
 def test_a_badly_typed_secret_key_is_not_echoed_either(tmp_path: Path) -> None:
     message = error_of(tmp_path, "", IBCONSOLE_PROFILES__TWS_PAPER__PASSWORD="hunter2")
     assert "hunter2" not in message
@@ -336,6 +370,46 @@ def test_environment_overrides_scalar_keys(tmp_path: Path) -> None:
     assert settings.profile("tws-paper").host == "127.0.0.2"
     assert settings.profile("tws-paper").read_only is True
     assert settings.rollover.overrides["CL"] == RollRule(RollRuleKind.CALENDAR_DAYS, 6)
+
+
+def test_environment_overrides_reach_the_new_sections(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        "",
+        IBCONSOLE_MARKET_DATA__LINE_BUDGET="40",
+        IBCONSOLE_LADDER__FAR_SIDE_CLICK="stop",
+        IBCONSOLE_ROLLOVER__SPREAD__TICKS_THROUGH="2",
+        IBCONSOLE_SIGNALS__PORT="0",
+        IBCONSOLE_SIGNALS__SYMBOLS__es="MES",
+        IBCONSOLE_ALERTS__SOUND__FILL="false",
+    )
+    assert settings.market_data == MarketDataSettings(line_budget=40)
+    assert settings.ladder.far_side_click is FarSideClick.STOP
+    assert settings.spread_roll.ticks_through == 2
+    assert settings.signals.port == 0
+    assert dict(settings.signals.symbols) == {"ES": "MES"}
+    assert not settings.alerts.wants_sound(AlertKind.FILL)
+    assert settings.alerts.wants_notification(AlertKind.FILL)
+
+
+def test_the_new_sections_read_from_a_file(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        "[rollover.spread]\nprefer_spread = false\nfill_timeout_seconds = 12.5\n"
+        "[ladder]\nquantity_presets = [1, 3]\n[option_chain]\nstrikes_each_side = 5\n"
+        '[signals]\nenabled = true\nmax_age_seconds = 90\n[signals.symbols]\nMES = "ES"\n'
+        "[alerts]\nsound_enabled = false\n[alerts.notify]\nprice = false\n",
+    )
+    assert settings.spread_roll == SpreadRollSettings(
+        prefer_spread=False, fill_timeout=timedelta(seconds=12.5)
+    )
+    assert settings.ladder.quantity_presets == (1, 3)
+    assert settings.option_chain.strikes_each_side == 5
+    assert settings.signals.enabled
+    assert settings.signals.max_age == timedelta(seconds=90)
+    assert dict(settings.signals.symbols) == {"MES": "ES"}
+    assert not settings.alerts.wants_notification(AlertKind.PRICE)
+    assert not settings.alerts.wants_sound(AlertKind.REJECT)  # the master switch is off
 
 
 def test_environment_overrides_apply_to_the_default_profiles(tmp_path: Path) -> None:

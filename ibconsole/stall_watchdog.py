@@ -1,0 +1,145 @@
+"""A watchdog for the event loop: when the loop is late by more than a frame, it names the job.
+
+A thread asks the loop for a beat (``call_soon_threadsafe``) every few milliseconds. While a
+beat is overdue the thread samples the loop thread's stack; when the beat finally runs, a stall
+longer than the threshold is logged once, at WARNING, with the job that held the loop (the
+innermost console frame of the stack seen most often) and that stack. Qt painting, socket
+decoding and asyncio callbacks all run on that one thread, so every kind of stall shows.
+
+Off by default: ``--log-level DEBUG`` and the benchmarks turn it on. Its cost while on is one
+posted callback per interval and a stack sample per millisecond of stall.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Stall", "StallWatchdog"]
+
+log = logging.getLogger(__name__)
+
+FRAME = 0.016  # one frame at 60 Hz: the longest a job may hold the loop
+_PACKAGE = str(Path(__file__).resolve().parent)
+
+
+@dataclass(frozen=True, slots=True)
+class Stall:
+    """One late beat: how late the loop ran it, what held the loop, and the stack seen most often.
+
+    The job began at most one interval before the beat was posted, so it held the loop for
+    ``seconds`` and up to one interval more.
+    """
+
+    seconds: float
+    culprit: str  # "file.py:line in function", the innermost console frame of the stack
+    stack: tuple[str, ...]  # outermost first, one "file:line in function" per frame
+    samples: int  # stack samples taken while the beat was overdue
+
+    def describe(self) -> str:
+        return (
+            f"event loop late by {self.seconds * 1000:.0f} ms, held by {self.culprit} "
+            f"({self.samples} samples)\n  " + "\n  ".join(self.stack)
+        )
+
+
+def _frames(frame: object) -> tuple[str, ...]:
+    return tuple(
+        f"{entry.filename}:{entry.lineno} in {entry.name}"
+        for entry in traceback.extract_stack(frame)  # type: ignore[arg-type]
+    )
+
+
+def _culprit(stack: tuple[str, ...]) -> str:
+    own = [line for line in stack if line.startswith(_PACKAGE) and __file__ not in line]
+    chosen = own[-1] if own else (stack[-1] if stack else "an unknown job")
+    return chosen.removeprefix(str(Path(_PACKAGE).parent) + "/")
+
+
+class StallWatchdog:
+    """``start()`` on the loop's thread; ``stop()`` before the loop closes.
+
+    ``longest`` and ``count`` summarise the session for a benchmark; ``on_stall`` (called on
+    the watchdog's thread) lets a test or a benchmark see each stall as it is reported.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        threshold: float = FRAME,
+        interval: float = 0.010,
+        sample_every: float = 0.001,
+        on_stall: Callable[[Stall], None] | None = None,
+    ) -> None:
+        self._loop = loop
+        self._threshold = threshold
+        self._interval = interval
+        self._sample_every = sample_every
+        self._on_stall = on_stall
+        self._beat = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop_thread = 0
+        self.longest: Stall | None = None
+        self.count = 0
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._loop_thread = threading.get_ident()
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._watch, name="stall watchdog", daemon=True)
+        self._thread.start()
+        log.debug("stall watchdog on: stalls over %.0f ms are logged", self._threshold * 1000)
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stopping.set()
+        self._beat.set()
+        thread.join()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self._interval):
+            self._beat.clear()
+            posted = time.perf_counter()
+            try:
+                self._loop.call_soon_threadsafe(self._beat.set)
+            except RuntimeError:  # the loop closed under us
+                return
+            if self._beat.wait(self._threshold):
+                continue
+            stacks = self._sample_until_beat()
+            if self._stopping.is_set():
+                return
+            self._report(time.perf_counter() - posted, stacks)
+
+    def _sample_until_beat(self) -> Counter[tuple[str, ...]]:
+        stacks: Counter[tuple[str, ...]] = Counter()
+        while True:
+            frame = sys._current_frames().get(self._loop_thread)
+            if frame is not None:
+                stacks[_frames(frame)] += 1
+            del frame
+            if self._beat.wait(self._sample_every):
+                return stacks
+
+    def _report(self, seconds: float, stacks: Counter[tuple[str, ...]]) -> None:
+        stack, _ = stacks.most_common(1)[0] if stacks else ((), 0)
+        stall = Stall(seconds, _culprit(stack), stack, sum(stacks.values()))
+        self.count += 1
+        if self.longest is None or stall.seconds > self.longest.seconds:
+            self.longest = stall
+        log.warning("%s", stall.describe())
+        if self._on_stall is not None:
+            self._on_stall(stall)
