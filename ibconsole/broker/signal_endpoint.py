@@ -49,7 +49,7 @@ class SignalEndpoint:
     def __init__(
         self,
         settings: SignalSettings,
-        secret: Callable[[], str | None],
+        secret: str | None,
         signal_log: SignalLog,
         accept: Callable[[Signal], None],
         clock: Clock,
@@ -57,7 +57,7 @@ class SignalEndpoint:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
-        self._secret = secret
+        self._secret = secret.encode("utf-8") if secret else None
         self._log = signal_log
         self._accept = accept
         self._clock = clock
@@ -72,6 +72,11 @@ class SignalEndpoint:
     def url(self) -> str | None:
         """``http://127.0.0.1:PORT/signals`` while listening, else None."""
         return f"http://{HOST}:{self._port}{PATH}" if self._port is not None else None
+
+    def set_secret(self, secret: str | None) -> None:
+        """Use ``secret`` from the next request on (read once from the keyring, not per request:
+        a keyring lookup can take the loop milliseconds)."""
+        self._secret = secret.encode("utf-8") if secret else None
 
     @property
     def refusals(self) -> Counter[int]:
@@ -144,11 +149,11 @@ class SignalEndpoint:
         return _answer(202, "queued", "waiting in the inbox for a trader", key=signal.key)
 
     def _secret_matches(self, given: object) -> bool:
-        expected = self._secret()
-        if not expected or not isinstance(given, str):
+        expected = self._secret
+        if expected is None or not isinstance(given, str):
             return False
         # Constant time: how much of a guess matches must not show in how long the answer takes.
-        return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+        return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected)
 
     def _refuse(self, status: int, reason: str) -> web.Response:
         self._refusals[status] += 1

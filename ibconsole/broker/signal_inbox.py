@@ -109,6 +109,11 @@ class SignalInbox:
     def settings(self) -> SignalSettings:
         return self._settings
 
+    @property
+    def signal_log(self) -> SignalLog:
+        """Where signals are journalled (the endpoint records each one there before its 202)."""
+        return self._log
+
     def order_of(self, entry: InboxEntry) -> SignalOrder | str:
         """What ``entry`` would send against the current position, or why that is unknown."""
         if entry.contract is None:
@@ -125,7 +130,9 @@ class SignalInbox:
     def restore(self) -> None:
         """Show the last day's journalled signals again, in the states they reached."""
         for item in self._log.since(self._clock.now() - _REMEMBERED):
-            self._entries[item.signal.key] = InboxEntry(item.signal, item.state, note=item.note)
+            entry = InboxEntry(item.signal, item.state, note=item.note)
+            self._entries[entry.key] = entry
+            self.changed.emit(entry)
         for entry in self.entries:
             if entry.state is SignalState.NEW:
                 self._start(self.resolve(entry.key), f"resolve signal {entry.key}")
@@ -245,10 +252,14 @@ class SignalInbox:
                     self._move(entry, SignalState.FILLED, f"filled at {fill.price}")
 
     async def close(self) -> None:
+        """Stop resolving, let go of the views and close the signal log."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self.arrived.clear()
+        self.changed.clear()
+        self._log.close()
 
     # ------------------------------------------------------------------ internals
     def _start(self, work: Coroutine[Any, Any, object], name: str) -> None:

@@ -9,10 +9,12 @@ from pathlib import Path
 from ibconsole.broker.broker import Broker
 from ibconsole.broker.gateway_supervisor import GatewaySupervisor
 from ibconsole.broker.session import Endpoint
+from ibconsole.broker.signal_inbox import SignalInbox
 from ibconsole.config import Settings
-from ibconsole.credentials import CredentialStore
+from ibconsole.credentials import CredentialStore, SignalSecretStore
 from ibconsole.domain.clock import Clock
 from ibconsole.journal import Journal
+from ibconsole.journal.signal_log import SignalLog
 from ibconsole.ui.background import BackgroundRunner
 from ibconsole.ui.bridge import BrokerBridge
 
@@ -27,6 +29,8 @@ class UiContext:
     credentials: CredentialStore
     gateways: GatewaySupervisor  # the gateway commands of the profiles that name one
     profile_name: str  # the connection profile selected at start-up
+    inbox: SignalInbox  # signals from TradingView or scripts, waiting for a trader's click
+    signal_secret: SignalSecretStore
 
 
 def open_context(
@@ -41,6 +45,16 @@ def open_context(
     journal = Journal(journal_path, clock)
     broker = Broker(endpoint, journal, clock, health=settings.health, limits=settings.risk)
     credentials = credentials or CredentialStore()
+    inbox = SignalInbox(
+        broker.entry,
+        broker.contracts,
+        journal,
+        SignalLog(journal_path),
+        clock,
+        settings.signals,
+        settings.rollover,
+    )
+    broker.orders.fill_recorded += inbox.on_fill
     return UiContext(
         broker=broker,
         bridge=BrokerBridge(broker),
@@ -50,6 +64,8 @@ def open_context(
         credentials=credentials,
         gateways=GatewaySupervisor(credentials),
         profile_name=profile_name,
+        inbox=inbox,
+        signal_secret=SignalSecretStore(),
     )
 
 
@@ -58,6 +74,8 @@ async def close_context(context: UiContext) -> None:
     journal, in that order."""
     await context.runner.cancel_all()
     context.bridge.detach()
+    context.broker.orders.fill_recorded -= context.inbox.on_fill
+    await context.inbox.close()
     await context.broker.stop()
     await context.gateways.stop()
     context.broker.journal.close()

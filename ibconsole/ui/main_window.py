@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from ibconsole import __version__
 from ibconsole.broker.session import Endpoint, SyncInfo
 from ibconsole.domain.health import HealthSnapshot, HealthState
+from ibconsole.domain.order_entry import EntryFields
 from ibconsole.domain.trading_mode import AccountMode
 from ibconsole.ui.alerts import AlertBar
 from ibconsole.ui.blotter import AccountSummaryPanel, FillsPanel, OrdersPanel, PositionsPanel
@@ -35,13 +36,14 @@ from ibconsole.ui.context import UiContext
 from ibconsole.ui.health import HealthDock, HealthIndicator, HealthModel
 from ibconsole.ui.order_ticket import OrderTicket
 from ibconsole.ui.rollover_panel import RolloverPanel
+from ibconsole.ui.signal_inbox import SignalInboxPanel
 from ibconsole.ui.theme import Tone, tone_style
 
 log = logging.getLogger(__name__)
 
 # Bump when docks are added, removed or renamed: an old saved state then falls back to the
 # default layout instead of restoring a window with parts missing.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 _GEOMETRY_KEY = "mainWindow/geometry"
 _STATE_KEY = "mainWindow/state"
 _WIDE = 1800  # from this width on, three columns; below, two
@@ -106,6 +108,7 @@ class MainWindow(QMainWindow):
         self.rollover = RolloverPanel(ctx)
         self.chart = ChartPanel(ctx)
         self.health = HealthDock(ctx, model=self.health_model)
+        self.signal_inbox = SignalInboxPanel(ctx)
 
         self.docks: dict[str, QDockWidget] = {}
         for name, title, widget in (
@@ -118,6 +121,7 @@ class MainWindow(QMainWindow):
             ("account", "Account", self.account),
             ("rollover", "Contracts and rollover", self.rollover),
             ("health", "Connection health", self.health),
+            ("signalInbox", "Signal inbox", self.signal_inbox),
         ):
             self.docks[name] = self._dock(name, title, widget)
 
@@ -136,6 +140,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
 
         self.ticket.sig_contract_changed.connect(self.chart.show_contract)
+        self.signal_inbox.sig_signal_arrived.connect(self._on_signal_inbox_signal_arrived)
+        self.signal_inbox.sig_review_requested.connect(self._on_signal_inbox_review_requested)
         self.connection.sig_live_confirmed.connect(self._on_connection_live_confirmed)
         self.connection.sig_live_ended.connect(self._on_connection_live_ended)
         self.alert_bar.sig_notice.connect(self._on_alert_bar_notice)
@@ -290,6 +296,7 @@ class MainWindow(QMainWindow):
             self.splitDockWidget(docks["orders"], docks["positions"], horizontal)
             self.tabifyDockWidget(docks["orders"], docks["fills"])
             self.tabifyDockWidget(docks["account"], docks["health"])
+            self.tabifyDockWidget(docks["health"], docks["signalInbox"])
             left, right = 400, 580
             centre = width - left - right
             self.resizeDocks(
@@ -321,6 +328,7 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(docks["rollover"], docks["account"])
             self.tabifyDockWidget(docks["account"], docks["connection"])
             self.tabifyDockWidget(docks["connection"], docks["health"])
+            self.tabifyDockWidget(docks["health"], docks["signalInbox"])
             left = 350
             centre = width - left
             self.resizeDocks([docks["ticket"], docks["chart"]], [left, centre], horizontal)
@@ -482,6 +490,17 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_alert_bar_acknowledged(self, sentence: str) -> None:
         self.statusBar().showMessage("Alert acknowledged.", 3_000)
+
+    @Slot(str, str)
+    def _on_signal_inbox_signal_arrived(self, title: str, text: str) -> None:
+        self.statusBar().showMessage(f"{title}: {text} — waiting in the signal inbox", 15_000)
+
+    @Slot(object, str)
+    def _on_signal_inbox_review_requested(self, fields: EntryFields, note: str) -> None:
+        self.ticket.load(fields, note)
+        dock = self.docks["ticket"]
+        dock.show()
+        dock.raise_()
 
     @Slot()
     def _on_health_indicator_clicked(self) -> None:

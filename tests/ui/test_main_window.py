@@ -43,6 +43,11 @@ OBJECT_NAMES = (
     "positionsTable",
     "accountSummary",
     "chartPanel",
+    "signalInboxDock",
+    "signalTable",
+    "signalSendButton",
+    "signalReviewButton",
+    "signalDismissButton",
 )
 
 SHORTCUTS = {
@@ -79,6 +84,7 @@ async def test_every_part_is_a_dock_the_trader_can_move(main_window: MainWindow)
         "account",
         "rollover",
         "health",
+        "signalInbox",
     }
     for name, dock in main_window.docks.items():
         assert dock.objectName() == f"{name}Dock"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from PySide6.QtGui import QColor
 
 from ibconsole.broker.signal_inbox import InboxEntry
