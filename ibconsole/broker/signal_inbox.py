@@ -21,6 +21,7 @@ from typing import Any
 from ibconsole.broker.contracts import ContractLookupError, ContractService
 from ibconsole.broker.family_months import load_family_months
 from ibconsole.broker.ib_client import Event
+from ibconsole.broker.market_data import MarketDataService
 from ibconsole.broker.order_entry import OrderEntry
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.contracts import ListedContract
@@ -79,6 +80,7 @@ class SignalInbox:
         self,
         entry: OrderEntry,
         contracts: ContractService,
+        market: MarketDataService,
         journal: Journal,
         signal_log: SignalLog,
         clock: Clock,
@@ -87,6 +89,9 @@ class SignalInbox:
     ) -> None:
         self._entry = entry
         self._contracts = contracts
+        self._market = market
+        # A waiting signal's contract is quoted: its effect and its checks need the market.
+        self._quoted: dict[str, int] = {}
         self._journal = journal
         self._log = signal_log
         self._clock = clock
@@ -259,6 +264,9 @@ class SignalInbox:
         await asyncio.gather(*tasks, return_exceptions=True)
         self.arrived.clear()
         self.changed.clear()
+        for con_id in self._quoted.values():
+            self._market.unsubscribe(con_id)
+        self._quoted.clear()
         self._log.close()
 
     # ------------------------------------------------------------------ internals
@@ -283,9 +291,23 @@ class SignalInbox:
         )
         self._log.record_state(entry.key, state, note, self._clock.now())
         self._entries[entry.key] = moved
+        self._quote(moved)
         log.info("signal %s %s: %s", entry.key, state.value, note)
         self.changed.emit(moved)
         return moved
+
+    def _quote(self, entry: InboxEntry) -> None:
+        """Hold a quote on the contract of a signal that can still be sent, and only then."""
+        wanted = entry.contract.con_id if entry.contract and sendable(entry.state) else None
+        held = self._quoted.get(entry.key)
+        if held == wanted:
+            return
+        if held is not None:
+            del self._quoted[entry.key]
+            self._market.unsubscribe(held)
+        if wanted is not None and entry.contract is not None:
+            self._market.subscribe(entry.contract)
+            self._quoted[entry.key] = wanted
 
     def _update(self, key: str, contract: ListedContract | None, note: str) -> InboxEntry | None:
         entry = self._entries.get(key)
@@ -293,6 +315,7 @@ class SignalInbox:
             return None
         updated = replace(entry, contract=contract, note=note)
         self._entries[key] = updated
+        self._quote(updated)
         self.changed.emit(updated)
         return updated
 

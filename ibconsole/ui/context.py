@@ -48,6 +48,7 @@ def open_context(
     inbox = SignalInbox(
         broker.entry,
         broker.contracts,
+        broker.market,
         journal,
         SignalLog(journal_path),
         clock,

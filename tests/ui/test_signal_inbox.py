@@ -1,0 +1,299 @@
+"""The signal inbox end to end in the window: signals POSTed over real HTTP to the endpoint on the
+console's loop, resolved on the simulator by the rollover rules, shown in the dock, and sent
+(through the ticket's checks and confirmations), reviewed into the ticket or dismissed — and
+never sent without a click."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QPushButton
+
+from ibconsole.broker.ib_client import Contract
+from ibconsole.broker.signal_endpoint import SignalEndpoint
+from ibconsole.config import Settings
+from ibconsole.domain.orders import Side
+from ibconsole.domain.signals import SignalState
+from ibconsole.sim import PaperGateway
+from ibconsole.ui.context import UiContext
+from ibconsole.ui.decimal_spin_box import DecimalSpinBox
+from ibconsole.ui.main_window import MainWindow
+from ibconsole.ui.signal_inbox import SignalInboxPanel
+
+SECRET = "inbox-test-secret-4Rw9zP"
+# Thursday 10 December 2026, 09:30 in Chicago: the first day of ES's December roll window, so
+# ES1! is March 2027 (ESH7) while ESZ6 still trades.
+IN_THE_ROLL_WINDOW = datetime(2026, 12, 10, 15, 30, tzinfo=UTC)
+# Wednesday 9 December 2026, 09:30 in Chicago: the day before, ES1! is still ESZ6.
+BEFORE_THE_ROLL = datetime(2026, 12, 9, 15, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def as_of() -> datetime:
+    return IN_THE_ROLL_WINDOW
+
+
+@dataclass
+class Inbox:
+    ctx: UiContext
+    window: MainWindow
+    panel: SignalInboxPanel
+    endpoint: SignalEndpoint
+    session: aiohttp.ClientSession
+    gateway: PaperGateway
+    wait_for: Any
+
+    async def post(self, **fields: Any) -> tuple[int, dict[str, Any]]:
+        body = {"secret": SECRET, "symbol": "MES1!", "action": "buy", "quantity": 1, **fields}
+        body = {name: value for name, value in body.items() if value is not ...}
+        url = self.endpoint.url
+        assert url is not None
+        async with self.session.post(
+            url, data=json.dumps(body), headers={"Content-Type": "application/json"}
+        ) as answer:
+            return answer.status, await answer.json()
+
+    def text(self, key: str, column: str) -> str:
+        return self.panel.model.text(key, column)
+
+    async def resolved(self, key: str) -> None:
+        await self.wait_for(
+            lambda: (
+                self.text(key, "Contract") != "—" and "resolving" not in self.text(key, "Effect")
+            ),
+            what=f"signal {key} resolved",
+        )
+
+    def click(self, name: str) -> None:
+        button = self.panel.findChild(QPushButton, name)
+        assert button is not None
+        assert button.isEnabled(), f"{name} is disabled"
+        QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+
+    async def orders_after_a_round_trip(self) -> int:
+        """Orders the simulator received, counted after a request on the same socket came back
+        (an order sent before it would have arrived first)."""
+        await self.wait_for(lambda: self.ctx.runner.pending == 0, what="background work")
+        chain = self.ctx.broker.contracts.cached("MES")
+        assert chain is not None
+        contract = Contract(conId=chain.contracts[0].con_id)
+        await asyncio.wait_for(self.ctx.broker.session.ib.reqContractDetailsAsync(contract), 5)
+        return len(self.gateway.orders)
+
+
+@pytest.fixture
+async def inbox(
+    make_ui_context: Any, make_main_window: Any, gateway: PaperGateway, wait_for: Any
+) -> AsyncIterator[Inbox]:
+    # The default heartbeat timings: on a loaded machine the suite's fast ones can resync the
+    # session mid-test, and a resync blocks orders (rightly) while it lasts.
+    ctx = await make_ui_context(gateway, settings=Settings())
+    main_window = make_main_window(ctx)
+    endpoint = SignalEndpoint(
+        ctx.settings.signals, SECRET, ctx.inbox.signal_log, ctx.inbox.accept, ctx.clock
+    )
+    await endpoint.start(0)
+    session = aiohttp.ClientSession()
+    yield Inbox(ctx, main_window, main_window.signal_inbox, endpoint, session, gateway, wait_for)
+    await session.close()
+    await endpoint.stop()
+
+
+async def test_a_signal_waits_in_the_dock_and_nothing_is_sent_without_a_click(
+    inbox: Inbox,
+) -> None:
+    dock = inbox.window.findChild(QDockWidget, "signalInboxDock")
+    assert dock is not None
+    table = inbox.window.findChild(QAbstractItemView, "signalTable")
+    assert table is not None
+    headers = [
+        table.model().headerData(c, Qt.Orientation.Horizontal)
+        for c in range(table.model().columnCount())
+    ]
+    assert {"Symbol", "Action", "Qty", "State"} <= set(headers)
+    arrived: list[tuple[str, str]] = []
+    inbox.panel.sig_signal_arrived.connect(lambda title, text: arrived.append((title, text)))
+
+    status, answer = await inbox.post(id="w-1", quantity=2)
+    assert status == 202
+    key = answer["key"]
+    await inbox.wait_for(lambda: table.model().rowCount() == 1, what="the row")
+    await inbox.resolved(key)
+    assert inbox.text(key, "Symbol") == "MES1!"
+    assert inbox.text(key, "Contract") == "MESH7"
+    assert inbox.text(key, "Action") == "buy"
+    assert inbox.text(key, "Qty") == "2"
+    assert inbox.text(key, "State") == "new"
+    assert inbox.text(key, "Effect") == "buy 2: flat → long +2"
+    assert arrived == [("Signal received", "buy 2 MES1! at market from webhook")]
+    assert "waiting in the signal inbox" in inbox.window.statusBar().currentMessage()
+    assert await inbox.orders_after_a_round_trip() == 0
+
+
+@pytest.mark.parametrize(
+    ("as_of", "symbol", "local"),
+    [
+        (BEFORE_THE_ROLL, "ES1!", "ESZ6"),
+        (IN_THE_ROLL_WINDOW, "ES1!", "ESH7"),
+        (IN_THE_ROLL_WINDOW, "ESZ2026", "ESZ6"),
+        (IN_THE_ROLL_WINDOW, "CME_MINI:MES2!", "MESM7"),
+    ],
+)
+async def test_symbols_resolve_to_the_month_the_rollover_rules_say(
+    inbox: Inbox, symbol: str, local: str
+) -> None:
+    _, answer = await inbox.post(symbol=symbol)
+    await inbox.resolved(answer["key"])
+    assert inbox.text(answer["key"], "Contract") == local
+
+
+async def test_send_goes_through_the_checks_and_the_order_reaches_the_exchange(
+    inbox: Inbox,
+) -> None:
+    _, answer = await inbox.post(id="send-1")
+    key = answer["key"]
+    await inbox.resolved(key)
+    entry = inbox.ctx.inbox.get(key)
+    assert entry is not None
+    assert entry.contract is not None
+    contract = entry.contract
+    await inbox.wait_for(
+        lambda: inbox.ctx.broker.market.quote(contract.con_id) is not None, what="a quote"
+    )
+    inbox.panel.select(key)
+    inbox.click("signalSendButton")
+    if inbox.panel.confirmation is not None:
+        inbox.panel.confirmation.accept()
+    await inbox.wait_for(lambda: len(inbox.gateway.orders) == 1, what="the order at the sim")
+    (order,) = inbox.gateway.orders
+    assert order.request.action == "BUY"
+    assert order.request.quantity == Decimal(1)
+    assert order.request.order_type == "MKT"
+    assert inbox.text(key, "State") in ("sent", "filled")
+    await inbox.wait_for(lambda: inbox.text(key, "State") == "filled", what="the fill")
+    assert inbox.panel.findChild(QPushButton, "signalSendButton").isEnabled() is False
+    journalled = inbox.ctx.broker.journal.orders(limit=5)
+    assert any(o.intent.contract == contract and o.intent.side is Side.BUY for o in journalled)
+
+
+async def test_a_limit_signal_is_sent_as_a_limit_at_its_price(inbox: Inbox) -> None:
+    _, answer = await inbox.post(id="lmt-1", action="sell", order_type="limit", price="100.00")
+    key = answer["key"]
+    await inbox.resolved(key)
+    assert inbox.text(key, "Type") == "limit 100.00"
+    inbox.panel.select(key)
+    inbox.click("signalSendButton")
+    # Far below the market: the price band asks or blocks; either way nothing goes unasked.
+    if inbox.panel.confirmation is not None:
+        inbox.panel.confirmation.reject()
+        await inbox.wait_for(lambda: inbox.panel.confirmation is None, what="the dialog closed")
+        assert "Declined" in inbox.panel.status_text
+        assert inbox.text(key, "State") == "new"
+    else:
+        assert inbox.text(key, "State") == "refused"
+    assert await inbox.orders_after_a_round_trip() == 0
+
+
+async def test_review_loads_the_ticket_and_sends_nothing(inbox: Inbox) -> None:
+    _, answer = await inbox.post(id="rev-1", quantity=3, order_type="limit", price="6000.25")
+    key = answer["key"]
+    await inbox.resolved(key)
+    entry = inbox.ctx.inbox.get(key)
+    assert entry is not None
+    inbox.panel.select(key)
+    inbox.click("signalReviewButton")
+    ticket = inbox.window.ticket
+    await inbox.wait_for(lambda: ticket.contract == entry.contract, what="the ticket's contract")
+    quantity = ticket.findChild(DecimalSpinBox, "ticketQuantity")
+    limit = ticket.findChild(DecimalSpinBox, "ticketLimitPrice")
+    assert quantity is not None
+    assert limit is not None
+    assert quantity.text() == "3"
+    assert limit.text() == "6000.25"
+    assert "press Buy to send" in ticket.status_text
+    assert inbox.text(key, "State") == "new"
+    assert await inbox.orders_after_a_round_trip() == 0
+
+
+async def test_dismiss_puts_it_aside_for_good(inbox: Inbox) -> None:
+    _, answer = await inbox.post(id="dis-1")
+    key = answer["key"]
+    await inbox.resolved(key)
+    inbox.panel.select(key)
+    inbox.click("signalDismissButton")
+    assert inbox.text(key, "State") == "dismissed"
+    assert not inbox.panel.findChild(QPushButton, "signalSendButton").isEnabled()
+    assert inbox.ctx.inbox.send(key).message.startswith("That signal is dismissed")
+    assert await inbox.orders_after_a_round_trip() == 0
+    (item,) = [
+        i for i in inbox.ctx.inbox.signal_log.since(IN_THE_ROLL_WINDOW) if i.signal.key == key
+    ]
+    assert item.state is SignalState.DISMISSED
+
+
+async def test_an_old_signal_is_shown_expired_and_cannot_be_sent(inbox: Inbox) -> None:
+    stamp = (inbox.ctx.clock.now() - timedelta(minutes=2)).isoformat()
+    _, answer = await inbox.post(id="old-1", time=stamp)
+    key = answer["key"]
+    await inbox.wait_for(lambda: inbox.panel.model.find(key) is not None, what="the row")
+    assert inbox.text(key, "State") == "expired"
+    assert inbox.ctx.inbox.send(key).message == "That signal is expired: not sent."
+    assert await inbox.orders_after_a_round_trip() == 0
+
+
+async def test_a_signal_expires_while_it_waits(inbox: Inbox) -> None:
+    max_age = inbox.ctx.settings.signals.max_age
+    stamp = (inbox.ctx.clock.now() - max_age + timedelta(seconds=1)).isoformat()
+    _, answer = await inbox.post(id="ageing-1", time=stamp)
+    key = answer["key"]
+    await inbox.wait_for(lambda: inbox.panel.model.find(key) is not None, what="the row")
+    await inbox.wait_for(lambda: inbox.text(key, "State") == "expired", timeout=10, what="expiry")
+    assert await inbox.orders_after_a_round_trip() == 0
+
+
+async def test_exit_flattens_after_asking(inbox: Inbox) -> None:
+    _, bought = await inbox.post(id="in-1", quantity=2)
+    await inbox.resolved(bought["key"])
+    entry = inbox.ctx.inbox.get(bought["key"])
+    assert entry is not None
+    contract = entry.contract
+    assert contract is not None
+    await inbox.wait_for(
+        lambda: inbox.ctx.broker.market.quote(contract.con_id) is not None, what="a quote"
+    )
+    inbox.panel.select(bought["key"])
+    inbox.click("signalSendButton")
+    if inbox.panel.confirmation is not None:
+        inbox.panel.confirmation.accept()
+
+    def held() -> Decimal | None:
+        position = inbox.ctx.broker.entry.position(contract)
+        return position.quantity if position is not None else None
+
+    await inbox.wait_for(lambda: held() == 2, what="the long position")
+    _, out = await inbox.post(id="out-1", action="exit", quantity=...)
+    await inbox.resolved(out["key"])
+    await inbox.wait_for(
+        lambda: inbox.text(out["key"], "Effect") == "flatten 2: long +2 → flat", what="the effect"
+    )
+    await inbox.wait_for(
+        lambda: inbox.ctx.broker.market.quote(contract.con_id) is not None, what="a quote"
+    )
+    inbox.panel.select(out["key"])
+    inbox.click("signalSendButton")
+    dialog = inbox.panel.confirmation
+    assert dialog is not None, f"a flatten always asks: {inbox.panel.status_text}"
+    assert await inbox.orders_after_a_round_trip() == 1
+    dialog.accept()
+    await inbox.wait_for(lambda: held() == 0, what="flat again")
+    assert [o.request.action for o in inbox.gateway.orders] == ["BUY", "SELL"]
