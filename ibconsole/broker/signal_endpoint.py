@@ -19,9 +19,10 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.signals import (
@@ -67,6 +68,10 @@ class SignalEndpoint:
         self._port: int | None = None
         self._refusals: Counter[int] = Counter()
         self._refusals_logged_at = 0.0
+        # aiohttp answers bytes that are not HTTP with 400 itself and logs each at ERROR with a
+        # traceback; those are counted with the other refusals instead (a flood of garbage must
+        # not flood the log). Anything else it logs, an error of ours among it, passes.
+        self._server_log = _ServerLog(log.getChild("http"), self._count)
 
     @property
     def url(self) -> str | None:
@@ -90,7 +95,13 @@ class SignalEndpoint:
         app = web.Application(client_max_size=self._settings.max_body_bytes)
         app.router.add_post(PATH, self._handle)
         # No access log: a request line is the sender's to fill, and a flood would fill the log.
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=1.0,
+            logger=self._server_log,
+        )
         await runner.setup()
         site = web.TCPSite(runner, HOST, port)
         try:
@@ -156,6 +167,10 @@ class SignalEndpoint:
         return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected)
 
     def _refuse(self, status: int, reason: str) -> web.Response:
+        self._count(status, reason)
+        return _answer(status, "refused", reason)
+
+    def _count(self, status: int, reason: str) -> None:
         self._refusals[status] += 1
         now = self._monotonic()
         if now - self._refusals_logged_at >= _REFUSAL_LOG_SECONDS:
@@ -167,8 +182,22 @@ class SignalEndpoint:
                 reason,
                 counts,
             )
-        return _answer(status, "refused", reason)
 
 
 def _answer(status: int, word: str, reason: str, **extra: str) -> web.Response:
     return web.json_response({"status": word, "reason": reason, **extra}, status=status)
+
+
+class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server log for one endpoint: malformed requests counted, the rest logged."""
+
+    def __init__(self, logger: logging.Logger, count: Callable[[int, str], None]) -> None:
+        super().__init__(logger, {})
+        self._count_refusal = count
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info")
+        if isinstance(error, HttpProcessingError):
+            self._count_refusal(error.code or 400, f"not HTTP: {error.message}")
+            return
+        super().log(level, msg, *args, **kwargs)
