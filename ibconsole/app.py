@@ -216,7 +216,13 @@ class Console:
     window: MainWindow
     gateway: PaperGateway | None = None
     watchdog: StallWatchdog | None = None  # on at --log-level DEBUG: names any stalling job
+    signals: SignalEndpoint | None = None  # the signal inbox's endpoint, while it listens
     _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def signals_url(self) -> str | None:
+        """``http://127.0.0.1:PORT/signals`` once the signal endpoint listens, else None."""
+        return self.signals.url if self.signals is not None else None
 
     @property
     def broker(self) -> Broker:

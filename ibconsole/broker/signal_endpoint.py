@@ -188,7 +188,7 @@ def _answer(status: int, word: str, reason: str, **extra: str) -> web.Response:
     return web.json_response({"status": word, "reason": reason, **extra}, status=status)
 
 
-class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class _ServerLog(logging.LoggerAdapter[logging.Logger]):
     """aiohttp's server log for one endpoint: malformed requests counted, the rest logged."""
 
     def __init__(self, logger: logging.Logger, count: Callable[[int, str], None]) -> None:
