@@ -34,6 +34,7 @@ BENCHMARKS = (
     "tick_latency",
     "cpu_per_tick",
     "memory_growth",
+    "signal_latency",
 )
 RESULTS = Path(__file__).with_name("results") / "results.json"
 _TIMEOUT = 300.0

@@ -64,12 +64,16 @@ class Inbox:
             return answer.status, await answer.json()
 
     def text(self, key: str, column: str) -> str:
+        """What the row of ``key`` shows in ``column`` ("" while the row is not shown yet)."""
+        if self.panel.model.find(key) is None:
+            return ""
         return self.panel.model.text(key, column)
 
     async def resolved(self, key: str) -> None:
         await self.wait_for(
             lambda: (
-                self.text(key, "Contract") != "—" and "resolving" not in self.text(key, "Effect")
+                self.text(key, "Contract") not in ("", "—")
+                and "resolving" not in self.text(key, "Effect")
             ),
             what=f"signal {key} resolved",
         )
@@ -179,9 +183,9 @@ async def test_send_goes_through_the_checks_and_the_order_reaches_the_exchange(
     assert order.request.action == "BUY"
     assert order.request.quantity == Decimal(1)
     assert order.request.order_type == "MKT"
-    assert inbox.text(key, "State") in ("sent", "filled")
     await inbox.wait_for(lambda: inbox.text(key, "State") == "filled", what="the fill")
     assert inbox.panel.findChild(QPushButton, "signalSendButton").isEnabled() is False
+    assert inbox.ctx.inbox.send(key).message == "That signal is filled: not sent."
     journalled = inbox.ctx.broker.journal.orders(limit=5)
     assert any(o.intent.contract == contract and o.intent.side is Side.BUY for o in journalled)
 
@@ -198,9 +202,9 @@ async def test_a_limit_signal_is_sent_as_a_limit_at_its_price(inbox: Inbox) -> N
         inbox.panel.confirmation.reject()
         await inbox.wait_for(lambda: inbox.panel.confirmation is None, what="the dialog closed")
         assert "Declined" in inbox.panel.status_text
-        assert inbox.text(key, "State") == "new"
+        assert inbox.ctx.inbox.get(key).state is SignalState.NEW  # type: ignore[union-attr]
     else:
-        assert inbox.text(key, "State") == "refused"
+        await inbox.wait_for(lambda: inbox.text(key, "State") == "refused", what="refused")
     assert await inbox.orders_after_a_round_trip() == 0
 
 
@@ -231,7 +235,7 @@ async def test_dismiss_puts_it_aside_for_good(inbox: Inbox) -> None:
     await inbox.resolved(key)
     inbox.panel.select(key)
     inbox.click("signalDismissButton")
-    assert inbox.text(key, "State") == "dismissed"
+    await inbox.wait_for(lambda: inbox.text(key, "State") == "dismissed", what="dismissed")
     assert not inbox.panel.findChild(QPushButton, "signalSendButton").isEnabled()
     assert inbox.ctx.inbox.send(key).message.startswith("That signal is dismissed")
     assert await inbox.orders_after_a_round_trip() == 0
@@ -246,7 +250,7 @@ async def test_an_old_signal_is_shown_expired_and_cannot_be_sent(inbox: Inbox) -
     _, answer = await inbox.post(id="old-1", time=stamp)
     key = answer["key"]
     await inbox.wait_for(lambda: inbox.panel.model.find(key) is not None, what="the row")
-    assert inbox.text(key, "State") == "expired"
+    await inbox.wait_for(lambda: inbox.text(key, "State") == "expired", what="expired")
     assert inbox.ctx.inbox.send(key).message == "That signal is expired: not sent."
     assert await inbox.orders_after_a_round_trip() == 0
 

@@ -29,6 +29,9 @@ from ibconsole.ui.theme import Tone, set_toned_text
 log = logging.getLogger(__name__)
 
 EXPIRY_CHECK_MS = 1000
+# Arrivals and changes are shown from a short timer, never inside the endpoint's handler: the
+# sender's 202 must not wait for the table, its column widths or the status bar.
+SHOW_MS = 5
 
 _REFUSAL_TONES = {
     Refusal.INVALID: Tone.BAD,
@@ -78,6 +81,9 @@ class SignalInboxPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self._status)
 
+        self._arrived: list[InboxEntry] = []
+        self._changed: dict[str, InboxEntry] = {}
+        self._show_timer = CoalescingTimer(self, SHOW_MS, self._show_inbox)
         self._effects = CoalescingTimer(self, REPAINT_MS, self._refresh_effects)
         self._expiry = QTimer(self)
         self._expiry.setInterval(EXPIRY_CHECK_MS)
@@ -189,16 +195,30 @@ class SignalInboxPanel(QWidget):
 
     # ------------------------------------------------------------------ inbox events
     def _on_inbox_arrived(self, entry: InboxEntry) -> None:
-        self._model.upsert((self._line(entry),))
-        if self.selected() is None:
-            self.select(entry.key)
-        text = f"{entry.signal.summary} from {entry.signal.source}"
-        self._say(f"New signal: {text}. Nothing is sent until you click Send.", Tone.WARN)
-        self._fitter.fit()
-        self.sig_signal_arrived.emit("Signal received", text)
+        self._arrived.append(entry)
+        self._show_timer.request()
 
     def _on_inbox_changed(self, entry: InboxEntry) -> None:
-        self._model.upsert((self._line(entry),))
+        self._changed[entry.key] = entry
+        self._show_timer.request()
+
+    @Slot()
+    def _show_inbox(self) -> None:
+        arrived, self._arrived = self._arrived, []
+        changed, self._changed = self._changed, {}
+        latest = {entry.key: entry for entry in arrived}
+        latest.update(changed)
+        self._model.upsert(
+            self._line(self._inbox.get(key) or entry) for key, entry in latest.items()
+        )
+        if arrived:
+            if self.selected() is None:
+                self.select(arrived[-1].key)
+            self._fitter.fit()
+            texts = [f"{e.signal.summary} from {e.signal.source}" for e in arrived]
+            self._say(f"New signal: {texts[-1]}. Nothing is sent until you click Send.", Tone.WARN)
+            for text in texts:
+                self.sig_signal_arrived.emit("Signal received", text)
         self._enable_buttons()
 
     @Slot(object)
