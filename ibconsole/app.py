@@ -290,8 +290,15 @@ class Console:
             panel.show_endpoint(None)
             return
         self.signals = endpoint
-        panel.secret.sig_saved.connect(lambda: endpoint.set_secret(store.get()))
+        panel.secret.sig_saved.connect(lambda: self._use_saved_secret(endpoint))
         panel.show_endpoint(endpoint.url, demo_secret)
+
+    def _use_saved_secret(self, endpoint: SignalEndpoint) -> None:
+        """The trader saved a new secret in the dock: the endpoint checks against it from now."""
+        try:
+            endpoint.set_secret(self.context.signal_secret.get())
+        except CredentialError as error:
+            log.error("signal endpoint: the new secret could not be read back: %s", error)
 
     async def _settle_heap(self) -> None:
         """Move what start-up built out of the collector's reach once the window is populated.

@@ -44,6 +44,7 @@ from ibconsole.domain.signals import (
     SignalState,
     SignalUnresolved,
     advance,
+    dismissable,
     parse_symbol,
     resolve_month,
     sendable,
@@ -217,11 +218,7 @@ class SignalInbox:
     def dismiss(self, key: str) -> bool:
         """Put the signal aside; False when it cannot be (sent, filled, dismissed already)."""
         entry = self._entries.get(key)
-        if entry is None or entry.state not in (
-            SignalState.NEW,
-            SignalState.REFUSED,
-            SignalState.EXPIRED,
-        ):
+        if entry is None or not dismissable(entry.state):
             return False
         self._move(entry, SignalState.DISMISSED, "dismissed by the trader")
         return True

@@ -472,3 +472,7 @@ def advance(state: SignalState, to: SignalState) -> SignalState:
 
 def sendable(state: SignalState) -> bool:
     return can_move(state, SignalState.SENT)
+
+
+def dismissable(state: SignalState) -> bool:
+    return can_move(state, SignalState.DISMISSED)

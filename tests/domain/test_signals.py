@@ -26,6 +26,7 @@ from ibconsole.domain.signals import (
     SymbolRef,
     advance,
     can_move,
+    dismissable,
     parse_signal,
     parse_symbol,
     resolve_month,
@@ -331,3 +332,6 @@ def test_states(state: SignalState, to: SignalState, allowed: bool) -> None:
         with pytest.raises(SignalStateError, match=f"a {state.value} signal cannot"):
             advance(state, to)
     assert sendable(state) is (state in (SignalState.NEW, SignalState.REFUSED))
+    assert dismissable(state) is (
+        state in (SignalState.NEW, SignalState.REFUSED, SignalState.EXPIRED)
+    )

@@ -7,25 +7,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QPushButton
+from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QLabel, QLineEdit, QPushButton
 
+from ibconsole.app import build_console
 from ibconsole.broker.ib_client import Contract
 from ibconsole.broker.signal_endpoint import SignalEndpoint
-from ibconsole.config import Settings
+from ibconsole.config import SIGNAL_SECRET_VARIABLE, Settings
 from ibconsole.domain.orders import Side
 from ibconsole.domain.signals import SignalState
 from ibconsole.sim import PaperGateway
-from ibconsole.ui.context import UiContext
+from ibconsole.ui.context import UiContext, close_context, open_context
 from ibconsole.ui.decimal_spin_box import DecimalSpinBox
 from ibconsole.ui.main_window import MainWindow
 from ibconsole.ui.signal_inbox import SignalInboxPanel
@@ -76,6 +80,12 @@ class Inbox:
                 and "resolving" not in self.text(key, "Effect")
             ),
             what=f"signal {key} resolved",
+        )
+
+    def click_secret(self) -> None:
+        QTest.mouseClick(
+            self.panel.secret.findChild(QPushButton, "signalSecretButton"),
+            Qt.MouseButton.LeftButton,
         )
 
     def click(self, name: str) -> None:
@@ -301,3 +311,108 @@ async def test_exit_flattens_after_asking(inbox: Inbox) -> None:
     dialog.accept()
     await inbox.wait_for(lambda: held() == 0, what="flat again")
     assert [o.request.action for o in inbox.gateway.orders] == ["BUY", "SELL"]
+
+
+async def test_after_a_restart_the_inbox_shows_its_signals_and_refuses_their_ids(
+    inbox: Inbox, wait_for: Any
+) -> None:
+    _, answer = await inbox.post(id="again-1")
+    key = answer["key"]
+    await inbox.resolved(key)
+    inbox.panel.select(key)
+    inbox.click("signalDismissButton")
+    await wait_for(lambda: inbox.text(key, "State") == "dismissed", what="dismissed")
+
+    ctx = inbox.ctx
+    restarted = open_context(
+        ctx.settings,
+        ctx.broker.session.endpoint,
+        ctx.broker.journal.path,
+        ctx.clock,
+        ctx.profile_name,
+    )
+    try:
+        restarted.inbox.restore()
+        entry = restarted.inbox.get(key)
+        assert entry is not None
+        assert entry.state is SignalState.DISMISSED
+        endpoint = SignalEndpoint(
+            ctx.settings.signals,
+            SECRET,
+            restarted.inbox.signal_log,
+            restarted.inbox.accept,
+            ctx.clock,
+        )
+        await endpoint.start(0)
+        try:
+            url = endpoint.url
+            assert url is not None
+            body = {
+                "secret": SECRET,
+                "id": "again-1",
+                "symbol": "MES1!",
+                "action": "buy",
+                "quantity": 1,
+            }
+            async with inbox.session.post(url, json=body) as again:
+                assert again.status == 409
+        finally:
+            await endpoint.stop()
+    finally:
+        await close_context(restarted)
+
+
+async def test_the_secret_is_kept_in_the_keyring_from_the_dock(
+    inbox: Inbox, memory_keyring: Any
+) -> None:
+    edit = inbox.panel.findChild(QLineEdit, "signalSecretEdit")
+    origin = inbox.panel.findChild(QLabel, "signalSecretOrigin")
+    assert edit is not None
+    assert origin is not None
+    assert edit.echoMode() is QLineEdit.EchoMode.Password
+    assert "No secret is set" in origin.text()
+    saved: list[bool] = []
+    inbox.panel.secret.sig_saved.connect(lambda: saved.append(True))
+    edit.setText("short")
+    inbox.click_secret()
+    assert "at least 16" in origin.text()
+    assert memory_keyring.items == {}
+    edit.setText("a-long-enough-secret-Qz7")
+    inbox.click_secret()
+    assert memory_keyring.items == {
+        ("ibconsole", "signal-inbox:secret"): "a-long-enough-secret-Qz7"
+    }
+    assert saved == [True]
+    assert edit.text() == ""
+    assert origin.text() == "The secret is in the keyring."
+
+
+async def test_the_console_turns_the_endpoint_on_with_signals_port(
+    gateway: PaperGateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wait_for: Any
+) -> None:
+    monkeypatch.setenv(SIGNAL_SECRET_VARIABLE, SECRET)
+    config = tmp_path / "config.toml"
+    config.write_text(f'schema_version = 1\njournal_path = "{tmp_path / "j.sqlite3"}"\n')
+    base = ["--config", str(config), "--port", str(gateway.port)]
+    off = build_console(base)
+    try:
+        await off.start()
+        assert off.signals_url is None
+    finally:
+        await off.stop()
+        shiboken6.delete(off.window)
+    console = build_console([*base, "--signals-port", "0"])
+    try:
+        await console.start()
+        url = console.signals_url
+        assert url is not None
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/signals", url)
+        async with aiohttp.ClientSession() as session:
+            body = {"secret": SECRET, "symbol": "ES1!", "action": "exit"}
+            async with session.post(url, json=body) as answer:
+                assert answer.status == 202
+        await wait_for(lambda: console.window.signal_inbox.model.rowCount() == 1, what="the row")
+    finally:
+        await console.stop()
+        shiboken6.delete(console.window)
+    assert console.signals_url is None

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from ibconsole.broker.signal_inbox import InboxEntry, SignalInbox
 from ibconsole.domain.order_entry import EntryOutcome, NeedsConfirmation, Refusal, Sent
-from ibconsole.domain.signals import SignalOrder, sendable
+from ibconsole.domain.signals import SignalOrder, dismissable, sendable
 from ibconsole.ui.blotter.table import REPAINT_MS, ColumnFitter, make_table
 from ibconsole.ui.blotter_models import SnapshotTableModel
 from ibconsole.ui.coalescing import CoalescingTimer
@@ -241,14 +241,17 @@ class SignalInboxPanel(QWidget):
 
     # ------------------------------------------------------------------ internals
     def _line(self, entry: InboxEntry) -> SignalLine:
-        return signal_line(entry, self._inbox.order_of(entry))
+        # A signal that can still be sent shows what it would do now; any other what became of it.
+        if sendable(entry.state):
+            return signal_line(entry, self._inbox.order_of(entry))
+        return signal_line(entry, entry.note)
 
     def _enable_buttons(self) -> None:
         entry = self.selected()
         can_send = entry is not None and sendable(entry.state)
         self._send.setEnabled(can_send)
         self._review.setEnabled(entry is not None and entry.contract is not None)
-        self._dismiss.setEnabled(can_send or (entry is not None and not entry.order_key))
+        self._dismiss.setEnabled(entry is not None and dismissable(entry.state))
 
     def _say(self, text: str, tone: Tone) -> None:
         set_toned_text(self._status, text, tone)
