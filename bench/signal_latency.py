@@ -59,7 +59,7 @@ SIZES = {
 def _post_signals(url: str, count: int, spacing: float) -> list[tuple[str, float, float, int]]:
     """(key, started, answered, status) of ``count`` good signals over one connection."""
     parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
     done = []
     for _ in range(count):
         ident = f"bench-{uuid.uuid4().hex}"
@@ -93,12 +93,16 @@ async def _flood(url: str, rate: int, seconds: float) -> dict[str, Any]:
         async def one() -> None:
             async with limit:
                 started = time.perf_counter()
-                async with session.post(
-                    url, data=body, headers={"Content-Type": "application/json"}
-                ) as answer:
-                    await answer.read()
+                try:
+                    async with session.post(
+                        url, data=body, headers={"Content-Type": "application/json"}
+                    ) as answer:
+                        await answer.read()
+                    status = answer.status
+                except (aiohttp.ClientError, OSError, TimeoutError):
+                    status = 0  # no answer: the connection failed (counted, never hidden)
                 latencies.append(time.perf_counter() - started)
-                statuses[answer.status] = statuses.get(answer.status, 0) + 1
+                statuses[status] = statuses.get(status, 0) + 1
 
         tasks = []
         started = time.perf_counter()
@@ -123,12 +127,17 @@ async def _flood(url: str, rate: int, seconds: float) -> dict[str, Any]:
 def _client(pipe: Connection) -> None:
     while True:
         command, argument = pipe.recv()
-        if command == "signals":
-            pipe.send(_post_signals(*argument))
-        elif command == "flood":
-            pipe.send(asyncio.run(_flood(*argument)))
+        try:
+            if command == "signals":
+                answer: object = _post_signals(*argument)
+            elif command == "flood":
+                answer = asyncio.run(_flood(*argument))
+            else:
+                return
+        except Exception as error:  # reported to the console side, which fails the run
+            pipe.send(("error", f"{type(error).__name__}: {error}"))
         else:
-            return
+            pipe.send(("ok", answer))
 
 
 class Client:
@@ -140,11 +149,17 @@ class Client:
 
     def ask(self, command: str, *argument: object) -> Any:
         self._pipe.send((command, argument))
-        return self._pipe.recv()
+        status, answer = self._pipe.recv()
+        if status != "ok":
+            raise RuntimeError(f"the client process failed on {command}: {answer}")
+        return answer
 
     def stop(self) -> None:
-        self._pipe.send(("stop", ()))
-        self._process.join(10)
+        if self._process.is_alive():
+            self._pipe.send(("stop", ()))
+            self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
 
 
 # --- the console ---------------------------------------------------------------------------------

@@ -168,7 +168,7 @@ class SignalInbox:
             )
         except (SignalInvalid, SignalUnresolved) as unusable:
             return self._update(key, None, str(unusable))
-        except ContractLookupError as error:
+        except (ContractLookupError, ValueError) as error:  # not connected; no tradable month
             return self._update(key, None, f"contract not resolved: {error}")
         note = f"{ref.named} traded as {ref.product}" if ref.mapped else ""
         return self._update(key, contract, note)
@@ -308,8 +308,8 @@ class SignalInbox:
 
     def _update(self, key: str, contract: ListedContract | None, note: str) -> InboxEntry | None:
         entry = self._entries.get(key)
-        if entry is None:
-            return None
+        if entry is None or not sendable(entry.state):
+            return entry  # it moved on (sent, dismissed, expired) while its month was looked up
         updated = replace(entry, contract=contract, note=note)
         self._entries[key] = updated
         self._quote(updated)

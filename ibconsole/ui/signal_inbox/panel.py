@@ -94,7 +94,7 @@ class SignalInboxPanel(QWidget):
         self._dismiss.clicked.connect(self.dismiss_selected)
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
         ctx.bridge.sig_portfolio_changed.connect(self._on_bridge_state_changed)
-        ctx.bridge.sig_synced.connect(self._on_bridge_state_changed)
+        ctx.bridge.sig_synced.connect(self._on_bridge_synced)
         self._inbox.arrived += self._on_inbox_arrived
         self._inbox.changed += self._on_inbox_changed
         self._model.upsert(self._line(entry) for entry in self._inbox.entries)
@@ -223,6 +223,16 @@ class SignalInboxPanel(QWidget):
 
     @Slot(object)
     def _on_bridge_state_changed(self, payload: object) -> None:
+        self._effects.request()
+
+    @Slot(object)
+    def _on_bridge_synced(self, info: object) -> None:
+        # Signals that arrived while disconnected get their contract now.
+        for entry in self._inbox.entries:
+            if entry.contract is None and sendable(entry.state):
+                self._ctx.runner.start(
+                    self._inbox.resolve(entry.key), name=f"resolve signal {entry.key}"
+                )
         self._effects.request()
 
     @Slot()
