@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-STRICT := ibconsole/domain ibconsole/journal ibconsole/sim ibconsole/broker ibconsole/config.py
+STRICT := ibconsole/domain ibconsole/journal ibconsole/sim ibconsole/broker ibconsole/config
 # Every package of every extra, pinned for Python 3.11 and newer on Linux, macOS and Windows
 # (markers where a version depends on them); written by `make lock` and `make upgrade`.
 LOCK   := constraints.txt

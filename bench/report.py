@@ -256,6 +256,18 @@ FIGURES: tuple[_Figure, ...] = (
         5.0,
     ),
     _Figure(
+        "option computation → chain painted",
+        lambda results: results["chain_paint"],
+        lambda chain: (
+            _dist(chain["computation_to_paint_ms"])
+            + f" ({chain['option_lines']} option lines, {chain['computations_per_s']:,} "
+            "computations/s)"
+        ),
+        lambda chain: chain["computation_to_paint_ms"]["p99"],
+        "ms",
+        100.0,
+    ),
+    _Figure(
         "sim outbound throughput, one core",
         lambda results: results["sim_throughput"]["throughput"],
         lambda sim: (

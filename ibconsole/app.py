@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
@@ -41,12 +42,14 @@ from ibconsole.domain.trading_mode import simulator_preset
 from ibconsole.journal import default_journal_path
 from ibconsole.log_masking import AccountMask
 from ibconsole.platform_check import exit_if_qt_cannot_start
-from ibconsole.sim import PaperGateway
 from ibconsole.stall_watchdog import StallWatchdog
 from ibconsole.ui.application import create_application, install_excepthook
 from ibconsole.ui.bridge import BrokerBridge
 from ibconsole.ui.context import UiContext, close_context, open_context
 from ibconsole.ui.main_window import MainWindow
+
+if TYPE_CHECKING:
+    from ibconsole.sim import PaperGateway
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +242,9 @@ class Console:
             self.watchdog = StallWatchdog(asyncio.get_running_loop())
             self.watchdog.start()
         if args.demo:
+            # Imported here: only --demo runs the simulator, and its import costs start-up time.
+            from ibconsole.sim import PaperGateway
+
             self.gateway = PaperGateway(seed=7, as_of=args.as_of, accounts=(DEMO_ACCOUNT,))
             await self.gateway.start("127.0.0.1", 0)
             endpoint = endpoint_for(self.launch)

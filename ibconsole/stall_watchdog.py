@@ -3,7 +3,9 @@
 A thread asks the loop for a beat (``call_soon_threadsafe``) every few milliseconds. While a
 beat is overdue the thread samples the loop thread's stack; when the beat finally runs, a stall
 longer than the threshold is logged once, at WARNING, with the job that held the loop (the
-innermost console frame of the stack seen most often) and that stack. Qt painting, socket
+innermost console frame of the stack seen most often), that stack, and how much of the wait
+the loop thread spent on the CPU: a stall mostly off the CPU is a starved loop (a busy machine,
+a blocking call), not a slow job. Qt painting, socket
 decoding and asyncio callbacks all run on that one thread, so every kind of stall shows.
 
 Off by default: ``--log-level DEBUG`` and the benchmarks turn it on. Its cost while on is one
@@ -40,13 +42,20 @@ class Stall:
     """
 
     seconds: float
+    busy: float | None  # CPU time the loop thread used meanwhile; None where unmeasurable
     culprit: str  # "file.py:line in function", the innermost console frame of the stack
     stack: tuple[str, ...]  # outermost first, one "file:line in function" per frame
     samples: int  # stack samples taken while the beat was overdue
 
+    @property
+    def starved(self) -> bool:
+        """The loop thread was mostly not running: waiting for a CPU, or blocked in a call."""
+        return self.busy is not None and self.busy < self.seconds / 2
+
     def describe(self) -> str:
+        busy = "" if self.busy is None else f", {self.busy * 1000:.0f} ms of it on the CPU"
         return (
-            f"event loop late by {self.seconds * 1000:.0f} ms, held by {self.culprit} "
+            f"event loop late by {self.seconds * 1000:.0f} ms{busy}, held by {self.culprit} "
             f"({self.samples} samples)\n  " + "\n  ".join(self.stack)
         )
 
@@ -62,6 +71,14 @@ def _culprit(stack: tuple[str, ...]) -> str:
     own = [line for line in stack if line.startswith(_PACKAGE) and __file__ not in line]
     chosen = own[-1] if own else (stack[-1] if stack else "an unknown job")
     return chosen.removeprefix(str(Path(_PACKAGE).parent) + "/")
+
+
+def _thread_cpu_clock(thread: int) -> int | None:
+    """The CPU-time clock of a thread where the platform has one (Linux; not macOS, Windows)."""
+    try:
+        return time.pthread_getcpuclockid(thread)
+    except (AttributeError, OSError):
+        return None
 
 
 class StallWatchdog:
@@ -89,6 +106,7 @@ class StallWatchdog:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop_thread = 0
+        self._cpu_clock: int | None = None
         self.longest: Stall | None = None
         self.count = 0
 
@@ -96,6 +114,7 @@ class StallWatchdog:
         if self._thread is not None:
             return
         self._loop_thread = threading.get_ident()
+        self._cpu_clock = _thread_cpu_clock(self._loop_thread)
         self._stopping.clear()
         self._thread = threading.Thread(target=self._watch, name="stall watchdog", daemon=True)
         self._thread.start()
@@ -113,6 +132,7 @@ class StallWatchdog:
         while not self._stopping.wait(self._interval):
             self._beat.clear()
             posted = time.perf_counter()
+            cpu = self._cpu_time()
             try:
                 self._loop.call_soon_threadsafe(self._beat.set)
             except RuntimeError:  # the loop closed under us
@@ -122,7 +142,8 @@ class StallWatchdog:
             stacks = self._sample_until_beat()
             if self._stopping.is_set():
                 return
-            self._report(time.perf_counter() - posted, stacks)
+            busy = None if cpu is None else (self._cpu_time() or cpu) - cpu
+            self._report(time.perf_counter() - posted, busy, stacks)
 
     def _sample_until_beat(self) -> Counter[tuple[str, ...]]:
         stacks: Counter[tuple[str, ...]] = Counter()
@@ -134,9 +155,12 @@ class StallWatchdog:
             if self._beat.wait(self._sample_every):
                 return stacks
 
-    def _report(self, seconds: float, stacks: Counter[tuple[str, ...]]) -> None:
+    def _cpu_time(self) -> float | None:
+        return None if self._cpu_clock is None else time.clock_gettime(self._cpu_clock)
+
+    def _report(self, seconds: float, busy: float | None, stacks: Counter[tuple[str, ...]]) -> None:
         stack, _ = stacks.most_common(1)[0] if stacks else ((), 0)
-        stall = Stall(seconds, _culprit(stack), stack, sum(stacks.values()))
+        stall = Stall(seconds, busy, _culprit(stack), stack, sum(stacks.values()))
         self.count += 1
         if self.longest is None or stall.seconds > self.longest.seconds:
             self.longest = stall

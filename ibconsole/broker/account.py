@@ -6,10 +6,14 @@ ended, ``position()`` answers None ("unknown"), which the risk checks treat as a
 Events (eventkit, emitted on the loop thread):
     portfolio_changed(tuple[PortfolioRow, ...])   positions or their valuation changed
     account_changed(AccountSnapshot)               account values or P&L changed
+
+IB sends an account update as dozens of values in one burst; each event is emitted once per
+turn of the loop however many values arrived, so a burst costs one snapshot, not dozens.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
@@ -35,6 +39,8 @@ class AccountService:
         self._singles: dict[int, PnLSingle] = {}  # conId -> today's P&L stream of a position
         self.portfolio_changed = Event("portfolio_changed")
         self.account_changed = Event("account_changed")
+        self._portfolio_due = False
+        self._account_due = False
         self._ib.positionEvent += self._on_position
         self._ib.updatePortfolioEvent += self._on_portfolio
         self._ib.accountValueEvent += self._on_account_value
@@ -158,23 +164,40 @@ class AccountService:
     def _on_position(self, item: IbPosition) -> None:
         if self._known:
             self._follow_positions()
-            self.portfolio_changed.emit(self.portfolio())
+            self._portfolio_moved()
 
     def _on_portfolio(self, item: PortfolioItem) -> None:
-        if self._known:
-            self.portfolio_changed.emit(self.portfolio())
+        self._portfolio_moved()
 
     def _on_account_value(self, value: object) -> None:
-        if self._known:
-            self.account_changed.emit(self.snapshot())
+        self._account_moved()
 
     def _on_pnl(self, pnl: PnL) -> None:
-        if self._known:
-            self.account_changed.emit(self.snapshot())
+        self._account_moved()
 
     def _on_pnl_single(self, single: PnLSingle) -> None:
-        if self._known and self._singles.get(single.conId) is single:
+        if self._singles.get(single.conId) is single:
+            self._portfolio_moved()
+
+    def _portfolio_moved(self) -> None:
+        if self._known and not self._portfolio_due:
+            self._portfolio_due = True
+            asyncio.get_running_loop().call_soon(self._emit_portfolio)
+
+    def _account_moved(self) -> None:
+        if self._known and not self._account_due:
+            self._account_due = True
+            asyncio.get_running_loop().call_soon(self._emit_account)
+
+    def _emit_portfolio(self) -> None:
+        self._portfolio_due = False
+        if self._known:  # the session may have ended since
             self.portfolio_changed.emit(self.portfolio())
+
+    def _emit_account(self) -> None:
+        self._account_due = False
+        if self._known:
+            self.account_changed.emit(self.snapshot())
 
 
 def _to_decimal(text: str) -> Decimal | None:

@@ -8,7 +8,9 @@ Events, by service (all eventkit Events):
     session:   health_changed(HealthSnapshot), synced(SyncInfo), ended(str), data_lost(datetime),
                alert(str, bool), ib_message(int, IbMessage), throttled(bool)
     market:    quotes_updated(tuple[Quote, ...]), bars_reset(BarKey, tuple[Bar, ...]),
-               bar_updated(BarKey, Bar, bool), gap_marked(BarKey, BarGap)
+               bar_updated(BarKey, Bar, bool), gap_marked(BarKey, BarGap),
+               greeks_updated(tuple[tuple[int, Greeks], ...]), lines_changed(int, int),
+               line_refused(int, IbMessage)
     account:   portfolio_changed(tuple[PortfolioRow, ...]), account_changed(AccountSnapshot)
     orders:    order_changed(OrderRow), fill_recorded(JournalFill), reconciled(Reconciliation),
                alert(str, bool), roll_failed(RollFailure)
@@ -22,6 +24,7 @@ import random
 from ibconsole.broker.account import AccountService
 from ibconsole.broker.contracts import ContractService
 from ibconsole.broker.market_data import MarketDataService
+from ibconsole.broker.option_chains import OptionChainService
 from ibconsole.broker.order_entry import OrderEntry
 from ibconsole.broker.orders import OrderService
 from ibconsole.broker.session import Endpoint, Session
@@ -46,13 +49,17 @@ class Broker:
         request_timeout: float = 4.0,
         data_type: MarketDataType = MarketDataType.LIVE,
         history_retry: float = 15.0,
+        line_budget: int = 100,
         rng: random.Random | None = None,
     ) -> None:
         self.clock = clock
         self.journal = journal
         self.session = Session(endpoint, health, clock, request_timeout, rng)
         self.contracts = ContractService(self.session.ib, clock, request_timeout)
-        self.market = MarketDataService(self.session, data_type, request_timeout, history_retry)
+        self.market = MarketDataService(
+            self.session, data_type, request_timeout, history_retry, line_budget
+        )
+        self.options = OptionChainService(self.session.ib, clock, request_timeout)
         self.account = AccountService(self.session)
         self.orders = OrderService(
             self.session,

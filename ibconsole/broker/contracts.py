@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from ibconsole.broker.ib_client import IB, ContractDetails, Future
@@ -19,7 +19,7 @@ from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.products import Product, product
 from ibconsole.domain.sessions import (
     TradingSessions,
-    calendar_sessions,
+    calendar_around,
     parse_ib_hours,
     schedule_at,
 )
@@ -177,6 +177,6 @@ def _hours(text: str, zone: str, source: str) -> TradingSessions | None:
 
 def _calendar_around(name: str, today: date) -> TradingSessions | None:
     try:
-        return calendar_sessions(name, today - timedelta(days=3), today + timedelta(days=3))
+        return calendar_around(name, today)
     except ValueError:
         return None

@@ -15,12 +15,15 @@ from ibconsole.broker.ib_client import (
     Contract,
     ContractDetails,
     Future,
+    FuturesOption,
+    OptionComputation,
     Order,
     Ticker,
     Trade,
 )
 from ibconsole.broker.ib_client import Position as IbPosition
-from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.contracts import ListedContract, OptionRight, OptionTerms
+from ibconsole.domain.option_chain import Greeks
 from ibconsole.domain.orders import (
     OrderIntent,
     OrderType,
@@ -68,7 +71,8 @@ def decimal_or_none(value: float | Decimal | None, tick: Decimal | None = None) 
 
 
 def listed_contract(details: ContractDetails, product: Product) -> ListedContract:
-    """A contract month from its contract details; the last trade carries the exchange's zone."""
+    """A contract month, or an option on one, from its contract details; the last trade carries
+    the exchange's zone. An option's price increments (its market rule) are added by the caller."""
     contract = details.contract
     if contract is None:
         raise ValueError(f"contract details for {product.symbol} arrived without a contract")
@@ -91,7 +95,24 @@ def listed_contract(details: ContractDetails, product: Product) -> ListedContrac
         multiplier=Decimal(contract.multiplier or product.multiplier),
         min_tick=Decimal(repr(details.minTick)) if details.minTick else product.min_tick,
         trading_class=contract.tradingClass or product.trading_class,
+        option=_option_terms(details),
     )
+
+
+def _option_terms(details: ContractDetails) -> OptionTerms | None:
+    contract = details.contract
+    if contract is None or contract.secType != "FOP":
+        return None
+    try:
+        right = OptionRight(contract.right[:1].upper())
+    except ValueError:
+        raise ValueError(
+            f"{contract.localSymbol}: option right {contract.right!r} is neither C nor P"
+        ) from None
+    strike = decimal_or_none(contract.strike)
+    if strike is None or strike <= 0:
+        raise ValueError(f"{contract.localSymbol}: option strike {contract.strike!r} is unusable")
+    return OptionTerms(right, strike.normalize(), details.underConId)
 
 
 def _last_trade(day: str, clock: str, zone: ZoneInfo, product: Product) -> datetime:
@@ -121,7 +142,22 @@ def _parse_hhmm(text: str) -> time | None:
 
 
 def ib_contract(contract: ListedContract) -> Contract:
-    """The fully qualified IB contract of a listed month (conId decides, the rest must agree)."""
+    """The fully qualified IB contract of a listed month or option (conId decides, the rest must
+    agree)."""
+    terms = contract.option
+    if terms is not None:
+        return FuturesOption(
+            conId=contract.con_id,
+            symbol="",
+            lastTradeDateOrContractMonth=contract.last_trade.strftime("%Y%m%d"),
+            strike=float(terms.strike),
+            right=terms.right.value,
+            exchange=contract.exchange,
+            currency=contract.currency,
+            localSymbol=contract.local_symbol,
+            tradingClass=contract.trading_class,
+            multiplier=format(contract.multiplier.normalize(), "f"),
+        )
     return Future(
         conId=contract.con_id,
         symbol="",
@@ -206,4 +242,22 @@ def quote(ticker: Ticker, tick: Decimal | None, received: datetime) -> Quote:
         last=decimal_or_none(ticker.last, tick),
         time=received,
         data_type=MarketDataType(ticker.marketDataType or 1),
+    )
+
+
+def greeks(computation: OptionComputation) -> Greeks:
+    """IB's option computation as sent; a field IB left unset (or NaN) stays None."""
+
+    def value(number: float | None) -> float | None:
+        if number is None or math.isnan(number) or math.isinf(number) or number == UNSET_DOUBLE:
+            return None
+        return float(number)
+
+    return Greeks(
+        implied_vol=value(computation.impliedVol),
+        delta=value(computation.delta),
+        gamma=value(computation.gamma),
+        theta=value(computation.theta),
+        vega=value(computation.vega),
+        underlying=value(computation.undPrice),
     )

@@ -1,10 +1,16 @@
-"""Quotes and bars: reference-counted subscriptions that survive reconnects.
+"""Quotes and bars: reference-counted subscriptions that survive reconnects, within a budget of
+market-data lines.
 
 Two charts on one contract share one IB subscription; the last one out cancels it. A subscription
 is requested once the session is synced and again whenever its IB request died: after a reconnect
 (the old socket's Ticker and BarDataList objects are dead), after IB's 1101 (connectivity restored,
 data lost) and after a data farm flap. A bar stream that was interrupted is reloaded in full and
 the outage is marked on it.
+
+IB accounts hold a limited number of concurrent market-data lines (100 to start with): every
+contract with a quote subscription takes one, whoever asked for it, and a subscription beyond the
+budget is refused with ``LineBudgetExceeded`` before anything is sent. Options carry IB's option
+computation (greeks) beside their quote.
 
 Events (eventkit, emitted on the loop thread; handlers must return quickly):
     quotes_updated(tuple[Quote, ...])          quotes that changed in one network batch
@@ -13,6 +19,11 @@ Events (eventkit, emitted on the loop thread; handlers must return quickly):
     bar_updated(BarKey, Bar, bool)             the newest bar changed; True when it is a new bar
     gap_marked(BarKey, BarGap)                 the live stream of a bar series was interrupted;
                                                emitted just before the bars_reset of its reload
+    greeks_updated(tuple[tuple[int, Greeks], ...])  (conId, IB's model computation) of options
+                                               whose computation changed in one network batch
+    lines_changed(int, int)                    market-data lines in use, and the budget
+    line_refused(int, IbMessage)               IB refused or degraded the quotes of a conId (no
+                                               market data subscription, delayed data)
 """
 
 from __future__ import annotations
@@ -23,11 +34,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 from ibconsole.broker.ib_client import BarData, BarDataList, Contract, Event, Ticker
-from ibconsole.broker.mapping import ib_contract, quote
+from ibconsole.broker.mapping import greeks, ib_contract, quote
 from ibconsole.broker.session import Session, SyncInfo
 from ibconsole.domain.bars import DEFAULT_DURATIONS, Bar, BarGap, bar_length
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.ib_codes import IbCategory, IbMessage
+from ibconsole.domain.option_chain import Greeks
 from ibconsole.domain.quotes import MarketDataType, Quote
 
 log = logging.getLogger(__name__)
@@ -44,6 +56,14 @@ _HISTORY_FAILURES = frozenset(
 )
 
 
+# IB's answers about one quote subscription that the trader must read beside its prices.
+_LINE_PROBLEMS = frozenset({IbCategory.MARKET_DATA_NOT_SUBSCRIBED, IbCategory.DELAYED_DATA})
+
+
+class LineBudgetExceeded(RuntimeError):
+    """A new quote subscription would take more market-data lines than the budget allows."""
+
+
 @dataclass(frozen=True, slots=True)
 class BarKey:
     con_id: int
@@ -58,6 +78,7 @@ class _QuoteSub:
     # The live request: ib_insync cancels by this exact contract object. None when not live.
     ib_contract: Contract | None = None
     ticker: Ticker | None = None
+    computation: object = None  # the ticker's model computation last converted, by identity
 
 
 @dataclass(slots=True)
@@ -80,15 +101,21 @@ class MarketDataService:
         data_type: MarketDataType,
         request_timeout: float,
         history_retry: float = 15.0,
+        line_budget: int = 100,
     ) -> None:
         """``history_retry``: seconds to wait before asking again for bars IB refused for pacing
-        (IB allows about 60 historical requests per 10 minutes) or did not send in time."""
+        (IB allows about 60 historical requests per 10 minutes) or did not send in time.
+        ``line_budget``: market-data lines the whole console may hold at once."""
+        if line_budget < 1:
+            raise ValueError(f"the market-data line budget must be 1 or more, got {line_budget}")
         self._session = session
         self._ib = session.ib
         self._data_type = data_type
         self._timeout = request_timeout
         self._history_retry = history_retry
         self._quotes: dict[int, Quote] = {}
+        self._greeks: dict[int, Greeks] = {}
+        self._line_budget = line_budget
         # the ticker's float prices behind each quote, to see when they changed
         self._prices: dict[int, tuple[float, float, float, int]] = {}
         self._quote_subs: dict[int, _QuoteSub] = {}
@@ -99,6 +126,9 @@ class MarketDataService:
         self.bars_reset = Event("bars_reset")
         self.bar_updated = Event("bar_updated")
         self.gap_marked = Event("gap_marked")
+        self.greeks_updated = Event("greeks_updated")
+        self.lines_changed = Event("lines_changed")
+        self.line_refused = Event("line_refused")
         self._ib.pendingTickersEvent += self._on_tickers
         session.synced += self._on_synced
         session.ended += self._on_ended
@@ -114,19 +144,44 @@ class MarketDataService:
     def quote(self, con_id: int) -> Quote | None:
         return self._quotes.get(con_id)
 
+    def greeks(self, con_id: int) -> Greeks | None:
+        """IB's latest model computation for an option; None until IB sent one."""
+        return self._greeks.get(con_id)
+
+    @property
+    def line_budget(self) -> int:
+        return self._line_budget
+
+    @property
+    def lines_in_use(self) -> int:
+        """Market-data lines held: one per subscribed contract, however many share it."""
+        return len(self._quote_subs)
+
+    @property
+    def lines_free(self) -> int:
+        return self._line_budget - len(self._quote_subs)
+
     def subscriptions(self) -> dict[int, int]:
         """Reference counts of the quote subscriptions by conId (for tests and the health view)."""
         return {con_id: sub.count for con_id, sub in self._quote_subs.items()}
 
     def subscribe(self, contract: ListedContract) -> None:
+        """Take (or share) the quote line of ``contract``; ``LineBudgetExceeded`` when a new line
+        would go beyond the budget."""
         sub = self._quote_subs.get(contract.con_id)
         if sub is not None:
             sub.count += 1
             return
+        if len(self._quote_subs) >= self._line_budget:
+            raise LineBudgetExceeded(
+                f"All {self._line_budget} market-data lines are in use: {contract.local_symbol} "
+                "gets no quote until another subscription is released."
+            )
         sub = _QuoteSub(contract, 1)
         self._quote_subs[contract.con_id] = sub
         if self._live:
             self._request_quotes(sub)
+        self.lines_changed.emit(len(self._quote_subs), self._line_budget)
 
     def unsubscribe(self, con_id: int) -> None:
         sub = self._quote_subs.get(con_id)
@@ -138,7 +193,9 @@ class MarketDataService:
         del self._quote_subs[con_id]
         self._quotes.pop(con_id, None)
         self._prices.pop(con_id, None)
+        self._greeks.pop(con_id, None)
         self._cancel_quotes(sub)
+        self.lines_changed.emit(len(self._quote_subs), self._line_budget)
 
     def _request_quotes(self, sub: _QuoteSub) -> None:
         sub.ib_contract = ib_contract(sub.contract)
@@ -156,6 +213,7 @@ class MarketDataService:
     def _on_tickers(self, tickers: set[Ticker]) -> None:
         now = self._session.clock.now()
         changed = []
+        computed: list[tuple[int, Greeks]] = []
         for ticker in tickers:
             sub = self._ticks.get(id(ticker))
             if sub is None:
@@ -174,8 +232,15 @@ class MarketDataService:
                 self._prices[con_id] = prices
             self._quotes[con_id] = snapshot
             changed.append(snapshot)
+            computation = ticker.modelGreeks
+            if computation is not None and computation is not sub.computation:
+                sub.computation = computation
+                self._greeks[con_id] = greeks(computation)
+                computed.append((con_id, self._greeks[con_id]))
         if changed:
             self.quotes_updated.emit(tuple(changed))
+        if computed:
+            self.greeks_updated.emit(tuple(computed))
 
     # ------------------------------------------------------------------- bars
     async def subscribe_bars(self, contract: ListedContract, bar_size: str) -> BarKey:
@@ -315,6 +380,11 @@ class MarketDataService:
         self.bar_updated.emit(key, bar, new_bar)
 
     def _on_ib_message(self, req_id: int, message: IbMessage) -> None:
+        if message.category in _LINE_PROBLEMS:
+            ticker = self._ib.wrapper.reqId2Ticker.get(req_id)
+            sub = self._ticks.get(id(ticker)) if ticker is not None else None
+            if sub is not None:
+                self.line_refused.emit(sub.contract.con_id, message)
         # Which request failed is known only by its reqId, once ib_insync has answered it.
         if message.category in _HISTORY_FAILURES and any(
             sub.requesting for sub in self._bar_subs.values()
@@ -338,6 +408,7 @@ class MarketDataService:
         self._history_errors.clear()
         for sub in self._quote_subs.values():
             sub.ticker = sub.ib_contract = None
+            sub.computation = None
         for bar_sub in self._bar_subs.values():
             if bar_sub.loading is not None:
                 bar_sub.loading.cancel()

@@ -1,10 +1,12 @@
-"""A listed futures contract month as the exchange (via IB's contract details) describes it."""
+"""A listed contract as the exchange (via IB's contract details) describes it: a futures month, or
+an option on one (FOP) with its right, strike and the price-dependent tick of its market rule."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from ibconsole.domain.clock import as_utc
 
@@ -22,9 +24,40 @@ def decimal_places(value: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
+class OptionRight(StrEnum):
+    CALL = "C"
+    PUT = "P"
+
+    @property
+    def word(self) -> str:
+        return "call" if self is OptionRight.CALL else "put"
+
+
+@dataclass(frozen=True, slots=True)
+class OptionTerms:
+    """What makes a listed contract an option on a future: right, strike, the future it
+    exercises into."""
+
+    right: OptionRight
+    strike: Decimal
+    underlying_con_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PriceIncrement:
+    """One step of IB's market rule: from ``low_edge`` up, prices move by ``increment``."""
+
+    low_edge: Decimal
+    increment: Decimal
+
+    def __post_init__(self) -> None:
+        if self.increment <= 0:
+            raise ValueError(f"A price increment must be above zero, got {self.increment}")
+
+
 @dataclass(frozen=True, slots=True)
 class ListedContract:
-    """One tradable contract month of a product."""
+    """One tradable contract of a product: a futures month, or an option on one (``option``)."""
 
     symbol: str  # product key ("ES")
     local_symbol: str  # "ESZ6"
@@ -36,6 +69,10 @@ class ListedContract:
     multiplier: Decimal
     min_tick: Decimal
     trading_class: str
+    option: OptionTerms | None = None
+    # IB's market rule, lowest edge first; empty when the tick is min_tick at every price.
+    # Options on E-mini S&P 500: 0.05 up to a 5.00 premium, 0.25 above.
+    price_increments: tuple[PriceIncrement, ...] = ()
 
     def __post_init__(self) -> None:
         as_utc(self.last_trade, f"The last trade time of {self.local_symbol}")
@@ -48,3 +85,17 @@ class ListedContract:
     def price_places(self) -> int:
         """The decimals of this contract's prices: those of its tick."""
         return decimal_places(self.min_tick)
+
+    @property
+    def is_option(self) -> bool:
+        return self.option is not None
+
+    def tick_at(self, price: Decimal) -> Decimal:
+        """The price increment that applies at ``price``: the market rule's step whose low edge
+        is the highest at or below ``abs(price)`` (an option's tick grows with its premium), else
+        the contract's minimum tick."""
+        tick = self.min_tick
+        for step in self.price_increments:
+            if abs(price) >= step.low_edge:
+                tick = step.increment
+        return tick

@@ -443,7 +443,7 @@ def build_intent(
         )
     qty = qty.quantize(Decimal(1))
 
-    tick = contract.min_tick
+    tick = contract.tick_at  # an option's tick depends on its price (IB's market rule)
     limit = _parse_optional_price("limit_price", "Limit price", limit_price)
     stop = _parse_optional_price("stop_price", "Stop price", stop_price)
     for name, label, value, needed in (
@@ -457,9 +457,9 @@ def build_intent(
                 name, f"{label} {value} is not used by a {type_.value} order; clear it"
             )
     if limit is not None:
-        limit = _on_tick("limit_price", "Limit price", limit, tick, tick_policy, side_)
+        limit = _on_tick("limit_price", "Limit price", limit, tick(limit), tick_policy, side_)
     if stop is not None:
-        stop = _on_tick("stop_price", "Stop price", stop, tick, tick_policy, side_)
+        stop = _on_tick("stop_price", "Stop price", stop, tick(stop), tick_policy, side_)
 
     tp = _parse_optional_price("take_profit", "Take-profit", take_profit)
     sl = _parse_optional_price("stop_loss", "Stop-loss", stop_loss)
@@ -467,9 +467,9 @@ def build_intent(
     if tp is not None or sl is not None:
         exit_side = side_.opposite
         if tp is not None:
-            tp = _on_tick("take_profit", "Take-profit", tp, tick, tick_policy, exit_side)
+            tp = _on_tick("take_profit", "Take-profit", tp, tick(tp), tick_policy, exit_side)
         if sl is not None:
-            sl = _on_tick("stop_loss", "Stop-loss", sl, tick, tick_policy, exit_side)
+            sl = _on_tick("stop_loss", "Stop-loss", sl, tick(sl), tick_policy, exit_side)
         entry = limit if limit is not None else stop if stop is not None else reference_price
         _check_bracket(side_, entry, tp, sl)
         bracket = Bracket(take_profit=tp, stop_loss=sl)

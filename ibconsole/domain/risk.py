@@ -50,6 +50,7 @@ class Check(StrEnum):
     LIVE_ACCOUNT = "live_account"
     DUPLICATE = "duplicate"
     DAILY_LOSS = "daily_loss"
+    OPTION_MARKET = "option_market"
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,16 +360,18 @@ def _check_notional(
 
 
 def _check_ticks(intent: OrderIntent) -> list[Finding]:
-    tick = intent.contract.min_tick
+    contract = intent.contract
     return [
         Finding(
             Check.TICK,
             Severity.BLOCK,
-            f"The {label} {_price(price, tick)} is not a multiple of {intent.contract.symbol}'s tick "
-            f"{_num(tick)}; the exchange would reject it.",
+            f"The {label} {_price(price, contract.tick_at(price))} is not a multiple of "
+            f"{contract.local_symbol if contract.is_option else contract.symbol}'s tick "
+            f"{_num(contract.tick_at(price))}{' at that price' if contract.price_increments else ''}"
+            "; the exchange would reject it.",
         )
         for label, price in _prices(intent)
-        if not is_on_tick(price, tick)
+        if not is_on_tick(price, contract.tick_at(price))
     ]
 
 
@@ -387,15 +390,29 @@ def _band(reference: Decimal, tick: Decimal, limits: SymbolLimits) -> tuple[Deci
     return min(bands, key=lambda band: band[0]) if bands else None
 
 
+def _option_band(
+    intent: OrderIntent, context: RiskContext, tick: Decimal, band: tuple[Decimal, str]
+) -> tuple[Decimal, str]:
+    """An option's band is never narrower than its quoted spread and a tick: a cheap option's
+    premium in percent is a few cents, and buying at its ask is not buying through the market."""
+    quote = _quote(intent, context)
+    if not intent.contract.is_option or quote is None or quote.bid is None or quote.ask is None:
+        return band
+    spread = quote.ask - quote.bid + tick
+    if spread <= band[0]:
+        return band
+    return spread, f"{band[1]} (widened to the option's spread, {_price(spread, tick)})"
+
+
 def _check_band(intent: OrderIntent, context: RiskContext, limits: SymbolLimits) -> list[Finding]:
     reference = _reference_price(intent, context)
     if reference is None:
         return []
-    tick = intent.contract.min_tick
+    tick = intent.contract.tick_at(reference)
     band = _band(reference, tick, limits)
     if band is None:
         return []
-    width, described = band
+    width, described = _option_band(intent, context, tick, band)
     findings = []
     for label, price in _prices(intent):
         distance = price - reference
@@ -573,6 +590,31 @@ def _check_daily_loss(
     return []
 
 
+def _check_option_market(intent: OrderIntent, context: RiskContext) -> list[Finding]:
+    """A market order on an option fills at whatever the other side asks: option spreads are
+    wide and thin, so the trader confirms it with the spread in view."""
+    contract = intent.contract
+    if not contract.is_option or intent.order_type is not OrderType.MARKET:
+        return []
+    quote = context.quote
+    if quote is not None and quote.bid is not None and quote.ask is not None:
+        market = (
+            f"the market is {_price(quote.bid, contract.min_tick)} bid, "
+            f"{_price(quote.ask, contract.min_tick)} asked "
+            f"({_price(quote.ask - quote.bid, contract.min_tick)} wide)"
+        )
+    else:
+        market = "there is no two-sided quote for it"
+    return [
+        Finding(
+            Check.OPTION_MARKET,
+            Severity.CONFIRM,
+            f"A market order on the option {contract.local_symbol} fills at any price: {market}. "
+            "A limit order at a price you choose is safer.",
+        )
+    ]
+
+
 def evaluate(intent: OrderIntent, context: RiskContext, limits: RiskLimits) -> RiskReport:
     """Run every pre-trade check on ``intent`` and report what the trader must know."""
     symbol_limits = limits.for_symbol(intent.contract.symbol)
@@ -588,5 +630,6 @@ def evaluate(intent: OrderIntent, context: RiskContext, limits: RiskLimits) -> R
         *_check_account(intent, context),
         *_check_duplicate(intent, context, limits.duplicate_window),
         *_check_daily_loss(intent, context, limits, reducing),
+        *_check_option_market(intent, context),
     ]
     return RiskReport(tuple(findings))

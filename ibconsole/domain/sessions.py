@@ -4,25 +4,27 @@ When a market is open comes from IB's ``tradingHours``/``liquidHours`` strings f
 exchange_calendars calendar as the fallback; the two can be cross-checked. The business days that
 expiry rules count come from an exchange calendar too.
 
-Reading an exchange_calendars calendar costs tens of milliseconds, on whatever thread asks (the
-GUI thread, for the ticket and the watch list): each schedule and business calendar is built once
-per calendar and range, and the ranges asked for follow the day, so once per calendar per day.
+Reading an exchange_calendars calendar costs a few hundred milliseconds the first time, on
+whatever thread asks: each schedule and business calendar is built once per calendar and range,
+and the ranges asked for follow the day, so once per calendar per day; the console reads them on
+a worker thread ahead of need. exchange_calendars (with pandas, over a second of imports) is
+imported on the first reading, not at start-up: the first window does not need it.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import warnings
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import lru_cache, wraps
 from itertools import pairwise
+from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import exchange_calendars as xcals
 
 from ibconsole.domain.clock import as_utc
 
@@ -255,6 +257,27 @@ def _present(value: object) -> bool:
     return bool(value == value)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _read_once(read: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Cache a calendar reading, and let one thread read it while the others wait for it.
+
+    The window reads calendars on worker threads, several families at once: with a cache
+    alone each would build the same calendar (and hold the interpreter lock for it) in turn.
+    """
+    cached = lru_cache(maxsize=64)(read)
+    lock = threading.Lock()
+
+    @wraps(read)
+    def once(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with lock:
+            return cached(*args, **kwargs)  # type: ignore[arg-type]
+
+    return once
+
+
 @dataclass(frozen=True, slots=True)
 class _CalendarSession:
     day: date
@@ -266,6 +289,8 @@ class _CalendarSession:
 
 def _read_calendar(name: str, first: date, last: date) -> tuple[str, str, list[_CalendarSession]]:
     """The calendar's own name, its time zone and its sessions between two dates."""
+    import exchange_calendars as xcals  # on first use: see the module docstring
+
     with warnings.catch_warnings():
         # exchange_calendars 4.13 reads Series.values, which pandas 3 deprecates; the values
         # it reads are UTC timestamps either way.
@@ -287,7 +312,7 @@ def _read_calendar(name: str, first: date, last: date) -> tuple[str, str, list[_
         return str(calendar.name), str(calendar.tz), sessions
 
 
-@lru_cache(maxsize=64)
+@_read_once
 def calendar_sessions(name: str, first_day: date, last_day: date) -> TradingSessions:
     """The schedule of an exchange_calendars calendar over the days ``first_day``..``last_day``.
 
@@ -326,6 +351,13 @@ def calendar_sessions(name: str, first_day: date, last_day: date) -> TradingSess
         covers_until=covers_until,
         closed_days=tuple(day for day in days if day not in trade_dates),
     )
+
+
+def calendar_around(name: str, today: date) -> TradingSessions:
+    """The calendar's sessions from three days before ``today`` to a week after: the one range
+    the console reads, so each calendar is built once a day. It takes a few hundred
+    milliseconds the first time; read it off the GUI thread before the day's first paint."""
+    return calendar_sessions(name, today - timedelta(days=3), today + timedelta(days=7))
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,7 +449,7 @@ class BusinessCalendar:
         return day if self.is_business_day(day) else self.shift(day, -1)
 
 
-@lru_cache(maxsize=64)
+@_read_once
 def business_calendar(name: str, first: date, last: date) -> BusinessCalendar:
     """The business days of an exchange_calendars calendar between two dates.
 

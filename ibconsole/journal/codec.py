@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ibconsole.domain.contracts import ListedContract
+from ibconsole.domain.contracts import ListedContract, OptionRight, OptionTerms, PriceIncrement
 from ibconsole.domain.orders import (
     Bracket,
     OrderIntent,
@@ -68,6 +68,31 @@ def _undec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
+def _option_object(contract: ListedContract) -> JsonObject:
+    """An option's right, strike and underlying, and its market rule; nothing for a future."""
+    terms = contract.option
+    if terms is None:
+        return {}
+    return {
+        "option": {
+            "right": terms.right.value,
+            "strike": str(terms.strike),
+            "underlying_con_id": terms.underlying_con_id,
+        },
+        "price_increments": [
+            [str(p.low_edge), str(p.increment)] for p in contract.price_increments
+        ],
+    }
+
+
+def _option_terms(data: Any) -> OptionTerms | None:
+    if data is None:
+        return None
+    return OptionTerms(
+        OptionRight(data["right"]), Decimal(data["strike"]), data["underlying_con_id"]
+    )
+
+
 def _intent_object(intent: OrderIntent) -> JsonObject:
     contract = intent.contract
     zone = contract.last_trade.tzinfo
@@ -86,6 +111,7 @@ def _intent_object(intent: OrderIntent) -> JsonObject:
             "multiplier": str(contract.multiplier),
             "min_tick": str(contract.min_tick),
             "trading_class": contract.trading_class,
+            **_option_object(contract),
         },
         "side": intent.side.value,
         "quantity": str(intent.quantity),
@@ -126,6 +152,12 @@ def _intent_from_object(data: JsonObject) -> OrderIntent:
             multiplier=Decimal(c["multiplier"]),
             min_tick=Decimal(c["min_tick"]),
             trading_class=c["trading_class"],
+            # Orders journalled before options were traded carry no option keys: futures.
+            option=_option_terms(c.get("option")),
+            price_increments=tuple(
+                PriceIncrement(Decimal(edge), Decimal(step))
+                for edge, step in c.get("price_increments", ())
+            ),
         ),
         side=Side(data["side"]),
         quantity=Decimal(data["quantity"]),

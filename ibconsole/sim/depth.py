@@ -22,6 +22,7 @@ from ibconsole.sim.contract_details import RequestError, resolve_contract
 from ibconsole.sim.depth_book import DELETE, INSERT, UPDATE, OrderBook
 from ibconsole.sim.instruments import Catalogue, Instrument
 from ibconsole.sim.market import Market, Quote, display_sizes
+from ibconsole.sim.subscriptions import Subscriptions
 from ibconsole.sim.wire import UNSET_INTEGER
 
 __all__ = ["DEFAULT_DEPTH_RATE", "DEPTH_EXCHANGES", "MAX_DEPTH_REQUESTS", "DepthService"]
@@ -259,7 +260,7 @@ class DepthService:
         self.rate = rate
         self.max_requests = max_requests
         self._feeds: dict[int, _Feed] = {}
-        self._subscriptions: dict[Connection, dict[int, _Subscription]] = {}
+        self._subscriptions: Subscriptions[_Subscription] = Subscriptions("bX")
         self._bursts: dict[int | None, tuple[float, float]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._last_churn = 0.0
@@ -306,10 +307,9 @@ class DepthService:
     def _reset_books(self) -> None:
         if self._paused:
             return
-        for subscriptions in self._subscriptions.values():
-            for subscription in subscriptions.values():
-                subscription.link.send_error(subscription.req_id, 317, _RESET)
-                subscription.send_book()
+        for subscription in self._subscriptions:
+            subscription.link.send_error(subscription.req_id, 317, _RESET)
+            subscription.send_book()
 
     # ---- views for tests and benchmarks --------------------------------------------------------
 
@@ -319,17 +319,17 @@ class DepthService:
         return None if feed is None else feed.book
 
     def subscription_count(self) -> int:
-        return sum(len(subscriptions) for subscriptions in self._subscriptions.values())
+        return self._subscriptions.count()
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
     def detach(self, link: Connection) -> None:
-        for subscription in self._subscriptions.pop(link, {}).values():
+        for subscription in self._subscriptions.detach(link):
             self._forget(subscription)
 
     def drop_all(self) -> None:
         """Forget every subscription of every client (IB's "data lost" after a reconnect)."""
-        for link in list(self._subscriptions):
+        for link in self._subscriptions.links():
             self.detach(link)
 
     def close(self) -> None:
@@ -346,11 +346,7 @@ class DepthService:
     def _on_request(self, link: Connection, fields: list[str]) -> None:
         # 10, 5, reqId, contract(12), numRows, isSmartDepth, mktDepthOptions
         req_id = int(fields[2])
-        subscriptions = self._subscriptions.setdefault(link, {})
-        if req_id in subscriptions:
-            link.send_error(
-                req_id, 322, "Error processing request.-'bX' : cause - Duplicate ticker id"
-            )
+        if self._subscriptions.refuse_duplicate(link, req_id):
             return
         try:
             instrument = resolve_contract(self._catalogue, fields[3:15])
@@ -387,7 +383,7 @@ class DepthService:
             feed = self._watch(instrument)
         makers = feed.makers if smart else _MARKET_MAKERS.get(exchange)
         subscription = _Subscription(link, req_id, min(rows, BOOK_DEPTH), smart, makers, feed)
-        subscriptions[req_id] = subscription
+        self._subscriptions.add(link, req_id, subscription)
         feed.subscriptions.append(subscription)
         if not self._paused:
             subscription.send_book()
@@ -396,15 +392,14 @@ class DepthService:
         # 11, 1, reqId, isSmartDepth
         req_id = int(fields[2])
         smart = fields[3:4] == ["1"]
-        subscriptions = self._subscriptions.get(link, {})
-        subscription = subscriptions.get(req_id)
+        subscription = self._subscriptions.get(link, req_id)
         # TWS finds a SMART depth subscription only by a SMART cancel, and the reverse
         if subscription is None or subscription.smart != smart:
             link.send_error(
                 req_id, 310, f"Can't find the subscribed market depth with tickerId:{req_id}"
             )
             return
-        del subscriptions[req_id]
+        self._subscriptions.pop(link, req_id)
         self._forget(subscription)
 
     def _on_exchanges(self, link: Connection, fields: list[str]) -> None:

@@ -13,6 +13,7 @@ from ibconsole.sim.connection import Connection
 from ibconsole.sim.contract_details import RequestError, resolve_contract
 from ibconsole.sim.instruments import Catalogue, Instrument
 from ibconsole.sim.market import Market, Quote
+from ibconsole.sim.subscriptions import Subscriptions
 
 __all__ = ["MarketDataService", "Send", "TickExtension"]
 
@@ -154,7 +155,7 @@ class MarketDataService:
         self._combos = Combos(catalogue, clock)
         self._market = ComboMarket(market, self._combos)
         self._clock = clock
-        self._subscriptions: dict[Connection, dict[int, _Subscription]] = {}
+        self._subscriptions: Subscriptions[_Subscription] = Subscriptions("bX")
         self._by_con_id: dict[int, list[_Subscription]] = {}
         self.delayed_only = False
         self.paused = False
@@ -169,15 +170,15 @@ class MarketDataService:
         return {1: self._on_request, 2: self._on_cancel, 59: self._on_data_type}
 
     def subscription_count(self) -> int:
-        return sum(len(subscriptions) for subscriptions in self._subscriptions.values())
+        return self._subscriptions.count()
 
     def detach(self, link: Connection) -> None:
-        for subscription in self._subscriptions.pop(link, {}).values():
+        for subscription in self._subscriptions.detach(link):
             self._forget(subscription)
 
     def drop_all(self) -> None:
         """Forget every subscription of every client (IB's "data lost" after a reconnect)."""
-        for link in list(self._subscriptions):
+        for link in self._subscriptions.links():
             self.detach(link)
 
     def _on_data_type(self, link: Connection, fields: list[str]) -> None:
@@ -203,11 +204,7 @@ class MarketDataService:
             return
         rest = fields[after + 1 :] if fields[after] != "1" else fields[after + 4 :]
         generic, snapshot, regulatory = rest[0], rest[1] == "1", rest[2] == "1"
-        subscriptions = self._subscriptions.setdefault(link, {})
-        if req_id in subscriptions:
-            link.send_error(
-                req_id, 322, "Error processing request.-'bX' : cause - Duplicate ticker id"
-            )
+        if self._subscriptions.refuse_duplicate(link, req_id):
             return
         delayed = self.delayed_only or link.market_data_type in (DELAYED, DELAYED_FROZEN)
         if delayed:
@@ -236,13 +233,13 @@ class MarketDataService:
         if snapshot or regulatory:
             link.send(57, 1, req_id)
             return
-        subscriptions[req_id] = subscription
+        self._subscriptions.add(link, req_id, subscription)
         self._by_con_id.setdefault(instrument.con_id, []).append(subscription)
         self._market.hold(instrument.con_id)
 
     def _on_cancel(self, link: Connection, fields: list[str]) -> None:
         req_id = int(fields[2])
-        subscription = self._subscriptions.get(link, {}).pop(req_id, None)
+        subscription = self._subscriptions.pop(link, req_id)
         if subscription is None:
             link.send_error(req_id, 300, f"Can't find EId with tickerId:{req_id}")
             return

@@ -12,6 +12,7 @@ from ibconsole.sim.connection import Connection
 from ibconsole.sim.contract_details import RequestError, resolve_contract
 from ibconsole.sim.instruments import Catalogue, Instrument
 from ibconsole.sim.market import Market
+from ibconsole.sim.subscriptions import Subscriptions
 from ibconsole.sim.tape import Tape
 
 __all__ = ["RealTimeBarService"]
@@ -40,7 +41,7 @@ class RealTimeBarService:
         self._market = market
         self._tape = tape
         self._clock = clock
-        self._subscriptions: dict[Connection, dict[int, _Subscription]] = {}
+        self._subscriptions: Subscriptions[_Subscription] = Subscriptions("bR")
         self._timer: asyncio.TimerHandle | None = None
         self.paused = False
 
@@ -48,12 +49,12 @@ class RealTimeBarService:
         return {50: self._on_request, 51: self._on_cancel}
 
     def detach(self, link: Connection) -> None:
-        for subscription in self._subscriptions.pop(link, {}).values():
+        for subscription in self._subscriptions.detach(link):
             self._market.release(subscription.instrument.con_id)
         self._stop_if_idle()
 
     def drop_all(self) -> None:
-        for link in list(self._subscriptions):
+        for link in self._subscriptions.links():
             self.detach(link)
 
     def close(self) -> None:
@@ -70,26 +71,22 @@ class RealTimeBarService:
         except RequestError as exc:
             link.send_error(req_id, exc.code, exc.message)
             return
-        subscriptions = self._subscriptions.setdefault(link, {})
-        if req_id in subscriptions:
-            link.send_error(
-                req_id, 322, "Error processing request.-'bR' : cause - Duplicate ticker id"
-            )
+        if self._subscriptions.refuse_duplicate(link, req_id):
             return
-        subscriptions[req_id] = _Subscription(link, req_id, instrument)
+        self._subscriptions.add(link, req_id, _Subscription(link, req_id, instrument))
         self._market.hold(instrument.con_id)
         self._tape.anchor(instrument.con_id)
         if self._timer is None:
             self._schedule()
 
     def _on_cancel(self, link: Connection, fields: list[str]) -> None:
-        subscription = self._subscriptions.get(link, {}).pop(int(fields[2]), None)
+        subscription = self._subscriptions.pop(link, int(fields[2]))
         if subscription is not None:
             self._market.release(subscription.instrument.con_id)
         self._stop_if_idle()
 
     def _stop_if_idle(self) -> None:
-        if self._timer is not None and not any(self._subscriptions.values()):
+        if self._timer is not None and not self._subscriptions.count():
             self._timer.cancel()
             self._timer = None
 
@@ -106,10 +103,9 @@ class RealTimeBarService:
         if self.paused:
             return
         moment = datetime.fromtimestamp(start, UTC)
-        for subscriptions in self._subscriptions.values():
-            for subscription in subscriptions.values():
-                if self._market.is_open(subscription.instrument.con_id, moment):
-                    self._send(subscription, start, end)
+        for subscription in self._subscriptions:
+            if self._market.is_open(subscription.instrument.con_id, moment):
+                self._send(subscription, start, end)
 
     def _send(self, subscription: _Subscription, start: int, end: int) -> None:
         instrument = subscription.instrument

@@ -28,6 +28,9 @@ class BrokerBridge(QObject):
         sig_bars_reset(BarKey, tuple[Bar, ...])
         sig_bar_updated(BarKey, Bar, bool)
         sig_gap_marked(BarKey, BarGap)
+        sig_greeks_updated(tuple[tuple[int, Greeks], ...])
+        sig_lines_changed(int, int)              market-data lines in use, budget
+        sig_line_refused(int, IbMessage)         conId, why IB refused or degraded its quotes
         sig_portfolio_changed(tuple[PortfolioRow, ...])
         sig_account_changed(AccountSnapshot)
         sig_order_changed(OrderRow)
@@ -46,6 +49,9 @@ class BrokerBridge(QObject):
     sig_bars_reset = Signal(object, object)
     sig_bar_updated = Signal(object, object, bool)
     sig_gap_marked = Signal(object, object)
+    sig_greeks_updated = Signal(object)
+    sig_lines_changed = Signal(int, int)
+    sig_line_refused = Signal(int, object)
     sig_portfolio_changed = Signal(object)
     sig_account_changed = Signal(object)
     sig_order_changed = Signal(object)
@@ -73,6 +79,9 @@ class BrokerBridge(QObject):
             (market.bars_reset, self.sig_bars_reset.emit),
             (market.bar_updated, self.sig_bar_updated.emit),
             (market.gap_marked, self.sig_gap_marked.emit),
+            (market.greeks_updated, self.sig_greeks_updated.emit),
+            (market.lines_changed, self.sig_lines_changed.emit),
+            (market.line_refused, self.sig_line_refused.emit),
             (account.portfolio_changed, self.sig_portfolio_changed.emit),
             (account.account_changed, self.sig_account_changed.emit),
             (orders.order_changed, self.sig_order_changed.emit),

@@ -43,7 +43,14 @@ def open_context(
 ) -> UiContext:
     """Open the journal and build the broker and its Qt bridge; nothing connects yet."""
     journal = Journal(journal_path, clock)
-    broker = Broker(endpoint, journal, clock, health=settings.health, limits=settings.risk)
+    broker = Broker(
+        endpoint,
+        journal,
+        clock,
+        health=settings.health,
+        limits=settings.risk,
+        line_budget=settings.market_data.line_budget,
+    )
     credentials = credentials or CredentialStore()
     inbox = SignalInbox(
         broker.entry,

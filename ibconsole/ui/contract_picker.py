@@ -92,6 +92,28 @@ class ContractPicker(QWidget):
     def contract(self) -> ListedContract | None:
         return self._contract
 
+    def show_option(self, option: ListedContract) -> None:
+        """Make ``option`` (from the options chain) the picked contract; its family stays in the
+        family box, and choosing a family or month again goes back to futures."""
+        self._family_box.blockSignals(True)
+        self._family_box.setCurrentIndex(self._family_box.findData(option.symbol))
+        self._family_box.blockSignals(False)
+        self._family = option.symbol
+        self._description.setText(f"{product(option.symbol).description} option")
+        self._month_box.blockSignals(True)
+        self._month_box.clear()
+        self._month_box.addItem(f"{option.local_symbol}  ·  option", option.con_id)
+        self._month_box.setItemData(0, option, _CONTRACT_ROLE)
+        if self._months is not None:
+            listed = trading_months(self._months.chain.contracts, self._ctx.clock.now())
+            for contract in listed:
+                self._month_box.addItem(_month_label(contract), contract.con_id)
+                self._month_box.setItemData(self._month_box.count() - 1, contract, _CONTRACT_ROLE)
+        self._month_box.setCurrentIndex(0)
+        self._month_box.blockSignals(False)
+        self._note("", Tone.NEUTRAL)
+        self._set_contract(option)
+
     def show_family(self, symbol: str, keep: ListedContract | None = None) -> None:
         """Pick ``symbol`` in the family box and load its months, choosing ``keep`` (a month of
         that family) while it trades, else the active month."""

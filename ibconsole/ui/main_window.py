@@ -34,6 +34,8 @@ from ibconsole.ui.charts import ChartPanel
 from ibconsole.ui.connection_panel import ConnectionPanel
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.health import HealthDock, HealthIndicator, HealthModel
+from ibconsole.ui.line_budget_label import LineBudgetLabel
+from ibconsole.ui.option_chain import OptionChainPanel
 from ibconsole.ui.order_ticket import OrderTicket
 from ibconsole.ui.rollover_panel import RolloverPanel
 from ibconsole.ui.signal_inbox import SignalInboxPanel
@@ -109,6 +111,7 @@ class MainWindow(QMainWindow):
         self.chart = ChartPanel(ctx)
         self.health = HealthDock(ctx, model=self.health_model)
         self.signal_inbox = SignalInboxPanel(ctx)
+        self.option_chain = OptionChainPanel(ctx)
 
         self.docks: dict[str, QDockWidget] = {}
         for name, title, widget in (
@@ -122,6 +125,7 @@ class MainWindow(QMainWindow):
             ("rollover", "Contracts and rollover", self.rollover),
             ("health", "Connection health", self.health),
             ("signalInbox", "Signal inbox", self.signal_inbox),
+            ("optionChain", "Options chain", self.option_chain),
         ):
             self.docks[name] = self._dock(name, title, widget)
 
@@ -132,6 +136,7 @@ class MainWindow(QMainWindow):
         self.health_indicator = HealthIndicator(ctx, model=self.health_model)
         self.mode_label = QLabel()
         self.mode_label.setObjectName("modeIndicator")
+        self.statusBar().addPermanentWidget(LineBudgetLabel(ctx))
         self.statusBar().addPermanentWidget(self.mode_label)
         self.statusBar().addPermanentWidget(self.health_indicator)
         self.statusBar().setSizeGripEnabled(True)
@@ -142,6 +147,8 @@ class MainWindow(QMainWindow):
         self.ticket.sig_contract_changed.connect(self.chart.show_contract)
         self.signal_inbox.sig_signal_arrived.connect(self._on_signal_inbox_signal_arrived)
         self.signal_inbox.sig_review_requested.connect(self._on_signal_inbox_review_requested)
+        self.ticket.sig_contract_changed.connect(self.option_chain.follow)
+        self.option_chain.sig_option_picked.connect(self.ticket.load_option)
         self.connection.sig_live_confirmed.connect(self._on_connection_live_confirmed)
         self.connection.sig_live_ended.connect(self._on_connection_live_ended)
         self.alert_bar.sig_notice.connect(self._on_alert_bar_notice)
@@ -342,6 +349,9 @@ class MainWindow(QMainWindow):
             [height * 56 // 100, height * 44 // 100],
             vertical,
         )
+        # The chain shares the chart's place: a tab beside it.
+        self.tabifyDockWidget(docks["chart"], docks["optionChain"])
+        docks["chart"].raise_()
         docks["orders"].raise_()
         # On the first run the connection settings come first; once connected the trader picks.
         (docks["account"] if width >= _WIDE else docks["connection"]).raise_()

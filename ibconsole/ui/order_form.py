@@ -165,6 +165,11 @@ class OrderForm(QWidget):
             self._type_box.setCurrentIndex(self._type_box.findData(OrderType.LIMIT.value))
         self._limit.set_value(price)
 
+    def use_limit(self, price: Decimal) -> None:
+        """Make the order a plain limit order at ``price`` (a click on a quoted price)."""
+        self._type_box.setCurrentIndex(self._type_box.findData(OrderType.LIMIT.value))
+        self._limit.set_value(price)
+
     def show_errors(self, messages: Mapping[str, str]) -> list[str]:
         """Show each message next to its field; returns those about no field of this form."""
         for name, label in self._errors.items():

@@ -241,6 +241,17 @@ class OrderTicket(QWidget):
         self._form.load(fields)
         self._say(note, Tone.WARN)
 
+    def load_option(self, option: ListedContract, price: Decimal) -> None:
+        """Load ``option`` (a click in the options chain) as a limit order at ``price``."""
+        self._picker.show_option(option)
+        self._form.set_tick(option.tick_at(price))
+        self._form.use_limit(price)
+        self._say(
+            f"{option.local_symbol} loaded at {price_text(price, option)} (limit): "
+            "choose Buy or Sell.",
+            Tone.NEUTRAL,
+        )
+
     @Slot()
     def buy(self) -> None:
         self._send(Side.BUY)
@@ -336,8 +347,10 @@ class OrderTicket(QWidget):
         if price is None or quantity is None:
             self._notional.setText("No price yet" if price is None else "—")
             return
+        # An option's notional is the premium paid or received.
+        premium = " premium" if contract.is_option else ""
         self._notional.setText(
-            f"≈ {money_text(notional(contract, price, quantity))} {contract.currency}  "
+            f"≈ {money_text(notional(contract, price, quantity))} {contract.currency}{premium}  "
             f"({quantity_text(quantity)} × {quantity_text(contract.multiplier)} × "
             f"{price_text(price, contract)})"
         )

@@ -6,10 +6,11 @@ action for a held position in its roll window and the partial-roll alert with it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum
 from zoneinfo import ZoneInfo
@@ -42,7 +43,7 @@ from ibconsole.domain.account import PortfolioRow
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.products import PRODUCTS, product
 from ibconsole.domain.rollover import RollPlan, RollStatus, contract_schedule, roll_target
-from ibconsole.domain.sessions import TradingSessions, calendar_sessions, schedule_at
+from ibconsole.domain.sessions import TradingSessions, calendar_around, schedule_at
 from ibconsole.journal import JournalOrder
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import (
@@ -164,6 +165,8 @@ class RolloverModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[WatchRow] = []
         self._now: datetime | None = None
+        # Display texts of the current rows: the header's sizing asks for each one many times.
+        self._texts: dict[tuple[int, Column], str] = {}
 
     # ----------------------------------------------------------------- contents
     def set_rows(self, rows: Sequence[WatchRow], now: datetime) -> None:
@@ -172,17 +175,24 @@ class RolloverModel(QAbstractTableModel):
         minute = now.replace(second=0, microsecond=0)
         changed_now = self._now is None or minute != self._now.replace(second=0, microsecond=0)
         self._now = now
+        self._texts.clear()
         if [r.symbol for r in rows] != [r.symbol for r in self._rows]:
             self.beginResetModel()
             self._rows = list(rows)
             self.endResetModel()
             return
-        last = self.columnCount() - 1
-        for number, (old, new) in enumerate(zip(self._rows, rows, strict=True)):
-            self._rows[number] = new
-            # Session texts count from now, so every row may read differently after a tick.
-            if old != new or changed_now:
-                self.dataChanged.emit(self.index(number, 0), self.index(number, last))
+        # Session texts count from now, so every row may read differently after a minute.
+        changed = [
+            number
+            for number, (old, new) in enumerate(zip(self._rows, rows, strict=True))
+            if old != new or changed_now
+        ]
+        self._rows = list(rows)
+        if changed:
+            # One signal for the span: the header sizes its columns to their contents once per
+            # signal, and a signal per row measured every row once per row (~200 ms a minute).
+            last = self.columnCount() - 1
+            self.dataChanged.emit(self.index(changed[0], 0), self.index(changed[-1], last))
 
     def row_at(self, number: int) -> WatchRow | None:
         return self._rows[number] if 0 <= number < len(self._rows) else None
@@ -218,7 +228,11 @@ class RolloverModel(QAbstractTableModel):
             return None
         column = Column(index.column())
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(row, column)
+            key = (index.row(), column)
+            text = self._texts.get(key)
+            if text is None:
+                text = self._texts[key] = self._text(row, column)
+            return text
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, column)
         if role == Qt.ItemDataRole.ForegroundRole:
@@ -467,6 +481,12 @@ class RolloverPanel(QWidget):
                 return str(error)
 
         results = await asyncio.gather(*(one(symbol) for symbol in self._families))
+        # The first reading of a calendar each day takes a few hundred milliseconds of pandas:
+        # on a worker thread, so the rebuild on the GUI thread finds it cached.
+        calendars = {r.chain.product.calendar for r in results if isinstance(r, FamilyMonths)}
+        for name in sorted(calendars):
+            with contextlib.suppress(ValueError):  # said once by _exchange_sessions
+                await asyncio.to_thread(calendar_around, name, now.date())
         return dict(zip(self._families, results, strict=True))
 
     def _on_loaded(self, results: dict[str, FamilyMonths | str]) -> None:
@@ -541,10 +561,10 @@ class RolloverPanel(QWidget):
         return SessionState(is_open, changes_at, primary.source, disagreement)
 
     def _exchange_sessions(self, name: str, now: datetime) -> TradingSessions | None:
-        today = now.date()
         try:
-            # Built once per calendar per day (domain.sessions caches the readings).
-            return calendar_sessions(name, today - timedelta(days=3), today + timedelta(days=7))
+            # Built once per calendar per day (domain.sessions caches the readings), and read
+            # on a worker thread by _load before the rows are built.
+            return calendar_around(name, now.date())
         except ValueError as error:
             if name not in self._calendars_missing:
                 self._calendars_missing.add(name)

@@ -62,6 +62,12 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "flood_loop_stall_ms": _DIST,
         "flood_loop_stall_cpu_ms": _DIST,
     },
+    "chain_paint": {
+        "computation_to_paint_ms": _DIST,
+        "option_lines": None,
+        "computations_per_s": None,
+        "not_painted": None,
+    },
 }
 
 _LOAD_KEYS = (
@@ -109,6 +115,9 @@ def test_benchmark_produces_its_result_keys(name: str, tmp_path: Path) -> None:
         for load in results[name]["loads"]:
             assert [key for key in _LOAD_KEYS if key not in load] == []
             assert load["tick_to_chart_ms"]["count"] > 0
+    if name == "chain_paint":
+        assert results[name]["computation_to_paint_ms"]["count"] > 0
+        assert results[name]["option_lines"] >= 40
 
 
 def test_results_file_names_the_machine_and_summarises_each_figure(tmp_path: Path) -> None:

@@ -75,6 +75,7 @@ class BrokerFactory(Protocol):
         health: HealthSettings = ...,
         data_type: MarketDataType = ...,
         history_retry: float = ...,
+        line_budget: int = ...,
     ) -> Broker: ...
 
 
@@ -97,6 +98,7 @@ async def make_broker(tmp_path: Path, as_of: datetime) -> AsyncIterator[BrokerFa
         health: HealthSettings = FAST_HEALTH,
         data_type: MarketDataType = MarketDataType.LIVE,
         history_retry: float = 0.1,
+        line_budget: int = 100,
     ) -> Broker:
         if port is None:
             assert gateway is not None, "a broker needs a gateway or a port"
@@ -113,6 +115,7 @@ async def make_broker(tmp_path: Path, as_of: datetime) -> AsyncIterator[BrokerFa
             request_timeout=REQUEST_TIMEOUT,
             data_type=data_type,
             history_retry=history_retry,
+            line_budget=line_budget,
             rng=random.Random(7),
         )
         brokers.append(broker)

@@ -102,7 +102,10 @@ async def test_a_fill_shows_in_position_portfolio_account_values_and_pnl(
     assert row.local_symbol == es_front.local_symbol
     assert row.quantity == Decimal(2)
     assert row.market_value is not None
-    assert any(rows and rows[0].quantity == 2 for rows in portfolios.values)
+    await wait_for(
+        lambda: any(rows and rows[0].quantity == 2 for rows in portfolios.values),
+        what="the portfolio event with the position",
+    )
 
     await wait_for(lambda: accounts.values, what="an account update")
     snapshot: AccountSnapshot = broker.account.snapshot()
@@ -172,7 +175,8 @@ async def test_a_position_is_unknown_while_the_session_is_lost_and_known_again_a
 
     await wait_for(lambda: synced.values, what="the resync")
     assert during == [None], "unknown, not flat, once the session ended"
-    assert portfolios.values[0] == ()
+    # (an update from before the drop may still be emitted first: one per loop turn)
+    assert () in portfolios.values, "the portfolio emptied when the session ended"
     position = broker.account.position(es_front.con_id)
     assert position is not None
     assert position.quantity == Decimal(-3)

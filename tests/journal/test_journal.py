@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ibconsole.domain.clock import ManualClock
+from ibconsole.domain.contracts import OptionRight, OptionTerms, PriceIncrement
 from ibconsole.domain.orders import Bracket, OrderType, Side, TimeInForce
 from ibconsole.journal import (
     BrokerStatus,
@@ -719,3 +720,28 @@ def test_an_oca_group_is_kept_and_older_intents_read_as_having_none(
     assert "oca_group" not in stored
     with Journal(journal_path, clock) as reopened:
         assert [o.intent for o in reopened.orders()] == [alone, linked]
+
+
+def test_an_option_order_is_journalled_with_its_terms_and_ticks(
+    journal: Journal, make_intent: Any, contract: Any
+) -> None:
+    option = replace(
+        contract,
+        local_symbol="ESZ6 C5800",
+        con_id=1103232320,
+        multiplier=D(50),
+        min_tick=D("0.05"),
+        option=OptionTerms(OptionRight.CALL, D(5800), contract.con_id),
+        price_increments=(PriceIncrement(D(0), D("0.05")), PriceIncrement(D(5), D("0.25"))),
+    )
+    intent = replace(
+        make_intent(order_type=OrderType.LIMIT, limit_price=D("61.25")), contract=option
+    )
+
+    journal.record_intent(intent)
+    stored = journal.order(intent.key)
+
+    assert stored is not None
+    assert stored.intent == intent
+    assert stored.intent.contract.option == option.option
+    assert stored.intent.contract.tick_at(D("61.25")) == D("0.25")

@@ -85,6 +85,7 @@ async def test_every_part_is_a_dock_the_trader_can_move(main_window: MainWindow)
         "rollover",
         "health",
         "signalInbox",
+        "optionChain",
     }
     for name, dock in main_window.docks.items():
         assert dock.objectName() == f"{name}Dock"

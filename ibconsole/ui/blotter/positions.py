@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ibconsole.domain.account import PortfolioRow
 from ibconsole.domain.products import PRODUCTS, Product
+from ibconsole.ui.blotter.option_risk import OptionRiskView
 from ibconsole.ui.blotter.table import (
     REPAINT_MS,
     ColumnFitter,
@@ -46,12 +47,14 @@ class PositionsPanel(QWidget):
         self.state = status_label("positionsState")
         self.table, self._proxy = make_table("positionsTable", self._model)
         self._fitter = ColumnFitter(self.table)
+        self.option_risk = OptionRiskView(ctx)
         self.table.sortByColumn(self._model.column("Contract"), Qt.SortOrder.AscendingOrder)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(6)
         layout.addWidget(self.state)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.option_risk)
         bridge = ctx.bridge
         bridge.sig_portfolio_changed.connect(self._on_bridge_portfolio_changed)
         bridge.sig_synced.connect(self._on_bridge_session_changed)
@@ -71,6 +74,14 @@ class PositionsPanel(QWidget):
     def state_text(self) -> str:
         """What the panel says about the positions as a whole ("" when they are current)."""
         return "" if self.state.isHidden() else self.state.text()
+
+    def greeks_text(self, con_id: int) -> str:
+        """The option position's row of greeks as the trader reads it ("" when not shown)."""
+        return self.option_risk.line_text(f"option:{con_id}")
+
+    def delta_text(self, underlying_con_id: int) -> str:
+        """The delta summed for an underlying future ("" when no option is held on it)."""
+        return self.option_risk.line_text(f"total:{underlying_con_id}")
 
     @Slot(object)
     def _on_bridge_portfolio_changed(self, rows: tuple[PortfolioRow, ...]) -> None:
@@ -106,6 +117,7 @@ class PositionsPanel(QWidget):
             line.row.con_id for line in self._model.lines() if line.row.con_id not in current
         )
         self._model.upsert(lines)
+        self.option_risk.show_positions(snapshot)
         self._populated = True
         if lines:
             show_status(self.state, "", Tone.NEUTRAL)
@@ -117,6 +129,9 @@ class PositionsPanel(QWidget):
         month = self._broker.contracts.by_con_id(row.con_id)
         if month is not None:
             return PositionLine(row, month.contract, month.contract.multiplier, False)
+        option = self._broker.options.option(row.con_id)
+        if option is not None:
+            return PositionLine(row, option, option.multiplier, False)
         spec = _product_of(row)
         if spec is not None:
             self._fetch_chain(spec.symbol)
