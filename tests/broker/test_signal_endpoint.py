@@ -60,7 +60,9 @@ async def make_rig(tmp_path: Path, as_of: datetime) -> AsyncIterator[RigFactory]
     """``await make_rig(secret=…, settings=…)``: an endpoint on a free port with its journal in
     ``tmp_path`` (the same file for every rig of a test, as after a restart)."""
     built: list[Rig] = []
-    session = aiohttp.ClientSession()
+    # A fresh connection per request: a restarted endpoint may get the port of the one before,
+    # and a kept-alive connection to the stopped one would fail the next request.
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
 
     async def make(secret: str | None = SECRET, settings: SignalSettings = SETTINGS) -> Rig:
         log = SignalLog(tmp_path / "journal.sqlite3")

@@ -79,6 +79,7 @@ class Inbox:
                 self.text(key, "Contract") not in ("", "—")
                 and "resolving" not in self.text(key, "Effect")
             ),
+            timeout=30,
             what=f"signal {key} resolved",
         )
 
