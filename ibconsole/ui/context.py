@@ -52,16 +52,7 @@ def open_context(
         line_budget=settings.market_data.line_budget,
     )
     credentials = credentials or CredentialStore()
-    inbox = SignalInbox(
-        broker.entry,
-        broker.contracts,
-        broker.market,
-        journal,
-        SignalLog(journal_path),
-        clock,
-        settings.signals,
-        settings.rollover,
-    )
+    inbox = signal_inbox(broker, settings, clock)
     broker.orders.fill_recorded += inbox.on_fill
     return UiContext(
         broker=broker,
@@ -74,6 +65,20 @@ def open_context(
         profile_name=profile_name,
         inbox=inbox,
         signal_secret=SignalSecretStore(),
+    )
+
+
+def signal_inbox(broker: Broker, settings: Settings, clock: Clock) -> SignalInbox:
+    """The signal inbox over ``broker``, journalling its signals beside the broker's orders."""
+    return SignalInbox(
+        broker.entry,
+        broker.contracts,
+        broker.market,
+        broker.journal,
+        SignalLog(broker.journal.path),
+        clock,
+        settings.signals,
+        settings.rollover,
     )
 
 
