@@ -158,6 +158,15 @@ def _signal_rows() -> list[_Figure]:
             50.0,
         ),
         _Figure(
+            "  signal POST → 202 / → shown, market quiet (reference)",
+            _signals,
+            lambda sig: (
+                f"{_dist(sig['quiet']['post_to_202_ms'])} / "
+                f"{_dist(sig['quiet']['post_to_shown_ms'])} at {sig['quiet']['ticks_per_s']} ticks/s"
+            ),
+            lambda sig: sig["quiet"]["post_to_202_ms"]["p99"],
+        ),
+        _Figure(
             "  loop stall under a flood of bad secrets",
             _signals,
             lambda sig: (

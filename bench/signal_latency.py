@@ -22,7 +22,7 @@ import os
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +34,7 @@ from bench.probes import LoopProbe, PaintProbe
 from bench.summary import summarize
 
 SECRET = "bench-signal-secret-4f9Kx2Lq"
+QUIET_TICKS = 4 * INSTRUMENTS
 WRONG = "bench-signal-secret-4f9Kx2Lz"  # same length, last character differs
 
 
@@ -212,8 +213,12 @@ async def _run(size: Size) -> dict[str, Any]:
             loop_probe = LoopProbe()
             loop_probe.start()
             cpu_before = time.process_time()
-            flood = await in_executor(
-                lambda: client.ask("flood", url, size.flood_rate, size.flood_seconds)
+            flood = (
+                await in_executor(
+                    lambda: client.ask("flood", url, size.flood_rate, size.flood_seconds)
+                )
+                if size.flood_rate
+                else {"requests": 0, "seconds": 0.0, "posts_per_s": 0, "statuses": {}}
             )
             cpu = time.process_time() - cpu_before
             loop_probe.stop()
@@ -254,7 +259,15 @@ def _measure(size: Size) -> dict[str, Any]:
 
 
 def measure(size_name: str) -> dict[str, Any]:
-    return in_fresh_process(_measure, SIZES[size_name])
+    size = SIZES[size_name]
+    results = in_fresh_process(_measure, size)
+    # The same signals with the market quiet (the demo's 4 quotes a second per instrument): what
+    # the endpoint and the inbox cost apart from the ticks the loop is busy with.
+    quiet = in_fresh_process(_measure, replace(size, ticks_per_s=QUIET_TICKS, flood_rate=0))
+    results["quiet"] = {
+        key: quiet[key] for key in ("ticks_per_s", "post_to_202_ms", "post_to_shown_ms")
+    }
+    return results
 
 
 if __name__ == "__main__":

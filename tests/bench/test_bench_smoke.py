@@ -61,6 +61,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "flood": ("posts_per_s", "statuses", "answer_ms"),
         "flood_loop_stall_ms": _DIST,
         "flood_loop_stall_cpu_ms": _DIST,
+        "quiet": {"post_to_202_ms": _DIST, "post_to_shown_ms": _DIST},
     },
     "chain_paint": {
         "computation_to_paint_ms": _DIST,

@@ -208,13 +208,17 @@ class SignalInboxPanel(QWidget):
         changed, self._changed = self._changed, {}
         latest = {entry.key: entry for entry in arrived}
         latest.update(changed)
+        was_empty = self._model.rowCount() == 0
         self._model.upsert(
             self._line(self._inbox.get(key) or entry) for key, entry in latest.items()
         )
         if arrived:
             if self.selected() is None:
                 self.select(arrived[-1].key)
-            self._fitter.fit()
+            if was_empty:
+                # Measuring columns costs milliseconds per row on every call: the first rows
+                # set the widths, later ones elide (the tooltip has the whole signal).
+                self._fitter.fit()
             texts = [f"{e.signal.summary} from {e.signal.source}" for e in arrived]
             self._say(f"New signal: {texts[-1]}. Nothing is sent until you click Send.", Tone.WARN)
             for text in texts:
