@@ -171,7 +171,8 @@ def _signal_rows() -> list[_Figure]:
             _signals,
             lambda sig: (
                 _dist(sig["flood_loop_stall_ms"])
-                + f" ({sig['flood']['posts_per_s']:,} POST/s reached, answers "
+                + f" (without the flood: max {sig['loop_stall_without_flood_ms']['max']:g} ms;"
+                f" {sig['flood']['posts_per_s']:,} POST/s reached, answers "
                 f"{sig['flood']['statuses']}, own CPU in stalls: max "
                 f"{_value_text(sig['flood_loop_stall_cpu_ms']['max'], ' ms')})"
             ),
