@@ -35,6 +35,7 @@ BENCHMARKS = (
     "ladder_latency",
     "cpu_per_tick",
     "memory_growth",
+    "signal_latency",
     "chain_paint",
 )
 RESULTS = Path(__file__).with_name("results") / "results.json"

@@ -146,6 +146,58 @@ def _ladder_click(how: str) -> _Figure:
     )
 
 
+def _signals(results: Results) -> Any:
+    return results["signal_latency"]
+
+
+def _signal_rows() -> list[_Figure]:
+    return [
+        _Figure(
+            "signal POST → 202",
+            _signals,
+            lambda sig: (
+                _dist(sig["post_to_202_ms"])
+                + f" ({sig['signals_accepted']} of {sig['signals_posted']} signals at "
+                f"{sig['ticks_per_s']:,} ticks/s)"
+            ),
+            lambda sig: sig["post_to_202_ms"]["p99"],
+            "ms",
+            20.0,
+        ),
+        _Figure(
+            "  signal POST → shown in the inbox",
+            _signals,
+            lambda sig: _dist(sig["post_to_shown_ms"]) + f" ({sig['signals_shown']} shown)",
+            lambda sig: sig["post_to_shown_ms"]["p99"],
+            "ms",
+            50.0,
+        ),
+        _Figure(
+            "  signal POST → 202 / → shown, market quiet (reference)",
+            _signals,
+            lambda sig: (
+                f"{_dist(sig['quiet']['post_to_202_ms'])} / "
+                f"{_dist(sig['quiet']['post_to_shown_ms'])} at {sig['quiet']['ticks_per_s']} ticks/s"
+            ),
+            lambda sig: sig["quiet"]["post_to_202_ms"]["p99"],
+        ),
+        _Figure(
+            "  loop stall under a flood of bad secrets",
+            _signals,
+            lambda sig: (
+                _dist(sig["flood_loop_stall_ms"])
+                + f" (without the flood: max {sig['loop_stall_without_flood_ms']['max']:g} ms;"
+                f" {sig['flood']['posts_per_s']:,} POST/s reached, answers "
+                f"{sig['flood']['statuses']}, own CPU in stalls: max "
+                f"{_value_text(sig['flood_loop_stall_cpu_ms']['max'], ' ms')})"
+            ),
+            lambda sig: sig["flood_loop_stall_ms"]["max"],
+            "ms",
+            16.0,
+        ),
+    ]
+
+
 FIGURES: tuple[_Figure, ...] = (
     *_tick_rows(),
     _Figure(
@@ -196,6 +248,7 @@ FIGURES: tuple[_Figure, ...] = (
         lambda cpu: cpu["console_vs_qt_example"],
     ),
     *(_click_figure(load, how) for load in ("quiet", "loaded") for how in ("qtest", "posted")),
+    *_signal_rows(),
     _Figure(
         "Connect click → synced",
         lambda results: results["connect_sync"],

@@ -14,6 +14,7 @@ import gc
 import logging
 import logging.handlers
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import platformdirs
 from ibconsole import __version__
 from ibconsole.broker.broker import Broker
 from ibconsole.broker.session import Endpoint
+from ibconsole.broker.signal_endpoint import SignalEndpoint
 from ibconsole.config import (
     ConfigError,
     ConnectionProfile,
@@ -34,6 +36,7 @@ from ibconsole.config import (
     load_settings,
     write_example_config,
 )
+from ibconsole.credentials import CredentialError
 from ibconsole.domain.clock import Clock, OffsetClock, SystemClock
 from ibconsole.domain.trading_mode import simulator_preset
 from ibconsole.journal import default_journal_path
@@ -90,6 +93,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--config", type=Path, help="settings file (default: platform config dir)")
     parser.add_argument(
+        "--signals-port",
+        type=_listen_port,
+        metavar="N",
+        help="turn the signal inbox's endpoint on at http://127.0.0.1:N/signals (0: a free port); "
+        "the secret comes from the keyring or IBCONSOLE_SIGNAL_SECRET, never the command line",
+    )
+    parser.add_argument(
         "--write-example-config",
         action="store_true",
         help="write a commented settings file with every default to the --config path (or the "
@@ -103,6 +113,13 @@ def _port(text: str) -> int:
     value = _int(text, "port")
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port {value} is outside 1-65535")
+    return value
+
+
+def _listen_port(text: str) -> int:
+    value = _int(text, "port")
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is outside 0-65535")
     return value
 
 
@@ -202,7 +219,13 @@ class Console:
     window: MainWindow
     gateway: PaperGateway | None = None
     watchdog: StallWatchdog | None = None  # on at --log-level DEBUG: names any stalling job
+    signals: SignalEndpoint | None = None  # the signal inbox's endpoint, while it listens
     _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def signals_url(self) -> str | None:
+        """``http://127.0.0.1:PORT/signals`` once the signal endpoint listens, else None."""
+        return self.signals.url if self.signals is not None else None
 
     @property
     def broker(self) -> Broker:
@@ -235,10 +258,53 @@ class Console:
                 )
             )
             self.window.show_endpoint(self.broker.session.endpoint)
+        self.context.inbox.restore()
+        await self._start_signals()
         self.window.show()
         if args.demo or args.host or args.port:
             self.window.request_connect()
         self.context.runner.start(self._settle_heap(), name="settle the heap after start-up")
+
+    async def _start_signals(self) -> None:
+        """Open the signal endpoint when ``--signals-port``, the settings or ``--demo`` ask for
+        it; a demo without a secret of its own makes one up for the run (shown in the dock)."""
+        args, settings = self.launch.args, self.launch.settings.signals
+        port = args.signals_port
+        if port is None and (settings.enabled or args.demo):
+            port = settings.port
+        panel = self.window.signal_inbox
+        if port is None:
+            return
+        store = self.context.signal_secret
+        try:
+            secret = store.get()
+        except CredentialError as error:
+            log.error("signal endpoint: %s", error)
+            secret = None
+        demo_secret = secrets.token_urlsafe(18) if args.demo and secret is None else None
+        endpoint = SignalEndpoint(
+            settings,
+            secret or demo_secret,
+            self.context.inbox.signal_log,
+            self.context.inbox.accept,
+            self.launch.clock,
+        )
+        try:
+            await endpoint.start(port)
+        except OSError as error:
+            log.error("the signal endpoint cannot listen on port %d: %s", port, error)
+            panel.show_endpoint(None)
+            return
+        self.signals = endpoint
+        panel.secret.sig_saved.connect(lambda: self._use_saved_secret(endpoint))
+        panel.show_endpoint(endpoint.url, demo_secret)
+
+    def _use_saved_secret(self, endpoint: SignalEndpoint) -> None:
+        """The trader saved a new secret in the dock: the endpoint checks against it from now."""
+        try:
+            endpoint.set_secret(self.context.signal_secret.get())
+        except CredentialError as error:
+            log.error("signal endpoint: the new secret could not be read back: %s", error)
 
     async def _settle_heap(self) -> None:
         """Move what start-up built out of the collector's reach once the window is populated.
@@ -258,6 +324,8 @@ class Console:
         # Closing saves the layout and ends any gateway the console started, whatever stopped us
         # (the window, --quit-after, a screenshot run).
         self.window.close()
+        if self.signals is not None:
+            await self.signals.stop()
         await close_context(self.context)
         if self.gateway is not None:
             await self.gateway.stop()

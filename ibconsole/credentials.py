@@ -9,20 +9,31 @@ password, and errors name the entry, not its contents.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import keyring
 import keyring.errors
 
-from ibconsole.config import ConnectionProfile
+from ibconsole.config import SIGNAL_SECRET_VARIABLE, ConnectionProfile
 
-__all__ = ["SERVICE", "SIGNAL_SECRET_ENTRY", "CredentialError", "CredentialStore", "Login"]
+__all__ = [
+    "MIN_SIGNAL_SECRET",
+    "SERVICE",
+    "SIGNAL_SECRET_ENTRY",
+    "SIGNAL_SECRET_VARIABLE",
+    "CredentialError",
+    "CredentialStore",
+    "Login",
+    "SignalSecretStore",
+]
 
 _log = logging.getLogger(__name__)
 
 SERVICE = "ibconsole"
 # The keyring item (of SERVICE) that holds the signal inbox's shared secret.
-SIGNAL_SECRET_ENTRY = "signal-secret"
+SIGNAL_SECRET_ENTRY = "signal-inbox:secret"
 
 
 class CredentialError(RuntimeError):
@@ -104,24 +115,47 @@ class CredentialStore:
             _log.info("deleted the login of keyring entry %r", entry)
         return removed
 
-    def signal_secret(self) -> str | None:
-        """The signal inbox's shared secret; None when none is stored."""
+
+# Shorter secrets are guessable by anyone who can reach the endpoint (through the reverse proxy).
+MIN_SIGNAL_SECRET = 16
+
+
+class SignalSecretStore:
+    """The signal inbox's shared secret: the environment variable ``IBCONSOLE_SIGNAL_SECRET``
+    (headless use, tests) when set, else the keyring item ``SIGNAL_SECRET_ENTRY`` of the service
+    ``ibconsole``, set from the inbox dock or the settings dialog. Never the config file, argv or a log."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, service: str = SERVICE) -> None:
+        self._environ = os.environ if environ is None else environ
+        self._service = service
+
+    @property
+    def from_environment(self) -> bool:
+        return bool(self._environ.get(SIGNAL_SECRET_VARIABLE))
+
+    def get(self) -> str | None:
+        """The secret, or None when none is set anywhere."""
+        value = self._environ.get(SIGNAL_SECRET_VARIABLE)
+        if value:
+            return value
         try:
             return keyring.get_password(self._service, SIGNAL_SECRET_ENTRY)
         except keyring.errors.KeyringError as error:
             raise CredentialError(
-                f"The OS keyring could not be read for entry {SIGNAL_SECRET_ENTRY!r}: "
-                f"{type(error).__name__}"
+                f"The OS keyring could not be read for the signal secret: {type(error).__name__}"
             ) from None
 
-    def set_signal_secret(self, secret: str) -> None:
-        if not secret.strip():
-            raise CredentialError("The signal secret cannot be empty")
+    def set(self, secret: str) -> None:
+        """Keep ``secret`` in the keyring (the environment variable, when set, still wins)."""
+        if len(secret) < MIN_SIGNAL_SECRET or not secret.isprintable() or secret != secret.strip():
+            raise CredentialError(
+                f"A signal secret needs at least {MIN_SIGNAL_SECRET} printable characters, "
+                "without spaces at either end"
+            )
         try:
             keyring.set_password(self._service, SIGNAL_SECRET_ENTRY, secret)
         except keyring.errors.KeyringError as error:
             raise CredentialError(
-                f"The OS keyring refused to store entry {SIGNAL_SECRET_ENTRY!r}: "
-                f"{type(error).__name__}"
+                f"The OS keyring refused to store the signal secret: {type(error).__name__}"
             ) from None
-        _log.info("stored the signal secret in keyring entry %r", SIGNAL_SECRET_ENTRY)
+        _log.info("stored the signal inbox's secret in the keyring")

@@ -17,12 +17,45 @@ from ibconsole.journal.errors import JournalError
 logger = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x49424A4E  # "IBJN"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Migration = Callable[[sqlite3.Connection], None]
 
+# Version 2: the signal inbox's signals, keyed by their idempotency key, journalled before the
+# sender is answered (so a repeat is known as one across restarts), and their states after.
+_SIGNALS_V2 = """
+CREATE TABLE signals (
+    key          TEXT PRIMARY KEY,
+    received_at  TEXT NOT NULL,
+    payload      TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX signals_by_received ON signals (received_at, key);
+CREATE TABLE signal_states (
+    id     INTEGER PRIMARY KEY,
+    key    TEXT NOT NULL REFERENCES signals (key),
+    time   TEXT NOT NULL,
+    state  TEXT NOT NULL,
+    note   TEXT NOT NULL
+);
+CREATE INDEX signal_states_by_key ON signal_states (key, id);
+CREATE TRIGGER signals_are_never_updated BEFORE UPDATE ON signals
+BEGIN SELECT RAISE(ABORT, 'journalled signals are append-only'); END;
+CREATE TRIGGER signals_are_never_deleted BEFORE DELETE ON signals
+BEGIN SELECT RAISE(ABORT, 'journalled signals are append-only'); END;
+CREATE TRIGGER signal_states_are_never_updated BEFORE UPDATE ON signal_states
+BEGIN SELECT RAISE(ABORT, 'journalled signals are append-only'); END;
+CREATE TRIGGER signal_states_are_never_deleted BEFORE DELETE ON signal_states
+BEGIN SELECT RAISE(ABORT, 'journalled signals are append-only'); END;
+"""
+
+
+def _add_signals(conn: sqlite3.Connection) -> None:
+    for statement in _statements(_SIGNALS_V2):
+        conn.execute(statement)
+
+
 # MIGRATIONS[n] upgrades a version-n journal to version n + 1, inside the opening transaction.
-MIGRATIONS: Mapping[int, Migration] = {}
+MIGRATIONS: Mapping[int, Migration] = {1: _add_signals}
 
 _TABLES_V1 = """
 CREATE TABLE events (

@@ -9,10 +9,12 @@ from pathlib import Path
 from ibconsole.broker.broker import Broker
 from ibconsole.broker.gateway_supervisor import GatewaySupervisor
 from ibconsole.broker.session import Endpoint
+from ibconsole.broker.signal_inbox import SignalInbox
 from ibconsole.config import Settings
-from ibconsole.credentials import CredentialStore
+from ibconsole.credentials import CredentialStore, SignalSecretStore
 from ibconsole.domain.clock import Clock
 from ibconsole.journal import Journal
+from ibconsole.journal.signal_log import SignalLog
 from ibconsole.ui.background import BackgroundRunner
 from ibconsole.ui.bridge import BrokerBridge
 
@@ -29,6 +31,8 @@ class UiContext:
     credentials: CredentialStore
     gateways: GatewaySupervisor  # the gateway commands of the profiles that name one
     profile_name: str  # the connection profile selected at start-up
+    inbox: SignalInbox  # signals from TradingView or scripts, waiting for a trader's click
+    signal_secret: SignalSecretStore
 
 
 def open_context(
@@ -52,6 +56,8 @@ def open_context(
     )
     broker.orders.spread_rolls.fill_timeout = settings.spread_roll.fill_timeout.total_seconds()
     credentials = credentials or CredentialStore()
+    inbox = signal_inbox(broker, settings, clock)
+    broker.orders.fill_recorded += inbox.on_fill
     return UiContext(
         broker=broker,
         bridge=BrokerBridge(broker),
@@ -61,6 +67,22 @@ def open_context(
         credentials=credentials,
         gateways=GatewaySupervisor(credentials),
         profile_name=profile_name,
+        inbox=inbox,
+        signal_secret=SignalSecretStore(),
+    )
+
+
+def signal_inbox(broker: Broker, settings: Settings, clock: Clock) -> SignalInbox:
+    """The signal inbox over ``broker``, journalling its signals beside the broker's orders."""
+    return SignalInbox(
+        broker.entry,
+        broker.contracts,
+        broker.market,
+        broker.journal,
+        SignalLog(broker.journal.path),
+        clock,
+        settings.signals,
+        settings.rollover,
     )
 
 
@@ -69,6 +91,8 @@ async def close_context(context: UiContext) -> None:
     journal, in that order."""
     await context.runner.cancel_all()
     context.bridge.detach()
+    context.broker.orders.fill_recorded -= context.inbox.on_fill
+    await context.inbox.close()
     await context.broker.stop()
     await context.gateways.stop()
     context.broker.journal.close()

@@ -114,12 +114,13 @@ class ContractPicker(QWidget):
         self._note("", Tone.NEUTRAL)
         self._set_contract(option)
 
-    def show_family(self, symbol: str) -> None:
-        """Pick ``symbol`` in the family box and load its months."""
+    def show_family(self, symbol: str, keep: ListedContract | None = None) -> None:
+        """Pick ``symbol`` in the family box and load its months, choosing ``keep`` (a month of
+        that family) while it trades, else the active month."""
         self._family_box.blockSignals(True)
         self._family_box.setCurrentIndex(self._family_box.findData(symbol))
         self._family_box.blockSignals(False)
-        self._load_family(symbol)
+        self._load_family(symbol, keep)
 
     @Slot(int)
     def _on_family_box_changed(self, index: int) -> None:

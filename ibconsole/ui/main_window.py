@@ -28,8 +28,10 @@ from PySide6.QtWidgets import (
 from ibconsole import __version__
 from ibconsole.broker.session import Endpoint, SyncInfo
 from ibconsole.config import ConfigError
+from ibconsole.domain.alert_kinds import AlertKind
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.health import HealthSnapshot, HealthState
+from ibconsole.domain.order_entry import EntryFields
 from ibconsole.domain.trading_mode import AccountMode
 from ibconsole.journal.price_alert_file import PriceAlertFile, alert_file_beside
 from ibconsole.ui.alert_center import AlertCenter
@@ -49,6 +51,7 @@ from ibconsole.ui.order_ticket import OrderTicket
 from ibconsole.ui.price_alert_book import PriceAlertBook, PriceAlertRefused
 from ibconsole.ui.rollover_panel import RolloverPanel
 from ibconsole.ui.settings import SettingsDialog, open_settings_file
+from ibconsole.ui.signal_inbox import SignalInboxPanel
 from ibconsole.ui.theme import Tone, tone_style
 
 log = logging.getLogger(__name__)
@@ -134,6 +137,7 @@ class MainWindow(QMainWindow):
         self.alert_center = AlertCenter(ctx, self.notifier, self.price_alerts, self)
         self.alert_center.watch_rollover(self.rollover.model)
         self.alerts = AlertsPanel(self.notifier, self.price_alerts)
+        self.signal_inbox = SignalInboxPanel(ctx)
         self.option_chain = OptionChainPanel(ctx)
 
         self.docks: dict[str, QDockWidget] = {}
@@ -149,6 +153,7 @@ class MainWindow(QMainWindow):
             ("rollover", "Contracts and rollover", self.rollover),
             ("health", "Connection health", self.health),
             ("alerts", "Alerts", self.alerts),
+            ("signalInbox", "Signal inbox", self.signal_inbox),
             ("optionChain", "Options chain", self.option_chain),
         ):
             self.docks[name] = self._dock(name, title, widget)
@@ -175,6 +180,8 @@ class MainWindow(QMainWindow):
         self._on_price_alerts_changed()
         self.rollover.sig_price_alert_requested.connect(self._on_rollover_price_alert_requested)
         self.notifier.sig_notified.connect(self._on_notifier_notified)
+        self.signal_inbox.sig_signal_arrived.connect(self._on_signal_inbox_signal_arrived)
+        self.signal_inbox.sig_review_requested.connect(self._on_signal_inbox_review_requested)
         self.ticket.sig_contract_changed.connect(self.option_chain.follow)
         self.option_chain.sig_option_picked.connect(self.ticket.load_option)
         self.ticket.sig_contract_changed.connect(self.ladder.follow)
@@ -334,6 +341,7 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(docks["account"], docks["health"])
             # The ladder shares the right column's top with rollover, in front.
             self.tabifyDockWidget(docks["rollover"], docks["priceLadder"])
+            self.tabifyDockWidget(docks["health"], docks["signalInbox"])
             left, right = 400, 580
             centre = width - left - right
             self.resizeDocks(
@@ -374,6 +382,7 @@ class MainWindow(QMainWindow):
                 [left, ladder, centre],
                 horizontal,
             )
+            self.tabifyDockWidget(docks["health"], docks["signalInbox"])
             self.resizeDocks(
                 [docks["orders"], docks["rollover"]],
                 [centre * 50 // 100, centre * 50 // 100],
@@ -605,6 +614,19 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_notifier_notified(self, record: AlertRecord) -> None:
         self.statusBar().showMessage(f"{record.title}: {record.text}", 15_000)
+
+    @Slot(str, str)
+    def _on_signal_inbox_signal_arrived(self, title: str, text: str) -> None:
+        # The notifier keeps it in the alerts' history, notifies and sounds as the settings say,
+        # and shows it in the status bar.
+        self.notifier.notify(AlertKind.SIGNAL, title, f"{text} — waiting in the signal inbox")
+
+    @Slot(object, str)
+    def _on_signal_inbox_review_requested(self, fields: EntryFields, note: str) -> None:
+        self.ticket.load(fields, note)
+        dock = self.docks["ticket"]
+        dock.show()
+        dock.raise_()
 
     @Slot()
     def _on_health_indicator_clicked(self) -> None:

@@ -1,21 +1,28 @@
-"""Which month of a futures family is front, next and active now: the chain from the broker, the
-exchange's business calendar over it and the rollover rules, in the one place the window asks;
-and how the window writes a contract's name and dates.
+"""The window's way to a futures family's months (``broker.family_months`` decides them, for the
+window and the signal inbox alike), and how the window writes a contract's name and dates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from ibconsole.broker.broker import Broker
-from ibconsole.broker.contracts import FuturesChain
+from ibconsole.broker.family_months import FamilyMonths, chain_calendar, load_family_months
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.products import product
-from ibconsole.domain.rollover import RolloverSettings, RolloverView, front_months
-from ibconsole.domain.sessions import BusinessCalendar, business_calendar
+from ibconsole.domain.rollover import RolloverSettings, RolloverView
+
+__all__ = [
+    "WATCH_LIST",
+    "FamilyMonths",
+    "chain_calendar",
+    "contract_name",
+    "exchange_day",
+    "exchange_time",
+    "family_months",
+    "rollover_view",
+]
 
 # The futures families the window watches and charts by default.
 WATCH_LIST: tuple[str, ...] = (
@@ -23,43 +30,12 @@ WATCH_LIST: tuple[str, ...] = (
     "CL", "MCL", "GC", "MGC", "ZN", "6E",
 )  # fmt: skip
 
-# Expiry rules look back into the month before the contract month (CL, first notice days) and
-# roll rules a few weeks before the deadline; they look forward to the contract month's end.
-_LOOK_BACK = timedelta(days=120)
-_LOOK_AHEAD = timedelta(days=62)
-
-
-@dataclass(frozen=True, slots=True)
-class FamilyMonths:
-    """A product's listed months, the calendar its dates are counted on and what is front now."""
-
-    chain: FuturesChain
-    calendar: BusinessCalendar
-    view: RolloverView
-
-
-def chain_calendar(symbol: str, contracts: Sequence[ListedContract]) -> BusinessCalendar:
-    """The business calendar of ``symbol``'s expiry rules, covering every listed month."""
-    if not contracts:
-        raise ValueError(f"No listed {symbol} contracts were given, so no calendar range is known")
-    item = product(symbol)
-    days = [c.last_trade.date() for c in contracts]
-    first = min(days) - _LOOK_BACK
-    last = max(days) + _LOOK_AHEAD
-    # Whole years: every family on the same calendar shares one (cached) business calendar.
-    return business_calendar(
-        item.business_calendar, date(first.year, 1, 1), date(last.year, 12, 31)
-    )
-
 
 async def family_months(
     broker: Broker, symbol: str, settings: RolloverSettings, now: datetime
 ) -> FamilyMonths:
     """Fetch ``symbol``'s chain (cached by the broker per trading day) and find its months."""
-    chain = await broker.contracts.chain(symbol)
-    calendar = chain_calendar(chain.product.symbol, chain.contracts)
-    view = front_months(chain.contracts, now, calendar, settings)
-    return FamilyMonths(chain, calendar, view)
+    return await load_family_months(broker.contracts, symbol, settings, now)
 
 
 async def rollover_view(

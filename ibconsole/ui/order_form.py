@@ -149,6 +149,16 @@ class OrderForm(QWidget):
         for field in self._prices:
             field.clear()
 
+    def load(self, fields: EntryFields) -> None:
+        """Fill the quantity, type and limit price from ``fields`` (another entry point's order)."""
+        self._quantity.set_text(str(fields.quantity))
+        order_type = OrderType(fields.order_type)
+        self._type_box.setCurrentIndex(self._type_box.findData(order_type.value))
+        if order_type.needs_limit and fields.limit_price is not None:
+            self._limit.set_text(str(fields.limit_price))
+        self._bracket.setChecked(False)
+        self._on_edited()
+
     def use_price(self, price: Decimal) -> None:
         """Put ``price`` into the limit, making the order a limit order if it has none."""
         if not self.order_type().needs_limit:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVB
 
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.order_entry import (
+    EntryFields,
     EntryOutcome,
     NeedsConfirmation,
     Refusal,
@@ -227,6 +228,18 @@ class OrderTicket(QWidget):
     def field_error(self, field: str) -> str:
         """The message shown next to a field ("quantity", "limit_price", ...), "" if none."""
         return self._form.error(field)
+
+    def load(self, fields: EntryFields, note: str) -> None:
+        """Load another entry point's order (a signal under review): its contract, quantity, type
+        and limit price; ``note`` says where it came from. Nothing is sent: the trader reviews
+        it and clicks Buy or Sell."""
+        if self._busy():
+            return
+        contract = fields.contract
+        if contract is not None and contract != self._contract:
+            self._picker.show_family(contract.symbol, keep=contract)
+        self._form.load(fields)
+        self._say(note, Tone.WARN)
 
     def load_option(self, option: ListedContract, price: Decimal) -> None:
         """Load ``option`` (a click in the options chain) as a limit order at ``price``."""

@@ -61,6 +61,14 @@ EXPECTED: dict[str, dict[str, Any]] = {
             ("quote_subscriptions", "asyncio_tasks", "event_handlers", "qt_objects"),
         ),
     },
+    "signal_latency": {
+        "post_to_202_ms": _DIST,
+        "post_to_shown_ms": _DIST,
+        "flood": ("posts_per_s", "statuses", "answer_ms"),
+        "flood_loop_stall_ms": _DIST,
+        "flood_loop_stall_cpu_ms": _DIST,
+        "quiet": {"post_to_202_ms": _DIST, "post_to_shown_ms": _DIST},
+    },
     "chain_paint": {
         "computation_to_paint_ms": _DIST,
         "option_lines": None,
@@ -106,6 +114,10 @@ def test_benchmark_produces_its_result_keys(name: str, tmp_path: Path) -> None:
     results = _run_bench(tmp_path, name)
 
     assert _missing(results[name], EXPECTED[name]) == []
+    if name == "signal_latency":
+        signals = results[name]
+        assert signals["signals_accepted"] == signals["signals_posted"] > 0
+        assert set(signals["flood"]["statuses"]) == {"401"}
     if name == "tick_latency":
         for load in results[name]["loads"]:
             assert [key for key in _LOAD_KEYS if key not in load] == []

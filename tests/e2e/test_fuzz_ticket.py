@@ -47,14 +47,14 @@ from ibconsole.broker.broker import Broker
 from ibconsole.broker.gateway_supervisor import GatewaySupervisor
 from ibconsole.broker.session import Endpoint
 from ibconsole.config import Settings
-from ibconsole.credentials import CredentialStore
+from ibconsole.credentials import CredentialStore, SignalSecretStore
 from ibconsole.domain.clock import OffsetClock
 from ibconsole.domain.health import BackoffPolicy, HealthSettings
 from ibconsole.journal import Journal, OrderState
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.background import BackgroundRunner
 from ibconsole.ui.bridge import BrokerBridge
-from ibconsole.ui.context import UiContext
+from ibconsole.ui.context import UiContext, signal_inbox
 from ibconsole.ui.decimal_spin_box import DecimalSpinBox
 from ibconsole.ui.order_ticket import EDIT_PREVIEW_MS, OrderTicket
 
@@ -403,6 +403,8 @@ class Rig:
             credentials=CredentialStore(),
             gateways=GatewaySupervisor(CredentialStore()),
             profile_name=settings.default_profile,
+            inbox=signal_inbox(broker, settings, clock),
+            signal_secret=SignalSecretStore(),
         )
         await broker.start()
         ticket = OrderTicket(self.ctx)
@@ -421,6 +423,7 @@ class Rig:
         if self.ctx is not None:
             await self.ctx.runner.cancel_all()
             self.ctx.bridge.detach()
+            await self.ctx.inbox.close()
             await self.ctx.broker.stop()
             self.ctx.broker.journal.close()
         await self.gateway.stop()

@@ -1,4 +1,6 @@
-"""The gateway login lives in the OS keyring and reaches only the gateway command's environment.
+"""The gateway login lives in the OS keyring and reaches only the gateway command's environment;
+the signal inbox's secret lives in the keyring (or IBCONSOLE_SIGNAL_SECRET) and reaches no file,
+log record, argv or answer.
 
 A whole console cycle (settings file, keyring, launch of a profile's gateway command, connect,
 stop) runs with DEBUG logging into a log file, the journal, QSettings and the example config in
@@ -27,6 +29,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import qasync
 import shiboken6
@@ -35,8 +38,8 @@ from PySide6.QtWidgets import QApplication
 
 from ibconsole.app import build_console, configure_logging
 from ibconsole.broker.launcher import PASSWORD_VARIABLE, USERNAME_VARIABLE, GatewayLauncher
-from ibconsole.config import load_settings, write_example_config
-from ibconsole.credentials import CredentialStore, Login
+from ibconsole.config import SIGNAL_SECRET_VARIABLE, load_settings, write_example_config
+from ibconsole.credentials import CredentialStore, Login, SignalSecretStore
 from ibconsole.domain.health import HealthState
 
 SIM = Path(sys.executable).with_name("ibconsole-sim")
@@ -113,23 +116,23 @@ def proc_text(pid: int, what: str) -> str:
     return Path(f"/proc/{pid}/{what}").read_bytes().replace(b"\0", b"\n").decode(errors="replace")
 
 
-def leaks_in_files(folder: Path, skip: set[Path]) -> list[str]:
+def leaks_in_files(folder: Path, skip: set[Path], secrets: tuple[str, ...] = SECRETS) -> list[str]:
     """Each file under ``folder`` holding a secret, as UTF-8 or UTF-16 bytes."""
     found = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p not in skip):
         data = path.read_bytes()
-        for secret in SECRETS:
+        for secret in secrets:
             for encoding in ("utf-8", "utf-16-le"):
                 if secret.encode(encoding) in data:
                     found.append(f"{secret!r} ({encoding}) in {path.relative_to(folder)}")
     return found
 
 
-def leaks_in(texts: dict[str, str]) -> list[str]:
+def leaks_in(texts: dict[str, str], secrets: tuple[str, ...] = SECRETS) -> list[str]:
     return [
         f"{secret!r} in {name}"
         for name, text in texts.items()
-        for secret in SECRETS
+        for secret in secrets
         if secret in text
     ]
 
@@ -298,3 +301,81 @@ async def test_a_gateway_that_echoes_its_environment_leaks_no_login_into_the_log
         root.setLevel(level)
     assert json.loads(record.read_text(encoding="utf-8"))["environ"][USERNAME_VARIABLE] == USERNAME
     assert not leaks_in({"a log record": "\n".join(records.lines)})
+
+
+SIGNAL_SECRET = "sïgnal secret-Jw4$Tz8q"  # a space, a dollar and a non-ASCII letter
+
+
+@pytest.mark.expect_log_warnings  # at --log-level DEBUG the stall watchdog warns of slow jobs
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+@pytest.mark.parametrize("origin", ["keyring", "environment"])
+def test_the_signal_secret_reaches_no_file_log_argv_or_answer(
+    qapp: QApplication,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    memory_keyring: Any,
+    all_logs: tuple[Records, Path],
+    qsettings_folder: Path,
+    origin: str,
+) -> None:
+    records, _ = all_logs
+    for variable, folder in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_CACHE_HOME", "cache"),
+    ):
+        monkeypatch.setenv(variable, str(tmp_path / folder))
+    if origin == "keyring":
+        SignalSecretStore().set(SIGNAL_SECRET)
+    else:
+        monkeypatch.setenv(SIGNAL_SECRET_VARIABLE, SIGNAL_SECRET)
+    config = tmp_path / "config" / "ibconsole" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(
+        'schema_version = 1\nlog_level = "DEBUG"\njournal_path = "journal.sqlite3"\n'
+        "[signals]\nport = 0\n",
+        encoding="utf-8",
+    )
+    # The demo turns the endpoint on (at the configured port) with the secret set above.
+    argv = ["--demo", "--config", str(config), "--log-level", "DEBUG"]
+    answers: list[str] = []
+
+    async def cycle() -> None:
+        console = build_console(argv)
+        try:
+            await console.start()
+            url = console.signals_url
+            assert url is not None
+            async with aiohttp.ClientSession() as session:
+                for secret in (SIGNAL_SECRET, SIGNAL_SECRET[:-1] + "x", SIGNAL_SECRET):
+                    body = {
+                        "secret": secret,
+                        "id": "s-1",
+                        "symbol": "MES1!",
+                        "action": "buy",
+                        "quantity": 1,
+                    }
+                    async with session.post(url, json=body) as answer:
+                        answers.append(f"{answer.status} {await answer.text()}")
+            await until(lambda: console.context.inbox.entries, "the signal in the inbox")
+            console.window.close()
+        finally:
+            await console.stop()
+            if shiboken6.isValid(console.window):
+                shiboken6.delete(console.window)
+
+    run_on_qasync(qapp, cycle)
+
+    assert [a.split()[0] for a in answers] == ["202", "401", "409"]
+    secrets = (SIGNAL_SECRET,)
+    assert not leaks_in(
+        {
+            "argv": " ".join(argv),
+            "an answer": "\n".join(answers),
+            "a log record": "\n".join(records.lines),
+        },
+        secrets,
+    )
+    assert not leaks_in_files(tmp_path, skip=set(), secrets=secrets)
+    assert (tmp_path / "config" / "ibconsole" / "demo-journal.sqlite3").exists()

@@ -12,7 +12,7 @@ import pytest
 
 from ibconsole.domain.clock import ManualClock
 from ibconsole.journal import SCHEMA_VERSION, Journal, JournalError, default_journal_path
-from ibconsole.journal.schema import APPLICATION_ID, open_database
+from ibconsole.journal.schema import APPLICATION_ID, MIGRATIONS, open_database
 
 
 def _pragma(path: Path, name: str) -> object:
@@ -73,7 +73,9 @@ def test_a_journal_from_a_newer_version_is_refused(journal_path: Path, clock: Ma
     Journal(journal_path, clock).close()
     with closing(sqlite3.connect(journal_path)) as conn, conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    with pytest.raises(JournalError, match="newer than the 1 this version of ibconsole"):
+    with pytest.raises(
+        JournalError, match=f"newer than the {SCHEMA_VERSION} this version of ibconsole"
+    ):
         Journal(journal_path, clock)
 
 
@@ -83,19 +85,21 @@ def test_migrations_run_in_order_on_an_older_journal(
     with Journal(journal_path, clock) as journal:
         journal.record_intent(make_intent())
     ran: list[int] = []
+    later = SCHEMA_VERSION + 1
 
-    def to_v2(conn: sqlite3.Connection) -> None:
-        ran.append(2)
+    def to_later(conn: sqlite3.Connection) -> None:
+        ran.append(later)
         conn.execute("CREATE TABLE notes (key TEXT PRIMARY KEY, note TEXT NOT NULL)")
 
-    def to_v3(conn: sqlite3.Connection) -> None:
-        ran.append(3)
+    def to_latest(conn: sqlite3.Connection) -> None:
+        ran.append(later + 1)
         conn.execute("INSERT INTO notes SELECT key, 'migrated' FROM orders")
 
-    conn = open_database(journal_path, version=3, migrations={1: to_v2, 2: to_v3})
+    steps = {**MIGRATIONS, SCHEMA_VERSION: to_later, later: to_latest}
+    conn = open_database(journal_path, version=later + 1, migrations=steps)
     try:
-        assert ran == [2, 3]
-        assert conn.execute("PRAGMA user_version").fetchone() == (3,)
+        assert ran == [later, later + 1]
+        assert conn.execute("PRAGMA user_version").fetchone() == (later + 1,)
         assert conn.execute("SELECT * FROM notes").fetchall() == [("ibc-1", "migrated")]
     finally:
         conn.close()
@@ -105,13 +109,16 @@ def test_a_missing_migration_leaves_the_journal_untouched(
     journal_path: Path, clock: ManualClock
 ) -> None:
     Journal(journal_path, clock).close()
+    later = SCHEMA_VERSION + 1
 
-    def to_v2(conn: sqlite3.Connection) -> None:
+    def to_later(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE notes (note TEXT)")
 
-    with pytest.raises(JournalError, match="no migration from version 2 exists"):
-        open_database(journal_path, version=3, migrations={1: to_v2})
-    assert _pragma(journal_path, "user_version") == 1
+    with pytest.raises(JournalError, match=f"no migration from version {later} exists"):
+        open_database(
+            journal_path, version=later + 1, migrations={**MIGRATIONS, SCHEMA_VERSION: to_later}
+        )
+    assert _pragma(journal_path, "user_version") == SCHEMA_VERSION
     with closing(sqlite3.connect(journal_path)) as conn, conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_schema")}
     assert "notes" not in tables
@@ -123,6 +130,20 @@ def test_a_new_journal_is_created_at_the_latest_version(journal_path: Path) -> N
 
     open_database(journal_path, version=2, migrations={1: to_v2}).close()
     assert _pragma(journal_path, "user_version") == 2
+
+
+def test_a_version_1_journal_gains_the_signal_tables(
+    journal_path: Path, clock: ManualClock, make_intent: Any
+) -> None:
+    open_database(journal_path, version=1, migrations={}).close()
+    assert _pragma(journal_path, "user_version") == 1
+    with Journal(journal_path, clock) as journal:
+        journal.record_intent(make_intent())
+    assert _pragma(journal_path, "user_version") == SCHEMA_VERSION
+    with closing(sqlite3.connect(journal_path)) as conn, conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_schema")}
+        assert conn.execute("SELECT key FROM orders").fetchall() == [("ibc-1",)]
+    assert {"signals", "signal_states", "orders", "events"} <= tables
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG data folder is Linux's")

@@ -46,6 +46,11 @@ OBJECT_NAMES = (
     "priceLadderDock",
     "priceLadder",
     "ladderQuantity",
+    "signalInboxDock",
+    "signalTable",
+    "signalSendButton",
+    "signalReviewButton",
+    "signalDismissButton",
 )
 
 SHORTCUTS = {
@@ -84,6 +89,7 @@ async def test_every_part_is_a_dock_the_trader_can_move(main_window: MainWindow)
         "rollover",
         "health",
         "alerts",
+        "signalInbox",
         "optionChain",
     }
     for name, dock in main_window.docks.items():

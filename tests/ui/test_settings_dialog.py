@@ -335,12 +335,12 @@ async def test_the_signal_secret_goes_to_the_keyring_never_to_the_file(
     secret = dialog.findChild(QLineEdit, "signalSecretEdit")
     assert secret is not None
     assert secret.echoMode() is QLineEdit.EchoMode.Password
-    secret.setText("tv-hook-91c2")
+    secret.setText("tv-hook-91c2-7f0d5a")
 
     _save(dialog, qtbot)
 
     assert not dialog.isVisible(), dialog.error_text
-    assert memory_keyring.items == {("ibconsole", SIGNAL_SECRET_ENTRY): "tv-hook-91c2"}
+    assert memory_keyring.items == {("ibconsole", SIGNAL_SECRET_ENTRY): "tv-hook-91c2-7f0d5a"}
     assert _text(config) == HAND_WRITTEN  # nothing else changed
     assert ctx.broker.journal.settings_changes() == []
 

@@ -78,7 +78,7 @@ class SettingsDialog(QDialog):
         self._ctx = ctx
         self._file = file
         self._environ = os.environ if environ is None else environ
-        self.secret = SignalSecretField(ctx.credentials, self._environ)
+        self.secret = SignalSecretField(ctx.signal_secret)
         self.pages: list[SettingsPage] = build_pages(ctx.settings, file, self._environ, self.secret)
 
         self.nav = QListWidget()

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QLineEdit
 
 from ibconsole.config import SIGNAL_SECRET_VARIABLE
-from ibconsole.credentials import SIGNAL_SECRET_ENTRY, CredentialError, CredentialStore
+from ibconsole.credentials import SIGNAL_SECRET_ENTRY, CredentialError, SignalSecretStore
 from ibconsole.ui.theme import Tone, set_toned_text
 
 __all__ = ["SignalSecretField"]
 
 
 class SignalSecretField(QGroupBox):
-    def __init__(self, credentials: CredentialStore, environ: Mapping[str, str]) -> None:
+    def __init__(self, store: SignalSecretStore) -> None:
         super().__init__("Shared secret")
-        self._credentials = credentials
+        self._store = store
         self.edit = QLineEdit()
         self.edit.setObjectName("signalSecretEdit")
         self.edit.setEchoMode(QLineEdit.EchoMode.Password)
@@ -27,16 +25,16 @@ class SignalSecretField(QGroupBox):
         form = QFormLayout(self)
         form.addRow("New secret", self.edit)
         form.addRow("", self.state)
-        self._describe(environ)
+        self._describe()
 
-    def _describe(self, environ: Mapping[str, str]) -> None:
+    def _describe(self) -> None:
         where = f"the OS keyring (entry {SIGNAL_SECRET_ENTRY!r})"
         try:
-            stored = self._credentials.signal_secret() is not None
+            stored = self._store.get() is not None
         except CredentialError as error:
             set_toned_text(self.state, str(error), Tone.BAD)
             return
-        if SIGNAL_SECRET_VARIABLE in environ:
+        if self._store.from_environment:
             set_toned_text(
                 self.state,
                 f"{SIGNAL_SECRET_VARIABLE} is set for this run and is used instead of {where}.",
@@ -62,6 +60,6 @@ class SignalSecretField(QGroupBox):
         secret = self.edit.text()
         if not secret:
             return False
-        self._credentials.set_signal_secret(secret)
+        self._store.set(secret)
         self.edit.clear()
         return True
