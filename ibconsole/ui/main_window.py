@@ -7,13 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
 from decimal import Decimal
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
-    QApplication,
     QDockWidget,
     QFrame,
     QLabel,
@@ -53,6 +51,8 @@ from ibconsole.ui.rollover_panel import RolloverPanel
 from ibconsole.ui.settings import SettingsDialog, open_settings_file
 from ibconsole.ui.signal_inbox import SignalInboxPanel
 from ibconsole.ui.theme import Tone, tone_style
+from ibconsole.ui.window_layout import apply_default_layout, first_run_size
+from ibconsole.ui.window_menus import build_menus
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,6 @@ log = logging.getLogger(__name__)
 LAYOUT_VERSION = 2
 _GEOMETRY_KEY = "mainWindow/geometry"
 _STATE_KEY = "mainWindow/state"
-_WIDE = 1800  # from this width on, three columns; below, two
-_SMALLEST = QSize(1366, 768)
 _POPULATED_CHECK_MS = 100
 _STATUS_MESSAGE_MS = 5000
 # Forms taller than a small screen's share scroll instead of squeezing the chart.
@@ -170,9 +168,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.health_indicator)
         self.statusBar().setSizeGripEnabled(True)
 
-        self.actions_by_name: dict[str, QAction] = {}
         self.settings_dialog: SettingsDialog | None = None
-        self._build_menus()
+        self.actions_by_name: dict[str, QAction] = build_menus(self)
 
         self.ticket.sig_contract_changed.connect(self.chart.show_contract)
         self.chart.trading.sig_alert_requested.connect(self._on_chart_alert_requested)
@@ -253,7 +250,7 @@ class MainWindow(QMainWindow):
 
     def reset_layout(self) -> None:
         """Put every dock back where the first run puts it, for the current window size."""
-        self._apply_default_layout(self.size())
+        apply_default_layout(self, self.docks, self.size())
 
     # ----------------------------------------------------------------- layout
     def _dock(self, name: str, title: str, widget: QWidget) -> QDockWidget:
@@ -302,230 +299,14 @@ class MainWindow(QMainWindow):
         geometry = settings.value(_GEOMETRY_KEY)
         state = settings.value(_STATE_KEY)
         if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
-            self._apply_default_layout(self.size())
+            apply_default_layout(self, self.docks, self.size())
             if isinstance(state, QByteArray) and self.restoreState(state, LAYOUT_VERSION):
                 log.info("window layout restored")
                 return
             log.info("saved window layout is from another version; using the default")
             return
-        self.resize(self._first_run_size())
-        self._apply_default_layout(self.size())
-
-    def _first_run_size(self) -> QSize:
-        screen = self.screen() or QApplication.primaryScreen()
-        available = screen.availableGeometry().size() if screen is not None else _SMALLEST
-        # Below 1366×768 the parts do not fit side by side; such a screen scrolls instead.
-        return available.expandedTo(_SMALLEST)
-
-    def _apply_default_layout(self, size: QSize) -> None:
-        docks = self.docks
-        for dock in docks.values():
-            self.removeDockWidget(dock)
-            # Removing hides a dock, and a hidden dock is not placed by the splits below.
-            dock.setFloating(False)
-            dock.show()
-        area = Qt.DockWidgetArea.LeftDockWidgetArea
-        horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
-        width, height = size.width(), size.height()
-        # Splits first: splitting a dock that is already tabbed adds a tab instead.
-        self.addDockWidget(area, docks["ticket"])
-        self.splitDockWidget(docks["ticket"], docks["chart"], horizontal)
-        if width >= _WIDE:
-            # Three columns: entry | chart over orders and positions | rollover over account.
-            self.splitDockWidget(docks["chart"], docks["rollover"], horizontal)
-            self.splitDockWidget(docks["chart"], docks["orders"], vertical)
-            self.splitDockWidget(docks["rollover"], docks["account"], vertical)
-            self.splitDockWidget(docks["ticket"], docks["connection"], vertical)
-            self.splitDockWidget(docks["orders"], docks["positions"], horizontal)
-            self.tabifyDockWidget(docks["orders"], docks["fills"])
-            self.tabifyDockWidget(docks["account"], docks["health"])
-            # The ladder shares the right column's top with rollover, in front.
-            self.tabifyDockWidget(docks["rollover"], docks["priceLadder"])
-            self.tabifyDockWidget(docks["health"], docks["signalInbox"])
-            left, right = 400, 580
-            centre = width - left - right
-            self.resizeDocks(
-                [docks["ticket"], docks["chart"], docks["rollover"]],
-                [left, centre, right],
-                horizontal,
-            )
-            self.resizeDocks(
-                [docks["orders"], docks["positions"]],
-                [centre * 52 // 100, centre * 48 // 100],
-                horizontal,
-            )
-            self.resizeDocks(
-                [docks["ticket"], docks["connection"]],
-                [height * 55 // 100, height * 45 // 100],
-                vertical,
-            )
-            self.resizeDocks(
-                [docks["rollover"], docks["account"]],
-                [height * 55 // 100, height * 45 // 100],
-                vertical,
-            )
-        else:
-            # Two columns: the ticket and the ladder | the chart over two tab groups (blotter;
-            # the rest).
-            self.splitDockWidget(docks["ticket"], docks["priceLadder"], horizontal)
-            self.splitDockWidget(docks["chart"], docks["orders"], vertical)
-            self.splitDockWidget(docks["orders"], docks["rollover"], horizontal)
-            self.tabifyDockWidget(docks["orders"], docks["positions"])
-            self.tabifyDockWidget(docks["positions"], docks["fills"])
-            self.tabifyDockWidget(docks["rollover"], docks["account"])
-            self.tabifyDockWidget(docks["account"], docks["connection"])
-            self.tabifyDockWidget(docks["connection"], docks["health"])
-            left, ladder = 350, 360  # the ladder's six columns at tabular widths
-            centre = width - left - ladder
-            self.resizeDocks(
-                [docks["ticket"], docks["priceLadder"], docks["chart"]],
-                [left, ladder, centre],
-                horizontal,
-            )
-            self.tabifyDockWidget(docks["health"], docks["signalInbox"])
-            self.resizeDocks(
-                [docks["orders"], docks["rollover"]],
-                [centre * 50 // 100, centre * 50 // 100],
-                horizontal,
-            )
-        self.tabifyDockWidget(docks["health"], docks["alerts"])
-        self.resizeDocks(
-            [docks["chart"], docks["orders"]],
-            [height * 56 // 100, height * 44 // 100],
-            vertical,
-        )
-        # The chain shares the chart's place: a tab beside it.
-        self.tabifyDockWidget(docks["chart"], docks["optionChain"])
-        docks["chart"].raise_()
-        docks["orders"].raise_()
-        docks["priceLadder"].raise_()
-        # On the first run the connection settings come first; once connected the trader picks.
-        (docks["account"] if width >= _WIDE else docks["connection"]).raise_()
-
-    # ------------------------------------------------------------------ menus
-    def _action(
-        self,
-        name: str,
-        text: str,
-        slot: Callable[[], object],
-        shortcut: QKeySequence | str | None = None,
-        tip: str = "",
-    ) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(f"{name}Action")
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-            # Trading keys work wherever the focus is, also in a floating dock.
-            action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        action.triggered.connect(lambda _checked=False: slot())
-        self.addAction(action)
-        self.actions_by_name[name] = action
-        return action
-
-    def _build_menus(self) -> None:
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        file_menu.addAction(
-            self._action(
-                "exportJournal",
-                "&Export journal CSV…",
-                self.orders.export_button.click,
-                "Ctrl+E",
-                "Write every journalled order and fill to a CSV file",
-            )
-        )
-        settings = self._action(
-            "settings",
-            "&Settings…",
-            self.open_settings,
-            "Ctrl+,",
-            "Edit limits, rollover, profiles, health, market data, signals and alerts",
-        )
-        settings.setObjectName("actionSettings")
-        settings.setMenuRole(QAction.MenuRole.PreferencesRole)
-        file_menu.addAction(settings)
-        file_menu.addSeparator()
-        file_menu.addAction(self._action("quit", "&Quit", self.close, "Ctrl+Q"))
-
-        connection_menu = menu.addMenu("&Connection")
-        connection_menu.addAction(
-            self._action(
-                "connect",
-                "&Connect",
-                self.connection.toggle_connection,
-                "Ctrl+K",
-                "Connect with the settings in the Connection panel, or disconnect",
-            )
-        )
-        connection_menu.addAction(
-            self._action(
-                "testConnection",
-                "&Test connection",
-                self.connection.test_connection,
-                "Ctrl+T",
-                "Check reach, handshake, accounts and round trip without connecting",
-            )
-        )
-        connection_menu.addSeparator()
-        connection_menu.addAction(
-            self._action(
-                "resetBreaker",
-                "&Reset circuit breaker",
-                self.health_model.reset_breaker,
-                "Ctrl+Shift+R",
-                "Forget recent connect failures and try again now",
-            )
-        )
-
-        trade_menu = menu.addMenu("&Trade")
-        trade_menu.addAction(
-            self._action(
-                "buy", "&Buy", self.ticket.buy, "Ctrl+Alt+B", "Buy with the ticket's settings"
-            )
-        )
-        trade_menu.addAction(
-            self._action(
-                "sell", "&Sell", self.ticket.sell, "Ctrl+Alt+S", "Sell with the ticket's settings"
-            )
-        )
-        trade_menu.addAction(
-            self._action(
-                "flatten",
-                "&Flatten position",
-                self.ticket.flatten,
-                "Ctrl+Alt+F",
-                "Close the whole position in the ticket's contract (asks first)",
-            )
-        )
-        trade_menu.addSeparator()
-        trade_menu.addAction(
-            self._action(
-                "cancelAll",
-                "&Cancel all orders",
-                self.orders.cancel_all,
-                "Ctrl+Alt+X",
-                "Cancel every working order placed from this console (asks first)",
-            )
-        )
-
-        view_menu = menu.addMenu("&View")
-        for dock in self.docks.values():
-            view_menu.addAction(dock.toggleViewAction())
-        view_menu.addSeparator()
-        view_menu.addAction(
-            self._action(
-                "resetLayout",
-                "&Reset layout",
-                self.reset_layout,
-                tip="Put every panel back where it starts",
-            )
-        )
-
-        help_menu = menu.addMenu("&Help")
-        help_menu.addAction(self._action("about", "&About IB Console", self._show_about))
+        self.resize(first_run_size(self))
+        apply_default_layout(self, self.docks, self.size())
 
     def open_settings(self) -> None:
         """File → Settings…: one dialog at a time, over the window, never blocking the loop."""
@@ -558,7 +339,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Settings saved and applied.", _STATUS_MESSAGE_MS)
         self.sig_settings_applied.emit(settings)
 
-    def _show_about(self) -> None:
+    def show_about(self) -> None:
         box = QMessageBox(self)
         box.setObjectName("aboutDialog")
         box.setWindowTitle("About IB Console")
