@@ -24,7 +24,13 @@ from ibconsole.config import (
     parse_settings,
     write_example_config,
 )
-from ibconsole.credentials import SIGNAL_SECRET_ENTRY, CredentialError, CredentialStore, Login
+from ibconsole.credentials import (
+    SIGNAL_SECRET_ENTRY,
+    CredentialError,
+    CredentialStore,
+    Login,
+    SignalSecretStore,
+)
 from ibconsole.domain.alert_kinds import AlertKind
 from ibconsole.domain.health import Jitter
 from ibconsole.domain.ladder import FarSideClick
@@ -497,13 +503,20 @@ def test_login_round_trip_through_the_keyring(memory_keyring: MemoryKeyring) -> 
 
 
 def test_the_signal_secret_lives_in_its_own_keyring_entry(memory_keyring: MemoryKeyring) -> None:
-    store = CredentialStore()
-    assert store.signal_secret() is None
-    with pytest.raises(CredentialError, match="cannot be empty"):
-        store.set_signal_secret("  ")
-    store.set_signal_secret("hook-4f9a")
-    assert store.signal_secret() == "hook-4f9a"
-    assert memory_keyring.items == {("ibconsole", SIGNAL_SECRET_ENTRY): "hook-4f9a"}
+    store = SignalSecretStore(environ={})
+    assert store.get() is None
+    with pytest.raises(CredentialError, match="at least 16 printable characters"):
+        store.set("  short  ")
+    store.set("hook-4f9a-2c71-88d0")
+    assert store.get() == "hook-4f9a-2c71-88d0"
+    assert memory_keyring.items == {("ibconsole", SIGNAL_SECRET_ENTRY): "hook-4f9a-2c71-88d0"}
+
+
+def test_the_signal_secret_variable_wins_over_the_keyring(memory_keyring: MemoryKeyring) -> None:
+    SignalSecretStore(environ={}).set("hook-4f9a-2c71-88d0")
+    store = SignalSecretStore(environ={"IBCONSOLE_SIGNAL_SECRET": "from-the-environment"})
+    assert store.from_environment
+    assert store.get() == "from-the-environment"
 
 
 def test_the_password_never_shows_in_reprs_or_logs(
