@@ -46,7 +46,7 @@ from ibconsole.domain.orders import OrderType, Side, SnapDirection, snap_to_tick
 from ibconsole.domain.price_alerts import PriceAlert
 from ibconsole.domain.quotes import Quote
 from ibconsole.ui.chart_marks import LABEL_TEXT, AlertMarks, PositionMark
-from ibconsole.ui.confirm_dialog import ConfirmDialog
+from ibconsole.ui.confirm_dialog import ConfirmDialog, open_confirmation
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.theme import Tone, set_toned_text
 
@@ -482,18 +482,10 @@ class ChartOrders(QObject):
         then: Callable[[EntryOutcome], None],
         declined: Callable[[str], None],
     ) -> None:
-        dialog = ConfirmDialog(
-            asked.title,
-            asked.summary,
-            asked.report.findings,
-            notes=asked.notes,
-            confirm_text=asked.confirm_text,
-            parent=self._view,
-        )
-        dialog.sig_decided.connect(partial(self._on_decided, asked, then, declined))
-        self._confirmation = dialog
         self._tell("Waiting for your confirmation…", Tone.WARN)
-        dialog.open()
+        self._confirmation = open_confirmation(
+            asked, self._view, partial(self._on_decided, asked, then, declined)
+        )
 
     def _on_decided(
         self,

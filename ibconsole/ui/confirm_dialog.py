@@ -8,7 +8,7 @@ Escape never confirms anything by accident.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ibconsole.broker.order_entry import NeedsConfirmation
 from ibconsole.domain.risk import Finding, Severity
 from ibconsole.ui.theme import Tone, tone_style
 
@@ -143,3 +144,21 @@ class ConfirmDialog(QDialog):
         confirmed = result == QDialog.DialogCode.Accepted
         log.info("%s: %s", self.windowTitle(), "confirmed" if confirmed else "cancelled")
         self.sig_decided.emit(confirmed)
+
+
+def open_confirmation(
+    asked: NeedsConfirmation, parent: QWidget, decided: Callable[[bool], None]
+) -> ConfirmDialog:
+    """Open the confirmation an order-entry answer asks for, without blocking the loop;
+    ``decided`` gets the trader's answer."""
+    dialog = ConfirmDialog(
+        asked.title,
+        asked.summary,
+        asked.report.findings,
+        notes=asked.notes,
+        confirm_text=asked.confirm_text,
+        parent=parent,
+    )
+    dialog.sig_decided.connect(decided)
+    dialog.open()
+    return dialog

@@ -43,7 +43,7 @@ from ibconsole.domain.quotes import Quote
 from ibconsole.ui.blotter_models import money_text, tabular_font
 from ibconsole.ui.captions import captioned, rule, section
 from ibconsole.ui.coalescing import CoalescingTimer
-from ibconsole.ui.confirm_dialog import ConfirmDialog
+from ibconsole.ui.confirm_dialog import ConfirmDialog, open_confirmation
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.contract_picker import ContractPicker
 from ibconsole.ui.findings_view import FindingsView
@@ -438,18 +438,8 @@ class OrderTicket(QWidget):
                 self._schedule_preview(0, restart=True)
 
     def _ask(self, asked: NeedsConfirmation) -> None:
-        dialog = ConfirmDialog(
-            asked.title,
-            asked.summary,
-            asked.report.findings,
-            notes=asked.notes,
-            confirm_text=asked.confirm_text,
-            parent=self,
-        )
-        dialog.sig_decided.connect(partial(self._on_decided, asked))
-        self._confirmation = dialog
         self._say("Waiting for your confirmation…", Tone.WARN)
-        dialog.open()
+        self._confirmation = open_confirmation(asked, self, partial(self._on_decided, asked))
 
     def _on_decided(self, asked: NeedsConfirmation, confirmed: bool) -> None:
         self._confirmation = None

@@ -46,7 +46,7 @@ from ibconsole.domain.order_entry import (
 from ibconsole.domain.orders import OrderType, OrderValidationError, Side
 from ibconsole.domain.quotes import Quote
 from ibconsole.ui.coalescing import CoalescingTimer
-from ibconsole.ui.confirm_dialog import ConfirmDialog
+from ibconsole.ui.confirm_dialog import ConfirmDialog, open_confirmation
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.ladder.quantity_box import LadderQuantityBox
 from ibconsole.ui.ladder.summary import LadderSummary
@@ -436,18 +436,8 @@ class PriceLadder(QWidget):
         self._repaint_timer.request()
 
     def _ask(self, asked: NeedsConfirmation) -> None:
-        dialog = ConfirmDialog(
-            asked.title,
-            asked.summary,
-            asked.report.findings,
-            notes=asked.notes,
-            confirm_text=asked.confirm_text,
-            parent=self,
-        )
-        dialog.sig_decided.connect(partial(self._on_decided, asked))
-        self._confirmation = dialog
         self._say("Waiting for your confirmation…", Tone.WARN)
-        dialog.open()
+        self._confirmation = open_confirmation(asked, self, partial(self._on_decided, asked))
 
     def _on_decided(self, asked: NeedsConfirmation, confirmed: bool) -> None:
         self._confirmation = None

@@ -20,7 +20,7 @@ from ibconsole.domain.signals import SignalOrder, dismissable, sendable
 from ibconsole.ui.blotter.table import REPAINT_MS, ColumnFitter, make_table
 from ibconsole.ui.blotter_models import SnapshotTableModel
 from ibconsole.ui.coalescing import CoalescingTimer
-from ibconsole.ui.confirm_dialog import ConfirmDialog
+from ibconsole.ui.confirm_dialog import ConfirmDialog, open_confirmation
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.signal_inbox.lines import SignalLine, signal_line, signals_model
 from ibconsole.ui.signal_inbox.secret_box import SecretBox
@@ -294,18 +294,8 @@ class SignalInboxPanel(QWidget):
             self._say(outcome.message, _REFUSAL_TONES[outcome.kind])
 
     def _ask(self, key: str, asked: NeedsConfirmation) -> None:
-        dialog = ConfirmDialog(
-            asked.title,
-            asked.summary,
-            asked.report.findings,
-            notes=asked.notes,
-            confirm_text=asked.confirm_text,
-            parent=self,
-        )
-        dialog.sig_decided.connect(partial(self._on_decided, key, asked))
-        self._confirmation = dialog
         self._say("Waiting for your confirmation…", Tone.WARN)
-        dialog.open()
+        self._confirmation = open_confirmation(asked, self, partial(self._on_decided, key, asked))
 
     def _on_decided(self, key: str, asked: NeedsConfirmation, confirmed: bool) -> None:
         self._confirmation = None
