@@ -115,6 +115,12 @@ class SignalInbox:
     def settings(self) -> SignalSettings:
         return self._settings
 
+    def apply(self, settings: SignalSettings, rollover: RolloverSettings) -> None:
+        """Use new ``[signals]`` and rollover settings for the signals that come next (the
+        endpoint's port and limits change at the next start)."""
+        self._settings = settings
+        self._rollover = rollover
+
     @property
     def signal_log(self) -> SignalLog:
         """Where signals are journalled (the endpoint records each one there before its 202)."""

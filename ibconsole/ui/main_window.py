@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from ibconsole import __version__
 from ibconsole.broker.session import Endpoint, SyncInfo
-from ibconsole.config import ConfigError
+from ibconsole.config import ConfigError, Settings
 from ibconsole.domain.alert_kinds import AlertKind
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.health import HealthSnapshot, HealthState
@@ -333,7 +333,12 @@ class MainWindow(QMainWindow):
         self.settings_dialog = None
 
     @Slot(object)
-    def _on_settings_applied(self, settings: object) -> None:
+    def _on_settings_applied(self, settings: Settings) -> None:
+        self.notifier.apply(settings.alerts)
+        self.ladder.apply_settings(settings.ladder)
+        self._ctx.inbox.apply(settings.signals, settings.rollover)
+        spread_rolls = self._ctx.broker.orders.spread_rolls
+        spread_rolls.fill_timeout = settings.spread_roll.fill_timeout.total_seconds()
         self.connection.reload_profiles()
         self.ticket.recheck()
         self.statusBar().showMessage("Settings saved and applied.", _STATUS_MESSAGE_MS)

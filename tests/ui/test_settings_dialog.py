@@ -9,7 +9,9 @@ test_order_entry.py covers the core applying new limits); the ladder itself is n
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,10 +29,15 @@ from PySide6.QtWidgets import (
 from ibconsole.config import ConfigError, default_config_path, load_settings
 from ibconsole.config.writer import backup_path, read_settings_file
 from ibconsole.credentials import SIGNAL_SECRET_ENTRY
+from ibconsole.domain.alert_kinds import AlertKind, AlertSettings
+from ibconsole.domain.ladder import FarSideClick, LadderSettings
+from ibconsole.domain.signals import SignalSettings
+from ibconsole.domain.spread_roll import SpreadRollSettings
 from ibconsole.journal import OrderState, SettingChange
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.decimal_spin_box import DecimalSpinBox
+from ibconsole.ui.ladder.quantity_box import LadderQuantityBox
 from ibconsole.ui.order_ticket import OrderTicket
 from ibconsole.ui.settings import SettingsDialog
 
@@ -517,3 +524,32 @@ async def test_the_line_budget_and_the_chains_strikes_apply_without_a_restart(
     reloaded = load_settings(config, environ={})
     assert (reloaded.market_data.line_budget, reloaded.option_chain.strikes_each_side) == (40, 6)
     assert _text(config).startswith(HAND_WRITTEN)  # new tables go below what was there
+
+
+async def test_applied_settings_reach_the_ladder_alerts_inbox_and_spread_roll(
+    main_window: MainWindow,
+    ui_context: UiContext,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    main_window.actions_by_name["settings"].trigger()
+    dialog = main_window.findChild(SettingsDialog, "settingsDialog")
+    assert dialog is not None
+    changed = dataclasses.replace(
+        ui_context.settings,
+        ladder=LadderSettings(FarSideClick.STOP, (3, 7)),
+        alerts=AlertSettings(sound_enabled=False),
+        signals=SignalSettings(max_age=timedelta(seconds=5)),
+        spread_roll=SpreadRollSettings(fill_timeout=timedelta(seconds=9)),
+    )
+
+    dialog.sig_applied.emit(changed)  # what a save announces once the file is written
+
+    box = main_window.findChild(LadderQuantityBox, "ladderQuantityBox")
+    assert box is not None
+    assert box.presets == (3, 7)
+    assert main_window.findChild(QPushButton, "ladderPreset7") is not None
+    assert not main_window.notifier.settings.wants_sound(AlertKind.REJECT)
+    assert ui_context.inbox.settings.max_age == timedelta(seconds=5)
+    assert ui_context.broker.orders.spread_rolls.fill_timeout == 9.0

@@ -27,7 +27,7 @@ from ibconsole.broker.market_depth import DepthUpdate
 from ibconsole.broker.volume_profile import VolumeProfile
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.depth import DepthStatus
-from ibconsole.domain.ladder import AIM_HOLD_SECONDS, Ladder, LadderColumn
+from ibconsole.domain.ladder import AIM_HOLD_SECONDS, Ladder, LadderColumn, LadderSettings
 from ibconsole.domain.ladder_clicks import (
     ClickKind,
     LadderClick,
@@ -155,16 +155,23 @@ class PriceLadder(QWidget):
 
     def _shortcuts(self) -> None:
         keys = [("Space", self.recentre), ("Shift+F", self.flatten), ("Shift+X", self.cancel_all)]
-        keys += [
-            (f"Ctrl+{number}", partial(self._quantity.choose, preset))
-            for number, preset in enumerate(self._quantity.presets, start=1)
-        ]
+        keys += [(f"Ctrl+{n}", partial(self._choose_preset, n - 1)) for n in range(1, 9)]
         for key, slot in keys:
             shortcut = QShortcut(QKeySequence(key), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
 
+    def _choose_preset(self, index: int) -> None:
+        presets = self._quantity.presets
+        if index < len(presets):
+            self._quantity.choose(presets[index])
+
     # ------------------------------------------------------------------ public
+    def apply_settings(self, settings: LadderSettings) -> None:
+        """Use new ``[ladder]`` settings from the next click on."""
+        self._settings = settings
+        self._quantity.set_presets(settings.quantity_presets)
+
     @property
     def contract(self) -> ListedContract | None:
         return self._contract

@@ -33,6 +33,18 @@ class LadderQuantityBox(QWidget):
         caption.setBuddy(self._spin)
         layout.addWidget(caption)
         layout.addWidget(self._spin)
+        layout.addStretch(1)
+        self._layout = layout
+        self._buttons: list[QPushButton] = []
+        self._presets: tuple[int, ...] = ()
+        self.set_presets(presets)
+
+    def set_presets(self, presets: tuple[int, ...]) -> None:
+        """Show ``presets`` as the preset buttons (the settings changed them)."""
+        for button in self._buttons:
+            self._layout.removeWidget(button)
+            button.deleteLater()
+        self._buttons = []
         self._presets = presets
         for number, preset in enumerate(presets, start=1):
             button = QPushButton(str(preset))
@@ -42,8 +54,8 @@ class LadderQuantityBox(QWidget):
             button.setFixedWidth(34)
             button.setToolTip(f"Click size {preset} (Ctrl+{number})")
             button.clicked.connect(partial(self.choose, preset))
-            layout.addWidget(button)
-        layout.addStretch(1)
+            self._layout.insertWidget(2 + len(self._buttons), button)
+            self._buttons.append(button)
 
     @property
     def presets(self) -> tuple[int, ...]:
