@@ -313,7 +313,8 @@ def _signals(
         file,
         environ,
         "A loopback HTTP endpoint for TradingView alerts or scripts. A signal waits in the inbox "
-        "until you click; nothing is sent on its own.",
+        "until you click; nothing is sent on its own. Listening, the port, the rate and the body "
+        "size take effect at the next start; expiry and the symbol map at once.",
     )
     page.body.addWidget(
         page.group(
