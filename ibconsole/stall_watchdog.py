@@ -19,11 +19,11 @@ import logging
 import sys
 import threading
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 __all__ = ["Stall", "StallWatchdog"]
 
@@ -60,11 +60,16 @@ class Stall:
         )
 
 
-def _frames(frame: object) -> tuple[str, ...]:
-    return tuple(
-        f"{entry.filename}:{entry.lineno} in {entry.name}"
-        for entry in traceback.extract_stack(frame)  # type: ignore[arg-type]
-    )
+def _frames(frame: FrameType | None) -> tuple[str, ...]:
+    """The stack from ``frame`` outwards, outermost first, read from the frame objects alone:
+    no source lines, so nothing is read or imported on the watchdog's thread (PySide6's import
+    hook is not safe to enter from a second thread)."""
+    lines: list[str] = []
+    while frame is not None:
+        code = frame.f_code
+        lines.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_name}")
+        frame = frame.f_back
+    return tuple(reversed(lines))
 
 
 def _culprit(stack: tuple[str, ...]) -> str:
