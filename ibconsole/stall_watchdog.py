@@ -157,7 +157,9 @@ class StallWatchdog:
             if frame is not None:
                 stacks[_frames(frame)] += 1
             del frame
-            if self._beat.wait(self._sample_every):
+            # stop() may be called from the held loop itself: its beat will never run then, and
+            # a beat set by stop() can be cleared by the next round before this wait sees it.
+            if self._beat.wait(self._sample_every) or self._stopping.is_set():
                 return stacks
 
     def _cpu_time(self) -> float | None:

@@ -88,3 +88,20 @@ def test_a_stall_describes_itself_in_one_block() -> None:
 def test_a_stall_mostly_off_the_cpu_is_a_starved_loop() -> None:
     assert Stall(0.2, 0.01, "x", (), 3).starved
     assert not Stall(0.2, None, "x", (), 3).starved  # unmeasured: not claimed
+
+
+async def test_stop_from_the_held_loop_returns_while_a_beat_is_overdue() -> None:
+    loop = asyncio.get_running_loop()
+    watchdog = StallWatchdog(loop)
+    watchdog.start()
+    stopped: list[bool] = []
+
+    def hold_then_stop() -> None:
+        _hold_the_loop(0.1)  # a beat is overdue now: the watchdog is sampling the stack
+        watchdog.stop()  # the loop cannot run the beat: stop must not wait for it
+        stopped.append(True)
+
+    done = loop.create_future()
+    loop.call_soon(lambda: (hold_then_stop(), done.set_result(None)))
+    await asyncio.wait_for(done, 10)
+    assert stopped == [True]
