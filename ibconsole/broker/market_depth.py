@@ -208,8 +208,9 @@ class MarketDepthService:
             if sub is None:
                 continue
             changes: tuple[DepthChange, ...] = ()
-            if ticker.domTicks and sub.ticker is ticker:
-                changes = tuple(self._change(sub, tick) for tick in ticker.domTicks)
+            dom_ticks = ticker.domTicks  # read before the identity check narrows the type
+            if dom_ticks and sub.ticker is ticker:
+                changes = tuple(self._change(sub, tick) for tick in dom_ticks)
                 if sub.status.state is not DepthState.LIVE:
                     self._set_status(sub, DepthState.LIVE)
             trades = tuple(
