@@ -5,7 +5,6 @@ exchange's business calendar over it and the rollover rules, in the one place ev
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -50,8 +49,8 @@ async def load_family_months(
 ) -> FamilyMonths:
     """Fetch ``symbol``'s chain (cached per trading day) and find its months at ``now``."""
     chain = await contracts.chain(symbol)
-    # The first reading of a calendar each day is pandas work of a few hundred milliseconds
-    # (and, the first time, the import of exchange_calendars): never on the loop's thread.
-    calendar = await asyncio.to_thread(chain_calendar, chain.product.symbol, chain.contracts)
+    # On the loop's thread: a worker reading pandas calendars crashed the process in PySide6's
+    # import hook (see domain.sessions); the reading is cached for the day.
+    calendar = chain_calendar(chain.product.symbol, chain.contracts)
     view = front_months(chain.contracts, now, calendar, settings)
     return FamilyMonths(chain, calendar, view)
