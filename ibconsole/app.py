@@ -26,6 +26,7 @@ import platformdirs
 
 from ibconsole import __version__
 from ibconsole.broker.broker import Broker
+from ibconsole.broker.calendars import EXCHANGE_CALENDARS
 from ibconsole.broker.session import Endpoint
 from ibconsole.broker.signal_endpoint import SignalEndpoint
 from ibconsole.config import (
@@ -38,6 +39,7 @@ from ibconsole.config import (
 )
 from ibconsole.credentials import CredentialError
 from ibconsole.domain.clock import Clock, OffsetClock, SystemClock
+from ibconsole.domain.products import product
 from ibconsole.domain.trading_mode import simulator_preset
 from ibconsole.journal import default_journal_path
 from ibconsole.log_masking import AccountMask
@@ -47,6 +49,7 @@ from ibconsole.ui.application import create_application, install_excepthook
 from ibconsole.ui.bridge import BrokerBridge
 from ibconsole.ui.context import UiContext, close_context, open_context
 from ibconsole.ui.main_window import MainWindow
+from ibconsole.ui.months import WATCH_LIST
 
 if TYPE_CHECKING:
     from ibconsole.sim import PaperGateway
@@ -261,9 +264,17 @@ class Console:
         self.context.inbox.restore()
         await self._start_signals()
         self.window.show()
+        self._read_calendars()
         if args.demo or args.host or args.port:
             self.window.request_connect()
         self.context.runner.start(self._settle_heap(), name="settle the heap after start-up")
+
+    def _read_calendars(self) -> None:
+        """Start reading the watch list's exchange calendars while the connection is made: the
+        reading process takes a second or two to start, off the loop."""
+        today = self.launch.clock.now().date()
+        for name in sorted({product(symbol).calendar for symbol in WATCH_LIST}):
+            self.broker.calendars.sessions_if_read(name, today)
 
     async def _start_signals(self) -> None:
         """Open the signal endpoint when ``--signals-port``, the settings or ``--demo`` ask for
@@ -419,5 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     install_excepthook()
-    with loop:
-        return loop.run_until_complete(assemble(launch, mask).run())
+    try:
+        with loop:
+            return loop.run_until_complete(assemble(launch, mask).run())
+    finally:
+        EXCHANGE_CALENDARS.close()  # exit now, not after a calendar reading still under way

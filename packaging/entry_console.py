@@ -7,12 +7,15 @@ opens no window and skips it.
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 
 _PRINT_ONLY = frozenset({"-h", "--help", "--version"})
 
 
 def run() -> int:
+    # The exchange calendars are read in a child process started from this executable.
+    multiprocessing.freeze_support()
     if _PRINT_ONLY.isdisjoint(sys.argv[1:]):
         from ibconsole.platform_check import exit_if_qt_cannot_start
 

@@ -23,6 +23,7 @@ import logging
 import random
 
 from ibconsole.broker.account import AccountService
+from ibconsole.broker.calendars import EXCHANGE_CALENDARS, ExchangeCalendars
 from ibconsole.broker.contracts import ContractService
 from ibconsole.broker.market_data import MarketDataService
 from ibconsole.broker.market_depth import MarketDepthService
@@ -56,11 +57,13 @@ class Broker:
         line_budget: int = 100,
         rng: random.Random | None = None,
         depth_rows: int = 10,
+        calendars: ExchangeCalendars = EXCHANGE_CALENDARS,
     ) -> None:
         self.clock = clock
         self.journal = journal
+        self.calendars = calendars
         self.session = Session(endpoint, health, clock, request_timeout, rng)
-        self.contracts = ContractService(self.session.ib, clock, request_timeout)
+        self.contracts = ContractService(self.session.ib, clock, request_timeout, calendars)
         self.market = MarketDataService(
             self.session, data_type, request_timeout, history_retry, line_budget
         )

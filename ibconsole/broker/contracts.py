@@ -12,17 +12,13 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from ibconsole.broker.calendars import ExchangeCalendars
 from ibconsole.broker.ib_client import IB, ContractDetails, Future
 from ibconsole.broker.mapping import listed_contract
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.products import Product, product
-from ibconsole.domain.sessions import (
-    TradingSessions,
-    calendar_around,
-    parse_ib_hours,
-    schedule_at,
-)
+from ibconsole.domain.sessions import TradingSessions, parse_ib_hours, schedule_at
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +51,12 @@ class FuturesChain:
 class ContractService:
     """Fetch and cache futures chains; one request in flight per product at a time."""
 
-    def __init__(self, ib: IB, clock: Clock, request_timeout: float) -> None:
+    def __init__(
+        self, ib: IB, clock: Clock, request_timeout: float, calendars: ExchangeCalendars
+    ) -> None:
         self._ib = ib
         self._clock = clock
+        self._calendars = calendars
         self._timeout = request_timeout
         self._cache: dict[str, FuturesChain] = {}
         self._in_flight: dict[str, asyncio.Task[FuturesChain]] = {}
@@ -70,13 +69,14 @@ class ContractService:
 
     def is_open(self, contract: ListedContract) -> bool | None:
         """Is the market of ``contract`` open now: IB's trading hours first, the exchange
-        calendar when IB gave none for now; None when neither can tell."""
+        calendar when IB gave none for now (if it has been read: the first ask starts the
+        reading); None when neither can tell."""
         now = self._clock.now()
         month = self.by_con_id(contract.con_id)
         schedule = schedule_at(
             now,
             month.trading_hours if month is not None else None,
-            lambda: _calendar_around(product(contract.symbol).calendar, now.date()),
+            lambda: self._calendars.sessions_if_read(product(contract.symbol).calendar, now.date()),
         )
         return schedule.is_open(now) if schedule is not None else None
 
@@ -172,11 +172,4 @@ def _hours(text: str, zone: str, source: str) -> TradingSessions | None:
     except ValueError:
         # A schedule IB garbled must not hide the contract: sessions fall back to the calendar.
         log.warning("unusable %s %r: falling back to the exchange calendar", source, text[:80])
-        return None
-
-
-def _calendar_around(name: str, today: date) -> TradingSessions | None:
-    try:
-        return calendar_around(name, today)
-    except ValueError:
         return None

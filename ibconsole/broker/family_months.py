@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from ibconsole.broker.calendars import ExchangeCalendars
 from ibconsole.broker.contracts import ContractService, FuturesChain
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.products import product
 from ibconsole.domain.rollover import RolloverSettings, RolloverView, front_months
-from ibconsole.domain.sessions import BusinessCalendar, business_calendar
+from ibconsole.domain.sessions import BusinessCalendar
 
 # Expiry rules look back into the month before the contract month (CL, first notice days) and
 # roll rules a few weeks before the deadline; they look forward to the contract month's end.
@@ -30,7 +31,9 @@ class FamilyMonths:
     view: RolloverView
 
 
-def chain_calendar(symbol: str, contracts: Sequence[ListedContract]) -> BusinessCalendar:
+async def chain_calendar(
+    calendars: ExchangeCalendars, symbol: str, contracts: Sequence[ListedContract]
+) -> BusinessCalendar:
     """The business calendar of ``symbol``'s expiry rules, covering every listed month."""
     if not contracts:
         raise ValueError(f"No listed {symbol} contracts were given, so no calendar range is known")
@@ -39,18 +42,20 @@ def chain_calendar(symbol: str, contracts: Sequence[ListedContract]) -> Business
     first = min(days) - _LOOK_BACK
     last = max(days) + _LOOK_AHEAD
     # Whole years: every family on the same calendar shares one (cached) business calendar.
-    return business_calendar(
+    return await calendars.business_calendar(
         item.business_calendar, date(first.year, 1, 1), date(last.year, 12, 31)
     )
 
 
 async def load_family_months(
-    contracts: ContractService, symbol: str, settings: RolloverSettings, now: datetime
+    contracts: ContractService,
+    calendars: ExchangeCalendars,
+    symbol: str,
+    settings: RolloverSettings,
+    now: datetime,
 ) -> FamilyMonths:
     """Fetch ``symbol``'s chain (cached per trading day) and find its months at ``now``."""
     chain = await contracts.chain(symbol)
-    # On the loop's thread: a worker reading pandas calendars crashed the process in PySide6's
-    # import hook (see domain.sessions); the reading is cached for the day.
-    calendar = chain_calendar(chain.product.symbol, chain.contracts)
+    calendar = await chain_calendar(calendars, chain.product.symbol, chain.contracts)
     view = front_months(chain.contracts, now, calendar, settings)
     return FamilyMonths(chain, calendar, view)

@@ -18,6 +18,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from ibconsole.broker.calendars import ExchangeCalendars
 from ibconsole.broker.contracts import ContractLookupError, ContractService
 from ibconsole.broker.family_months import load_family_months
 from ibconsole.broker.ib_client import Event
@@ -81,6 +82,7 @@ class SignalInbox:
         self,
         entry: OrderEntry,
         contracts: ContractService,
+        calendars: ExchangeCalendars,
         market: MarketDataService,
         journal: Journal,
         signal_log: SignalLog,
@@ -90,6 +92,7 @@ class SignalInbox:
     ) -> None:
         self._entry = entry
         self._contracts = contracts
+        self._calendars = calendars
         self._market = market
         # A waiting signal's contract is quoted: its effect and its checks need the market.
         self._quoted: dict[str, int] = {}
@@ -168,7 +171,9 @@ class SignalInbox:
         now = self._clock.now()
         try:
             ref = parse_symbol(entry.signal.symbol, self._settings.symbols)
-            months = await load_family_months(self._contracts, ref.product, self._rollover, now)
+            months = await load_family_months(
+                self._contracts, self._calendars, ref.product, self._rollover, now
+            )
             contract = resolve_month(
                 ref, months.chain.contracts, now, months.calendar, self._rollover
             )

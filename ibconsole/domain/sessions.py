@@ -4,11 +4,10 @@ When a market is open comes from IB's ``tradingHours``/``liquidHours`` strings f
 exchange_calendars calendar as the fallback; the two can be cross-checked. The business days that
 expiry rules count come from an exchange calendar too.
 
-Reading an exchange_calendars calendar costs a few hundred milliseconds the first time, on
-whatever thread asks: each schedule and business calendar is built once per calendar and range,
-and the ranges asked for follow the day, so once per calendar per day. They are read on the
-GUI thread: pandas imports modules lazily inside its functions, and PySide6's import hook is not
-safe to enter from a worker thread (the process crashed).
+Reading an exchange_calendars calendar costs tens of milliseconds to a second, and importing
+the library (and pandas) half a second more: the console reads calendars in a process of its own
+(``broker.calendars``), never on the loop's thread. Each schedule and business calendar is built
+once per calendar and range, and the ranges asked for follow the day.
 """
 
 from __future__ import annotations
@@ -25,8 +24,6 @@ from functools import lru_cache, wraps
 from itertools import pairwise
 from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import exchange_calendars as xcals
 
 from ibconsole.domain.clock import as_utc
 
@@ -138,8 +135,7 @@ def schedule_at(
     """The schedule that says whether a market is open at ``instant``: IB's trading hours first,
     the exchange calendar as the fallback, None when neither covers ``instant``.
 
-    ``calendar`` is only called when IB's hours do not cover ``instant``: reading an
-    exchange_calendars calendar costs tens of milliseconds.
+    ``calendar`` is only called when IB's hours do not cover ``instant``.
     """
     if ib_hours is not None and ib_hours.covers(instant):
         return ib_hours
@@ -288,6 +284,9 @@ class _CalendarSession:
 
 def _read_calendar(name: str, first: date, last: date) -> tuple[str, str, list[_CalendarSession]]:
     """The calendar's own name, its time zone and its sessions between two dates."""
+    # Imported here, so only the process that reads calendars pays for pandas.
+    import exchange_calendars as xcals
+
     with warnings.catch_warnings():
         # exchange_calendars 4.13 reads Series.values, which pandas 3 deprecates; the values
         # it reads are UTC timestamps either way.
@@ -352,8 +351,7 @@ def calendar_sessions(name: str, first_day: date, last_day: date) -> TradingSess
 
 def calendar_around(name: str, today: date) -> TradingSessions:
     """The calendar's sessions from three days before ``today`` to a week after: the one range
-    the console reads, so each calendar is built once a day. It takes a few hundred
-    milliseconds the first time; read it off the GUI thread before the day's first paint."""
+    the console reads, so each calendar is built once a day."""
     return calendar_sessions(name, today - timedelta(days=3), today + timedelta(days=7))
 
 

@@ -77,6 +77,7 @@ def signal_inbox(broker: Broker, settings: Settings, clock: Clock) -> SignalInbo
     return SignalInbox(
         broker.entry,
         broker.contracts,
+        broker.calendars,
         broker.market,
         broker.journal,
         SignalLog(broker.journal.path),

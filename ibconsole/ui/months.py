@@ -35,7 +35,7 @@ async def family_months(
     broker: Broker, symbol: str, settings: RolloverSettings, now: datetime
 ) -> FamilyMonths:
     """Fetch ``symbol``'s chain (cached by the broker per trading day) and find its months."""
-    return await load_family_months(broker.contracts, symbol, settings, now)
+    return await load_family_months(broker.contracts, broker.calendars, symbol, settings, now)
 
 
 async def rollover_view(

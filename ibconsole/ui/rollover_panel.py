@@ -6,6 +6,7 @@ action for a held position in its roll window and the partial-roll alert with it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from ibconsole.domain.account import PortfolioRow
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.products import PRODUCTS, product
 from ibconsole.domain.rollover import RollPlan, RollStatus, contract_schedule, roll_target
-from ibconsole.domain.sessions import TradingSessions, calendar_around, schedule_at
+from ibconsole.domain.sessions import schedule_at
 from ibconsole.journal import JournalOrder
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import (
@@ -370,7 +371,6 @@ class RolloverPanel(QWidget):
         self._families = tuple(families)
         self._months: dict[str, FamilyMonths] = {}
         self._errors: dict[str, str] = {}
-        self._calendars_missing: set[str] = set()
         self._loading = False
         self._reload_again = False
         self._dialog: RollDialog | None = None
@@ -484,9 +484,14 @@ class RolloverPanel(QWidget):
 
         async def one(symbol: str) -> FamilyMonths | str:
             try:
-                return await family_months(broker, symbol, settings, now)
+                months = await family_months(broker, symbol, settings, now)
             except (ContractLookupError, ValueError) as error:
                 return str(error)
+            # Read now, so the rows find the exchange's sessions; a calendar exchange_calendars
+            # does not know leaves IB's hours alone (sessions_if_read says so once).
+            with contextlib.suppress(ValueError):
+                await broker.calendars.sessions_around(months.chain.product.calendar, now.date())
+            return months
 
         results = await asyncio.gather(*(one(symbol) for symbol in self._families))
         return dict(zip(self._families, results, strict=True))
@@ -547,7 +552,9 @@ class RolloverPanel(QWidget):
     def _session(self, months: FamilyMonths, now: datetime) -> SessionState:
         front: ListedMonth | None = months.chain.month(months.view.front.contract.con_id)
         ib_hours = front.trading_hours if front is not None else None
-        calendar = self._exchange_sessions(months.chain.product.calendar, now)
+        calendar = self._ctx.broker.calendars.sessions_if_read(
+            months.chain.product.calendar, now.date()
+        )
         primary = schedule_at(now, ib_hours, lambda: calendar)
         if primary is None:
             return SessionState(None, None, "no schedule covers now", "")
@@ -561,18 +568,6 @@ class RolloverPanel(QWidget):
                 f"{calendar.source} says {'closed' if is_open else 'open'}"
             )
         return SessionState(is_open, changes_at, primary.source, disagreement)
-
-    def _exchange_sessions(self, name: str, now: datetime) -> TradingSessions | None:
-        try:
-            # Built once per calendar per day (domain.sessions caches the readings). Not on a
-            # worker thread: pandas imports lazily, and PySide6's import hook is not safe to
-            # enter from a second thread (the process crashed).
-            return calendar_around(name, now.date())
-        except ValueError as error:
-            if name not in self._calendars_missing:
-                self._calendars_missing.add(name)
-                log.info("no %s calendar sessions: %s", name, error)
-            return None
 
     # ------------------------------------------------------------------- roll
     def _selected_row(self) -> WatchRow | None:

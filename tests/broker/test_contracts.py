@@ -6,15 +6,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import exchange_calendars as xcals
 import pytest
 
 from ibconsole.broker.broker import Broker
+from ibconsole.broker.calendars import ExchangeCalendars
 from ibconsole.broker.contracts import ContractLookupError, ContractService
 from ibconsole.domain.clock import ManualClock
 from ibconsole.domain.products import UnknownProductError
@@ -94,7 +94,7 @@ async def test_a_chain_is_fetched_once_per_product_and_trading_day(
 ) -> None:
     seen = inbound(gateway)
     clock = ManualClock(as_of)
-    contracts = ContractService(broker.session.ib, clock, 2.0)
+    contracts = ContractService(broker.session.ib, clock, 2.0, broker.calendars)
 
     first, same = await asyncio.gather(contracts.chain("ES"), contracts.chain("ES"))
     again = await contracts.chain("ES")
@@ -117,10 +117,10 @@ async def test_a_chain_is_fetched_once_per_product_and_trading_day(
 
 
 async def test_a_weekend_is_closed_by_ib_hours_and_beyond_them_the_calendar_decides(
-    broker: Broker, as_of: datetime
+    broker: Broker, as_of: datetime, wait_for: Any
 ) -> None:
     clock = ManualClock(as_of)
-    contracts = ContractService(broker.session.ib, clock, 2.0)
+    contracts = ContractService(broker.session.ib, clock, 2.0, ExchangeCalendars())
     front = (await contracts.chain("ES")).contracts[0]
 
     clock.set(datetime(2025, 3, 8, 12, 0, tzinfo=CHICAGO))  # Saturday
@@ -128,40 +128,48 @@ async def test_a_weekend_is_closed_by_ib_hours_and_beyond_them_the_calendar_deci
     clock.set(datetime(2025, 3, 6, 10, 0, tzinfo=CHICAGO))  # Thursday
     assert contracts.is_open(front) is True
     clock.set(datetime(2025, 4, 15, 10, 0, tzinfo=CHICAGO))  # a Tuesday past IB's hours
+    assert contracts.is_open(front) is None, "unknown until the calendar has been read"
+    await wait_for(
+        lambda: contracts.is_open(front) is not None, timeout=30, what="the CMES calendar"
+    )
     assert contracts.is_open(front) is True
     clock.set(datetime(2025, 4, 19, 10, 0, tzinfo=CHICAGO))  # a Saturday past IB's hours
+    await wait_for(lambda: contracts.is_open(front) is not None, timeout=30, what="its calendar")
     assert contracts.is_open(front) is False
 
 
 async def test_the_calendar_fallback_is_read_once_per_day_not_per_question(
-    broker: Broker, as_of: datetime, monkeypatch: pytest.MonkeyPatch
+    broker: Broker, as_of: datetime, monkeypatch: pytest.MonkeyPatch, wait_for: Any
 ) -> None:
-    readings: list[str] = []
-    real = xcals.get_calendar
+    calendars = ExchangeCalendars()
+    readings: list[tuple[object, ...]] = []
+    submit = calendars._submit
 
-    def counted(name: str, *args: Any, **kwargs: Any) -> Any:
-        readings.append(name)
-        return real(name, *args, **kwargs)
+    def counted(read: Callable[..., object], *args: object) -> object:
+        readings.append(args)
+        return submit(read, *args)
 
-    monkeypatch.setattr(xcals, "get_calendar", counted)
+    monkeypatch.setattr(calendars, "_submit", counted)
     clock = ManualClock(as_of)
-    contracts = ContractService(broker.session.ib, clock, 2.0)
+    contracts = ContractService(broker.session.ib, clock, 2.0, calendars)
     front = (await contracts.chain("ES")).contracts[0]
     clock.set(datetime(2025, 4, 15, 10, 0, tzinfo=CHICAGO))  # past IB's hours: the calendar
 
-    assert contracts.is_open(front) is True
-    read = len(readings)
+    await wait_for(
+        lambda: contracts.is_open(front) is not None, timeout=30, what="the CMES calendar"
+    )
     for minutes in range(1, 20):  # a ticket preview asks on every change, twice
         clock.set(datetime(2025, 4, 15, 10, minutes, tzinfo=CHICAGO))
         assert contracts.is_open(front) is True
         assert contracts.is_open(front) is True
-    assert len(readings) == read, "no calendar reading after the first of the day"
+    assert readings == [("CMES", date(2025, 4, 15))], "one reading for the day"
 
     clock.set(datetime(2025, 4, 16, 10, 0, tzinfo=CHICAGO))  # the next day: its own range
+    await wait_for(
+        lambda: contracts.is_open(front) is not None, timeout=30, what="the next day's calendar"
+    )
     assert contracts.is_open(front) is True
-    read_next_day = len(readings)
-    assert contracts.is_open(front) is True
-    assert len(readings) == read_next_day
+    assert readings == [("CMES", date(2025, 4, 15)), ("CMES", date(2025, 4, 16))]
 
 
 async def test_an_unknown_product_is_refused_by_name(broker: Broker) -> None:

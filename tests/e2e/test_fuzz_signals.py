@@ -200,6 +200,7 @@ class Rig:
         inbox = SignalInbox(
             broker.entry,
             broker.contracts,
+            broker.calendars,
             broker.market,
             journal,
             log,

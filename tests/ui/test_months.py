@@ -61,11 +61,11 @@ async def test_inside_the_roll_window_new_orders_go_to_the_next_month(
 async def test_family_months_agree_with_the_domain_rules(broker: Broker, as_of: datetime) -> None:
     months = await family_months(broker, "CL", Settings().rollover, as_of)
     contracts = months.chain.contracts
-    assert months.calendar == chain_calendar("CL", contracts)
+    assert months.calendar == await chain_calendar(broker.calendars, "CL", contracts)
     assert months.view == front_months(contracts, as_of, months.calendar, Settings().rollover)
     assert months.view.front.contract.symbol == "CL"
 
 
-def test_a_calendar_needs_contracts() -> None:
+async def test_a_calendar_needs_contracts(broker: Broker) -> None:
     with pytest.raises(ValueError, match="No listed ES contracts"):
-        chain_calendar("ES", ())
+        await chain_calendar(broker.calendars, "ES", ())
