@@ -72,7 +72,15 @@ def _frames(frame: FrameType | None) -> tuple[str, ...]:
     return tuple(reversed(lines))
 
 
+# The innermost frame while Qt's own event loop runs C++ (painting, layout, event delivery)
+# between Python callbacks: qasync's run_forever is inside QApplication.exec().
+_QT_EXEC = "in run_forever"
+QT_ITSELF = "Qt itself (painting, layout or event delivery: no Python code was running)"
+
+
 def _culprit(stack: tuple[str, ...]) -> str:
+    if stack and "qasync" in stack[-1] and stack[-1].endswith(_QT_EXEC):
+        return QT_ITSELF
     own = [line for line in stack if line.startswith(_PACKAGE) and __file__ not in line]
     chosen = own[-1] if own else (stack[-1] if stack else "an unknown job")
     return chosen.removeprefix(str(Path(_PACKAGE).parent) + "/")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import ibconsole
-from ibconsole.stall_watchdog import Stall, StallWatchdog, _culprit
+from ibconsole.stall_watchdog import QT_ITSELF, Stall, StallWatchdog, _culprit
 
 _PACKAGE = Path(ibconsole.__file__).resolve().parent
 
@@ -71,6 +71,14 @@ def test_without_a_console_frame_the_innermost_frame_is_named() -> None:
     stack = ("/usr/lib/python3/asyncio/events.py:84 in _run", "/venv/qt/core.py:1 in paint")
     assert _culprit(stack) == "/venv/qt/core.py:1 in paint"
     assert _culprit(()) == "an unknown job"
+
+
+def test_a_stall_inside_qt_s_own_loop_is_named_as_qt() -> None:
+    stack = (
+        f"{_PACKAGE}/app.py:435 in main",
+        "/venv/lib/python3.11/site-packages/qasync/__init__.py:404 in run_forever",
+    )
+    assert _culprit(stack) == QT_ITSELF
 
 
 def test_a_stall_describes_itself_in_one_block() -> None:
