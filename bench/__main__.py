@@ -14,8 +14,11 @@ Each benchmark runs in a fresh process of its own with throw-away settings, data
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -62,14 +65,19 @@ def run_one(name: str, size: str, profile_dir: Path | None) -> dict[str, Any]:
         command = [sys.executable, "-m", f"bench.{name}", "--size", size, "--json", str(out)]
         load = machine.load_average()
         started = time.monotonic()
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # A session of its own: on a timeout the whole group goes (the console, the simulator and
+        # the peers a benchmark starts), not just its first process.
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        )
         spy = (
             _profiler(process.pid, profile_dir / f"{name}.speedscope.json") if profile_dir else None
         )
         try:
             _, stderr = process.communicate(timeout=_TIMEOUT)
         except subprocess.TimeoutExpired:
-            process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             _, stderr = process.communicate()
         finally:
             if spy is not None:
