@@ -1,6 +1,7 @@
-"""The floor of the CPU benchmark: a bare ib_insync client on plain asyncio that subscribes to the
-instruments and only reads their stream (ib_insync still decodes every message and updates its
-tickers; nothing else happens).
+"""The floor of the CPU benchmark: a bare client of the console's IB client library (ib_async, or
+ib_insync where only that is installed) on plain asyncio that subscribes to the instruments and
+only reads their stream (the library still decodes every message and updates its tickers;
+nothing else happens).
 
     python -m bench.bare_client --port PORT --instruments 1234:ES,5678:NQ
 """

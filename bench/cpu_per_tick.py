@@ -1,6 +1,6 @@
-"""CPU seconds per 100,000 ticks: the console against the floor (a bare ib_insync client that only
-reads) and against ib_insync's Qt ticker-table example wiring (``util.useQt`` polling), each on
-the same stream: a fresh simulator process with the same seed, rate and 20 instruments.
+"""CPU seconds per 100,000 ticks: the console against the floor (a bare client of the IB client
+library the console runs on, ib_async or ib_insync, that only reads) and against ib_insync's Qt
+ticker-table example wiring (``util.useQt`` polling), each on the same stream: a fresh simulator process with the same seed, rate and 20 instruments.
 
 Each client runs in a process of its own; its CPU time (user + system, every thread) is read
 from /proc over a window after a warm-up, and divided by the ticks the simulator wrote in that
@@ -27,8 +27,8 @@ from bench.peer import INSTRUMENTS, Peer
 from bench.process_meter import cpu_seconds, rss_bytes
 
 CLIENTS = {
-    "bare_ib_insync": "bench.bare_client",
-    "ib_insync_qt_example": "bench.qt_ticker_table",
+    "bare_client": "bench.bare_client",
+    "qt_example": "bench.qt_ticker_table",
     "console": "bench.console_rig",
 }
 _READY_TIMEOUT = 60.0
@@ -123,9 +123,7 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
 def measure(size_name: str) -> dict[str, Any]:
     size = SIZES[size_name]
     clients = {name: _client(module, size) for name, module in CLIENTS.items()}
-    console, bare, example = (
-        clients[name] for name in ("console", "bare_ib_insync", "ib_insync_qt_example")
-    )
+    console, bare, example = (clients[name] for name in ("console", "bare_client", "qt_example"))
     per_tick, marginal = "cpu_s_per_100k_ticks", "marginal_cpu_s_per_100k_ticks"
     return {
         "ticks_per_s": size.ticks_per_s,

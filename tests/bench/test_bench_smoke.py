@@ -45,7 +45,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     },
     "cpu_per_tick": {
         "clients": dict.fromkeys(
-            ("bare_ib_insync", "ib_insync_qt_example", "console"),
+            ("bare_client", "qt_example", "console"),
             ("cpu_s_per_100k_ticks", "ticks", "cpu_seconds"),
         ),
         "console_vs_bare": None,
