@@ -3,7 +3,8 @@
 ``python packaging/check_bundle.py [dist/ibconsole]`` (``make package-check``) runs the bundled
 console in demo mode off screen in a throwaway home folder and requires a screenshot, measures
 its start-up (time to the first painted main window, from Qt's paint log), starts the bundled
-simulator and trades a handshake with it through the IB client library (ib_async), and on Linux
+simulator and trades a handshake with it through the IB client library (ib_async), runs the
+signal sender, and on Linux
 checks that every library the bundle lacks is one ``ibconsole.platform_check`` names, that the
 platform check speaks before Qt aborts, and that install.sh installs and uninstalls. Exits 1 on
 any failure.
@@ -29,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ibconsole.broker.ib_client import IB, LIBRARY
+from ibconsole.config import SIGNAL_SECRET_VARIABLE
 from ibconsole.platform_check import (
     EXIT_QT_CANNOT_START,
     GUI_LIBRARIES,
@@ -173,6 +175,25 @@ def _elf_files(folder: Path) -> Iterator[Path]:
                     yield path
 
 
+def check_signal_sender(bundle: Path, env: Mapping[str, str]) -> str:
+    """``ibconsole-signal`` starts and, without the secret in its environment, refuses plainly."""
+    without = {key: value for key, value in env.items() if key != SIGNAL_SECRET_VARIABLE}
+    result = subprocess.run(
+        [str(bundle / f"ibconsole-signal{SUFFIX}"), "--port", "9"],
+        env=without,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    if result.returncode != 2 or SIGNAL_SECRET_VARIABLE not in result.stderr:
+        raise CheckFailed(
+            f"ibconsole-signal without {SIGNAL_SECRET_VARIABLE} exited {result.returncode}, "
+            f"expected 2 and a message naming it:\n{_tail(result.stderr)}"
+        )
+    return result.stderr.strip().splitlines()[-1]
+
+
 def check_linked_libraries(bundle: Path) -> tuple[int, set[str]]:
     """Every library a bundled binary needs and nothing provides must be one the check names.
 
@@ -229,6 +250,7 @@ def check_install_script(bundle: Path, env: Mapping[str, str], prefix: Path) -> 
     installed = [
         prefix / "bin" / "ibconsole",
         prefix / "bin" / "ibconsole-sim",
+        prefix / "bin" / "ibconsole-signal",
         prefix / "share" / "applications" / "ibconsole.desktop",
         prefix / "share" / "metainfo" / "io.github.ibconsole.metainfo.xml",
         prefix / "share" / "icons" / "hicolor" / "256x256" / "apps" / "ibconsole.png",
@@ -298,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{statistics.median(start.screenshot for start in starts):.2f} s"
             )
             print(f"simulator: {LIBRARY} session with {check_simulator(bundle, env)}")
+            print(f"signal sender: {check_signal_sender(bundle, env)}")
             if linux and shutil.which("ldd"):
                 count, absent = check_linked_libraries(bundle)
                 lacking = f"; this system lacks {', '.join(sorted(absent))}" if absent else ""

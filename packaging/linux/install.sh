@@ -19,7 +19,8 @@ sizes="16 24 32 48 64 128 256 512"
 
 if [ "$uninstall" = yes ]; then
     rm -rf "$app"
-    rm -f "$bin/ibconsole" "$bin/ibconsole-sim" "$share/applications/ibconsole.desktop" \
+    rm -f "$bin/ibconsole" "$bin/ibconsole-sim" "$bin/ibconsole-signal" \
+        "$share/applications/ibconsole.desktop" \
         "$share/metainfo/io.github.ibconsole.metainfo.xml" \
         "$share/icons/hicolor/scalable/apps/ibconsole.svg"
     for size in $sizes; do
@@ -43,6 +44,7 @@ if [ "$bundle" != "$app" ]; then
 fi
 ln -sf "$app/ibconsole" "$bin/ibconsole"
 ln -sf "$app/ibconsole-sim" "$bin/ibconsole-sim"
+ln -sf "$app/ibconsole-signal" "$bin/ibconsole-signal"
 
 for size in $sizes; do
     mkdir -p "$share/icons/hicolor/${size}x${size}/apps"
