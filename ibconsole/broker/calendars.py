@@ -13,9 +13,12 @@ dies is replaced on the next reading.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
-from collections.abc import Callable
+import sys
+import types
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
@@ -96,12 +99,30 @@ class ExchangeCalendars:
                 context = multiprocessing.get_context("spawn")
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
             try:
-                return self._pool.submit(read, *args)
+                with _main_module_hidden():
+                    return self._pool.submit(read, *args)
             except BrokenProcessPool:
                 log.warning("the calendar reading process died: starting another")
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
         raise BrokenProcessPool("the calendar reading process could not be started twice")
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start the reading process without the console's main module.
+
+    A spawned child re-runs the parent's main script (``bin/ibconsole``, a benchmark) first, to
+    find functions pickled from it; here that would import all of Qt and the window before the
+    first calendar. The readings live in ``domain.sessions``, so the child is given an empty
+    main module instead. The process starts inside ``submit``, on this thread.
+    """
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def _lost(future: Future[Any]) -> bool:
