@@ -264,17 +264,9 @@ class Console:
         self.context.inbox.restore()
         await self._start_signals()
         self.window.show()
-        self._read_calendars()
         if args.demo or args.host or args.port:
             self.window.request_connect()
         self.context.runner.start(self._settle_heap(), name="settle the heap after start-up")
-
-    def _read_calendars(self) -> None:
-        """Start reading the watch list's exchange calendars while the connection is made: the
-        reading process takes a second or two to start, off the loop."""
-        today = self.launch.clock.now().date()
-        for name in sorted({product(symbol).calendar for symbol in WATCH_LIST}):
-            self.broker.calendars.sessions_if_read(name, today)
 
     async def _start_signals(self) -> None:
         """Open the signal endpoint when ``--signals-port``, the settings or ``--demo`` ask for
@@ -401,6 +393,18 @@ def assemble(launch: Launch, mask: AccountMask | None = None) -> Console:
     return Console(launch, context, MainWindow(context))
 
 
+def read_calendars_early(clock: Clock) -> None:
+    """Start the calendar process on the watch list's exchange calendars before Qt starts: it
+    takes a second or more to import what it reads with, and does so on the other core while
+    this process builds the window."""
+    products = [product(symbol) for symbol in WATCH_LIST]
+    EXCHANGE_CALENDARS.read_ahead(
+        sorted({item.calendar for item in products}),
+        sorted({item.business_calendar for item in products}),
+        clock.now().date(),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
@@ -418,6 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ibconsole: {error}", file=sys.stderr)
         return 2
     mask = configure_logging(launch.log_level, log_path())
+    read_calendars_early(launch.clock)
     # qasync picks the first Qt binding it finds; the console is built on PySide6.
     os.environ.setdefault("QT_API", "pyside6")
     import qasync

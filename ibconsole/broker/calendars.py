@@ -18,7 +18,7 @@ import logging
 import multiprocessing
 import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
@@ -45,9 +45,21 @@ class ExchangeCalendars:
         self._told: set[tuple[object, ...]] = set()  # failed readings already logged
 
     async def business_calendar(self, name: str, first: date, last: date) -> BusinessCalendar:
-        """The business days of calendar ``name`` over ``first``..``last`` (ValueError for a
-        calendar exchange_calendars does not know)."""
+        """The business days of calendar ``name`` over at least ``first``..``last``: a reading
+        that covers the range is used whole (ValueError for a calendar exchange_calendars does
+        not know)."""
+        first, last = self._covering(name, first, last)
         return await self._read(business_calendar, name, first, last)
+
+    def read_ahead(self, sessions: Iterable[str], business: Iterable[str], today: date) -> None:
+        """Start reading what the console will ask for first: the sessions of ``sessions``
+        around ``today``, and the business days of ``business`` from the start of last year to
+        the end of the year after next (every quarterly family's listed months fit in it)."""
+        for name in sessions:
+            self._reading(calendar_around, name, today)
+        first, last = date(today.year - 1, 1, 1), date(today.year + 2, 12, 31)
+        for name in business:
+            self._reading(business_calendar, name, first, last)
 
     async def sessions_around(self, name: str, today: date) -> TradingSessions:
         """The sessions of calendar ``name`` from three days before ``today`` to a week after."""
@@ -68,6 +80,18 @@ class ExchangeCalendars:
             self._told.add(key)
             log.info("no %s calendar sessions around %s: %s", name, today, error)
         return None
+
+    def _covering(self, name: str, first: date, last: date) -> tuple[date, date]:
+        """The range of a business-day reading of ``name``, done or under way and not failed,
+        that covers ``first``..``last``; else that range itself."""
+        for key, future in self._readings.items():
+            match key:
+                case (read, str(), date() as start, date() as end) if (
+                    read is business_calendar and key[1] == name and start <= first <= last <= end
+                ):
+                    if not (future.done() and future.exception() is not None):
+                        return start, end
+        return first, last
 
     def close(self) -> None:
         """Stop the reading process without waiting for it (at the console's exit)."""

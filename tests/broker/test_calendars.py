@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Iterator
 from datetime import date
 
 import pytest
@@ -19,67 +20,65 @@ from ibconsole.broker.calendars import ExchangeCalendars
 from ibconsole.domain.sessions import business_calendar, calendar_around
 
 
-async def test_readings_are_the_domain_s_own() -> None:
-    calendars = ExchangeCalendars()
-    try:
-        days = await calendars.business_calendar("XNYS", date(2026, 1, 1), date(2026, 12, 31))
-        week = await calendars.sessions_around("CMES", date(2026, 12, 24))
-    finally:
-        calendars.close()
+@pytest.fixture(scope="module")
+def calendars() -> Iterator[ExchangeCalendars]:
+    """One reading process for the tests that need no fresh one (each takes a second to start)."""
+    shared = ExchangeCalendars()
+    yield shared
+    shared.close()
+
+
+async def test_readings_are_the_domain_s_own(calendars: ExchangeCalendars) -> None:
+    days = await calendars.business_calendar("XNYS", date(2026, 1, 1), date(2026, 12, 31))
+    week = await calendars.sessions_around("CMES", date(2026, 12, 24))
     assert days == business_calendar("XNYS", date(2026, 1, 1), date(2026, 12, 31))
     assert date(2026, 12, 25) in days.holidays
     assert week == calendar_around("CMES", date(2026, 12, 24))
 
 
-async def test_an_unknown_calendar_is_a_clear_error_and_known_once() -> None:
-    calendars = ExchangeCalendars()
-    try:
-        with pytest.raises(ValueError, match="no calendar named 'GLOBEX'"):
-            await calendars.sessions_around("GLOBEX", date(2026, 12, 4))
-        assert calendars.sessions_if_read("GLOBEX", date(2026, 12, 4)) is None
-    finally:
-        calendars.close()
+async def test_an_unknown_calendar_is_a_clear_error_and_known_once(
+    calendars: ExchangeCalendars,
+) -> None:
+    with pytest.raises(ValueError, match="no calendar named 'GLOBEX'"):
+        await calendars.sessions_around("GLOBEX", date(2026, 12, 4))
+    assert calendars.sessions_if_read("GLOBEX", date(2026, 12, 4)) is None
 
 
-async def test_sessions_if_read_starts_the_reading_and_answers_once_it_is_done() -> None:
-    calendars = ExchangeCalendars()
-    try:
-        assert calendars.sessions_if_read("CMES", date(2026, 7, 1)) is None
-        week = await calendars.sessions_around("CMES", date(2026, 7, 1))  # the same reading
-        assert calendars.sessions_if_read("CMES", date(2026, 7, 1)) is week
-    finally:
-        calendars.close()
+async def test_sessions_if_read_starts_the_reading_and_answers_once_it_is_done(
+    calendars: ExchangeCalendars,
+) -> None:
+    assert calendars.sessions_if_read("CMES", date(2026, 7, 1)) is None
+    week = await calendars.sessions_around("CMES", date(2026, 7, 1))  # the same reading
+    assert calendars.sessions_if_read("CMES", date(2026, 7, 1)) is week
 
 
 @pytest.mark.expect_log_warnings  # the dead process is logged
 async def test_a_killed_reading_process_is_replaced() -> None:
+    others = set(multiprocessing.active_children())  # other tests' reading processes
     calendars = ExchangeCalendars()
     try:
         await calendars.sessions_around("CMES", date(2026, 3, 2))
-        before = set(multiprocessing.active_children())
-        assert before, "the reading process runs beside the console"
-        for child in before:
-            assert child.pid is not None
-            os.kill(child.pid, signal.SIGKILL)
+        (mine,) = set(multiprocessing.active_children()) - others
+        assert mine.pid is not None
+        os.kill(mine.pid, signal.SIGKILL)
         days = await calendars.business_calendar("XNYS", date(2027, 1, 1), date(2027, 12, 31))
         assert date(2027, 12, 24) in days.holidays  # Christmas on a Saturday, observed Friday
-        assert set(multiprocessing.active_children()).isdisjoint(before)
+        (replacement,) = set(multiprocessing.active_children()) - others
+        assert replacement.pid != mine.pid
     finally:
         calendars.close()
 
 
-async def test_a_cancelled_caller_leaves_the_reading_to_the_others() -> None:
-    calendars = ExchangeCalendars()
-    try:
-        first = asyncio.ensure_future(calendars.sessions_around("CMES", date(2026, 5, 4)))
-        second = asyncio.ensure_future(calendars.sessions_around("CMES", date(2026, 5, 4)))
-        await asyncio.sleep(0)
-        first.cancel()
-        week = await second
-        assert week.covers_from.date() <= date(2026, 5, 1)
-        assert first.cancelled()
-    finally:
-        calendars.close()
+async def test_a_cancelled_caller_leaves_the_reading_to_the_others(
+    calendars: ExchangeCalendars,
+) -> None:
+    first = asyncio.ensure_future(calendars.sessions_around("CMES", date(2026, 5, 4)))
+    second = asyncio.ensure_future(calendars.sessions_around("CMES", date(2026, 5, 4)))
+    await asyncio.sleep(0)
+    first.cancel()
+    week = await second
+    assert week.covers_from.date() <= date(2026, 5, 1)
+    assert first.cancelled()
 
 
 def test_the_console_process_never_imports_exchange_calendars() -> None:
@@ -106,3 +105,33 @@ def test_the_console_process_never_imports_exchange_calendars() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "none"
+
+
+async def test_a_reading_ahead_serves_every_range_it_covers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calendars = ExchangeCalendars()
+    submitted: list[tuple[object, ...]] = []
+    submit = calendars._submit
+
+    def counted(read: Callable[..., object], *args: object) -> object:
+        submitted.append((read.__name__, *args))
+        return submit(read, *args)
+
+    monkeypatch.setattr(calendars, "_submit", counted)
+    try:
+        calendars.read_ahead(["CMES"], ["XNYS"], date(2026, 12, 4))
+        es = await calendars.business_calendar("XNYS", date(2026, 1, 1), date(2027, 12, 31))
+        cl = await calendars.business_calendar("XNYS", date(2026, 1, 1), date(2028, 12, 31))
+        later = await calendars.business_calendar("XNYS", date(2026, 1, 1), date(2034, 12, 31))
+        assert calendars.sessions_if_read("CMES", date(2026, 12, 4)) is not None
+    finally:
+        calendars.close()
+    assert es is cl
+    assert (es.first, es.last) == (date(2025, 1, 1), date(2028, 12, 31))
+    assert (later.first, later.last) == (date(2026, 1, 1), date(2034, 12, 31))
+    assert submitted == [
+        ("calendar_around", "CMES", date(2026, 12, 4)),
+        ("business_calendar", "XNYS", date(2025, 1, 1), date(2028, 12, 31)),
+        ("business_calendar", "XNYS", date(2026, 1, 1), date(2034, 12, 31)),
+    ]
