@@ -112,13 +112,16 @@ class _BarsItem(pg.GraphicsObject):
     def rows(self) -> Rows:
         return self._rows
 
-    def _take(self, rows: Rows, width: float) -> None:
+    def _take(self, rows: Rows, width: float, *, ranges: bool = True) -> None:
+        """Show ``rows``; ``ranges=False`` when they cannot change the view's auto-range, which
+        then redraws only this item's area instead of the whole plot."""
         self.prepareGeometryChange()
         self._rows = rows
         self._width = width
         self._bounds = self._rect(rows)
         self._y_bounds = (None, None)
-        self.informViewBoundsChanged()
+        if ranges:
+            self.informViewBoundsChanged()
         self.update()
 
     def _rect(self, rows: Rows) -> QRectF:
@@ -155,6 +158,10 @@ class _BarsItem(pg.GraphicsObject):
         span = self._look.span(shown) if len(shown) else None
         self._y_bounds = (seen, span)
         return span
+
+    def visible_span(self) -> tuple[float, float] | None:
+        """The vertical span of the bars in view when the auto-range last asked (None: unknown)."""
+        return self._y_bounds[1]
 
 
 class HistoryItem(_BarsItem):
@@ -213,10 +220,33 @@ class HistoryItem(_BarsItem):
 
 
 class LiveItem(_BarsItem):
-    """The forming bar, drawn directly on every repaint (it is one bar)."""
+    """The forming bar, drawn directly on every repaint (it is one bar).
+
+    While the bar stays within the span of the closed bars in view (``history``), the view's
+    auto-range cannot change, so a tick redraws only the bar's own area.
+    """
+
+    def __init__(self, look: BarLook, history: HistoryItem) -> None:
+        super().__init__(look)
+        self._history = history
 
     def set_bar(self, rows: Rows, width: float) -> None:
-        self._take(rows, width)
+        span = self._history.visible_span()
+        same_place = (
+            width == self._width
+            and len(rows) == len(self._rows) == 1
+            and rows[0, X] == self._rows[0, X]
+        )
+        inside = (
+            span is not None
+            and same_place
+            and all(span[0] <= low and high <= span[1] for low, high in self._spans(rows))
+        )
+        self._take(rows, width, ranges=not inside)
+
+    def _spans(self, rows: Rows) -> tuple[tuple[float, float], ...]:
+        """The vertical spans of the bar shown and of ``rows``."""
+        return self._look.span(self._rows), self._look.span(rows)
 
     def paint(self, painter: QPainter, *args: object) -> None:
         if len(self._rows):

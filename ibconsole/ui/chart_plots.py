@@ -23,6 +23,16 @@ _VISIBLE_BARS = 120
 _RIGHT_ROOM_BARS = 10  # room on the right of the newest bar for the last-price tag
 
 
+class _RangeViewBox(pg.ViewBox):
+    """A view box that re-ranges (and repaints whole) only when an item that counts for its
+    range moves: pyqtgraph's does for every item, so each quote line or order line moved on a
+    tick repainted the whole plot."""
+
+    def itemBoundsChanged(self, item: QGraphicsItem) -> None:
+        if any(added is item for added in self.addedItems):
+            super().itemBoundsChanged(item)
+
+
 class ChartPlots:
     """The plots' widget (``widget``), the price plot (``price``) and the bar items on both."""
 
@@ -33,8 +43,10 @@ class ChartPlots:
         layout.setSpacing(0)
         self._price_axis = pg.DateAxisItem(orientation="bottom")
         self._volume_axis = pg.DateAxisItem(orientation="bottom")
-        self.price = self.widget.addPlot(row=0, col=0)
-        self.volume = self.widget.addPlot(row=1, col=0, axisItems={"bottom": self._volume_axis})
+        self.price = self.widget.addPlot(row=0, col=0, viewBox=_RangeViewBox())
+        self.volume = self.widget.addPlot(
+            row=1, col=0, viewBox=_RangeViewBox(), axisItems={"bottom": self._volume_axis}
+        )
         self.price.setAxisItems({"bottom": self._price_axis})
         layout.setRowStretchFactor(0, 4)
         layout.setRowStretchFactor(1, 1)
@@ -59,9 +71,9 @@ class ChartPlots:
         self.price.getAxis("bottom").setHeight(4)
         self.volume.getViewBox().setLimits(yMin=0)
         self.candles = HistoryItem(CANDLES)
-        self.live_candle = LiveItem(CANDLES)
+        self.live_candle = LiveItem(CANDLES, self.candles)
         self.volumes = HistoryItem(VOLUMES)
-        self.live_volume = LiveItem(VOLUMES)
+        self.live_volume = LiveItem(VOLUMES, self.volumes)
         for plot, items in (
             (self.price, (self.candles, self.live_candle)),
             (self.volume, (self.volumes, self.live_volume)),

@@ -1,6 +1,7 @@
 """Incremental chart painting: the closed bars are recorded when a bar closes or the history changes,
 never on a tick; a tick redraws the forming bar and the quote lines without a layout pass; the
-frame timer runs once a frame however many requests arrive.
+frame timer runs once a frame however many requests arrive; a tick that cannot change the
+plot's range repaints the forming bar's area, not the whole plot.
 
 The bar items are tested directly (no simulator); the chart against the simulator's own stream.
 """
@@ -8,17 +9,31 @@ The bar items are tested directly (no simulator); the chart against the simulato
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, QRect
+from PySide6.QtGui import QPaintEvent, QRegion
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 from ibconsole.broker.market_data import BarKey
 from ibconsole.domain.bars import Bar, bar_length
-from ibconsole.ui.chart_bars import CANDLES, CHUNK, HIGH, LOW, VOLUMES, HistoryItem, LiveItem, Rows
+from ibconsole.ui.chart_bars import (
+    CANDLES,
+    CHUNK,
+    CLOSE,
+    HIGH,
+    LOW,
+    VOLUMES,
+    HistoryItem,
+    LiveItem,
+    Rows,
+)
+from ibconsole.ui.chart_plots import ChartPlots
 from ibconsole.ui.charts import ChartPanel
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.frame_timer import FrameTimer
@@ -83,7 +98,7 @@ def test_bounds_follow_the_visible_bars(history: HistoryItem) -> None:
 
 
 def test_the_live_item_holds_only_the_forming_bar(qtbot: Any) -> None:
-    live = LiveItem(CANDLES)
+    live = LiveItem(CANDLES, HistoryItem(CANDLES))
     live.set_bar(rows(1), 42.0)
     assert live.boundingRect().width() == pytest.approx(42.0)
     live.set_bar(rows(0), 42.0)
@@ -198,3 +213,68 @@ async def test_a_bar_closing_moves_the_forming_bar_into_the_history(
     assert history.pictures[:-1] == pictures[: len(history.pictures) - 1]
     assert tuple(live.rows[0, 1:]) == row_of(opened)
     assert live.rows[0, 0] - history.rows[-1, 0] == timedelta(hours=1).total_seconds()
+
+
+class PaintRegions(QObject):
+    """The regions ``widget`` is asked to paint, in order."""
+
+    def __init__(self, widget: QWidget) -> None:
+        super().__init__(widget)
+        self.regions: list[QRegion] = []
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if isinstance(event, QPaintEvent):
+            self.regions.append(QRegion(event.region()))
+        return False
+
+
+def area(region: QRegion) -> int:
+    rects = cast(Iterable[QRect], region)  # PySide6 iterates a region; its stubs do not say so
+    return sum(rect.width() * rect.height() for rect in rects)
+
+
+async def test_a_tick_inside_the_range_repaints_the_bar_not_the_plot(
+    qtbot: Any, wait_for: Any
+) -> None:
+    window = QWidget()
+    qtbot.addWidget(window)
+    plots = ChartPlots(window)
+    plots.widget.resize(800, 500)
+    window.show()
+    history = rows(200)
+    history[-1, 1:] = history[100, 1:]  # the forming bar trades within the range in view
+    plots.show_history(history[:-1], 0.0, 42.0)
+    plots.show_live(history[-1:], 42.0)
+    plots.price.getViewBox().setXRange(0, 200 * 60, padding=0)
+    quote_line = pg.InfiniteLine(pos=150.0, angle=0)  # as the chart's quote and order lines
+    plots.price.addItem(quote_line, ignoreBounds=True)
+    viewport = plots.widget.viewport()
+    painted = PaintRegions(viewport)
+    await wait_for(lambda: plots.candles.visible_span() is not None, what="the plot auto-ranged")
+    await wait_for(lambda: painted.regions, what="the plot painted")
+    whole = viewport.rect()
+
+    inside = history[-1:].copy()
+    for close in (0.5, 1.0):  # the first paint may still settle the range the history set
+        inside[0, CLOSE] -= close  # the close moves within the bar's high and low
+        seen = len(painted.regions)
+        plots.show_live(inside, 42.0)
+        await wait_for(
+            lambda seen=seen: len(painted.regions) > seen, what="the forming bar repainted"
+        )
+    # The candle's and its volume bar's areas: a few pixels wide, nothing like the plot.
+    assert area(painted.regions[-1]) < area(QRegion(whole)) / 20
+
+    seen = len(painted.regions)
+    quote_line.setValue(151.0)  # a line that does not count for the range: its strips only
+    await wait_for(lambda: len(painted.regions) > seen, what="the moved line repainted")
+    assert area(painted.regions[-1]) < area(QRegion(whole)) / 10
+
+    outside = inside.copy()
+    outside[0, HIGH] += 1_000  # a new high beyond every bar in view: the range follows it
+    seen = len(painted.regions)
+    plots.show_live(outside, 42.0)
+    await wait_for(lambda: len(painted.regions) > seen, what="the plot repainted")
+    assert area(painted.regions[-1]) > area(QRegion(whole)) / 2
+    assert plots.price.getViewBox().viewRange()[1][1] >= float(outside[0, HIGH])
