@@ -7,8 +7,11 @@ latency is the time until a slot connected after the chart's on the bridge's
 holds it (DESIGN.md section 6 "tick → pixels"). Ticks coalesced into one network read are held
 together, each measured from its own write. For the charted contract it also measures, for each
 tick that moves one of the chart's quote lines (bid, ask, last), until the chart's plot next
-receives a paint event (the pixels), which the chart's 33 ms repaint timer bounds. A 2 ms precise Qt timer measures the loop's stalls (and how much of each was the
-console's own CPU work); paint events of the plot give the frame intervals.
+receives a paint event (the pixels). A 2 ms precise Qt timer measures the loop's stalls (and how
+much of each was the console's own CPU work), the stall watchdog names the jobs that held the loop
+longer than a frame, and paint events of the plot give the frame intervals. The console's CPU time
+per written tick is the figure to compare across runs on a loaded machine: latencies there include
+the time the loop waited for a core.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import asyncio
 import bisect
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +39,7 @@ from bench.console_rig import (
 from bench.peer import INSTRUMENTS, Peer, TickKey, in_executor
 from bench.probes import DeliveryProbe, LoopProbe, PaintProbe
 from bench.summary import summarize
+from ibconsole.stall_watchdog import Stall, StallWatchdog
 
 # Total ticks per second over the 20 instruments.
 RATES = (500, 2_000, 5_000, 20_000)
@@ -130,11 +134,14 @@ async def _one_rate(total_rate: int, size: Size) -> dict[str, Any]:
             deliveries = DeliveryProbe(console.bridge, tickers_by_con_id(console))
             paints = PaintProbe(plot.viewport())
             loop_probe = LoopProbe()
+            stalls: list[Stall] = []
+            watchdog = StallWatchdog(asyncio.get_running_loop(), on_stall=stalls.append)
             await asyncio.sleep(size.warmup)
 
             deliveries.start()
             paints.start()
             loop_probe.start()
+            watchdog.start()
             ticks_before = await in_executor(peer.ticks)
             await in_executor(peer.start_log)
             cpu_before, wall_before = time.process_time(), time.perf_counter()
@@ -143,6 +150,7 @@ async def _one_rate(total_rate: int, size: Size) -> dict[str, Any]:
             cpu = time.process_time() - cpu_before
             wall = time.perf_counter() - wall_before
             ticks = await in_executor(peer.ticks) - ticks_before
+            watchdog.stop()
             loop_probe.stop()
             paints.stop()
             await asyncio.sleep(size.grace)
@@ -181,8 +189,24 @@ async def _one_rate(total_rate: int, size: Size) -> dict[str, Any]:
         "loop_stall_cpu_ms": summarize(loop_probe.stall_cpu(), 1000),
         "frame_interval_ms": summarize(frames, 1000),
         "console_cpu_share": round(cpu / wall, 3),
+        "console_cpu_us_per_tick": round(cpu / ticks * 1e6, 1) if ticks else None,
+        "stalls_over_16ms": _stall_jobs(stalls),
         "load_average": machine.load_average(),
     }
+
+
+def _stall_jobs(stalls: Sequence[Stall]) -> list[dict[str, Any]]:
+    """What held the loop longer than a frame, most often first; a starved stall is one where the
+    loop thread mostly did not run (no core free for it), not a slow job."""
+    return [
+        {
+            "job": job,
+            "count": count,
+            "starved": sum(1 for s in stalls if s.culprit == job and s.starved),
+            "longest_ms": round(max(s.seconds for s in stalls if s.culprit == job) * 1000, 1),
+        }
+        for job, count in Counter(s.culprit for s in stalls).most_common(5)
+    ]
 
 
 def _measure_rate(rate: int, size: Size) -> dict[str, Any]:

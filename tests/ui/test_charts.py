@@ -1,5 +1,5 @@
 """The chart against the simulator: bars of the ES active month, live updates, timeframe switch,
-data type label, reconnect gaps, and a repaint rate bounded by the timer under a tick flood."""
+data type label, reconnect gaps, and a repaint rate bounded by the frame timer under a tick flood."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from ibconsole.domain.bars import Bar, bar_length
 from ibconsole.domain.quotes import MarketDataType, Quote
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.charts import ChartPanel
-from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.context import UiContext
+from ibconsole.ui.frame_timer import FrameTimer
 from ibconsole.ui.months import rollover_view
 
 T = TypeVar("T", bound=QObject)
@@ -141,7 +141,7 @@ async def test_a_flood_of_ticks_repaints_at_the_timer_rate_not_the_event_rate(
     key = BarKey(contract.con_id, chart.bar_size)
     newest = chart.bars[-1]
     base = Decimal(str(newest.close))
-    timer = chart.findChild(CoalescingTimer)
+    timer = chart.findChild(FrameTimer)
     assert timer is not None
     fires: list[int] = []
     timer.timeout.connect(lambda: fires.append(chart.repaint_count))
@@ -208,7 +208,7 @@ async def test_a_hidden_chart_keeps_its_data_and_paints_it_when_shown(
     )
     ui_context.bridge.sig_bar_updated.emit(BarKey(contract.con_id, chart.bar_size), later, True)
     await wait_for(lambda: chart.bars[-1] == later, what="the bar kept while hidden")
-    timer = chart.findChild(CoalescingTimer)
+    timer = chart.findChild(FrameTimer)
     assert timer is not None
     await wait_for(lambda: not timer.isActive(), what="the repaint timer to fire while hidden")
     assert chart.repaint_count == before
