@@ -6,7 +6,7 @@ Every conversion is O(1) and total: a value IB left unset becomes ``None``, neve
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -279,18 +279,63 @@ def quote(ticker: Ticker, tick: Decimal | None, received: datetime) -> Quote:
 
 
 def greeks(computation: OptionComputation) -> Greeks:
-    """IB's option computation as sent; a field IB left unset (or NaN) stays None."""
-
-    def value(number: float | None) -> float | None:
-        if number is None or math.isnan(number) or math.isinf(number) or number == UNSET_DOUBLE:
-            return None
-        return float(number)
-
+    """IB's option computation as sent; a field IB left unset (or NaN), or one no option can
+    have (``implausible_greeks`` names those), stays None."""
+    values = _greek_values(computation)
     return Greeks(
-        implied_vol=value(computation.impliedVol),
-        delta=value(computation.delta),
-        gamma=value(computation.gamma),
-        theta=value(computation.theta),
-        vega=value(computation.vega),
-        underlying=value(computation.undPrice),
+        **{
+            name: value if value is None or _PLAUSIBLE[name](value) else None
+            for name, value in values.items()
+        }
     )
+
+
+def implausible_greeks(computation: OptionComputation) -> str:
+    """The fields of IB's computation that no option can have (a delta beyond 1, a negative
+    volatility), as "delta 5.5, gamma -1.0"; "" when there are none."""
+    values = _greek_values(computation)
+    return ", ".join(
+        f"{name} {value!r}"
+        for name, value in values.items()
+        if value is not None and not _PLAUSIBLE[name](value)
+    )
+
+
+# IB's markers for "not computed": -1 for the volatility and prices, -2 for the sensitivities
+# (ib_async maps most of them to None, but not vega's and theta's).
+_NOT_COMPUTED = {
+    "implied_vol": -1.0,
+    "delta": -2.0,
+    "gamma": -2.0,
+    "theta": -2.0,
+    "vega": -2.0,
+    "underlying": -1.0,
+}
+_PLAUSIBLE: dict[str, Callable[[float], bool]] = {
+    "implied_vol": lambda v: v >= 0,
+    "delta": lambda v: -1 <= v <= 1,
+    "gamma": lambda v: v >= 0,
+    "theta": lambda v: True,
+    "vega": lambda v: v >= 0,
+    "underlying": lambda v: True,
+}
+
+
+def _greek_values(computation: OptionComputation) -> dict[str, float | None]:
+    sent = {
+        "implied_vol": computation.impliedVol,
+        "delta": computation.delta,
+        "gamma": computation.gamma,
+        "theta": computation.theta,
+        "vega": computation.vega,
+        "underlying": computation.undPrice,
+    }
+    return {
+        name: None
+        if number is None
+        or math.isnan(number)
+        or math.isinf(number)
+        or number in (UNSET_DOUBLE, _NOT_COMPUTED[name])
+        else float(number)
+        for name, number in sent.items()
+    }

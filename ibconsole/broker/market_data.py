@@ -32,9 +32,17 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from time import monotonic
 
-from ibconsole.broker.ib_client import BarData, BarDataList, Contract, Event, Ticker
-from ibconsole.broker.mapping import greeks, ib_contract, quote
+from ibconsole.broker.ib_client import (
+    BarData,
+    BarDataList,
+    Contract,
+    Event,
+    OptionComputation,
+    Ticker,
+)
+from ibconsole.broker.mapping import greeks, ib_contract, implausible_greeks, quote
 from ibconsole.broker.session import Session, SyncInfo
 from ibconsole.domain.bars import DEFAULT_DURATIONS, Bar, BarGap, bar_length
 from ibconsole.domain.contracts import ListedContract
@@ -43,6 +51,8 @@ from ibconsole.domain.option_chain import Greeks
 from ibconsole.domain.quotes import MarketDataType, Quote
 
 log = logging.getLogger(__name__)
+
+_DOUBT_LOG_SECONDS = 10.0  # implausible option computations: one log line per contract at most
 
 # IB's answers that end a historical data request without bars.
 _HISTORY_FAILURES = frozenset(
@@ -79,6 +89,7 @@ class _QuoteSub:
     ib_contract: Contract | None = None
     ticker: Ticker | None = None
     computation: object = None  # the ticker's model computation last converted, by identity
+    doubted_at: float = -_DOUBT_LOG_SECONDS  # when an implausible computation was last logged
 
 
 @dataclass(slots=True)
@@ -246,6 +257,7 @@ class MarketDataService:
                 sub.computation = computation
                 self._greeks[con_id] = greeks(computation)
                 computed.append((con_id, self._greeks[con_id]))
+                _doubt(sub, computation)
         if changed:
             self.quotes_updated.emit(tuple(changed))
         if computed:
@@ -457,3 +469,17 @@ def _bar(data: BarData) -> Bar:
     else:
         raise TypeError(f"bar date {stamp!r} is neither a date nor a datetime")
     return Bar(start, data.open, data.high, data.low, data.close, float(data.volume))
+
+
+def _doubt(sub: _QuoteSub, computation: OptionComputation) -> None:
+    """Log what IB's option computation holds that no option can have (the greeks shown leave
+    it out), at most once per ``_DOUBT_LOG_SECONDS`` per contract."""
+    doubts = implausible_greeks(computation)
+    now = monotonic()
+    if doubts and now - sub.doubted_at >= _DOUBT_LOG_SECONDS:
+        sub.doubted_at = now
+        log.warning(
+            "option computation for %s ignored in part, no option has %s",
+            sub.contract.local_symbol,
+            doubts,
+        )

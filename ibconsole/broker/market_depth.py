@@ -8,7 +8,10 @@ data only) become a sentence in the subscription's status; the views keep the to
 from the quote stream.
 
 Rows arrive as IB sends them (operation, side, position) and are passed on unchanged, with the
-trades printed in the same network batch, so a view keeps its book in constant time per row.
+trades printed in the same network batch, so a view keeps its book in constant time per row. A
+row no book can hold (an operation or side IB does not have, a row outside the book, a price or
+size that is no number) is dropped and logged, at most once per ``_BAD_ROW_LOG_SECONDS`` per
+contract with the count dropped meanwhile.
 
 Events (eventkit, emitted on the loop thread; handlers must return quickly):
     depth_updated(DepthUpdate)     rows and trades of one contract from one network batch; with
@@ -20,10 +23,12 @@ Events (eventkit, emitted on the loop thread; handlers must return quickly):
 from __future__ import annotations
 
 import logging
+import math
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ibconsole.broker.ib_client import Contract, Event, MktDepthData, Ticker
+from ibconsole.broker.ib_client import UNSET_DOUBLE, Contract, Event, MktDepthData, Ticker
 from ibconsole.broker.mapping import decimal_or_none, ib_contract
 from ibconsole.broker.session import Session, SyncInfo
 from ibconsole.domain.contracts import ListedContract
@@ -49,6 +54,8 @@ _LAST_TRADE = 4  # IB's tick type of a trade's price (with its size)
 _PRICE_CACHE = 4096
 _OPERATIONS = tuple(DepthOperation)
 _SIDES = tuple(DepthSide)
+_MAX_POSITION = 1000  # IB numbers a side's rows from 0 and serves a few dozen at most
+_BAD_ROW_LOG_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +81,8 @@ class _DepthSub:
     # Refused for want of a line (IB's 309 or the console's own count): asked again when one
     # is freed.
     wants_line: bool = False
+    bad_rows: int = 0  # unusable rows dropped since the last one was logged
+    bad_logged_at: float = -_BAD_ROW_LOG_SECONDS
 
 
 class MarketDepthService:
@@ -210,7 +219,7 @@ class MarketDepthService:
             changes: tuple[DepthChange, ...] = ()
             dom_ticks = ticker.domTicks  # read before the identity check narrows the type
             if dom_ticks and sub.ticker is ticker:
-                changes = tuple(self._change(sub, tick) for tick in dom_ticks)
+                changes = tuple(self._change(sub, t) for t in dom_ticks if self._usable(sub, t))
                 if sub.status.state is not DepthState.LIVE:
                     self._set_status(sub, DepthState.LIVE)
             trades = tuple(
@@ -229,6 +238,22 @@ class MarketDepthService:
             self._price(sub, tick.price),
             Decimal(repr(tick.size)),
         )
+
+    def _usable(self, sub: _DepthSub, tick: MktDepthData) -> bool:
+        problem = _row_problem(tick)
+        if not problem:
+            return True
+        sub.bad_rows += 1
+        now = time.monotonic()
+        if now - sub.bad_logged_at >= _BAD_ROW_LOG_SECONDS:
+            log.warning(
+                "depth of %s: a row IB sent is ignored, %s (%d ignored since the last such line)",
+                sub.contract.local_symbol,
+                problem,
+                sub.bad_rows,
+            )
+            sub.bad_logged_at, sub.bad_rows = now, 0
+        return False
 
     def _price(self, sub: _DepthSub, value: float) -> Decimal:
         """IB's float price on the contract's tick grid; prices repeat, so they are kept."""
@@ -277,3 +302,20 @@ class MarketDepthService:
             self._cancel(sub)
         for sub in self._subs.values():
             self._request(sub)
+
+
+def _row_problem(tick: MktDepthData) -> str:
+    """Why no book can hold the row ``tick``, or "" when it can."""
+    if tick.operation not in _OPERATIONS:
+        return f"its operation {tick.operation} is none of insert, update, delete"
+    if tick.side not in _SIDES:
+        return f"its side {tick.side} is neither ask nor bid"
+    if not 0 <= tick.position < _MAX_POSITION:
+        return f"its row {tick.position} is outside any book"
+    if tick.operation == DepthOperation.DELETE:
+        return ""  # IB's price and size of a deleted row are not read
+    if not math.isfinite(tick.price) or tick.price == UNSET_DOUBLE:
+        return f"its price {tick.price} is no number"
+    if not math.isfinite(tick.size) or tick.size < 0:
+        return f"its size {tick.size} is no quantity"
+    return ""

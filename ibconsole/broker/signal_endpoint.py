@@ -3,9 +3,15 @@ console's own event loop.
 
 It answers at once and never waits for the market or the trader (TradingView gives up after
 3 s): 202 once the signal is journalled and queued in the inbox, 401 when the secret is missing
-or wrong (compared in constant time), 400 with the reason for anything unusable, 409 for a key
-already journalled (also from before a restart), 413 for a body over ``max_body_bytes`` and 429
-beyond ``max_per_minute`` accepted signals. Nothing it receives sends an order.
+or wrong (compared in constant time), 400 with the reason for anything unusable (a body it
+cannot decode among it), 408 for a body that does not arrive in full within ``idle_timeout``,
+409 for a key already journalled (also from before a restart), 413 for a body over
+``max_body_bytes`` and 429 beyond ``max_per_minute`` accepted signals. Nothing it receives sends
+an order.
+
+A connection carries one request, and one that sends no complete request within
+``idle_timeout`` is closed: a client that trickles, stalls or never finishes holds a socket of
+the console for seconds, not for the hour aiohttp's own runner would give it.
 
 Refusals are counted, and logged at most once per ``_REFUSAL_LOG_SECONDS``: a flood of bad
 requests costs the loop a JSON decode and a compare each, never a log line each.
@@ -13,16 +19,18 @@ requests costs the loop a JSON decode and a compare each, never a log line each.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.signals import (
@@ -42,6 +50,8 @@ log = logging.getLogger(__name__)
 HOST: Final = "127.0.0.1"  # loopback only: a reverse proxy in front carries TLS (README)
 PATH: Final = "/signals"
 _REFUSAL_LOG_SECONDS = 10.0
+# TradingView gives up on an answer after 3 s: a request not in within this is not coming.
+IDLE_TIMEOUT: Final = 5.0
 
 
 class SignalEndpoint:
@@ -56,8 +66,10 @@ class SignalEndpoint:
         clock: Clock,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         self._settings = settings
+        self._idle_timeout = idle_timeout
         self._secret = secret.encode("utf-8") if secret else None
         self._log = signal_log
         self._accept = accept
@@ -92,7 +104,9 @@ class SignalEndpoint:
         """Listen on loopback at ``port`` (0: a free port, see ``url``)."""
         if self._runner is not None:
             return
-        app = web.Application(client_max_size=self._settings.max_body_bytes)
+        app = web.Application(
+            client_max_size=self._settings.max_body_bytes, middlewares=[_one_request_per_connection]
+        )
         app.router.add_post(PATH, self._handle)
         # No access log: a request line is the sender's to fill, and a flood would fill the log.
         runner = web.AppRunner(
@@ -100,6 +114,9 @@ class SignalEndpoint:
             access_log=None,
             handle_signals=False,
             shutdown_timeout=1.0,
+            keepalive_timeout=self._idle_timeout,
+            # what is left of a refused body is read and dropped for as long, not 10 s
+            lingering_time=self._idle_timeout,
             logger=self._server_log,
         )
         await runner.setup()
@@ -127,9 +144,17 @@ class SignalEndpoint:
         if request.content_type != "application/json":
             return self._refuse(400, "Content-Type must be application/json")
         try:
-            raw = await request.read()
+            async with asyncio.timeout(self._idle_timeout):
+                raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return self._refuse(413, f"the body is over {self._settings.max_body_bytes} bytes")
+        except TimeoutError:
+            return self._refuse(408, f"the body did not arrive within {self._idle_timeout:g} s")
+        except RequestPayloadError as error:  # a Content-Encoding that does not decode, say
+            return self._refuse(400, f"the body cannot be read: {_first_line(error)}")
+        except ConnectionError:
+            # The sender left before its body arrived: nobody to answer, nothing to log each time.
+            return self._refuse(400, "the sender closed the connection before its body arrived")
         try:
             body = json.loads(raw)
         except (ValueError, RecursionError):
@@ -184,6 +209,31 @@ class SignalEndpoint:
             )
 
 
+@web.middleware
+async def _one_request_per_connection(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every answer closes its connection (``Connection: close``). A kept-alive connection can
+    be closed by the idle timeout just as its client reuses it for the next signal (a reset,
+    the signal lost to a sender that does not retry), and an answer given before the body was
+    read (404, 405, 413, a body that does not decode) would leave the rest of that body in the
+    way of the next request. Signals come seconds apart: a connection each costs nothing."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as refused:
+        refused.force_close()
+        raise
+    response.force_close()
+    return response
+
+
+def _first_line(error: BaseException) -> str:
+    """aiohttp's error text without its status prefix and continuation lines."""
+    cause = error.__cause__
+    text = getattr(cause, "message", "") or str(error)
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+
+
 def _answer(status: int, word: str, reason: str, **extra: str) -> web.Response:
     return web.json_response({"status": word, "reason": reason, **extra}, status=status)
 
@@ -199,5 +249,9 @@ class _ServerLog(logging.LoggerAdapter[logging.Logger]):
         error = kwargs.get("exc_info")
         if isinstance(error, HttpProcessingError):
             self._count_refusal(error.code or 400, f"not HTTP: {error.message}")
+            return
+        if isinstance(error, RequestPayloadError):
+            # The rest of a body that does not decode, met again as aiohttp drains it after the
+            # handler answered 400: counted there already.
             return
         super().log(level, msg, *args, **kwargs)

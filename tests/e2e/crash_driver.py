@@ -2,12 +2,15 @@
 commands on stdin, reporting on stdout, one JSON object a line, so a test can kill it (SIGKILL)
 at a known point and start another on the same journal.
 
-    python tests/e2e/crash_driver.py CONFIG.toml --as-of ISO
+    python tests/e2e/crash_driver.py CONFIG.toml --as-of ISO [--signals]
 
 The broker is built as ``ibconsole.ui.context.open_context`` builds it for the window (settings
 from CONFIG, the default profile's endpoint, the journal at ``journal_path``, ``health`` and
-``risk`` from the file), without Qt. Once connected, synced and reconciled, with a quote on the ES front month,
-it reports ``{"event": "ready", "reconciled": {...}, "front": {...}}``.
+``risk`` from the file), without Qt. With ``--signals`` the signal inbox and its endpoint are
+built as ``ibconsole.app`` builds them (the inbox restored from the journal, the endpoint on a
+free port, the secret from ``IBCONSOLE_SIGNAL_SECRET``). Once connected, synced and reconciled,
+with a quote on the ES front and next months, it reports ``{"event": "ready", "reconciled":
+{...}, "front": {...}, "next": {...}, "signals_url": URL|null, "inbox": [...]}``.
 
 Commands:
     {"cmd": "order", "type": "MKT"|"LMT", "side": "BUY"|"SELL", "quantity": N,
@@ -15,13 +18,21 @@ Commands:
         submit (confirmed); with ``pause`` the process stops for good right after the journal
         wrote the intent (and its decision) or the submission, reporting
         {"event": "paused", "at": ..., "key": K} first; else {"event": "submitted", "key": K}
+    {"cmd": "roll", "type": "MKT"|"LMT", "limit": "PRICE", "pause": "intent"|"submission"|null}
+        roll the whole front-month position into the next month as one calendar-spread order;
+        {"event": "rolling"} at once, {"event": "paused", ...} as for an order (the key is the
+        spread order's), then {"event": "rolled", "key": K, "state": S, "filled": "N"} or
+        {"event": "roll_refused", "reason": R} once the roll returns
     {"cmd": "orders"}      {"event": "orders", "orders": [...]} from the journal
-    {"cmd": "position"}    {"event": "position", "quantity": "N"|null} in the front month
+    {"cmd": "position", "month": "front"|"next"}
+                           {"event": "position", "quantity": "N"|null} in that month (front)
+    {"cmd": "inbox"}       {"event": "inbox", "entries": [{"key", "state"}...]} (--signals)
     {"cmd": "cancel_all"}  {"event": "cancelling", "sent": N}
     {"cmd": "quit"}        stop cleanly, {"event": "stopped"}
 
-Unasked: {"event": "state", "key": K, "state": S} when a journalled order changes state and
-{"event": "fill", "key": K, "exec_id": E} when an execution is journalled.
+Unasked: {"event": "state", "key": K, "state": S} when a journalled order changes state,
+{"event": "fill", "key": K, "exec_id": E} when an execution is journalled and
+{"event": "arrived", "key": K} when a signal joins the inbox.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -39,14 +51,19 @@ from pathlib import Path
 from typing import Any
 
 from ibconsole.broker.broker import Broker
-from ibconsole.broker.order_values import OrderRow, Reconciliation
+from ibconsole.broker.order_values import OrderRefused, OrderRow, Reconciliation
 from ibconsole.broker.session import Endpoint
+from ibconsole.broker.signal_endpoint import SignalEndpoint
+from ibconsole.broker.signal_inbox import InboxEntry, SignalInbox
 from ibconsole.config import load_settings
 from ibconsole.domain.clock import Clock, OffsetClock
 from ibconsole.domain.contracts import ListedContract
-from ibconsole.domain.orders import OrderIntent, build_intent
+from ibconsole.domain.orders import OrderIntent, OrderType, Purpose, build_intent
 from ibconsole.domain.quotes import Quote
+from ibconsole.domain.rollover import RolloverSettings, plan_roll
+from ibconsole.domain.signals import Signal
 from ibconsole.journal import Decision, Journal, JournalFill, JournalOrder
+from ibconsole.journal.signal_log import SignalLog
 
 _READY_TIMEOUT = 20.0
 
@@ -59,55 +76,98 @@ class PausingJournal(Journal):
     """The journal, able to stop the process for good right after one order's intent or
     submission was written (the test kills it there)."""
 
-    pause_at: tuple[str, str] | None = None  # (point, key)
+    # (point, what): ``what`` is an order's key, or a purpose (the next order of that purpose)
+    pause_at: tuple[str, str] | None = None
 
     def record_decision(
         self, key: str, decision: Decision | str, findings: Sequence[str]
     ) -> JournalOrder:
         written = super().record_decision(key, decision, findings)
-        self._maybe_pause("intent", key)
+        self._maybe_pause("intent", written)
         return written
 
     def record_submission(
         self, key: str, order_id: int, client_id: int, parent_key: str | None = None
     ) -> JournalOrder:
         written = super().record_submission(key, order_id, client_id, parent_key)
-        self._maybe_pause("submission", key)
+        self._maybe_pause("submission", written)
         return written
 
-    def _maybe_pause(self, point: str, key: str) -> None:
-        if self.pause_at == (point, key):
-            report("paused", at=point, key=key)
-            while True:  # nothing more happens in this process: the test kills it here
-                signal.pause()
+    def _maybe_pause(self, point: str, order: JournalOrder) -> None:
+        if self.pause_at is None:
+            return
+        at, what = self.pause_at
+        if at == point and what in (order.key, order.intent.purpose.value):
+            stop_for_good(point, order.key)
+
+
+class PausingSignalLog(SignalLog):
+    """The signal log, able to stop the process for good right after it journalled a signal,
+    before the endpoint answers 202 (the test kills it there)."""
+
+    pause = False
+
+    def record(self, signal: Signal) -> bool:
+        new = super().record(signal)
+        if self.pause:
+            stop_for_good("signal", signal.key)
+        return new
+
+
+def stop_for_good(point: str, key: str) -> None:
+    report("paused", at=point, key=key)
+    while True:  # nothing more happens in this process: the test kills it here
+        signal.pause()
 
 
 class Driver:
-    def __init__(self, broker: Broker, journal: PausingJournal, clock: Clock) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        journal: PausingJournal,
+        clock: Clock,
+        inbox: SignalInbox | None = None,
+        endpoint: SignalEndpoint | None = None,
+    ) -> None:
         self.broker = broker
         self.journal = journal
         self.clock = clock
+        self.inbox = inbox
+        self.endpoint = endpoint
         self.front: ListedContract | None = None
+        self.next: ListedContract | None = None
         self.reconciled: list[Reconciliation] = []
         self._states: dict[str, str] = {}
+        self._rolls: set[asyncio.Task[None]] = set()
         broker.orders.reconciled += self.reconciled.append
         broker.orders.order_changed += self._on_order
         broker.orders.fill_recorded += self._on_fill
+        if inbox is not None:
+            inbox.arrived += self._on_signal
 
     async def start(self) -> None:
         broker = self.broker
+        if self.inbox is not None and self.endpoint is not None:
+            # As the app does: the journal's signals are back in the inbox before the endpoint
+            # takes new ones.
+            self.inbox.restore()
+            await self.endpoint.start(0)
         await broker.start()
-        front = self.front = (await broker.contracts.chain("ES")).contracts[0]
+        months = (await broker.contracts.chain("ES")).contracts
+        self.front, self.next = months[0], months[1]
         # Reconciliation is over when start() returns: it runs as the session reports synced.
         assert self.reconciled, "connected without a reconciliation"
+        waiting = {self.front.con_id, self.next.con_id}
         quoted = asyncio.Event()
 
         def on_quotes(quotes: tuple[Quote, ...]) -> None:
-            if any(q.con_id == front.con_id for q in quotes):
+            waiting.difference_update(q.con_id for q in quotes)
+            if not waiting:
                 quoted.set()
 
         broker.market.quotes_updated += on_quotes
-        broker.market.subscribe(front)
+        broker.market.subscribe(self.front)
+        broker.market.subscribe(self.next)
         try:
             await asyncio.wait_for(quoted.wait(), _READY_TIMEOUT)
         finally:
@@ -118,6 +178,9 @@ class Driver:
             "ready",
             reconciled=asdict(self.reconciled[-1]),
             front={"con_id": self.front.con_id, "local_symbol": self.front.local_symbol},
+            next={"con_id": self.next.con_id, "local_symbol": self.next.local_symbol},
+            signals_url=self.endpoint.url if self.endpoint is not None else None,
+            inbox=self._inbox(),
         )
 
     def handle(self, command: dict[str, Any]) -> bool:
@@ -129,12 +192,22 @@ class Driver:
                 self.journal.pause_at = (pause, intent.key) if pause else None
                 self.broker.orders.submit(intent, confirmed=True)
                 report("submitted", key=intent.key)
+            case "roll":
+                pause = command.get("pause")
+                self.journal.pause_at = (pause, Purpose.ROLL_SPREAD.value) if pause else None
+                task = asyncio.get_running_loop().create_task(self._roll(command))
+                self._rolls.add(task)
+                task.add_done_callback(self._rolls.discard)
+                report("rolling")
             case "orders":
                 report("orders", orders=[_order(o) for o in self.journal.orders(limit=None)])
             case "position":
-                assert self.front is not None
-                held = self.broker.account.position(self.front.con_id)
+                month = self.next if command.get("month") == "next" else self.front
+                assert month is not None
+                held = self.broker.account.position(month.con_id)
                 report("position", quantity=None if held is None else str(held.quantity))
+            case "inbox":
+                report("inbox", entries=self._inbox())
             case "cancel_all":
                 report("cancelling", sent=self.broker.orders.cancel_all())
             case "quit":
@@ -142,6 +215,42 @@ class Driver:
             case other:
                 raise ValueError(f"unknown command {other!r}")
         return True
+
+    async def _roll(self, command: dict[str, Any]) -> None:
+        assert self.front is not None
+        assert self.next is not None
+        orders = self.broker.orders
+        held = self.broker.account.position(self.front.con_id)
+        assert held is not None, "positions not synced"
+        assert held.quantity, "nothing held to roll"
+        plan = plan_roll(
+            held.quantity,
+            self.front,
+            self.next,
+            orders.working_orders(self.front.con_id),
+            RolloverSettings(),
+        )
+        limit = command.get("limit")
+        try:
+            done = await orders.roll_spread(
+                plan,
+                OrderType(command["type"]),
+                Decimal(limit) if limit is not None else None,
+            )
+        except OrderRefused as refused:
+            report("roll_refused", reason=refused.reason)
+            return
+        report(
+            "rolled",
+            key=done.key,
+            state=done.state.value,
+            filled=str(done.lifecycle.filled),
+        )
+
+    def _inbox(self) -> list[dict[str, str]]:
+        if self.inbox is None:
+            return []
+        return [{"key": e.key, "state": e.state.value} for e in self.inbox.entries]
 
     def _intent(self, command: dict[str, Any]) -> OrderIntent:
         assert self.front is not None
@@ -165,20 +274,25 @@ class Driver:
     def _on_fill(self, fill: JournalFill) -> None:
         report("fill", key=fill.key, exec_id=fill.exec_id)
 
+    def _on_signal(self, entry: InboxEntry) -> None:
+        report("arrived", key=entry.key)
+
 
 def _order(order: JournalOrder) -> dict[str, Any]:
     life = order.lifecycle
     return {
         "key": order.key,
+        "purpose": order.intent.purpose.value,
         "state": order.state.value,
         "quantity": str(life.quantity),
         "executed": str(life.executed),
+        "filled": str(life.filled),
         "exec_ids": [part.exec_id for part in life.fills],
         "reconciliation": life.reconciliation.value if life.reconciliation else None,
     }
 
 
-async def run(config: Path, as_of: datetime) -> None:
+async def run(config: Path, as_of: datetime, signals: bool) -> None:
     # As ibconsole.ui.context.open_context builds it, from the same settings.
     settings = load_settings(config, environ={})
     profile = settings.profile()
@@ -192,14 +306,40 @@ async def run(config: Path, as_of: datetime) -> None:
         health=settings.health,
         limits=settings.risk,
     )
-    driver = Driver(broker, journal, clock)
+    inbox = endpoint = signal_log = None
+    if signals:
+        # As ibconsole.ui.context.signal_inbox and ibconsole.app build them.
+        signal_log = PausingSignalLog(journal.path)
+        inbox = SignalInbox(
+            broker.entry,
+            broker.contracts,
+            broker.market,
+            journal,
+            signal_log,
+            clock,
+            settings.signals,
+            settings.rollover,
+        )
+        endpoint = SignalEndpoint(
+            settings.signals, os.environ["IBCONSOLE_SIGNAL_SECRET"], signal_log, inbox.accept, clock
+        )
+    driver = Driver(broker, journal, clock, inbox, endpoint)
     await driver.start()
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while line := await reader.readline():
-        if not driver.handle(json.loads(line)):
+        command = json.loads(line)
+        if command["cmd"] == "pause_signals":
+            assert signal_log is not None, "started without --signals"
+            signal_log.pause = True
+            report("pausing_signals")
+        elif not driver.handle(command):
             break
+    if endpoint is not None:
+        await endpoint.stop()
+    if inbox is not None:
+        await inbox.close()
     await broker.stop()
     journal.close()
     report("stopped")
@@ -209,8 +349,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("config", type=Path)
     parser.add_argument("--as-of", type=datetime.fromisoformat, required=True)
+    parser.add_argument("--signals", action="store_true")
     args = parser.parse_args()
-    asyncio.run(run(args.config, args.as_of))
+    asyncio.run(run(args.config, args.as_of, args.signals))
 
 
 if __name__ == "__main__":

@@ -8,13 +8,21 @@ takes an order or fills it, before any answer leaves. Kill points: right after t
 journalled, right after the submission was journalled (before placeOrder), as the order reaches
 the exchange, once it works, as it fills, and once the fill is journalled. Each is synchronised
 on the child's own reports or on the gateway, never on time.
+
+The newer order paths die the same way: a spread roll's combo killed between its journalled
+submission and placeOrder, as it reaches the exchange and fills in part (the simulator's own
+partial fills), and after its first part is journalled; a webhook signal killed once its sender
+read the 202, and between its journal entry and the 202.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import random
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from ibconsole.config import SCHEMA_VERSION
@@ -35,6 +44,8 @@ ACCOUNT = "DU1234567"
 QUIET = 0.01  # quote updates per second: the market moves only when this test steps it
 REPLY = 30.0  # the longest a child may take to answer (it starts Python and connects first)
 SEEDS = (11,)
+SIGNAL_SECRET = "crash-test-secret-not-a-real-one"
+_HTTP = aiohttp.ClientTimeout(total=REPLY)
 
 WaitFor = Callable[..., Awaitable[None]]
 
@@ -89,7 +100,7 @@ class Console:
     def config(self) -> Path:
         return self.folder / "config.toml"
 
-    async def start(self) -> tuple[Child, dict[str, Any]]:
+    async def start(self, *, signals: bool = False) -> tuple[Child, dict[str, Any]]:
         # The gateway frees the clientId once it has seen the killed process's socket close.
         await self.wait_for(
             lambda: not any(c.client_id == CLIENT_ID for c in self.gw.connections),
@@ -102,6 +113,8 @@ class Console:
             str(self.config),
             "--as-of",
             self.gw.clock.now().isoformat(),
+            *(["--signals"] if signals else []),
+            env={**os.environ, "IBCONSOLE_SIGNAL_SECRET": SIGNAL_SECRET} if signals else None,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -311,3 +324,191 @@ async def _assert_agree(
     position = (await child.ask({"cmd": "position"}, "position"))["quantity"]
     assert position is not None, where
     assert Decimal(position) == held, where
+
+
+# --- the new order paths: a spread roll's combo, and signals -------------------------------------
+
+
+def bag_refs(gw: PaperGateway) -> list[str]:
+    """The order refs of the combos that reached the gateway, once per placement."""
+    return [
+        o.request.order_ref
+        for o in gw.orders
+        if o.request.contract.sec_type == "BAG" and not o.is_modify
+    ]
+
+
+def held_at_gateway(gw: PaperGateway, con_id: int) -> Decimal:
+    return sum(
+        (p.quantity for p in gw.desk.positions(ACCOUNT) if p.instrument.con_id == con_id),
+        Decimal(0),
+    )
+
+
+async def journalled(child: Child) -> dict[str, dict[str, Any]]:
+    return {o["key"]: o for o in (await child.ask({"cmd": "orders"}, "orders"))["orders"]}
+
+
+async def buy_front(child: Child, quantity: int) -> None:
+    key = (
+        await child.ask(
+            {"cmd": "order", "type": "MKT", "side": "BUY", "quantity": quantity}, "submitted"
+        )
+    )["key"]
+    await child.next("state", key=key, state=OrderState.FILLED.value)
+
+
+async def assert_positions(
+    child: Child, gw: PaperGateway, ready: dict[str, Any], front: int, far: int, where: str
+) -> None:
+    """The console and the gateway hold ``front`` in the front month and ``far`` in the next."""
+    for month, expected in (("front", front), ("next", far)):
+        assert held_at_gateway(gw, ready[month]["con_id"]) == expected, (where, month)
+        held = (await child.ask({"cmd": "position", "month": month}, "position"))["quantity"]
+        assert Decimal(held or 0) == expected, (where, month, held)
+
+
+async def assert_combo_agrees(
+    child: Child, gw: PaperGateway, key: str, state: OrderState, filled: int, where: str
+) -> None:
+    """The journal tells the combo's story as the gateway does: its state, what it rolled, and
+    each of its executions (the combo's and its legs') once; it reached the gateway once."""
+    order = (await journalled(child))[key]
+    assert order["purpose"] == "roll_spread", (where, order)
+    assert order["state"] == state.value, (where, order)
+    assert Decimal(order["filled"]) == filled, (where, order)
+    mine = {e.exec_id for e in gw.desk.executions() if e.order_ref == key}
+    assert sorted(order["exec_ids"]) == sorted(mine), (where, order["exec_ids"], mine)
+    assert bag_refs(gw).count(key) == (0 if state is OrderState.UNKNOWN else 1), where
+
+
+async def assert_no_crash(console: Console, child: Child) -> None:
+    await child.ask({"cmd": "quit"}, "stopped")
+    await child.process.wait()
+    errors = await console.stderr_of_all()
+    for sign in ("Traceback", "never retrieved", "Task was destroyed", "caused exception"):
+        assert sign not in errors, f"a console crashed:\n{errors}"
+
+
+async def test_a_spread_roll_killed_anywhere_is_accounted_for_once_with_what_it_rolled(
+    console: Console,
+) -> None:
+    """Killed after the combo's submission was journalled (before placeOrder), as it reaches the
+    exchange and fills in part, and after its first part is journalled with the rest filling
+    while the console is down."""
+    gw = console.gw
+    receipts = _KillOnReceipt(gw)
+    gw.desk.received = receipts
+    child, ready = await console.start()
+    front = ready["front"]["con_id"]
+    await buy_front(child, 2)
+
+    # 1: the combo journalled with its order id, killed before placeOrder; the restart finds it
+    # unknown to IB and sends nothing
+    where = "killed between the combo's submission and placeOrder"
+    paused = await child.ask({"cmd": "roll", "type": "MKT", "pause": "submission"}, "paused")
+    key = paused["key"]
+    await console.killed(child)
+    child, ready = await console.start()
+    assert ready["reconciled"]["unknown"] == [key], where
+    await assert_combo_agrees(child, gw, key, OrderState.UNKNOWN, 0, where)
+    await assert_positions(child, gw, ready, 2, 0, where)
+
+    # 2: the exchange takes the combo and fills 1 of 2; no answer leaves before the kill
+    where = "killed as the combo reached the exchange and filled in part"
+    gw.desk.set_partial_fills(2)
+    receipts.child = child
+    await child.send({"cmd": "roll", "type": "MKT"})
+    await child.process.wait()
+    key = bag_refs(gw)[-1]
+    assert sim_status(gw, key) == "Submitted", where
+    child, ready = await console.start()
+    assert ready["reconciled"]["matched"] == [key], where
+    # the combo's execution and one per leg
+    assert ready["reconciled"]["fills_recovered"] == 3, where
+    await assert_combo_agrees(child, gw, key, OrderState.PARTIALLY_FILLED, 1, where)
+    await assert_positions(child, gw, ready, 1, 1, where)
+    fill_now(gw, front, key)  # the rest, while this console watches
+    await child.next("state", key=key, state=OrderState.FILLED.value)
+    await assert_combo_agrees(child, gw, key, OrderState.FILLED, 2, f"{where}, then filled")
+    await assert_positions(child, gw, ready, 0, 2, f"{where}, then filled")
+
+    # 3: the first part journalled, then killed; the rest fills while the console is down
+    where = "killed after the combo's first part was journalled"
+    await buy_front(child, 2)
+    gw.desk.set_partial_fills(2)
+    await child.send({"cmd": "roll", "type": "MKT"})
+    await console.wait_for(lambda: len(bag_refs(gw)) == 2, timeout=REPLY, what="the second combo")
+    key = bag_refs(gw)[-1]
+    for _ in range(3):  # the combo's execution and one per leg
+        await child.next("fill", key=key)
+    await console.killed(child)
+    fill_now(gw, front, key)
+    child, ready = await console.start()
+    assert ready["reconciled"]["filled_while_disconnected"] == [key], where
+    assert ready["reconciled"]["fills_recovered"] == 3, where  # the second part's
+    await assert_combo_agrees(child, gw, key, OrderState.FILLED, 2, where)
+    await assert_positions(child, gw, ready, 0, 4, where)
+    assert len(bag_refs(gw)) == len(set(bag_refs(gw))) == 2, "a combo was sent twice"
+    await assert_no_crash(console, child)
+
+
+def signal_body(key: str) -> dict[str, Any]:
+    return {"secret": SIGNAL_SECRET, "id": key, "symbol": "MES1!", "action": "buy", "quantity": 1}
+
+
+def signals_journalled(folder: Path) -> list[str]:
+    with contextlib.closing(sqlite3.connect(folder / "journal.sqlite")) as db:
+        return [key for (key,) in db.execute("SELECT key FROM signals ORDER BY key")]
+
+
+async def test_a_signal_acknowledged_or_journalled_then_killed_is_in_the_inbox_once(
+    console: Console,
+) -> None:
+    """Killed the moment the sender has read its 202 (before the console did anything more), and
+    killed after the signal was journalled but before the 202 left: after each restart it waits
+    in the inbox once, the sender's retry is told it is known (409), and nothing was sent."""
+    gw = console.gw
+    child, ready = await console.start(signals=True)
+    assert ready["inbox"] == []
+    async with aiohttp.ClientSession() as http:
+
+        async def post(key: str) -> int:
+            url = ready["signals_url"]
+            async with http.post(url, json=signal_body(key), timeout=_HTTP) as answer:
+                return answer.status
+
+        # 1: 202 read by the sender, then killed before the inbox showed the signal
+        where = "killed once the sender had its 202"
+        async with http.post(
+            ready["signals_url"], json=signal_body("s-acked"), timeout=_HTTP
+        ) as answer:
+            assert answer.status == 202, where
+            await console.killed(child)
+            acked = (await answer.json())["key"]
+        child, ready = await console.start(signals=True)
+        assert ready["inbox"] == [{"key": acked, "state": "new"}], where
+        assert await post("s-acked") == 409, where  # the retry is not acknowledged as new
+        assert signals_journalled(console.folder) == [acked], where
+
+        # 2: journalled, killed before the 202 left; the sender saw the connection die
+        where = "killed between the signal's journal entry and its 202"
+        await child.ask({"cmd": "pause_signals"}, "pausing_signals")
+        sending = asyncio.ensure_future(post("s-journalled"))
+        journalled = (await child.next("paused", at="signal"))["key"]
+        await console.killed(child)
+        with pytest.raises(aiohttp.ClientError):
+            await sending
+        child, ready = await console.start(signals=True)
+        assert ready["inbox"] == [
+            {"key": acked, "state": "new"},
+            {"key": journalled, "state": "new"},
+        ], where
+        assert await post("s-journalled") == 409, where
+        assert await post("s-new") == 202, where
+        new = (await child.next("arrived"))["key"]
+        inbox = (await child.ask({"cmd": "inbox"}, "inbox"))["entries"]
+        assert [e["key"] for e in inbox] == [acked, journalled, new], where
+    assert signals_journalled(console.folder) == sorted([acked, journalled, new])
+    assert gw.orders == [], "a signal was sent without a click"
+    await assert_no_crash(console, child)

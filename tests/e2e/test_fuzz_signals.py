@@ -1,7 +1,10 @@
 """Fuzzed signal endpoint: hypothesis sends bodies (good signals bent in every field, arbitrary
-JSON, arbitrary bytes), headers (content types, odd extra headers), methods, secrets and raw
-bytes that are not HTTP at all to the real endpoint on loopback, whose inbox sits on a broker
-connected to the paper gateway over TCP.
+JSON, arbitrary bytes, in other character encodings), headers (content types, odd extra
+headers), content encodings (gzip and deflate, broken ones, ones the endpoint cannot decode),
+chunked bodies, methods, secrets and raw bytes that are not HTTP at all to the real endpoint on
+loopback, whose inbox sits on a broker connected to the paper gateway over TCP. Slow clients
+(stalled before or inside their headers or body, trickling) and many connections at once are
+played against it too.
 
 What must hold for every example: the endpoint answers each request with one of its codes (or,
 for bytes that are not HTTP, aiohttp's own refusal) and keeps serving; no handler error is
@@ -13,22 +16,26 @@ other request is; nothing reaches the gateway (nothing is sent without a click).
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 import os
 import uuid
-from dataclasses import dataclass, field
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from hypothesis import HealthCheck, given, settings
+from hypothesis import example as case
 from hypothesis import strategies as st
 
 from ibconsole.broker.broker import Broker
 from ibconsole.broker.session import Endpoint
-from ibconsole.broker.signal_endpoint import SignalEndpoint
+from ibconsole.broker.signal_endpoint import IDLE_TIMEOUT, SignalEndpoint
 from ibconsole.broker.signal_inbox import SignalInbox
 from ibconsole.domain.clock import OffsetClock
 from ibconsole.domain.health import HealthSettings
@@ -112,10 +119,12 @@ def signal_bodies(draw: st.DrawFn) -> bytes:
         del body[name]
     if draw(st.booleans()):
         body[draw(st.text(min_size=1, max_size=8))] = draw(_JSON)
-    text = json.dumps(body, allow_nan=True)
-    return text.encode("utf-8", "surrogatepass")
+    text = json.dumps(body, allow_nan=True, ensure_ascii=draw(st.booleans()))
+    return text.encode(draw(_CHARSETS), "surrogatepass")
 
 
+# JSON may come in UTF-8, -16 or -32 (json.loads tells them apart); latin-1 is not JSON.
+_CHARSETS = st.sampled_from(["utf-8"] * 6 + ["utf-16", "utf-32", "utf-16-be", "utf-8-sig"])
 _BODIES = (
     signal_bodies()
     | _JSON.map(lambda value: json.dumps(value).encode("utf-8", "surrogatepass"))
@@ -132,6 +141,27 @@ _HEADER_VALUES = st.text(
 )
 
 
+# How the body is content-encoded: as it says, or a header that lies about it.
+_ENCODINGS = st.sampled_from(
+    ["identity"] * 6 + ["gzip", "deflate", "gzip-broken", "deflate-broken", "br", "zstd", "bogus"]
+)
+
+
+def content_encoded(body: bytes, encoding: str) -> tuple[bytes, str | None]:
+    """The body as sent and its Content-Encoding header (None: no header)."""
+    match encoding:
+        case "identity":
+            return body, None
+        case "gzip":
+            return gzip.compress(body), "gzip"
+        case "deflate":
+            return zlib.compress(body), "deflate"
+        case "gzip-broken" | "deflate-broken":
+            return body, encoding.split("-")[0]
+        case _:
+            return body, encoding
+
+
 @dataclass(frozen=True)
 class Request:
     method: str
@@ -140,6 +170,8 @@ class Request:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     raw: bytes | None  # bytes written straight to the socket instead of an HTTP request
+    encoding: str = "identity"
+    chunk: int = 0  # sent chunked in pieces of this size (0: with a Content-Length)
 
 
 @st.composite
@@ -158,7 +190,20 @@ def requests(draw: st.DrawFn) -> Request:
         headers=tuple(draw(st.lists(st.tuples(_HEADER_NAMES, _HEADER_VALUES), max_size=3))),
         body=draw(_BODIES),
         raw=None,
+        encoding=draw(_ENCODINGS),
+        chunk=draw(st.sampled_from([0, 0, 0, 1, 7, 512])),
     )
+
+
+_GOOD = json.dumps(
+    {"secret": SECRET, "id": "fz-good", "symbol": "MES1!", "action": "buy", "quantity": 1}
+).encode()
+
+
+def _post(
+    body: bytes, path: str = "/signals", encoding: str = "identity", chunk: int = 0
+) -> Request:
+    return Request("POST", path, "application/json", (), body, None, encoding, chunk)
 
 
 # --- the rig: gateway, broker, inbox and endpoint on one loop ------------------------------------
@@ -183,7 +228,7 @@ class Rig:
     accepted: set[str] = field(default_factory=set)
 
     @classmethod
-    async def start(cls, folder: Path) -> Rig:
+    async def start(cls, folder: Path, idle_timeout: float = IDLE_TIMEOUT) -> Rig:
         gateway = PaperGateway(seed=7, as_of=AS_OF)
         await gateway.start("127.0.0.1", 0)
         clock = OffsetClock(AS_OF)
@@ -208,7 +253,9 @@ class Rig:
             SETTINGS,
             RolloverSettings(),
         )
-        endpoint = SignalEndpoint(SETTINGS, SECRET, log, inbox.accept, clock)
+        endpoint = SignalEndpoint(
+            SETTINGS, SECRET, log, inbox.accept, clock, idle_timeout=idle_timeout
+        )
         await endpoint.start(0)
         return cls(gateway, broker, inbox, endpoint, aiohttp.ClientSession())
 
@@ -220,13 +267,17 @@ class Rig:
         self.broker.journal.close()
         await self.gateway.stop()
 
+    @property
+    def port(self) -> int:
+        url = self.endpoint.url
+        assert url is not None
+        return int(url.split(":")[2].split("/")[0])
+
     async def send(self, request: Request) -> int | None:
         url = self.endpoint.url
         assert url is not None
         if request.raw is not None:
-            reader, writer = await asyncio.open_connection(
-                "127.0.0.1", int(url.split(":")[2].split("/")[0])
-            )
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
             writer.write(request.raw)
             await writer.drain()
             writer.write_eof()
@@ -237,10 +288,13 @@ class Rig:
             return int(head.split()[1]) if head.startswith(b"HTTP/1.1 ") else None
         headers = dict(request.headers)
         headers["Content-Type"] = request.content_type
+        body, encoding = content_encoded(request.body, request.encoding)
+        if encoding is not None:
+            headers["Content-Encoding"] = encoding
         async with self.session.request(
             request.method,
             url.replace("/signals", request.path),
-            data=request.body,
+            data=_pieces(body, request.chunk) if request.chunk else body,
             headers=headers,
             timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT),
         ) as answer:
@@ -250,6 +304,12 @@ class Rig:
 
     async def play(self, batch: list[Request]) -> list[int | None]:
         return [await self.send(request) for request in batch]
+
+
+async def _pieces(body: bytes, size: int) -> AsyncIterator[bytes]:
+    """The body in pieces: aiohttp sends an async iterator chunked."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
 
 
 def test_no_body_or_header_crashes_loses_or_sends_anything(tmp_path: Path) -> None:
@@ -265,6 +325,12 @@ def test_no_body_or_header_crashes_loses_or_sends_anything(tmp_path: Path) -> No
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
             )
             @given(batch=st.lists(requests(), min_size=1, max_size=6))
+            # A body that does not decode, then another request on the kept-alive connection: it
+            # was 500 with a logged traceback, then a broken pipe.
+            @case(batch=[_post(_GOOD, encoding="gzip-broken"), _post(b"\0", chunk=1)])
+            # A 404 before a chunked body that does not decode was read: the next request on the
+            # kept-alive connection waited for an answer that never came.
+            @case(batch=[_post(b"{" * 3000, path="/", encoding="deflate-broken", chunk=7)] * 2)
             def example(batch: list[Request]) -> None:
                 answers = runner.run(rig.play(batch))
                 for request, status in zip(batch, answers, strict=True):
@@ -306,3 +372,102 @@ def test_no_body_or_header_crashes_loses_or_sends_anything(tmp_path: Path) -> No
         finally:
             runner.run(rig.stop())
             logging.getLogger().removeHandler(errors)
+
+
+# --- slow clients and many at once --------------------------------------------------------------
+
+SLOW_IDLE = 1.0  # the endpoint's idle timeout here: stalled clients are let go after a second
+STALLED = 20  # connections of each stalled kind
+MANY = 150  # requests in flight at once
+
+
+def _request_bytes(body: bytes, declared: int | None = None) -> bytes:
+    length = len(body) if declared is None else declared
+    return (
+        b"POST /signals HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {length}\r\n\r\n".encode()
+        + body
+    )
+
+
+def _signal(key: str) -> bytes:
+    return json.dumps(
+        {"secret": SECRET, "id": key, "symbol": "ES1!", "action": "sell", "quantity": 1}
+    ).encode()
+
+
+async def _until_closed(reader: asyncio.StreamReader) -> bytes:
+    """Everything the endpoint sends before it closes the connection."""
+    return await asyncio.wait_for(reader.read(), STEP_TIMEOUT)
+
+
+async def _stalled(rig: Rig, kind: str) -> bytes:
+    """A client that stops for good: before any byte, inside its headers, or inside its body.
+    What the endpoint answered before it closed the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", rig.port)
+    try:
+        if kind == "head":
+            writer.write(b"POST /signals HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        elif kind == "body":
+            writer.write(_request_bytes(b'{"secret": "', declared=200))
+        await writer.drain()
+        return await _until_closed(reader)
+    finally:
+        writer.close()
+
+
+async def _trickle(rig: Rig, data: bytes) -> bytes:
+    """A client that sends its request a byte at a time."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", rig.port)
+    try:
+        for at in range(len(data)):
+            writer.write(data[at : at + 1])
+            await writer.drain()
+        return await asyncio.wait_for(reader.readuntil(b"\r\n"), STEP_TIMEOUT)
+    finally:
+        writer.close()
+
+
+def test_slow_stalled_and_many_clients_neither_hold_the_endpoint_nor_lose_a_signal(
+    tmp_path: Path,
+) -> None:
+    errors = Errors()
+    logging.getLogger().addHandler(errors)
+    with asyncio.Runner() as runner:
+        rig = runner.run(Rig.start(tmp_path, idle_timeout=SLOW_IDLE))
+        try:
+            runner.run(_slow_and_many(rig))
+        finally:
+            runner.run(rig.stop())
+            logging.getLogger().removeHandler(errors)
+    assert errors.records == [], errors.records
+
+
+async def _slow_and_many(rig: Rig) -> None:
+    # A crowd of requests at once, each id three times: each answered, each signal taken once.
+    keys = [f"many-{n % (MANY // 3)}" for n in range(MANY)]
+    good = Request("POST", "/signals", "application/json", (), b"", None)
+    answers = await asyncio.gather(*(rig.send(replace(good, body=_signal(key))) for key in keys))
+    assert sorted(set(answers)) == [202, 409], answers
+    assert answers.count(202) == MANY // 3
+    # Clients that stop for good, and one that trickles its signal while they hang on.
+    stalled = [
+        asyncio.ensure_future(_stalled(rig, kind))
+        for kind in ("silent", "head", "body")
+        for _ in range(STALLED)
+    ]
+    trickled = await _trickle(rig, _request_bytes(_signal("slow-1")))
+    assert trickled.startswith(b"HTTP/1.1 202"), trickled
+    rig.accepted.add("id:slow-1")
+    # Every stalled client is let go: a body that never came is answered 408, the others are
+    # closed without a word.
+    let_go = await asyncio.gather(*stalled)
+    silent, head, body = (let_go[i : i + STALLED] for i in range(0, 3 * STALLED, STALLED))
+    assert set(silent) == set(head) == {b""}, (silent, head)
+    assert all(answer.startswith(b"HTTP/1.1 408") for answer in body), body
+    assert rig.endpoint.refusals[408] == STALLED
+    in_inbox = {entry.key for entry in rig.inbox.entries}
+    journalled = {item.signal.key for item in rig.inbox.signal_log.since(AS_OF.replace(year=2020))}
+    assert rig.accepted == in_inbox == journalled
+    assert len(in_inbox) == 1 + MANY // 3
+    assert rig.gateway.orders == [], "a signal was sent without a click"
