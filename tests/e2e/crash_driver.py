@@ -313,6 +313,7 @@ async def run(config: Path, as_of: datetime, signals: bool) -> None:
         inbox = SignalInbox(
             broker.entry,
             broker.contracts,
+            broker.calendars,
             broker.market,
             journal,
             signal_log,
