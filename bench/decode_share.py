@@ -1,0 +1,145 @@
+"""The GUI thread's CPU, split by what it was doing: decoding the socket, running the console's
+handlers of the decoded data, and everything else (painting, timers, asyncio callbacks).
+
+The console runs as a trader runs it (``build_console``, offscreen, its ladder on the ticket's
+contract with depth live) against a simulator process streaming 5,000 ticks/s over 20
+instruments and about 2,000 depth rows a second on the ladder's book: the load under which it
+must be decided whether the IB client can stay on the GUI thread.
+
+ib_async reads the socket on the loop's thread: each network read (``data_received``) is split
+into messages, decoded and applied to its Tickers and objects, and ends with
+``tcpDataProcessed``: the events the console listens to (its quote, depth and order handlers,
+and the Qt slots behind them). Both are timed with the thread's CPU clock, so a starved
+machine lengthens neither: ``decode`` is a read less its ``tcpDataProcessed``, ``handlers`` is
+``tcpDataProcessed``. Figures are CPU milliseconds per second of wall time (1,000 is a whole
+core), and per read (the longest read is the longest loop stall decoding alone can cause).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench import cli, machine
+from bench.console_rig import close_console, in_fresh_process, open_console, run_qasync, watch
+from bench.ladder_latency import _calibrate, _ladder_ready
+from bench.peer import INSTRUMENTS, Peer, in_executor
+from bench.summary import summarize
+from ibconsole.app import Console
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    ticks_per_s: int
+    depth_per_s: int
+    warmup: float
+    seconds: float
+
+
+SIZES = {
+    "full": Size(ticks_per_s=5_000, depth_per_s=2_000, warmup=2.0, seconds=15.0),
+    "smoke": Size(ticks_per_s=500, depth_per_s=200, warmup=0.2, seconds=0.5),
+}
+
+
+class ReadMeter:
+    """Wraps one ib_async client's socket reads (its connection's ``data_received``) and its
+    end-of-read callback, and adds up the loop thread's CPU time in each (both are replaced on
+    this instance only)."""
+
+    def __init__(self, console: Console) -> None:
+        client = console.broker.session.ib.client
+        self._client = client
+        self.on = False
+        self.reads: list[tuple[float, float]] = []  # (decode, handlers) CPU seconds of a read
+        self._handlers = 0.0
+        self._read: Callable[[bytes], None] = client.conn.data_received
+        self._processed: Callable[[], None] | None = client._tcpDataProcessed
+        client.conn.data_received = self._on_data  # type: ignore[method-assign]
+        client._tcpDataProcessed = self._on_processed
+
+    def _on_data(self, data: bytes) -> None:
+        if not self.on:
+            self._read(data)
+            return
+        self._handlers = 0.0
+        started = time.thread_time()
+        self._read(data)
+        spent = time.thread_time() - started
+        self.reads.append((spent - self._handlers, self._handlers))
+
+    def _on_processed(self) -> None:
+        if self._processed is None:
+            return
+        if not self.on:
+            self._processed()
+            return
+        started = time.thread_time()
+        self._processed()
+        self._handlers += time.thread_time() - started
+
+    def messages(self) -> int:
+        return int(self._client._numMsgRecv)
+
+
+async def _series(size: Size) -> dict[str, Any]:
+    with Peer.start(tick_rate=size.ticks_per_s / INSTRUMENTS) as peer:
+        console = await open_console(peer.port)
+        try:
+            await watch(console, await in_executor(lambda: peer.instruments(INSTRUMENTS)))
+            await _ladder_ready(console)
+            await _calibrate(peer, size.depth_per_s)
+            meter = ReadMeter(console)
+            await asyncio.sleep(size.warmup)
+            ticks, messages = await in_executor(peer.ticks), meter.messages()
+            await in_executor(peer.start_depth_log)
+            meter.on = True
+            wall, cpu = time.perf_counter(), time.thread_time()
+            await asyncio.sleep(size.seconds)
+            meter.on = False
+            wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+            rows = len(await in_executor(peer.stop_depth_log))
+            ticks = await in_executor(peer.ticks) - ticks
+            messages = meter.messages() - messages
+        finally:
+            await close_console(console)
+    decode = sum(d for d, _ in meter.reads)
+    handlers = sum(h for _, h in meter.reads)
+
+    def per_s(seconds: float) -> float:
+        return round(seconds / wall * 1000, 1)
+
+    return {
+        "ticks_per_s": round(ticks / wall),
+        "depth_rows_per_s": round(rows / wall),
+        "messages_per_s": round(messages / wall),
+        "reads_per_s": round(len(meter.reads) / wall),
+        "gui_thread_cpu_ms_per_s": {
+            "total": per_s(cpu),
+            "decode": per_s(decode),
+            "handlers": per_s(handlers),
+            "other": per_s(cpu - decode - handlers),
+        },
+        "decode_us_per_message": round(decode / max(1, messages) * 1e6, 2),
+        "handlers_us_per_message": round(handlers / max(1, messages) * 1e6, 2),
+        "read_decode_ms": summarize([d for d, _ in meter.reads], 1000),
+        "read_handlers_ms": summarize([h for _, h in meter.reads], 1000),
+        "seconds": round(wall, 2),
+        "load_average": machine.load_average(),
+    }
+
+
+def _measure(size: Size) -> dict[str, Any]:
+    return run_qasync(lambda: _series(size))
+
+
+def measure(size_name: str) -> dict[str, Any]:
+    return in_fresh_process(_measure, SIZES[size_name])
+
+
+if __name__ == "__main__":
+    sys.exit(cli.main(__doc__.splitlines()[0], measure))
