@@ -13,11 +13,16 @@ and the Qt slots behind them). Both are timed with the thread's CPU clock, so a 
 machine lengthens neither: ``decode`` is a read less its ``tcpDataProcessed``, ``handlers`` is
 ``tcpDataProcessed``. Figures are CPU milliseconds per second of wall time (1,000 is a whole
 core), and per read (the longest read is the longest loop stall decoding alone can cause).
+
+The largest read of the run is then framed again, off the clock of the run, by a client of its
+own whose decoder does nothing: as one read and in the console's slices (``socket_reads``),
+which shows what ib_async's framing costs a message as reads grow.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -30,6 +35,10 @@ from bench.ladder_latency import _calibrate, _ladder_ready
 from bench.peer import INSTRUMENTS, Peer, in_executor
 from bench.summary import summarize
 from ibconsole.app import Console
+from ibconsole.broker.ib_client import IB
+from ibconsole.broker.socket_reads import READ_SLICE
+
+_SERVER_VERSION = 176  # the simulator's; any but 0 tells the client its handshake is over
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,7 @@ class ReadMeter:
         self._client = client
         self.on = False
         self.reads: list[tuple[float, float]] = []  # (decode, handlers) CPU seconds of a read
+        self.largest = b""  # the largest read, from a message boundary
         self._handlers = 0.0
         self._read: Callable[[bytes], None] = client.conn.data_received
         self._processed: Callable[[], None] | None = client._tcpDataProcessed
@@ -67,6 +77,9 @@ class ReadMeter:
             self._read(data)
             return
         self._handlers = 0.0
+        if len(data) > len(self.largest):
+            # What the client frames next starts at a message: its leftover, then this read.
+            self.largest = bytes(self._client._data) + data
         started = time.thread_time()
         self._read(data)
         spent = time.thread_time() - started
@@ -84,6 +97,25 @@ class ReadMeter:
 
     def messages(self) -> int:
         return int(self._client._numMsgRecv)
+
+
+def framing_us_per_message(read: bytes, piece: int, repeats: int = 5) -> float:
+    """CPU µs a message that ib_async's client spends cutting ``read`` into messages, handed to it
+    ``piece`` bytes at a time: a client of its own, whose decoder does nothing, frames it."""
+    best = math.inf
+    messages = 0
+    for _ in range(repeats):
+        client = IB().client
+        client._serverVersion = _SERVER_VERSION
+        client._apiReady = True
+        client._tcpDataArrived = client._tcpDataProcessed = None
+        client.decoder.interpret = lambda fields: None  # type: ignore[method-assign]
+        started = time.thread_time()
+        for start in range(0, len(read), piece):
+            client._onSocketHasData(read[start : start + piece])
+        best = min(best, time.thread_time() - started)
+        messages = client._numMsgRecv
+    return round(best / max(1, messages) * 1e6, 2)
 
 
 async def _series(size: Size) -> dict[str, Any]:
@@ -126,6 +158,12 @@ async def _series(size: Size) -> dict[str, Any]:
         },
         "decode_us_per_message": round(decode / max(1, messages) * 1e6, 2),
         "handlers_us_per_message": round(handlers / max(1, messages) * 1e6, 2),
+        "largest_read_bytes": len(meter.largest),
+        # ib_async's framing alone, on the largest read: whole as one read, and in slices.
+        "framing_us_per_message": {
+            "whole_read": framing_us_per_message(meter.largest, max(1, len(meter.largest))),
+            f"slices_of_{READ_SLICE}": framing_us_per_message(meter.largest, READ_SLICE),
+        },
         "read_decode_ms": summarize([d for d, _ in meter.reads], 1000),
         "read_handlers_ms": summarize([h for _, h in meter.reads], 1000),
         "seconds": round(wall, 2),
