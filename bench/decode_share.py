@@ -6,13 +6,14 @@ contract with depth live) against a simulator process streaming 5,000 ticks/s ov
 instruments and about 2,000 depth rows a second on the ladder's book: the load under which it
 must be decided whether the IB client can stay on the GUI thread.
 
-ib_async reads the socket on the loop's thread: each network read (``data_received``) is split
+ib_async reads the socket on the loop's thread: each network read (``data_received``) reaches
+the client in slices, one per loop turn (``ibconsole.broker.socket_reads``); a slice is split
 into messages, decoded and applied to its Tickers and objects, and ends with
 ``tcpDataProcessed``: the events the console listens to (its quote, depth and order handlers,
 and the Qt slots behind them). Both are timed with the thread's CPU clock, so a starved
-machine lengthens neither: ``decode`` is a read less its ``tcpDataProcessed``, ``handlers`` is
-``tcpDataProcessed``. Figures are CPU milliseconds per second of wall time (1,000 is a whole
-core), and per read (the longest read is the longest loop stall decoding alone can cause).
+machine lengthens neither: ``decode`` is a slice less its ``tcpDataProcessed``, ``handlers``
+is ``tcpDataProcessed``. Figures are CPU milliseconds per second of wall time (1,000 is a whole
+core), and per slice (one loop job: the longest is the longest stall decoding can cause).
 
 The largest read of the run is then framed again, off the clock of the run, by a client of its
 own whose decoder does nothing: as one read and in the console's slices (``socket_reads``),
@@ -56,34 +57,47 @@ SIZES = {
 
 
 class ReadMeter:
-    """Wraps one ib_async client's socket reads (its connection's ``data_received``) and its
-    end-of-read callback, and adds up the loop thread's CPU time in each (both are replaced on
-    this instance only)."""
+    """Wraps one ib_async client's socket reads (its connection's ``data_received``), the slices
+    of them it is handed (``hasData``) and its end-of-slice callback, and adds up the loop
+    thread's CPU time in each slice: one loop job (all are replaced on this instance only)."""
 
     def __init__(self, console: Console) -> None:
         client = console.broker.session.ib.client
         self._client = client
         self.on = False
-        self.reads: list[tuple[float, float]] = []  # (decode, handlers) CPU seconds of a read
+        self.jobs: list[tuple[float, float]] = []  # (decode, handlers) CPU seconds of a slice
+        self.reads = 0
         self.largest = b""  # the largest read, from a message boundary
+        self._owed = 0  # slices of earlier reads not handed to the client yet
         self._handlers = 0.0
         self._read: Callable[[bytes], None] = client.conn.data_received
+        self._slice: Callable[[bytes], None] = client._onSocketHasData
         self._processed: Callable[[], None] | None = client._tcpDataProcessed
-        client.conn.data_received = self._on_data  # type: ignore[method-assign]
+        client.conn.data_received = self._on_read  # type: ignore[method-assign]
+        client.conn.hasData -= self._slice
+        client.conn.hasData += self._on_slice
         client._tcpDataProcessed = self._on_processed
 
-    def _on_data(self, data: bytes) -> None:
+    def _on_read(self, data: bytes) -> None:
+        if self.on:
+            self.reads += 1
+            if not self._owed and len(data) > len(self.largest):
+                # Nothing of earlier reads is waiting: the client's leftover, then this read,
+                # start at a message.
+                self.largest = bytes(self._client._data) + data
+        self._owed += -(-len(data) // READ_SLICE)
+        self._read(data)
+
+    def _on_slice(self, data: bytes) -> None:
+        self._owed -= 1
         if not self.on:
-            self._read(data)
+            self._slice(data)
             return
         self._handlers = 0.0
-        if len(data) > len(self.largest):
-            # What the client frames next starts at a message: its leftover, then this read.
-            self.largest = bytes(self._client._data) + data
         started = time.thread_time()
-        self._read(data)
+        self._slice(data)
         spent = time.thread_time() - started
-        self.reads.append((spent - self._handlers, self._handlers))
+        self.jobs.append((spent - self._handlers, self._handlers))
 
     def _on_processed(self) -> None:
         if self._processed is None:
@@ -139,8 +153,8 @@ async def _series(size: Size) -> dict[str, Any]:
             messages = meter.messages() - messages
         finally:
             await close_console(console)
-    decode = sum(d for d, _ in meter.reads)
-    handlers = sum(h for _, h in meter.reads)
+    decode = sum(d for d, _ in meter.jobs)
+    handlers = sum(h for _, h in meter.jobs)
 
     def per_s(seconds: float) -> float:
         return round(seconds / wall * 1000, 1)
@@ -149,7 +163,8 @@ async def _series(size: Size) -> dict[str, Any]:
         "ticks_per_s": round(ticks / wall),
         "depth_rows_per_s": round(rows / wall),
         "messages_per_s": round(messages / wall),
-        "reads_per_s": round(len(meter.reads) / wall),
+        "reads_per_s": round(meter.reads / wall),
+        "slices_per_s": round(len(meter.jobs) / wall),
         "gui_thread_cpu_ms_per_s": {
             "total": per_s(cpu),
             "decode": per_s(decode),
@@ -164,8 +179,9 @@ async def _series(size: Size) -> dict[str, Any]:
             "whole_read": framing_us_per_message(meter.largest, max(1, len(meter.largest))),
             f"slices_of_{READ_SLICE}": framing_us_per_message(meter.largest, READ_SLICE),
         },
-        "read_decode_ms": summarize([d for d, _ in meter.reads], 1000),
-        "read_handlers_ms": summarize([h for _, h in meter.reads], 1000),
+        # One slice is one loop job: the longest is the longest stall decoding causes.
+        "slice_decode_ms": summarize([d for d, _ in meter.jobs], 1000),
+        "slice_handlers_ms": summarize([h for _, h in meter.jobs], 1000),
         "seconds": round(wall, 2),
         "load_average": machine.load_average(),
     }
