@@ -15,9 +15,10 @@ machine lengthens neither: ``decode`` is a slice less its ``tcpDataProcessed``, 
 is ``tcpDataProcessed``. Figures are CPU milliseconds per second of wall time (1,000 is a whole
 core), and per slice (one loop job: the longest is the longest stall decoding can cause).
 
-The largest read of the run is then framed again, off the clock of the run, by a client of its
-own whose decoder does nothing: as one read and in the console's slices (``socket_reads``),
-which shows what ib_async's framing costs a message as reads grow.
+256 kB of the run's stream (the most asyncio reads at once, which a read reaches when the loop
+is behind) is then framed again, off the clock of the run, by a client of its own whose decoder
+does nothing: as one read and in the console's slices (``socket_reads``), which shows what
+ib_async's framing costs a message as reads grow.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from ibconsole.app import Console
 from ibconsole.broker.ib_client import IB
 from ibconsole.broker.socket_reads import READ_SLICE
 
+SAMPLE_BYTES = 256 * 1024  # the most asyncio reads from a socket at once
 _SERVER_VERSION = 176  # the simulator's; any but 0 tells the client its handshake is over
 
 
@@ -67,8 +69,9 @@ class ReadMeter:
         self.on = False
         self.jobs: list[tuple[float, float]] = []  # (decode, handlers) CPU seconds of a slice
         self.reads = 0
-        self.largest = b""  # the largest read, from a message boundary
-        self._owed = 0  # slices of earlier reads not handed to the client yet
+        self.messages = 0
+        self.largest = 0  # bytes of the largest read
+        self.sample = bytearray()  # the stream from a message on, as the client was handed it
         self._handlers = 0.0
         self._read: Callable[[bytes], None] = client.conn.data_received
         self._slice: Callable[[bytes], None] = client._onSocketHasData
@@ -81,22 +84,22 @@ class ReadMeter:
     def _on_read(self, data: bytes) -> None:
         if self.on:
             self.reads += 1
-            if not self._owed and len(data) > len(self.largest):
-                # Nothing of earlier reads is waiting: the client's leftover, then this read,
-                # start at a message.
-                self.largest = bytes(self._client._data) + data
-        self._owed += -(-len(data) // READ_SLICE)
+            self.largest = max(self.largest, len(data))
         self._read(data)
 
     def _on_slice(self, data: bytes) -> None:
-        self._owed -= 1
         if not self.on:
             self._slice(data)
             return
+        if len(self.sample) < SAMPLE_BYTES:
+            # The client's leftover starts at a message; the slices after it follow it.
+            self.sample += data if self.sample else bytes(self._client._data) + data
         self._handlers = 0.0
+        counted = self._client._numMsgRecv  # counted per slice: a reconnect starts it over
         started = time.thread_time()
         self._slice(data)
         spent = time.thread_time() - started
+        self.messages += max(0, self._client._numMsgRecv - counted)
         self.jobs.append((spent - self._handlers, self._handlers))
 
     def _on_processed(self) -> None:
@@ -108,9 +111,6 @@ class ReadMeter:
         started = time.thread_time()
         self._processed()
         self._handlers += time.thread_time() - started
-
-    def messages(self) -> int:
-        return int(self._client._numMsgRecv)
 
 
 def framing_us_per_message(read: bytes, piece: int, repeats: int = 5) -> float:
@@ -141,7 +141,7 @@ async def _series(size: Size) -> dict[str, Any]:
             await _calibrate(peer, size.depth_per_s)
             meter = ReadMeter(console)
             await asyncio.sleep(size.warmup)
-            ticks, messages = await in_executor(peer.ticks), meter.messages()
+            ticks = await in_executor(peer.ticks)
             await in_executor(peer.start_depth_log)
             meter.on = True
             wall, cpu = time.perf_counter(), time.thread_time()
@@ -150,9 +150,9 @@ async def _series(size: Size) -> dict[str, Any]:
             wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
             rows = len(await in_executor(peer.stop_depth_log))
             ticks = await in_executor(peer.ticks) - ticks
-            messages = meter.messages() - messages
         finally:
             await close_console(console)
+    messages = meter.messages
     decode = sum(d for d, _ in meter.jobs)
     handlers = sum(h for _, h in meter.jobs)
 
@@ -173,11 +173,12 @@ async def _series(size: Size) -> dict[str, Any]:
         },
         "decode_us_per_message": round(decode / max(1, messages) * 1e6, 2),
         "handlers_us_per_message": round(handlers / max(1, messages) * 1e6, 2),
-        "largest_read_bytes": len(meter.largest),
-        # ib_async's framing alone, on the largest read: whole as one read, and in slices.
+        "largest_read_bytes": meter.largest,
+        # ib_async's framing alone, on SAMPLE_BYTES of the run's stream: handed over whole, as
+        # the largest read a socket gives at once, and in the console's slices.
         "framing_us_per_message": {
-            "whole_read": framing_us_per_message(meter.largest, max(1, len(meter.largest))),
-            f"slices_of_{READ_SLICE}": framing_us_per_message(meter.largest, READ_SLICE),
+            "whole": framing_us_per_message(bytes(meter.sample), SAMPLE_BYTES),
+            f"slices_of_{READ_SLICE}": framing_us_per_message(bytes(meter.sample), READ_SLICE),
         },
         # One slice is one loop job: the longest is the longest stall decoding causes.
         "slice_decode_ms": summarize([d for d, _ in meter.jobs], 1000),
