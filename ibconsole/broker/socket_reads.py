@@ -14,7 +14,8 @@ would frame faster and run them more often (8 kB slices cost more in all than 32
 The first slice of a read is decoded at once, as the read was; the rest follow on the next
 turns of the loop, in order, so a click or a paint waits for one slice at most, not for the
 whole read. A read arriving meanwhile queues behind them; a lost connection hands the client
-what it still holds before it hears of the loss.
+what it still holds before it hears of the loss, and one the client closes drops it (the client
+has reset itself for its next connection).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def slice_reads(client: Client) -> None:
     connection = client.conn
     emit = connection.hasData.emit
     lost: Callable[[Exception | None], None] = connection.connection_lost
+    close: Callable[[], None] = connection.disconnect
     pending: deque[bytes] = deque()
 
     def next_slice() -> None:
@@ -60,5 +62,10 @@ def slice_reads(client: Client) -> None:
             pending.clear()
             lost(error)
 
+    def disconnect() -> None:
+        pending.clear()  # the client is closing: it has reset itself and reads no more
+        close()
+
     connection.data_received = data_received  # type: ignore[method-assign]
     connection.connection_lost = connection_lost  # type: ignore[method-assign]
+    connection.disconnect = disconnect  # type: ignore[method-assign]

@@ -63,3 +63,13 @@ async def test_a_lost_connection_hands_over_what_is_held_before_the_loss() -> No
 
     assert handed[-1] == LOST
     assert b"".join(handed[:-1]) == read
+
+
+async def test_a_connection_the_client_closes_drops_what_is_held() -> None:
+    client, handed = _client()
+    client.conn.data_received(_read(2))
+    client.conn.disconnect()  # no transport: nothing to close at the socket
+
+    client.conn.data_received(b"next connection")  # handed at once: nothing queued before it
+    assert handed == [handed[0], b"next connection"]
+    assert len(handed[0]) == READ_SLICE
