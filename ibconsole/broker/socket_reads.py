@@ -9,7 +9,8 @@ further behind: framing a 150 kB read took 3.3 Âµs a message whole against 1.6 Â
 slices (``bench/decode_share.py``), and a read grows to 256 kB. The client keeps a message
 split across two reads for the next, so slicing changes nothing it decodes. Each slice ends in
 one ``pendingTickersEvent``, whose handlers run once for every ticker it holds: smaller slices
-would frame faster and run them more often (8 kB slices cost more in all than 32 kB).
+would frame faster and run them more often (in a loaded run, 8 kB slices cost more CPU a
+message in all than 32 kB).
 
 The first slice of a read is decoded at once, as the read was; the rest follow on the next
 turns of the loop, in order, so a click or a paint waits for one slice at most, not for the
