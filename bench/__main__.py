@@ -40,6 +40,7 @@ BENCHMARKS = (
     "memory_growth",
     "signal_latency",
     "chain_paint",
+    "decode_share",
 )
 RESULTS = Path(__file__).with_name("results") / "results.json"
 _TIMEOUT = 300.0

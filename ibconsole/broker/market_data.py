@@ -13,7 +13,8 @@ budget is refused with ``LineBudgetExceeded`` before anything is sent. Options c
 computation (greeks) beside their quote.
 
 Events (eventkit, emitted on the loop thread; handlers must return quickly):
-    quotes_updated(tuple[Quote, ...])          quotes that changed in one network batch
+    quotes_updated(tuple[Quote, ...])          quotes that changed in one network batch (a
+                                               ticker there for its depth alone is left out)
     bars_reset(BarKey, tuple[Bar, ...])        a bar stream (re)loaded in full (empty when IB has
                                                no bars for it)
     bar_updated(BarKey, Bar, bool)             the newest bar changed; True when it is a new bar
@@ -241,7 +242,12 @@ class MarketDataService:
             con_id = sub.contract.con_id
             previous = self._quotes.get(con_id)
             prices = (ticker.bid, ticker.ask, ticker.last, ticker.marketDataType)
+            computation = ticker.modelGreeks
             if previous is not None and prices == self._prices.get(con_id):
+                if not ticker.ticks and not ticker.tickByTicks and computation is sub.computation:
+                    # In the batch for its depth alone (ib_async keeps a contract's depth and
+                    # quote on one Ticker): no quote news, so no quote listener runs for it.
+                    continue
                 # Most ticks change sizes only: keep the prices already on the tick grid and
                 # renew the arrival time, instead of converting three floats again.
                 snapshot = Quote(
@@ -252,7 +258,6 @@ class MarketDataService:
                 self._prices[con_id] = prices
             self._quotes[con_id] = snapshot
             changed.append(snapshot)
-            computation = ticker.modelGreeks
             if computation is not None and computation is not sub.computation:
                 sub.computation = computation
                 self._greeks[con_id] = greeks(computation)

@@ -33,6 +33,7 @@ from typing import Any
 
 from ibconsole.broker.handshake import HandshakeError, open_api
 from ibconsole.broker.ib_client import IB, Contract, Event, RequestError
+from ibconsole.broker.socket_reads import slice_reads
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.health import (
     Alert,
@@ -111,6 +112,7 @@ class Session:
         rng: random.Random | None = None,
     ) -> None:
         self.ib = IB()
+        slice_reads(self.ib.client)
         self.clock = clock
         self.endpoint = endpoint
         self._settings = settings

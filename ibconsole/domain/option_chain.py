@@ -60,10 +60,16 @@ def days_to_expiry(last_trade: datetime, now: datetime) -> int:
 
 
 def atm_index(strikes: Sequence[Decimal], underlying: Decimal) -> int:
-    """The index of the strike nearest ``underlying`` (the lower one on a tie)."""
+    """The index of the strike nearest ``underlying`` (the lower one on a tie) among ``strikes``
+    sorted ascending; found by bisection, as it is asked on every quote of the underlying."""
     if not strikes:
         raise ValueError("A chain without strikes has no at-the-money strike")
-    return min(range(len(strikes)), key=lambda i: (abs(strikes[i] - underlying), strikes[i]))
+    above = bisect_left(strikes, underlying)
+    if above == len(strikes):
+        return above - 1
+    if above == 0 or strikes[above] - underlying < underlying - strikes[above - 1]:
+        return above
+    return above - 1
 
 
 def strike_window(

@@ -75,6 +75,13 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "computations_per_s": None,
         "not_painted": None,
     },
+    "decode_share": {
+        "gui_thread_cpu_ms_per_s": ("total", "decode", "handlers", "other"),
+        "slice_decode_ms": _DIST,
+        "slice_handlers_ms": _DIST,
+        "framing_us_per_message": None,
+        "messages_per_s": None,
+    },
 }
 
 _LOAD_KEYS = (

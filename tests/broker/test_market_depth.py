@@ -17,7 +17,7 @@ from ibconsole.broker.market_depth import DepthUpdate
 from ibconsole.broker.volume_profile import VolumeProfileService
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.depth import DepthBook, DepthSide, DepthState, DepthStatus
-from ibconsole.domain.quotes import MarketDataType
+from ibconsole.domain.quotes import MarketDataType, Quote
 from ibconsole.sim import PaperGateway
 
 Record = Callable[[Event], Any]
@@ -293,3 +293,37 @@ async def test_volume_today_says_why_when_not_connected(
     profile = await idle.volume.today(es_front)
     assert profile.volumes == {}
     assert profile.problem == "not connected"
+
+
+async def test_a_batch_with_depth_alone_runs_no_quote_listener(
+    make_gateway: Any, make_broker: BrokerFactory, wait_for: WaitFor
+) -> None:
+    # ib_async keeps a contract's depth and quote on one Ticker: a depth row puts it in the
+    # batch, yet no quote changed, and the quote's listeners (chart, ticket, ladder, chain,
+    # alerts) must not run for it.
+    gateway = await make_gateway(tick_rate=0.01, depth_rate=0.0)
+    broker = make_broker(gateway)
+    await broker.start()
+    contract = (await broker.contracts.chain("ES")).months[0].contract
+    follower = Follower(broker, contract.con_id)
+    broker.market.subscribe(contract)
+    broker.depth.subscribe(contract)
+    await wait_for(
+        lambda: broker.market.quote(contract.con_id) is not None and not follower.book.empty,
+        what="the quote and the book",
+    )
+    depth_batches: list[int] = []
+    quote_batches: list[int] = []
+
+    def on_depth(update: DepthUpdate) -> None:
+        if update.con_id == contract.con_id and update.changes:
+            depth_batches.append(len(update.changes))
+
+    def on_quotes(quotes: tuple[Quote, ...]) -> None:
+        quote_batches.extend(1 for quote in quotes if quote.con_id == contract.con_id)
+
+    broker.depth.depth_updated += on_depth
+    broker.market.quotes_updated += on_quotes
+    gateway.faults.depth_burst(2000.0, 0.3, contract.con_id)
+    await wait_for(lambda: len(depth_batches) >= 5, what="five batches of depth rows")
+    assert quote_batches == []

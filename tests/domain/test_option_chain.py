@@ -88,6 +88,26 @@ def test_the_window_is_centred_at_the_money_and_keeps_its_width_at_the_ends(
     assert window == tuple(Decimal(k) for k in expected)
 
 
+@pytest.mark.parametrize(
+    ("underlying", "expected"),
+    [
+        ("5600", "5700"),  # below every strike
+        ("5700", "5700"),  # on the lowest
+        ("5712.49", "5700"),
+        ("5712.5", "5700"),  # a tie: the lower strike
+        ("5712.51", "5725"),
+        ("5850", "5850"),  # on a strike
+        ("5987.5", "5975"),  # a tie near the top
+        ("6000", "6000"),  # on the highest
+        ("6100", "6000"),  # above every strike
+    ],
+)
+def test_the_money_is_the_nearest_strike_and_the_lower_on_a_tie(
+    underlying: str, expected: str
+) -> None:
+    assert STRIKES[atm_index(STRIKES, Decimal(underlying))] == Decimal(expected)
+
+
 def test_a_chain_without_strikes_has_no_money() -> None:
     with pytest.raises(ValueError, match="without strikes"):
         atm_index((), Decimal(1))

@@ -5,7 +5,9 @@ Every click goes through the broker's order-entry model (``broker.entry``) exact
 ticket's buttons do: the same checks, duplicate guard, journal and confirmation dialog; what
 was sent, or why nothing was, is said under the ladder. What a click means is the domain's
 (``ladder_clicks``); this widget only turns events into calls and repaints on a coalescing
-timer, so a burst of depth updates costs one repaint per frame and never delays a click.
+timer: the depth batches of a frame are kept as they arrive and applied to the ladder together
+when the timer fires, so a burst of depth updates costs one model update and one repaint per
+frame and never delays a click.
 
 Keys (while the ladder has the focus): Space re-centres, Shift+F flattens the position (asks
 first), Shift+X cancels every working order on the contract, Ctrl+1 … Ctrl+8 pick a quantity
@@ -80,6 +82,7 @@ class PriceLadder(QWidget):
         self._ladder = Ladder(_PLACEHOLDER_TICK)
         self._fit_rows = self._ladder.rows
         self._orders_dirty = True
+        self._depth: list[DepthUpdate] = []  # received since the last frame, in order
         self._confirmation: ConfirmDialog | None = None
 
         self._model = LadderTableModel(self._ladder, self)
@@ -206,6 +209,7 @@ class PriceLadder(QWidget):
             return
         self._release()
         self._contract = contract
+        self._depth.clear()
         self._ladder = Ladder(contract.min_tick if contract else _PLACEHOLDER_TICK, self._fit_rows)
         if contract is not None:
             self._broker.market.subscribe(contract)
@@ -237,6 +241,7 @@ class PriceLadder(QWidget):
 
     @Slot()
     def recentre(self) -> None:
+        self._apply_depth()
         self._ladder.recentre()
         self._model.relayout()
 
@@ -265,13 +270,9 @@ class PriceLadder(QWidget):
         contract = self._contract
         if contract is None or update.con_id != contract.con_id:
             return
-        ladder = self._ladder
         if update.reset:
-            ladder.reset_depth()
-        if update.changes:
-            ladder.apply_depth(update.changes)
-        if update.trades:
-            ladder.record_trades(update.trades)
+            self._depth.clear()  # what came before the reset is emptied anyway
+        self._depth.append(update)
         self._repaint_timer.request()
 
     @Slot(object)
@@ -310,6 +311,20 @@ class PriceLadder(QWidget):
         self._repaint_timer.request()
 
     # ----------------------------------------------------------------- painting
+    def _apply_depth(self) -> None:
+        """Bring the ladder up to the depth received so far, batch by batch in IB's order."""
+        if not self._depth:
+            return
+        pending, self._depth = self._depth, []
+        ladder = self._ladder
+        for update in pending:
+            if update.reset:
+                ladder.reset_depth()
+            if update.changes:
+                ladder.apply_depth(update.changes)
+            if update.trades:
+                ladder.record_trades(update.trades)
+
     def _load_orders(self) -> None:
         contract = self._contract
         if not self._orders_dirty or contract is None:
@@ -324,6 +339,7 @@ class PriceLadder(QWidget):
 
     @Slot()
     def _repaint(self) -> None:
+        self._apply_depth()
         self._load_orders()
         if self._ladder.auto_recentre(time.monotonic()):
             self._model.relayout()
@@ -360,6 +376,7 @@ class PriceLadder(QWidget):
         if self._contract is None or self._busy():
             return
         self._ladder.aim(time.monotonic())
+        self._apply_depth()  # the click is judged against the market as it stands now
         action = click_action(
             self._ladder, row, LadderColumn(column), self._settings.far_side_click
         )
@@ -374,6 +391,7 @@ class PriceLadder(QWidget):
     def _on_view_dragged(self, from_row: int, column: int, to_row: int) -> None:
         if self._contract is None or self._busy():
             return
+        self._apply_depth()
         outcome: EntryOutcome | None = None
         for change in drag_changes(self._ladder, from_row, LadderColumn(column), to_row):
             outcome = self._entry.modify(change)

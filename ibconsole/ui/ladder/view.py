@@ -104,10 +104,11 @@ class LadderView(QTableView):
             for c in range(header.count())
         ]
         width = viewport.width()
-        clip = event.rect()
+        # The rows the model said changed, not every row between the first and the last.
+        dirty = event.region()
         for row, cells in enumerate(model.cells()):
             top = row * ROW_HEIGHT
-            if top > clip.bottom() or top + ROW_HEIGHT < clip.top() or cells is None:
+            if cells is None or not dirty.intersects(QRect(0, top, width, ROW_HEIGHT)):
                 continue
             for (left, span), cell in zip(spans, cells, strict=False):
                 rect = QRect(left, top, span, ROW_HEIGHT)

@@ -1,6 +1,7 @@
 """The options chain as a Qt table: calls mirrored on the left, the strike in the middle, puts on
 the right, over the pure ``ChainTable``; in-the-money sides shaded, the at-the-money strike
-marked. Quote and greek updates repaint only the rows they touched, coalesced."""
+marked. Quote and greek updates repaint only the rows they touched, coalesced: once a frame at
+most, whatever the number of updates in between."""
 
 from __future__ import annotations
 
@@ -83,14 +84,21 @@ class ChainTableModel(QAbstractTableModel):
     def _flush(self) -> None:
         if not self._dirty or self._table is None:
             return
-        rows = [r for r in self._dirty if r < len(self._table)]
+        rows = sorted(r for r in self._dirty if r < len(self._table))
         self._dirty.clear()
         if not rows:
             return
         self._dark = is_dark()
-        self.dataChanged.emit(
-            self.index(min(rows), 0), self.index(max(rows), len(self._columns) - 1)
-        )
+        # One announcement per run of adjacent dirty rows: the view repaints those rows, not
+        # the clean rows between two that changed (the runs of one frame make one paint).
+        last = len(self._columns) - 1
+        first = previous = rows[0]
+        for row in rows[1:]:
+            if row != previous + 1:
+                self.dataChanged.emit(self.index(first, 0), self.index(previous, last))
+                first = row
+            previous = row
+        self.dataChanged.emit(self.index(first, 0), self.index(previous, last))
 
     # --------------------------------------------------------------- Qt model
     def rowCount(self, parent: Index | None = None) -> int:
