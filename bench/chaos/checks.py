@@ -202,6 +202,11 @@ def check_signals(scene: Scene, signals: SignalSteps) -> None:
         for k, a in signals.answers.items()
         if a.count(202) > 1
     ]
+    outcome.mismatches += [
+        f"signal {k}, acknowledged before, was answered {a[a.index(202) + 1 :]} when repeated"
+        for k, a in signals.answers.items()
+        if 202 in a and any(status != 409 for status in a[a.index(202) + 1 :])
+    ]
     logged = Counter(signals.journalled())
     outcome.duplicated += [f"signal {k} journalled {n} times" for k, n in logged.items() if n > 1]
     outcome.lost += [

@@ -181,13 +181,14 @@ class SignalSteps:
         await self._post(key, body, _JSON)
 
     async def signal_flood(self, count: int, seconds: float) -> None:
-        """``count`` POSTs over ``seconds``: mostly bad secrets, some valid (beyond the rate
-        limit refused with 429), some malformed, answered in whatever order they land."""
+        """``count`` POSTs over ``seconds``: bad secrets, repeats of acknowledged signals, new
+        ones (beyond the rate limit refused with 429) and malformed bodies, answered in whatever
+        order they land."""
         if self.endpoint is None:
             return
         posts = []
         for number in range(count):
-            kind = ("bad_secret", "bad_secret", "valid", "malformed", "bad_secret")[number % 5]
+            kind = ("bad_secret", "duplicate", "valid", "malformed", "duplicate")[number % 5]
             posts.append(self._late(number * seconds / count, kind))
         await asyncio.gather(*posts)
 
