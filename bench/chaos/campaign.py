@@ -42,12 +42,13 @@ class Scenario:
         self.scene = Scene(rig, outcome)
         self.faults = FaultSteps(self.scene)
         self.signals = SignalSteps(self.scene)
+        self.ladder = LadderSteps(self.scene)
         self._parts: tuple[Any, ...] = (
             TicketSteps(self.scene),
             RollSteps(self.scene),
             MarketSteps(self.scene),
             self.faults,
-            LadderSteps(self.scene),
+            self.ladder,
             OptionSteps(self.scene),
             self.signals,
         )
@@ -80,6 +81,7 @@ class Scenario:
         checks.check_signals(scene, self.signals)
         await checks.check_positions(scene)
         await checks.check_streams(scene)
+        await self.ladder.check()
 
     async def close(self) -> None:
         """Let go of what the plan subscribed and opened (once; again is a no-op)."""

@@ -13,8 +13,10 @@ import logging
 import time
 from decimal import Decimal
 
-from bench.chaos.scene import Scene
+from bench.chaos.scene import SETTLE, Scene
+from bench.stress_rig import until
 from ibconsole.broker.market_depth import DepthUpdate
+from ibconsole.domain.depth import DepthSide
 from ibconsole.domain.ladder import FarSideClick, Ladder, LadderColumn, order_price
 from ibconsole.domain.ladder_clicks import (
     ClickKind,
@@ -47,6 +49,27 @@ class LadderSteps:
             depth = self.scene.broker.depth
             depth.depth_updated -= self._on_depth
             depth.unsubscribe(self.contract.con_id)
+
+    async def check(self) -> None:
+        """After the heal, the ladder shows the simulator's book, level for level."""
+        if self._open and not await until(lambda: not self._differences(), SETTLE):
+            self.scene.outcome.mismatches += self._differences()
+
+    def _differences(self) -> list[str]:
+        book = self.scene.gw.depth.book(self.contract.con_id)
+        if book is None:
+            return ["the simulator keeps no book of the ladder's contract"]
+        tick = self.contract.min_tick
+        found = []
+        for side, levels in ((DepthSide.BID, book.bids), (DepthSide.ASK, book.asks)):
+            theirs = tuple(
+                (price * tick, Decimal(size))
+                for price, size in zip(levels.prices, levels.sizes, strict=True)
+            )
+            mine = self.ladder.book.rows(side)
+            if mine != theirs:
+                found.append(f"the ladder's {side.name.lower()}s {mine}, the simulator's {theirs}")
+        return found
 
     # ------------------------------------------------------------- the panel's feed
     async def ladder_open(self, far_side: str) -> None:
