@@ -231,6 +231,12 @@ def check_signals(scene: Scene, signals: SignalSteps) -> None:
             outcome.mismatches.append(f"signal {key} was sent but is {states.get(key)}")
         if key in signals.expired:
             outcome.mismatches.append(f"expired signal {key} was sent")
+        order = journal.order(order_key)
+        filled = order is not None and order.state is OrderState.FILLED
+        if filled and states.get(key) is not SignalState.FILLED:
+            outcome.mismatches.append(
+                f"the order of signal {key} filled, but the inbox shows it {states.get(key)}"
+            )
     outcome.mismatches += [
         f"signal {k} is {s.value} but no send of it was answered Sent"
         for k, s in states.items()
