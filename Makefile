@@ -115,15 +115,15 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench
 
-# Reliability (bench/chaos.py, bench/soak.py). chaos: 1,000 seeded scenarios of trading under
-# faults against the simulator, back to back in one process (about 10 minutes on 2 cores); a
+# Reliability (bench/chaos/, bench/soak.py). chaos: 2,000 seeded scenarios of trading under
+# faults against the simulator, back to back in one process (about 10 minutes a thousand); a
 # failing scenario prints its seed and the command that replays it, the last line is the tally.
 # soak: an hour of trading compressed into ten minutes with a daily gateway restart each
 # simulated day; prints start and end memory, tasks, subscriptions and reconnects.
 .PHONY: chaos soak
 
 chaos: $(STAMP)
-	$(BIN)/python -m bench.chaos --scenarios 1000
+	$(BIN)/python -m bench.chaos --scenarios 2000
 
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak

@@ -306,6 +306,7 @@ class OrderTracker:
         if change is not None:
             before = change.before
             log.warning("IB rejected the change of order %s (%d: %s)", key, code, message)
+            _undo_error_mark(trade)
             if not journalled.is_final:
                 self._journal.record_modification(key, *before)
             self._alert.emit(
@@ -418,3 +419,16 @@ class OrderTracker:
             ours=journalled is not None,
             message=_LOG_PREFIX.sub("", message),
         )
+
+
+def _undo_error_mark(trade: Trade) -> None:
+    """IB refused a request about the order, not the order: ib_async marked it Cancelled all the
+    same, and would then ignore IB's later reports on it (its own status says done), such as the
+    cancel confirmed after a rejected change. It gets back the last status IB reported."""
+    if trade.orderStatus.status != BrokerStatus.CANCELLED.value or not trade.log:
+        return
+    if not trade.log[-1].errorCode:
+        return
+    trade.orderStatus.status = next(
+        (e.status for e in reversed(trade.log[:-1]) if e.status and not e.errorCode), ""
+    )

@@ -5,9 +5,9 @@ It answers at once and never waits for the market or the trader (TradingView giv
 3 s): 202 once the signal is journalled and queued in the inbox, 401 when the secret is missing
 or wrong (compared in constant time), 400 with the reason for anything unusable (a body it
 cannot decode among it), 408 for a body that does not arrive in full within ``idle_timeout``,
-409 for a key already journalled (also from before a restart), 413 for a body over
-``max_body_bytes`` and 429 beyond ``max_per_minute`` accepted signals. Nothing it receives sends
-an order.
+409 for a key already journalled (also from before a restart, and whatever the rate), 413 for a
+body over ``max_body_bytes`` and 429 beyond ``max_per_minute`` accepted signals. Nothing it
+receives sends an order.
 
 A connection carries one request, and one that sends no complete request within
 ``idle_timeout`` is closed: a client that trickles, stalls or never finishes holds a socket of
@@ -169,17 +169,23 @@ class SignalEndpoint:
             parse_symbol(signal.symbol, self._settings.symbols)
         except SignalInvalid as invalid:
             return self._refuse(400, str(invalid))
-        if not self._accepted.admit(self._monotonic()):
-            return self._refuse(
-                429, f"more than {self._settings.max_per_minute} signals in a minute"
-            )
+        # Only accepted signals count against the rate: a repeat of one already received is
+        # answered 409 however many came this minute, and uses up none of the allowance.
+        moment = self._monotonic()
         try:
+            if not self._accepted.has_room(moment):
+                if self._log.known(signal.key):
+                    return self._refuse(409, f"{signal.key} was already received")
+                return self._refuse(
+                    429, f"more than {self._settings.max_per_minute} signals in a minute"
+                )
             new = self._log.record(signal)
         except JournalError as error:
             log.error("signal %s not journalled, so not accepted: %s", signal.key, error)
             return _answer(503, "refused", "the console could not journal the signal; retry")
         if not new:
             return self._refuse(409, f"{signal.key} was already received")
+        self._accepted.admit(moment)
         log.info("signal %s accepted: %s", signal.key, signal.summary)
         self._accept(signal)
         return _answer(202, "queued", "waiting in the inbox for a trader", key=signal.key)

@@ -143,11 +143,24 @@ class SignalInbox:
 
     # ------------------------------------------------------------------ arrivals
     def restore(self) -> None:
-        """Show the last day's journalled signals again, in the states they reached."""
-        for item in self._log.since(self._clock.now() - _REMEMBERED):
-            entry = InboxEntry(item.signal, item.state, note=item.note)
+        """Show the last day's journalled signals again, in the states they reached; a sent
+        signal finds its order again (named in the note of its sending), so its fill still
+        shows, also one journalled while the console was away."""
+        since = self._clock.now() - _REMEMBERED
+        items = self._log.since(since)
+        orders = (
+            self._journal.orders(since=since, limit=None)
+            if any(item.state is SignalState.SENT for item in items)
+            else []
+        )
+        for item in items:
+            order = next((o for o in orders if o.key in item.note), None)
+            order_key = order.key if order is not None and item.state is SignalState.SENT else None
+            entry = InboxEntry(item.signal, item.state, note=item.note, order_key=order_key)
             self._entries[entry.key] = entry
             self.changed.emit(entry)
+            if order is not None and order.lifecycle.state is OrderState.FILLED:
+                self._move(entry, SignalState.FILLED, "filled while the console was away")
         for entry in self.entries:
             if entry.state is SignalState.NEW:
                 self._start(self.resolve(entry.key), f"resolve signal {entry.key}")

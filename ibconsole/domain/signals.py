@@ -417,14 +417,18 @@ class RateWindow:
         self._span = span.total_seconds()
         self._times: deque[float] = deque()
 
-    def admit(self, now: float) -> bool:
-        """Count an event at ``now`` (seconds on a monotonic clock) if the window has room."""
+    def has_room(self, now: float) -> bool:
+        """Would an event at ``now`` (seconds on a monotonic clock) be admitted?"""
         times = self._times
         while times and now - times[0] >= self._span:
             times.popleft()
-        if len(times) >= self._limit:
+        return len(times) < self._limit
+
+    def admit(self, now: float) -> bool:
+        """Count an event at ``now`` if the window has room."""
+        if not self.has_room(now):
             return False
-        times.append(now)
+        self._times.append(now)
         return True
 
 

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 _INSERT_SIGNAL = "INSERT OR IGNORE INTO signals (key, received_at, payload) VALUES (?, ?, ?)"
 _INSERT_STATE = "INSERT INTO signal_states (key, time, state, note) VALUES (?, ?, ?, ?)"
+_SELECT_KNOWN = "SELECT 1 FROM signals WHERE key = ?"
 _SELECT_SINCE = (
     "SELECT s.key, s.received_at, s.payload,"
     " (SELECT state FROM signal_states t WHERE t.key = s.key ORDER BY t.id DESC LIMIT 1),"
@@ -76,6 +77,14 @@ class SignalLog:
                 _INSERT_SIGNAL, (signal.key, utc_text(signal.received_at), _encode(signal))
             )
             return cursor.rowcount == 1
+
+    def known(self, key: str) -> bool:
+        """Was a signal journalled under ``key`` (in this session or before)?"""
+        try:
+            row = self._connection().execute(_SELECT_KNOWN, (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read the journal {self._path}: {exc}") from exc
+        return row is not None
 
     def record_state(self, key: str, state: SignalState, note: str, time: datetime) -> None:
         """Journal that the signal ``key`` reached ``state`` (``note``: why, or the order's ref)."""

@@ -258,6 +258,24 @@ async def test_more_signals_than_the_rate_allows_are_429_until_the_minute_passes
     assert rig.endpoint.refusals == {429: 1, 401: 1}
 
 
+async def test_repeats_of_a_received_signal_are_409_and_use_up_none_of_the_rate(
+    rig: Rig, as_of: datetime
+) -> None:
+    assert (await rig.post(body(id="first")))[0] == 202
+    # A sender retrying one delivery: every repeat is 409, also once the minute is full.
+    repeats = [(await rig.post(body(id="first")))[0] for _ in range(SETTINGS.max_per_minute + 2)]
+    assert repeats == [409] * (SETTINGS.max_per_minute + 2)
+    # The allowance is the accepted signals' only: four new ones still fit in this minute.
+    answers = [(await rig.post(body(id=f"new-{n}")))[0] for n in range(SETTINGS.max_per_minute)]
+    assert answers == [202] * (SETTINGS.max_per_minute - 1) + [429]
+    # With the minute full, a repeat is still told it was received, not to slow down.
+    assert (await rig.post(body(id="first")))[0] == 409
+    assert [s.key for s in rig.accepted] == ["id:first"] + [
+        f"id:new-{n}" for n in range(SETTINGS.max_per_minute - 1)
+    ]
+    assert rig.journalled(as_of) == [s.key for s in rig.accepted]
+
+
 async def test_only_post_is_served(rig: Rig) -> None:
     async with rig.session.get(rig.url) as answer:
         assert answer.status == 405

@@ -1,5 +1,5 @@
 """The fault campaign and the soak, short: ``bench.chaos`` runs 20 seeded scenarios of trading
-under faults (``make chaos`` runs 1,000) and ``bench.soak`` 20 seconds of trading with two daily
+under faults (``make chaos`` runs 2,000) and ``bench.soak`` 20 seconds of trading with two daily
 restarts (``make soak`` ten minutes). Each runs in a process of its own, as the make targets do.
 """
 
@@ -15,6 +15,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = 20
+KINDS = ("ticket", "roll", "ladder", "spread", "option", "signal")
+KIND_LINE = re.compile(
+    r"^kind (\w+) scenarios (\d+) faults (\d+) orders (\d+) signals (\d+) failed (\d+)$"
+)
 TALLY = re.compile(
     r"^scenarios (\d+) faults (\d+) orders (\d+) lost (\d+) duplicated (\d+) "
     r"mismatches (\d+) crashes (\d+)$"
@@ -48,6 +52,12 @@ def test_a_short_campaign_loses_nothing_and_sends_nothing_twice() -> None:
     assert scenarios == SCENARIOS
     assert faults >= SCENARIOS, "faults were injected"
     assert orders >= 5 * SCENARIOS, "orders were entered"
+    # every kind is named with its own counts, and the first 20 seeds draw each of them
+    kinds = {m[1]: tuple(map(int, m.groups()[1:])) for m in map(KIND_LINE.match, lines) if m}
+    assert set(kinds) == set(KINDS), run.stdout
+    assert sum(k[0] for k in kinds.values()) == SCENARIOS
+    assert all(k[0] > 0 and k[2] > 0 and k[4] == 0 for k in kinds.values()), kinds
+    assert kinds["signal"][3] > 0, "signals were acknowledged"
 
 
 @pytest.mark.slow
