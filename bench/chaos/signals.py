@@ -75,6 +75,7 @@ class SignalSteps:
         inbox = SignalInbox(
             broker.entry,
             broker.contracts,
+            broker.calendars,
             broker.market,
             broker.journal,
             SignalLog(broker.journal.path),
