@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import importlib
 import logging
 import logging.handlers
 import os
@@ -27,7 +28,6 @@ import platformdirs
 from ibconsole import __version__
 from ibconsole.broker.broker import Broker
 from ibconsole.broker.session import Endpoint
-from ibconsole.broker.signal_endpoint import SignalEndpoint
 from ibconsole.config import (
     ConfigError,
     ConnectionProfile,
@@ -46,15 +46,19 @@ from ibconsole.stall_watchdog import StallWatchdog
 from ibconsole.ui.application import create_application, install_excepthook
 from ibconsole.ui.bridge import BrokerBridge
 from ibconsole.ui.context import UiContext, close_context, open_context
+from ibconsole.ui.first_paint import first_paint
 from ibconsole.ui.main_window import MainWindow
 
 if TYPE_CHECKING:
+    from ibconsole.broker.signal_endpoint import SignalEndpoint
     from ibconsole.sim import PaperGateway
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "ibconsole"
 DEMO_ACCOUNT = "DU1234567"
+# Modules a click needs that the first paint does not: imported just after it, not on the click.
+WARM_AFTER_PAINT = ("ibconsole.ui.settings",)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -241,6 +245,9 @@ class Console:
         if self.launch.log_level == "DEBUG":
             self.watchdog = StallWatchdog(asyncio.get_running_loop())
             self.watchdog.start()
+        # The window paints first; what the first look does not need follows (cold start).
+        self.window.show()
+        await first_paint(self.window)
         if args.demo:
             # Imported here: only --demo runs the simulator, and its import costs start-up time.
             from ibconsole.sim import PaperGateway
@@ -260,9 +267,11 @@ class Console:
             self.window.show_endpoint(self.broker.session.endpoint)
         self.context.inbox.restore()
         await self._start_signals()
-        self.window.show()
         if args.demo or args.host or args.port:
             self.window.request_connect()
+        loop = asyncio.get_running_loop()
+        for module in WARM_AFTER_PAINT:
+            loop.call_soon(importlib.import_module, module)
         self.context.runner.start(self._settle_heap(), name="settle the heap after start-up")
 
     async def _start_signals(self) -> None:
@@ -275,6 +284,9 @@ class Console:
         panel = self.window.signal_inbox
         if port is None:
             return
+        # Imported here: aiohttp is for the endpoint alone, and costs start-up time.
+        from ibconsole.broker.signal_endpoint import SignalEndpoint
+
         store = self.context.signal_secret
         try:
             secret = store.get()
