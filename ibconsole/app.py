@@ -36,7 +36,7 @@ from ibconsole.config import (
     load_settings,
     write_example_config,
 )
-from ibconsole.credentials import CredentialError
+from ibconsole.credentials import CredentialError, find_keyring
 from ibconsole.domain.clock import Clock, OffsetClock, SystemClock
 from ibconsole.domain.trading_mode import simulator_preset
 from ibconsole.journal import default_journal_path
@@ -57,7 +57,8 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "ibconsole"
 DEMO_ACCOUNT = "DU1234567"
-# Modules a click needs that the first paint does not: imported just after it, not on the click.
+# Modules a click needs that the first paint does not: imported just after it, not on the click
+# (the keyring's backend is found then too).
 WARM_AFTER_PAINT = ("ibconsole.ui.settings",)
 
 
@@ -272,6 +273,7 @@ class Console:
         loop = asyncio.get_running_loop()
         for module in WARM_AFTER_PAINT:
             loop.call_soon(importlib.import_module, module)
+        loop.call_soon(find_keyring)
         self.context.runner.start(self._settle_heap(), name="settle the heap after start-up")
 
     async def _start_signals(self) -> None:

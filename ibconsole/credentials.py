@@ -27,6 +27,7 @@ __all__ = [
     "CredentialStore",
     "Login",
     "SignalSecretStore",
+    "find_keyring",
 ]
 
 _log = logging.getLogger(__name__)
@@ -34,6 +35,12 @@ _log = logging.getLogger(__name__)
 SERVICE = "ibconsole"
 # The keyring item (of SERVICE) that holds the signal inbox's shared secret.
 SIGNAL_SECRET_ENTRY = "signal-inbox:secret"
+
+
+def find_keyring() -> None:
+    """Choose the OS keyring's backend now: the first read does it otherwise, a few hundred
+    milliseconds (every installed package's entry points are scanned) on whatever click asks."""
+    keyring.get_keyring()
 
 
 class CredentialError(RuntimeError):

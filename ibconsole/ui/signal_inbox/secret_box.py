@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QGridLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from ibconsole.credentials import (
@@ -54,7 +55,15 @@ class SecretBox(QWidget):
         self._save.clicked.connect(self._on_save_clicked)
         self._edit.returnPressed.connect(self._on_save_clicked)
         self.show_endpoint(None)
-        self.show_origin()
+        self._origin_asked = False
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._origin_asked:
+            self._origin_asked = True
+            # Read once the box is on screen, not while the window builds: the keyring's first
+            # read finds its backend, a few hundred milliseconds of the cold start.
+            QTimer.singleShot(0, self, self.show_origin)
 
     def show_endpoint(self, url: str | None, demo_secret: str | None = None) -> None:
         """Say where signals go (None: the endpoint is off); a demo shows its made-up secret."""
@@ -77,6 +86,7 @@ class SecretBox(QWidget):
                 Tone.WARN,
             )
 
+    @Slot()
     def show_origin(self) -> None:
         if self._store.from_environment:
             text, tone = f"The secret comes from {SIGNAL_SECRET_VARIABLE}.", Tone.NEUTRAL
