@@ -11,7 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
 from ibconsole.config import SIGNAL_SECRET_VARIABLE
+from ibconsole.credentials import SignalSecretStore
+from ibconsole.ui.signal_inbox.secret_box import SecretBox
 
 PROBE = Path(__file__).with_name("cold_start_probe.py")
 AFTER_PAINT = ["ibconsole.ui.charts", "ibconsole.ui.settings", "pyqtgraph", "tomlkit"]
@@ -64,3 +68,24 @@ def test_with_the_inbox_on_aiohttp_loads_after_the_first_paint(tmp_path: Path) -
     assert report["started"] == sorted(
         [*AFTER_PAINT, "aiohttp", "ibconsole.broker.signal_endpoint"]
     )
+
+
+async def test_the_secret_box_reads_the_keyring_once_on_screen_and_keeps_a_demo_secret(
+    memory_keyring: Any, qtbot: Any, wait_for: Any
+) -> None:
+    store = SignalSecretStore(environ={})
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    demo, plain = SecretBox(store), SecretBox(store)
+    layout = QVBoxLayout(holder)
+    layout.addWidget(demo)
+    layout.addWidget(plain)
+    demo.show_endpoint("http://127.0.0.1:8787/signals", "made-up-secret-for-the-run")
+    plain_origin = plain.findChild(QLabel, "signalSecretOrigin")
+    assert plain_origin.text() == ""  # nothing read from the keyring while building
+    holder.show()
+    await wait_for(lambda: plain_origin.text() != "", what="the plain box's origin")
+    assert "No secret is set" in plain_origin.text()
+    # The demo box painted first; its deferred read left the demo's secret on screen.
+    demo_origin = demo.findChild(QLabel, "signalSecretOrigin")
+    assert demo_origin.text() == "Demo secret (made up for this run): made-up-secret-for-the-run"
