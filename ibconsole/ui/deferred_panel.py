@@ -26,16 +26,8 @@ class DeferredPanel(QWidget):
         self._held: QWidget | None = None
         self._asked = False
 
-    @property
-    def held(self) -> QWidget | None:
-        return self._held
-
     def hold(self, panel: QWidget) -> None:
-        """Show ``panel`` in this place (once; later calls with the same panel change nothing)."""
-        if self._held is panel:
-            return
-        if self._held is not None:
-            raise ValueError("a deferred panel holds one panel for its whole life")
+        """Show ``panel`` in this place, for good."""
         self._held = panel
         self._layout.addWidget(panel)
 

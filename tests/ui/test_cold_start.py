@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ibconsole.config import SIGNAL_SECRET_VARIABLE
 from ibconsole.credentials import SignalSecretStore
+from ibconsole.ui.deferred_panel import DeferredPanel
 from ibconsole.ui.signal_inbox.secret_box import SecretBox
 
 PROBE = Path(__file__).with_name("cold_start_probe.py")
@@ -89,3 +90,19 @@ async def test_the_secret_box_reads_the_keyring_once_on_screen_and_keeps_a_demo_
     # The demo box painted first; its deferred read left the demo's secret on screen.
     demo_origin = demo.findChild(QLabel, "signalSecretOrigin")
     assert demo_origin.text() == "Demo secret (made up for this run): made-up-secret-for-the-run"
+
+
+async def test_a_deferred_panel_asks_for_its_panel_once_it_has_painted(
+    qtbot: Any, wait_for: Any
+) -> None:
+    place = DeferredPanel("place")
+    qtbot.addWidget(place)
+    asked: list[bool] = []
+    place.sig_needed.connect(lambda: asked.append(True))
+    place.resize(200, 100)
+    assert asked == []  # built hidden: nothing asked
+    place.show()
+    await wait_for(lambda: asked == [True], what="the place asking for its panel")
+    panel = QLabel("the panel")
+    place.hold(panel)
+    assert panel.parent() is place
