@@ -24,6 +24,7 @@ DEFERRED = (
     "aiohttp",
     "pyqtgraph",
     "tomlkit",
+    "keyring",
     "ibconsole.sim",
     "ibconsole.broker.signal_endpoint",
     "ibconsole.ui.charts",
@@ -61,11 +62,10 @@ async def run(argv: list[str], painted: FirstPaint) -> dict[str, list[str] | Non
     try:
         await console.start()
         deadline = time.monotonic() + _STARTED_TIMEOUT_S
-        # The chart is built once its dock has painted; the settings dialog's modules are
-        # imported just after start: both follow the first paint.
-        while (
-            console.window.findChild(QWidget, "chartPanel") is None
-            or "ibconsole.ui.settings" not in sys.modules
+        # The chart is built once its dock has painted; the settings dialog's modules and the
+        # keyring are imported just after start: all follow the first paint.
+        while console.window.findChild(QWidget, "chartPanel") is None or not all(
+            name in sys.modules for name in ("ibconsole.ui.settings", "keyring")
         ):
             if time.monotonic() > deadline:
                 raise TimeoutError("the chart or the settings modules never loaded")
