@@ -10,7 +10,9 @@ moment, read from the console's log). Stamps are ``time.perf_counter()`` (CLOCK_
 by both processes), with the launched process's CPU time so far beside each. The platform is Qt's offscreen one: painting is real (software raster, as
 on a desktop without OpenGL), presenting to a screen is not part of the figure. The OS file cache
 is warm after the first launch; each figure is a fresh interpreter, fresh imports and a fresh
-QApplication.
+QApplication. Bytecode is cached as an installed console has it (pip compiles it at install): a
+``PYTHONDONTWRITEBYTECODE`` in the caller's environment is not passed on, since it would make
+every launch compile the console's few hundred modules from source.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ def probe(screenshot: Path) -> int:
 
 def _launch(folder: Path) -> dict[str, float]:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     command = [sys.executable, "-m", "bench.cold_start", "--probe", str(folder / "shot.png")]
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import importlib
 import logging
 import logging.handlers
 import os
@@ -28,7 +29,6 @@ from ibconsole import __version__
 from ibconsole.broker.broker import Broker
 from ibconsole.broker.calendars import EXCHANGE_CALENDARS
 from ibconsole.broker.session import Endpoint
-from ibconsole.broker.signal_endpoint import SignalEndpoint
 from ibconsole.config import (
     ConfigError,
     ConnectionProfile,
@@ -37,7 +37,7 @@ from ibconsole.config import (
     load_settings,
     write_example_config,
 )
-from ibconsole.credentials import CredentialError
+from ibconsole.credentials import CredentialError, find_keyring
 from ibconsole.domain.clock import Clock, OffsetClock, SystemClock
 from ibconsole.domain.products import product
 from ibconsole.domain.trading_mode import simulator_preset
@@ -48,16 +48,21 @@ from ibconsole.stall_watchdog import StallWatchdog
 from ibconsole.ui.application import create_application, install_excepthook
 from ibconsole.ui.bridge import BrokerBridge
 from ibconsole.ui.context import UiContext, close_context, open_context
+from ibconsole.ui.first_paint import first_paint
 from ibconsole.ui.main_window import MainWindow
 from ibconsole.ui.months import WATCH_LIST
 
 if TYPE_CHECKING:
+    from ibconsole.broker.signal_endpoint import SignalEndpoint
     from ibconsole.sim import PaperGateway
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "ibconsole"
 DEMO_ACCOUNT = "DU1234567"
+# Modules a click needs that the first paint does not: imported just after it, not on the click
+# (the keyring's backend is found then too).
+WARM_AFTER_PAINT = ("ibconsole.ui.settings",)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -244,6 +249,9 @@ class Console:
         if self.launch.log_level == "DEBUG":
             self.watchdog = StallWatchdog(asyncio.get_running_loop())
             self.watchdog.start()
+        # The window paints first; what the first look does not need follows (cold start).
+        self.window.show()
+        await first_paint(self.window)
         if args.demo:
             # Imported here: only --demo runs the simulator, and its import costs start-up time.
             from ibconsole.sim import PaperGateway
@@ -263,9 +271,12 @@ class Console:
             self.window.show_endpoint(self.broker.session.endpoint)
         self.context.inbox.restore()
         await self._start_signals()
-        self.window.show()
         if args.demo or args.host or args.port:
             self.window.request_connect()
+        loop = asyncio.get_running_loop()
+        for module in WARM_AFTER_PAINT:
+            loop.call_soon(importlib.import_module, module)
+        loop.call_soon(find_keyring)
         self.context.runner.start(self._settle_heap(), name="settle the heap after start-up")
 
     async def _start_signals(self) -> None:
@@ -278,6 +289,9 @@ class Console:
         panel = self.window.signal_inbox
         if port is None:
             return
+        # Imported here: aiohttp is for the endpoint alone, and costs start-up time.
+        from ibconsole.broker.signal_endpoint import SignalEndpoint
+
         store = self.context.signal_secret
         try:
             secret = store.get()

@@ -13,9 +13,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import keyring
-import keyring.errors
-
 from ibconsole.config import SIGNAL_SECRET_VARIABLE, ConnectionProfile
 
 __all__ = [
@@ -27,13 +24,26 @@ __all__ = [
     "CredentialStore",
     "Login",
     "SignalSecretStore",
+    "find_keyring",
 ]
 
 _log = logging.getLogger(__name__)
 
+# keyring is imported where it is used, never at start-up: it and the plugin machinery it loads
+# are a tenth of a second the console's first paint does without (app.Console.start finds the
+# backend just after that paint, so no click pays for it).
+
 SERVICE = "ibconsole"
 # The keyring item (of SERVICE) that holds the signal inbox's shared secret.
 SIGNAL_SECRET_ENTRY = "signal-inbox:secret"
+
+
+def find_keyring() -> None:
+    """Choose the OS keyring's backend now: the first read does it otherwise, a few hundred
+    milliseconds (every installed package's entry points are scanned) on whatever click asks."""
+    import keyring  # imported on use: see the note above
+
+    keyring.get_keyring()
 
 
 class CredentialError(RuntimeError):
@@ -72,6 +82,8 @@ class CredentialStore:
         self._service = service
 
     def get(self, profile: ConnectionProfile) -> Login | None:
+        import keyring.errors  # imported on use: see the note above
+
         entry = _entry(profile)
         try:
             username = keyring.get_password(self._service, f"{entry}:username")
@@ -85,6 +97,8 @@ class CredentialStore:
         return Login(username, password)
 
     def set(self, profile: ConnectionProfile, login: Login) -> None:
+        import keyring.errors  # imported on use: see the note above
+
         entry = _entry(profile)
         if not login.username or not login.password:
             raise CredentialError(f"A login for entry {entry!r} needs a username and a password")
@@ -99,6 +113,8 @@ class CredentialStore:
 
     def delete(self, profile: ConnectionProfile) -> bool:
         """Remove the login; False when there was none."""
+        import keyring.errors  # imported on use: see the note above
+
         entry = _entry(profile)
         removed = False
         for item in (f"{entry}:username", f"{entry}:password"):
@@ -138,6 +154,8 @@ class SignalSecretStore:
         value = self._environ.get(SIGNAL_SECRET_VARIABLE)
         if value:
             return value
+        import keyring.errors  # imported on use: see the note above
+
         try:
             return keyring.get_password(self._service, SIGNAL_SECRET_ENTRY)
         except keyring.errors.KeyringError as error:
@@ -147,6 +165,8 @@ class SignalSecretStore:
 
     def set(self, secret: str) -> None:
         """Keep ``secret`` in the keyring (the environment variable, when set, still wins)."""
+        import keyring.errors  # imported on use: see the note above
+
         if len(secret) < MIN_SIGNAL_SECRET or not secret.isprintable() or secret != secret.strip():
             raise CredentialError(
                 f"A signal secret needs at least {MIN_SIGNAL_SECRET} printable characters, "

@@ -3,8 +3,9 @@ and a non-loopback host said plainly; Test connection; Connect/Disconnect (throu
 supervisor when the profile names a command); and after each sync, live or paper from the account
 code, with a loud mismatch warning and a once-per-session confirmation for a live account.
 
-A view: the field rules and words are in ``connection_fields``, the gateway commands in
-``broker.gateway_supervisor``, the live confirmation in ``live_confirmation``.
+A view: the fields are in ``connection_form`` (their rules and words in ``connection_fields``),
+the gateway commands in ``broker.gateway_supervisor``, the live confirmation in
+``live_confirmation``.
 """
 
 from __future__ import annotations
@@ -13,18 +14,7 @@ import logging
 import sys
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QSizePolicy,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from ibconsole.broker.launcher import LauncherError
 from ibconsole.broker.probe import ProbeReport, probe
@@ -32,23 +22,13 @@ from ibconsole.broker.session import Endpoint, SyncInfo
 from ibconsole.config import ConnectionProfile
 from ibconsole.credentials import CredentialError
 from ibconsole.domain.health import HealthSnapshot, HealthState
-from ibconsole.domain.trading_mode import PORT_PRESETS, is_loopback
 from ibconsole.ui.confirm_dialog import ConfirmDialog
-from ibconsole.ui.connection_fields import (
-    MAX_CLIENT_ID,
-    FieldErrors,
-    account_error,
-    host_error,
-    mode_words,
-    parse_client_id,
-    parse_port,
-    port_words,
-    probe_text,
-)
+from ibconsole.ui.connection_fields import MAX_CLIENT_ID, mode_words, probe_text
+from ibconsole.ui.connection_form import ConnectionForm, message_line, show_message
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.gateway_login_dialog import GatewayLoginDialog
 from ibconsole.ui.live_confirmation import LiveConfirmation
-from ibconsole.ui.theme import Tone, set_toned_text
+from ibconsole.ui.theme import Tone
 
 log = logging.getLogger(__name__)
 
@@ -75,48 +55,11 @@ class ConnectionPanel(QWidget):
         self._live.sig_declined.connect(self._on_live_declined)
         self._login_dialog: GatewayLoginDialog | None = None
         self._testing = False
-        self._filling = False
 
-        self.profile_combo = QComboBox(self)
-        self.profile_combo.setObjectName("profileCombo")
-        for name in ctx.settings.profiles:
-            self.profile_combo.addItem(name, name)
-        self.host_edit = _edit(self, "hostEdit", "127.0.0.1")
-        self.port_edit = _edit(self, "portEdit", "7497")
-        self.port_edit.setMaximumWidth(90)
-        self.preset_combo = QComboBox(self)
-        self.preset_combo.setObjectName("portPresetCombo")
-        self.preset_combo.setToolTip("IB's default API ports")
-        self.preset_combo.addItem("Preset…", None)
-        for preset in PORT_PRESETS:
-            name = "Gateway" if preset.application == "IB Gateway" else preset.application
-            self.preset_combo.addItem(f"{name} {preset.mode.value} {preset.port}", preset.port)
-        self.client_id_edit = _edit(self, "clientIdEdit", "1")
-        self.client_id_edit.setMaximumWidth(90)
-        self.account_edit = _edit(self, "accountEdit", "only account")
-        self.account_edit.setToolTip(
-            "Leave empty when the login manages one account; required with several"
-        )
-        self.read_only_check = QCheckBox("Read-only (no orders)", self)
-        self.read_only_check.setObjectName("readOnlyCheck")
-        self.read_only_check.setToolTip(
-            "Connect without loading or sending orders; positions and data only"
-        )
-
-        self.host_error = _message(self, "hostError")
-        self.host_warning = _message(self, "hostWarning")
-        self.port_error = _message(self, "portError")
-        self.port_warning = _message(self, "portWarning")
-        self.client_id_error = _message(self, "clientIdError")
-        self.account_error = _message(self, "accountError")
-
-        self.gateway_label = _message(self, "gatewayCommand")
-        self.gateway_login_button = QPushButton("Gateway login…", self)
-        self.gateway_login_button.setObjectName("gatewayLoginButton")
-        self.gateway_login_button.setToolTip(
-            "Store the IB login the gateway command needs in the OS keyring"
-        )
-        self.gateway_login_button.clicked.connect(self._on_gateway_login_clicked)
+        self.form = ConnectionForm(ctx, self)
+        self.form.sig_profile_chosen.connect(self._on_form_profile_chosen)
+        self.form.sig_submitted.connect(self.request_connect)
+        self.form.gateway_login_button.clicked.connect(self._on_gateway_login_clicked)
 
         self.test_button = QPushButton("Test connection", self)
         self.test_button.setObjectName("testConnectionButton")
@@ -129,60 +72,15 @@ class ConnectionPanel(QWidget):
         self.connect_button.setDefault(True)
         self.connect_button.clicked.connect(self._on_connect_clicked)
 
-        self.test_result = _message(self, "testResult")
+        self.test_result = message_line(self, "testResult")
         self.test_result.setTextFormat(Qt.TextFormat.PlainText)
-        self.status = _message(self, "connectionStatus")
-        self.mode_label = _message(self, "modeLabel")
-        self.mode_mismatch = _message(self, "modeMismatch")
+        self.status = message_line(self, "connectionStatus")
+        self.mode_label = message_line(self, "modeLabel")
+        self.mode_mismatch = message_line(self, "modeMismatch")
         self.mode_mismatch.setStyleSheet(
             "#modeMismatch { background: #b3261e; color: white; font-weight: 700; "
             "padding: 6px; border-radius: 4px; }"
         )
-
-        port_row = QHBoxLayout()
-        port_row.setSpacing(6)
-        port_row.addWidget(self.port_edit)
-        port_row.addWidget(self.preset_combo, 1)
-        ids_row = QHBoxLayout()
-        ids_row.setSpacing(6)
-        ids_row.addWidget(self.client_id_edit)
-        ids_row.addWidget(QLabel("Account:", self))
-        ids_row.addWidget(self.account_edit, 1)
-        gateway_row = QHBoxLayout()
-        gateway_row.setSpacing(6)
-        gateway_row.addWidget(self.gateway_label, 1)
-        gateway_row.addWidget(self.gateway_login_button)
-        self._gateway_caption = QLabel("Gateway:", self)
-
-        # A grid, not a QFormLayout: a form keeps a hidden message's row spacing and sizes
-        # word-wrapped messages for a narrower width than they get, leaving gaps around them.
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(8)
-        grid.setVerticalSpacing(4)
-        grid.setColumnStretch(1, 1)
-        rows: list[tuple[QLabel | str, QWidget | QHBoxLayout]] = [
-            ("Profile:", self.profile_combo),
-            ("Host:", self.host_edit),
-            ("", self.host_error),
-            ("", self.host_warning),
-            ("Port:", port_row),
-            ("", self.port_error),
-            ("", self.port_warning),
-            ("clientId:", ids_row),
-            ("", self.client_id_error),
-            ("", self.account_error),
-            ("", self.read_only_check),
-            (self._gateway_caption, gateway_row),
-        ]
-        for number, (caption, field) in enumerate(rows):
-            if isinstance(caption, QLabel) or caption:
-                label = caption if isinstance(caption, QLabel) else QLabel(caption, self)
-                label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                grid.addWidget(label, number, 0)
-            if isinstance(field, QHBoxLayout):
-                grid.addLayout(field, number, 1)
-            else:
-                grid.addWidget(field, number, 1)
 
         buttons = QHBoxLayout()
         buttons.setSpacing(6)
@@ -192,19 +90,13 @@ class ConnectionPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
         layout.setSpacing(6)
-        layout.addLayout(grid)
+        layout.addWidget(self.form)
         layout.addLayout(buttons)
         layout.addWidget(self.test_result)
         layout.addWidget(self.status)
         layout.addWidget(self.mode_label)
         layout.addWidget(self.mode_mismatch)
         layout.addStretch(1)
-
-        self.profile_combo.currentIndexChanged.connect(self._on_profile_changed)
-        self.preset_combo.activated.connect(self._on_preset_activated)
-        for edit in (self.host_edit, self.port_edit, self.client_id_edit, self.account_edit):
-            edit.textChanged.connect(self._on_field_edited)
-            edit.returnPressed.connect(self.request_connect)
 
         bridge = ctx.bridge
         bridge.sig_health_changed.connect(self._on_bridge_health_changed)
@@ -214,12 +106,8 @@ class ConnectionPanel(QWidget):
         gateways.exited += self._on_gateways_exited
         gateways.failed += self._on_gateways_failed
 
-        index = self.profile_combo.findData(ctx.profile_name)
-        self._filling = True
-        self.profile_combo.setCurrentIndex(max(index, 0))
-        self._filling = False
         # The session's endpoint already merges the profile with the command line.
-        self._show_gateway(self.profile())
+        self.form.show_gateway(self.profile())
         self.show_endpoint(self._session.endpoint)
         self._on_bridge_health_changed(self._session.health)
         info = self._session.sync_info
@@ -228,61 +116,20 @@ class ConnectionPanel(QWidget):
 
     # ------------------------------------------------------------------ public
     def profile(self) -> ConnectionProfile:
-        return self._ctx.settings.profile(self.profile_combo.currentData())
+        return self.form.profile()
 
     @Slot()
     def reload_profiles(self) -> None:
-        """List the profiles of the settings as saved now; the fields keep what they show, and the
-        chosen profile stays chosen while it exists (else the default one is chosen)."""
-        chosen = self.profile_combo.currentData()
-        profiles = self._ctx.settings.profiles
-        self._filling = True
-        self.profile_combo.clear()
-        for name in profiles:
-            self.profile_combo.addItem(name, name)
-        keep = chosen if chosen in profiles else self._ctx.settings.default_profile
-        self.profile_combo.setCurrentIndex(max(self.profile_combo.findData(keep), 0))
-        self._filling = False
-        self._show_gateway(self.profile())
-
-    def field_errors(self) -> FieldErrors:
-        _, port = parse_port(self.port_edit.text())
-        _, client_id = parse_client_id(self.client_id_edit.text())
-        return FieldErrors(
-            host_error(self.host_edit.text()),
-            port,
-            client_id,
-            account_error(self.account_edit.text()),
-        )
+        """List the profiles of the settings as saved now (see ``ConnectionForm``)."""
+        self.form.reload_profiles()
 
     def endpoint(self) -> Endpoint | None:
         """The endpoint the fields describe, or None (with the reasons shown) when invalid."""
-        errors = self._show_errors()
-        port, _ = parse_port(self.port_edit.text())
-        client_id, _ = parse_client_id(self.client_id_edit.text())
-        if errors.any or port is None or client_id is None:
-            return None
-        return Endpoint(
-            host=self.host_edit.text().strip(),
-            port=port,
-            client_id=client_id,
-            account=self.account_edit.text().strip().upper(),
-            read_only=self.read_only_check.isChecked(),
-            preset=self._session.endpoint.preset,
-        )
+        return self.form.endpoint()
 
     def show_endpoint(self, endpoint: Endpoint) -> None:
         """Put an endpoint chosen elsewhere (the command line, the demo) into the fields."""
-        self._filling = True
-        try:
-            self.host_edit.setText(endpoint.host)
-            self.port_edit.setText(str(endpoint.port))
-            self.client_id_edit.setText(str(endpoint.client_id))
-            self.account_edit.setText(endpoint.account)
-            self.read_only_check.setChecked(endpoint.read_only)
-        finally:
-            self._filling = False
-        self._on_field_edited()
+        self.form.show_endpoint(endpoint)
 
     @property
     def live_dialog(self) -> ConfirmDialog | None:
@@ -344,10 +191,8 @@ class ConnectionPanel(QWidget):
         """Probe the endpoint in the fields without connecting; the result shows below."""
         if self._testing:
             return
-        errors = self._show_errors()
-        host = self.host_edit.text().strip()
-        port, _ = parse_port(self.port_edit.text())
-        client_id, _ = parse_client_id(self.client_id_edit.text())
+        errors = self.form.show_errors()
+        host, port, client_id = self.form.host(), self.form.port(), self.form.client_id()
         if errors.host or port is None or client_id is None:
             self._show_test("Not tested: correct the fields marked in red.", Tone.BAD)
             return
@@ -370,75 +215,11 @@ class ConnectionPanel(QWidget):
             failed=self._on_probe_failed,
         )
 
-    # ---------------------------------------------------------------- building
     # ------------------------------------------------------------------ fields
-    def _fill_from_profile(self, profile: ConnectionProfile) -> None:
-        self.show_endpoint(
-            Endpoint(
-                profile.host,
-                profile.port,
-                profile.client_id,
-                profile.account,
-                profile.read_only,
-            )
-        )
-        self._show_gateway(profile)
-
-    def _show_gateway(self, profile: ConnectionProfile) -> None:
-        if profile.gateway_command:
-            entry = profile.keyring_entry or "none (the command logs in by itself)"
-            self.gateway_label.setText(
-                f"starts {profile.gateway_command[0]}; login from keyring entry {entry}"
-            )
-        self._gateway_caption.setVisible(bool(profile.gateway_command))
-        self.gateway_label.setVisible(bool(profile.gateway_command))
-        self.gateway_login_button.setVisible(bool(profile.gateway_command))
-        self.gateway_login_button.setEnabled(bool(profile.keyring_entry))
-
-    def _show_errors(self) -> FieldErrors:
-        errors = self.field_errors()
-        for label, text in (
-            (self.host_error, errors.host),
-            (self.port_error, errors.port),
-            (self.client_id_error, errors.client_id),
-            (self.account_error, errors.account),
-        ):
-            _show(label, text, Tone.BAD)
-        return errors
-
-    @Slot(int)
-    def _on_profile_changed(self, index: int) -> None:
-        if not self._filling and self._session.state is HealthState.DISCONNECTED:
-            self._fill_from_profile(self.profile())
-
-    @Slot(int)
-    def _on_preset_activated(self, index: int) -> None:
-        port = self.preset_combo.itemData(index)
-        if port is not None:
-            self.port_edit.setText(str(port))
-        self.preset_combo.setCurrentIndex(0)
-
     @Slot()
-    def _on_field_edited(self) -> None:
-        if self._filling:
-            return
-        self._show_errors()
-        host = self.host_edit.text().strip()
-        if host and not host_error(host) and not is_loopback(host):
-            _show(
-                self.host_warning,
-                f"{host} is not this machine: TWS accepts it only if listed under Trusted IPs, "
-                "and API traffic crosses the network unencrypted.",
-                Tone.WARN,
-            )
-        else:
-            _show(self.host_warning, "", Tone.NEUTRAL)
-        port, _ = parse_port(self.port_edit.text())
-        if port is None:
-            _show(self.port_warning, "", Tone.NEUTRAL)
-        else:
-            words, tone = port_words(port, self._session.endpoint.preset)
-            _show(self.port_warning, words, tone)
+    def _on_form_profile_chosen(self) -> None:
+        if self._session.state is HealthState.DISCONNECTED:
+            self.form.fill_from_profile(self.profile())
 
     # ---------------------------------------------------------------- connect
     async def _launch_and_connect(self, profile: ConnectionProfile, endpoint: Endpoint) -> SyncInfo:
@@ -505,7 +286,7 @@ class ConnectionPanel(QWidget):
         self._show_test(f"✖ The test could not run: {error}", Tone.BAD)
 
     def _show_test(self, text: str, tone: Tone) -> None:
-        _show(self.test_result, text, tone)
+        show_message(self.test_result, text, tone)
 
     # ---------------------------------------------------------------- session
     @Slot(object)
@@ -517,16 +298,7 @@ class ConnectionPanel(QWidget):
             if disconnected
             else "Close the session and stop reconnecting"
         )
-        for widget in (
-            self.profile_combo,
-            self.host_edit,
-            self.port_edit,
-            self.preset_combo,
-            self.client_id_edit,
-            self.account_edit,
-            self.read_only_check,
-        ):
-            widget.setEnabled(disconnected)
+        self.form.set_editable(disconnected)
         if disconnected:
             self.mode_label.hide()
             self.mode_mismatch.hide()
@@ -536,7 +308,7 @@ class ConnectionPanel(QWidget):
     def _on_bridge_synced(self, info: SyncInfo) -> None:
         verdict = info.mode
         account = info.account or ", ".join(info.accounts)
-        _show(self.mode_label, *mode_words(verdict.mode, account))
+        show_message(self.mode_label, *mode_words(verdict.mode, account))
         # The session alerts (and logs) the mismatch; here it is shown where the port was chosen.
         self.mode_mismatch.setText(f"⚠ MODE MISMATCH: {verdict.mismatch}")
         self.mode_mismatch.setVisible(bool(verdict.mismatch))
@@ -553,27 +325,4 @@ class ConnectionPanel(QWidget):
 
     # ------------------------------------------------------------------ words
     def _say(self, text: str, tone: Tone) -> None:
-        _show(self.status, text, tone)
-
-
-def _edit(parent: QWidget, name: str, placeholder: str) -> QLineEdit:
-    edit = QLineEdit(parent)
-    edit.setObjectName(name)
-    edit.setPlaceholderText(placeholder)
-    return edit
-
-
-def _message(parent: QWidget, name: str) -> QLabel:
-    """A status line under a field group: wraps, selectable, hidden while empty."""
-    label = QLabel(parent)
-    label.setObjectName(name)
-    label.setWordWrap(True)
-    label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.hide()
-    return label
-
-
-def _show(label: QLabel, text: str, tone: Tone) -> None:
-    set_toned_text(label, text, tone)
-    label.setVisible(bool(text))
+        show_message(self.status, text, tone)

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent
@@ -37,9 +38,9 @@ from ibconsole.ui.alert_sound import AlertSound, alert_wav
 from ibconsole.ui.alerts import AlertBar
 from ibconsole.ui.alerts_dock import AlertsPanel, PriceAlertDialog
 from ibconsole.ui.blotter import AccountSummaryPanel, FillsPanel, OrdersPanel, PositionsPanel
-from ibconsole.ui.charts import ChartPanel
 from ibconsole.ui.connection_panel import ConnectionPanel
 from ibconsole.ui.context import UiContext
+from ibconsole.ui.deferred_panel import DeferredPanel
 from ibconsole.ui.health import HealthDock, HealthIndicator, HealthModel
 from ibconsole.ui.ladder import PriceLadder
 from ibconsole.ui.line_budget_label import LineBudgetLabel
@@ -48,11 +49,14 @@ from ibconsole.ui.option_chain import OptionChainPanel
 from ibconsole.ui.order_ticket import OrderTicket
 from ibconsole.ui.price_alert_book import PriceAlertBook, PriceAlertRefused
 from ibconsole.ui.rollover_panel import RolloverPanel
-from ibconsole.ui.settings import SettingsDialog, open_settings_file
 from ibconsole.ui.signal_inbox import SignalInboxPanel
 from ibconsole.ui.theme import Tone, tone_style
 from ibconsole.ui.window_layout import apply_default_layout, first_run_size
 from ibconsole.ui.window_menus import build_menus
+
+if TYPE_CHECKING:
+    from ibconsole.ui.charts import ChartPanel
+    from ibconsole.ui.settings import SettingsDialog
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +128,10 @@ class MainWindow(QMainWindow):
         self.positions = PositionsPanel(ctx)
         self.account = AccountSummaryPanel(ctx)
         self.rollover = RolloverPanel(ctx)
-        self.chart = ChartPanel(ctx)
+        # The chart loads pyqtgraph: built once its dock has painted, or when first asked for.
+        self._chart: ChartPanel | None = None
+        self._chart_place = DeferredPanel("chartPlace")
+        self._chart_place.sig_needed.connect(self._on_chart_place_needed)
         self.health = HealthDock(ctx, model=self.health_model)
         self.notifier = Notifier(
             ctx.settings.alerts, ctx.clock, AlertSound(alert_wav(), self), self
@@ -143,7 +150,7 @@ class MainWindow(QMainWindow):
             ("connection", "Connection", self.connection),
             ("ticket", "Order ticket", self.ticket),
             ("priceLadder", "Price ladder", self.ladder),
-            ("chart", "Chart", self.chart),
+            ("chart", "Chart", self._chart_place),
             ("orders", "Orders", self.orders),
             ("fills", "Fills", self.fills),
             ("positions", "Positions", self.positions),
@@ -171,8 +178,6 @@ class MainWindow(QMainWindow):
         self.settings_dialog: SettingsDialog | None = None
         self.actions_by_name: dict[str, QAction] = build_menus(self)
 
-        self.ticket.sig_contract_changed.connect(self.chart.show_contract)
-        self.chart.trading.sig_alert_requested.connect(self._on_chart_alert_requested)
         self.price_alerts.sig_changed.connect(self._on_price_alerts_changed)
         self._on_price_alerts_changed()
         self.rollover.sig_price_alert_requested.connect(self._on_rollover_price_alert_requested)
@@ -196,6 +201,11 @@ class MainWindow(QMainWindow):
         self._restore_layout()
 
     # ------------------------------------------------------------------ public
+    @property
+    def chart(self) -> ChartPanel:
+        """The chart panel, built now if its dock has not painted yet."""
+        return self._chart if self._chart is not None else self._build_chart()
+
     @property
     def panels(self) -> tuple[QWidget, ...]:
         """The parts that must show data before the window counts as populated."""
@@ -272,6 +282,21 @@ class MainWindow(QMainWindow):
         )
         return dock
 
+    def _build_chart(self) -> ChartPanel:
+        # Imported here: pyqtgraph is a third of the start-up imports, and the window's first
+        # paint shows the chart's dock empty; the dock's paint asks for the chart a moment later.
+        from ibconsole.ui.charts import ChartPanel
+
+        chart = ChartPanel(self._ctx)
+        self._chart = chart
+        self._chart_place.hold(chart)
+        self.ticket.sig_contract_changed.connect(chart.show_contract)
+        chart.trading.sig_alert_requested.connect(self._on_chart_alert_requested)
+        chart.trading.show_alerts(self.price_alerts.alerts)
+        if self.ticket.contract is not None:
+            chart.show_contract(self.ticket.contract)
+        return chart
+
     def _build_banners(self) -> None:
         holder = QWidget()
         holder.setObjectName("bannerArea")
@@ -314,6 +339,10 @@ class MainWindow(QMainWindow):
             self.settings_dialog.raise_()
             self.settings_dialog.activateWindow()
             return
+        # Imported here: tomlkit and the dialog's pages are for this click alone; the console
+        # imports them once the window has painted (app.Console.start), so the click does not.
+        from ibconsole.ui.settings import SettingsDialog, open_settings_file
+
         try:
             file = open_settings_file(self._ctx, os.environ)
         except ConfigError as error:
@@ -385,7 +414,13 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_price_alerts_changed(self) -> None:
-        self.chart.trading.show_alerts(self.price_alerts.alerts)
+        if self._chart is not None:
+            self._chart.trading.show_alerts(self.price_alerts.alerts)
+
+    @Slot()
+    def _on_chart_place_needed(self) -> None:
+        if self._chart is None:
+            self._build_chart()
 
     @Slot(object)
     def _on_rollover_price_alert_requested(self, contract: ListedContract) -> None:

@@ -396,7 +396,7 @@ async def test_file_settings_creates_the_file_and_the_connection_panel_lists_a_n
 
     assert not dialog.isVisible(), dialog.error_text
     assert load_settings(created, environ={}).profiles["desk"].port == 4001
-    combo = main_window.connection.profile_combo
+    combo = main_window.connection.form.profile_combo
     assert [combo.itemText(i) for i in range(combo.count())] == [
         "tws-paper",
         "gateway-paper",

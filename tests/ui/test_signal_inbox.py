@@ -371,7 +371,8 @@ async def test_the_secret_is_kept_in_the_keyring_from_the_dock(
     assert edit is not None
     assert origin is not None
     assert edit.echoMode() is QLineEdit.EchoMode.Password
-    assert "No secret is set" in origin.text()
+    inbox.window.docks["signalInbox"].raise_()  # read once the box is on screen
+    await inbox.wait_for(lambda: "No secret is set" in origin.text(), what="the secret's origin")
     saved: list[bool] = []
     inbox.panel.secret.sig_saved.connect(lambda: saved.append(True))
     edit.setText("short")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QGridLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from ibconsole.credentials import (
@@ -53,8 +54,17 @@ class SecretBox(QWidget):
         grid.addWidget(self._save, 2, 1)
         self._save.clicked.connect(self._on_save_clicked)
         self._edit.returnPressed.connect(self._on_save_clicked)
+        self._origin_shown = False  # the secret's origin (or a demo's secret) is on screen
+        self._painted = False
         self.show_endpoint(None)
-        self.show_origin()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            # Read once the box is on screen, not while the window builds: the keyring's first
+            # read finds its backend, a few hundred milliseconds of the cold start.
+            QTimer.singleShot(0, self, self._on_first_painted)
 
     def show_endpoint(self, url: str | None, demo_secret: str | None = None) -> None:
         """Say where signals go (None: the endpoint is off); a demo shows its made-up secret."""
@@ -71,13 +81,20 @@ class SecretBox(QWidget):
             "TradingView (see the README)"
         )
         if demo_secret is not None:
+            self._origin_shown = True
             set_toned_text(
                 self._origin,
                 f"Demo secret (made up for this run): {demo_secret}",
                 Tone.WARN,
             )
 
+    @Slot()
+    def _on_first_painted(self) -> None:
+        if not self._origin_shown:
+            self.show_origin()
+
     def show_origin(self) -> None:
+        self._origin_shown = True
         if self._store.from_environment:
             text, tone = f"The secret comes from {SIGNAL_SECRET_VARIABLE}.", Tone.NEUTRAL
         else:
