@@ -408,9 +408,9 @@ def assemble(launch: Launch, mask: AccountMask | None = None) -> Console:
 
 
 def read_calendars_early(clock: Clock) -> None:
-    """Start the calendar process on the watch list's exchange calendars before Qt starts: it
-    takes a second or more to import what it reads with, and does so on the other core while
-    this process builds the window."""
+    """Start the calendar process on the watch list's exchange calendars before the window is
+    built: it takes a second or more to import what it reads with, and does so on the other
+    core while this process builds the window."""
     products = [product(symbol) for symbol in WATCH_LIST]
     EXCHANGE_CALENDARS.read_ahead(
         sorted({item.calendar for item in products}),
@@ -436,13 +436,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ibconsole: {error}", file=sys.stderr)
         return 2
     mask = configure_logging(launch.log_level, log_path())
-    read_calendars_early(launch.clock)
     # qasync picks the first Qt binding it finds; the console is built on PySide6.
     os.environ.setdefault("QT_API", "pyside6")
     import qasync
 
     # Say which system library is missing in words, before Qt aborts with its own message.
     exit_if_qt_cannot_start()
+    read_calendars_early(launch.clock)
     app = create_application()
     # The loop is created by hand and made current: qasync's own runner would leave ib_insync
     # on another loop on Python 3.12+ (DESIGN.md section 3).
