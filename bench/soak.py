@@ -72,8 +72,8 @@ SEED = 5
 TICK_RATE = 2.0  # quote updates per second per instrument (options included)
 ACTIONS_PER_SECOND = 4.0
 MAX_WORKING = 12
-RECONNECT_TIMEOUT = 30.0
-SETTLE_TIMEOUT = 60.0
+RECONNECT_TIMEOUT = 90.0
+SETTLE_TIMEOUT = 120.0
 PRODUCTS = ("ES", "NQ", "CL")
 # Heartbeats every second; reconnects after 0.2-1 s. The breaker stays shut through restarts
 # that come every minute or two here (a real one comes once a day). Risk limits leave room for

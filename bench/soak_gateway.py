@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 from bench.peer import AS_OF
 from ibconsole.sim import PaperGateway
 
-_START_TIMEOUT = 30.0
-_ANSWER_TIMEOUT = 10.0
+_START_TIMEOUT = 60.0
+_ANSWER_TIMEOUT = 60.0  # generous: the machine may be loaded
 
 
 @dataclass(frozen=True, slots=True)
