@@ -75,9 +75,10 @@ MAX_WORKING = 12
 RECONNECT_TIMEOUT = 90.0
 SETTLE_TIMEOUT = 120.0
 PRODUCTS = ("ES", "NQ", "CL")
-# Heartbeats every second; reconnects after 0.2-1 s. The breaker stays shut through restarts
-# that come every minute or two here (a real one comes once a day). Risk limits leave room for
-# the ladder's resting orders; the checks still run on every click.
+# The default heartbeats (a shorter timeout has a loaded machine's console drop its own healthy
+# connection); reconnects after 0.2-1 s. The breaker stays shut through restarts that come every
+# minute or two here (a real one comes once a day). Risk limits leave room for the ladder's
+# resting orders; the checks still run on every click.
 SETTINGS = """\
 schema_version = 1
 log_level = "WARNING"
@@ -86,11 +87,6 @@ log_level = "WARNING"
 max_quantity = 10
 max_position = 200
 price_band_percent = 5
-
-[health]
-heartbeat_interval_seconds = 1
-heartbeat_timeout_seconds = 2
-heartbeat_failures_before_reconnect = 2
 
 [health.backoff]
 min_delay_seconds = 0.2

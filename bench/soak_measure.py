@@ -21,6 +21,7 @@ from bench.process_meter import rss_bytes
 from bench.soak_gateway import SimLines
 from ibconsole.app import Console
 from ibconsole.broker.ib_client import Event
+from ibconsole.domain.health import HealthState
 
 # Memory may wander this much between the first and the last measure (allocator pools, caches
 # that fill once, the journal's pages); a leak of one object per tick or order goes far beyond.
@@ -82,8 +83,10 @@ async def hold(console: Console, sim: SimLines) -> tuple[Holdings, tracemalloc.S
     second (a repaint timer or a request's timeout comes and goes; a leak stays), memory is read
     once after a full collection."""
     readings = []
-    for _ in range(_READINGS):
-        readings.append(_count(console, sim))
+    session = console.broker.session
+    while len(readings) < _READINGS:
+        if session.state is HealthState.CONNECTED:  # a reconnect in between is no reading
+            readings.append(_count(console, sim))
         await asyncio.sleep(_READING_GAP)
     counts = {name: min(r[name] for r in readings) for name in readings[0]}
     gc.collect()
