@@ -82,7 +82,7 @@ async def hold(console: Console, sim: SimLines) -> tuple[Holdings, tracemalloc.S
     """Read everything the console holds now. Counts are the least of a few readings over a
     second (a repaint timer or a request's timeout comes and goes; a leak stays), memory is read
     once after a full collection."""
-    readings = []
+    readings: list[dict[str, int]] = []
     session = console.broker.session
     while len(readings) < _READINGS:
         if session.state is HealthState.CONNECTED:  # a reconnect in between is no reading
