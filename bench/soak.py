@@ -290,7 +290,6 @@ async def _trade(
         broker.market.subscribe(month)
     bar_keys = [await broker.market.subscribe_bars(months[1], "5 mins")]
     trader = Trader(broker, months, SEED)
-    start_tracing()
     snapshots = []
     loop = asyncio.get_running_loop()
     # Each day trades ``seconds / (restarts + 1)``, then the gateway restarts: the first measure
@@ -412,6 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         isolate(Path(home))
         os.environ["IBCONSOLE_SIGNAL_SECRET"] = secrets.token_urlsafe(18)
         log_to_stderr(args.verbose)
+        start_tracing()  # before the console is built: the heap figure is all of it
         began = time.perf_counter()
         report = run_qasync(lambda: soak(args.seconds, args.restarts, Path(home)))
         report.seconds = time.perf_counter() - began

@@ -37,8 +37,8 @@ _FRAMES = 4  # frames kept per allocation: enough to see past dataclass and Deci
 class Holdings:
     """What the console holds at one moment (memory in MiB, the rest counted)."""
 
-    rss_mib: float
-    heap_mib: float  # Python's heap as tracemalloc traces it (allocations since the soak began)
+    rss_mib: float  # resident set size, less what tracemalloc itself holds for its traces
+    heap_mib: float  # Python's heap as tracemalloc traces it (traced from before the console)
     tasks: int
     qt_objects: int  # QObjects under the main window and the application
     widgets: int  # every QWidget alive (top-level dialogs included)
@@ -73,7 +73,9 @@ COUNTED = {
 
 
 def start_tracing() -> None:
-    """Trace the heap from now on, a few frames per allocation."""
+    """Trace the heap from now on, a few frames per allocation. Start it before the console is
+    built: objects made before tracing are not counted, so a later start would show their
+    replacements by traced ones as growth."""
     if not tracemalloc.is_tracing():
         tracemalloc.start(_FRAMES)
 
@@ -92,7 +94,7 @@ async def hold(console: Console, sim: SimLines) -> tuple[Holdings, tracemalloc.S
     gc.collect()
     snapshot = tracemalloc.take_snapshot()
     holdings = Holdings(
-        rss_mib=rss_bytes(os.getpid()) / 2**20,
+        rss_mib=(rss_bytes(os.getpid()) - tracemalloc.get_tracemalloc_memory()) / 2**20,
         heap_mib=tracemalloc.get_traced_memory()[0] / 2**20,
         **counts,
     )
