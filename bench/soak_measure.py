@@ -1,6 +1,7 @@
 """What the console holds at one moment of the soak, and whether it stayed flat between two such
 moments: memory (RSS and the Python heap as tracemalloc traces it, with the lines whose
-allocations grew most), asyncio tasks, Qt objects and timers, the event loop's pending timers,
+allocations grew most), asyncio tasks, Qt objects and timers, the graphics items of the chart
+(not QObjects: a leak of them shows nowhere else), the event loop's pending timers,
 handlers connected to ib_async's and the broker's events, and the market-data, depth and bar
 lines both as the console counts them and as the simulator serves them.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QGraphicsView
 
 from bench.process_meter import rss_bytes
 from bench.soak_gateway import SimLines
@@ -43,6 +44,7 @@ class Holdings:
     qt_objects: int  # QObjects under the main window and the application
     widgets: int  # every QWidget alive (top-level dialogs included)
     qt_timers: int  # QTimers under the window and the application
+    scene_items: int  # graphics items in the window's scenes (the chart's candles, lines, marks)
     loop_timers: int  # callbacks the event loop holds for later (call_later, timeouts)
     handlers: int  # handlers connected to ib_async's and the broker's events
     tickers: int  # ib_async's live Ticker objects
@@ -60,6 +62,7 @@ COUNTED = {
     "qt_objects": "Qt objects",
     "widgets": "widgets",
     "qt_timers": "Qt timers",
+    "scene_items": "chart items",
     "loop_timers": "loop timers",
     "handlers": "event handlers",
     "tickers": "tickers",
@@ -112,6 +115,11 @@ def _count(console: Console, sim: SimLines) -> dict[str, int]:
         "qt_objects": len(objects),
         "widgets": len(QApplication.allWidgets()),
         "qt_timers": sum(1 for o in objects if isinstance(o, QTimer)),
+        "scene_items": sum(
+            len(view.scene().items())
+            for view in console.window.findChildren(QGraphicsView)
+            if view.scene() is not None
+        ),
         "loop_timers": _loop_timers(asyncio.get_running_loop()),
         "handlers": _handlers(console),
         "tickers": len(ib.tickers()),
