@@ -118,8 +118,10 @@ bench: $(BENCH_STAMP)
 # Reliability (bench/chaos/, bench/soak.py). chaos: 2,000 seeded scenarios of trading under
 # faults against the simulator, back to back in one process (about 10 minutes a thousand); a
 # failing scenario prints its seed and the command that replays it, the last line is the tally.
-# soak: an hour of trading compressed into ten minutes with a daily gateway restart each
-# simulated day; prints start and end memory, tasks, subscriptions and reconnects.
+# soak: an hour of trading compressed into ten minutes, the window with the ladder, the chain and
+# the signal inbox open, a daily gateway restart each simulated day; the last line names each
+# figure (memory, tasks, Qt objects, timers, handlers, lines at the console and the simulator)
+# and its verdict, and the status is 1 when one grew.
 .PHONY: chaos soak
 
 chaos: $(STAMP)

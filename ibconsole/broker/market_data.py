@@ -45,6 +45,7 @@ from ibconsole.broker.ib_client import (
 )
 from ibconsole.broker.mapping import greeks, ib_contract, implausible_greeks, quote
 from ibconsole.broker.session import Session, SyncInfo
+from ibconsole.broker.ticker_retirement import TickerRetirement
 from ibconsole.domain.bars import DEFAULT_DURATIONS, Bar, BarGap, bar_length
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.ib_codes import IbCategory, IbMessage
@@ -133,6 +134,7 @@ class MarketDataService:
         self._quote_subs: dict[int, _QuoteSub] = {}
         self._bar_subs: dict[BarKey, _BarSub] = {}
         self._ticks: dict[int, _QuoteSub] = {}  # id(ticker) -> subscription, O(1) per tick
+        self._retirement = TickerRetirement(self._ib)
         self._history_errors: dict[int, IbMessage] = {}  # reqId -> why IB refused it
         self.quotes_updated = Event("quotes_updated")
         self.bars_reset = Event("bars_reset")
@@ -228,7 +230,10 @@ class MarketDataService:
             return
         self._ticks.pop(id(sub.ticker), None)
         if self._ib.isConnected():
+            req_id = self._retirement.request_id(sub.ticker)
             self._ib.cancelMktData(sub.ib_contract)
+            if req_id is not None:
+                self._retirement.retire(sub.ticker, req_id)
         sub.ticker = sub.ib_contract = None
 
     def _on_tickers(self, tickers: set[Ticker]) -> None:

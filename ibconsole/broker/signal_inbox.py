@@ -6,6 +6,7 @@ checks and confirmations as the ticket.
 Events (eventkit, on the loop's thread):
     arrived(InboxEntry)    a signal was accepted (journalled) and joined the inbox
     changed(InboxEntry)    an entry changed: resolved, expired, refused, sent, filled, dismissed
+    removed(str)           the entry with this key left the inbox (done with, a day old)
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ class SignalInbox:
         self._tasks: set[asyncio.Task[object]] = set()
         self.arrived = Event("arrived")
         self.changed = Event("changed")
+        self.removed = Event("removed")
 
     # ------------------------------------------------------------------ what is there
     @property
@@ -198,11 +200,17 @@ class SignalInbox:
         return self._update(key, contract, note)
 
     def expire_due(self) -> None:
-        """Mark signals older than ``max_age`` expired: they can no longer be sent."""
+        """Mark signals older than ``max_age`` expired: they can no longer be sent. Signals done
+        with (sent, filled, expired, dismissed) that arrived more than a day ago leave the inbox,
+        as they would at a restart: a console that runs for days does not keep every signal."""
         now = self._clock.now()
         for entry in self.entries:
             if sendable(entry.state) and entry.signal.expired(now, self._settings.max_age):
                 self._move(entry, SignalState.EXPIRED, f"older than {_age(self._settings)}")
+        for entry in self.entries:
+            if not sendable(entry.state) and now - entry.signal.received_at > _REMEMBERED:
+                del self._entries[entry.key]
+                self.removed.emit(entry.key)
 
     # ------------------------------------------------------------------ a trader's clicks
     def send(self, key: str) -> EntryOutcome:
@@ -285,6 +293,7 @@ class SignalInbox:
         await asyncio.gather(*tasks, return_exceptions=True)
         self.arrived.clear()
         self.changed.clear()
+        self.removed.clear()
         for con_id in self._quoted.values():
             self._market.unsubscribe(con_id)
         self._quoted.clear()

@@ -154,6 +154,10 @@ class HistoryService:
     def handlers(self) -> Mapping[int, Handler]:
         return {20: self._on_request, 25: self._on_cancel, 87: self._on_head_timestamp}
 
+    def subscription_count(self) -> int:
+        """Bar series kept up to date (``keepUpToDate``) for every client."""
+        return sum(len(series) for series in self._live.values())
+
     def detach(self, link: Connection) -> None:
         for live in self._live.pop(link, {}).values():
             self._forget(live)

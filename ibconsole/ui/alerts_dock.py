@@ -183,6 +183,11 @@ class AlertsPanel(QWidget):
     def _on_notifier_notified(self, record: AlertRecord) -> None:
         self._count += 1
         self._history.upsert([_HistoryLine(self._count, record)])
+        # The notifier remembers its newest alerts only; the dock shows the same ones, so a
+        # session of fills and reconnects does not grow the table without end.
+        oldest = self._count - self._notifier.history_limit
+        if oldest > 0:
+            self._history.remove([oldest])
         self._history_fitter.fit()
 
     @Slot()

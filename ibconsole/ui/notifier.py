@@ -76,12 +76,14 @@ class Notifier(QObject):
         clock: Clock,
         sound: AlertSound,
         parent: QObject | None = None,
+        history_limit: int = HISTORY_LIMIT,
     ) -> None:
         super().__init__(parent)
         self._settings = settings
         self._clock = clock
         self._sound = sound
-        self._history: deque[AlertRecord] = deque(maxlen=HISTORY_LIMIT)
+        self._history: deque[AlertRecord] = deque(maxlen=history_limit)
+        self.history_limit = history_limit
         self._tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable() and QSystemTrayIcon.supportsMessages():
             self._tray = QSystemTrayIcon(QApplication.windowIcon(), self)
@@ -105,7 +107,7 @@ class Notifier(QObject):
 
     @property
     def history(self) -> tuple[AlertRecord, ...]:
-        """Every alert raised, oldest first (the newest ``HISTORY_LIMIT``)."""
+        """Every alert raised, oldest first (the newest ``history_limit``)."""
         return tuple(self._history)
 
     def apply(self, settings: AlertSettings) -> None:

@@ -18,9 +18,10 @@ from PySide6.QtWidgets import (
 
 from ibconsole.domain.alert_kinds import AlertKind
 from ibconsole.sim import PaperGateway
-from ibconsole.ui.alerts_dock import PriceAlertDialog
+from ibconsole.ui.alerts_dock import AlertsPanel, PriceAlertDialog
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.main_window import MainWindow
+from ibconsole.ui.notifier import Notifier
 
 
 def texts(view: QAbstractItemView, column: int) -> list[str]:
@@ -123,3 +124,22 @@ async def test_a_price_alert_from_the_watch_list_asks_for_its_level(
     (alert,) = window.price_alerts.alerts
     assert alert.level == market - 50
     assert alert.direction.value == "below"
+
+
+async def test_the_history_keeps_only_the_alerts_the_notifier_remembers(
+    main_window: MainWindow, ui_context: UiContext, qtbot: Any
+) -> None:
+    # A session of fills and daily reconnects raises alerts without end: the dock's table keeps
+    # the newest ones, as many as the notifier remembers, not one row per alert ever raised.
+    notifier = Notifier(
+        main_window.notifier.settings, ui_context.clock, main_window.notifier.sound, None, 3
+    )
+    panel = AlertsPanel(notifier, main_window.price_alerts)
+    qtbot.addWidget(panel)
+
+    for number in range(7):
+        notifier.notify(AlertKind.CONNECTION_RESTORED, "Connection restored", f"restart {number}")
+
+    assert [r.text for r in notifier.history] == ["restart 4", "restart 5", "restart 6"]
+    assert panel.history.rowCount() == 3
+    assert sorted(texts(panel.table, 3)) == ["restart 4", "restart 5", "restart 6"]

@@ -97,6 +97,7 @@ class SignalInboxPanel(QWidget):
         ctx.bridge.sig_synced.connect(self._on_bridge_synced)
         self._inbox.arrived += self._on_inbox_arrived
         self._inbox.changed += self._on_inbox_changed
+        self._inbox.removed += self._on_inbox_removed
         self._model.upsert(self._line(entry) for entry in self._inbox.entries)
         self._enable_buttons()
 
@@ -201,6 +202,12 @@ class SignalInboxPanel(QWidget):
     def _on_inbox_changed(self, entry: InboxEntry) -> None:
         self._changed[entry.key] = entry
         self._show_timer.request()
+
+    def _on_inbox_removed(self, key: str) -> None:
+        self._arrived = [entry for entry in self._arrived if entry.key != key]
+        self._changed.pop(key, None)
+        self._model.remove([key])
+        self._enable_buttons()
 
     @Slot()
     def _show_inbox(self) -> None:
