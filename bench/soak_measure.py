@@ -15,6 +15,7 @@ import tracemalloc
 from dataclasses import dataclass
 from typing import Any
 
+import pyqtgraph as pg
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication, QGraphicsView
 
@@ -44,7 +45,7 @@ class Holdings:
     qt_objects: int  # QObjects under the main window and the application
     widgets: int  # every QWidget alive (top-level dialogs included)
     qt_timers: int  # QTimers under the window and the application
-    scene_items: int  # graphics items in the window's scenes (the chart's candles, lines, marks)
+    scene_items: int  # graphics items in the window's scenes (candles, lines, marks; not gaps)
     loop_timers: int  # callbacks the event loop holds for later (call_later, timeouts)
     handlers: int  # handlers connected to ib_async's and the broker's events
     tickers: int  # ib_async's live Ticker objects
@@ -104,6 +105,22 @@ async def hold(console: Console, sim: SimLines) -> tuple[Holdings, tracemalloc.S
     return holdings, snapshot
 
 
+def _scene_items(console: Console) -> int:
+    """Graphics items in the window's scenes, less the chart's reconnect-gap marks (a region and
+    its two edges): one mark is added for each reconnect of the charted series and kept, as it
+    marks the bars that were backfilled, so they grow by design with the daily restarts."""
+    items = [
+        item
+        for view in console.window.findChildren(QGraphicsView)
+        if view.scene() is not None
+        for item in view.scene().items()
+    ]
+    gap = pg.LinearRegionItem
+    return sum(
+        1 for item in items if not isinstance(item, gap) and not isinstance(item.parentItem(), gap)
+    )
+
+
 def _count(console: Console, sim: SimLines) -> dict[str, int]:
     broker = console.broker
     ib = broker.session.ib
@@ -115,11 +132,7 @@ def _count(console: Console, sim: SimLines) -> dict[str, int]:
         "qt_objects": len(objects),
         "widgets": len(QApplication.allWidgets()),
         "qt_timers": sum(1 for o in objects if isinstance(o, QTimer)),
-        "scene_items": sum(
-            len(view.scene().items())
-            for view in console.window.findChildren(QGraphicsView)
-            if view.scene() is not None
-        ),
+        "scene_items": _scene_items(console),
         "loop_timers": _loop_timers(asyncio.get_running_loop()),
         "handlers": _handlers(console),
         "tickers": len(ib.tickers()),
