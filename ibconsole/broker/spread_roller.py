@@ -291,8 +291,8 @@ class SpreadRoller:
             )
         message = (
             f"ROLL: the console stopped during the spread roll of {old} into {new} (order "
-            f"{move.key}) after cancelling its exit orders on {old}: {'; '.join(lacking)} were "
-            f"NOT placed again. {story} Your {old} and {new} positions lack them; check the "
+            f"{move.key}) after cancelling its exit orders on {old}, and these were NOT placed "
+            f"again: {'; '.join(lacking)}. {story} Your {old} and {new} positions lack them; check the "
             "working orders of both months and enter what is missing by hand."
         )
         log.critical("%s", message)
