@@ -343,7 +343,7 @@ class RollCoordinator:
             except OrderRefused as refused:
                 not_moved.append((order.source, refused.reason))
             else:
-                placed.append(_order_words(order.intent, order.intent.quantity))
+                placed.append(order_words(order.intent, order.intent.quantity))
         if placed:
             self._alert.emit(
                 f"Exit orders moved from {old} to {new} (shifted {spread.normalize():+f} by the roll's "
@@ -356,9 +356,7 @@ class RollCoordinator:
     def exits_not_moved(
         self, old: str, new: str, orders: Sequence[tuple[WorkingOrder, str]]
     ) -> None:
-        lines = "; ".join(
-            f"{_order_words(order, order.remaining)} ({why})" for order, why in orders
-        )
+        lines = "; ".join(f"{order_words(order, order.remaining)} ({why})" for order, why in orders)
         message = (
             f"ROLL: exit orders cancelled on {old} were NOT placed on {new}: {lines}. "
             f"Your {new} position lacks them; enter them by hand."
@@ -412,7 +410,7 @@ async def _until_done(trade: Trade) -> None:
         trade.statusEvent -= check
 
 
-def _order_words(order: WorkingOrder | OrderIntent, quantity: Decimal) -> str:
+def order_words(order: WorkingOrder | OrderIntent, quantity: Decimal) -> str:
     prices = [
         f" {name} {price.normalize():f}"
         for name, price in (("limit", order.limit_price), ("stop", order.stop_price))

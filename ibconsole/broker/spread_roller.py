@@ -9,6 +9,13 @@ fill price, still one-cancels-all. A spread order still working after the fill t
 working, never silently: the trader modifies it, cancels it, or legs the rest with the two-order
 roll. IB has no contract details for a BAG (error 321), so none are asked for: the combo is
 built from the legs' conIds.
+
+The exits a roll moves are journalled (``RollExitLog``) before the first old-month cancel goes,
+with each combo execution whose exits are placed. A console that died mid-roll does not place
+them after its restart (the market has moved on, and nobody may be watching): at its first
+reconciliation it raises a critical alert naming the exits cancelled on the old month and not
+placed again, and what the combo rolled, so the trader enters them — the same as the two-order
+roll, whose unfinished rolls live in memory only and are never resumed by a new process.
 """
 
 from __future__ import annotations
@@ -23,13 +30,14 @@ from ibconsole.broker.ib_client import Event
 from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import OrderTracker
 from ibconsole.broker.order_values import OrderRefused, OrderRow
-from ibconsole.broker.roll_coordinator import RollCoordinator
+from ibconsole.broker.roll_coordinator import RollCoordinator, order_words
 from ibconsole.domain.calendar_spread import CalendarSpread, spread_for_roll
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.orders import OrderType
 from ibconsole.domain.rollover import OldMonthOrder, OrderAction, RollPlan
 from ibconsole.journal import Journal, JournalFill, JournalOrder, OrderState
 from ibconsole.journal.lifecycle import FillPart
+from ibconsole.journal.roll_exit_log import ExitMove, RollExitLog
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,7 @@ class _SpreadRoll:
     plan: RollPlan
     spread: CalendarSpread
     key: str
+    moves_exits: bool  # the exits to move are journalled (there are some)
     # the combo executions whose contracts have their exits on the new month, and how many
     # contracts of each old exit (by order id) those cover
     protected_by: set[str] = field(default_factory=set)
@@ -86,6 +95,8 @@ class SpreadRoller:
         self._alert = alert
         self.fill_timeout = fill_timeout
         self._working: dict[str, _SpreadRoll] = {}  # by the spread order's key
+        self._exit_log = RollExitLog(journal.path)
+        self._restored = False  # the moves an earlier process left unsettled were handed over
         self.spread_ended = Event("spread_ended")
         tracker.order_changed += self._on_order_changed
         tracker.fill_recorded += self._on_fill_recorded
@@ -114,17 +125,28 @@ class SpreadRoller:
             )
         except ValueError as error:
             raise OrderRefused(f"Roll not sent: {error}.") from None
+        moves_exits = plan.open is not None and bool(plan.exits_to_move)
+        if moves_exits:
+            self._exit_log.record_move(
+                intent.key,
+                spread.near.local_symbol,
+                spread.far.local_symbol,
+                plan.exits_to_move,
+                self._clock.now(),
+            )
         try:
             await self._coordinator.clear_old_month(plan)
             self._desk.submit(intent, confirmed=True)
         except OrderRefused as refused:
+            if moves_exits:
+                self._exit_log.record_settled(intent.key, self._clock.now())
             message = (
                 f"Roll stopped before the {spread.name} spread order went out: "
                 f"{refused.reason} Nothing was closed or opened."
             )
             self._alert.emit(message, True)
             raise OrderRefused(message, refused.report) from refused
-        self._working[intent.key] = _SpreadRoll(plan, spread, intent.key)
+        self._working[intent.key] = _SpreadRoll(plan, spread, intent.key, moves_exits)
         state = await self._final_or_timeout(intent.key)
         self._catch_up(intent.key)
         journalled = self._tracker.journalled(intent.key)
@@ -191,7 +213,14 @@ class SpreadRoller:
 
     # ---------------------------------------------------------------- inside
     def catch_up(self, *_: object) -> None:
-        """Bring every spread roll up to date (after a reconciliation, when orders may go)."""
+        """Bring every spread roll up to date (after a reconciliation, when orders may go); at
+        the first, hand the trader the exit moves an earlier process left unsettled."""
+        if not self._restored:
+            self._restored = True
+            for move in self._exit_log.unsettled():
+                if move.key not in self._working:
+                    self._hand_over(move)
+                    self._exit_log.record_settled(move.key, self._clock.now())
         for key in tuple(self._working):
             self._catch_up(key)
 
@@ -207,9 +236,13 @@ class SpreadRoller:
             if part.exec_id not in roll.protected_by:
                 roll.protected_by.add(part.exec_id)
                 self._protect(roll, part)
+                if roll.moves_exits:
+                    self._exit_log.record_protected(key, part.exec_id, self._clock.now())
         lifecycle = current.lifecycle
         if current.is_final and lifecycle.executed >= lifecycle.reported_filled:
             del self._working[key]
+            if roll.moves_exits:
+                self._exit_log.record_settled(key, self._clock.now())
             log.info(
                 "spread roll %s ended %s, %s rolled", key, current.state.value, lifecycle.filled
             )
@@ -228,6 +261,42 @@ class SpreadRoller:
         for order in exits:
             placed = min(order.remaining, part.quantity)
             roll.protected[order.order_id] = roll.protected.get(order.order_id, 0) + placed
+
+    def _hand_over(self, move: ExitMove) -> None:
+        """Tell the trader, critically, which exits a roll cancelled on the old month and no
+        process placed again, with what the combo rolled; nothing is sent."""
+        combo = self._journal.order(move.key)
+        parts = combo.lifecycle.order_fills if combo is not None else ()
+        protected = sum((p.quantity for p in parts if p.exec_id in move.protected), Decimal(0))
+        lacking = [
+            order_words(order, order.remaining - min(order.remaining, protected))
+            for order in move.exits
+            if order.remaining > protected
+        ]
+        if not lacking:
+            return
+        old, new = move.old_month, move.new_month
+        if combo is None:
+            story = "The spread order was never journalled: nothing was rolled."
+        elif combo.is_final:
+            rolled = combo.lifecycle.filled
+            story = (
+                f"The spread order ended {combo.state.value} with {rolled.normalize():f} rolled."
+            )
+        else:
+            story = (
+                f"The spread order is still {combo.state.value} with "
+                f"{combo.lifecycle.filled.normalize():f} rolled so far; what it fills from now "
+                "on gets no exits either."
+            )
+        message = (
+            f"ROLL: the console stopped during the spread roll of {old} into {new} (order "
+            f"{move.key}) after cancelling its exit orders on {old}, and these were NOT placed "
+            f"again: {'; '.join(lacking)}. {story} Your {old} and {new} positions lack them; check the "
+            "working orders of both months and enter what is missing by hand."
+        )
+        log.critical("%s", message)
+        self._alert.emit(message, True)
 
     def _on_order_changed(self, row: OrderRow) -> None:
         self._catch_up(row.key)

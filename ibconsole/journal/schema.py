@@ -17,7 +17,7 @@ from ibconsole.journal.errors import JournalError
 logger = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x49424A4E  # "IBJN"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -54,8 +54,43 @@ def _add_signals(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# Version 3: the exits a spread roll cancelled on the old month to place on the new one, written
+# before the first cancel goes, and its steps after: which of the combo's executions have their
+# exits placed, and when the move was settled (all placed, or handed to the trader by an alert).
+_ROLL_EXITS_V3 = """
+CREATE TABLE roll_exit_moves (
+    key          TEXT PRIMARY KEY,
+    recorded_at  TEXT NOT NULL,
+    old_month    TEXT NOT NULL,
+    new_month    TEXT NOT NULL,
+    exits        TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE roll_exit_steps (
+    id       INTEGER PRIMARY KEY,
+    key      TEXT NOT NULL REFERENCES roll_exit_moves (key),
+    time     TEXT NOT NULL,
+    step     TEXT NOT NULL,
+    exec_id  TEXT
+);
+CREATE INDEX roll_exit_steps_by_key ON roll_exit_steps (key, id);
+CREATE TRIGGER roll_exit_moves_are_never_updated BEFORE UPDATE ON roll_exit_moves
+BEGIN SELECT RAISE(ABORT, 'journalled exit moves are append-only'); END;
+CREATE TRIGGER roll_exit_moves_are_never_deleted BEFORE DELETE ON roll_exit_moves
+BEGIN SELECT RAISE(ABORT, 'journalled exit moves are append-only'); END;
+CREATE TRIGGER roll_exit_steps_are_never_updated BEFORE UPDATE ON roll_exit_steps
+BEGIN SELECT RAISE(ABORT, 'journalled exit moves are append-only'); END;
+CREATE TRIGGER roll_exit_steps_are_never_deleted BEFORE DELETE ON roll_exit_steps
+BEGIN SELECT RAISE(ABORT, 'journalled exit moves are append-only'); END;
+"""
+
+
+def _add_roll_exits(conn: sqlite3.Connection) -> None:
+    for statement in _statements(_ROLL_EXITS_V3):
+        conn.execute(statement)
+
+
 # MIGRATIONS[n] upgrades a version-n journal to version n + 1, inside the opening transaction.
-MIGRATIONS: Mapping[int, Migration] = {1: _add_signals}
+MIGRATIONS: Mapping[int, Migration] = {1: _add_signals, 2: _add_roll_exits}
 
 _TABLES_V1 = """
 CREATE TABLE events (

@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ibconsole.broker.broker import Broker
 from ibconsole.broker.order_values import OrderRefused
 from ibconsole.domain.calendar_spread import CalendarSpread, implied_quote, spread_for_roll
+from ibconsole.domain.health import HealthSettings
 from ibconsole.domain.orders import OrderType, Purpose, Side
+from ibconsole.domain.risk import RiskLimits
 from ibconsole.domain.rollover import RolloverSettings, RollPlan, plan_roll
-from ibconsole.journal import JournalOrder, OrderState, ReconciliationOutcome
+from ibconsole.journal import Journal, JournalOrder, OrderState, ReconciliationOutcome
 from ibconsole.sim.orders import ReceivedOrder
 
 if TYPE_CHECKING:
@@ -382,3 +385,72 @@ async def test_exits_follow_each_part_rolled_then_the_legged_rest(
         lambda: (rig.held(rig.es), rig.held(rig.next_month)) == (0, 2), what="all rolled"
     )
     rig.assert_agree()
+
+
+@pytest.mark.expect_log_warnings  # the critical alert is logged too
+async def test_a_console_restarted_mid_roll_names_the_exits_it_cancelled_and_sends_nothing(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    """The roll cancels the front month's stop; its combo fills 1 of 2 (that part's stop is
+    placed on the next month) and the console stops, its roll in memory gone. The rest fills
+    while it is down. The console started next on the same journal sends nothing and raises a
+    critical alert naming the stop for the contract that has none; the start after that is
+    quiet."""
+    await long_front_month(rig, wait_for)
+    stop = rig.intent(side="SELL", quantity=2, order_type="STP", stop_price=rig.bid(-40))
+    rig.broker.orders.submit(stop, confirmed=True)
+    await wait_for(lambda: rig.state(stop.key) is OrderState.WORKING, what="the stop")
+    rig.gw.desk.set_partial_fills(2)
+
+    working = await rig.within(rig.broker.orders.roll_spread(plan(rig), OrderType.MARKET))
+
+    assert working.state is OrderState.PARTIALLY_FILLED
+    (moved,) = [o for o in rig.journal.orders(limit=None) if o.intent.purpose is Purpose.ROLL_MOVE]
+    assert moved.intent.quantity == 1
+    await wait_for(lambda: rig.sim_status(moved.key) == "Submitted", what="the first part's stop")
+    await rig.broker.stop()
+    for _ in range(100_000):  # the rest fills while no console is connected
+        if rig.sim_status(working.key) == "Filled":
+            break
+        rig.gw.market.step(rig.es.con_id)
+    assert rig.sim_status(working.key) == "Filled"
+    placed = len(rig.gw.orders)
+
+    text = await critical_roll_alert_at_restart(rig, wait_for)
+    assert text is not None
+    assert working.key in text
+    assert f"SELL 1 STP stop {stop.stop_price.normalize():f}" in text  # type: ignore[union-attr]
+    assert "with 2 rolled" in text
+    assert await critical_roll_alert_at_restart(rig, wait_for) is None, "the trader was told twice"
+    assert len(rig.gw.orders) == placed, "a restart sent an order nobody clicked"
+    assert rig.sim_status(moved.key) == "Submitted"
+
+
+async def critical_roll_alert_at_restart(rig: Rig, wait_for: WaitFor) -> str | None:
+    """Start a console on ``rig``'s journal and gateway (as the app would after a crash), check
+    it holds the rolled position, stop it; its critical roll alert, if it raised one."""
+    await wait_for(
+        lambda: not any(c.client_id == rig.client_id for c in rig.gw.connections),
+        what="the gateway to free the clientId",
+    )
+    journal = Journal(rig.journal.path, rig.broker.clock)
+    broker = Broker(
+        rig.broker.session.endpoint,
+        journal,
+        rig.broker.clock,
+        health=HealthSettings(),
+        limits=RiskLimits(),
+    )
+    alerts: list[tuple[str, bool]] = []
+    broker.orders.alert += lambda message, critical: alerts.append((message, critical))
+    try:
+        await broker.start()  # reconciled when it returns
+        rolled = broker.account.position(rig.next_month.con_id)
+        assert rolled is not None
+        assert rolled.quantity == 2
+    finally:
+        await broker.stop()
+        journal.close()
+    critical = [message for message, urgent in alerts if urgent and message.startswith("ROLL")]
+    assert len(critical) <= 1, critical
+    return critical[0] if critical else None

@@ -13,8 +13,8 @@ with a quote on the ES front and next months, it reports ``{"event": "ready", "r
 {...}, "front": {...}, "next": {...}, "signals_url": URL|null, "inbox": [...]}``.
 
 Commands:
-    {"cmd": "order", "type": "MKT"|"LMT", "side": "BUY"|"SELL", "quantity": N,
-     "limit": "PRICE", "pause": "intent"|"submission"|null}
+    {"cmd": "order", "type": "MKT"|"LMT"|"STP", "side": "BUY"|"SELL", "quantity": N,
+     "limit": "PRICE", "stop": "PRICE", "pause": "intent"|"submission"|null}
         submit (confirmed); with ``pause`` the process stops for good right after the journal
         wrote the intent (and its decision) or the submission, reporting
         {"event": "paused", "at": ..., "key": K} first; else {"event": "submitted", "key": K}
@@ -31,7 +31,8 @@ Commands:
     {"cmd": "quit"}        stop cleanly, {"event": "stopped"}
 
 Unasked: {"event": "state", "key": K, "state": S} when a journalled order changes state,
-{"event": "fill", "key": K, "exec_id": E} when an execution is journalled and
+{"event": "fill", "key": K, "exec_id": E} when an execution is journalled,
+{"event": "alert", "text": T, "critical": B} when the orders raise an alert and
 {"event": "arrived", "key": K} when a signal joins the inbox.
 """
 
@@ -142,6 +143,7 @@ class Driver:
         broker.orders.reconciled += self.reconciled.append
         broker.orders.order_changed += self._on_order
         broker.orders.fill_recorded += self._on_fill
+        broker.orders.alert += self._on_alert
         if inbox is not None:
             inbox.arrived += self._on_signal
 
@@ -254,13 +256,14 @@ class Driver:
 
     def _intent(self, command: dict[str, Any]) -> OrderIntent:
         assert self.front is not None
-        limit = command.get("limit")
+        limit, stop = command.get("limit"), command.get("stop")
         return build_intent(
             contract=self.front,
             side=command["side"],
             quantity=command["quantity"],
             order_type=command["type"],
             limit_price=Decimal(limit) if limit is not None else None,
+            stop_price=Decimal(stop) if stop is not None else None,
             clock=self.clock,
             account=self.broker.account.account,
         )
@@ -273,6 +276,9 @@ class Driver:
 
     def _on_fill(self, fill: JournalFill) -> None:
         report("fill", key=fill.key, exec_id=fill.exec_id)
+
+    def _on_alert(self, text: str, critical: bool) -> None:
+        report("alert", text=text, critical=critical)
 
     def _on_signal(self, entry: InboxEntry) -> None:
         report("arrived", key=entry.key)

@@ -453,6 +453,53 @@ async def test_a_spread_roll_killed_anywhere_is_accounted_for_once_with_what_it_
     await assert_no_crash(console, child)
 
 
+async def test_a_spread_roll_killed_after_cancelling_its_exits_tells_the_trader_once(
+    console: Console,
+) -> None:
+    """The roll cancels the front month's stop (IB confirms), then the console is killed as its
+    combo reaches the exchange and fills, before any answer leaves. The restart places no exits
+    by itself (nobody clicked anything in it) and does not stay silent: a critical alert names
+    the stop that is gone and what the combo rolled, once, not again at the next start."""
+    gw = console.gw
+    receipts = _KillOnReceipt(gw)
+    gw.desk.received = receipts
+    child, ready = await console.start()
+    front, far = ready["front"]["con_id"], ready["next"]["con_id"]
+    await buy_front(child, 2)
+    stop_price = (gw.market.quote(front).bid - 40 * Decimal("0.25")).normalize()
+    order = {"cmd": "order", "type": "STP", "side": "SELL", "quantity": 2, "stop": str(stop_price)}
+    stop = (await child.ask(order, "submitted"))["key"]
+    await child.next("state", key=stop, state=OrderState.WORKING.value)
+
+    receipts.child = child
+    await child.send({"cmd": "roll", "type": "MKT"})
+    await child.process.wait()
+    combo = bag_refs(gw)[-1]
+    assert sim_status(gw, stop) == "Cancelled"
+    assert sim_status(gw, combo) == "Filled"
+    placed = len(gw.orders)
+
+    child, ready = await console.start()
+    assert ready["reconciled"]["filled_while_disconnected"] == [combo]
+    alert = await child.next("alert", critical=True)
+    text = alert["text"]
+    assert combo in text, text
+    assert ready["front"]["local_symbol"] in text, text
+    assert ready["next"]["local_symbol"] in text, text
+    assert f"SELL 2 STP stop {stop_price:f}" in text, text
+    assert "NOT placed" in text, text
+    assert "with 2 rolled" in text, text
+    await assert_positions(child, gw, ready, 0, 2, "restarted after the combo filled")
+    assert len(gw.orders) == placed, "the restart sent an order nobody clicked"
+    assert not [o for o in gw.desk.open_orders() if o.request.contract.con_id == far]
+
+    await child.ask({"cmd": "quit"}, "stopped")
+    await child.process.wait()
+    child, ready = await console.start()  # the next start knows the trader was told
+    assert not [e for e in child.events if e["event"] == "alert" and combo in e["text"]]
+    await assert_no_crash(console, child)
+
+
 def signal_body(key: str) -> dict[str, Any]:
     return {"secret": SIGNAL_SECRET, "id": key, "symbol": "MES1!", "action": "buy", "quantity": 1}
 
