@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.util
 import sys
 import types
 from collections.abc import Callable, Iterable, Iterator
@@ -122,6 +123,17 @@ class ExchangeCalendars:
                 # spawn, never fork: a forked copy of a process running Qt threads can deadlock.
                 context = multiprocessing.get_context("spawn")
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+                # Stopped, and waited for, before multiprocessing joins this process's children
+                # at its exit: where this process is itself a multiprocessing child (a
+                # benchmark's console) no atexit handler would tell the reading process to end,
+                # and the join would wait for it forever. Before the queues' own finalizers
+                # (priority 10), which would stop the pool's feeder before its last message.
+                multiprocessing.util.Finalize(
+                    None,
+                    self._pool.shutdown,
+                    kwargs={"wait": True, "cancel_futures": True},
+                    exitpriority=100,
+                )
             try:
                 with _main_module_hidden():
                     return self._pool.submit(read, *args)

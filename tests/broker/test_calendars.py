@@ -13,6 +13,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +136,42 @@ async def test_a_reading_ahead_serves_every_range_it_covers(
         ("business_calendar", "XNYS", date(2025, 1, 1), date(2028, 12, 31)),
         ("business_calendar", "XNYS", date(2026, 1, 1), date(2034, 12, 31)),
     ]
+
+
+def read_in_a_child() -> int:
+    """Run in a multiprocessing child: read a calendar through a reading process of its own."""
+
+    async def read() -> int:
+        days = await ExchangeCalendars().business_calendar(
+            "XNYS", date(2026, 1, 1), date(2026, 12, 31)
+        )
+        return len(days.holidays)
+
+    return asyncio.run(read())
+
+
+def test_a_multiprocessing_child_with_a_reading_process_still_exits() -> None:
+    # A benchmark runs its console in such a child; its exit joined the reading process forever.
+    script = textwrap.dedent(
+        """
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from tests.broker.test_calendars import read_in_a_child
+
+        if __name__ == "__main__":
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+                print(pool.submit(read_in_a_child).result())
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "10"  # the NYSE's holidays of 2026
