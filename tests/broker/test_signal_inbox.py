@@ -34,6 +34,7 @@ async def make_inbox(broker: Broker) -> AsyncIterator[InboxFactory]:
         inbox = SignalInbox(
             broker.entry,
             broker.contracts,
+            broker.calendars,
             broker.market,
             broker.journal,
             SignalLog(broker.journal.path),
