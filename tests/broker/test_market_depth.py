@@ -5,6 +5,7 @@ the simulator's book."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -327,3 +328,39 @@ async def test_a_batch_with_depth_alone_runs_no_quote_listener(
     gateway.faults.depth_burst(2000.0, 0.3, contract.con_id)
     await wait_for(lambda: len(depth_batches) >= 5, what="five batches of depth rows")
     assert quote_batches == []
+
+
+async def test_rows_of_a_cancelled_request_never_reach_the_book_of_the_next_one(
+    make_gateway: Any, make_broker: BrokerFactory, wait_for: WaitFor
+) -> None:
+    # A still book: no churn, and quotes that move once in days, so only the test changes it.
+    gateway = await make_gateway(depth_rate=0.0, tick_rate=1e-6)
+    broker = make_broker(gateway)
+    await broker.start()
+    contract = (await broker.contracts.chain("ES")).months[0].contract
+    follower = Follower(broker, contract.con_id)
+
+    def matches() -> bool:
+        return all(
+            follower.book.rows(side) == sim_rows(gateway, contract, side, 10) for side in DepthSide
+        )
+
+    broker.depth.subscribe(contract)
+    await wait_for(lambda: not follower.book.empty and matches(), what="the first book")
+    book = gateway.depth.book(contract.con_id)
+    assert book is not None
+    before = [sim_rows(gateway, contract, side, 10) for side in DepthSide]
+    # The simulator sends rows for the first request now; the console reads them only after it
+    # has cancelled that request and asked again (as IB's rows in flight at a cancel).
+    book.churn(40)
+    assert [sim_rows(gateway, contract, side, 10) for side in DepthSide] != before
+    broker.depth.unsubscribe(contract.con_id)
+    broker.depth.subscribe(contract)
+    resets = follower.resets
+    # The gateway answers in order: once it has told the time, the stray rows and the whole new
+    # book have arrived.
+    await asyncio.wait_for(broker.session.ib.reqCurrentTimeAsync(), 5)
+    assert gateway.depth.subscription_count() == 1
+    assert follower.resets == resets
+    assert matches(), "rows of the cancelled request reached the new book"
+    assert broker.depth.status(contract.con_id) == DepthStatus(contract.con_id, DepthState.LIVE)
