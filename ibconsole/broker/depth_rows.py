@@ -42,4 +42,4 @@ def drop_stray_depth_rows(ib: IB) -> None:
             return
         apply(reqId, position, marketMaker, operation, side, price, size, isSmartDepth)
 
-    wrapper.updateMktDepthL2 = update_mkt_depth_l2  # type: ignore[method-assign]
+    wrapper.updateMktDepthL2 = update_mkt_depth_l2  # type: ignore[method-assign,unused-ignore]
