@@ -178,6 +178,9 @@ class MarketDepthService:
         sub.wants_line = False
         sub.ib_contract = ib_contract(sub.contract)
         sub.ticker = self._ib.reqMktDepth(sub.ib_contract, numRows=self._rows)
+        # Rows the client holds for the next pendingTickersEvent are an earlier request's (one
+        # decoded in the batch whose message led here, as a farm's return): not the new book's.
+        sub.ticker.domTicks.clear()
         sub.req_id = self._ib.wrapper.ticker2ReqId["mktDepth"].get(sub.ticker, 0)
         self._by_req[sub.req_id] = sub
         self.depth_updated.emit(DepthUpdate(con_id, reset=True))

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from ibconsole.broker.depth_rows import drop_stray_depth_rows
 from ibconsole.broker.handshake import HandshakeError, open_api
 from ibconsole.broker.ib_client import IB, Contract, Event, RequestError
 from ibconsole.broker.socket_reads import slice_reads
@@ -113,6 +114,7 @@ class Session:
     ) -> None:
         self.ib = IB()
         slice_reads(self.ib.client)
+        drop_stray_depth_rows(self.ib)
         self.clock = clock
         self.endpoint = endpoint
         self._settings = settings

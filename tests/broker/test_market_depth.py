@@ -1,10 +1,11 @@
 """Market depth against the paper gateway: one reqMktDepth per contract however many views share
 it, released by the last one out, requested again after a reconnect and 1101, the console's
 own line limit and IB's 309 said in words, and the book a view rebuilds from the rows equal to
-the simulator's book."""
+the simulator's book, also when rows of a cancelled request arrive after it was requested again."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -327,3 +328,75 @@ async def test_a_batch_with_depth_alone_runs_no_quote_listener(
     gateway.faults.depth_burst(2000.0, 0.3, contract.con_id)
     await wait_for(lambda: len(depth_batches) >= 5, what="five batches of depth rows")
     assert quote_batches == []
+
+
+async def test_rows_of_a_cancelled_request_never_reach_the_book_of_the_next_one(
+    make_gateway: Any, make_broker: BrokerFactory, wait_for: WaitFor
+) -> None:
+    # A still book: no churn, and quotes that move once in days, so only the test changes it.
+    gateway = await make_gateway(depth_rate=0.0, tick_rate=1e-6)
+    broker = make_broker(gateway)
+    await broker.start()
+    contract = (await broker.contracts.chain("ES")).months[0].contract
+    follower = Follower(broker, contract.con_id)
+
+    def matches() -> bool:
+        return all(
+            follower.book.rows(side) == sim_rows(gateway, contract, side, 10) for side in DepthSide
+        )
+
+    broker.depth.subscribe(contract)
+    await wait_for(lambda: not follower.book.empty and matches(), what="the first book")
+    book = gateway.depth.book(contract.con_id)
+    assert book is not None
+    before = [sim_rows(gateway, contract, side, 10) for side in DepthSide]
+    # The simulator sends rows for the first request now; the console reads them only after it
+    # has cancelled that request and asked again (as IB's rows in flight at a cancel).
+    book.churn(40)
+    assert [sim_rows(gateway, contract, side, 10) for side in DepthSide] != before
+    broker.depth.unsubscribe(contract.con_id)
+    broker.depth.subscribe(contract)
+    resets = follower.resets
+    # The gateway answers in order: once it has told the time, the stray rows and the whole new
+    # book have arrived.
+    await asyncio.wait_for(broker.session.ib.reqCurrentTimeAsync(), 5)
+    assert gateway.depth.subscription_count() == 1
+    assert follower.resets == resets
+    assert matches(), "rows of the cancelled request reached the new book"
+    assert broker.depth.status(contract.con_id) == DepthStatus(contract.con_id, DepthState.LIVE)
+
+
+async def test_rows_read_with_a_farms_return_never_reach_the_book_it_requests_again(
+    make_gateway: Any, make_broker: BrokerFactory, wait_for: WaitFor
+) -> None:
+    gateway = await make_gateway(depth_rate=0.0, tick_rate=1e-6)
+    broker = make_broker(gateway)
+    await broker.start()
+    contract = (await broker.contracts.chain("ES")).months[0].contract
+    follower = Follower(broker, contract.con_id)
+    statuses: list[DepthStatus] = []
+    broker.depth.depth_status += statuses.append
+
+    def matches() -> bool:
+        return all(
+            follower.book.rows(side) == sim_rows(gateway, contract, side, 10) for side in DepthSide
+        )
+
+    broker.depth.subscribe(contract)
+    await wait_for(lambda: not follower.book.empty and matches(), what="the first book")
+    gateway.faults.farm_broken("market")
+    await wait_for(lambda: broker.session.health.broken_farms, what="the broken farm")
+    book = gateway.depth.book(contract.con_id)
+    assert book is not None
+    before = [sim_rows(gateway, contract, side, 10) for side in DepthSide]
+    # Rows of the first request, then the farm's return: the console reads them in one batch,
+    # and the return (which renews every subscription) is decoded after the rows.
+    book.churn(40)
+    assert [sim_rows(gateway, contract, side, 10) for side in DepthSide] != before
+    gateway.faults.farm_ok("market")
+    resets = follower.resets
+    await wait_for(lambda: follower.resets > resets, what="the depth requested again")
+    await asyncio.wait_for(broker.session.ib.reqCurrentTimeAsync(), 5)
+    assert follower.resets == resets + 1
+    assert matches(), "rows of the cancelled request reached the new book"
+    assert statuses[-1] == DepthStatus(contract.con_id, DepthState.LIVE)
