@@ -67,6 +67,6 @@ def slice_reads(client: Client) -> None:
         pending.clear()  # the client is closing: it has reset itself and reads no more
         close()
 
-    connection.data_received = data_received  # type: ignore[method-assign]
-    connection.connection_lost = connection_lost  # type: ignore[method-assign]
-    connection.disconnect = disconnect  # type: ignore[method-assign]
+    connection.data_received = data_received  # type: ignore[method-assign,unused-ignore]
+    connection.connection_lost = connection_lost  # type: ignore[method-assign,unused-ignore]
+    connection.disconnect = disconnect  # type: ignore[method-assign,unused-ignore]
