@@ -54,6 +54,7 @@ from ibconsole.journal.settings_changes import SETTINGS_KEY, SettingsChanged
 from ibconsole.journal.settings_changes import decode as decode_settings_change
 from ibconsole.journal.settings_changes import encode as encode_settings_change
 from ibconsole.journal.snapshots import JournalFill, JournalOrder
+from ibconsole.journal.transactions import write_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -559,18 +560,8 @@ class Journal:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connection()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise JournalError(f"cannot write to the journal {self._path}: {exc}") from exc
+        with write_transaction(self._connection(), self._path) as conn:
+            yield conn
 
     @staticmethod
     def _check_intent(intent: OrderIntent) -> None:

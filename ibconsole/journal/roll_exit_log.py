@@ -23,6 +23,7 @@ from ibconsole.domain.orders import OrderType, Side, TimeInForce, WorkingOrder
 from ibconsole.journal.codec import utc_text
 from ibconsole.journal.errors import JournalError
 from ibconsole.journal.schema import open_database
+from ibconsole.journal.transactions import write_transaction
 
 _INSERT_MOVE = (
     "INSERT INTO roll_exit_moves (key, recorded_at, old_month, new_month, exits)"
@@ -119,18 +120,8 @@ class RollExitLog:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        try:
-            with self._connection() as conn:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-        except sqlite3.Error as exc:
-            raise JournalError(f"cannot write to the journal {self._path}: {exc}") from exc
+        with self._connection() as conn, write_transaction(conn, self._path):
+            yield conn
 
 
 def _text(value: Decimal | None) -> str | None:

@@ -24,6 +24,7 @@ from ibconsole.domain.signals import Signal, SignalAction, SignalOrderType, Sign
 from ibconsole.journal.codec import parse_utc, utc_text
 from ibconsole.journal.errors import JournalError
 from ibconsole.journal.schema import open_database
+from ibconsole.journal.transactions import write_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -113,18 +114,8 @@ class SignalLog:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connection()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise JournalError(f"cannot write to the journal {self._path}: {exc}") from exc
+        with write_transaction(self._connection(), self._path) as conn:
+            yield conn
 
 
 def _encode(signal: Signal) -> str:
