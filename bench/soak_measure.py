@@ -23,6 +23,7 @@ from bench.process_meter import rss_bytes
 from bench.soak_gateway import SimLines
 from ibconsole.app import Console
 from ibconsole.broker.ib_client import Event
+from ibconsole.broker.ticker_retirement import RETIRE_AFTER
 from ibconsole.domain.health import HealthState
 
 # Memory may wander this much between the first and the last measure (allocator pools, caches
@@ -30,8 +31,11 @@ from ibconsole.domain.health import HealthState
 RSS_SLACK_MIB = 8.0
 HEAP_SLACK_MIB = 2.0
 TOP_GROWTH = 5
-_READINGS = 5
-_READING_GAP = 0.2
+_READINGS = 8
+# The readings span longer than a cancelled line's Ticker waits to be retired (the chain's
+# re-subscription after a restart cancels lines just before the measure), so their least count
+# is the settled one.
+_READING_GAP = (RETIRE_AFTER + 1.0) / _READINGS
 _FRAMES = 4  # frames kept per allocation: enough to see past dataclass and Decimal makers
 
 
@@ -85,9 +89,9 @@ def start_tracing() -> None:
 
 
 async def hold(console: Console, sim: SimLines) -> tuple[Holdings, tracemalloc.Snapshot]:
-    """Read everything the console holds now. Counts are the least of a few readings over a
-    second (a repaint timer or a request's timeout comes and goes; a leak stays), memory is read
-    once after a full collection."""
+    """Read everything the console holds now. Counts are the least of a few readings over three
+    seconds (a repaint timer, a request's timeout or a Ticker waiting to be retired comes and
+    goes; a leak stays), memory is read once after a full collection."""
     readings: list[dict[str, int]] = []
     session = console.broker.session
     while len(readings) < _READINGS:
