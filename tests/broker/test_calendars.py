@@ -138,40 +138,36 @@ async def test_a_reading_ahead_serves_every_range_it_covers(
     ]
 
 
-def read_in_a_child() -> int:
-    """Run in a multiprocessing child: read a calendar through a reading process of its own."""
-
-    async def read() -> int:
-        days = await ExchangeCalendars().business_calendar(
-            "XNYS", date(2026, 1, 1), date(2026, 12, 31)
-        )
-        return len(days.holidays)
-
-    return asyncio.run(read())
-
-
-def test_a_multiprocessing_child_with_a_reading_process_still_exits() -> None:
+def test_a_multiprocessing_child_with_a_reading_process_still_exits(tmp_path: Path) -> None:
     # A benchmark runs its console in such a child; its exit joined the reading process forever.
-    script = textwrap.dedent(
-        """
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        from tests.broker.test_calendars import read_in_a_child
+    script = tmp_path / "child.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import asyncio
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            from datetime import date
 
-        if __name__ == "__main__":
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-                print(pool.submit(read_in_a_child).result())
-        """
+            from ibconsole.broker.calendars import ExchangeCalendars
+
+
+            def read_in_a_child():
+                calendars = ExchangeCalendars()
+                first, last = date(2026, 1, 1), date(2026, 12, 31)
+                days = asyncio.run(calendars.business_calendar("XNYS", first, last))
+                return len(days.holidays)
+
+
+            if __name__ == "__main__":
+                context = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+                    print(pool.submit(read_in_a_child).result())
+            """
+        )
     )
-    root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "10"  # the NYSE's holidays of 2026

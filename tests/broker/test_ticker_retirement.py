@@ -60,21 +60,23 @@ async def test_a_ticker_depth_still_feeds_stays_and_its_depth_can_still_be_cance
     broker.depth.subscribe(es_front)
     await wait_for(lambda: broker.market.quote(es_front.con_id) is not None, what="a quote")
     await wait_for(lambda: gateway.depth.subscription_count() == 1, what="the depth request")
-    (ticker,) = _tickers_of(broker, [es_front])
-    await wait_for(lambda: ticker.domBids and ticker.domAsks, what="depth rows")
-    mkt_data_ids = [r for r, t in broker.session.ib.wrapper.reqId2Ticker.items() if t is ticker]
-    assert len(mkt_data_ids) == 2, "one request id for the quotes, one for the depth"
+    await wait_for(
+        lambda: any(t.domBids and t.domAsks for t in _tickers_of(broker, [es_front])),
+        what="depth rows",
+    )
+    # ib_async feeds quotes and depth of a contract into one Ticker, ib_insync into one each
+    (ticker,) = [t for t in _tickers_of(broker, [es_front]) if t.domBids and t.domAsks]
+    wrapper = broker.session.ib.wrapper
+
+    def request_ids() -> list[int]:
+        return [r for r, t in wrapper.reqId2Ticker.items() if t.contract.conId == es_front.con_id]
+
+    held = request_ids()
+    assert len(held) == 2, "one request id for the quotes, one for the depth"
 
     broker.market.unsubscribe(es_front.con_id)
 
-    await wait_for(
-        lambda: (
-            [r for r, t in broker.session.ib.wrapper.reqId2Ticker.items() if t is ticker]
-            != mkt_data_ids
-        ),
-        timeout=10,
-        what="the quotes' request id forgotten",
-    )
+    await wait_for(lambda: len(request_ids()) == 1, timeout=10, what="the quotes' id forgotten")
     assert _tickers_of(broker, [es_front]) == [ticker], "depth still feeds it"
 
     broker.depth.unsubscribe(es_front.con_id)
