@@ -49,11 +49,6 @@ BEGIN SELECT RAISE(ABORT, 'journalled signals are append-only'); END;
 """
 
 
-def _add_signals(conn: sqlite3.Connection) -> None:
-    for statement in _statements(_SIGNALS_V2):
-        conn.execute(statement)
-
-
 # Version 3: the exits a spread roll cancelled on the old month to place on the new one, written
 # before the first cancel goes, and its steps after: which of the combo's executions have their
 # exits placed, and when the move was settled (all placed, or handed to the trader by an alert).
@@ -84,13 +79,18 @@ BEGIN SELECT RAISE(ABORT, 'journalled exit moves are append-only'); END;
 """
 
 
-def _add_roll_exits(conn: sqlite3.Connection) -> None:
-    for statement in _statements(_ROLL_EXITS_V3):
-        conn.execute(statement)
+def _run(script: str) -> Migration:
+    """A migration that runs the statements of ``script``."""
+
+    def migrate(conn: sqlite3.Connection) -> None:
+        for statement in _statements(script):
+            conn.execute(statement)
+
+    return migrate
 
 
 # MIGRATIONS[n] upgrades a version-n journal to version n + 1, inside the opening transaction.
-MIGRATIONS: Mapping[int, Migration] = {1: _add_signals, 2: _add_roll_exits}
+MIGRATIONS: Mapping[int, Migration] = {1: _run(_SIGNALS_V2), 2: _run(_ROLL_EXITS_V3)}
 
 _TABLES_V1 = """
 CREATE TABLE events (
