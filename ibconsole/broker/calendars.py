@@ -7,7 +7,7 @@ lazily inside its functions, and PySide6's import hook crashed the process when 
 second thread. So one child process, started on first use with nothing of Qt running in it,
 reads every calendar (``domain.sessions`` does the reading); the readings, plain frozen
 dataclasses, are kept here for the life of the process, shared by every broker. A child that
-dies is replaced on the next reading.
+dies is replaced on the next reading; a child whose console dies, however it dies, ends too.
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.util
+import os
 import sys
+import threading
 import types
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -122,7 +125,9 @@ class ExchangeCalendars:
             if self._pool is None:
                 # spawn, never fork: a forked copy of a process running Qt threads can deadlock.
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1, mp_context=context, initializer=_end_with_parent
+                )
                 # Stopped, and waited for, before multiprocessing joins this process's children
                 # at its exit: where this process is itself a multiprocessing child (a
                 # benchmark's console) no atexit handler would tell the reading process to end,
@@ -159,6 +164,26 @@ def _main_module_hidden() -> Iterator[None]:
         yield
     finally:
         sys.modules["__main__"] = main
+
+
+def _end_with_parent() -> None:
+    """First thing in the reading process: end it when the console's process ends.
+
+    A console killed (SIGKILL, a crash) runs none of its exit handlers, and the reading process
+    waits on a queue whose write end it holds itself, so it would never see its parent go; it
+    and multiprocessing's resource tracker would outlive the console. The parent's sentinel is
+    ready once the parent has gone, however it went."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch(sentinel: int) -> None:
+        multiprocessing.connection.wait([sentinel])
+        os._exit(0)  # nothing left to answer: the futures died with the console
+
+    threading.Thread(
+        target=watch, args=(parent.sentinel,), name="console-watch", daemon=True
+    ).start()
 
 
 def _lost(future: Future[Any]) -> bool:

@@ -1,12 +1,14 @@
 """Exchange calendars are read in a process of their own: the same readings as the domain's,
 never exchange_calendars (or pandas) in the console's process, a dead reading process replaced,
-and a cancelled caller does not cancel a reading others wait for."""
+a cancelled caller does not cancel a reading others wait for, and a killed console leaves no
+reading process behind."""
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -171,3 +173,40 @@ def test_a_multiprocessing_child_with_a_reading_process_still_exits(tmp_path: Pa
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "10"  # the NYSE's holidays of 2026
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="waits on the process with a pidfd")
+def test_a_killed_console_leaves_no_reading_process_behind(tmp_path: Path) -> None:
+    script = tmp_path / "console.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import asyncio
+            import multiprocessing
+            import sys
+            from datetime import date
+
+            from ibconsole.broker.calendars import ExchangeCalendars
+
+            if __name__ == "__main__":
+                calendars = ExchangeCalendars()
+                asyncio.run(calendars.sessions_around("CMES", date(2026, 3, 2)))
+                (reader,) = multiprocessing.active_children()
+                print(reader.pid, flush=True)
+                sys.stdin.read()  # held until the test kills it
+            """
+        )
+    )
+    with subprocess.Popen(
+        [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as console:
+        assert console.stdout is not None
+        reader = int(console.stdout.readline())
+        watch = os.pidfd_open(reader)
+        try:
+            console.kill()  # no exit handler of the console runs
+            console.wait(timeout=30)
+            ready, _, _ = select.select([watch], [], [], 30)
+            assert ready == [watch], "the reading process outlived its console"
+        finally:
+            os.close(watch)
