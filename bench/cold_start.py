@@ -1,11 +1,13 @@
 """Cold start → first painted window: ``ibconsole --demo`` launched as a fresh process, from the
 moment before the launch until the first paint event reaches a widget of the main window.
 
-The launched process is this module with ``--probe``: it installs an application-wide event
-filter, then hands over to ``ibconsole.app.main`` with the demo arguments (``create_application``
-takes over the QApplication it finds). It prints a stamp at each stage: ``imported`` (the
-console's modules), ``shown`` (the main window's show event), ``painted`` (its first paint event)
-and ``populated`` (connected to the demo simulator, every panel filled: the ``--screenshot``
+The launched process is this module with ``--probe``: it imports the console first, as the
+``ibconsole`` command does (the IB client library and the broker load before Qt, which then looks
+at fewer modules as they are imported), installs an application-wide event filter on a
+QApplication, then hands over to ``ibconsole.app.main`` with the demo arguments
+(``create_application`` takes over the QApplication it finds). It prints a stamp at each stage:
+``imported`` (the console's modules), ``shown`` (the main window's show event), ``painted`` (its
+first paint event) and ``populated`` (connected to the demo simulator, every panel filled: the ``--screenshot``
 moment, read from the console's log). Stamps are ``time.perf_counter()`` (CLOCK_MONOTONIC, shared
 by both processes), with the launched process's CPU time so far beside each. The platform is Qt's offscreen one: painting is real (software raster, as
 on a desktop without OpenGL), presenting to a screen is not part of the figure. The OS file cache
@@ -49,6 +51,9 @@ def _stamp(stage: str) -> None:
 def probe(screenshot: Path) -> int:
     """Runs in the launched process: stamp the stages, run the console as ``ibconsole`` does."""
     os.environ.setdefault("QT_API", "pyside6")
+    from ibconsole import app as console_app
+
+    _stamp("imported")
     from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
 
@@ -76,9 +81,6 @@ def probe(screenshot: Path) -> int:
     app = QApplication([sys.argv[0]])
     watcher = FirstPaint()
     app.installEventFilter(watcher)
-    from ibconsole import app as console_app
-
-    _stamp("imported")
     logging.getLogger("ibconsole.app").addHandler(Populated())
     arguments = ["--demo", "--as-of", _AS_OF, "--screenshot", str(screenshot)]
     return console_app.main([*arguments, "--quit-after", "60", "--log-level", "INFO"])

@@ -30,7 +30,11 @@ class _NumpyOnUse(types.ModuleType):
         self.__spec__ = importlib.machinery.ModuleSpec(_NAME, None)
 
     def __getattr__(self, name: str) -> Any:
-        # Only names this stand-in lacks come here: numpy's own, on their first read.
+        # Only names this stand-in lacks come here: numpy's own, on their first read. Dunder
+        # names are what introspection asks any module for (``inspect``, PySide6's look at each
+        # imported module): they do not import numpy.
+        if name.startswith("__"):
+            raise AttributeError(name)
         if sys.modules.get(_NAME) is self:
             del sys.modules[_NAME]
         numpy = importlib.import_module(_NAME)

@@ -19,7 +19,15 @@ from ibconsole.ui.deferred_panel import DeferredPanel
 from ibconsole.ui.signal_inbox.secret_box import SecretBox
 
 PROBE = Path(__file__).with_name("cold_start_probe.py")
-AFTER_PAINT = ["ibconsole.ui.charts", "ibconsole.ui.settings", "keyring", "pyqtgraph", "tomlkit"]
+# numpy: pyqtgraph's, once the chart is built (the IB client library's import leaves it out).
+AFTER_PAINT = [
+    "ibconsole.ui.charts",
+    "ibconsole.ui.settings",
+    "keyring",
+    "numpy",
+    "pyqtgraph",
+    "tomlkit",
+]
 
 
 def start_console(tmp_path: Path, *arguments: str) -> dict[str, Any]:
