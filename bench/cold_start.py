@@ -3,11 +3,14 @@ moment before the launch until the first paint event reaches a widget of the mai
 
 The launched process is this module with ``--probe``: it imports the console first, as the
 ``ibconsole`` command does (the IB client library and the broker load before Qt, which then looks
-at fewer modules as they are imported), installs an application-wide event filter on a
-QApplication, then hands over to ``ibconsole.app.main`` with the demo arguments
-(``create_application`` takes over the QApplication it finds). It prints a stamp at each stage:
-``imported`` (the console's modules), ``shown`` (the main window's show event), ``painted`` (its
-first paint event) and ``populated`` (connected to the demo simulator, every panel filled: the ``--screenshot``
+at fewer modules as they are imported), makes a QApplication, then hands over to
+``ibconsole.app.main`` with the demo arguments (``create_application`` takes over the
+QApplication it finds). An application-wide event filter watches for the first paint from the
+moment the console has shown its window and awaits that paint; installed earlier, it would pass
+every event of the window's construction through Python, time the console itself does not
+spend. It prints a stamp at each stage: ``imported`` (the console's modules), ``shown`` (the main
+window's ``show()`` done), ``painted`` (the first paint event of a widget of the main window) and
+``populated`` (connected to the demo simulator, every panel filled: the ``--screenshot``
 moment, read from the console's log). Stamps are ``time.perf_counter()`` (CLOCK_MONOTONIC, shared
 by both processes), with the launched process's CPU time so far beside each. The platform is Qt's offscreen one: painting is real (software raster, as
 on a desktop without OpenGL), presenting to a screen is not part of the figure. The OS file cache
@@ -60,17 +63,17 @@ def probe(screenshot: Path) -> int:
     class FirstPaint(QObject):
         def __init__(self) -> None:
             super().__init__()
-            self.seen: set[str] = set()
+            self.painted = False
 
         def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            kind = event.type()
-            if kind in (QEvent.Type.Show, QEvent.Type.Paint) and isinstance(watched, QWidget):
-                stage = "shown" if kind == QEvent.Type.Show else "painted"
-                if stage not in self.seen and isinstance(watched.window(), QMainWindow):
-                    if stage == "shown" and watched is not watched.window():
-                        return False
-                    self.seen.add(stage)
-                    _stamp(stage)
+            if (
+                not self.painted
+                and event.type() == QEvent.Type.Paint
+                and isinstance(watched, QWidget)
+                and isinstance(watched.window(), QMainWindow)
+            ):
+                self.painted = True
+                _stamp("painted")
             return False
 
     class Populated(logging.Handler):
@@ -80,7 +83,20 @@ def probe(screenshot: Path) -> int:
 
     app = QApplication([sys.argv[0]])
     watcher = FirstPaint()
-    app.installEventFilter(watcher)
+    console_first_paint = console_app.first_paint
+
+    async def first_paint(window: QWidget) -> bool:
+        # The console awaits its window's first paint right after showing it: the watch starts
+        # there (from the start, the window's construction would pass thousands of events
+        # through this Python filter, a tenth of a second the console does not spend).
+        _stamp("shown")
+        app.installEventFilter(watcher)
+        try:
+            return await console_first_paint(window)
+        finally:
+            app.removeEventFilter(watcher)
+
+    console_app.first_paint = first_paint
     logging.getLogger("ibconsole.app").addHandler(Populated())
     arguments = ["--demo", "--as-of", _AS_OF, "--screenshot", str(screenshot)]
     return console_app.main([*arguments, "--quit-after", "60", "--log-level", "INFO"])
