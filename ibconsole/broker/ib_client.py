@@ -11,7 +11,10 @@ from __future__ import annotations
 from importlib.util import find_spec
 from typing import Final
 
-from eventkit import Event
+from ibconsole.broker.numpy_on_use import numpy_on_use
+
+with numpy_on_use():  # eventkit's array operators are the only users of numpy here
+    from eventkit import Event
 
 if find_spec("ib_async") is not None:
     from ib_async import (

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QMainWindow, QWidget
 
 DEFERRED = (
     "aiohttp",
+    "numpy",
     "pyqtgraph",
     "tomlkit",
     "keyring",
