@@ -33,8 +33,18 @@ EXPECTED: dict[str, dict[str, Any]] = {
     },
     "connect_sync": {"click_to_synced_ms": _DIST, "socket_to_synced_ms": _DIST},
     "click_to_wire": {
-        "quiet_click_to_bytes_ms": {"qtest": _DIST, "posted": _DIST, "qtest_handler_cpu": _DIST},
-        "loaded_click_to_bytes_ms": {"qtest": _DIST, "posted": _DIST, "qtest_handler_cpu": _DIST},
+        "quiet_click_to_bytes_ms": {
+            "qtest": _DIST,
+            "posted": _DIST,
+            "qtest_cpu_to_bytes": _DIST,
+            "qtest_handler_cpu": _DIST,
+        },
+        "loaded_click_to_bytes_ms": {
+            "qtest": _DIST,
+            "posted": _DIST,
+            "qtest_cpu_to_bytes": _DIST,
+            "qtest_handler_cpu": _DIST,
+        },
     },
     "tick_latency": {"loads": None},
     "ladder_latency": {
