@@ -49,7 +49,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "tick_latency": {"loads": None},
     "ladder_latency": {
         "depth_to_paint_ms": _DIST,
-        "click_to_bytes_ms": {"qtest": _DIST, "posted": _DIST},
+        "click_to_bytes_ms": {"qtest": _DIST, "posted": _DIST, "qtest_cpu_to_bytes": _DIST},
         "depth_rows_written_per_s": None,
         "loop_stall_ms": _DIST,
     },
