@@ -360,7 +360,7 @@ async def _click_series(
         how = "posted" if posted else "qtest"
         results[how] = summarize(latencies, 1000)
         results[f"{how}_not_sent"] = refused
-        if to_bytes_cpu:
+        if not posted:
             results["qtest_cpu_to_bytes"] = summarize(to_bytes_cpu, 1000)
     return results
 
