@@ -330,7 +330,9 @@ class OrderTicket(QWidget):
     # -------------------------------------------------------------------- painting
     def _say(self, text: str, tone: Tone) -> None:
         self._status.setText(text)
-        self._status.setStyleSheet(tone_style(tone))
+        style = tone_style(tone)
+        if self._status.styleSheet() != style:  # setting one, even the same, re-polishes
+            self._status.setStyleSheet(style)
 
     def _paint_outcome(self) -> None:
         contract = self._contract
