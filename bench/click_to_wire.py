@@ -5,9 +5,10 @@ Two ways of clicking, each with the market quiet (the demo's 4 quotes a second p
 and under 5,000 ticks/s over 20 instruments:
 
 - ``qtest``: ``QTest.mouseClick`` delivers the click at once, from a moment the loop is free: the
-  console's own path from click to socket (checks, journal, placeOrder). The CPU time of the
-  whole click handler (``qtest_handler_cpu``, which goes on a little after the bytes leave) is
-  kept beside it.
+  console's own path from click to socket (checks, journal, placeOrder). Two CPU times of the
+  loop's thread are kept beside it, which no other process on the machine can inflate: from the
+  click until the placeOrder bytes are handed to the socket (``qtest_cpu_to_bytes``), and of the
+  whole click handler (``qtest_handler_cpu``, which goes on after the bytes leave).
 - ``posted``: a thread posts the press and release to the button at a random moment, as the
   window system does; the click then also waits for whatever the loop is busy with.
 
@@ -82,14 +83,36 @@ def _post_click(button: QPushButton, centre: QPointF, screen: QPointF) -> None:
         QCoreApplication.postEvent(button, event)
 
 
-async def _click(button: QPushButton, posted: bool) -> tuple[float, float | None]:
+class SendProbe:
+    """Stamps the loop thread's CPU clock each time the IB client hands a message to its socket
+    (a wrapper around the connection's ``sendMsg``, the last step before the transport)."""
+
+    def __init__(self, console: Console) -> None:
+        self.sent: list[float] = []
+        connection = console.broker.session.ib.client.conn
+        send = connection.sendMsg
+
+        def stamped(message: bytes) -> None:
+            self.sent.append(time.thread_time())
+            send(message)
+
+        connection.sendMsg = stamped
+
+
+async def _click(
+    button: QPushButton, posted: bool, probe: SendProbe
+) -> tuple[float, tuple[float, float] | None]:
     """Click ``button``; return the perf_counter stamp of the click and, for a QTest click, the
-    CPU time the loop's thread spent handling it (no other process can inflate that)."""
+    CPU time the loop's thread spent until the order's bytes went to the socket and in the whole
+    handler (no other process can inflate those)."""
     if not posted:
+        probe.sent.clear()
         cpu = time.thread_time()
         clicked = time.perf_counter()
         QTest.mouseClick(button, Qt.MouseButton.LeftButton)
-        return clicked, time.thread_time() - cpu
+        done = time.thread_time()
+        # A click that sends nothing at once (ib_insync's pacing holding it) counts as whole.
+        return clicked, ((probe.sent[0] if probe.sent else done) - cpu, done - cpu)
     stamp: list[float] = []
     centre = QPointF(button.rect().center())
     screen = button.mapToGlobal(centre)  # widgets are asked on their own thread only
@@ -147,20 +170,23 @@ async def _series(ticks_per_s: float, size: Size) -> dict[str, Any]:
             # window drains, ib_insync holds every message back, orders too (up to ~0.5 s).
             await asyncio.sleep(_PACING_WINDOW)
             await in_executor(peer.orders)
+            probe = SendProbe(console)
             for posted in (False, True):
-                latencies, handler_cpu = [], []
+                latencies, to_bytes_cpu, handler_cpu = [], [], []
                 for _ in range(size.clicks):
-                    clicked, cpu = await _click(buy, posted)
+                    clicked, cpu = await _click(buy, posted, probe)
                     latencies.append(await _received(peer, lambda: ticket.status_text) - clicked)
                     if cpu is not None:
-                        handler_cpu.append(cpu)
+                        to_bytes_cpu.append(cpu[0])
+                        handler_cpu.append(cpu[1])
                     await _position(console, contract.con_id, 1, "the buy's fill")
-                    await _click(sell, posted)
+                    await _click(sell, posted, probe)
                     await _received(peer, lambda: ticket.status_text)
                     await _position(console, contract.con_id, 0, "the sell's fill")
                     await asyncio.sleep(_ROUND_GAP)
                 results["posted" if posted else "qtest"] = summarize(latencies, 1000)
                 if handler_cpu:
+                    results["qtest_cpu_to_bytes"] = summarize(to_bytes_cpu, 1000)
                     results["qtest_handler_cpu"] = summarize(handler_cpu, 1000)
             results["load_average"] = machine.load_average()
         finally:

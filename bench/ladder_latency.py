@@ -17,7 +17,8 @@ instruments and 2,000 depth changes a second on the ladder's book.
   with ``QTest.mouseClick`` at a moment the loop is free; ``posted`` posts the press and release
   from another thread at a random moment, as the window system does. The pointer moves over the
   ladder first, so the window holds still while the trader aims. The duplicate-order window is
-  1 ms for the run: the benchmark repeats one order on purpose.
+  1 ms for the run: the benchmark repeats one order on purpose. For ``qtest`` the loop thread's
+  CPU from the click until the bytes reach the socket is kept beside (``qtest_cpu_to_bytes``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QWidget
 
 from bench import cli, machine
+from bench.click_to_wire import SendProbe
 from bench.console_rig import (
     close_console,
     in_fresh_process,
@@ -259,14 +261,18 @@ def _aim(viewport: QWidget, point: QPoint) -> None:
     QCoreApplication.sendEvent(viewport, move)
 
 
-async def _click(ladder: PriceLadder, posted: bool) -> float:
+async def _click(ladder: PriceLadder, posted: bool, probe: SendProbe) -> tuple[float, float | None]:
+    """Click the Bid cell; the perf_counter stamp of the click and, for a QTest click, the loop
+    thread's CPU until the order's bytes went to the socket."""
     viewport = ladder.view.viewport()
     _, point = _bid_cell(ladder)
     _aim(viewport, point)
     if not posted:
+        probe.sent.clear()
+        cpu = time.thread_time()
         clicked = time.perf_counter()
         QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
-        return clicked
+        return clicked, (probe.sent[0] if probe.sent else time.thread_time()) - cpu
     stamp: list[float] = []
 
     def later() -> None:
@@ -277,7 +283,7 @@ async def _click(ladder: PriceLadder, posted: bool) -> float:
     thread = threading.Thread(target=later, daemon=True)
     thread.start()
     await asyncio.get_running_loop().run_in_executor(None, thread.join)
-    return stamp[0]
+    return stamp[0], None
 
 
 async def _received(peer: Peer, ladder: PriceLadder) -> tuple[int, float]:
@@ -321,8 +327,9 @@ async def _click_series(
     assert contract is not None
     results: dict[str, Any] = {}
     await in_executor(peer.orders)
+    probe = SendProbe(console)
     for posted in (False, True):
-        latencies = []
+        latencies, to_bytes_cpu = [], []
         refused: list[str] = []
         session = console.broker.session
         # A starved machine can make every round slow: each way of clicking gets a time budget.
@@ -335,7 +342,7 @@ async def _click_series(
             except TimeoutError:
                 refused.append(session.order_entry_block())  # the session is not healthy
                 continue
-            clicked = await _click(ladder, posted)
+            clicked, cpu = await _click(ladder, posted, probe)
             try:
                 _, received = await _received(peer, ladder)
             except TimeoutError:
@@ -346,11 +353,15 @@ async def _click_series(
                     ladder.confirmation.cancel()
                 continue
             latencies.append(received - clicked)
+            if cpu is not None:
+                to_bytes_cpu.append(cpu)
             await _cancel_working(console, contract)
             await asyncio.sleep(_ROUND_GAP)
         how = "posted" if posted else "qtest"
         results[how] = summarize(latencies, 1000)
         results[f"{how}_not_sent"] = refused
+        if not posted:
+            results["qtest_cpu_to_bytes"] = summarize(to_bytes_cpu, 1000)
     return results
 
 

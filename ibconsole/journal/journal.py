@@ -17,6 +17,7 @@ from typing import Any, Self, TextIO, TypeVar
 
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.orders import OrderIntent, OrderValidationError, Side, validate_key
+from ibconsole.journal.checkpoints import CHECKPOINT_PAUSE, Checkpointer
 from ibconsole.journal.codec import (
     decode_intent,
     decode_lifecycle,
@@ -162,13 +163,18 @@ class Journal:
     with ``record_intent`` rebuilt from the broker's order, then
     ``record_reconciliation(key, ADOPTED, ...)``.
 
-    Use it from one thread (the event loop's).
+    Use it from one thread (the event loop's). Its checkpoints run on a thread of their own
+    (``checkpoints.Checkpointer``), ``checkpoint_pause`` seconds after a write.
     """
 
-    def __init__(self, path: Path, clock: Clock) -> None:
+    def __init__(
+        self, path: Path, clock: Clock, checkpoint_pause: float = CHECKPOINT_PAUSE
+    ) -> None:
         self._path = Path(path)
         self._clock = clock
         self._conn: sqlite3.Connection | None = open_database(self._path)
+        self._conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's work
+        self._checkpoints = Checkpointer(self._path, checkpoint_pause)
         logger.info("journal open at %s", self._path)
 
     @property
@@ -177,6 +183,7 @@ class Journal:
 
     def close(self) -> None:
         if self._conn is not None:
+            self._checkpoints.close()
             self._conn.close()
             self._conn = None
 
@@ -562,6 +569,7 @@ class Journal:
     def _write(self) -> Iterator[sqlite3.Connection]:
         with write_transaction(self._connection(), self._path) as conn:
             yield conn
+        self._checkpoints.written()
 
     @staticmethod
     def _check_intent(intent: OrderIntent) -> None:

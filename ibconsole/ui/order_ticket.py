@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import partial
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.order_entry import (
@@ -50,6 +50,7 @@ from ibconsole.ui.findings_view import FindingsView
 from ibconsole.ui.holdings_view import HoldingsView
 from ibconsole.ui.margin_view import MarginView
 from ibconsole.ui.order_form import OrderForm
+from ibconsole.ui.prompt_button import PromptButton
 from ibconsole.ui.quote_line import QuoteLine
 from ibconsole.ui.theme import Tone, tone_style
 
@@ -128,9 +129,10 @@ class OrderTicket(QWidget):
         self._findings = FindingsView()
         self._findings.setObjectName("ticketFindings")
 
-        self._buy = QPushButton("Buy")
+        # Acting before repainting: a click reaches the wire before the window's pending paints.
+        self._buy = PromptButton("Buy")
         self._buy.setObjectName("buyButton")
-        self._sell = QPushButton("Sell")
+        self._sell = PromptButton("Sell")
         self._sell.setObjectName("sellButton")
         for button, base, hover, pressed in (
             (self._buy, "#1f5fbf", "#2a6fd6", "#194f9f"),
@@ -146,7 +148,7 @@ class OrderTicket(QWidget):
                 _BUTTON_STYLE
                 % {"name": button.objectName(), "base": base, "hover": hover, "pressed": pressed}
             )
-        self._flatten = QPushButton("Flatten")
+        self._flatten = PromptButton("Flatten")
         self._flatten.setObjectName("flattenButton")
         self._flatten.setAutoDefault(False)
         self._flatten.setToolTip(
@@ -328,7 +330,9 @@ class OrderTicket(QWidget):
     # -------------------------------------------------------------------- painting
     def _say(self, text: str, tone: Tone) -> None:
         self._status.setText(text)
-        self._status.setStyleSheet(tone_style(tone))
+        style = tone_style(tone)
+        if self._status.styleSheet() != style:  # setting one, even the same, re-polishes
+            self._status.setStyleSheet(style)
 
     def _paint_outcome(self) -> None:
         contract = self._contract

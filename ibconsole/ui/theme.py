@@ -58,7 +58,9 @@ def tone_style(tone: Tone) -> str:
 def set_toned_text(label: QLabel, text: str, tone: Tone) -> None:
     """Show ``text`` in a status label, coloured by ``tone`` (plain when neutral)."""
     label.setText(text)
-    label.setStyleSheet(tone_style(tone) if tone is not Tone.NEUTRAL else "")
+    style = tone_style(tone) if tone is not Tone.NEUTRAL else ""
+    if label.styleSheet() != style:  # setting one, even the same, re-polishes the label
+        label.setStyleSheet(style)
 
 
 # Every palette role the themes set, as (light, dark); the disabled text colour below likewise.

@@ -33,13 +33,23 @@ EXPECTED: dict[str, dict[str, Any]] = {
     },
     "connect_sync": {"click_to_synced_ms": _DIST, "socket_to_synced_ms": _DIST},
     "click_to_wire": {
-        "quiet_click_to_bytes_ms": {"qtest": _DIST, "posted": _DIST, "qtest_handler_cpu": _DIST},
-        "loaded_click_to_bytes_ms": {"qtest": _DIST, "posted": _DIST, "qtest_handler_cpu": _DIST},
+        "quiet_click_to_bytes_ms": {
+            "qtest": _DIST,
+            "posted": _DIST,
+            "qtest_cpu_to_bytes": _DIST,
+            "qtest_handler_cpu": _DIST,
+        },
+        "loaded_click_to_bytes_ms": {
+            "qtest": _DIST,
+            "posted": _DIST,
+            "qtest_cpu_to_bytes": _DIST,
+            "qtest_handler_cpu": _DIST,
+        },
     },
     "tick_latency": {"loads": None},
     "ladder_latency": {
         "depth_to_paint_ms": _DIST,
-        "click_to_bytes_ms": {"qtest": _DIST, "posted": _DIST},
+        "click_to_bytes_ms": {"qtest": _DIST, "posted": _DIST, "qtest_cpu_to_bytes": _DIST},
         "depth_rows_written_per_s": None,
         "loop_stall_ms": _DIST,
     },
