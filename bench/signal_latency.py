@@ -12,6 +12,10 @@ the client floods the endpoint with 1,000 POSTs a second whose secrets are wrong
 the right one) for 3 s: the flood must keep the loop within its stall target (16 ms), and every
 request must be answered 401. The same signals are posted once more with the market quiet (80
 ticks/s), for what the endpoint and the inbox cost apart from the ticks.
+
+Beside each span the CPU each thread of the console used in it (its thread CPU clock, ms): the
+GUI thread's, and the endpoint's own thread's where it has one. On a shared machine the
+latencies wander with the load; these do not.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -168,6 +173,43 @@ class Client:
 # --- the console ---------------------------------------------------------------------------------
 
 
+class ThreadClocks:
+    """CPU seconds of the GUI thread (the caller's) and of every other thread of the console
+    (the endpoint's among them, when it has one): on a shared machine wall-clock latencies
+    wander with the load, the CPU each thread spent does not."""
+
+    def __init__(self) -> None:
+        self._wall = time.perf_counter()
+        self._gui = time.thread_time()
+        self._others = self._other_threads()
+
+    @staticmethod
+    def _other_threads() -> dict[str, float]:
+        clocks = {}
+        for thread in threading.enumerate():
+            if thread is threading.current_thread() or thread.ident is None:
+                continue
+            try:
+                clock = time.pthread_getcpuclockid(thread.ident)
+                clocks[thread.name] = time.clock_gettime(clock)
+            except OSError:  # it ended meanwhile
+                continue
+        return clocks
+
+    def spent_ms(self) -> dict[str, float]:
+        """Milliseconds since this was made: ``wall`` clock, CPU of the ``gui`` thread and of
+        each other thread by name."""
+        spent = {
+            "wall": round((time.perf_counter() - self._wall) * 1000, 1),
+            "gui": round((time.thread_time() - self._gui) * 1000, 1),
+        }
+        for name, now in self._other_threads().items():
+            used = now - self._others.get(name, 0.0)
+            if used >= 0.0005:
+                spent[name] = round(used * 1000, 1)
+        return spent
+
+
 async def _run(size: Size) -> dict[str, Any]:
     os.environ.update(
         IBCONSOLE_SIGNAL_SECRET=SECRET,
@@ -200,9 +242,11 @@ async def _run(size: Size) -> dict[str, Any]:
             await asyncio.sleep(size.warmup)
 
             paints.start()
+            clocks = ThreadClocks()
             posted = await in_executor(
                 lambda: client.ask("signals", url, size.signals, size.spacing)
             )
+            signals_cpu = clocks.spent_ms()
             deadline = time.monotonic() + 10
             while len(inserted) < len(posted) or (
                 paints.paints and paints.paints[-1] < max(inserted.values())
@@ -215,11 +259,14 @@ async def _run(size: Size) -> dict[str, Any]:
             # The same span without the flood first: the stalls the ticks alone cause.
             baseline = LoopProbe()
             baseline.start()
+            clocks = ThreadClocks()
             await asyncio.sleep(size.flood_seconds)
+            baseline_cpu = clocks.spent_ms()
             baseline.stop()
             loop_probe = LoopProbe()
             loop_probe.start()
             cpu_before = time.process_time()
+            clocks = ThreadClocks()
             flood = (
                 await in_executor(
                     lambda: client.ask("flood", url, size.flood_rate, size.flood_seconds)
@@ -228,6 +275,7 @@ async def _run(size: Size) -> dict[str, Any]:
                 else {"requests": 0, "seconds": 0.0, "posts_per_s": 0, "statuses": {}}
             )
             cpu = time.process_time() - cpu_before
+            flood_cpu = clocks.spent_ms()
             loop_probe.stop()
             refusals = dict(console.signals.refusals) if console.signals else {}
         finally:
@@ -246,6 +294,8 @@ async def _run(size: Size) -> dict[str, Any]:
         if painted is not None:
             to_shown.append(painted - started)
     flood["console_cpu_share"] = round(cpu / max(flood["seconds"], 1e-9), 3)
+    # CPU by thread (ms) over the 200 signals, the span without the flood and the flood.
+    flood["thread_cpu_ms"] = flood_cpu
     return {
         "ticks_per_s": size.ticks_per_s,
         "signals_posted": len(posted),
@@ -255,6 +305,8 @@ async def _run(size: Size) -> dict[str, Any]:
         "post_to_shown_ms": summarize(to_shown, 1000),
         "flood": flood,
         "flood_refusals_counted": {str(k): v for k, v in sorted(refusals.items())},
+        "signals_thread_cpu_ms": signals_cpu,
+        "without_flood_thread_cpu_ms": baseline_cpu,
         "loop_stall_without_flood_ms": summarize(baseline.stalls(), 1000),
         "flood_loop_stall_ms": summarize(loop_probe.stalls(), 1000),
         "flood_loop_stall_cpu_ms": summarize(loop_probe.stall_cpu(), 1000),
@@ -273,7 +325,14 @@ def measure(size_name: str) -> dict[str, Any]:
     # the endpoint and the inbox cost apart from the ticks the loop is busy with.
     quiet = in_fresh_process(_measure, replace(size, ticks_per_s=QUIET_TICKS, flood_rate=0))
     results["quiet"] = {
-        key: quiet[key] for key in ("ticks_per_s", "post_to_202_ms", "post_to_shown_ms")
+        key: quiet[key]
+        for key in (
+            "ticks_per_s",
+            "post_to_202_ms",
+            "post_to_shown_ms",
+            "signals_thread_cpu_ms",
+            "without_flood_thread_cpu_ms",
+        )
     }
     return results
 

@@ -2,8 +2,10 @@
 before the sender hears 202, and each state it reaches after. A key is journalled once: a repeat
 (TradingView retrying, a script resending) is known as one across restarts.
 
-It shares the journal's SQLite file and schema (``schema.py``, version 2) on its own connection;
-the secret of a signal is never written.
+It shares the journal's SQLite file and schema (``schema.py``, version 2) on its own connection,
+one per thread that uses it (the signal endpoint journals on a thread of its own; WAL lets the
+threads read beside each other and queues their writes); the secret of a signal is never
+written.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,16 +52,38 @@ class JournalSignal:
 
 
 class SignalLog:
-    """Append-only record of signals and their states; use it from the event loop's thread."""
+    """Append-only record of signals and their states.
+
+    The thread that opens it uses it at once and closes it with ``close``. Any other thread
+    calls ``attach_thread`` first, which gives it a connection of its own, and
+    ``detach_thread`` before it ends (and before the opener closes the log)."""
 
     def __init__(self, path: Path) -> None:
         self._path = Path(path)
+        self._opener = threading.get_ident()
         self._conn: sqlite3.Connection | None = open_database(self._path)
+        self._threads = threading.local()
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def attach_thread(self) -> None:
+        """Open the calling thread's own connection to the journal (not the opener's thread)."""
+        if threading.get_ident() == self._opener:
+            raise JournalError("the thread that opened the signal log uses it as it is")
+        if self._conn is None:
+            raise JournalError(f"the journal {self._path} is closed")
+        if getattr(self._threads, "conn", None) is None:
+            self._threads.conn = open_database(self._path)
+
+    def detach_thread(self) -> None:
+        """Close the calling thread's own connection, if it has one."""
+        conn: sqlite3.Connection | None = getattr(self._threads, "conn", None)
+        if conn is not None:
+            self._threads.conn = None
+            conn.close()
 
     def __enter__(self) -> Self:
         return self
@@ -110,7 +135,12 @@ class SignalLog:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise JournalError(f"the journal {self._path} is closed")
-        return self._conn
+        if threading.get_ident() == self._opener:
+            return self._conn
+        conn: sqlite3.Connection | None = getattr(self._threads, "conn", None)
+        if conn is None:
+            raise JournalError("the signal log is used from a thread it was not attached to")
+        return conn
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

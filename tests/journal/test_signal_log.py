@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from ibconsole.domain.signals import SignalState, parse_signal
+from ibconsole.domain.signals import Signal, SignalState, parse_signal
 from ibconsole.journal import JournalError
 from ibconsole.journal.signal_log import SignalLog
 
@@ -60,3 +62,57 @@ def test_a_state_for_an_unknown_key_and_a_closed_log_are_errors(journal_path: Pa
     log.close()
     with pytest.raises(JournalError, match="is closed"):
         log.since(NOW)
+
+
+def _signal(ident: str) -> Signal:
+    return parse_signal(
+        {"secret": SECRET, "id": ident, "symbol": "MES1!", "action": "buy", "quantity": 1}, NOW
+    )
+
+
+def _in_thread(work: Callable[[], object]) -> object:
+    """What ``work`` returned (or raised) on a thread of its own."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except Exception as error:  # handed back to the test's thread
+            outcome.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return outcome[0]
+
+
+def test_another_thread_writes_on_its_own_connection_once_attached(journal_path: Path) -> None:
+    log = SignalLog(journal_path)
+    first, second = _signal("in-thread"), _signal("on-opener")
+
+    def attached() -> object:
+        log.attach_thread()
+        try:
+            return log.record(first), log.known(first.key)
+        finally:
+            log.detach_thread()
+
+    assert _in_thread(attached) == (True, True)
+    # The opener's connection sees the other thread's commit, and writes beside it.
+    assert log.known(first.key)
+    assert log.record(second)
+    assert [item.signal.key for item in log.since(NOW)] == ["id:in-thread", "id:on-opener"]
+    log.close()
+
+
+def test_a_thread_not_attached_or_attaching_too_late_is_refused(journal_path: Path) -> None:
+    log = SignalLog(journal_path)
+    refused = _in_thread(lambda: log.known("id:x"))
+    assert isinstance(refused, JournalError)
+    assert "not attached" in str(refused)
+    with pytest.raises(JournalError, match="uses it as it is"):
+        log.attach_thread()
+    log.close()
+    closed = _in_thread(log.attach_thread)
+    assert isinstance(closed, JournalError)
+    assert "closed" in str(closed)

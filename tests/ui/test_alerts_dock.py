@@ -143,3 +143,22 @@ async def test_the_history_keeps_only_the_alerts_the_notifier_remembers(
     assert [r.text for r in notifier.history] == ["restart 4", "restart 5", "restart 6"]
     assert panel.history.rowCount() == 3
     assert sorted(texts(panel.table, 3)) == ["restart 4", "restart 5", "restart 6"]
+
+
+async def test_a_later_alert_with_a_longer_title_widens_its_column(
+    main_window: MainWindow, ui_context: UiContext, qtbot: Any
+) -> None:
+    # The first alert sets the widths; a later one widens a column for its own row alone.
+    notifier = Notifier(
+        main_window.notifier.settings, ui_context.clock, main_window.notifier.sound, None, 50
+    )
+    panel = AlertsPanel(notifier, main_window.price_alerts)
+    qtbot.addWidget(panel)
+    header = panel.table.horizontalHeader()
+    notifier.notify(AlertKind.SIGNAL, "Fill", "one")
+    first = header.sectionSize(2)
+    for number in range(5):
+        notifier.notify(AlertKind.SIGNAL, "Fill", f"again {number}")
+    assert header.sectionSize(2) == first
+    notifier.notify(AlertKind.SIGNAL, "A signal with a much longer title than the rest", "two")
+    assert header.sectionSize(2) > first

@@ -29,8 +29,9 @@ from ibconsole.ui.theme import Tone, set_toned_text
 log = logging.getLogger(__name__)
 
 EXPIRY_CHECK_MS = 1000
-# Arrivals and changes are shown from a short timer, never inside the endpoint's handler: the
-# sender's 202 must not wait for the table, its column widths or the status bar.
+# Changes are shown from a short timer, so a burst of them costs one pass over the table. An
+# arrival is shown at once: its sender had its 202 from the endpoint's own thread already, and
+# on a busy loop every extra turn before the paint is a frame or more of waiting.
 SHOW_MS = 5
 
 _REFUSAL_TONES = {
@@ -197,7 +198,7 @@ class SignalInboxPanel(QWidget):
     # ------------------------------------------------------------------ inbox events
     def _on_inbox_arrived(self, entry: InboxEntry) -> None:
         self._arrived.append(entry)
-        self._show_timer.request()
+        self._show_inbox()
 
     def _on_inbox_changed(self, entry: InboxEntry) -> None:
         self._changed[entry.key] = entry
