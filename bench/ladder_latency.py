@@ -54,7 +54,7 @@ from ibconsole.app import Console
 from ibconsole.broker.market_depth import DepthUpdate
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.ladder import LadderColumn
-from ibconsole.ui.coalescing import CoalescingTimer
+from ibconsole.ui.frame_timer import FrameTimer
 from ibconsole.ui.ladder import PriceLadder
 
 _CLICK_TICKS_UNDER_BID = 6
@@ -113,13 +113,13 @@ class DepthProbe:
 
 
 class RefreshProbe(QObject):
-    """Stamps every repaint of the ladder's coalescing timer, after the ladder's own slot has
+    """Stamps every repaint of the ladder's frame timer, after the ladder's own slot has
     re-read the rows (a slot connected later runs later)."""
 
     def __init__(self, ladder: PriceLadder) -> None:
         super().__init__()
         self.refreshes: list[float] = []
-        for timer in ladder.findChildren(CoalescingTimer):
+        for timer in ladder.findChildren(FrameTimer):
             timer.timeout.connect(self._on_timer_timeout)
 
     def _on_timer_timeout(self) -> None:
