@@ -50,10 +50,12 @@ from bench.console_rig import (
 from bench.peer import INSTRUMENTS, DepthKey, Peer, in_executor, judge_load
 from bench.probes import LoopProbe, PaintProbe
 from bench.summary import summarize
+from bench.tick_latency import stall_jobs
 from ibconsole.app import Console
 from ibconsole.broker.market_depth import DepthUpdate
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.ladder import LadderColumn
+from ibconsole.stall_watchdog import Stall, StallWatchdog
 from ibconsole.ui.frame_timer import FrameTimer
 from ibconsole.ui.ladder import PriceLadder
 
@@ -187,11 +189,14 @@ async def _depth_series(
     refreshes = RefreshProbe(ladder)
     paints = PaintProbe(ladder.view.viewport())
     loop_probe = LoopProbe()
+    stalls: list[Stall] = []
+    watchdog = StallWatchdog(asyncio.get_running_loop(), on_stall=stalls.append)
     await asyncio.sleep(size.warmup)
     await in_executor(peer.start_depth_log)
     probe.start()
     paints.start()
     loop_probe.start()
+    watchdog.start()
     ticks = await in_executor(peer.ticks)
     cpu = time.process_time()
     started = time.perf_counter()
@@ -203,6 +208,7 @@ async def _depth_series(
     probe.stop()
     paints.stop()
     loop_probe.stop()
+    watchdog.stop()
     elapsed = time.perf_counter() - started
     share = (time.process_time() - cpu) / elapsed
     latencies, unseen = depth_to_paint(written, probe.batches, refreshes.refreshes, paints.paints)
@@ -213,6 +219,8 @@ async def _depth_series(
         "depth_to_paint_ms": summarize(latencies, 1000),
         "ladder_paints_per_s": round(len(paints.paints) / elapsed, 1),
         "loop_stall_ms": summarize(loop_probe.stalls(), 1000),
+        "loop_stall_cpu_ms": summarize(loop_probe.stall_cpu(), 1000),
+        "stalls_over_16ms": stall_jobs(stalls),
         "console_cpu_share": round(share, 3),
     }
 

@@ -191,12 +191,12 @@ async def _one_rate(total_rate: int, size: Size) -> dict[str, Any]:
         "frame_interval_ms": summarize(frames, 1000),
         "console_cpu_share": round(cpu / wall, 3),
         "console_cpu_us_per_tick": round(cpu / ticks * 1e6, 1) if ticks else None,
-        "stalls_over_16ms": _stall_jobs(stalls),
+        "stalls_over_16ms": stall_jobs(stalls),
         "load_average": machine.load_average(),
     }
 
 
-def _stall_jobs(stalls: Sequence[Stall]) -> list[dict[str, Any]]:
+def stall_jobs(stalls: Sequence[Stall]) -> list[dict[str, Any]]:
     """What held the loop longer than a frame, most often first; a starved stall is one where the
     loop thread mostly did not run (no core free for it), not a slow job."""
     return [
