@@ -14,7 +14,7 @@ from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.order_words import NO_VALUE, price_text
 from ibconsole.domain.quotes import Quote
 from ibconsole.ui.blotter_models import tabular_font
-from ibconsole.ui.theme import Tone, tone_style
+from ibconsole.ui.theme import Tone, set_toned_text
 
 QUOTE_AGE_MS = 1000  # the quote's age label is re-read this often
 
@@ -113,8 +113,7 @@ class QuoteLine(QWidget):
                 state, tone = f"Stale {int(quote.age(now).total_seconds())} s", Tone.WARN
             else:
                 state, tone = "Live", Tone.GOOD
-        self._feed.setText(f"● {state}")
-        self._feed.setStyleSheet(tone_style(tone))
+        set_toned_text(self._feed, f"● {state}", tone)
 
     @Slot()
     def _on_bid_button_clicked(self) -> None:
