@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name} …", file=sys.stderr, flush=True)
         results[name] = run_one(name, args.size, profile_dir)
         if "error" in results[name]:
-            print(f"{name} failed:\n{results[name]['stderr']}", file=sys.stderr)
+            failure = results[name].get("stderr") or results[name]["error"]
+            print(f"{name} failed:\n{failure}", file=sys.stderr)
     results["total_seconds"] = round(time.monotonic() - started, 1)
     results["load_average_after"] = machine.load_average()
     table = report.rows(results)

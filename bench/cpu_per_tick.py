@@ -23,7 +23,7 @@ from typing import Any
 
 from bench import cli
 from bench.bare_client import format_instruments
-from bench.peer import INSTRUMENTS, Peer
+from bench.peer import INSTRUMENTS, Peer, judge_load
 from bench.process_meter import cpu_seconds, rss_bytes
 
 CLIENTS = {
@@ -91,6 +91,7 @@ def _measure_client(module: str, ticks_per_s: int, size: Size) -> dict[str, Any]
         raise RuntimeError(f"{module} exited with status {client.returncode}")
     return {
         "ticks": ticks,
+        "ticks_per_s_offered": ticks_per_s,
         "ticks_per_s": round(ticks / wall),
         "seconds": round(wall, 2),
         "cpu_seconds": round(cpu, 2),
@@ -125,7 +126,7 @@ def measure(size_name: str) -> dict[str, Any]:
     clients = {name: _client(module, size) for name, module in CLIENTS.items()}
     console, bare, example = (clients[name] for name in ("console", "bare_client", "qt_example"))
     per_tick, marginal = "cpu_s_per_100k_ticks", "marginal_cpu_s_per_100k_ticks"
-    return {
+    result = {
         "ticks_per_s": size.ticks_per_s,
         "low_ticks_per_s": size.low_ticks_per_s,
         "instruments": INSTRUMENTS,
@@ -135,6 +136,13 @@ def measure(size_name: str) -> dict[str, Any]:
         "marginal_console_vs_bare": _ratio(console[marginal], bare[marginal]),
         "marginal_console_vs_qt_example": _ratio(console[marginal], example[marginal]),
     }
+    if size_name != "full":
+        return result
+    # A smoke run's window holds a few timer firings: too few to judge its rate by.
+    runs = [run for client in clients.values() for run in (client, client["low_rate"])]
+    return judge_load(
+        result, [(run, run["ticks_per_s_offered"], run["ticks_per_s"]) for run in runs]
+    )
 
 
 if __name__ == "__main__":

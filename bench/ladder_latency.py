@@ -49,14 +49,16 @@ from bench.console_rig import (
     wait_until,
     watch,
 )
-from bench.peer import INSTRUMENTS, DepthKey, Peer, in_executor
+from bench.peer import INSTRUMENTS, DepthKey, Peer, in_executor, judge_load
 from bench.probes import LoopProbe, PaintProbe
 from bench.summary import summarize
+from bench.tick_latency import stall_jobs
 from ibconsole.app import Console
 from ibconsole.broker.market_depth import DepthUpdate
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.ladder import LadderColumn
-from ibconsole.ui.coalescing import CoalescingTimer
+from ibconsole.stall_watchdog import Stall, StallWatchdog
+from ibconsole.ui.frame_timer import FrameTimer
 from ibconsole.ui.ladder import PriceLadder
 
 _CLICK_TICKS_UNDER_BID = 6
@@ -115,13 +117,13 @@ class DepthProbe:
 
 
 class RefreshProbe(QObject):
-    """Stamps every repaint of the ladder's coalescing timer, after the ladder's own slot has
+    """Stamps every repaint of the ladder's frame timer, after the ladder's own slot has
     re-read the rows (a slot connected later runs later)."""
 
     def __init__(self, ladder: PriceLadder) -> None:
         super().__init__()
         self.refreshes: list[float] = []
-        for timer in ladder.findChildren(CoalescingTimer):
+        for timer in ladder.findChildren(FrameTimer):
             timer.timeout.connect(self._on_timer_timeout)
 
     def _on_timer_timeout(self) -> None:
@@ -189,28 +191,38 @@ async def _depth_series(
     refreshes = RefreshProbe(ladder)
     paints = PaintProbe(ladder.view.viewport())
     loop_probe = LoopProbe()
+    stalls: list[Stall] = []
+    watchdog = StallWatchdog(asyncio.get_running_loop(), on_stall=stalls.append)
     await asyncio.sleep(size.warmup)
     await in_executor(peer.start_depth_log)
     probe.start()
     paints.start()
     loop_probe.start()
+    watchdog.start()
+    ticks = await in_executor(peer.ticks)
     cpu = time.process_time()
     started = time.perf_counter()
     await asyncio.sleep(size.seconds)
     written = await in_executor(peer.stop_depth_log)
+    ticks = await in_executor(peer.ticks) - ticks
+    ticking = time.perf_counter() - started
     await asyncio.sleep(0.5)  # rows in flight reach the ladder and its next paint
     probe.stop()
     paints.stop()
     loop_probe.stop()
+    watchdog.stop()
     elapsed = time.perf_counter() - started
     share = (time.process_time() - cpu) / elapsed
     latencies, unseen = depth_to_paint(written, probe.batches, refreshes.refreshes, paints.paints)
     return {
+        "ticks_per_s_written": round(ticks / ticking),
         "depth_rows_written_per_s": round(len(written) / size.seconds),
         "depth_rows_not_seen": unseen,
         "depth_to_paint_ms": summarize(latencies, 1000),
         "ladder_paints_per_s": round(len(paints.paints) / elapsed, 1),
         "loop_stall_ms": summarize(loop_probe.stalls(), 1000),
+        "loop_stall_cpu_ms": summarize(loop_probe.stall_cpu(), 1000),
+        "stalls_over_16ms": stall_jobs(stalls),
         "console_cpu_share": round(share, 3),
     }
 
@@ -406,7 +418,12 @@ def _measure(size: Size) -> dict[str, Any]:
 
 def measure(size_name: str) -> dict[str, Any]:
     os.environ["IBCONSOLE_RISK__DUPLICATE_WINDOW_SECONDS"] = "0.001"
-    return in_fresh_process(_measure, SIZES[size_name])
+    size = SIZES[size_name]
+    results = in_fresh_process(_measure, size)
+    if size_name != "full":
+        return results
+    # A smoke run's window holds a few timer firings: too few to judge its rate by.
+    return judge_load(results, [(results, size.ticks_per_s, results["ticks_per_s_written"])])
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@ as it arrives.
 
 ``Peer.start(tick_rate=...)`` spawns it and returns once it listens; the benchmark then asks it
 over a pipe for its tick count, the stamped ticks of a window, the order receipts and its
-subscription count. Stamps are ``time.perf_counter()``, which on Linux reads CLOCK_MONOTONIC, one
+subscription count. The benchmark's 20 instruments update ``tick_rate`` times a second each;
+whatever else the console subscribes (the options chain's 42 options, other months) updates
+:data:`QUIET_SHARE` as often, as quiet contracts do beside the busiest, so the simulator writes the load a benchmark offers
+(20 × ``tick_rate``) and not that times every open view's instruments. Stamps are ``time.perf_counter()``, which on Linux reads CLOCK_MONOTONIC, one
 clock for every process on the machine, so they compare directly with the client's.
 """
 
@@ -14,7 +17,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection as Pipe
@@ -47,6 +50,12 @@ FAMILIES = (
     "6E",
 )
 INSTRUMENTS = 20
+# How often each instrument subscribed beside the benchmark's 20 updates, as a share of a
+# benchmark instrument's rate: the options chain's 42 options add 2% to the offered load (at
+# 5,000 ticks/s, 2.5 updates a second of each option).
+QUIET_SHARE = 0.01
+# How far the ticks written may stray from the ticks offered before a result is an error.
+LOAD_TOLERANCE = 0.10
 _PLACE_ORDER = "3"
 
 # What a client can compare with its own view of one depth row it was sent: operation, side,
@@ -173,12 +182,15 @@ class _Probe:
         raise ValueError(f"the peer does not know the command {command!r}")
 
 
-def _serve(pipe: Pipe, seed: int, tick_rate: float) -> None:
-    asyncio.run(_main(pipe, seed, tick_rate))
+def _serve(pipe: Pipe, seed: int, tick_rate: float, quiet_share: float | None) -> None:
+    asyncio.run(_main(pipe, seed, tick_rate, quiet_share))
 
 
-async def _main(pipe: Pipe, seed: int, tick_rate: float) -> None:
+async def _main(pipe: Pipe, seed: int, tick_rate: float, quiet_share: float | None) -> None:
     gateway = PaperGateway(seed=seed, as_of=AS_OF, tick_rate=tick_rate)
+    if quiet_share is not None:
+        busy = [instrument.con_id for instrument in pick_instruments(gateway)]
+        gateway.market.pace(busy, tick_rate * quiet_share)
     await gateway.start("127.0.0.1", 0)
     probe = _Probe(gateway)
     pipe.send(gateway.port)
@@ -211,12 +223,19 @@ class Peer:
         self.tick_rate = tick_rate
 
     @classmethod
-    def start(cls, *, tick_rate: float = 4.0, seed: int = 1) -> Peer:
-        """Spawn the gateway (quote updates per second per subscribed instrument) and wait."""
+    def start(
+        cls, *, tick_rate: float = 4.0, seed: int = 1, quiet_share: float | None = QUIET_SHARE
+    ) -> Peer:
+        """Spawn the gateway and wait: ``tick_rate`` quote updates per second of each of the
+        benchmark's instruments, ``quiet_share`` of that of any other subscribed instrument
+        (``None``: every subscribed one, and each option with its underlying, at ``tick_rate``)."""
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=_serve, args=(theirs, seed, tick_rate), name="bench-peer", daemon=True
+            target=_serve,
+            args=(theirs, seed, tick_rate, quiet_share),
+            name="bench-peer",
+            daemon=True,
         )
         process.start()
         if not ours.poll(30):
@@ -284,6 +303,35 @@ class Peer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def load_error(offered: float, written: float) -> str | None:
+    """What is wrong with a run whose simulator wrote ``written`` ticks/s where ``offered`` were
+    asked for, or ``None`` when the two agree within :data:`LOAD_TOLERANCE`: figures labelled
+    with one load and measured at another are not figures of that load."""
+    if offered > 0 and abs(written / offered - 1) <= LOAD_TOLERANCE:
+        return None
+    return (
+        f"the simulator wrote {written:,.0f} ticks/s where {offered:,.0f} were offered "
+        f"(more than {LOAD_TOLERANCE:.0%} apart): the figures are not of the offered load"
+    )
+
+
+def judge_load(
+    result: dict[str, Any], runs: Iterable[tuple[dict[str, Any], float, float]]
+) -> dict[str, Any]:
+    """Each run (its figures, the ticks/s offered and written) not at its offered load gets an
+    ``error``, and so does ``result``, which a benchmark that crashed has: its figures stay in
+    it, for reading, not for a verdict."""
+    errors = []
+    for run, offered, written in runs:
+        error = load_error(offered, written)
+        if error is not None:
+            run["error"] = error
+            errors.append(error)
+    if errors:
+        result["error"] = "; ".join(errors)
+    return result
 
 
 def in_executor(call: Callable[[], Any]) -> asyncio.Future[Any]:

@@ -9,8 +9,10 @@ further behind: framing a 150 kB read took 3.3 µs a message whole against 1.6 �
 slices (``bench/decode_share.py``), and a read grows to 256 kB. The client keeps a message
 split across two reads for the next, so slicing changes nothing it decodes. Each slice ends in
 one ``pendingTickersEvent``, whose handlers run once for every ticker it holds: smaller slices
-would frame faster and run them more often (in a loaded run, 8 kB slices cost more CPU a
-message in all than 32 kB).
+frame faster and run them more often (in a loaded run, 8 kB slices cost more CPU a message in
+all than 32 kB). A slice is one loop job, and at 5,000 ticks/s with the ladder's depth a 32 kB
+slice took up to 12-14 ms of the loop thread's CPU to decode, most of a frame; 16 kB slices
+take at most 7-10 ms for about 0.5-1 µs more a message (handlers run twice as often).
 
 The first slice of a read is decoded at once, as the read was; the rest follow on the next
 turns of the loop, in order, so a click or a paint waits for one slice at most, not for the
@@ -27,7 +29,7 @@ from collections.abc import Callable
 
 from ibconsole.broker.ib_client import Client
 
-READ_SLICE = 32 * 1024  # bytes handed to the client at once
+READ_SLICE = 16 * 1024  # bytes handed to the client at once
 
 
 def slice_reads(client: Client) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -114,6 +114,7 @@ class _Walk:
         "bid_size",
         "changes_at",
         "close",
+        "credit",
         "high",
         "instrument",
         "last",
@@ -123,9 +124,11 @@ class _Walk:
         "move_probability",
         "open",
         "open_now",
+        "per_second",
         "quote",
         "rng",
         "session_day",
+        "share",
         "size_lot",
         "size_range",
         "tick",
@@ -157,8 +160,11 @@ class _Walk:
         start = float(level) * (1 + 0.002 * months_out) * (1 + self.rng.uniform(-0.02, 0.02))
         self.bid = max(1, round(start / float(self.tick)))
         ticks_per_session = float(level) * daily_vol / float(self.tick)
-        per_second = ticks_per_session**2 / SESSION_SECONDS
-        self.move_probability = min(1.0, max(_MIN_MOVE_PROBABILITY, per_second / tick_rate))
+        self.per_second = ticks_per_session**2 / SESSION_SECONDS
+        self.move_probability = 1.0
+        self.share = 1.0
+        self.credit = 0.0
+        self.pace(tick_rate, tick_rate)
         low, high, lot, max_trade = _SIZES.get(instrument.sec_type, _SIZES["FUT"])
         self.size_range = (low, high)
         self.size_lot = lot
@@ -180,6 +186,22 @@ class _Walk:
         minute = now.timestamp() // 60 * 60
         self.volume = volumes.cumulative(instrument, self.session_day, minute)
         self.quote = self._snapshot(now if self.open_now else self._last_close(now))
+
+    def pace(self, rate: float, timer_rate: float) -> None:
+        """Update ``rate`` times a second, on a timer firing ``timer_rate`` times a second, with
+        the same volatility per second at any rate."""
+        self.share = rate / timer_rate
+        self.move_probability = min(1.0, max(_MIN_MOVE_PROBABILITY, self.per_second / rate))
+
+    def due(self) -> bool:
+        """Whether this firing of the timer steps the walk (every one unless it is paced slower)."""
+        if self.share >= 1.0:
+            return True
+        self.credit += self.share
+        if self.credit < 1.0:
+            return False
+        self.credit -= 1.0
+        return True
 
     def refresh(self, epoch: float) -> bool:
         """Bring the open/closed state up to ``epoch``; whether it changed."""
@@ -263,6 +285,11 @@ class Market:
     and it resumes when the next session opens. One shared timer drives every held instrument; it
     stops when none is held. Each instrument draws from its own random stream seeded by
     ``(seed, conId)``, so its path does not depend on what else is subscribed.
+
+    :meth:`pace` makes a few instruments the busy ones: they keep ``tick_rate`` and every other
+    held instrument, options included, updates at a quiet rate, as a back month or an option
+    does beside the front month everybody trades. Without it every held instrument (and each
+    option with its underlying) updates ``tick_rate`` times a second.
     """
 
     def __init__(
@@ -284,6 +311,28 @@ class Market:
         self._next_due = 0.0
         self._derived: DerivedQuotes | None = None
         self._dependents: dict[int, list[Instrument]] = {}
+        self._busy: frozenset[int] | None = None
+        self._quiet_rate = tick_rate
+        self._credits: dict[int, float] = {}  # options' progress towards their next update
+
+    def pace(self, busy: Collection[int], quiet_rate: float) -> None:
+        """Update the instruments ``busy`` (conIds) ``tick_rate`` times a second and every other
+        held one, options included, ``quiet_rate`` times a second (at most ``tick_rate``)."""
+        if not math.isfinite(quiet_rate) or not 0 < quiet_rate <= self.tick_rate:
+            raise ValueError(
+                f"quiet_rate must be a positive number of updates/s up to the tick rate "
+                f"{self.tick_rate:g}, got {quiet_rate}"
+            )
+        self._busy = frozenset(busy)
+        self._quiet_rate = quiet_rate
+        for con_id, walk in self._walks.items():
+            walk.pace(self._rate(con_id), self.tick_rate)
+
+    def _rate(self, con_id: int) -> float:
+        """Updates per second of an instrument while it is held and its market open."""
+        if self._busy is None or con_id in self._busy:
+            return self.tick_rate
+        return self._quiet_rate
 
     def derive(self, source: DerivedQuotes) -> None:
         """Price options (instruments with an underlying conId) with ``source``: their quotes
@@ -329,7 +378,7 @@ class Market:
             ratio = float(under.min_tick / instrument.min_tick)
             return self.tick_volatility(under.con_id) * ratio / 2
         walk = self._walk(con_id)
-        return math.sqrt(walk.move_probability * self.tick_rate)
+        return math.sqrt(walk.move_probability * self._rate(con_id))
 
     def add_listener(self, fn: QuoteListener) -> None:
         """Call ``fn(conId, quote)`` after every price update of any instrument."""
@@ -381,6 +430,7 @@ class Market:
                 self._dependents[under] = dependents
             else:
                 del self._dependents[under]
+            self._credits.pop(con_id, None)
             self.release(under)
             return
         self._active = [walk for walk in self._active if walk.instrument.con_id != con_id]
@@ -395,6 +445,7 @@ class Market:
             self._timer = None
         self._holds.clear()
         self._dependents.clear()
+        self._credits.clear()
         self._active.clear()
         self._listeners.clear()
         self._session_listeners.clear()
@@ -422,7 +473,14 @@ class Market:
         source = self._derived
         if source is None:
             return
+        share = 1.0 if self._busy is None else min(1.0, self._quiet_rate / self._rate(con_id))
         for instrument in self._dependents[con_id]:
+            if share < 1.0:
+                credit = self._credits.get(instrument.con_id, 0.0) + share
+                if credit < 1.0:
+                    self._credits[instrument.con_id] = credit
+                    continue
+                self._credits[instrument.con_id] = credit - 1.0
             derived = source.step(instrument, quote, now)
             for listener in listeners:
                 listener(instrument.con_id, derived)
@@ -434,6 +492,8 @@ class Market:
             now = self._clock.now()
             months_out = self._months_out(instrument)
             walk = _Walk(instrument, self._seed, self.tick_rate, months_out, now, self.volumes)
+            if self._busy is not None:
+                walk.pace(self._rate(con_id), self.tick_rate)
             self._walks[con_id] = walk
         return walk
 
@@ -466,6 +526,8 @@ class Market:
         dependents = self._dependents
         for _ in range(steps):
             for walk in trading:
+                if not walk.due():
+                    continue
                 quote = walk.step(now)
                 con_id = walk.instrument.con_id
                 for listener in listeners:

@@ -14,7 +14,8 @@ from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.order_words import NO_VALUE, price_text
 from ibconsole.domain.quotes import Quote
 from ibconsole.ui.blotter_models import tabular_font
-from ibconsole.ui.theme import Tone, tone_style
+from ibconsole.ui.fixed_text import set_fixed_text
+from ibconsole.ui.theme import Tone, set_toned_text
 
 QUOTE_AGE_MS = 1000  # the quote's age label is re-read this often
 
@@ -97,7 +98,7 @@ class QuoteLine(QWidget):
             (self._ask_button, "Ask", quote.ask if quote else None),
             (self._last, "Last", quote.last if quote else None),
         ):
-            label.setText(f"{word} {price_text(value, contract) if contract else NO_VALUE}")
+            set_fixed_text(label, f"{word} {price_text(value, contract) if contract else NO_VALUE}")
         if contract is None:
             self._feed.setText("")
             return
@@ -113,8 +114,7 @@ class QuoteLine(QWidget):
                 state, tone = f"Stale {int(quote.age(now).total_seconds())} s", Tone.WARN
             else:
                 state, tone = "Live", Tone.GOOD
-        self._feed.setText(f"● {state}")
-        self._feed.setStyleSheet(tone_style(tone))
+        set_toned_text(self._feed, f"● {state}", tone)
 
     @Slot()
     def _on_bid_button_clicked(self) -> None:

@@ -56,10 +56,12 @@ def tone_style(tone: Tone) -> str:
 
 
 def set_toned_text(label: QLabel, text: str, tone: Tone) -> None:
-    """Show ``text`` in a status label, coloured by ``tone`` (plain when neutral)."""
+    """Show ``text`` in a status label, coloured by ``tone`` (plain when neutral). The style sheet
+    is set only when the tone changes: setting one, even the same, re-polishes the label and asks
+    its window for a layout pass, and views repaint these labels every frame."""
     label.setText(text)
     style = tone_style(tone) if tone is not Tone.NEUTRAL else ""
-    if label.styleSheet() != style:  # setting one, even the same, re-polishes the label
+    if label.styleSheet() != style:
         label.setStyleSheet(style)
 
 

@@ -17,8 +17,8 @@ from ibconsole.domain.option_chain import ChainTable
 from ibconsole.domain.order_words import quantity_text
 from ibconsole.domain.quotes import MarketDataType, Quote
 from ibconsole.sim import PaperGateway
-from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.context import UiContext
+from ibconsole.ui.frame_timer import FrameTimer
 from ibconsole.ui.ladder import PriceLadder
 from ibconsole.ui.option_chain.chain_model import ChainTableModel
 
@@ -59,7 +59,7 @@ async def test_depth_batches_of_one_loop_turn_make_one_ladder_update_and_repaint
     book = ladder.ladder.book
     await wait_for(lambda: not book.empty, what="the depth")
     await wait_for(ladder.ladder.market_in_view, what="the market in the window")
-    timer = ladder.findChild(CoalescingTimer)
+    timer = ladder.findChild(FrameTimer)
     assert timer is not None
     await wait_for(lambda: not timer.isActive(), what="the ladder at rest")
     bid = ladder.ladder.best_bid

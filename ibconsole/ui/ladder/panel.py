@@ -47,9 +47,9 @@ from ibconsole.domain.order_entry import (
 )
 from ibconsole.domain.orders import OrderType, OrderValidationError, Side
 from ibconsole.domain.quotes import Quote
-from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.confirm_dialog import ConfirmDialog, open_confirmation
 from ibconsole.ui.context import UiContext
+from ibconsole.ui.frame_timer import FRAME_MS, FrameTimer
 from ibconsole.ui.ladder.quantity_box import LadderQuantityBox
 from ibconsole.ui.ladder.summary import LadderSummary
 from ibconsole.ui.ladder.table_model import LadderTableModel
@@ -58,7 +58,6 @@ from ibconsole.ui.theme import Tone, set_toned_text
 
 log = logging.getLogger(__name__)
 
-REPAINT_MS = 12  # depth, quotes and orders repaint at most this often (under one frame)
 _PLACEHOLDER_TICK = Decimal("0.25")  # the empty ladder shown before a contract is chosen
 _REFUSAL_TONES = {
     Refusal.INVALID: Tone.BAD,
@@ -106,11 +105,13 @@ class PriceLadder(QWidget):
         self._flatten = self._button(
             "ladderFlattenButton", "Flatten", "Close the position at market, after asking (Shift+F)"
         )
-        self._repaint_timer = CoalescingTimer(self, REPAINT_MS, self._repaint)
+        # Depth, quotes and orders repaint on the next loop turn, at most once a frame: a lone
+        # depth batch is shown at once instead of after a fixed wait.
+        self._repaint_timer = FrameTimer(self, self._repaint)
         # After the trader stops aiming, look again whether the market left the window.
         self._aim_timer = QTimer(self)
         self._aim_timer.setSingleShot(True)
-        self._aim_timer.setInterval(int(AIM_HOLD_SECONDS * 1000) + REPAINT_MS)
+        self._aim_timer.setInterval(int(AIM_HOLD_SECONDS * 1000) + FRAME_MS)
         self._aim_timer.timeout.connect(self._repaint_timer.request)
         self._lay_out()
         self._connect(ctx)

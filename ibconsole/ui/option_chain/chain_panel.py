@@ -42,6 +42,7 @@ from ibconsole.domain.order_words import price_text
 from ibconsole.domain.quotes import Quote
 from ibconsole.ui.blotter_models import tabular_font
 from ibconsole.ui.context import UiContext
+from ibconsole.ui.fixed_text import set_fixed_text
 from ibconsole.ui.option_chain.chain_model import ChainTableModel
 from ibconsole.ui.theme import Tone, set_toned_text
 
@@ -375,10 +376,10 @@ class OptionChainPanel(QWidget):
     def _show_underlying(self, price: Decimal | None) -> None:
         underlying = self._underlying
         if underlying is None:
-            self._underlying_label.setText("—")
+            set_fixed_text(self._underlying_label, "—")
             return
         shown = price_text(price, underlying) if price is not None else "no price yet"
-        self._underlying_label.setText(f"{underlying.local_symbol}  {shown}")
+        set_fixed_text(self._underlying_label, f"{underlying.local_symbol}  {shown}")
 
     def _show_expiry_time(self, table: ChainTable) -> None:
         expiry, underlying = self._expiry, self._underlying
