@@ -188,14 +188,7 @@ class AlertsPanel(QWidget):
         oldest = self._count - self._notifier.history_limit
         if oldest > 0:
             self._history.remove([oldest])
-        # The first alert sets the widths; each later one widens them for its own row only
-        # (measuring every row took 24 ms an alert: a burst of signals stalled the window).
-        row = self._history.row_of(self._count)
-        if self._count == 1 or row is None:
-            self._history_fitter.fit()
-        else:
-            index = self._history_proxy.mapFromSource(self._history.index(row, 0))
-            self._history_fitter.fit_row(index.row())
+        self._history_fitter.fit()
 
     @Slot()
     def _on_book_changed(self) -> None:
