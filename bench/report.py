@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ibconsole.broker.signal_endpoint import THREAD_NAME as ENDPOINT_THREAD
+
 Results = Mapping[str, Any]
 
 
@@ -107,6 +109,11 @@ def _per_100k(cpu: Mapping[str, Any], client: str) -> str:
     return _value_text(cpu["clients"][client]["cpu_s_per_100k_ticks"], " s")
 
 
+def _cpu_to_bytes(clicks: Mapping[str, Any]) -> str:
+    """The loop thread's CPU from a QTest click until its bytes reach the socket (p99)."""
+    return _value_text(clicks.get("qtest_cpu_to_bytes", {}).get("p99"), " ms")
+
+
 def _click(results: Results) -> Any:
     return results["click_to_wire"]
 
@@ -117,7 +124,8 @@ def _click_figure(load: str, how: str) -> _Figure:
         text = _dist(series[how]) + f" at {click[f'{load}_ticks_per_s']:,g} ticks/s"
         if how == "qtest":
             text += (
-                f" (click handler CPU p99 {_value_text(series['qtest_handler_cpu']['p99'], ' ms')})"
+                f" (GUI thread CPU click → bytes p99 {_cpu_to_bytes(series)}, whole handler p99 "
+                f"{_value_text(series['qtest_handler_cpu']['p99'], ' ms')})"
             )
         return text
 
@@ -139,7 +147,12 @@ def _ladder_click(how: str) -> _Figure:
     return _Figure(
         f"ladder Bid click → bytes at sim, loaded, {'QTest' if how == 'qtest' else 'posted click'}",
         _ladder,
-        lambda ladder: _dist(ladder["click_to_bytes_ms"][how]),
+        lambda ladder: _dist(ladder["click_to_bytes_ms"][how])
+        + (
+            f" (GUI thread CPU click → bytes p99 {_cpu_to_bytes(ladder)})"
+            if how == "qtest"
+            else ""
+        ),
         lambda ladder: ladder["click_to_bytes_ms"][how]["p99"],
         "ms",
         5.0 if how == "qtest" else 16.0,
@@ -189,7 +202,10 @@ def _signal_rows() -> list[_Figure]:
                 + f" (without the flood: max {sig['loop_stall_without_flood_ms']['max']:g} ms;"
                 f" {sig['flood']['posts_per_s']:,} POST/s reached, answers "
                 f"{sig['flood']['statuses']}, own CPU in stalls: max "
-                f"{_value_text(sig['flood_loop_stall_cpu_ms']['max'], ' ms')})"
+                f"{_value_text(sig['flood_loop_stall_cpu_ms']['max'], ' ms')}; CPU over the "
+                f"flood: GUI thread {_value_text(sig['flood']['thread_cpu_ms'].get('gui'), ' ms')}"
+                f", endpoint thread "
+                f"{_value_text(sig['flood']['thread_cpu_ms'].get(ENDPOINT_THREAD), ' ms')})"
             ),
             lambda sig: sig["flood_loop_stall_ms"]["max"],
             "ms",
