@@ -250,7 +250,7 @@ async def soak(seconds: float, restarts: int, folder: Path) -> Report:
     try:
         console = await _open_console(gateway.port, folder)
         try:
-            await _trade(console, gateway, seconds, restarts, report)
+            await _trade(console, gateway, seconds, restarts, report, folder)
             report.fills = len(console.broker.journal.fills())
         finally:
             await console.stop()
@@ -278,7 +278,12 @@ async def _open_console(port: int, folder: Path) -> Console:
 
 
 async def _trade(
-    console: Console, gateway: SoakGateway, seconds: float, restarts: int, report: Report
+    console: Console,
+    gateway: SoakGateway,
+    seconds: float,
+    restarts: int,
+    report: Report,
+    folder: Path,
 ) -> None:
     broker = console.broker
     synced: list[Any] = []
@@ -290,7 +295,8 @@ async def _trade(
         broker.market.subscribe(month)
     bar_keys = [await broker.market.subscribe_bars(months[1], "5 mins")]
     trader = Trader(broker, months, SEED)
-    snapshots = []
+    # The heap's snapshots of the first and of the latest measure, on disk (see ``hold``).
+    first_heap, last_heap = folder / "heap-first.snapshot", folder / "heap-last.snapshot"
     loop = asyncio.get_running_loop()
     # Each day trades ``seconds / (restarts + 1)``, then the gateway restarts: the first measure
     # after the first restart, the last one after the last restart, and a day of trading after
@@ -318,8 +324,7 @@ async def _trade(
             report.restarts += 1
             report.reconnects += 1
             sim = await _settled(console, desk, gateway)
-            measured, snapshot = await hold(console, sim)
-            snapshots.append(snapshot)
+            measured = await hold(console, sim, first_heap if report.start is None else last_heap)
             if report.start is None:
                 report.start = measured
             report.end = measured
@@ -337,7 +342,7 @@ async def _trade(
     report.desk = describe(desk)
     if report.start is not None and report.end is not None:
         report.verdicts = verdicts(report.start, report.end)
-        report.heap_growth = top_growth(snapshots[0], snapshots[-1])
+        report.heap_growth = top_growth(first_heap, last_heap)
 
 
 def _ladder_months(console: Console, months: list[ListedContract]) -> list[ListedContract]:

@@ -15,6 +15,7 @@ import gc
 import os
 import tracemalloc
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
@@ -101,10 +102,11 @@ def _return_free_memory() -> None:
         return
 
 
-async def hold(console: Console, sim: SimLines) -> tuple[Holdings, tracemalloc.Snapshot]:
+async def hold(console: Console, sim: SimLines, snapshot: Path) -> Holdings:
     """Read everything the console holds now. Counts are the least of a few readings over three
     seconds (a repaint timer, a request's timeout or a Ticker waiting to be retired comes and
-    goes; a leak stays), memory is read once after a full collection."""
+    goes; a leak stays), memory is read once after a full collection; then the heap's snapshot
+    is written to ``snapshot`` (see ``write_heap_snapshot``)."""
     readings: list[dict[str, int]] = []
     session = console.broker.session
     while len(readings) < _READINGS:
@@ -114,13 +116,22 @@ async def hold(console: Console, sim: SimLines) -> tuple[Holdings, tracemalloc.S
     counts = {name: min(r[name] for r in readings) for name in readings[0]}
     gc.collect()
     _return_free_memory()
-    snapshot = tracemalloc.take_snapshot()
     holdings = Holdings(
         rss_mib=(rss_bytes(os.getpid()) - tracemalloc.get_tracemalloc_memory()) / 2**20,
         heap_mib=tracemalloc.get_traced_memory()[0] / 2**20,
         **counts,
     )
-    return holdings, snapshot
+    write_heap_snapshot(snapshot)
+    return holdings
+
+
+def write_heap_snapshot(path: Path) -> None:
+    """Write a snapshot of the traced heap to ``path`` and keep none in memory. A snapshot holds
+    every live trace as Python objects that tracemalloc does not trace (about 20 MiB for the
+    console): kept from one measure to the next, each day's snapshot was read as the console's
+    RSS growing by that much a day while the traced heap stayed flat. Taken after RSS is read,
+    and freed before the next reading, it is in none."""
+    tracemalloc.take_snapshot().dump(str(path))
 
 
 def _scene_items(console: Console) -> int:
@@ -240,14 +251,16 @@ def verdicts(start: Holdings, end: Holdings) -> list[Verdict]:
     return found
 
 
-def top_growth(start: tracemalloc.Snapshot, end: tracemalloc.Snapshot) -> list[str]:
-    """The places whose live allocations grew most between the two snapshots, each named by the
-    first frame in a source file (a dataclass's generated ``__init__`` is named by its caller)."""
+def top_growth(start: Path, end: Path) -> list[str]:
+    """The places whose live allocations grew most between the two snapshots written by
+    ``hold``, each named by the first frame in a source file (a dataclass's generated
+    ``__init__`` is named by its caller)."""
     ignored = (
         tracemalloc.Filter(False, tracemalloc.__file__),
         tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
     )
-    differences = end.filter_traces(ignored).compare_to(start.filter_traces(ignored), "traceback")
+    first, last = (tracemalloc.Snapshot.load(str(p)).filter_traces(ignored) for p in (start, end))
+    differences = last.compare_to(first, "traceback")
     grown = [d for d in differences if d.size_diff > 0][:TOP_GROWTH]
     return [
         f"{d.size_diff / 1024:+.1f} KiB in {d.count_diff:+d} blocks at {_place(d.traceback)}"

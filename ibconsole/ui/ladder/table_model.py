@@ -28,7 +28,6 @@ _Index = QModelIndex | QPersistentModelIndex
 _COLUMNS = tuple(LadderColumn)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _CENTRE = int(Qt.AlignmentFlag.AlignCenter)
-_MADE_ROWS = 4096  # rows whose cells are kept, across frames
 
 # (light, dark) colours of the ladder's parts.
 _COLOURS: dict[str, tuple[str, str]] = {
@@ -153,19 +152,28 @@ class LadderTableModel(QAbstractTableModel):
         """Every row's cells as of the last refresh (None for a row outside the market)."""
         return self._cells
 
+    @property
+    def rows_kept(self) -> int:
+        """Rows whose cells are kept for the next refresh: those of the last one only."""
+        return len(self._made)
+
     def _snapshot(self) -> None:
         ladder = self._ladder
         self._rows = [ladder.row(r) for r in range(ladder.rows)]
-        self._cells = [None if row is None else self._row_cells(row) for row in self._rows]
+        # Most rows look the same frame after frame: a row as it was in the last frame takes
+        # that frame's cells, and only this frame's rows are kept for the next. (Rows kept
+        # across frames up to a cap held a day's worth of rows that no longer look like any on
+        # the ladder: megabytes that filled until the cap emptied them.)
+        made, kept = self._made, dict[LadderRow, tuple[Cell, ...]]()
+        for row in self._rows:
+            if row is not None:
+                cells = made.get(row)
+                kept[row] = cells if cells is not None else self._made_cells(row)
+        self._made = kept
+        self._cells = [None if row is None else kept[row] for row in self._rows]
 
-    def _row_cells(self, row: LadderRow) -> tuple[Cell, ...]:
-        # Most rows look the same frame after frame: their cells are made once.
-        cells = self._made.get(row)
-        if cells is None:
-            if len(self._made) >= _MADE_ROWS:
-                self._made.clear()
-            cells = self._made[row] = tuple(self._cell(row, column) for column in _COLUMNS)
-        return cells
+    def _made_cells(self, row: LadderRow) -> tuple[Cell, ...]:
+        return tuple(self._cell(row, column) for column in _COLUMNS)
 
     def _cell(self, row: LadderRow, column: LadderColumn) -> Cell:
         return Cell(
