@@ -147,11 +147,13 @@ def _ladder_click(how: str) -> _Figure:
     return _Figure(
         f"ladder Bid click → bytes at sim, loaded, {'QTest' if how == 'qtest' else 'posted click'}",
         _ladder,
-        lambda ladder: _dist(ladder["click_to_bytes_ms"][how])
-        + (
-            f" (GUI thread CPU click → bytes p99 {_cpu_to_bytes(ladder)})"
-            if how == "qtest"
-            else ""
+        lambda ladder: (
+            _dist(ladder["click_to_bytes_ms"][how])
+            + (
+                f" (GUI thread CPU click → bytes p99 {_cpu_to_bytes(ladder)})"
+                if how == "qtest"
+                else ""
+            )
         ),
         lambda ladder: ladder["click_to_bytes_ms"][how]["p99"],
         "ms",
