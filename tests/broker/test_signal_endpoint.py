@@ -63,13 +63,16 @@ async def make_rig(tmp_path: Path, as_of: datetime) -> AsyncIterator[RigFactory]
     # A fresh connection per request: a restarted endpoint may get the port of the one before,
     # and a kept-alive connection to the stopped one would fail the next request.
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))
+    # One wall clock for every rig: time goes on across a restart (a clock per rig started again
+    # at as_of, so a signal after the restart could be stamped before one received earlier).
+    wall = OffsetClock(as_of)
 
     async def make(secret: str | None = SECRET, settings: SignalSettings = SETTINGS) -> Rig:
         log = SignalLog(tmp_path / "journal.sqlite3")
         accepted: list[Signal] = []
         clock: list[float] = [1000.0]
         endpoint = SignalEndpoint(
-            settings, secret, log, accepted.append, OffsetClock(as_of), monotonic=lambda: clock[0]
+            settings, secret, log, accepted.append, wall, monotonic=lambda: clock[0]
         )
         await endpoint.start(0)
         rig = Rig(endpoint, log, accepted, session, clock)
