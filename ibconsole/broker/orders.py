@@ -5,6 +5,7 @@
 - ``reconciler.Reconciler``: the journal against the broker after every sync, orders blocked
   until then;
 - ``roll_coordinator.RollCoordinator``: rolls, their retries and the exits they move;
+- ``roll_exits.RollExits``: the exits rolls cancel, journalled until placed again or told;
 - ``spread_roller.SpreadRoller``: rolls as one calendar-spread (BAG) order;
 - ``order_values``: the values and refusals they hand out.
 
@@ -37,6 +38,7 @@ from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import OrderTracker
 from ibconsole.broker.reconciler import Reconciler
 from ibconsole.broker.roll_coordinator import RollCoordinator
+from ibconsole.broker.roll_exits import RollExits
 from ibconsole.broker.session import Session
 from ibconsole.broker.spread_roller import SpreadRoller
 from ibconsole.domain.clock import Clock
@@ -81,8 +83,17 @@ class OrderService:
             key_factory or OrderKeyFactory(clock),
             request_timeout,
         )
+        exits = RollExits(journal, account, self._desk, self._tracker, clock, self.alert)
         self._rolls = RollCoordinator(
-            session, journal, account, self._desk, self._tracker, clock, self.alert, fill_timeout
+            session,
+            journal,
+            account,
+            self._desk,
+            self._tracker,
+            exits,
+            clock,
+            self.alert,
+            fill_timeout,
         )
         self.spread_rolls = SpreadRoller(
             journal,
@@ -94,6 +105,7 @@ class OrderService:
             self.alert,
             fill_timeout,
         )
+        self._reconciler.reconciled += exits.hand_over
         self._reconciler.reconciled += self.spread_rolls.catch_up
         self.order_changed = self._tracker.order_changed
         self.fill_recorded = self._tracker.fill_recorded

@@ -1,5 +1,10 @@
 """Roll coordination: cancel the old month's orders, close it, open the new month, then move the
 exits that protected the position; a failed open leg is never silent and can be retried alone.
+
+The exits a roll cancels are journalled until they are placed again (``RollExits``): moved to
+the new month once it is open, or restored on the old month when the roll stops having closed
+nothing. Every alert of a roll that stopped says which exits still work, which were placed again
+and which are missing.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from ibconsole.broker.ib_client import Event, Trade
 from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import LIVE_STATUSES, OrderTracker
 from ibconsole.broker.order_values import OrderRefused, RollFailure
+from ibconsole.broker.roll_exits import RollExits
 from ibconsole.broker.session import Session
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.orders import OrderIntent, OrderType, Purpose, WorkingOrder, build_intent
+from ibconsole.domain.roll_exit_words import order_words
 from ibconsole.domain.rollover import RollLeg, RollPlan, move_exits
 from ibconsole.journal import Journal, JournalOrder, OrderState
 
@@ -37,6 +44,7 @@ class RollCoordinator:
     """Runs rolls through the order desk, one per plan, and remembers unfinished ones.
 
     Events: ``roll_failed(RollFailure)``; ``alert(str, bool)`` is shared with ``OrderService``.
+    ``exits`` journals the exits every roll cancels (the spread roller's too).
     """
 
     def __init__(
@@ -46,10 +54,12 @@ class RollCoordinator:
         account: AccountService,
         desk: OrderDesk,
         tracker: OrderTracker,
+        exits: RollExits,
         clock: Clock,
         alert: Event,
         fill_timeout: float,
     ) -> None:
+        self.exits = exits
         self._session = session
         self._journal = journal
         self._account = account
@@ -61,14 +71,18 @@ class RollCoordinator:
         self._rolls: dict[RollPlan, _Roll] = {}
         self.roll_failed = Event("roll_failed")
 
-    async def roll(self, plan: RollPlan) -> JournalOrder | None:
+    async def roll(self, plan: RollPlan, continues: str | None = None) -> JournalOrder | None:
         """Cancel the old month's orders, close it, then open the new month.
 
         Both legs pass the pre-trade checks before anything is sent, and the position must still
         be the one planned, so a roll cannot stop halfway for a reason known in advance. Working
         orders on the old month are cancelled (IB confirms each) before the close leg goes; once
         the open leg has filled, the exits planned to move are placed again on the new month,
-        shifted by the spread between the two legs' fills (see ``move_exits``).
+        shifted by the spread between the two legs' fills (see ``move_exits``). A roll that stops
+        having closed nothing places the exits it cancelled on the old month again.
+
+        ``continues`` is the key of an exit move this roll takes over (a spread roll's, whose
+        rest it legs): settled once this roll's own is journalled.
 
         Returns the open leg's journal entry (None when the plan does not reopen). A close leg
         that does not fill stops the roll with nothing opened; an open leg that fails raises a
@@ -76,21 +90,28 @@ class RollCoordinator:
         """
         close, opening = self.check_roll(plan)
         self._rolls[plan] = _Roll(close.key)
+        self.exits.record(close.key, plan)
+        if continues is not None:
+            self.exits.settle(continues)
         try:
             await self.clear_old_month(plan)
             self._desk.submit(close, confirmed=True)
         except OrderRefused as refused:
             del self._rolls[plan]
-            message = (
+            message = _with(
                 f"Roll stopped before closing {plan.close.contract.local_symbol}: "
-                f"{refused.reason} Nothing was closed or opened."
+                f"{refused.reason} Nothing was closed or opened.",
+                self.exits.restore(plan, close.key),
             )
             self._alert.emit(message, True)
             raise OrderRefused(message, refused.report) from refused
         except asyncio.CancelledError:
             # Stopped before the close leg went out: nothing of this roll exists at the broker.
+            # Its exits stay journalled (unless it cancelled none): the next start tells of them.
             if self._journal.order(close.key) is None:
                 del self._rolls[plan]
+                if not self.exits.cancelled(plan):
+                    self.exits.settle(close.key)
             raise
         state = await self._final_or_timeout(close.key)
         closed = self._tracker.journalled(close.key).lifecycle.filled
@@ -117,12 +138,15 @@ class RollCoordinator:
                 f"Roll stopped: closing {name} ended {state.value}{done}; "
                 "nothing was opened in the new month."
             )
+            exits = self.exits.restore(plan, close.key)
         else:
             message = (
                 f"Roll stopped: closing {name} has not filled within "
                 f"{self._fill_timeout:g} s and is still {state.value}. Nothing was opened; "
                 "once it has ended, retry the open leg."
             )
+            exits = self.exits.waiting(plan)
+        message = _with(message, exits)
         self._alert.emit(message, True)
         raise OrderRefused(message)
 
@@ -314,9 +338,10 @@ class RollCoordinator:
         if old_price is None or opened <= 0 or any(price is None for _, price in paid):
             unknown = "the legs' fill prices are not known"
             self.exits_not_moved(old, new, [(order, unknown) for order in plan.exits_to_move])
-            return
-        new_price = sum((q * p for q, p in paid if p is not None), Decimal(0)) / opened
-        self.place_exits(plan, new_price - old_price, opened, f"{roll.close_key}-exits")
+        else:
+            new_price = sum((q * p for q, p in paid if p is not None), Decimal(0)) / opened
+            self.place_exits(plan, new_price - old_price, opened, f"{roll.close_key}-exits")
+        self.exits.settle(roll.close_key)
 
     def place_exits(
         self, plan: RollPlan, spread: Decimal, opened: Decimal, oca_prefix: str
@@ -410,10 +435,6 @@ async def _until_done(trade: Trade) -> None:
         trade.statusEvent -= check
 
 
-def order_words(order: WorkingOrder | OrderIntent, quantity: Decimal) -> str:
-    prices = [
-        f" {name} {price.normalize():f}"
-        for name, price in (("limit", order.limit_price), ("stop", order.stop_price))
-        if price is not None
-    ]
-    return f"{order.side.value} {quantity.normalize():f} {order.order_type.value}{''.join(prices)}"
+def _with(message: str, exits: str) -> str:
+    """A roll's alert, followed by what became of the exits it cancelled (when any)."""
+    return f"{message} {exits}" if exits else message

@@ -15,6 +15,7 @@ from ibconsole.domain.orders import OrderIntent, WorkingOrder
 
 class ExitFate(StrEnum):
     WORKING = "working"  # its cancel never took effect: it still works on the old month
+    UNCONFIRMED = "unconfirmed"  # its cancel went out and IB has not confirmed it (yet)
     RESTORED = "restored"  # cancelled by the roll, then placed again on the old month
     MISSING = "missing"  # cancelled by the roll and placed nowhere: the position lacks it
     WAITING = "waiting"  # cancelled by the roll, to be placed on the new month once it is open
@@ -47,6 +48,12 @@ def exits_words(month: str, outcomes: Sequence[ExitOutcome], new_month: str | No
     if working:
         sentences.append(
             f"Its exit orders on {month} were not cancelled and still work: {working}."
+        )
+    unconfirmed = _listed(o for o in outcomes if o.fate is ExitFate.UNCONFIRMED)
+    if unconfirmed:
+        sentences.append(
+            f"IB has not confirmed the cancel of its exit orders on {month}: {unconfirmed}; check "
+            "whether they still work."
         )
     restored = _listed(o for o in outcomes if o.fate is ExitFate.RESTORED)
     if restored:

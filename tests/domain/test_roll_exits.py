@@ -184,6 +184,11 @@ TARGET = order(2, Side.SELL, OrderType.LIMIT)
             "Its exit orders on ESM6 were not cancelled and still work: SELL 2 STP stop 5900.",
         ),
         (
+            (ExitOutcome(STOP, ExitFate.UNCONFIRMED),),
+            "IB has not confirmed the cancel of its exit orders on ESM6: SELL 2 STP stop 5900; "
+            "check whether they still work.",
+        ),
+        (
             (ExitOutcome(STOP, ExitFate.RESTORED), ExitOutcome(TARGET, ExitFate.RESTORED)),
             "The exit orders it cancelled on ESM6 were placed there again: SELL 2 STP stop 5900; "
             "SELL 2 LMT limit 6000.25.",

@@ -1,0 +1,240 @@
+"""The exits a roll cancels on the old month, against the paper gateway over TCP: a roll that ends
+having rolled nothing (its close leg or its spread rejected) places them on the old month again
+and says so; one stopped before IB confirmed the cancel says the stop is not known to be gone; a
+console started after a roll it never finished names the exits no process placed again, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import pytest
+
+from ibconsole.broker.broker import Broker
+from ibconsole.broker.order_values import OrderRefused
+from ibconsole.domain.health import HealthSettings
+from ibconsole.domain.orders import OrderIntent, OrderType, Purpose
+from ibconsole.domain.risk import RiskLimits
+from ibconsole.domain.rollover import RolloverSettings, RollPlan, plan_roll
+from ibconsole.journal import Journal, JournalFill, JournalOrder, OrderState
+
+if TYPE_CHECKING:
+    from conftest import Rig, RigFactory, WaitFor
+
+
+@pytest.fixture
+async def rig(make_rig: RigFactory) -> Rig:
+    made = await make_rig(quote_next_month=True)
+    made.broker.orders.spread_rolls.fill_timeout = 2.0
+    return made
+
+
+async def long_with_stop(rig: Rig, wait_for: WaitFor) -> OrderIntent:
+    """2 ES front month held, protected by a working stop 40 ticks under the bid."""
+    entry = rig.intent(quantity=2)
+    rig.broker.orders.submit(entry)
+    assert await rig.final(entry.key) is OrderState.FILLED
+    await wait_for(lambda: rig.held(rig.es) == 2, what="the long position")
+    stop = rig.intent(side="SELL", quantity=2, order_type="STP", stop_price=rig.bid(-40))
+    rig.broker.orders.submit(stop, confirmed=True)
+    await wait_for(lambda: rig.state(stop.key) is OrderState.WORKING, what="the stop working")
+    return stop
+
+
+def plan(rig: Rig) -> RollPlan:
+    return plan_roll(
+        Decimal(2),
+        rig.es,
+        rig.next_month,
+        rig.broker.orders.working_orders(rig.es.con_id),
+        RolloverSettings(),
+    )
+
+
+def of_purpose(rig: Rig, purpose: Purpose) -> list[JournalOrder]:
+    return [o for o in reversed(rig.journal.orders(limit=None)) if o.intent.purpose is purpose]
+
+
+async def restored_and_working(rig: Rig, wait_for: WaitFor, count: int) -> list[JournalOrder]:
+    """The exits placed again on the old month, once the simulator and the console have them
+    working."""
+    await wait_for(lambda: len(of_purpose(rig, Purpose.ROLL_RESTORE)) == count, what="restored")
+    restored = of_purpose(rig, Purpose.ROLL_RESTORE)
+    await wait_for(
+        lambda: all(rig.state(o.key) is OrderState.WORKING for o in restored),
+        what="the restored exits working",
+    )
+    assert {rig.sim_status(o.key) for o in restored} == {"Submitted"}
+    return restored
+
+
+@pytest.mark.expect_log_warnings
+async def test_a_roll_whose_close_leg_is_rejected_places_its_stop_again_on_the_old_month(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    stop = await long_with_stop(rig, wait_for)
+    rig.gw.faults.reject_next_order("Order size exceeds the exchange limit")
+
+    with pytest.raises(OrderRefused, match="ended rejected") as refused:
+        await rig.within(rig.broker.orders.roll(plan(rig)))
+
+    assert rig.state(stop.key) is OrderState.CANCELLED
+    (restored,) = await restored_and_working(rig, wait_for, 1)
+    assert restored.intent.contract == rig.es
+    assert (restored.intent.side, restored.intent.quantity) == (stop.side, 2)
+    assert (restored.intent.order_type, restored.intent.stop_price) == (
+        OrderType.STOP,
+        stop.stop_price,
+    )
+    words = f"The exit orders it cancelled on {rig.es.local_symbol} were placed there again: "
+    words += f"SELL 2 STP stop {stop.stop_price.normalize():f}."  # type: ignore[union-attr]
+    assert words in refused.value.reason
+    assert any(critical and words in message for message, critical in rig.alerts)
+    assert not any("MISSING" in message for message, _ in rig.alerts)
+    assert rig.held(rig.es) == 2
+    assert [o.key for o in rig.broker.orders.working_orders(rig.es.con_id)] == [restored.key]
+    # the restored stop protects the position as the old one did: the roll can go again
+    opened = await rig.within(rig.broker.orders.roll(plan(rig)))
+    assert opened is not None
+    (moved,) = of_purpose(rig, Purpose.ROLL_MOVE)
+    assert moved.intent.contract == rig.next_month
+    assert rig.state(restored.key) is OrderState.CANCELLED
+    rig.assert_agree()
+
+
+@pytest.mark.expect_log_warnings
+async def test_a_rejected_spread_places_its_bracket_exits_again_still_one_cancels_all(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    entry = rig.bid(4)  # marketable: the bracket's entry fills, its exits stay working
+    bracket = rig.intent(
+        quantity=2,
+        order_type="LMT",
+        limit_price=entry,
+        take_profit=entry + 40,
+        stop_loss=entry - 40,
+    )
+    rig.broker.orders.submit(bracket, confirmed=True)
+    assert await rig.final(bracket.key) is OrderState.FILLED
+    exits = (bracket.take_profit_key, bracket.stop_loss_key)
+    await wait_for(lambda: all(rig.state(k) is OrderState.WORKING for k in exits), what="exits")
+    await wait_for(lambda: rig.held(rig.es) == 2, what="the long position")
+    rig.gw.faults.reject_next_order("No trading permission for calendar spreads")
+
+    with pytest.raises(OrderRefused, match="nothing was rolled") as refused:
+        await rig.within(rig.broker.orders.roll_spread(plan(rig), OrderType.MARKET))
+
+    assert {rig.state(k) for k in exits} == {OrderState.CANCELLED}
+    target, stop = sorted(
+        await restored_and_working(rig, wait_for, 2), key=lambda o: o.intent.order_type.value
+    )
+    assert (target.intent.limit_price, stop.intent.stop_price) == (entry + 40, entry - 40)
+    assert target.intent.oca_group == stop.intent.oca_group != ""
+    at_sim = {o.request.order_ref: o.request for o in rig.gw.orders}
+    assert {(at_sim[o.key].oca_group, at_sim[o.key].oca_type) for o in (target, stop)} == {
+        (target.intent.oca_group, 1)
+    }
+    assert "were placed there again" in refused.value.reason
+    (alert,) = [m for m, critical in rig.alerts if critical and "placed there again" in m]
+    assert "spread order ended rejected; nothing was rolled" in alert
+    assert (rig.held(rig.es), rig.held(rig.next_month)) == (2, 0)
+    rig.assert_agree()
+
+
+@pytest.mark.expect_log_warnings
+async def test_a_roll_stopped_by_a_lost_connection_does_not_call_its_stop_gone_or_kept(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    stop = await long_with_stop(rig, wait_for)
+    rig.gw.faults.stop_answering()  # the stop's cancel is never confirmed
+    roll = rig.broker.orders.roll(plan(rig))
+
+    async def drop_once_cancel_sent() -> None:
+        await wait_for(lambda: _cancel_requested(rig, stop.key), what="the stop's cancel sent")
+        rig.gw.faults.drop(rig.client_id)
+
+    with pytest.raises(OrderRefused, match="connection dropped") as refused:
+        await rig.within(asyncio.gather(roll, drop_once_cancel_sent()))
+    rig.gw.faults.resume_answering()
+
+    words = "IB has not confirmed the cancel of its exit orders"
+    assert words in refused.value.reason
+    assert "check whether they still work" in refused.value.reason
+    assert of_purpose(rig, Purpose.ROLL_RESTORE) == [], "nothing is placed on a guess"
+    await wait_for(lambda: not rig.broker.orders.entry_block(), what="orders allowed again")
+    assert rig.sim_status(stop.key) == "Submitted"
+    rig.assert_agree()
+
+
+def _cancel_requested(rig: Rig, key: str) -> bool:
+    order = rig.journal.order(key)
+    return order is not None and order.lifecycle.cancel_requested
+
+
+class _RejectOpenLeg:
+    """Arms the simulator's reject-next fault the moment the roll's close leg has filled
+    (eventkit holds its handler weakly: keep the object)."""
+
+    def __init__(self, rig: Rig) -> None:
+        self._rig = rig
+        self.armed = False
+        rig.broker.orders.fill_recorded += self
+
+    def __call__(self, fill: JournalFill) -> None:
+        order = self._rig.journal.order(fill.key)
+        if not self.armed and order and order.intent.purpose is Purpose.ROLL_CLOSE:
+            self.armed = True
+            self._rig.gw.faults.reject_next_order("No trading permission for ESM5")
+
+
+@pytest.mark.expect_log_warnings  # the critical alerts are logged too
+async def test_a_console_started_after_a_roll_left_incomplete_names_the_stop_it_cancelled(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    """The roll cancels the stop and closes the old month, its open leg is rejected, and the
+    console stops without the trader retrying it: the roll in memory is gone. The next console
+    on the journal sends nothing and names the stop no process placed again, once."""
+    stop = await long_with_stop(rig, wait_for)
+    fault = _RejectOpenLeg(rig)
+    with pytest.raises(OrderRefused, match="ROLL INCOMPLETE"):
+        await rig.within(rig.broker.orders.roll(plan(rig)))
+    assert fault.armed
+    (close,) = of_purpose(rig, Purpose.ROLL_CLOSE)
+    await rig.broker.stop()
+    placed = len(rig.gw.orders)
+
+    first = await critical_alerts_at_restart(rig, wait_for)
+    (text,) = [m for m in first if m.startswith("ROLL:")]
+    assert close.key in text
+    assert f"SELL 2 STP stop {stop.stop_price.normalize():f}" in text  # type: ignore[union-attr]
+    assert f"Its close leg in {rig.es.local_symbol} ended filled with 2 closed." in text
+    assert "NOT placed again" in text
+    assert not [m for m in await critical_alerts_at_restart(rig, wait_for) if close.key in m]
+    assert len(rig.gw.orders) == placed, "a restart sent an order nobody clicked"
+
+
+async def critical_alerts_at_restart(rig: Rig, wait_for: WaitFor) -> list[str]:
+    """Start a console on ``rig``'s journal and gateway (as the app would after a crash), let it
+    reconcile, stop it; the critical alerts it raised."""
+    await wait_for(
+        lambda: not any(c.client_id == rig.client_id for c in rig.gw.connections),
+        what="the gateway to free the clientId",
+    )
+    journal = Journal(rig.journal.path, rig.broker.clock)
+    broker = Broker(
+        rig.broker.session.endpoint,
+        journal,
+        rig.broker.clock,
+        health=HealthSettings(),
+        limits=RiskLimits(),
+    )
+    alerts: list[tuple[str, bool]] = []
+    broker.orders.alert += lambda message, critical: alerts.append((message, critical))
+    try:
+        await broker.start()  # reconciled when it returns
+    finally:
+        await broker.stop()
+        journal.close()
+    return [message for message, critical in alerts if critical]
