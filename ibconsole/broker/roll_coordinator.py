@@ -127,6 +127,7 @@ class RollCoordinator:
                 f"closing {plan.close.contract.local_symbol} filled only "
                 f"{closed.normalize():f} of {plan.close.quantity.normalize():f} before it "
                 f"ended {state.value}, so nothing was opened yet",
+                self.exits.waiting(plan),
             )
             self._roll_failed(failure)
             raise OrderRefused(failure.sentence)
@@ -303,7 +304,7 @@ class RollCoordinator:
             roll.open_keys.append(opening.key)
             journalled = self._desk.submit(opening, confirmed=True)
         except OrderRefused as refused:
-            failure = RollFailure(plan, refused.reason)
+            failure = RollFailure(plan, refused.reason, self.exits.waiting(plan))
             self._roll_failed(failure)
             raise OrderRefused(failure.sentence, refused.report) from refused
         state = await self._final_or_timeout(opening.key)
@@ -315,6 +316,7 @@ class RollCoordinator:
                 (f"rejected by IB: {rejection}" if rejection else f"the order ended {state.value}")
                 if state.is_final
                 else f"the order is still {state.value} after {self._fill_timeout:g} s",
+                self.exits.waiting(plan),
             )
             self._roll_failed(failure)
             raise OrderRefused(failure.sentence)

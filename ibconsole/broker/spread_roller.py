@@ -265,18 +265,25 @@ class SpreadRoller:
             roll.protected[order.order_id] = roll.protected.get(order.order_id, 0) + placed
 
     def _ended(self, roll: _SpreadRoll, spread: JournalOrder) -> None:
-        """The spread order of ``roll`` ended, its rest not legged: with nothing rolled, its
-        exits go back on the old month; else those of what it rolled are placed already."""
-        if spread.lifecycle.filled <= 0:
-            roll.exits_words = self._exits.restore(roll.plan, roll.key)
-            if roll.exits_words:
-                self._alert.emit(
-                    f"The {roll.spread.name} spread order ended {spread.state.value}; nothing "
-                    f"was rolled. {roll.exits_words}",
-                    True,
-                )
-        else:
+        """The spread order of ``roll`` ended, its rest not legged: the exits of the contracts
+        it rolled are on the new month already; those of the rest it did not roll go back on
+        the old month, and the trader is told what became of them."""
+        plan, rolled = roll.plan, spread.lifecycle.filled
+        rest = plan.close.quantity - rolled
+        if rest <= 0:
             self._exits.settle(roll.key)
+            return
+        left = replace(
+            plan, position=rest if plan.position > 0 else -rest, orders=roll.unprotected()
+        )
+        roll.exits_words = self._exits.restore(left, roll.key)
+        if roll.exits_words:
+            self._alert.emit(
+                f"The {roll.spread.name} spread order ended {spread.state.value} with "
+                f"{rolled.normalize():f} of {plan.close.quantity.normalize():f} rolled. "
+                f"{roll.exits_words}",
+                True,
+            )
 
     def _on_order_changed(self, row: OrderRow) -> None:
         self._catch_up(row.key)

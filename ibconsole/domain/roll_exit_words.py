@@ -18,7 +18,7 @@ class ExitFate(StrEnum):
     UNCONFIRMED = "unconfirmed"  # its cancel went out and IB has not confirmed it (yet)
     RESTORED = "restored"  # cancelled by the roll, then placed again on the old month
     MISSING = "missing"  # cancelled by the roll and placed nowhere: the position lacks it
-    WAITING = "waiting"  # cancelled by the roll, to be placed on the new month once it is open
+    WAITING = "waiting"  # cancelled by the roll, placed on the new month when its open leg fills
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +73,9 @@ def exits_words(month: str, outcomes: Sequence[ExitOutcome], new_month: str | No
     waiting = _listed(o for o in outcomes if o.fate is ExitFate.WAITING)
     if waiting:
         sentences.append(
-            f"EXITS NOT IN PLACE: it cancelled these exit orders on {month}: {waiting}. They are "
-            f"placed on {new_month or 'the new month'} once its open leg fills; until then your "
-            f"{month} position lacks them."
+            f"EXITS NOT IN PLACE: it cancelled these exit orders on {month}: {waiting}. They go "
+            f"on {new_month or 'the new month'} when a retry of the open leg fills; until then "
+            "neither month has them."
         )
     return " ".join(sentences)
 

@@ -1,7 +1,8 @@
 """The exits a roll cancels on the old month, against the paper gateway over TCP: a roll that ends
 having rolled nothing (its close leg or its spread rejected) places them on the old month again
-and says so; one stopped before IB confirmed the cancel says the stop is not known to be gone; a
-console started after a roll it never finished names the exits no process placed again, once.
+and says so, as does a spread whose rest is cancelled for the contracts it left there; one
+stopped before IB confirmed the cancel says the stop is not known to be gone; a console started
+after a roll it never finished names the exits no process placed again, once.
 """
 
 from __future__ import annotations
@@ -31,16 +32,18 @@ async def rig(make_rig: RigFactory) -> Rig:
     return made
 
 
-async def long_with_stop(rig: Rig, wait_for: WaitFor) -> OrderIntent:
-    """2 ES front month held, protected by a working stop 40 ticks under the bid."""
+async def long_with_stop(rig: Rig, wait_for: WaitFor) -> tuple[OrderIntent, str]:
+    """2 ES front month held, protected by a working stop 40 ticks under the bid; the stop, and
+    its price as the alerts write it."""
     entry = rig.intent(quantity=2)
     rig.broker.orders.submit(entry)
     assert await rig.final(entry.key) is OrderState.FILLED
     await wait_for(lambda: rig.held(rig.es) == 2, what="the long position")
-    stop = rig.intent(side="SELL", quantity=2, order_type="STP", stop_price=rig.bid(-40))
+    price = rig.bid(-40)
+    stop = rig.intent(side="SELL", quantity=2, order_type="STP", stop_price=price)
     rig.broker.orders.submit(stop, confirmed=True)
     await wait_for(lambda: rig.state(stop.key) is OrderState.WORKING, what="the stop working")
-    return stop
+    return stop, f"{price.normalize():f}"
 
 
 def plan(rig: Rig) -> RollPlan:
@@ -74,7 +77,7 @@ async def restored_and_working(rig: Rig, wait_for: WaitFor, count: int) -> list[
 async def test_a_roll_whose_close_leg_is_rejected_places_its_stop_again_on_the_old_month(
     rig: Rig, wait_for: WaitFor
 ) -> None:
-    stop = await long_with_stop(rig, wait_for)
+    stop, at = await long_with_stop(rig, wait_for)
     rig.gw.faults.reject_next_order("Order size exceeds the exchange limit")
 
     with pytest.raises(OrderRefused, match="ended rejected") as refused:
@@ -89,7 +92,7 @@ async def test_a_roll_whose_close_leg_is_rejected_places_its_stop_again_on_the_o
         stop.stop_price,
     )
     words = f"The exit orders it cancelled on {rig.es.local_symbol} were placed there again: "
-    words += f"SELL 2 STP stop {stop.stop_price.normalize():f}."  # type: ignore[union-attr]
+    words += f"SELL 2 STP stop {at}."
     assert words in refused.value.reason
     assert any(critical and words in message for message, critical in rig.alerts)
     assert not any("MISSING" in message for message, _ in rig.alerts)
@@ -138,8 +141,37 @@ async def test_a_rejected_spread_places_its_bracket_exits_again_still_one_cancel
     }
     assert "were placed there again" in refused.value.reason
     (alert,) = [m for m, critical in rig.alerts if critical and "placed there again" in m]
-    assert "spread order ended rejected; nothing was rolled" in alert
+    assert "spread order ended rejected with 0 of 2 rolled" in alert
     assert (rig.held(rig.es), rig.held(rig.next_month)) == (2, 0)
+    rig.assert_agree()
+
+
+async def test_a_spread_cancelled_after_a_part_places_the_rest_s_stop_again_on_the_old_month(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    """1 of 2 rolls (its stop goes on the next month), the trader cancels the rest: the stop for
+    the contract left in the old month is placed there again."""
+    stop, at = await long_with_stop(rig, wait_for)
+    rig.gw.desk.set_partial_fills(2, stall=True)
+
+    working = await rig.within(rig.broker.orders.roll_spread(plan(rig), OrderType.MARKET))
+
+    assert (working.state, working.lifecycle.filled) == (OrderState.PARTIALLY_FILLED, 1)
+    (moved,) = of_purpose(rig, Purpose.ROLL_MOVE)
+    assert (moved.intent.contract, moved.intent.quantity) == (rig.next_month, 1)
+    assert of_purpose(rig, Purpose.ROLL_RESTORE) == []
+    rig.broker.orders.cancel(rig.row(working.key).order_id)
+    assert await rig.final(working.key) is OrderState.CANCELLED
+
+    (restored,) = await restored_and_working(rig, wait_for, 1)
+    assert (restored.intent.contract, restored.intent.quantity) == (rig.es, 1)
+    assert restored.intent.stop_price == stop.stop_price
+    (alert,) = [m for m, critical in rig.alerts if critical and "placed there again" in m]
+    assert "ended cancelled with 1 of 2 rolled" in alert
+    assert f"SELL 1 STP stop {at}" in alert
+    await wait_for(
+        lambda: (rig.held(rig.es), rig.held(rig.next_month)) == (1, 1), what="half rolled"
+    )
     rig.assert_agree()
 
 
@@ -147,7 +179,7 @@ async def test_a_rejected_spread_places_its_bracket_exits_again_still_one_cancel
 async def test_a_roll_stopped_by_a_lost_connection_does_not_call_its_stop_gone_or_kept(
     rig: Rig, wait_for: WaitFor
 ) -> None:
-    stop = await long_with_stop(rig, wait_for)
+    stop, at = await long_with_stop(rig, wait_for)
     rig.gw.faults.stop_answering()  # the stop's cancel is never confirmed
     roll = rig.broker.orders.roll(plan(rig))
 
@@ -159,8 +191,8 @@ async def test_a_roll_stopped_by_a_lost_connection_does_not_call_its_stop_gone_o
         await rig.within(asyncio.gather(roll, drop_once_cancel_sent()))
     rig.gw.faults.resume_answering()
 
-    words = "IB has not confirmed the cancel of its exit orders"
-    assert words in refused.value.reason
+    words = f"IB has not confirmed the cancel of its exit orders on {rig.es.local_symbol}: "
+    assert words + f"SELL 2 STP stop {at}" in refused.value.reason
     assert "check whether they still work" in refused.value.reason
     assert of_purpose(rig, Purpose.ROLL_RESTORE) == [], "nothing is placed on a guess"
     await wait_for(lambda: not rig.broker.orders.entry_block(), what="orders allowed again")
@@ -196,11 +228,20 @@ async def test_a_console_started_after_a_roll_left_incomplete_names_the_stop_it_
     """The roll cancels the stop and closes the old month, its open leg is rejected, and the
     console stops without the trader retrying it: the roll in memory is gone. The next console
     on the journal sends nothing and names the stop no process placed again, once."""
-    stop = await long_with_stop(rig, wait_for)
+    _, at = await long_with_stop(rig, wait_for)
     fault = _RejectOpenLeg(rig)
-    with pytest.raises(OrderRefused, match="ROLL INCOMPLETE"):
+    with pytest.raises(OrderRefused, match="ROLL INCOMPLETE") as refused:
         await rig.within(rig.broker.orders.roll(plan(rig)))
     assert fault.armed
+    # the partial-roll banner and alert say where the stop is: nowhere until a retry fills
+    (failure,) = rig.failures
+    waiting = (
+        f"EXITS NOT IN PLACE: it cancelled these exit orders on {rig.es.local_symbol}: SELL 2 "
+        f"STP stop {at}. They go on {rig.next_month.local_symbol} "
+        "when a retry of the open leg fills"
+    )
+    assert waiting in failure.sentence
+    assert waiting in refused.value.reason
     (close,) = of_purpose(rig, Purpose.ROLL_CLOSE)
     await rig.broker.stop()
     placed = len(rig.gw.orders)
@@ -208,7 +249,7 @@ async def test_a_console_started_after_a_roll_left_incomplete_names_the_stop_it_
     first = await critical_alerts_at_restart(rig, wait_for)
     (text,) = [m for m in first if m.startswith("ROLL:")]
     assert close.key in text
-    assert f"SELL 2 STP stop {stop.stop_price.normalize():f}" in text  # type: ignore[union-attr]
+    assert f"SELL 2 STP stop {at}" in text
     assert f"Its close leg in {rig.es.local_symbol} ended filled with 2 closed." in text
     assert "NOT placed again" in text
     assert not [m for m in await critical_alerts_at_restart(rig, wait_for) if close.key in m]

@@ -205,8 +205,8 @@ TARGET = order(2, Side.SELL, OrderType.LIMIT)
         (
             (ExitOutcome(STOP, ExitFate.WAITING),),
             "EXITS NOT IN PLACE: it cancelled these exit orders on ESM6: SELL 2 STP stop 5900. "
-            "They are placed on ESU6 once its open leg fills; until then your ESM6 position "
-            "lacks them.",
+            "They go on ESU6 when a retry of the open leg fills; until then neither month has "
+            "them.",
         ),
         (
             (ExitOutcome(TARGET, ExitFate.RESTORED), ExitOutcome(STOP, ExitFate.MISSING, "IB: no")),
