@@ -89,10 +89,10 @@ class RollCoordinator:
         critical alert naming both months and a ``RollFailure`` that ``retry_open`` can resume.
         """
         close, opening = self.check_roll(plan)
-        self._rolls[plan] = _Roll(close.key)
         self.exits.record(close.key, plan)
         if continues is not None:
             self.exits.settle(continues)
+        self._rolls[plan] = _Roll(close.key)
         try:
             await self.clear_old_month(plan)
             self._desk.submit(close, confirmed=True)

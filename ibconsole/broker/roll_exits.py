@@ -98,10 +98,12 @@ class RollExits:
         return exits_words(plan.close.contract.local_symbol, outcomes)
 
     def waiting(self, plan: RollPlan) -> str:
-        """What became of the exits of a roll of ``plan`` that waits for its close leg: those
-        cancelled wait for the open leg (its retry) to be placed on the new month."""
+        """What became of the exits of a roll of ``plan`` that waits for its close or open leg:
+        those cancelled wait for the open leg (its retry) to be placed on the new month, or are
+        missing when the roll does not reopen."""
         outcomes, cancelled = self._sorted(plan)
-        outcomes.extend(ExitOutcome(order, ExitFate.WAITING) for order in cancelled)
+        fate = ExitFate.MISSING if plan.open is None else ExitFate.WAITING
+        outcomes.extend(ExitOutcome(order, fate) for order in cancelled)
         new = plan.open.contract.local_symbol if plan.open is not None else None
         return exits_words(plan.close.contract.local_symbol, outcomes, new)
 
