@@ -46,13 +46,13 @@ async def long_with_stop(rig: Rig, wait_for: WaitFor) -> tuple[OrderIntent, str]
     return stop, f"{price.normalize():f}"
 
 
-def plan(rig: Rig) -> RollPlan:
+def plan(rig: Rig, *, reopen: bool = True) -> RollPlan:
     return plan_roll(
         Decimal(2),
         rig.es,
         rig.next_month,
         rig.broker.orders.working_orders(rig.es.con_id),
-        RolloverSettings(),
+        RolloverSettings(reopen_on_roll=reopen),
     )
 
 
@@ -104,6 +104,27 @@ async def test_a_roll_whose_close_leg_is_rejected_places_its_stop_again_on_the_o
     (moved,) = of_purpose(rig, Purpose.ROLL_MOVE)
     assert moved.intent.contract == rig.next_month
     assert rig.state(restored.key) is OrderState.CANCELLED
+    rig.assert_agree()
+
+
+@pytest.mark.expect_log_warnings
+async def test_a_close_only_roll_rejected_places_the_stop_it_only_cancelled_again(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    """Not reopening, the roll cancels the stop for good once the position is closed; when the
+    close is rejected the position is still there, and so is its stop again."""
+    stop, at = await long_with_stop(rig, wait_for)
+    closing = plan(rig, reopen=False)
+    assert closing.exits_to_move == ()
+    rig.gw.faults.reject_next_order("Order size exceeds the exchange limit")
+
+    with pytest.raises(OrderRefused, match="ended rejected") as refused:
+        await rig.within(rig.broker.orders.roll(closing))
+
+    (restored,) = await restored_and_working(rig, wait_for, 1)
+    assert (restored.intent.contract, restored.intent.stop_price) == (rig.es, stop.stop_price)
+    assert f"placed there again: SELL 2 STP stop {at}." in refused.value.reason
+    assert rig.held(rig.es) == 2
     rig.assert_agree()
 
 
