@@ -97,15 +97,16 @@ class RollExits:
         self.settle(key)
         return exits_words(plan.close.contract.local_symbol, outcomes)
 
-    def waiting(self, plan: RollPlan) -> str:
-        """What became of the exits of a roll of ``plan`` that waits for its close or open leg:
-        those cancelled wait for the open leg (its retry) to be placed on the new month, or are
-        missing when the roll does not reopen."""
+    def waiting(self, plan: RollPlan, waiting_for: str = "") -> str:
+        """What became of the exits of a roll of ``plan`` still under way: those cancelled wait
+        (``waiting_for`` says for what: by default a retry of the open leg) to be placed again,
+        or are missing when the roll does not reopen."""
         outcomes, cancelled = self._sorted(plan)
         fate = ExitFate.MISSING if plan.open is None else ExitFate.WAITING
         outcomes.extend(ExitOutcome(order, fate) for order in cancelled)
-        new = plan.open.contract.local_symbol if plan.open is not None else None
-        return exits_words(plan.close.contract.local_symbol, outcomes, new)
+        new = plan.open.contract.local_symbol if plan.open is not None else ""
+        waiting_for = waiting_for or f"on {new} when a retry of the open leg fills"
+        return exits_words(plan.close.contract.local_symbol, outcomes, waiting_for)
 
     def cancelled(self, plan: RollPlan) -> bool:
         """True unless every exit of ``plan`` still works on the old month."""

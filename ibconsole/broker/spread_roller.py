@@ -144,13 +144,18 @@ class SpreadRoller:
         journalled = self._tracker.journalled(intent.key)
         if not state.is_final:
             price = f" at {intent.limit_price.normalize():f}" if intent.limit_price else ""
+            near, far = spread.near.local_symbol, spread.far.local_symbol
+            exits = self._exits.waiting(
+                replace(plan, orders=rolling.unprotected()),
+                f"on {far} as the spread fills, or back on {near} for what it leaves there",
+            )
             self._alert.emit(
                 f"The {spread.name} spread order{price} has not filled within "
                 f"{self.fill_timeout:g} s: {journalled.lifecycle.filled.normalize():f} of "
                 f"{intent.quantity.normalize():f} rolled, the rest is still working (and what "
-                f"is left in {spread.near.local_symbol} has no exits meanwhile). Modify it, "
-                "cancel it, or leg the rest as two orders.",
-                False,
+                f"is left in {near} has no exits meanwhile). Modify it, cancel it, or leg the "
+                "rest as two orders." + (f" {exits}" if exits else ""),
+                bool(exits),  # critical when stops are cancelled and not yet back
             )
             return journalled
         if state is OrderState.UNKNOWN:

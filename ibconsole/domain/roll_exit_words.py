@@ -18,7 +18,7 @@ class ExitFate(StrEnum):
     UNCONFIRMED = "unconfirmed"  # its cancel went out and IB has not confirmed it (yet)
     RESTORED = "restored"  # cancelled by the roll, then placed again on the old month
     MISSING = "missing"  # cancelled by the roll and placed nowhere: the position lacks it
-    WAITING = "waiting"  # cancelled by the roll, placed on the new month when its open leg fills
+    WAITING = "waiting"  # cancelled by the roll, placed again once the roll has ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +40,9 @@ def order_words(order: WorkingOrder | OrderIntent, quantity: Decimal) -> str:
     return f"{order.side.value} {quantity.normalize():f} {order.order_type.value}{''.join(prices)}"
 
 
-def exits_words(month: str, outcomes: Sequence[ExitOutcome], new_month: str | None = None) -> str:
+def exits_words(month: str, outcomes: Sequence[ExitOutcome], waiting_for: str = "") -> str:
     """The sentences that end a stopped roll's alert: what became of each exit on ``month``
-    (``new_month``: where the waiting ones go); empty when the roll touched none."""
+    (``waiting_for``: where and when the waiting ones go); empty when the roll touched none."""
     sentences = []
     working = _listed(o for o in outcomes if o.fate is ExitFate.WORKING)
     if working:
@@ -74,8 +74,8 @@ def exits_words(month: str, outcomes: Sequence[ExitOutcome], new_month: str | No
     if waiting:
         sentences.append(
             f"EXITS NOT IN PLACE: it cancelled these exit orders on {month}: {waiting}. They go "
-            f"on {new_month or 'the new month'} when a retry of the open leg fills; until then "
-            "neither month has them."
+            f"{waiting_for or 'on the new month once the roll opens it'}; until then neither "
+            "month has them."
         )
     return " ".join(sentences)
 

@@ -181,6 +181,12 @@ async def test_a_spread_cancelled_after_a_part_places_the_rest_s_stop_again_on_t
     (moved,) = of_purpose(rig, Purpose.ROLL_MOVE)
     assert (moved.intent.contract, moved.intent.quantity) == (rig.next_month, 1)
     assert of_purpose(rig, Purpose.ROLL_RESTORE) == []
+    old, new = rig.es.local_symbol, rig.next_month.local_symbol
+    waiting = (
+        f"EXITS NOT IN PLACE: it cancelled these exit orders on {old}: SELL 1 STP stop {at}. They "
+        f"go on {new} as the spread fills, or back on {old} for what it leaves there"
+    )
+    assert any(critical and waiting in m for m, critical in rig.alerts), rig.alerts
     rig.broker.orders.cancel(rig.row(working.key).order_id)
     assert await rig.final(working.key) is OrderState.CANCELLED
 

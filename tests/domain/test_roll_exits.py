@@ -220,7 +220,8 @@ TARGET = order(2, Side.SELL, OrderType.LIMIT)
 def test_the_alert_says_what_became_of_each_exit(
     outcomes: tuple[ExitOutcome, ...], words: str
 ) -> None:
-    assert exits_words("ESM6", outcomes, "ESU6") == words
+    waiting_for = "on ESU6 when a retry of the open leg fills"
+    assert exits_words("ESM6", outcomes, waiting_for) == words
 
 
 def test_an_order_reads_as_a_trader_enters_it() -> None:
