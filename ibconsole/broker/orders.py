@@ -84,7 +84,7 @@ class OrderService:
             request_timeout,
         )
         exits = RollExits(journal, account, self._desk, self._tracker, clock, self.alert)
-        self._rolls = RollCoordinator(
+        self.rolls = RollCoordinator(
             session,
             journal,
             account,
@@ -100,7 +100,7 @@ class OrderService:
             account,
             self._desk,
             self._tracker,
-            self._rolls,
+            self.rolls,
             clock,
             self.alert,
             fill_timeout,
@@ -110,7 +110,7 @@ class OrderService:
         self.order_changed = self._tracker.order_changed
         self.fill_recorded = self._tracker.fill_recorded
         self.reconciled = self._reconciler.reconciled
-        self.roll_failed = self._rolls.roll_failed
+        self.roll_failed = self.rolls.roll_failed
         # What the rest of the console asks of orders, each answered by the part that knows.
         self.working_orders = self._tracker.working_orders
         self.rows = self._tracker.rows
@@ -126,8 +126,8 @@ class OrderService:
         self.modify = self._desk.modify
         self.new_key = self._desk.new_key
         self.reconcile = self._reconciler.reconcile
-        self.roll = self._rolls.roll
-        self.retry_open = self._rolls.retry_open
+        self.roll = self.rolls.roll
+        self.retry_open = self.rolls.retry_open
         self.roll_spread = self.spread_rolls.roll
         self.leg_rest = self.spread_rolls.leg_rest
         self.spread_ended = self.spread_rolls.spread_ended

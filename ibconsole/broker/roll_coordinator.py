@@ -67,7 +67,7 @@ class RollCoordinator:
         self._tracker = tracker
         self._clock = clock
         self._alert = alert
-        self._fill_timeout = fill_timeout
+        self.fill_timeout = fill_timeout
         self._rolls: dict[RollPlan, _Roll] = {}
         self.roll_failed = Event("roll_failed")
 
@@ -143,7 +143,7 @@ class RollCoordinator:
         else:
             message = (
                 f"Roll stopped: closing {name} has not filled within "
-                f"{self._fill_timeout:g} s and is still {state.value}. Nothing was opened; "
+                f"{self.fill_timeout:g} s and is still {state.value}. Nothing was opened; "
                 "once it has ended, retry the open leg."
             )
             exits = self.exits.waiting(plan)
@@ -156,7 +156,8 @@ class RollCoordinator:
 
         Refused unless this console closed (some of) the old month for this plan and no try of
         the open leg is still working; a retry sends only what was closed and earlier tries left
-        unfilled.
+        unfilled. When a try filled after the roll stopped waiting for it, nothing is sent: the
+        roll completes, its exits placed, and that try is returned.
         """
         if plan.open is None:
             raise OrderRefused("This roll does not reopen a position.")
@@ -186,9 +187,11 @@ class RollCoordinator:
         # The new month gets what the old month gave up, never more than planned.
         missing = min(plan.open.quantity, closed.lifecycle.filled) - opened
         if missing <= 0:
-            raise OrderRefused(
-                f"The open leg in {plan.open.contract.local_symbol} has filled already."
-            )
+            # A try filled after the roll stopped waiting for it: the roll is complete, and the
+            # exits it cancelled go on the new month now, as they would have then.
+            self._move_exits(plan, roll)
+            del self._rolls[plan]
+            return self._tracker.journalled(roll.open_keys[-1])
         # Only what earlier tries left unfilled goes out again.
         leg = replace(plan.open, quantity=missing)
         return await self._open_leg(plan, self._leg_intent(leg, Purpose.ROLL_OPEN))
@@ -259,11 +262,11 @@ class RollCoordinator:
             if trade.order.parentId not in parents:
                 self._desk.send_cancel(trade, f"roll of {old}")
         try:
-            confirmed = await asyncio.wait_for(self._ended_by_ib(trades), self._fill_timeout)
+            confirmed = await asyncio.wait_for(self._ended_by_ib(trades), self.fill_timeout)
         except TimeoutError:
             raise OrderRefused(
                 f"IB did not confirm the cancels of the working orders on {old} within "
-                f"{self._fill_timeout:g} s."
+                f"{self.fill_timeout:g} s."
             ) from None
         if not confirmed:
             raise OrderRefused(
@@ -315,7 +318,7 @@ class RollCoordinator:
                 plan,
                 (f"rejected by IB: {rejection}" if rejection else f"the order ended {state.value}")
                 if state.is_final
-                else f"the order is still {state.value} after {self._fill_timeout:g} s",
+                else f"the order is still {state.value} after {self.fill_timeout:g} s",
                 self.exits.waiting(plan),
             )
             self._roll_failed(failure)
@@ -325,8 +328,9 @@ class RollCoordinator:
         return journalled
 
     def _move_exits(self, plan: RollPlan, roll: _Roll) -> None:
-        """Place on the new month the exits the roll cancelled on the old one; any that cannot
-        go raise a critical alert naming them, since the new position is unprotected without."""
+        """Place on the new month the exits the roll cancelled on the old one (for what was
+        opened), and on the old month again for what its close leg left there; any that cannot
+        go raise a critical alert naming them, since the position is unprotected without."""
         if plan.open is None or not plan.exits_to_move:
             return
         old, new = plan.close.contract.local_symbol, plan.open.contract.local_symbol
@@ -343,6 +347,27 @@ class RollCoordinator:
         else:
             new_price = sum((q * p for q, p in paid if p is not None), Decimal(0)) / opened
             self.place_exits(plan, new_price - old_price, opened, f"{roll.close_key}-exits")
+        left = abs(plan.position) - closed.lifecycle.filled
+        if left > 0:
+            # The close leg ended part-filled: what it left in the old month keeps its exits there.
+            rest = replace(
+                plan,
+                position=left if plan.position > 0 else -left,
+                orders=tuple(
+                    replace(item, order=replace(item.order, remaining=left))
+                    if item.order.remaining > left
+                    else item
+                    for item in plan.orders
+                ),
+            )
+            words = self.exits.restore(rest, roll.close_key)
+            if words:
+                self._alert.emit(
+                    f"Roll of {old} into {new}: its close leg closed "
+                    f"{closed.lifecycle.filled.normalize():f} of {abs(plan.position).normalize():f}, "
+                    f"so {left.normalize():f} {old} is left. {words}",
+                    True,
+                )
         self.exits.settle(roll.close_key)
 
     def place_exits(
@@ -398,7 +423,7 @@ class RollCoordinator:
 
     async def _final_or_timeout(self, key: str) -> OrderState:
         try:
-            return await asyncio.wait_for(self._tracker.wait_final(key), self._fill_timeout)
+            return await asyncio.wait_for(self._tracker.wait_final(key), self.fill_timeout)
         except TimeoutError:
             current = self._journal.order(key)
             return current.lifecycle.state if current else OrderState.UNKNOWN

@@ -248,6 +248,97 @@ class _RejectOpenLeg:
             self._rig.gw.faults.reject_next_order("No trading permission for ESM5")
 
 
+class _SlowOpenLeg:
+    """Makes the next order fill 1 of its 2 contracts, and the other only on a later quote (the
+    quiet market moves when the test steps it), the moment the roll's close leg has filled: the
+    open leg works past the roll's fill timeout (eventkit holds its handler weakly: keep it)."""
+
+    def __init__(self, rig: Rig) -> None:
+        self._rig = rig
+        self.armed = False
+        rig.broker.orders.fill_recorded += self
+
+    def __call__(self, fill: JournalFill) -> None:
+        order = self._rig.journal.order(fill.key)
+        if not self.armed and order and order.intent.purpose is Purpose.ROLL_CLOSE:
+            self.armed = True
+            self._rig.gw.desk.set_partial_fills(2)
+
+
+@pytest.mark.expect_log_warnings
+async def test_an_open_leg_filled_after_the_roll_gave_up_on_it_gets_its_stop_at_the_retry(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    """The open leg is still working when the roll's fill timeout passes (ROLL INCOMPLETE, the
+    stop waiting for a retry); it fills later. The retry sends nothing and places the stop on
+    the new month, as the roll would have."""
+    await long_with_stop(rig, wait_for)
+    rig.broker.orders.rolls.fill_timeout = 2.0
+    fault = _SlowOpenLeg(rig)
+    rolling = plan(rig)
+    with pytest.raises(OrderRefused, match="is still partially_filled after 2 s"):
+        await rig.within(rig.broker.orders.roll(rolling))
+    assert fault.armed
+    (opening,) = of_purpose(rig, Purpose.ROLL_OPEN)
+    with pytest.raises(OrderRefused, match="already partially_filled"):
+        await rig.broker.orders.retry_open(rolling)
+    for _ in range(1_000):  # the rest fills on a later quote
+        if rig.sim_status(opening.key) == "Filled":
+            break
+        rig.gw.market.step(rig.next_month.con_id)
+    assert await rig.final(opening.key) is OrderState.FILLED
+    sent = len(rig.gw.orders)
+
+    done = await rig.within(rig.broker.orders.retry_open(rolling))
+
+    assert done.key == opening.key
+    (moved,) = of_purpose(rig, Purpose.ROLL_MOVE)
+    assert (moved.intent.contract, moved.intent.quantity) == (rig.next_month, 2)
+    await wait_for(lambda: rig.sim_status(moved.key) == "Submitted", what="the moved stop")
+    assert len(rig.gw.orders) == sent + 1, "only the stop was sent"
+    assert [o.key for o in of_purpose(rig, Purpose.ROLL_OPEN)] == [opening.key]
+    with pytest.raises(OrderRefused, match="No unfinished roll"):
+        await rig.broker.orders.retry_open(rolling)
+    rig.assert_agree()
+
+
+@pytest.mark.expect_log_warnings
+async def test_a_part_closed_roll_retried_keeps_a_stop_on_each_month_for_what_it_holds(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    """The close leg fills 1 of 2 and is cancelled; the retry opens 1 in the new month. Its stop
+    goes on the new month for 1, and on the old month again for the 1 still held there."""
+    stop, at = await long_with_stop(rig, wait_for)
+    rolling = plan(rig)
+    rig.gw.desk.set_partial_fills(2, stall=True)
+    roll = asyncio.ensure_future(rig.broker.orders.roll(rolling))
+    await wait_for(lambda: of_purpose(rig, Purpose.ROLL_CLOSE), what="the close leg journalled")
+    (close,) = of_purpose(rig, Purpose.ROLL_CLOSE)
+    await wait_for(lambda: rig.state(close.key) is OrderState.PARTIALLY_FILLED, what="1 closed")
+    rig.broker.orders.cancel(rig.row(close.key).order_id)
+    with pytest.raises(OrderRefused, match="filled only 1 of 2") as refused:
+        await rig.within(roll)
+    assert f"EXITS NOT IN PLACE: it cancelled these exit orders on {rig.es.local_symbol}" in (
+        refused.value.reason
+    )
+
+    opened = await rig.within(rig.broker.orders.retry_open(rolling))
+
+    assert opened.intent.quantity == 1
+    (moved,) = of_purpose(rig, Purpose.ROLL_MOVE)
+    assert (moved.intent.contract, moved.intent.quantity) == (rig.next_month, 1)
+    (restored,) = await restored_and_working(rig, wait_for, 1)
+    assert (restored.intent.contract, restored.intent.quantity) == (rig.es, 1)
+    assert restored.intent.stop_price == stop.stop_price
+    (alert,) = [m for m, critical in rig.alerts if "placed there again" in m]
+    assert "its close leg closed 1 of 2, so 1 " in alert
+    assert f"SELL 1 STP stop {at}" in alert
+    await wait_for(
+        lambda: (rig.held(rig.es), rig.held(rig.next_month)) == (1, 1), what="half rolled"
+    )
+    rig.assert_agree()
+
+
 @pytest.mark.expect_log_warnings  # the critical alerts are logged too
 async def test_a_console_started_after_a_roll_left_incomplete_names_the_stop_it_cancelled(
     rig: Rig, wait_for: WaitFor
