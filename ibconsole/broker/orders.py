@@ -52,6 +52,7 @@ class OrderService:
     ``cancel``, ``cancel_all``, ``modify`` and ``entry_block`` (the desk), ``rows``,
     ``working_orders``, ``wait_final`` and ``changing`` (the tracker), ``reconcile``, ``roll``
     and ``retry_open``, ``roll_spread`` and ``leg_rest`` (a roll as one calendar-spread order);
+    ``rolls`` and ``spread_rolls``, the two roll services (their ``fill_timeout`` is a setting);
     the events listed above."""
 
     def __init__(
