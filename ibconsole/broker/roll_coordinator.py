@@ -67,9 +67,18 @@ class RollCoordinator:
         self._tracker = tracker
         self._clock = clock
         self._alert = alert
-        self.fill_timeout = fill_timeout
+        self._fill_timeout = fill_timeout
         self._rolls: dict[RollPlan, _Roll] = {}
         self.roll_failed = Event("roll_failed")
+
+    @property
+    def fill_timeout(self) -> float:
+        """How long (seconds) a roll waits for IB to end each of its orders."""
+        return self._fill_timeout
+
+    @fill_timeout.setter
+    def fill_timeout(self, seconds: float) -> None:
+        self._fill_timeout = seconds
 
     async def roll(self, plan: RollPlan, continues: str | None = None) -> JournalOrder | None:
         """Cancel the old month's orders, close it, then open the new month.
@@ -143,7 +152,7 @@ class RollCoordinator:
         else:
             message = (
                 f"Roll stopped: closing {name} has not filled within "
-                f"{self.fill_timeout:g} s and is still {state.value}. Nothing was opened; "
+                f"{self._fill_timeout:g} s and is still {state.value}. Nothing was opened; "
                 "once it has ended, retry the open leg."
             )
             exits = self.exits.waiting(plan)
@@ -262,11 +271,11 @@ class RollCoordinator:
             if trade.order.parentId not in parents:
                 self._desk.send_cancel(trade, f"roll of {old}")
         try:
-            confirmed = await asyncio.wait_for(self._ended_by_ib(trades), self.fill_timeout)
+            confirmed = await asyncio.wait_for(self._ended_by_ib(trades), self._fill_timeout)
         except TimeoutError:
             raise OrderRefused(
                 f"IB did not confirm the cancels of the working orders on {old} within "
-                f"{self.fill_timeout:g} s."
+                f"{self._fill_timeout:g} s."
             ) from None
         if not confirmed:
             raise OrderRefused(
@@ -318,7 +327,7 @@ class RollCoordinator:
                 plan,
                 (f"rejected by IB: {rejection}" if rejection else f"the order ended {state.value}")
                 if state.is_final
-                else f"the order is still {state.value} after {self.fill_timeout:g} s",
+                else f"the order is still {state.value} after {self._fill_timeout:g} s",
                 self.exits.waiting(plan),
             )
             self._roll_failed(failure)
@@ -423,7 +432,7 @@ class RollCoordinator:
 
     async def _final_or_timeout(self, key: str) -> OrderState:
         try:
-            return await asyncio.wait_for(self._tracker.wait_final(key), self.fill_timeout)
+            return await asyncio.wait_for(self._tracker.wait_final(key), self._fill_timeout)
         except TimeoutError:
             current = self._journal.order(key)
             return current.lifecycle.state if current else OrderState.UNKNOWN
