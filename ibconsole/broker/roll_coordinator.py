@@ -127,6 +127,7 @@ class RollCoordinator:
         if state is OrderState.FILLED:
             if opening is None:
                 del self._rolls[plan]
+                self.exits.settle(close.key)  # closed as planned: its exits had to go
                 return None
             return await self._open_leg(plan, opening)
         if state.is_final and closed and opening is not None:
@@ -156,6 +157,8 @@ class RollCoordinator:
                 "once it has ended, retry the open leg."
             )
             exits = self.exits.waiting(plan)
+            if opening is None:  # nothing will place them: the trader is told now
+                self.exits.settle(close.key)
         message = _with(message, exits)
         self._alert.emit(message, True)
         raise OrderRefused(message)

@@ -25,12 +25,13 @@ from ibconsole.domain.clock import Clock
 from ibconsole.domain.orders import Purpose, WorkingOrder
 from ibconsole.domain.roll_exit_words import ExitFate, ExitOutcome, exits_words, order_words
 from ibconsole.domain.rollover import RollPlan, restore_exits
-from ibconsole.journal import BrokerStatus, Journal, JournalOrder
+from ibconsole.journal import BrokerStatus, Journal, JournalOrder, OrderState
 from ibconsole.journal.roll_exit_log import ExitMove, RollExitLog
 
 log = logging.getLogger(__name__)
 
 _CANCELLED = frozenset({BrokerStatus.CANCELLED.value, BrokerStatus.API_CANCELLED.value})
+_CLOSING_ONLY = ""  # the new month of a move journalled by a roll that does not reopen
 
 
 class RollExits:
@@ -59,15 +60,17 @@ class RollExits:
         self._handed_over = False  # the moves an earlier process left unsettled were told
 
     def record(self, key: str, plan: RollPlan) -> bool:
-        """Journal the exits ``plan`` moves, under the key of the roll's first order, before any
-        of them is cancelled; False when it moves none (nothing is journalled then)."""
-        if plan.open is None or not plan.exits_to_move:
+        """Journal the exits ``plan`` moves (or, closing only, cancels), under the key of the
+        roll's first order, before any of them is cancelled; False when there are none (nothing
+        is journalled then)."""
+        exits = plan.exits_to_move if plan.open is not None else plan.exits
+        if not exits:
             return False
         self._log.record_move(
             key,
             plan.close.contract.local_symbol,
-            plan.open.contract.local_symbol,
-            plan.exits_to_move,
+            plan.open.contract.local_symbol if plan.open is not None else _CLOSING_ONLY,
+            exits,
             self._clock.now(),
         )
         self._open.add(key)
@@ -184,12 +187,23 @@ class RollExits:
         if not lacking:
             return
         old, new = move.old_month, move.new_month
-        message = (
-            f"ROLL: the console stopped during the roll of {old} into {new} (order {move.key}) "
-            f"after cancelling its exit orders on {old}, and these were NOT placed again: "
-            f"{'; '.join(lacking)}. {_story(first)} Your {old} and {new} positions lack them; "
-            "check the working orders of both months and enter what is missing by hand."
-        )
+        if new == _CLOSING_ONLY:
+            if first is not None and first.state is OrderState.FILLED:
+                return  # the position they protected is closed, as the roll meant
+            message = (
+                f"ROLL: the console stopped while closing {old} (order {move.key}) after "
+                f"cancelling its exit orders there, and these were NOT placed again: "
+                f"{'; '.join(lacking)}. {_story(first)} Your {old} position lacks them; check "
+                "its working orders and enter what is missing by hand."
+            )
+        else:
+            message = (
+                f"ROLL: the console stopped during the roll of {old} into {new} (order "
+                f"{move.key}) after cancelling its exit orders on {old}, and these were NOT "
+                f"placed again: {'; '.join(lacking)}. {_story(first)} Your {old} and {new} "
+                "positions lack them; check the working orders of both months and enter what is "
+                "missing by hand."
+            )
         log.critical("%s", message)
         self._alert.emit(message, True)
 

@@ -374,6 +374,19 @@ async def test_a_console_started_after_a_roll_left_incomplete_names_the_stop_it_
     assert len(rig.gw.orders) == placed, "a restart sent an order nobody clicked"
 
 
+async def test_a_close_only_roll_that_closed_leaves_nothing_to_tell_at_the_next_start(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    await long_with_stop(rig, wait_for)
+
+    assert await rig.within(rig.broker.orders.roll(plan(rig, reopen=False))) is None
+
+    await wait_for(lambda: rig.held(rig.es) == 0, what="the old month closed")
+    assert of_purpose(rig, Purpose.ROLL_RESTORE) == []
+    await rig.broker.stop()
+    assert [m for m in await critical_alerts_at_restart(rig, wait_for) if "ROLL" in m] == []
+
+
 async def critical_alerts_at_restart(rig: Rig, wait_for: WaitFor) -> list[str]:
     """Start a console on ``rig``'s journal and gateway (as the app would after a crash), let it
     reconcile, stop it; the critical alerts it raised."""

@@ -19,10 +19,11 @@ Commands:
         wrote the intent (and its decision) or the submission, reporting
         {"event": "paused", "at": ..., "key": K} first; else {"event": "submitted", "key": K}
     {"cmd": "roll", "type": "MKT"|"LMT", "limit": "PRICE", "pause": "intent"|"submission"|null,
-     "as": "spread"|"orders"}
+     "as": "spread"|"orders", "reopen": true|false}
         roll the whole front-month position into the next month as one calendar-spread order
-        (as two orders, close then open, with "as": "orders"); {"event": "rolling"} at once,
-        {"event": "paused", ...} as for an order (the key is the spread order's), then
+        (as two orders, close then open, with "as": "orders"; close only with "reopen": false);
+        {"event": "rolling"} at once, {"event": "paused", ...} as for an order (the key is the
+        spread order's, or the close leg's), then
         {"event": "rolled", "key": K, "state": S, "filled": "N"} (the spread order, or the open
         leg) or {"event": "roll_refused", "reason": R} once the roll returns
     {"cmd": "leg_rest", "key": K}
@@ -201,7 +202,8 @@ class Driver:
                 report("submitted", key=intent.key)
             case "roll":
                 pause = command.get("pause")
-                self.journal.pause_at = (pause, Purpose.ROLL_SPREAD.value) if pause else None
+                first = Purpose.ROLL_CLOSE if command.get("as") == "orders" else Purpose.ROLL_SPREAD
+                self.journal.pause_at = (pause, first.value) if pause else None
                 self._spawn(self._roll(command))
                 report("rolling")
             case "leg_rest":
@@ -241,7 +243,7 @@ class Driver:
             self.front,
             self.next,
             orders.working_orders(self.front.con_id),
-            RolloverSettings(),
+            RolloverSettings(reopen_on_roll=command.get("reopen", True)),
         )
         limit = command.get("limit")
         if command.get("as") == "orders":

@@ -15,8 +15,9 @@ partial fills), and after its first part is journalled; a webhook signal killed 
 read the 202, and between its journal entry and the 202.
 
 A roll that cancelled the old month's stop dies before placing it again — a spread roll as its
-combo fills, a two-order roll as its close leg or its open leg fills, the legged rest of a spread
-as its close leg fills: the restart sends nothing and names the stop in a critical alert, once.
+combo fills, a two-order roll before its close leg went out (reopening or closing only) or as
+its close leg or its open leg fills, the legged rest of a spread as its close leg fills: the
+restart sends nothing and names the stop in a critical alert, once.
 """
 
 from __future__ import annotations
@@ -581,6 +582,49 @@ async def test_a_two_order_roll_killed_after_cancelling_its_stop_tells_the_trade
     assert len(gw.orders) == placed, "the restart sent an order nobody clicked"
     assert not [o for o in gw.desk.open_orders() if o.request.contract.con_id == far]
     await assert_told_once(console, child, close, stop_price, ready)
+
+
+@pytest.mark.parametrize("reopen", [True, False])
+async def test_a_two_order_roll_killed_before_its_close_leg_went_out_tells_the_trader_once(
+    console: Console, reopen: bool
+) -> None:
+    """The roll cancels the front month's stop (IB confirms) and journals its close leg; the
+    console is killed before placeOrder. Nothing was closed: the position is there, its stop is
+    not. The restart sends nothing and says so, once, whether the roll meant to reopen or only
+    to close (a close-only roll cancels the stop for good only once the position is closed)."""
+    gw = console.gw
+    child, ready = await console.start()
+    front = ready["front"]["con_id"]
+    stop, stop_price = await a_stop_under_two_long(child, gw, front)
+    (entry,) = [k for k in new_refs(gw) if k != stop]
+
+    roll = {"cmd": "roll", "as": "orders", "reopen": reopen, "pause": "intent"}
+    close = (await child.ask(roll, "paused"))["key"]
+    await console.killed(child)
+    assert sim_status(gw, stop) == "Cancelled"
+    placed = len(gw.orders)
+
+    child, ready = await console.start()
+    assert ready["reconciled"]["unknown"] == [close]
+    text = ""
+    while not text.startswith("ROLL:"):  # the reconciliation's own alert names the unknown order
+        text = (await child.next("alert", critical=True))["text"]
+    old = ready["front"]["local_symbol"]
+    assert close in text, text
+    assert f"SELL 2 STP stop {stop_price:f}" in text, text
+    assert "NOT placed again" in text, text
+    assert f"Its close leg in {old} ended unknown with 0 closed." in text, text
+    assert ("during the roll of" in text) is reopen, text
+    expected = {entry: (OrderState.FILLED, True), stop: (OrderState.CANCELLED, True)}
+    expected[close] = (OrderState.UNKNOWN, False)
+    await _assert_agree(child, gw, front, expected, f"close leg journalled, reopen {reopen}")
+    await assert_positions(child, gw, ready, 2, 0, "nothing closed")
+    assert len(gw.orders) == placed, "the restart sent an order nobody clicked"
+    await child.ask({"cmd": "quit"}, "stopped")
+    await child.process.wait()
+    child, ready = await console.start()
+    assert not [e for e in child.events if e["event"] == "alert" and "ROLL" in e["text"]]
+    await assert_no_crash(console, child)
 
 
 async def test_a_legged_spread_rest_killed_after_cancelling_its_stop_tells_the_trader_once(
