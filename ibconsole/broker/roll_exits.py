@@ -2,9 +2,9 @@
 each is placed again — moved to the new month with what was rolled, or restored on the old month
 when nothing was — or the trader is told they are missing.
 
-Every roll that moves exits, as two orders, as one spread order or legging a spread's rest,
-journals them (``RollExitLog``) under its first order's key before the first cancel goes, and
-settles the move once it is over. A console that died mid-roll places nothing after its restart
+Every roll that cancels exits, as two orders (reopening or closing only), as one spread order
+or legging a spread's rest, journals them (``RollExitLog``) under its first order's key before
+the first cancel goes, and settles the move once it is over. A console that died mid-roll places nothing after its restart
 (the market has moved on, and nobody may be watching): at its first reconciliation it raises a
 critical alert for each move left unsettled, naming the exits cancelled and not placed again and
 what the roll's first order did, so the trader enters them.

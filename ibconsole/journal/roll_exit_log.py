@@ -1,7 +1,8 @@
 """A roll's exit move in the journal: the exits (stops, take-profits) the roll cancels on the old
-month to place on the new one, under the key of the roll's first order (its spread order, or its
-close leg when it goes as two orders), written before the first cancel goes, and its steps after
-— which of a combo's executions have their exits placed, and when the move was settled.
+month to place on the new one (no new month: a roll that only closes), under the key of the
+roll's first order (its spread order, or its close leg when it goes as two orders), written before
+the first cancel goes, and its steps after — which of a combo's executions have their exits
+placed, and when the move was settled.
 
 A console that dies mid-roll finds here, after its restart, the moves it never settled: the
 exits it cancelled and did not place again. It shares the journal's SQLite file and schema
