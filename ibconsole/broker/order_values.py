@@ -85,6 +85,7 @@ class RollFailure:
 
     plan: RollPlan
     reason: str
+    exits: str = ""  # what became of the exits the roll cancelled on the old month
 
     @property
     def sentence(self) -> str:
@@ -94,4 +95,4 @@ class RollFailure:
             f"ROLL INCOMPLETE: {self.plan.close.contract.local_symbol} was closed but opening "
             f"{target} failed ({self.reason}). You are not in the position you intended; "
             f"retry the open leg or enter it by hand."
-        )
+        ) + (f" {self.exits}" if self.exits else "")

@@ -5,6 +5,7 @@
 - ``reconciler.Reconciler``: the journal against the broker after every sync, orders blocked
   until then;
 - ``roll_coordinator.RollCoordinator``: rolls, their retries and the exits they move;
+- ``roll_exits.RollExits``: the exits rolls cancel, journalled until placed again or told;
 - ``spread_roller.SpreadRoller``: rolls as one calendar-spread (BAG) order;
 - ``order_values``: the values and refusals they hand out.
 
@@ -37,6 +38,7 @@ from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import OrderTracker
 from ibconsole.broker.reconciler import Reconciler
 from ibconsole.broker.roll_coordinator import RollCoordinator
+from ibconsole.broker.roll_exits import RollExits
 from ibconsole.broker.session import Session
 from ibconsole.broker.spread_roller import SpreadRoller
 from ibconsole.domain.clock import Clock
@@ -50,6 +52,7 @@ class OrderService:
     ``cancel``, ``cancel_all``, ``modify`` and ``entry_block`` (the desk), ``rows``,
     ``working_orders``, ``wait_final`` and ``changing`` (the tracker), ``reconcile``, ``roll``
     and ``retry_open``, ``roll_spread`` and ``leg_rest`` (a roll as one calendar-spread order);
+    ``rolls`` and ``spread_rolls``, the two roll services (their ``fill_timeout`` is a setting);
     the events listed above."""
 
     def __init__(
@@ -81,24 +84,34 @@ class OrderService:
             key_factory or OrderKeyFactory(clock),
             request_timeout,
         )
-        self._rolls = RollCoordinator(
-            session, journal, account, self._desk, self._tracker, clock, self.alert, fill_timeout
+        exits = RollExits(journal, account, self._desk, self._tracker, clock, self.alert)
+        self.rolls = RollCoordinator(
+            session,
+            journal,
+            account,
+            self._desk,
+            self._tracker,
+            exits,
+            clock,
+            self.alert,
+            fill_timeout,
         )
         self.spread_rolls = SpreadRoller(
             journal,
             account,
             self._desk,
             self._tracker,
-            self._rolls,
+            self.rolls,
             clock,
             self.alert,
             fill_timeout,
         )
+        self._reconciler.reconciled += exits.hand_over
         self._reconciler.reconciled += self.spread_rolls.catch_up
         self.order_changed = self._tracker.order_changed
         self.fill_recorded = self._tracker.fill_recorded
         self.reconciled = self._reconciler.reconciled
-        self.roll_failed = self._rolls.roll_failed
+        self.roll_failed = self.rolls.roll_failed
         # What the rest of the console asks of orders, each answered by the part that knows.
         self.working_orders = self._tracker.working_orders
         self.rows = self._tracker.rows
@@ -114,8 +127,8 @@ class OrderService:
         self.modify = self._desk.modify
         self.new_key = self._desk.new_key
         self.reconcile = self._reconciler.reconcile
-        self.roll = self._rolls.roll
-        self.retry_open = self._rolls.retry_open
+        self.roll = self.rolls.roll
+        self.retry_open = self.rolls.retry_open
         self.roll_spread = self.spread_rolls.roll
         self.leg_rest = self.spread_rolls.leg_rest
         self.spread_ended = self.spread_rolls.spread_ended

@@ -1,5 +1,10 @@
 """Roll coordination: cancel the old month's orders, close it, open the new month, then move the
 exits that protected the position; a failed open leg is never silent and can be retried alone.
+
+The exits a roll cancels are journalled until they are placed again (``RollExits``): moved to
+the new month once it is open, or restored on the old month when the roll stops having closed
+nothing. Every alert of a roll that stopped says which exits still work, which were placed again
+and which are missing.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from ibconsole.broker.ib_client import Event, Trade
 from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import LIVE_STATUSES, OrderTracker
 from ibconsole.broker.order_values import OrderRefused, RollFailure
+from ibconsole.broker.roll_exits import RollExits
 from ibconsole.broker.session import Session
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.orders import OrderIntent, OrderType, Purpose, WorkingOrder, build_intent
+from ibconsole.domain.roll_exit_words import order_words
 from ibconsole.domain.rollover import RollLeg, RollPlan, move_exits
 from ibconsole.journal import Journal, JournalOrder, OrderState
 
@@ -37,6 +44,7 @@ class RollCoordinator:
     """Runs rolls through the order desk, one per plan, and remembers unfinished ones.
 
     Events: ``roll_failed(RollFailure)``; ``alert(str, bool)`` is shared with ``OrderService``.
+    ``exits`` journals the exits every roll cancels (the spread roller's too).
     """
 
     def __init__(
@@ -46,10 +54,12 @@ class RollCoordinator:
         account: AccountService,
         desk: OrderDesk,
         tracker: OrderTracker,
+        exits: RollExits,
         clock: Clock,
         alert: Event,
         fill_timeout: float,
     ) -> None:
+        self.exits = exits
         self._session = session
         self._journal = journal
         self._account = account
@@ -61,42 +71,63 @@ class RollCoordinator:
         self._rolls: dict[RollPlan, _Roll] = {}
         self.roll_failed = Event("roll_failed")
 
-    async def roll(self, plan: RollPlan) -> JournalOrder | None:
+    @property
+    def fill_timeout(self) -> float:
+        """How long (seconds) a roll waits for IB to end each of its orders."""
+        return self._fill_timeout
+
+    @fill_timeout.setter
+    def fill_timeout(self, seconds: float) -> None:
+        self._fill_timeout = seconds
+
+    async def roll(self, plan: RollPlan, continues: str | None = None) -> JournalOrder | None:
         """Cancel the old month's orders, close it, then open the new month.
 
         Both legs pass the pre-trade checks before anything is sent, and the position must still
         be the one planned, so a roll cannot stop halfway for a reason known in advance. Working
         orders on the old month are cancelled (IB confirms each) before the close leg goes; once
         the open leg has filled, the exits planned to move are placed again on the new month,
-        shifted by the spread between the two legs' fills (see ``move_exits``).
+        shifted by the spread between the two legs' fills (see ``move_exits``). A roll that stops
+        having closed nothing places the exits it cancelled on the old month again.
+
+        ``continues`` is the key of an exit move this roll takes over (a spread roll's, whose
+        rest it legs): settled once this roll's own is journalled.
 
         Returns the open leg's journal entry (None when the plan does not reopen). A close leg
         that does not fill stops the roll with nothing opened; an open leg that fails raises a
         critical alert naming both months and a ``RollFailure`` that ``retry_open`` can resume.
         """
         close, opening = self.check_roll(plan)
+        self.exits.record(close.key, plan)
+        if continues is not None:
+            self.exits.settle(continues)
         self._rolls[plan] = _Roll(close.key)
         try:
             await self.clear_old_month(plan)
             self._desk.submit(close, confirmed=True)
         except OrderRefused as refused:
             del self._rolls[plan]
-            message = (
+            message = _with(
                 f"Roll stopped before closing {plan.close.contract.local_symbol}: "
-                f"{refused.reason} Nothing was closed or opened."
+                f"{refused.reason} Nothing was closed or opened.",
+                self.exits.restore(plan, close.key),
             )
             self._alert.emit(message, True)
             raise OrderRefused(message, refused.report) from refused
         except asyncio.CancelledError:
             # Stopped before the close leg went out: nothing of this roll exists at the broker.
+            # Its exits stay journalled (unless it cancelled none): the next start tells of them.
             if self._journal.order(close.key) is None:
                 del self._rolls[plan]
+                if not self.exits.cancelled(plan):
+                    self.exits.settle(close.key)
             raise
         state = await self._final_or_timeout(close.key)
         closed = self._tracker.journalled(close.key).lifecycle.filled
         if state is OrderState.FILLED:
             if opening is None:
                 del self._rolls[plan]
+                self.exits.settle(close.key)  # closed as planned: its exits had to go
                 return None
             return await self._open_leg(plan, opening)
         if state.is_final and closed and opening is not None:
@@ -106,6 +137,7 @@ class RollCoordinator:
                 f"closing {plan.close.contract.local_symbol} filled only "
                 f"{closed.normalize():f} of {plan.close.quantity.normalize():f} before it "
                 f"ended {state.value}, so nothing was opened yet",
+                self.exits.waiting(plan),
             )
             self._roll_failed(failure)
             raise OrderRefused(failure.sentence)
@@ -117,12 +149,17 @@ class RollCoordinator:
                 f"Roll stopped: closing {name} ended {state.value}{done}; "
                 "nothing was opened in the new month."
             )
+            exits = self.exits.restore(plan, close.key)
         else:
             message = (
                 f"Roll stopped: closing {name} has not filled within "
                 f"{self._fill_timeout:g} s and is still {state.value}. Nothing was opened; "
                 "once it has ended, retry the open leg."
             )
+            exits = self.exits.waiting(plan)
+            if opening is None:  # nothing will place them: the trader is told now
+                self.exits.settle(close.key)
+        message = _with(message, exits)
         self._alert.emit(message, True)
         raise OrderRefused(message)
 
@@ -131,7 +168,8 @@ class RollCoordinator:
 
         Refused unless this console closed (some of) the old month for this plan and no try of
         the open leg is still working; a retry sends only what was closed and earlier tries left
-        unfilled.
+        unfilled. When a try filled after the roll stopped waiting for it, nothing is sent: the
+        roll completes, its exits placed, and that try is returned.
         """
         if plan.open is None:
             raise OrderRefused("This roll does not reopen a position.")
@@ -161,9 +199,11 @@ class RollCoordinator:
         # The new month gets what the old month gave up, never more than planned.
         missing = min(plan.open.quantity, closed.lifecycle.filled) - opened
         if missing <= 0:
-            raise OrderRefused(
-                f"The open leg in {plan.open.contract.local_symbol} has filled already."
-            )
+            # A try filled after the roll stopped waiting for it: the roll is complete, and the
+            # exits it cancelled go on the new month now, as they would have then.
+            self._move_exits(plan, roll)
+            del self._rolls[plan]
+            return self._tracker.journalled(roll.open_keys[-1])
         # Only what earlier tries left unfilled goes out again.
         leg = replace(plan.open, quantity=missing)
         return await self._open_leg(plan, self._leg_intent(leg, Purpose.ROLL_OPEN))
@@ -279,7 +319,7 @@ class RollCoordinator:
             roll.open_keys.append(opening.key)
             journalled = self._desk.submit(opening, confirmed=True)
         except OrderRefused as refused:
-            failure = RollFailure(plan, refused.reason)
+            failure = RollFailure(plan, refused.reason, self.exits.waiting(plan))
             self._roll_failed(failure)
             raise OrderRefused(failure.sentence, refused.report) from refused
         state = await self._final_or_timeout(opening.key)
@@ -291,6 +331,7 @@ class RollCoordinator:
                 (f"rejected by IB: {rejection}" if rejection else f"the order ended {state.value}")
                 if state.is_final
                 else f"the order is still {state.value} after {self._fill_timeout:g} s",
+                self.exits.waiting(plan),
             )
             self._roll_failed(failure)
             raise OrderRefused(failure.sentence)
@@ -299,8 +340,9 @@ class RollCoordinator:
         return journalled
 
     def _move_exits(self, plan: RollPlan, roll: _Roll) -> None:
-        """Place on the new month the exits the roll cancelled on the old one; any that cannot
-        go raise a critical alert naming them, since the new position is unprotected without."""
+        """Place on the new month the exits the roll cancelled on the old one (for what was
+        opened), and on the old month again for what its close leg left there; any that cannot
+        go raise a critical alert naming them, since the position is unprotected without."""
         if plan.open is None or not plan.exits_to_move:
             return
         old, new = plan.close.contract.local_symbol, plan.open.contract.local_symbol
@@ -314,9 +356,31 @@ class RollCoordinator:
         if old_price is None or opened <= 0 or any(price is None for _, price in paid):
             unknown = "the legs' fill prices are not known"
             self.exits_not_moved(old, new, [(order, unknown) for order in plan.exits_to_move])
-            return
-        new_price = sum((q * p for q, p in paid if p is not None), Decimal(0)) / opened
-        self.place_exits(plan, new_price - old_price, opened, f"{roll.close_key}-exits")
+        else:
+            new_price = sum((q * p for q, p in paid if p is not None), Decimal(0)) / opened
+            self.place_exits(plan, new_price - old_price, opened, f"{roll.close_key}-exits")
+        left = abs(plan.position) - closed.lifecycle.filled
+        if left > 0:
+            # The close leg ended part-filled: what it left in the old month keeps its exits there.
+            rest = replace(
+                plan,
+                position=left if plan.position > 0 else -left,
+                orders=tuple(
+                    replace(item, order=replace(item.order, remaining=left))
+                    if item.order.remaining > left
+                    else item
+                    for item in plan.orders
+                ),
+            )
+            words = self.exits.restore(rest, roll.close_key)
+            if words:
+                self._alert.emit(
+                    f"Roll of {old} into {new}: its close leg closed "
+                    f"{closed.lifecycle.filled.normalize():f} of {abs(plan.position).normalize():f}, "
+                    f"so {left.normalize():f} {old} is left. {words}",
+                    True,
+                )
+        self.exits.settle(roll.close_key)
 
     def place_exits(
         self, plan: RollPlan, spread: Decimal, opened: Decimal, oca_prefix: str
@@ -410,10 +474,6 @@ async def _until_done(trade: Trade) -> None:
         trade.statusEvent -= check
 
 
-def order_words(order: WorkingOrder | OrderIntent, quantity: Decimal) -> str:
-    prices = [
-        f" {name} {price.normalize():f}"
-        for name, price in (("limit", order.limit_price), ("stop", order.stop_price))
-        if price is not None
-    ]
-    return f"{order.side.value} {quantity.normalize():f} {order.order_type.value}{''.join(prices)}"
+def _with(message: str, exits: str) -> str:
+    """A roll's alert, followed by what became of the exits it cancelled (when any)."""
+    return f"{message} {exits}" if exits else message

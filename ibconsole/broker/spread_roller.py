@@ -10,12 +10,12 @@ working, never silently: the trader modifies it, cancels it, or legs the rest wi
 roll. IB has no contract details for a BAG (error 321), so none are asked for: the combo is
 built from the legs' conIds.
 
-The exits a roll moves are journalled (``RollExitLog``) before the first old-month cancel goes,
-with each combo execution whose exits are placed. A console that died mid-roll does not place
-them after its restart (the market has moved on, and nobody may be watching): at its first
-reconciliation it raises a critical alert naming the exits cancelled on the old month and not
-placed again, and what the combo rolled, so the trader enters them — the same as the two-order
-roll, whose unfinished rolls live in memory only and are never resumed by a new process.
+The exits a roll moves are journalled (``RollExits``, shared with the two-order roll) before the
+first old-month cancel goes, with each combo execution whose exits are placed; a spread that ends
+with nothing rolled places them on the old month again. Legging the rest hands the move to the
+two-order roll of that rest. A console that died mid-roll does not place them after its restart:
+at its first reconciliation it raises a critical alert naming the exits cancelled on the old
+month and not placed again, and what the combo rolled, so the trader enters them.
 """
 
 from __future__ import annotations
@@ -30,14 +30,13 @@ from ibconsole.broker.ib_client import Event
 from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import OrderTracker
 from ibconsole.broker.order_values import OrderRefused, OrderRow
-from ibconsole.broker.roll_coordinator import RollCoordinator, order_words
+from ibconsole.broker.roll_coordinator import RollCoordinator
 from ibconsole.domain.calendar_spread import CalendarSpread, spread_for_roll
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.orders import OrderType
 from ibconsole.domain.rollover import OldMonthOrder, OrderAction, RollPlan
 from ibconsole.journal import Journal, JournalFill, JournalOrder, OrderState
 from ibconsole.journal.lifecycle import FillPart
-from ibconsole.journal.roll_exit_log import ExitMove, RollExitLog
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +49,8 @@ class _SpreadRoll:
     spread: CalendarSpread
     key: str
     moves_exits: bool  # the exits to move are journalled (there are some)
+    legging: bool = False  # its rest is being rolled as two orders, which take its exits over
+    exits_words: str = ""  # what became of its exits when it ended having rolled nothing
     # the combo executions whose contracts have their exits on the new month, and how many
     # contracts of each old exit (by order id) those cover
     protected_by: set[str] = field(default_factory=set)
@@ -95,8 +96,7 @@ class SpreadRoller:
         self._alert = alert
         self.fill_timeout = fill_timeout
         self._working: dict[str, _SpreadRoll] = {}  # by the spread order's key
-        self._exit_log = RollExitLog(journal.path)
-        self._restored = False  # the moves an earlier process left unsettled were handed over
+        self._exits = coordinator.exits
         self.spread_ended = Event("spread_ended")
         tracker.order_changed += self._on_order_changed
         tracker.fill_recorded += self._on_fill_recorded
@@ -125,55 +125,54 @@ class SpreadRoller:
             )
         except ValueError as error:
             raise OrderRefused(f"Roll not sent: {error}.") from None
-        moves_exits = plan.open is not None and bool(plan.exits_to_move)
-        if moves_exits:
-            self._exit_log.record_move(
-                intent.key,
-                spread.near.local_symbol,
-                spread.far.local_symbol,
-                plan.exits_to_move,
-                self._clock.now(),
-            )
+        moves_exits = self._exits.record(intent.key, plan)
         try:
             await self._coordinator.clear_old_month(plan)
             self._desk.submit(intent, confirmed=True)
         except OrderRefused as refused:
-            if moves_exits:
-                self._exit_log.record_settled(intent.key, self._clock.now())
+            exits = self._exits.restore(plan, intent.key)
             message = (
                 f"Roll stopped before the {spread.name} spread order went out: "
                 f"{refused.reason} Nothing was closed or opened."
-            )
+            ) + (f" {exits}" if exits else "")
             self._alert.emit(message, True)
             raise OrderRefused(message, refused.report) from refused
-        self._working[intent.key] = _SpreadRoll(plan, spread, intent.key, moves_exits)
+        rolling = _SpreadRoll(plan, spread, intent.key, moves_exits)
+        self._working[intent.key] = rolling
         state = await self._final_or_timeout(intent.key)
         self._catch_up(intent.key)
         journalled = self._tracker.journalled(intent.key)
         if not state.is_final:
             price = f" at {intent.limit_price.normalize():f}" if intent.limit_price else ""
+            near, far = spread.near.local_symbol, spread.far.local_symbol
+            exits = self._exits.waiting(
+                replace(plan, orders=rolling.unprotected()),
+                f"on {far} as the spread fills, or back on {near} for what it leaves there",
+            )
             self._alert.emit(
                 f"The {spread.name} spread order{price} has not filled within "
                 f"{self.fill_timeout:g} s: {journalled.lifecycle.filled.normalize():f} of "
                 f"{intent.quantity.normalize():f} rolled, the rest is still working (and what "
-                f"is left in {spread.near.local_symbol} has no exits meanwhile). Modify it, "
-                "cancel it, or leg the rest as two orders.",
-                False,
+                f"is left in {near} has no exits meanwhile). Modify it, cancel it, or leg the "
+                "rest as two orders." + (f" {exits}" if exits else ""),
+                bool(exits),  # critical when stops are cancelled and not yet back
             )
             return journalled
         if state is OrderState.UNKNOWN:
             raise OrderRefused(
                 f"The {spread.name} spread order is unknown to IB after the reconnect (it never "
                 "arrived, and it was not sent again); IB reports nothing rolled. Check TWS "
-                "before rolling again."
+                "before rolling again." + (f" {rolling.exits_words}" if rolling.exits_words else "")
             )
         if journalled.lifecycle.filled <= 0:
             why = journalled.lifecycle.rejection
-            raise OrderRefused(
+            message = (
                 f"The {spread.name} spread order ended {state.value}"
                 + (f" (IB: {why})" if why else "")
                 + f"; nothing was rolled, you still hold {plan.close.contract.local_symbol}."
+                + (f" {rolling.exits_words}" if rolling.exits_words else "")
             )
+            raise OrderRefused(message)
         return journalled
 
     async def leg_rest(self, key: str) -> JournalOrder | None:
@@ -182,6 +181,21 @@ class SpreadRoller:
         roll = self._working.get(key)
         if roll is None:
             raise OrderRefused(f"No working spread roll has the key {key}.")
+        roll.legging = True
+        try:
+            remainder = await self._rest_of(roll)
+            return await self._coordinator.roll(remainder, continues=key)
+        except BaseException:
+            roll.legging = False
+            if key not in self._working and self._exits.is_open(key):
+                # the spread ended meanwhile and no two-order roll took its exits over
+                self._ended(roll, self._tracker.journalled(key))
+            raise
+
+    async def _rest_of(self, roll: _SpreadRoll) -> RollPlan:
+        """Cancel what the spread order of ``roll`` left unfilled; the plan that rolls that rest
+        as two orders, once IB's position in the old month is what it leaves."""
+        key = roll.key
         journalled = self._tracker.journalled(key)
         if not journalled.is_final:
             order_id = journalled.lifecycle.order_id
@@ -209,18 +223,11 @@ class SpreadRoller:
             orders=roll.unprotected(),
         )
         await self._position_is(remainder)
-        return await self._coordinator.roll(remainder)
+        return remainder
 
     # ---------------------------------------------------------------- inside
     def catch_up(self, *_: object) -> None:
-        """Bring every spread roll up to date (after a reconciliation, when orders may go); at
-        the first, hand the trader the exit moves an earlier process left unsettled."""
-        if not self._restored:
-            self._restored = True
-            for move in self._exit_log.unsettled():
-                if move.key not in self._working:
-                    self._hand_over(move)
-                    self._exit_log.record_settled(move.key, self._clock.now())
+        """Bring every spread roll up to date (after a reconciliation, when orders may go)."""
         for key in tuple(self._working):
             self._catch_up(key)
 
@@ -237,12 +244,12 @@ class SpreadRoller:
                 roll.protected_by.add(part.exec_id)
                 self._protect(roll, part)
                 if roll.moves_exits:
-                    self._exit_log.record_protected(key, part.exec_id, self._clock.now())
+                    self._exits.protected(key, part.exec_id)
         lifecycle = current.lifecycle
         if current.is_final and lifecycle.executed >= lifecycle.reported_filled:
             del self._working[key]
-            if roll.moves_exits:
-                self._exit_log.record_settled(key, self._clock.now())
+            if not roll.legging:
+                self._ended(roll, current)
             log.info(
                 "spread roll %s ended %s, %s rolled", key, current.state.value, lifecycle.filled
             )
@@ -262,41 +269,26 @@ class SpreadRoller:
             placed = min(order.remaining, part.quantity)
             roll.protected[order.order_id] = roll.protected.get(order.order_id, 0) + placed
 
-    def _hand_over(self, move: ExitMove) -> None:
-        """Tell the trader, critically, which exits a roll cancelled on the old month and no
-        process placed again, with what the combo rolled; nothing is sent."""
-        combo = self._journal.order(move.key)
-        parts = combo.lifecycle.order_fills if combo is not None else ()
-        protected = sum((p.quantity for p in parts if p.exec_id in move.protected), Decimal(0))
-        lacking = [
-            order_words(order, order.remaining - min(order.remaining, protected))
-            for order in move.exits
-            if order.remaining > protected
-        ]
-        if not lacking:
+    def _ended(self, roll: _SpreadRoll, spread: JournalOrder) -> None:
+        """The spread order of ``roll`` ended, its rest not legged: the exits of the contracts
+        it rolled are on the new month already; those of the rest it did not roll go back on
+        the old month, and the trader is told what became of them."""
+        plan, rolled = roll.plan, spread.lifecycle.filled
+        rest = plan.close.quantity - rolled
+        if rest <= 0:
+            self._exits.settle(roll.key)
             return
-        old, new = move.old_month, move.new_month
-        if combo is None:
-            story = "The spread order was never journalled: nothing was rolled."
-        elif combo.is_final:
-            rolled = combo.lifecycle.filled
-            story = (
-                f"The spread order ended {combo.state.value} with {rolled.normalize():f} rolled."
-            )
-        else:
-            story = (
-                f"The spread order is still {combo.state.value} with "
-                f"{combo.lifecycle.filled.normalize():f} rolled so far; what it fills from now "
-                "on gets no exits either."
-            )
-        message = (
-            f"ROLL: the console stopped during the spread roll of {old} into {new} (order "
-            f"{move.key}) after cancelling its exit orders on {old}, and these were NOT placed "
-            f"again: {'; '.join(lacking)}. {story} Your {old} and {new} positions lack them; check the "
-            "working orders of both months and enter what is missing by hand."
+        left = replace(
+            plan, position=rest if plan.position > 0 else -rest, orders=roll.unprotected()
         )
-        log.critical("%s", message)
-        self._alert.emit(message, True)
+        roll.exits_words = self._exits.restore(left, roll.key)
+        if roll.exits_words:
+            self._alert.emit(
+                f"The {roll.spread.name} spread order ended {spread.state.value} with "
+                f"{rolled.normalize():f} of {plan.close.quantity.normalize():f} rolled. "
+                f"{roll.exits_words}",
+                True,
+            )
 
     def _on_order_changed(self, row: OrderRow) -> None:
         self._catch_up(row.key)

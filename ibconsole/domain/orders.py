@@ -91,6 +91,7 @@ class Purpose(StrEnum):
     ROLL_CLOSE = "roll_close"
     ROLL_OPEN = "roll_open"
     ROLL_MOVE = "roll_move"  # an exit of the old month re-created on the new one
+    ROLL_RESTORE = "roll_restore"  # an exit a roll cancelled, placed again when nothing rolled
     ROLL_SPREAD = "roll_spread"  # both legs of a roll as one calendar-spread order
 
 

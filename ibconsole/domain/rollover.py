@@ -372,6 +372,17 @@ class RollPlan:
     def exits_to_move(self) -> tuple[WorkingOrder, ...]:
         return tuple(item.order for item in self.orders if item.action is OrderAction.MOVE)
 
+    @property
+    def exits(self) -> tuple[WorkingOrder, ...]:
+        """The orders protecting the position (the closing side, none a child of an entry still
+        working), whether the roll moves them or, not reopening, only cancels them."""
+        working = {item.order.order_id for item in self.orders}
+        return tuple(
+            item.order
+            for item in self.orders
+            if item.order.side is self.close.side and item.order.parent_id not in working
+        )
+
 
 def plan_roll(
     position_qty: Decimal,
@@ -426,7 +437,8 @@ def plan_roll(
 
 @dataclass(frozen=True, slots=True)
 class MovedOrder:
-    """An exit of the old month and the order that re-creates it on the new one."""
+    """An exit of the old month and the order that re-creates it (on the new month when moved,
+    on the old one when restored)."""
 
     source: WorkingOrder
     intent: OrderIntent
@@ -454,8 +466,60 @@ def move_exits(
         raise ValueError(f"The roll of {plan.close.contract.local_symbol} does not reopen")
     if opened <= 0:
         raise ValueError(f"No contracts were opened in {plan.open.contract.local_symbol}")
-    target = plan.open.contract
-    exits = plan.exits_to_move
+    return _recreated(
+        plan.exits_to_move,
+        plan.open.contract,
+        spread,
+        opened,
+        Purpose.ROLL_MOVE,
+        oca_prefix=oca_prefix,
+        new_key=new_key,
+        now=now,
+        account=account,
+    )
+
+
+def restore_exits(
+    plan: RollPlan,
+    exits: Sequence[WorkingOrder],
+    *,
+    oca_prefix: str,
+    new_key: KeyFactory,
+    now: datetime,
+    account: str,
+) -> tuple[tuple[MovedOrder, ...], tuple[tuple[WorkingOrder, str], ...]]:
+    """``exits`` (cancelled by a roll of ``plan`` that rolled nothing) as orders on the old month
+    again, at their own prices and sizes, and those that cannot be placed (why). Alternatives
+    stay one-cancels-all, in a new group named from ``oca_prefix`` (the old group has ended)."""
+    held = abs(plan.position)
+    return _recreated(
+        exits,
+        plan.close.contract,
+        Decimal(0),
+        held,
+        Purpose.ROLL_RESTORE,
+        oca_prefix=oca_prefix,
+        new_key=new_key,
+        now=now,
+        account=account,
+    )
+
+
+def _recreated(
+    exits: Sequence[WorkingOrder],
+    target: ListedContract,
+    spread: Decimal,
+    held: Decimal,
+    purpose: Purpose,
+    *,
+    oca_prefix: str,
+    new_key: KeyFactory,
+    now: datetime,
+    account: str,
+) -> tuple[tuple[MovedOrder, ...], tuple[tuple[WorkingOrder, str], ...]]:
+    """Each of ``exits`` as an order on ``target``, its prices shifted by ``spread``, its size at
+    most the ``held`` contracts it protects, alternatives one-cancels-all in groups of
+    ``oca_prefix``; and the exits this console cannot place, with why."""
     groups: dict[tuple[str, object], list[WorkingOrder]] = {}
     for order in exits:
         group = ("parent", order.parent_id) if order.parent_id else ("oca", order.oca_group)
@@ -474,14 +538,14 @@ def move_exits(
             key=new_key(),
             contract=target,
             side=order.side,
-            quantity=min(order.remaining, opened),
+            quantity=min(order.remaining, held),
             order_type=order.order_type,
             limit_price=_shifted(order.limit_price, spread, target),
             stop_price=_shifted(order.stop_price, spread, target),
             tif=order.tif,
             bracket=None,
             created_at=now,
-            purpose=Purpose.ROLL_MOVE,
+            purpose=purpose,
             account=account,
             oca_group=names.get(order.order_id, ""),
         )

@@ -1,6 +1,8 @@
-"""A spread roll's exit move in the journal: the exits (stops, take-profits) the roll cancels on
-the old month to place on the new one, written before the first cancel goes, and its steps
-after — which of the combo's executions have their exits placed, and when the move was settled.
+"""A roll's exit move in the journal: the exits (stops, take-profits) the roll cancels on the old
+month to place on the new one (no new month: a roll that only closes), under the key of the
+roll's first order (its spread order, or its close leg when it goes as two orders), written before
+the first cancel goes, and its steps after — which of a combo's executions have their exits
+placed, and when the move was settled.
 
 A console that dies mid-roll finds here, after its restart, the moves it never settled: the
 exits it cancelled and did not place again. It shares the journal's SQLite file and schema
@@ -42,8 +44,9 @@ _SETTLED = "settled"
 
 @dataclass(frozen=True, slots=True)
 class ExitMove:
-    """An unsettled exit move: the spread order's key, both months, the exits the roll cancelled
-    on the old month, and the combo executions whose exits were placed on the new one."""
+    """An unsettled exit move: the key of the roll's first order, both months, the exits the roll
+    cancelled on the old month, and the combo executions whose exits were placed on the new one
+    (none for a roll as two orders: it places them all at once, then settles)."""
 
     key: str
     old_month: str
@@ -53,7 +56,7 @@ class ExitMove:
 
 
 class RollExitLog:
-    """Append-only record of spread rolls' exit moves; use it from the event loop's thread."""
+    """Append-only record of rolls' exit moves; use it from the event loop's thread."""
 
     def __init__(self, path: Path) -> None:
         self._path = Path(path)
@@ -66,7 +69,8 @@ class RollExitLog:
         exits: Sequence[WorkingOrder],
         time: datetime,
     ) -> None:
-        """Journal that the spread order ``key`` moves ``exits`` from ``old_month``."""
+        """Journal that the roll whose first order is ``key`` moves ``exits`` from
+        ``old_month``."""
         with self._write() as conn:
             conn.execute(
                 _INSERT_MOVE,

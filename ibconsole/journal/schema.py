@@ -49,9 +49,10 @@ BEGIN SELECT RAISE(ABORT, 'journalled signals are append-only'); END;
 """
 
 
-# Version 3: the exits a spread roll cancelled on the old month to place on the new one, written
-# before the first cancel goes, and its steps after: which of the combo's executions have their
-# exits placed, and when the move was settled (all placed, or handed to the trader by an alert).
+# Version 3: the exits a roll cancelled on the old month to place on the new one, written before
+# the first cancel goes, and its steps after: which of a combo's executions have their exits
+# placed, and when the move was settled (all placed, restored on the old month, or handed to the
+# trader by an alert).
 _ROLL_EXITS_V3 = """
 CREATE TABLE roll_exit_moves (
     key          TEXT PRIMARY KEY,

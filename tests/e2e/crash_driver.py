@@ -5,8 +5,8 @@ at a known point and start another on the same journal.
     python tests/e2e/crash_driver.py CONFIG.toml --as-of ISO [--signals]
 
 The broker is built as ``ibconsole.ui.context.open_context`` builds it for the window (settings
-from CONFIG, the default profile's endpoint, the journal at ``journal_path``, ``health`` and
-``risk`` from the file), without Qt. With ``--signals`` the signal inbox and its endpoint are
+from CONFIG, the default profile's endpoint, the journal at ``journal_path``, ``health``,
+``risk`` and the spread roll's fill timeout from the file), without Qt. With ``--signals`` the signal inbox and its endpoint are
 built as ``ibconsole.app`` builds them (the inbox restored from the journal, the endpoint on a
 free port, the secret from ``IBCONSOLE_SIGNAL_SECRET``). Once connected, synced and reconciled,
 with a quote on the ES front and next months, it reports ``{"event": "ready", "reconciled":
@@ -18,11 +18,17 @@ Commands:
         submit (confirmed); with ``pause`` the process stops for good right after the journal
         wrote the intent (and its decision) or the submission, reporting
         {"event": "paused", "at": ..., "key": K} first; else {"event": "submitted", "key": K}
-    {"cmd": "roll", "type": "MKT"|"LMT", "limit": "PRICE", "pause": "intent"|"submission"|null}
-        roll the whole front-month position into the next month as one calendar-spread order;
+    {"cmd": "roll", "type": "MKT"|"LMT", "limit": "PRICE", "pause": "intent"|"submission"|null,
+     "as": "spread"|"orders", "reopen": true|false}
+        roll the whole front-month position into the next month as one calendar-spread order
+        (as two orders, close then open, with "as": "orders"; close only with "reopen": false);
         {"event": "rolling"} at once, {"event": "paused", ...} as for an order (the key is the
-        spread order's), then {"event": "rolled", "key": K, "state": S, "filled": "N"} or
-        {"event": "roll_refused", "reason": R} once the roll returns
+        spread order's, or the close leg's), then
+        {"event": "rolled", "key": K, "state": S, "filled": "N"} (the spread order, or the open
+        leg) or {"event": "roll_refused", "reason": R} once the roll returns
+    {"cmd": "leg_rest", "key": K}
+        cancel the rest of the working spread order K and roll it as two orders; {"event":
+        "legging"} at once, then "rolled" (the open leg) or "roll_refused" as for a roll
     {"cmd": "orders"}      {"event": "orders", "orders": [...]} from the journal
     {"cmd": "position", "month": "front"|"next"}
                            {"event": "position", "quantity": "N"|null} in that month (front)
@@ -44,7 +50,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
@@ -196,11 +202,13 @@ class Driver:
                 report("submitted", key=intent.key)
             case "roll":
                 pause = command.get("pause")
-                self.journal.pause_at = (pause, Purpose.ROLL_SPREAD.value) if pause else None
-                task = asyncio.get_running_loop().create_task(self._roll(command))
-                self._rolls.add(task)
-                task.add_done_callback(self._rolls.discard)
+                first = Purpose.ROLL_CLOSE if command.get("as") == "orders" else Purpose.ROLL_SPREAD
+                self.journal.pause_at = (pause, first.value) if pause else None
+                self._spawn(self._roll(command))
                 report("rolling")
+            case "leg_rest":
+                self._spawn(self._rolled(self.broker.orders.leg_rest(command["key"])))
+                report("legging")
             case "orders":
                 report("orders", orders=[_order(o) for o in self.journal.orders(limit=None)])
             case "position":
@@ -218,6 +226,11 @@ class Driver:
                 raise ValueError(f"unknown command {other!r}")
         return True
 
+    def _spawn(self, rolling: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(rolling)
+        self._rolls.add(task)
+        task.add_done_callback(self._rolls.discard)
+
     async def _roll(self, command: dict[str, Any]) -> None:
         assert self.front is not None
         assert self.next is not None
@@ -230,17 +243,28 @@ class Driver:
             self.front,
             self.next,
             orders.working_orders(self.front.con_id),
-            RolloverSettings(),
+            RolloverSettings(reopen_on_roll=command.get("reopen", True)),
         )
         limit = command.get("limit")
-        try:
-            done = await orders.roll_spread(
+        if command.get("as") == "orders":
+            await self._rolled(orders.roll(plan))
+            return
+        await self._rolled(
+            orders.roll_spread(
                 plan,
                 OrderType(command["type"]),
                 Decimal(limit) if limit is not None else None,
             )
+        )
+
+    async def _rolled(self, rolling: Awaitable[JournalOrder | None]) -> None:
+        try:
+            done = await rolling
         except OrderRefused as refused:
             report("roll_refused", reason=refused.reason)
+            return
+        if done is None:
+            report("rolled", key=None, state=None, filled="0")
             return
         report(
             "rolled",
@@ -312,6 +336,7 @@ async def run(config: Path, as_of: datetime, signals: bool) -> None:
         health=settings.health,
         limits=settings.risk,
     )
+    broker.orders.spread_rolls.fill_timeout = settings.spread_roll.fill_timeout.total_seconds()
     inbox = endpoint = signal_log = None
     if signals:
         # As ibconsole.ui.context.signal_inbox and ibconsole.app build them.

@@ -13,6 +13,11 @@ The newer order paths die the same way: a spread roll's combo killed between its
 submission and placeOrder, as it reaches the exchange and fills in part (the simulator's own
 partial fills), and after its first part is journalled; a webhook signal killed once its sender
 read the 202, and between its journal entry and the 202.
+
+A roll that cancelled the old month's stop dies before placing it again — a spread roll as its
+combo fills, a two-order roll before its close leg went out (reopening or closing only) or as
+its close leg or its open leg fills, the legged rest of a spread as its close leg fills: the
+restart sends nothing and names the stop in a critical alert, once.
 """
 
 from __future__ import annotations
@@ -156,16 +161,19 @@ async def console(
 
 
 class _KillOnReceipt(list[ReceivedOrder]):
-    """The gateway's order log, made to kill the console the moment its next order arrives:
-    the exchange takes the order, no answer ever leaves."""
+    """The gateway's order log, made to kill the console the moment its next order arrives
+    (after ``skip`` more): the exchange takes the order, no answer ever leaves."""
 
     def __init__(self, gw: PaperGateway) -> None:
         super().__init__(gw.desk.received)
         self.child: Child | None = None
+        self.skip = 0
 
     def append(self, item: ReceivedOrder) -> None:
         super().append(item)
-        if self.child is not None:
+        if self.child is not None and self.skip:
+            self.skip -= 1
+        elif self.child is not None:
             self.child.kill()
             self.child = None
 
@@ -498,6 +506,167 @@ async def test_a_spread_roll_killed_after_cancelling_its_exits_tells_the_trader_
     child, ready = await console.start()  # the next start knows the trader was told
     assert not [e for e in child.events if e["event"] == "alert" and combo in e["text"]]
     await assert_no_crash(console, child)
+
+
+async def a_stop_under_two_long(child: Child, gw: PaperGateway, front: int) -> tuple[str, Decimal]:
+    """Buy 2 of the front month and protect them with a working stop; its key and price."""
+    await buy_front(child, 2)
+    stop_price = (gw.market.quote(front).bid - 40 * Decimal("0.25")).normalize()
+    order = {"cmd": "order", "type": "STP", "side": "SELL", "quantity": 2, "stop": str(stop_price)}
+    stop = (await child.ask(order, "submitted"))["key"]
+    await child.next("state", key=stop, state=OrderState.WORKING.value)
+    return stop, stop_price
+
+
+def new_refs(gw: PaperGateway) -> list[str]:
+    """The order refs of the new orders (not changes) the gateway received, in order."""
+    return [o.request.order_ref for o in gw.orders if not o.is_modify]
+
+
+async def assert_told_once(
+    console: Console, child: Child, close: str, stop_price: Decimal, ready: dict[str, Any]
+) -> None:
+    """The restarted console raised one critical alert naming the stop the roll cancelled and
+    its close leg, and the start after it raises none."""
+    alert = await child.next("alert", critical=True)
+    text = alert["text"]
+    front, far = ready["front"]["local_symbol"], ready["next"]["local_symbol"]
+    assert close in text, text
+    assert front in text, text
+    assert far in text, text
+    assert f"SELL 2 STP stop {stop_price:f}" in text, text
+    assert "NOT placed again" in text, text
+    assert f"Its close leg in {front} ended filled with 2 closed." in text, text
+    assert not [e for e in child.events if e["event"] == "alert" and e["critical"]]
+    await child.ask({"cmd": "quit"}, "stopped")
+    await child.process.wait()
+    child, ready = await console.start()  # the next start knows the trader was told
+    assert not [e for e in child.events if e["event"] == "alert" and e["critical"]]
+    await assert_no_crash(console, child)
+
+
+@pytest.mark.parametrize("leg", ["close", "open"])
+async def test_a_two_order_roll_killed_after_cancelling_its_stop_tells_the_trader_once(
+    console: Console, leg: str
+) -> None:
+    """The roll as two orders cancels the front month's stop (IB confirms), closes the front
+    month and opens the next; the console is killed as its close leg, or its open leg, reaches
+    the exchange and fills, before any answer leaves and before the stop is placed on the next
+    month. The restart places nothing and names the stop, once; every order is accounted for
+    once."""
+    gw = console.gw
+    receipts = _KillOnReceipt(gw)
+    gw.desk.received = receipts
+    child, ready = await console.start()
+    front, far = ready["front"]["con_id"], ready["next"]["con_id"]
+    stop, stop_price = await a_stop_under_two_long(child, gw, front)
+    (entry,) = [k for k in new_refs(gw) if k != stop]
+
+    receipts.child = child
+    receipts.skip = 0 if leg == "close" else 1
+    await child.send({"cmd": "roll", "as": "orders"})
+    await child.process.wait()
+    legs = new_refs(gw)[2:]
+    assert len(legs) == (1 if leg == "close" else 2), legs
+    close = legs[0]
+    assert sim_status(gw, stop) == "Cancelled"
+    assert {sim_status(gw, k) for k in legs} == {"Filled"}
+    placed = len(gw.orders)
+
+    child, ready = await console.start()
+    assert ready["reconciled"]["filled_while_disconnected"] == [legs[-1]]
+    expected = dict.fromkeys((entry, *legs), (OrderState.FILLED, True))
+    expected[stop] = (OrderState.CANCELLED, True)
+    await _assert_agree(child, gw, front, expected, f"killed as the {leg} leg filled")
+    await assert_positions(child, gw, ready, 0, 0 if leg == "close" else 2, f"{leg} leg")
+    assert len(gw.orders) == placed, "the restart sent an order nobody clicked"
+    assert not [o for o in gw.desk.open_orders() if o.request.contract.con_id == far]
+    await assert_told_once(console, child, close, stop_price, ready)
+
+
+@pytest.mark.parametrize("reopen", [True, False])
+async def test_a_two_order_roll_killed_before_its_close_leg_went_out_tells_the_trader_once(
+    console: Console, reopen: bool
+) -> None:
+    """The roll cancels the front month's stop (IB confirms) and journals its close leg; the
+    console is killed before placeOrder. Nothing was closed: the position is there, its stop is
+    not. The restart sends nothing and says so, once, whether the roll meant to reopen or only
+    to close (a close-only roll cancels the stop for good only once the position is closed)."""
+    gw = console.gw
+    child, ready = await console.start()
+    front = ready["front"]["con_id"]
+    stop, stop_price = await a_stop_under_two_long(child, gw, front)
+    (entry,) = [k for k in new_refs(gw) if k != stop]
+
+    roll = {"cmd": "roll", "as": "orders", "reopen": reopen, "pause": "intent"}
+    close = (await child.ask(roll, "paused"))["key"]
+    await console.killed(child)
+    assert sim_status(gw, stop) == "Cancelled"
+    placed = len(gw.orders)
+
+    child, ready = await console.start()
+    assert ready["reconciled"]["unknown"] == [close]
+    text = ""
+    while not text.startswith("ROLL:"):  # the reconciliation's own alert names the unknown order
+        text = (await child.next("alert", critical=True))["text"]
+    old = ready["front"]["local_symbol"]
+    assert close in text, text
+    assert f"SELL 2 STP stop {stop_price:f}" in text, text
+    assert "NOT placed again" in text, text
+    assert f"Its close leg in {old} ended unknown with 0 closed." in text, text
+    assert ("during the roll of" in text) is reopen, text
+    expected = {entry: (OrderState.FILLED, True), stop: (OrderState.CANCELLED, True)}
+    expected[close] = (OrderState.UNKNOWN, False)
+    await _assert_agree(child, gw, front, expected, f"close leg journalled, reopen {reopen}")
+    await assert_positions(child, gw, ready, 2, 0, "nothing closed")
+    assert len(gw.orders) == placed, "the restart sent an order nobody clicked"
+    await child.ask({"cmd": "quit"}, "stopped")
+    await child.process.wait()
+    child, ready = await console.start()
+    assert not [e for e in child.events if e["event"] == "alert" and "ROLL" in e["text"]]
+    await assert_no_crash(console, child)
+
+
+async def test_a_legged_spread_rest_killed_after_cancelling_its_stop_tells_the_trader_once(
+    console: Console,
+) -> None:
+    """The spread roll cancels the front month's stop and its limit does not fill within the
+    fill timeout; legging the rest cancels the combo and sends the close leg, and the console
+    is killed as that reaches the exchange and fills. The restart places nothing and names the
+    stop, once (the spread's move was handed to the legged roll: no second alert)."""
+    with console.config.open("a") as config:
+        config.write("[rollover.spread]\nfill_timeout_seconds = 1\n")
+    gw = console.gw
+    receipts = _KillOnReceipt(gw)
+    gw.desk.received = receipts
+    child, ready = await console.start()
+    front, far = ready["front"]["con_id"], ready["next"]["con_id"]
+    stop, stop_price = await a_stop_under_two_long(child, gw, front)
+    (entry,) = [k for k in new_refs(gw) if k != stop]
+    implied_bid = gw.market.quote(far).bid - gw.market.quote(front).ask
+    roll = {"cmd": "roll", "type": "LMT", "limit": str(implied_bid - 2)}  # never fills
+
+    rolled = await child.ask(roll, "rolled")
+    spread = rolled["key"]
+    assert (rolled["state"], rolled["filled"]) == (OrderState.WORKING.value, "0"), rolled
+    assert sim_status(gw, stop) == "Cancelled"
+    receipts.child = child
+    await child.send({"cmd": "leg_rest", "key": spread})
+    await child.process.wait()
+    close = new_refs(gw)[-1]
+    assert close not in (entry, stop, spread)
+    assert (sim_status(gw, spread), sim_status(gw, close)) == ("Cancelled", "Filled")
+    placed = len(gw.orders)
+
+    child, ready = await console.start()
+    assert ready["reconciled"]["filled_while_disconnected"] == [close]
+    expected = dict.fromkeys((entry, close), (OrderState.FILLED, True))
+    expected.update(dict.fromkeys((stop, spread), (OrderState.CANCELLED, True)))
+    await _assert_agree(child, gw, front, expected, "killed as the legged close leg filled")
+    await assert_positions(child, gw, ready, 0, 0, "legged rest")
+    assert bag_refs(gw) == [spread]
+    assert len(gw.orders) == placed, "the restart sent an order nobody clicked"
+    await assert_told_once(console, child, close, stop_price, ready)
 
 
 def signal_body(key: str) -> dict[str, Any]:

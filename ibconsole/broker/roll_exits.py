@@ -1,0 +1,232 @@
+"""The exits (stops, take-profits) a roll cancels on the old month, from the first cancel until
+each is placed again — moved to the new month with what was rolled, or restored on the old month
+when nothing was — or the trader is told they are missing.
+
+Every roll that cancels exits, as two orders (reopening or closing only), as one spread order
+or legging a spread's rest, journals them (``RollExitLog``) under its first order's key before
+the first cancel goes, and settles the move once it is over. A console that died mid-roll places nothing after its restart
+(the market has moved on, and nobody may be watching): at its first reconciliation it raises a
+critical alert for each move left unsettled, naming the exits cancelled and not placed again and
+what the roll's first order did, so the trader enters them.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from ibconsole.broker.account import AccountService
+from ibconsole.broker.ib_client import Event
+from ibconsole.broker.mapping import ACTIVE_STATUSES
+from ibconsole.broker.order_desk import OrderDesk
+from ibconsole.broker.order_tracker import OrderTracker
+from ibconsole.broker.order_values import OrderRefused
+from ibconsole.domain.clock import Clock
+from ibconsole.domain.orders import Purpose, WorkingOrder
+from ibconsole.domain.roll_exit_words import ExitFate, ExitOutcome, exits_words, order_words
+from ibconsole.domain.rollover import RollPlan, restore_exits
+from ibconsole.journal import BrokerStatus, Journal, JournalOrder, OrderState
+from ibconsole.journal.roll_exit_log import ExitMove, RollExitLog
+
+log = logging.getLogger(__name__)
+
+_CANCELLED = frozenset({BrokerStatus.CANCELLED.value, BrokerStatus.API_CANCELLED.value})
+_CLOSING_ONLY = ""  # the new month of a move journalled by a roll that does not reopen
+
+
+class RollExits:
+    """Journals, restores and hands over the exits rolls cancel; use it from the loop's thread.
+
+    ``alert(str, bool)`` is shared with ``OrderService``.
+    """
+
+    def __init__(
+        self,
+        journal: Journal,
+        account: AccountService,
+        desk: OrderDesk,
+        tracker: OrderTracker,
+        clock: Clock,
+        alert: Event,
+    ) -> None:
+        self._journal = journal
+        self._account = account
+        self._desk = desk
+        self._tracker = tracker
+        self._clock = clock
+        self._alert = alert
+        self._log = RollExitLog(journal.path)
+        self._open: set[str] = set()  # the moves this process journalled and has not settled
+        self._handed_over = False  # the moves an earlier process left unsettled were told
+
+    def record(self, key: str, plan: RollPlan) -> bool:
+        """Journal the exits ``plan`` moves (or, closing only, cancels), under the key of the
+        roll's first order, before any of them is cancelled; False when there are none (nothing
+        is journalled then)."""
+        exits = plan.exits_to_move if plan.open is not None else plan.exits
+        if not exits:
+            return False
+        self._log.record_move(
+            key,
+            plan.close.contract.local_symbol,
+            plan.open.contract.local_symbol if plan.open is not None else _CLOSING_ONLY,
+            exits,
+            self._clock.now(),
+        )
+        self._open.add(key)
+        return True
+
+    def is_open(self, key: str) -> bool:
+        """True while the move ``key`` this process journalled is not settled."""
+        return key in self._open
+
+    def protected(self, key: str, exec_id: str) -> None:
+        """Journal that the exits for the execution ``exec_id`` of the move ``key`` are placed."""
+        self._log.record_protected(key, exec_id, self._clock.now())
+
+    def settle(self, key: str) -> None:
+        """Journal that the move ``key`` is over (no-op for a roll that journalled none)."""
+        if key in self._open:
+            self._open.discard(key)
+            self._log.record_settled(key, self._clock.now())
+
+    def restore(self, plan: RollPlan, key: str) -> str:
+        """After the roll ``key`` of ``plan`` ended without opening anything: place again on the
+        old month the exits it cancelled, if the position there is still the one they protected,
+        and settle the move. Returns what became of each exit, for the roll's alert."""
+        outcomes, cancelled = self._sorted(plan)
+        if cancelled:
+            outcomes.extend(self._placed_again(plan, key, cancelled))
+        self.settle(key)
+        return exits_words(plan.close.contract.local_symbol, outcomes)
+
+    def waiting(self, plan: RollPlan, waiting_for: str = "") -> str:
+        """What became of the exits of a roll of ``plan`` still under way: those cancelled wait
+        (``waiting_for`` says for what: by default a retry of the open leg) to be placed again,
+        or are missing when the roll does not reopen."""
+        outcomes, cancelled = self._sorted(plan)
+        fate = ExitFate.MISSING if plan.open is None else ExitFate.WAITING
+        outcomes.extend(ExitOutcome(order, fate) for order in cancelled)
+        new = plan.open.contract.local_symbol if plan.open is not None else ""
+        waiting_for = waiting_for or f"on {new} when a retry of the open leg fills"
+        return exits_words(plan.close.contract.local_symbol, outcomes, waiting_for)
+
+    def cancelled(self, plan: RollPlan) -> bool:
+        """True unless every exit of ``plan`` still works on the old month."""
+        known, cancelled = self._sorted(plan)
+        return bool(cancelled) or any(o.fate is not ExitFate.WORKING for o in known)
+
+    def hand_over(self, *_: object) -> None:
+        """At the first reconciliation of this process: tell the trader, critically, of every
+        exit move an earlier process left unsettled, and settle it; nothing is sent."""
+        if self._handed_over:
+            return
+        self._handed_over = True
+        for move in self._log.unsettled():
+            if move.key not in self._open:
+                self._tell(move)
+                self._log.record_settled(move.key, self._clock.now())
+
+    # ---------------------------------------------------------------- inside
+    def _sorted(self, plan: RollPlan) -> tuple[list[ExitOutcome], list[WorkingOrder]]:
+        """What is known of the exits of ``plan`` on the old month (still working, or cancelled
+        without IB's confirmation), and those IB has cancelled. An exit that filled is in
+        neither: the position changed, which restoring checks."""
+        known: list[ExitOutcome] = []
+        cancelled: list[WorkingOrder] = []
+        for order in plan.exits:
+            trade = self._tracker.trade_by_id(order.order_id)
+            status = trade.orderStatus.status if trade is not None else None
+            if status in _CANCELLED:
+                cancelled.append(order)
+            elif status in ACTIVE_STATUSES:
+                known.append(ExitOutcome(order, ExitFate.WORKING))
+            elif status != BrokerStatus.FILLED.value:
+                known.append(ExitOutcome(order, ExitFate.UNCONFIRMED))
+        return known, cancelled
+
+    def _placed_again(
+        self, plan: RollPlan, key: str, cancelled: list[WorkingOrder]
+    ) -> list[ExitOutcome]:
+        old = plan.close.contract
+        held = self._account.position(old.con_id)
+        if held is None or held.quantity != plan.position:
+            now = "unknown" if held is None else f"{held.quantity.normalize():f}"
+            why = (
+                f"you hold {now} {old.local_symbol} now, not the "
+                f"{plan.position.normalize():f} it protected"
+            )
+            return [ExitOutcome(order, ExitFate.MISSING, why) for order in cancelled]
+        placed, stuck = restore_exits(
+            plan,
+            cancelled,
+            oca_prefix=f"{key}-r",
+            new_key=self._desk.new_key,
+            now=self._clock.now(),
+            account=self._account.account,
+        )
+        outcomes = [ExitOutcome(order, ExitFate.MISSING, why) for order, why in stuck]
+        for restored in placed:
+            try:
+                self._desk.submit(restored.intent, confirmed=True)
+            except OrderRefused as refused:
+                outcomes.append(ExitOutcome(restored.source, ExitFate.MISSING, refused.reason))
+            else:
+                outcomes.append(ExitOutcome(restored.source, ExitFate.RESTORED))
+        return outcomes
+
+    def _tell(self, move: ExitMove) -> None:
+        first = self._journal.order(move.key)
+        parts = first.lifecycle.order_fills if first is not None else ()
+        protected = sum((p.quantity for p in parts if p.exec_id in move.protected), Decimal(0))
+        lacking = [
+            order_words(order, order.remaining - min(order.remaining, protected))
+            for order in move.exits
+            if order.remaining > protected and not self._still_working(order)
+        ]
+        if not lacking:
+            return
+        old, new = move.old_month, move.new_month
+        if new == _CLOSING_ONLY:
+            if first is not None and first.state is OrderState.FILLED:
+                return  # the position they protected is closed, as the roll meant
+            message = (
+                f"ROLL: the console stopped while closing {old} (order {move.key}) after "
+                f"cancelling its exit orders there, and these were NOT placed again: "
+                f"{'; '.join(lacking)}. {_story(first)} Your {old} position lacks them; check "
+                "its working orders and enter what is missing by hand."
+            )
+        else:
+            message = (
+                f"ROLL: the console stopped during the roll of {old} into {new} (order "
+                f"{move.key}) after cancelling its exit orders on {old}, and these were NOT "
+                f"placed again: {'; '.join(lacking)}. {_story(first)} Your {old} and {new} "
+                "positions lack them; check the working orders of both months and enter what is "
+                "missing by hand."
+            )
+        log.critical("%s", message)
+        self._alert.emit(message, True)
+
+    def _still_working(self, order: WorkingOrder) -> bool:
+        """True when the journal (reconciled) has the exit still working: its cancel never went
+        out, or never took effect."""
+        journalled = self._journal.order(order.key) if order.key else None
+        return journalled is not None and not journalled.is_final
+
+
+def _story(first: JournalOrder | None) -> str:
+    """What the roll's first order did, as the journal (reconciled) has it."""
+    if first is None:
+        return "Its first order was never journalled: nothing was rolled."
+    filled = first.lifecycle.filled.normalize()
+    if first.intent.purpose is Purpose.ROLL_SPREAD:
+        if first.is_final:
+            return f"The spread order ended {first.state.value} with {filled:f} rolled."
+        return (
+            f"The spread order is still {first.state.value} with {filled:f} rolled so far; what "
+            "it fills from now on gets no exits either."
+        )
+    leg = f"Its close leg in {first.intent.contract.local_symbol}"
+    if first.is_final:
+        return f"{leg} ended {first.state.value} with {filled:f} closed."
+    return f"{leg} is still {first.state.value} with {filled:f} closed so far."
