@@ -56,9 +56,11 @@ class FaultSteps:
         self.faults.stop_answering()
 
     async def resume(self) -> None:
-        """Answer again once the console has noticed the silence and dropped the socket: a
-        gateway that swallows messages on a live socket and then carries on is broken beyond
-        what a console can see (bar that a lost order's cancel finds nothing, 10147)."""
+        """Answer again once the console has noticed the silence and dropped the socket, or
+        after SETTLE on the live socket all the same (its heartbeat waits while ib_async paces
+        a burst, and one heartbeat lost only degrades it): the console's reload on that socket
+        must then find what the gateway swallowed, orders it never received (unknown, not
+        resent) and cancels it never answered (a roll clearing the old month stops)."""
         await until(lambda: not self.scene.connected(), SETTLE)
         self.faults.resume_answering()
 

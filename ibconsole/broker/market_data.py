@@ -362,6 +362,13 @@ class MarketDataService:
             return True
         finally:
             sub.requesting = False
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # The session ended as IB's answer arrived (a read decoded as its connection was
+            # lost): Python 3.11's wait_for returns that answer and swallows the cancel. The
+            # stream died with its socket; the next sync loads it again.
+            self._ib.wrapper.endSubscription(bars)
+            raise asyncio.CancelledError
         refusal = self._history_errors.pop(bars.reqId, None)
         if not any(other.requesting for other in self._bar_subs.values()):
             self._history_errors.clear()

@@ -27,7 +27,7 @@ from ibconsole.domain.clock import Clock
 from ibconsole.domain.orders import OrderIntent, OrderType, Purpose, WorkingOrder, build_intent
 from ibconsole.domain.roll_exit_words import order_words
 from ibconsole.domain.rollover import RollLeg, RollPlan, move_exits
-from ibconsole.journal import Journal, JournalOrder, OrderState
+from ibconsole.journal import BrokerStatus, Journal, JournalOrder, OrderState
 
 log = logging.getLogger(__name__)
 
@@ -269,22 +269,15 @@ class RollCoordinator:
             for t in (self._tracker.trade_by_id(item.order.order_id) for item in plan.orders)
             if t is not None and t.orderStatus.status in LIVE_STATUSES
         ]
-        parents = {t.order.orderId for t in trades}
-        for trade in trades:
-            if trade.order.parentId not in parents:
-                self._desk.send_cancel(trade, f"roll of {old}")
         try:
-            confirmed = await asyncio.wait_for(self._ended_by_ib(trades), self._fill_timeout)
+            stopped = await asyncio.wait_for(self._cancel_all(trades, old), self._fill_timeout)
         except TimeoutError:
             raise OrderRefused(
                 f"IB did not confirm the cancels of the working orders on {old} within "
                 f"{self._fill_timeout:g} s."
             ) from None
-        if not confirmed:
-            raise OrderRefused(
-                f"The connection dropped while the working orders on {old} were being "
-                "cancelled; check them once it is back."
-            )
+        if stopped:
+            raise OrderRefused(stopped)
         held = self._account.position(plan.close.contract.con_id)
         if held is None or held.quantity != plan.position:
             now = "unknown" if held is None else f"{held.quantity.normalize():f}"
@@ -293,22 +286,41 @@ class RollCoordinator:
                 f"not the {plan.position.normalize():f} planned. Plan the roll again."
             )
 
-    async def _ended_by_ib(self, trades: Sequence[Trade]) -> bool:
-        """Wait until IB has ended every one of ``trades``; False when the session ended first
-        (the trades of a lost session never report again)."""
-        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def _cancel_all(self, trades: Sequence[Trade], old: str) -> str:
+        """Cancel ``trades`` and wait until IB has ended every one: "" then, or why waiting
+        longer is pointless. The trades of a session that ended never report again; once the
+        session reloaded on the same socket (a heartbeat answered again, IB's 1101/1102), IB has
+        answered every cancel sent before (it handles a socket's requests in order), so an order
+        it still works or never received does not end by waiting."""
+        stopped: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
-        def on_ended(reason: str) -> None:
-            if not ended.done():
-                ended.set_result(None)
+        def stop(reason: str) -> None:
+            if reason and not stopped.done():
+                stopped.set_result(reason)
 
+        def on_ended(_: str) -> None:
+            stop(
+                f"The connection dropped while the working orders on {old} were being "
+                "cancelled; check them once it is back."
+            )
+
+        def on_synced(_: object) -> None:
+            stop(_unanswered_cancels(trades, old))
+
+        # Listening before the first cancel goes: nothing the session says after it is missed.
         self._session.ended += on_ended
+        self._session.synced += on_synced
         waiting = asyncio.ensure_future(_all_done(trades))
         try:
-            await asyncio.wait((waiting, ended), return_when=asyncio.FIRST_COMPLETED)
-            return waiting.done()
+            parents = {t.order.orderId for t in trades}
+            for trade in trades:
+                if trade.order.parentId not in parents:
+                    self._desk.send_cancel(trade, f"roll of {old}")
+            await asyncio.wait((waiting, stopped), return_when=asyncio.FIRST_COMPLETED)
+            return "" if waiting.done() else stopped.result()
         finally:
             self._session.ended -= on_ended
+            self._session.synced -= on_synced
             waiting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await waiting
@@ -456,6 +468,27 @@ class RollCoordinator:
 async def _all_done(trades: Sequence[Trade]) -> None:
     for trade in trades:
         await _until_done(trade)
+
+
+def _unanswered_cancels(trades: Sequence[Trade], old: str) -> str:
+    """After the session reloaded: why the orders on ``old`` that have not ended will not by
+    waiting, or "" when every one has ended or IB holds its cancel (PendingCancel)."""
+    pending = [t for t in trades if not t.isDone()]
+    never = sum(1 for t in pending if not (t.order.permId or t.orderStatus.permId))
+    lost = sum(
+        1
+        for t in pending
+        if (t.order.permId or t.orderStatus.permId)
+        and t.orderStatus.status != BrokerStatus.PENDING_CANCEL
+    )
+    found = [f"IB still works {lost} (its cancel was lost)"] if lost else []
+    found += [f"{never} never reached IB"] if never else []
+    if not found:
+        return ""
+    return (
+        f"The connection was reloaded while the working orders on {old} were being cancelled, "
+        f"and not all of them ended: {', and '.join(found)}. Check them in the blotter."
+    )
 
 
 async def _until_done(trade: Trade) -> None:

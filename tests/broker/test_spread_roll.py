@@ -9,6 +9,8 @@ the session and the simulator agree, with no leg sent or counted twice.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -17,7 +19,7 @@ import pytest
 from ibconsole.broker.broker import Broker
 from ibconsole.broker.order_values import OrderRefused
 from ibconsole.domain.calendar_spread import CalendarSpread, implied_quote, spread_for_roll
-from ibconsole.domain.health import HealthSettings
+from ibconsole.domain.health import HealthSettings, HealthState
 from ibconsole.domain.orders import OrderType, Purpose, Side
 from ibconsole.domain.risk import RiskLimits
 from ibconsole.domain.rollover import RolloverSettings, RollPlan, plan_roll
@@ -33,6 +35,13 @@ if TYPE_CHECKING:
 
 REQ_MKT_DATA = 1
 REQ_CONTRACT_DETAILS = 9
+# The rigs' heartbeats (every 0.2 s, 0.3 s to answer), but three unanswered in a row before a
+# reconnect: a gateway silent for one heartbeat gets its orders reloaded on the same socket.
+PATIENT_HEALTH = HealthSettings(
+    heartbeat_interval=timedelta(seconds=0.2),
+    heartbeat_timeout=timedelta(seconds=0.3),
+    heartbeat_failures_before_reconnect=3,
+)
 
 
 @pytest.fixture
@@ -455,3 +464,54 @@ async def critical_roll_alert_at_restart(rig: Rig, wait_for: WaitFor) -> str | N
     critical = [message for message, urgent in alerts if urgent and message.startswith("ROLL")]
     assert len(critical) <= 1, critical
     return critical[0] if critical else None
+
+
+@pytest.mark.expect_log_warnings  # the heartbeat that failed and the unknown order are logged
+async def test_a_roll_stops_when_a_reload_finds_its_old_month_cancels_lost(
+    make_rig: RigFactory, wait_for: WaitFor
+) -> None:
+    # A gateway silent for one heartbeat, then answering again on the same socket: the console
+    # reloads its orders there, and IB (which handles a socket's requests in order) has answered
+    # every cancel sent before by then. What is not ended then never will be by waiting, so the
+    # roll stops at once with what IB says, not after its 30 s fill timeout.
+    rig = await make_rig(quote_next_month=True, health=PATIENT_HEALTH)
+    await long_front_month(rig, wait_for)
+    stop = rig.intent(side="SELL", quantity=2, order_type="STP", stop_price=rig.bid(-20))
+    rig.broker.orders.submit(stop, confirmed=True)
+    await wait_for(lambda: rig.state(stop.key) is OrderState.WORKING, what="the stop working")
+    rig.gw.faults.stop_answering()
+    lost = rig.intent(order_type="LMT", limit_price=rig.bid(-20))
+    rig.broker.orders.submit(lost, confirmed=True)  # swallowed: it never reaches IB
+    rolling = plan(rig)
+    assert {o.order.key for o in rolling.orders} == {stop.key, lost.key}
+
+    roll = asyncio.ensure_future(rig.broker.orders.roll_spread(rolling, OrderType.MARKET))
+    await wait_for(
+        lambda: all(_cancel_requested(rig, k) for k in (stop.key, lost.key)), what="the cancels"
+    )
+    await wait_for(
+        lambda: rig.broker.session.state is HealthState.DEGRADED, what="a heartbeat unanswered"
+    )
+    rig.gw.faults.resume_answering()
+
+    with pytest.raises(OrderRefused) as refused:
+        await rig.within(roll)
+
+    assert refused.value.reason.startswith(
+        "Roll stopped before the ESH5-ESM5 spread order went out: The connection was reloaded "
+        "while the working orders on ESH5 were being cancelled, and not all of them ended: "
+        "IB still works 1 (its cancel was lost), and 1 never reached IB."
+    )
+    assert refused.value.reason.endswith("Nothing was closed or opened.")
+    assert any(critical and m == refused.value.reason for m, critical in rig.alerts)
+    assert combos_received(rig) == []
+    assert rig.sim_status(stop.key) == "Submitted"
+    assert rig.state(stop.key) is OrderState.WORKING
+    assert rig.state(lost.key) is OrderState.UNKNOWN
+    assert (rig.held(rig.es), rig.held(rig.next_month)) == (2, 0)
+    rig.assert_agree()
+
+
+def _cancel_requested(rig: Rig, key: str) -> bool:
+    order = rig.journal.order(key)
+    return order is not None and order.lifecycle.cancel_requested
