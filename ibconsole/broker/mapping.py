@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from ibconsole.broker.ib_client import (
@@ -62,7 +62,9 @@ def order_prices(
 
 
 def decimal_or_none(value: float | Decimal | None, tick: Decimal | None = None) -> Decimal | None:
-    """IB's float to Decimal, on the tick grid when one is given; NaN and IB's unset marker to None.
+    """IB's float to Decimal, on the tick grid when one is given; NaN, infinities, IB's unset
+    marker and a number too large for any tick grid (beyond the 28 digits it is computed in: no
+    price a gateway in its senses sends) to None.
 
     ib_async types an order's prices as ``float | Decimal`` (a Decimal set by hand is sent as it
     is); what arrives from IB is always a float.
@@ -70,7 +72,12 @@ def decimal_or_none(value: float | Decimal | None, tick: Decimal | None = None) 
     if value is None or math.isnan(value) or value == UNSET_DOUBLE or math.isinf(value):
         return None
     number = value if isinstance(value, Decimal) else Decimal(repr(value))
-    return snap_to_tick(number, tick, SnapDirection.NEAREST) if tick else number
+    if not tick:
+        return number
+    try:
+        return snap_to_tick(number, tick, SnapDirection.NEAREST)
+    except InvalidOperation:
+        return None
 
 
 def listed_contract(details: ContractDetails, product: Product) -> ListedContract:

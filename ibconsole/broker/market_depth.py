@@ -226,9 +226,11 @@ class MarketDepthService:
                 if sub.status.state is not DepthState.LIVE:
                     self._set_status(sub, DepthState.LIVE)
             trades = tuple(
-                (self._price(sub, tick.price), Decimal(repr(tick.size)))
+                (price, Decimal(repr(tick.size)))
                 for tick in ticker.ticks
-                if tick.tickType == _LAST_TRADE and tick.size > 0
+                if tick.tickType == _LAST_TRADE
+                and tick.size > 0
+                and (price := self._price(sub, tick.price)) is not None
             )
             if changes or trades:
                 self.depth_updated.emit(DepthUpdate(sub.contract.con_id, changes, trades))
@@ -238,12 +240,15 @@ class MarketDepthService:
             _OPERATIONS[tick.operation],
             _SIDES[tick.side],
             tick.position,
-            self._price(sub, tick.price),
+            self._price(sub, tick.price) or Decimal(0),  # a deleted row's price is not read
             Decimal(repr(tick.size)),
         )
 
     def _usable(self, sub: _DepthSub, tick: MktDepthData) -> bool:
         problem = _row_problem(tick)
+        deleted = tick.operation == DepthOperation.DELETE  # a deleted row's price is not read
+        if not problem and not deleted and self._price(sub, tick.price) is None:
+            problem = f"its price {tick.price} is on no tick grid"
         if not problem:
             return True
         sub.bad_rows += 1
@@ -258,13 +263,17 @@ class MarketDepthService:
             sub.bad_logged_at, sub.bad_rows = now, 0
         return False
 
-    def _price(self, sub: _DepthSub, value: float) -> Decimal:
-        """IB's float price on the contract's tick grid; prices repeat, so they are kept."""
+    def _price(self, sub: _DepthSub, value: float) -> Decimal | None:
+        """IB's float price on the contract's tick grid (None for no price: a row or trade
+        carrying one is dropped, never shown at a made-up price); prices repeat, so they are
+        kept."""
         price = self._prices.get(value)
         if price is None:
+            price = decimal_or_none(value, sub.contract.min_tick)
+            if price is None:
+                return None
             if len(self._prices) >= _PRICE_CACHE:
                 self._prices.clear()
-            price = decimal_or_none(value, sub.contract.min_tick) or Decimal(0)
             self._prices[value] = price
         return price
 

@@ -67,6 +67,13 @@ def test_prices_become_exact_decimals_on_the_tick_grid() -> None:
     assert decimal_or_none(-1.5) == Decimal("-1.5")
 
 
+@pytest.mark.parametrize("huge", [-1.6880690758736528e152, 1e300])
+def test_a_price_too_large_for_any_tick_grid_is_none(huge: float) -> None:
+    # A misbehaving gateway's number: snapping it overflows the grid's 28 digits.
+    assert decimal_or_none(huge, Decimal("0.25")) is None
+    assert decimal_or_none(huge) == Decimal(repr(huge))  # no grid asked for: the number as is
+
+
 def test_a_decimal_price_set_on_an_order_stays_exact() -> None:
     # ib_async types an order's prices float | Decimal; a Decimal must not go through repr()
     assert decimal_or_none(Decimal("5953.75")) == Decimal("5953.75")

@@ -322,6 +322,8 @@ def test_bad_depth_rows_and_option_computations_crash_nothing_send_nothing_lose_
             # operations and sides IB does not have; a row far outside the book
             @case(batch=[_set(DEPTH, (4, "3")), _set(DEPTH, (5, "2")), _set(DEPTH, (4, "-1"))])
             @case(batch=[_set(DEPTH, (3, "-5")), _set(DEPTH_L2, (3, "2147483647"))])
+            # a price beyond any tick grid: its row had stayed in the ticker, failing every batch
+            @case(batch=[_set(DEPTH, (6, "-1.6880690758736528e+152"))])
             # NaN and infinite prices and sizes, a negative size
             @case(batch=[_set(DEPTH, (6, "nan")), _set(DEPTH, (7, "inf")), _set(DEPTH, (7, "-3"))])
             # IB's "not computed" (-2) in vega and theta, which ib_async passes on as -2
@@ -355,6 +357,7 @@ _BAD_ROWS = [
     ({3: "2147483647"}, "its row 2147483647 is outside any book"),
     ({6: "nan"}, "its price nan is no number"),
     ({6: "1.7976931348623157E308"}, "its price 1.7976931348623157e+308 is no number"),
+    ({6: "-1.6880690758736528e+152"}, "its price -1.6880690758736528e+152 is on no tick grid"),
     ({7: "inf"}, "its size inf is no quantity"),
     ({7: "-3"}, "its size -3.0 is no quantity"),
 ]
