@@ -240,6 +240,12 @@ class OrderDesk:
                 f"Order {order_id} was not entered here; modify it where it was placed."
             )
         key = journalled.key
+        if journalled.is_final:
+            # IB reports an execution before the order status that ends the order: between the
+            # two the journal knows the order filled while IB's order still reads as working.
+            raise OrderRefused(
+                f"Order {order_id} is {journalled.state.replace('_', ' ')} and cannot be modified."
+            )
         if not acknowledged(journalled, trade):
             # A change goes out as placeOrder with the same order id: were the order itself
             # rejected meanwhile, IB would take the change for a new order.

@@ -379,6 +379,32 @@ async def test_modify_is_checked_like_a_new_order(rig: Rig, wait_for: WaitFor) -
     rig.assert_agree()
 
 
+async def test_an_order_the_journal_has_seen_fill_is_not_modified(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    # IB reports the execution (journalled at once) before the status that ends the order; a
+    # change asked for between the two must be refused, not fail in the journal.
+    intent = rig.intent(order_type="LMT", limit_price=rig.bid(-8))
+    rig.broker.orders.submit(intent)
+    await wait_for(lambda: rig.state(intent.key) is OrderState.WORKING)
+    order_id = rig.row(intent.key).order_id
+    filled = rig.journal.record_fill(
+        intent.key,
+        "0000e0d5.execution.01",
+        intent.contract.con_id,
+        intent.side,
+        intent.quantity,
+        rig.bid(-8),
+        rig.broker.clock.now(),
+    )
+    assert filled and rig.state(intent.key) is OrderState.FILLED
+
+    with pytest.raises(OrderRefused, match=f"Order {order_id} is filled and cannot be modified"):
+        rig.broker.orders.modify(order_id, limit_price=rig.bid(-6), confirmed=True)
+
+    assert [o.is_modify for o in rig.gw.orders] == [False]
+
+
 @pytest.mark.expect_log_warnings
 @pytest.mark.parametrize(
     ("code", "reason"),
