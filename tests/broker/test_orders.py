@@ -397,7 +397,8 @@ async def test_an_order_the_journal_has_seen_fill_is_not_modified(
         rig.bid(-8),
         rig.broker.clock.now(),
     )
-    assert filled and rig.state(intent.key) is OrderState.FILLED
+    assert filled
+    assert rig.state(intent.key) is OrderState.FILLED
 
     with pytest.raises(OrderRefused, match=f"Order {order_id} is filled and cannot be modified"):
         rig.broker.orders.modify(order_id, limit_price=rig.bid(-6), confirmed=True)
