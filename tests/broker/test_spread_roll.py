@@ -502,7 +502,11 @@ async def test_a_roll_stops_when_a_reload_finds_its_old_month_cancels_lost(
         "while the working orders on ESH5 were being cancelled, and not all of them ended: "
         "IB still works 1 (its cancel was lost), and 1 never reached IB."
     )
-    assert refused.value.reason.endswith("Nothing was closed or opened.")
+    # The stop's cancel was the one lost: the roll's alert says it still works.
+    assert refused.value.reason.endswith(
+        "Nothing was closed or opened. Its exit orders on ESH5 were not cancelled and still "
+        f"work: SELL 2 STP stop {stop.stop_price}."
+    )
     assert any(critical and m == refused.value.reason for m, critical in rig.alerts)
     assert combos_received(rig) == []
     assert rig.sim_status(stop.key) == "Submitted"
