@@ -8,8 +8,6 @@ answers (with a deadline, so a broken endpoint fails the test instead of hanging
 
 from __future__ import annotations
 
-import http.client
-import json
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from ibconsole.domain.clock import OffsetClock
 from ibconsole.domain.signals import Signal, SignalSettings
 from ibconsole.journal.signal_log import SignalLog
 from tests.conftest import WaitFor
+from tests.http_sender import post
 
 SECRET = "thread-test-secret-8Lw2Q"
 SETTINGS = SignalSettings(enabled=True, port=0, max_per_minute=1000, max_body_bytes=512)
@@ -60,20 +59,6 @@ async def rig(tmp_path: Path, as_of: datetime) -> AsyncIterator[Rig]:
     yield rig
     await rig.endpoint.stop()
     log.close()
-
-
-def post(url: str, body: dict[str, Any]) -> int:
-    """POST ``body`` as a sender would, from whatever thread calls it; the answer's status."""
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
-    try:
-        payload = json.dumps(body).encode()
-        connection.request("POST", parts.path, payload, {"Content-Type": "application/json"})
-        answer = connection.getresponse()
-        answer.read()
-        return answer.status
-    finally:
-        connection.close()
 
 
 def signal(ident: str, secret: str = SECRET) -> dict[str, Any]:

@@ -8,13 +8,10 @@ answers (with a deadline, so an endpoint that waited for the loop fails the test
 
 from __future__ import annotations
 
-import http.client
-import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import shiboken6
@@ -23,23 +20,10 @@ from ibconsole.app import build_console
 from ibconsole.broker.signal_endpoint import THREAD_NAME
 from ibconsole.config import SIGNAL_SECRET_VARIABLE
 from ibconsole.sim import PaperGateway
+from tests.http_sender import post
 
 SECRET = "handoff-test-secret-5Tq8Wz"
 HELD_AT_MOST = 30.0
-
-
-def post(url: str, body: dict[str, Any]) -> int:
-    """POST ``body`` from the calling thread, as a sender in another process would."""
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
-    try:
-        payload = json.dumps(body).encode()
-        connection.request("POST", parts.path, payload, {"Content-Type": "application/json"})
-        answer = connection.getresponse()
-        answer.read()
-        return answer.status
-    finally:
-        connection.close()
 
 
 def hold_the_gui_loop_while(sender: Callable[[], list[int]]) -> list[int]:
