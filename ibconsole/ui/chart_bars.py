@@ -159,10 +159,6 @@ class _BarsItem(pg.GraphicsObject):
         self._y_bounds = (seen, span)
         return span
 
-    def visible_span(self) -> tuple[float, float] | None:
-        """The vertical span of the bars in view when the auto-range last asked (None: unknown)."""
-        return self._y_bounds[1]
-
 
 class HistoryItem(_BarsItem):
     """The closed bars: pictures of ``CHUNK`` bars, replayed only where exposed, pixels cached."""
@@ -222,25 +218,22 @@ class HistoryItem(_BarsItem):
 class LiveItem(_BarsItem):
     """The forming bar, drawn directly on every repaint (it is one bar).
 
-    While the bar stays within the span of the closed bars in view (``history``), the view's
-    auto-range cannot change, so a tick redraws only the bar's own area.
+    While the bar stays within the vertical range the plot shows, the view's settled auto-range
+    (``chart_range``) keeps still, so a tick redraws only the bar's own area.
     """
 
-    def __init__(self, look: BarLook, history: HistoryItem) -> None:
-        super().__init__(look)
-        self._history = history
-
     def set_bar(self, rows: Rows, width: float) -> None:
-        span = self._history.visible_span()
+        view = self.getViewBox()
+        shown = view.viewRange()[1] if isinstance(view, pg.ViewBox) else None
         same_place = (
             width == self._width
             and len(rows) == len(self._rows) == 1
             and rows[0, X] == self._rows[0, X]
         )
         inside = (
-            span is not None
+            shown is not None
             and same_place
-            and all(span[0] <= low and high <= span[1] for low, high in self._spans(rows))
+            and all(min(shown) <= low and high <= max(shown) for low, high in self._spans(rows))
         )
         self._take(rows, width, ranges=not inside)
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from ibconsole.domain.bars import Bar
 from ibconsole.ui.chart_bars import CANDLES, VOLUMES, HistoryItem, LiveItem, Rows
+from ibconsole.ui.chart_range import settled_range
 
 BACKGROUND = "#131722"  # a dark chart in either theme, as trading charts usually are
 _GRID_ALPHA = 0.12
@@ -26,11 +27,26 @@ _RIGHT_ROOM_BARS = 10  # room on the right of the newest bar for the last-price 
 class _RangeViewBox(pg.ViewBox):
     """A view box that re-ranges (and repaints whole) only when an item that counts for its
     range moves: pyqtgraph's does for every item, so each quote line or order line moved on a
-    tick repainted the whole plot."""
+    tick repainted the whole plot. Its automatic vertical range is settled (``chart_range``)."""
 
     def itemBoundsChanged(self, item: QGraphicsItem) -> None:
         if any(added is item for added in self.addedItems):
             super().itemBoundsChanged(item)
+
+    def setRange(
+        self,
+        rect: object = None,
+        xRange: Sequence[float] | None = None,
+        yRange: Sequence[float] | None = None,
+        padding: float | None = None,
+        update: bool = True,
+        disableAutoRange: bool = True,
+    ) -> None:
+        if yRange is not None and not disableAutoRange:  # pyqtgraph's auto-range asks
+            shown = self.state["targetRange"][1]
+            floor = self.state["limits"]["yLimits"][0]
+            yRange = settled_range((shown[0], shown[1]), (yRange[0], yRange[1]), floor)
+        super().setRange(rect, xRange, yRange, padding, update, disableAutoRange)
 
 
 class ChartPlots:
@@ -71,9 +87,9 @@ class ChartPlots:
         self.price.getAxis("bottom").setHeight(4)
         self.volume.getViewBox().setLimits(yMin=0)
         self.candles = HistoryItem(CANDLES)
-        self.live_candle = LiveItem(CANDLES, self.candles)
+        self.live_candle = LiveItem(CANDLES)
         self.volumes = HistoryItem(VOLUMES)
-        self.live_volume = LiveItem(VOLUMES, self.volumes)
+        self.live_volume = LiveItem(VOLUMES)
         for plot, items in (
             (self.price, (self.candles, self.live_candle)),
             (self.volume, (self.volumes, self.live_volume)),

@@ -28,6 +28,7 @@ from ibconsole.ui.chart_bars import (
     CLOSE,
     HIGH,
     LOW,
+    VOLUME,
     VOLUMES,
     HistoryItem,
     LiveItem,
@@ -98,7 +99,7 @@ def test_bounds_follow_the_visible_bars(history: HistoryItem) -> None:
 
 
 def test_the_live_item_holds_only_the_forming_bar(qtbot: Any) -> None:
-    live = LiveItem(CANDLES, HistoryItem(CANDLES))
+    live = LiveItem(CANDLES)
     live.set_bar(rows(1), 42.0)
     assert live.boundingRect().width() == pytest.approx(42.0)
     live.set_bar(rows(0), 42.0)
@@ -251,7 +252,10 @@ async def test_a_tick_inside_the_range_repaints_the_bar_not_the_plot(
     plots.price.addItem(quote_line, ignoreBounds=True)
     viewport = plots.widget.viewport()
     painted = PaintRegions(viewport)
-    await wait_for(lambda: plots.candles.visible_span() is not None, what="the plot auto-ranged")
+    await wait_for(
+        lambda: plots.price.getViewBox().viewRange()[1][1] >= float(history[:, HIGH].max()),
+        what="the plot auto-ranged",
+    )
     await wait_for(lambda: painted.regions, what="the plot painted")
     whole = viewport.rect()
 
@@ -278,3 +282,46 @@ async def test_a_tick_inside_the_range_repaints_the_bar_not_the_plot(
     await wait_for(lambda: len(painted.regions) > seen, what="the plot repainted")
     assert area(painted.regions[-1]) > area(QRegion(whole)) / 2
     assert plots.price.getViewBox().viewRange()[1][1] >= float(outside[0, HIGH])
+
+
+async def test_a_growing_volume_repaints_its_bar_not_the_plot(qtbot: Any, wait_for: Any) -> None:
+    """The forming bar's volume grows with every trade: while it fits the range shown, the
+    volume plot keeps its range (and its axis and grid) and repaints the bar's strip only; when
+    it outgrows the range, the range moves once, leaving room above the bar."""
+    window = QWidget()
+    qtbot.addWidget(window)
+    plots = ChartPlots(window)
+    plots.widget.resize(800, 500)
+    window.show()
+    history = rows(200)
+    live = history[-1:].copy()
+    plots.show_history(history[:-1], 0.0, 42.0)
+    plots.show_live(live, 42.0)
+    plots.price.getViewBox().setXRange(0, 200 * 60, padding=0)
+    volume_view = plots.volume.getViewBox()
+    viewport = plots.widget.viewport()
+    painted = PaintRegions(viewport)
+    await wait_for(lambda: volume_view.viewRange()[1][1] >= 10.0, what="the volumes ranged")
+    await wait_for(lambda: painted.regions, what="the plot painted")
+
+    async def trade(volume: float) -> QRegion:
+        live[0, VOLUME] = volume
+        seen = len(painted.regions)
+        plots.show_live(live, 42.0)
+        await wait_for(lambda: len(painted.regions) > seen, what="the volume bar repainted")
+        return painted.regions[-1]
+
+    await trade(10.0)  # the first paints may still settle the range the history set
+    strip = area(QRegion(viewport.rect())) / 10
+    top = volume_view.viewRange()[1][1]
+    for step in (0.3, 0.6, 0.9):  # trades within the range shown
+        assert area(await trade(10.0 + (top - 10.0) * step)) < strip
+    assert volume_view.viewRange()[1] == pytest.approx([0.0, top])
+
+    outgrown = top + 1.0  # a trade beyond the range shown: it moves, with room above the bar
+    assert area(await trade(outgrown)) > strip
+    moved = volume_view.viewRange()[1]
+    assert moved[0] == 0.0
+    assert moved[1] > outgrown
+    assert area(await trade(outgrown + (moved[1] - outgrown) / 2)) < strip
+    assert volume_view.viewRange()[1] == pytest.approx(moved)
