@@ -124,9 +124,9 @@ class RefreshProbe(QObject):
         super().__init__()
         self.refreshes: list[float] = []
         for timer in ladder.findChildren(FrameTimer):
-            timer.timeout.connect(self._on_timer_timeout)
+            timer.sig_ran.connect(self._on_timer_ran)
 
-    def _on_timer_timeout(self) -> None:
+    def _on_timer_ran(self) -> None:
         self.refreshes.append(time.perf_counter())
 
 
