@@ -328,7 +328,6 @@ class HealthIndicator(QFrame):
         self._dot = QLabel("●", self)
         self._dot.setObjectName("healthDot")
         self._words = SteadyLabel("healthWords", self)  # it ends in the round trip's time
-        self._tone: Tone | None = None
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 0)
         layout.setSpacing(5)
@@ -356,10 +355,8 @@ class HealthIndicator(QFrame):
         if rtt is not None and snapshot.state in (HealthState.CONNECTED, HealthState.DEGRADED):
             words = f"{words} · {duration_words(rtt)}"
         self._words.setText(words)
-        if tone is not self._tone:  # a style sheet re-polishes the labels: only on change
-            self._tone = tone
-            self._dot.setStyleSheet(tone_style(tone))
-            self._words.label.setStyleSheet(tone_style(tone))
+        restyle(self._dot, tone_style(tone))
+        restyle(self._words.label, tone_style(tone))
         self.setToolTip(f"{snapshot.reason}\nClick for the connection health details.")
         self.setAccessibleName(f"Connection health: {words}")
 
