@@ -8,6 +8,7 @@ every tick, and only the latter's small item is drawn again then.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pyqtgraph as pg
@@ -21,6 +22,7 @@ _GRID_ALPHA = 0.12
 _AXIS = "#9aa4b2"
 _VISIBLE_BARS = 120
 _RIGHT_ROOM_BARS = 10  # room on the right of the newest bar for the last-price tag
+VOLUME_STEP = 1.25  # the volume plot's top: a power of this above the largest volume in view
 
 
 class _RangeViewBox(pg.ViewBox):
@@ -31,6 +33,25 @@ class _RangeViewBox(pg.ViewBox):
     def itemBoundsChanged(self, item: QGraphicsItem) -> None:
         if any(added is item for added in self.addedItems):
             super().itemBoundsChanged(item)
+
+
+class _VolumeViewBox(_RangeViewBox):
+    """The volume plot's view box: its top is the largest volume in view rounded up to a step of
+    ``VOLUME_STEP`` (a geometric ladder), so the forming bar's volume, which grows on every trade
+    and is often the largest in view, re-ranges the plot (and repaints it whole, axis and grid
+    included: 5-7 ms) only when it climbs past a step, not on every tick."""
+
+    def childrenBounds(
+        self,
+        frac: Sequence[float] | None = None,
+        orthoRange: Sequence[float | None] = (None, None),
+        items: Sequence[QGraphicsItem] | None = None,
+    ) -> list[list[float] | None]:
+        bounds: list[list[float] | None] = super().childrenBounds(frac, orthoRange, items)
+        y = bounds[1]
+        if y is not None and y[1] > 1:
+            y[1] = VOLUME_STEP ** math.ceil(math.log(y[1], VOLUME_STEP))
+        return bounds
 
 
 class ChartPlots:
@@ -45,7 +66,7 @@ class ChartPlots:
         self._volume_axis = pg.DateAxisItem(orientation="bottom")
         self.price = self.widget.addPlot(row=0, col=0, viewBox=_RangeViewBox())
         self.volume = self.widget.addPlot(
-            row=1, col=0, viewBox=_RangeViewBox(), axisItems={"bottom": self._volume_axis}
+            row=1, col=0, viewBox=_VolumeViewBox(), axisItems={"bottom": self._volume_axis}
         )
         self.price.setAxisItems({"bottom": self._price_axis})
         layout.setRowStretchFactor(0, 4)

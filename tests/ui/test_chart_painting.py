@@ -28,12 +28,13 @@ from ibconsole.ui.chart_bars import (
     CLOSE,
     HIGH,
     LOW,
+    VOLUME,
     VOLUMES,
     HistoryItem,
     LiveItem,
     Rows,
 )
-from ibconsole.ui.chart_plots import ChartPlots
+from ibconsole.ui.chart_plots import VOLUME_STEP, ChartPlots
 from ibconsole.ui.charts import ChartPanel
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.frame_timer import FrameTimer
@@ -278,3 +279,33 @@ async def test_a_tick_inside_the_range_repaints_the_bar_not_the_plot(
     await wait_for(lambda: len(painted.regions) > seen, what="the plot repainted")
     assert area(painted.regions[-1]) > area(QRegion(whole)) / 2
     assert plots.price.getViewBox().viewRange()[1][1] >= float(outside[0, HIGH])
+
+
+async def test_a_growing_forming_volume_re_ranges_the_volume_plot_only_past_a_step(
+    qtbot: Any, wait_for: Any
+) -> None:
+    window = QWidget()
+    qtbot.addWidget(window)
+    plots = ChartPlots(window)
+    plots.widget.resize(800, 500)
+    window.show()
+    history = rows(50)  # every closed bar traded 10
+    plots.show_history(history[:-1], 0.0, 42.0)
+    plots.price.getViewBox().setXRange(0, 50 * 60, padding=0)
+    painted = PaintRegions(plots.widget.viewport())
+    view = plots.volume.getViewBox()
+    live = history[-1:].copy()
+    volumes = (11.0, 12.0, 13.0, 14.0)  # past the step above 10 once: 11.64 -> 14.55
+    assert VOLUME_STEP**11 < 12.0 <= VOLUME_STEP**12
+
+    tops = []
+    for volume in volumes:
+        live[0, VOLUME] = volume  # the forming bar, the largest in view, trades again
+        seen = len(painted.regions)
+        plots.show_live(live, 42.0)
+        await wait_for(lambda seen=seen: len(painted.regions) > seen, what="the bar repainted")
+        tops.append(view.viewRange()[1][1])
+
+    assert all(top >= volume for top, volume in zip(tops, volumes, strict=True))
+    assert len(set(tops)) == 2  # one step crossed: one new range, not one a trade
+    assert tops[1:] == [tops[1]] * 3
