@@ -57,7 +57,7 @@ from ibconsole.app import Console
 from ibconsole.broker.market_depth import DepthUpdate
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.ladder import LadderColumn
-from ibconsole.stall_watchdog import Stall, StallWatchdog
+from ibconsole.stall_watchdog import FRAME, Stall, StallWatchdog
 from ibconsole.ui.frame_timer import FrameTimer
 from ibconsole.ui.ladder import PriceLadder
 
@@ -124,9 +124,9 @@ class RefreshProbe(QObject):
         super().__init__()
         self.refreshes: list[float] = []
         for timer in ladder.findChildren(FrameTimer):
-            timer.timeout.connect(self._on_timer_timeout)
+            timer.sig_ran.connect(self._on_timer_ran)
 
-    def _on_timer_timeout(self) -> None:
+    def _on_timer_ran(self) -> None:
         self.refreshes.append(time.perf_counter())
 
 
@@ -222,6 +222,7 @@ async def _depth_series(
         "ladder_paints_per_s": round(len(paints.paints) / elapsed, 1),
         "loop_stall_ms": summarize(loop_probe.stalls(), 1000),
         "loop_stall_cpu_ms": summarize(loop_probe.stall_cpu(), 1000),
+        "loop_stalls_over_16ms_of_cpu": loop_probe.cpu_over(FRAME),
         "stalls_over_16ms": stall_jobs(stalls),
         "console_cpu_share": round(share, 3),
     }

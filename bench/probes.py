@@ -57,6 +57,11 @@ class LoopProbe(QObject):
         the part of each stall that was the console's own work."""
         return [max(0.0, cpu - self.interval) for cpu in self.gap_cpu]
 
+    def cpu_over(self, seconds: float) -> int:
+        """How many gaps held more than ``seconds`` of the loop thread's own CPU: jobs (or loop
+        passes) too long whatever else the machine runs."""
+        return sum(1 for cpu in self.stall_cpu() if cpu > seconds)
+
     def _on_timer_timeout(self) -> None:
         now, cpu = time.perf_counter(), time.thread_time()
         self.gaps.append(now - self._last)

@@ -39,7 +39,7 @@ from bench.console_rig import (
 from bench.peer import INSTRUMENTS, Peer, TickKey, in_executor, judge_load
 from bench.probes import DeliveryProbe, LoopProbe, PaintProbe
 from bench.summary import summarize
-from ibconsole.stall_watchdog import Stall, StallWatchdog
+from ibconsole.stall_watchdog import FRAME, Stall, StallWatchdog
 
 # Total ticks per second over the 20 instruments.
 RATES = (500, 2_000, 5_000, 20_000)
@@ -188,6 +188,7 @@ async def _one_rate(total_rate: int, size: Size) -> dict[str, Any]:
         "charted_tick_to_paint_ms": summarize(to_paint, 1000),
         "loop_stall_ms": summarize(loop_probe.stalls(), 1000),
         "loop_stall_cpu_ms": summarize(loop_probe.stall_cpu(), 1000),
+        "loop_stalls_over_16ms_of_cpu": loop_probe.cpu_over(FRAME),
         "frame_interval_ms": summarize(frames, 1000),
         "console_cpu_share": round(cpu / wall, 3),
         "console_cpu_us_per_tick": round(cpu / ticks * 1e6, 1) if ticks else None,

@@ -14,11 +14,14 @@ all than 32 kB). A slice is one loop job, and at 5,000 ticks/s with the ladder's
 slice took up to 12-14 ms of the loop thread's CPU to decode, most of a frame; 16 kB slices
 take at most 7-10 ms for about 0.5-1 µs more a message (handlers run twice as often).
 
-The first slice of a read is decoded at once, as the read was; the rest follow on the next
-turns of the loop, in order, so a click or a paint waits for one slice at most, not for the
-whole read. A read arriving meanwhile queues behind them; a lost connection hands the client
-what it still holds before it hears of the loss, and one the client closes drops it (the client
-has reset itself for its next connection).
+The first slice of a read is decoded at once, as the read was, unless a slice was already
+decoded on this turn of the loop; the rest follow on the next turns, in order, one a turn, so a
+click or a paint waits for one slice at most, not for the whole read. (Under qasync a read and a
+queued slice are both zero-delay timers, and Qt runs every timer that is due in one batch: a
+read arriving while a slice was queued made two slices one job of 15-20 ms.) A read arriving
+meanwhile queues behind them; a lost connection hands the client what it still holds before it
+hears of the loss, and one the client closes drops it (the client has reset itself for its next
+connection).
 """
 
 from __future__ import annotations
@@ -40,21 +43,42 @@ def slice_reads(client: Client) -> None:
     lost: Callable[[Exception | None], None] = connection.connection_lost
     close: Callable[[], None] = connection.disconnect
     pending: deque[bytes] = deque()
+    handed_this_turn = False  # a slice was decoded on this turn of the loop
+    queued = False  # next_slice is queued for the next turn
+
+    def turn_over() -> None:
+        nonlocal handed_this_turn
+        handed_this_turn = False
+
+    def queue_next() -> None:
+        nonlocal queued
+        if pending and not queued:
+            queued = True
+            asyncio.get_running_loop().call_soon(next_slice)
 
     def next_slice() -> None:
+        nonlocal queued, handed_this_turn
+        queued = False
+        if not pending:
+            return  # dropped by disconnect()
+        if handed_this_turn:  # a read of the next connection was decoded on this turn
+            queue_next()
+            return
+        handed_this_turn = True
+        asyncio.get_running_loop().call_soon(turn_over)  # queued first: runs before next_slice
         try:
-            if pending:
-                emit(pending.popleft())
+            emit(pending.popleft())
         finally:
-            if pending:
-                asyncio.get_running_loop().call_soon(next_slice)
+            queue_next()
 
     def data_received(data: bytes) -> None:
-        idle = not pending
+        wait = bool(pending) or handed_this_turn
         pending.extend(
             data[start : start + READ_SLICE] for start in range(0, len(data), READ_SLICE)
         )
-        if idle:
+        if wait:
+            queue_next()
+        else:
             next_slice()
 
     def connection_lost(error: Exception | None) -> None:
@@ -66,7 +90,9 @@ def slice_reads(client: Client) -> None:
             lost(error)
 
     def disconnect() -> None:
+        nonlocal handed_this_turn
         pending.clear()  # the client is closing: it has reset itself and reads no more
+        handed_this_turn = False  # the next connection's first read is decoded at once
         close()
 
     connection.data_received = data_received  # type: ignore[method-assign,unused-ignore]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel
 
+from ibconsole.ui.steady_label import SteadyLabel
+
 
 def caption(text: str) -> QLabel:
     label = QLabel(text)
@@ -13,7 +15,7 @@ def caption(text: str) -> QLabel:
     return label
 
 
-def captioned(*rows: tuple[str, QLabel]) -> QGridLayout:
+def captioned(*rows: tuple[str, QLabel | SteadyLabel]) -> QGridLayout:
     """Values under captions in a column to their left; a caption stays level with the first
     line of a value that may wrap onto several."""
     grid = QGridLayout()

@@ -1,22 +1,55 @@
-"""At most one redraw a frame, as soon as the frame allows it.
+"""At most one redraw a frame, as soon as the frame allows it, and one view's redraw a loop turn.
 
 ``CoalescingTimer`` (``ui.coalescing``) waits its whole interval after the first event of a burst,
 so every event waits for it. A ``FrameTimer`` runs its slot on the next turn of the loop when
 the last run is at least a frame old, and otherwise once that frame is over: a lone tick is
 drawn at once, a flood of them once a frame.
+
+Qt runs every timer that is due in one batch, and paints every dirty widget of a window in one
+event: the chart's, the ladder's and the chain's redraws falling due together made one long job
+(their updates, then their paints), and a click waited for all of it. So the frame timers of all
+views take turns: one runs its slot on a turn of the loop, any other due on that turn runs on
+the next (its paint then lands in a turn of its own too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Slot
+from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer, Signal, Slot
 
 FRAME_MS = 16  # one frame at 60 Hz
 
 
+class _Turn:
+    """Whether a frame timer ran its slot on this turn of the loop (shared by all of them)."""
+
+    taken = False
+
+    @staticmethod
+    def take() -> bool:
+        """Take this turn; False if another frame timer has it."""
+        if _Turn.taken:
+            return False
+        _Turn.taken = True
+        # A zero timer started now runs on the next turn, before the timers deferred after it.
+        QTimer.singleShot(0, _Turn.give_back)
+        return True
+
+    @staticmethod
+    def give_back() -> None:
+        _Turn.taken = False
+
+
 class FrameTimer(QTimer):
-    """Runs ``slot`` after ``request()``, at most once every ``frame_ms`` milliseconds."""
+    """Runs ``slot`` after ``request()``, at most once every ``frame_ms`` milliseconds and on a
+    loop turn no other frame timer ran on.
+
+    Signals:
+        sig_ran()   the slot ran (``timeout`` also fires when a run is put off to the next turn)
+    """
+
+    sig_ran = Signal()
 
     def __init__(
         self, parent: QObject, slot: Callable[[], object], frame_ms: int = FRAME_MS
@@ -38,5 +71,9 @@ class FrameTimer(QTimer):
 
     @Slot()
     def _on_timeout(self) -> None:
+        if not _Turn.take():
+            self.start(0)  # another view redraws on this turn: the next one
+            return
         self._since_run.start()
         self._slot()
+        self.sig_ran.emit()

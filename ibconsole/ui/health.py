@@ -38,7 +38,8 @@ from ibconsole.domain.health import BreakerState, HealthSnapshot, HealthState
 from ibconsole.domain.ib_codes import IbCategory, IbMessage, IbSeverity
 from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.context import UiContext
-from ibconsole.ui.theme import Tone, set_toned_text, tone_color, tone_style
+from ibconsole.ui.steady_label import SteadyLabel
+from ibconsole.ui.theme import Tone, restyle, set_toned_text, tone_color, tone_style
 
 log = logging.getLogger(__name__)
 
@@ -326,8 +327,7 @@ class HealthIndicator(QFrame):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self._dot = QLabel("●", self)
         self._dot.setObjectName("healthDot")
-        self._words = QLabel(self)
-        self._words.setObjectName("healthWords")
+        self._words = SteadyLabel("healthWords", self)  # it ends in the round trip's time
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 0)
         layout.setSpacing(5)
@@ -355,8 +355,8 @@ class HealthIndicator(QFrame):
         if rtt is not None and snapshot.state in (HealthState.CONNECTED, HealthState.DEGRADED):
             words = f"{words} · {duration_words(rtt)}"
         self._words.setText(words)
-        self._dot.setStyleSheet(tone_style(tone))
-        self._words.setStyleSheet(tone_style(tone))
+        restyle(self._dot, tone_style(tone))
+        restyle(self._words.label, tone_style(tone))
         self.setToolTip(f"{snapshot.reason}\nClick for the connection health details.")
         self.setAccessibleName(f"Connection health: {words}")
 
@@ -381,8 +381,9 @@ class HealthDock(QWidget):
         self._reason.setWordWrap(True)
         self._reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.round_trip = self._value("healthRoundTrip")
-        self.last_message = self._value("healthLastMessage")
+        # These two change every heartbeat: their changes repaint them without a layout pass.
+        self.round_trip = self._steady_value("healthRoundTrip")
+        self.last_message = self._steady_value("healthLastMessage")
         self.connectivity = self._value("healthConnectivity")
         self.farms = self._value("healthFarms")
         self.reconnect = self._value("healthReconnect")
@@ -447,9 +448,13 @@ class HealthDock(QWidget):
     def _value(self, name: str) -> QLabel:
         label = QLabel(self)
         label.setObjectName(name)
-        label.setWordWrap(True)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        _selectable_value(label)
         return label
+
+    def _steady_value(self, name: str) -> SteadyLabel:
+        value = SteadyLabel(name, self)
+        _selectable_value(value.label)
+        return value
 
     def _on_reset_clicked(self) -> None:
         self.model.reset_breaker()
@@ -460,7 +465,7 @@ class HealthDock(QWidget):
         now = model.live_snapshot()
         words, tone = model.headline()
         self._state.setText(words)
-        self._state.setStyleSheet(f"{tone_style(tone)} font-size: 14pt;")
+        restyle(self._state, f"{tone_style(tone)} font-size: 14pt;")
         self._reason.setText(snapshot.reason)
 
         beat = now.heartbeat
@@ -524,3 +529,8 @@ class HealthDock(QWidget):
             breaker_words += f" until {local_time(snapshot.breaker_reopens_at)}"
         set_toned_text(self.breaker, breaker_words, breaker_tone)
         self.reset_button.setEnabled(snapshot.breaker is not BreakerState.CLOSED)
+
+
+def _selectable_value(label: QLabel) -> None:
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -52,6 +52,7 @@ from ibconsole.ui.margin_view import MarginView
 from ibconsole.ui.order_form import OrderForm
 from ibconsole.ui.prompt_button import PromptButton
 from ibconsole.ui.quote_line import QuoteLine
+from ibconsole.ui.steady_label import SteadyLabel
 from ibconsole.ui.theme import Tone, tone_style
 
 log = logging.getLogger(__name__)
@@ -119,9 +120,9 @@ class OrderTicket(QWidget):
         self._form = OrderForm(self._reference_price)
         self._result = QLabel()
         self._result.setObjectName("ticketResult")
-        self._notional = QLabel()
-        self._notional.setObjectName("ticketNotional")
-        for label in (self._result, self._notional):
+        # The notional moves with every price: its changes repaint it without a layout pass.
+        self._notional = SteadyLabel("ticketNotional")
+        for label in (self._result, self._notional.label):
             label.setFont(figures)
             label.setWordWrap(True)
         self._margin = MarginView(ctx)

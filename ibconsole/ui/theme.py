@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QLabel, QStyleFactory
+from PySide6.QtWidgets import QApplication, QLabel, QStyleFactory, QWidget
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,14 @@ def set_toned_text(label: QLabel, text: str, tone: Tone) -> None:
     is set only when the tone changes: setting one, even the same, re-polishes the label and asks
     its window for a layout pass, and views repaint these labels every frame."""
     label.setText(text)
-    style = tone_style(tone) if tone is not Tone.NEUTRAL else ""
-    if label.styleSheet() != style:
-        label.setStyleSheet(style)
+    restyle(label, tone_style(tone) if tone is not Tone.NEUTRAL else "")
+
+
+def restyle(widget: QWidget, style: str) -> None:
+    """Give ``widget`` the style sheet ``style`` unless it has it: setting one, even the same,
+    re-polishes the widget and asks its window for a layout pass."""
+    if widget.styleSheet() != style:
+        widget.setStyleSheet(style)
 
 
 # Every palette role the themes set, as (light, dark); the disabled text colour below likewise.

@@ -54,6 +54,18 @@ async def test_a_small_read_is_handed_at_once_whole() -> None:
     assert handed == [b"small"]
 
 
+async def test_a_read_on_a_turn_that_already_decoded_a_slice_waits_for_the_next_turn(
+    wait_for: Any,
+) -> None:
+    client, handed = _client()
+    client.conn.data_received(b"first")
+    client.conn.data_received(b"second")  # the same turn: two decodes would be one long job
+    assert handed == [b"first"]
+
+    await wait_for(lambda: len(handed) == 2, what="the second read")
+    assert handed == [b"first", b"second"]
+
+
 async def test_a_lost_connection_hands_over_what_is_held_before_the_loss() -> None:
     client, handed = _client()
     read = _read(2)

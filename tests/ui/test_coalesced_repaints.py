@@ -68,7 +68,7 @@ async def test_depth_batches_of_one_loop_turn_make_one_ladder_update_and_repaint
     assert row is not None
     before = book.size_at(DepthSide.BID, bid)
     runs: list[int] = []
-    timer.timeout.connect(lambda: runs.append(1))
+    timer.sig_ran.connect(lambda: runs.append(1))
     announced: list[tuple[int, int]] = []
     ladder.model.dataChanged.connect(
         lambda top, bottom: announced.append((top.row(), bottom.row()))

@@ -14,7 +14,8 @@ from ibconsole.ui.blotter.table import REPAINT_MS
 from ibconsole.ui.blotter_models import money_text, pnl_color, tabular_font
 from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.context import UiContext
-from ibconsole.ui.theme import Tone, tone_style
+from ibconsole.ui.steady_label import SteadyLabel
+from ibconsole.ui.theme import Tone, restyle, tone_style
 
 # The account values the summary shows, in order: (object name suffix, caption, source).
 _ACCOUNT_FIELDS: tuple[tuple[str, str, Callable[[AccountSnapshot], Decimal | None], bool], ...] = (
@@ -54,20 +55,21 @@ class AccountSummaryPanel(QFrame):
         self._populated = False
         self._columns = 0
         self._timer = CoalescingTimer(self, REPAINT_MS, self._flush)
-        self.heading = QLabel()
-        self.heading.setObjectName("accountHeading")
-        self.heading.setWordWrap(True)
+        # The heading and the values change with every account update: their changes repaint
+        # them without a layout pass of the window.
+        self.heading = SteadyLabel("accountHeading")
+        self.heading.label.setWordWrap(True)
         self._captions: list[QLabel] = []
-        self._values: dict[str, QLabel] = {}
+        self._values: dict[str, SteadyLabel] = {}
         font = tabular_font()
         for name, caption, _, _ in _ACCOUNT_FIELDS:
             label = QLabel(caption)
             self._captions.append(label)
-            value = QLabel("—")
-            value.setObjectName(f"account{name}")
-            value.setFont(font)
-            value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value = SteadyLabel(f"account{name}")
+            value.setText("—")
+            value.label.setFont(font)
+            value.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            value.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self._values[name] = value
         self._grid = QGridLayout()
         self._grid.setHorizontalSpacing(14)
@@ -131,24 +133,24 @@ class AccountSummaryPanel(QFrame):
         known = self._broker.account.positions_known
         if snapshot is None or not snapshot.account:
             self.heading.setText("Account values unknown: not synced with the broker yet.")
-            self.heading.setStyleSheet(tone_style(Tone.WARN))
+            restyle(self.heading.label, tone_style(Tone.WARN))
             return
         for name, _, source, signed in _ACCOUNT_FIELDS:
             value = source(snapshot)
             label = self._values[name]
             label.setText(money_text(value, signed=signed))
             color = pnl_color(value) if signed else None
-            label.setStyleSheet(f"color: {color.name()};" if color is not None and known else "")
+            restyle(label.label, f"color: {color.name()};" if color is not None and known else "")
             label.setEnabled(known)
         updated = (
             f" · updated {snapshot.updated_at.astimezone():%H:%M:%S}" if snapshot.updated_at else ""
         )
         if known:
             self.heading.setText(f"Account {snapshot.account} · {snapshot.currency}{updated}")
-            self.heading.setStyleSheet("font-weight: 600;")
+            restyle(self.heading.label, "font-weight: 600;")
             self._populated = True
         else:
             self.heading.setText(
                 f"Account {snapshot.account}: disconnected, values are the last known{updated}."
             )
-            self.heading.setStyleSheet(tone_style(Tone.WARN))
+            restyle(self.heading.label, tone_style(Tone.WARN))
