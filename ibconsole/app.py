@@ -37,6 +37,7 @@ import platformdirs
 from ibconsole import __version__
 from ibconsole.broker.broker import Broker
 from ibconsole.broker.calendars import EXCHANGE_CALENDARS
+from ibconsole.broker.record_text import library_log_level
 from ibconsole.broker.session import Endpoint
 from ibconsole.config import (
     ConfigError,
@@ -179,6 +180,7 @@ def configure_logging(level: str, path: Path, mask: AccountMask | None = None) -
     path.parent.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     root.setLevel(level)
+    library_log_level(level)  # its per-order INFO lines: the console logs its own, shorter
     formatter = logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s")
     file_handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=5_000_000, backupCount=5, encoding="utf-8"

@@ -195,6 +195,14 @@ class OrderTracker:
             decimal_or_none(status.avgFillPrice) if status.filled else None,
             status.permId or trade.order.permId,
         )
+        # The console's line for each status (the IB client's own, the whole order, is DEBUG).
+        log.info(
+            "order %s: %s, filled %s, remaining %s",
+            journalled.key,
+            status.status,
+            status.filled,
+            status.remaining,
+        )
         self.settle(updated)
 
     def record_fill(self, fill: Fill) -> bool:
@@ -224,6 +232,14 @@ class OrderTracker:
             self._alert.emit(str(conflict), True)
             return False
         if recorded:
+            log.info(
+                "order %s: execution %s, %s %s at %s",
+                key,
+                execution.execId,
+                execution.side,
+                execution.shares,
+                execution.price,
+            )
             self._emit_fill(execution.execId)
             # Executions alone can complete an order (its status report may come later or,
             # after a reconnect, never).

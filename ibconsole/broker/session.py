@@ -34,6 +34,7 @@ from typing import Any
 from ibconsole.broker.depth_rows import drop_stray_depth_rows
 from ibconsole.broker.handshake import HandshakeError, open_api
 from ibconsole.broker.ib_client import IB, Contract, Event, RequestError
+from ibconsole.broker.record_text import format_records_when_kept
 from ibconsole.broker.socket_reads import slice_reads
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.health import (
@@ -115,6 +116,7 @@ class Session:
         self.ib = IB()
         slice_reads(self.ib.client)
         drop_stray_depth_rows(self.ib)
+        format_records_when_kept()
         self.clock = clock
         self.endpoint = endpoint
         self._settings = settings

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -49,6 +49,7 @@ from ibconsole.journal.events import (
     SubmissionRecorded,
 )
 from ibconsole.journal.lifecycle import OrderLifecycle, OrderState, apply, exec_base, start
+from ibconsole.journal.read_cache import Missing, ReadCache
 from ibconsole.journal.schema import open_database
 from ibconsole.journal.settings_changes import KIND as SETTINGS_KIND
 from ibconsole.journal.settings_changes import SETTINGS_KEY, SettingsChanged
@@ -71,6 +72,7 @@ _UPDATE_ORDER = (
     "UPDATE orders SET parent_key = ?, state = ?, final = ?, lifecycle = ?, last_event_id = ?"
     " WHERE key = ?"
 )
+_DATA_VERSION = "PRAGMA data_version"  # moves with each commit of another connection
 _SELECT_CHILDREN = "SELECT key FROM orders WHERE parent_key = ? ORDER BY key"
 _SELECT_FILL_KEY = "SELECT key FROM fills WHERE exec_id = ?"
 _SELECT_COMMISSION_EVENT = "SELECT 1 FROM events WHERE kind = 'commission' AND exec_id = ?"
@@ -165,6 +167,10 @@ class Journal:
 
     Use it from one thread (the event loop's). Its checkpoints run on a thread of their own
     (``checkpoints.Checkpointer``), ``checkpoint_pause`` seconds after a write.
+
+    ``order`` and ``fill`` answer from the orders and fills read or written last
+    (``read_cache``) when they can: an order's every listener asks for it on each report IB
+    sends, and each write reads the order it changes.
     """
 
     def __init__(
@@ -175,6 +181,7 @@ class Journal:
         self._conn: sqlite3.Connection | None = open_database(self._path)
         self._conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's work
         self._checkpoints = Checkpointer(self._path, checkpoint_pause)
+        self._cache = ReadCache()
         logger.info("journal open at %s", self._path)
 
     @property
@@ -186,6 +193,7 @@ class Journal:
             self._checkpoints.close()
             self._conn.close()
             self._conn = None
+            self._cache.clear()
 
     def __enter__(self) -> Self:
         return self
@@ -248,10 +256,7 @@ class Journal:
             raise JournalError(f"order {key} cannot be its own parent")
         time = self._now()
         with self._write() as conn:
-            if (
-                parent_key is not None
-                and conn.execute(_SELECT_ORDER, (parent_key,)).fetchone() is None
-            ):
+            if parent_key is not None and self._journalled(conn, parent_key) is None:
                 raise JournalError(f"order {key}: its parent {parent_key!r} is not journalled")
             return self._append(
                 conn, time, key, SubmissionRecorded(order_id, client_id, parent_key)
@@ -312,6 +317,7 @@ class Journal:
             row = conn.execute(_SELECT_FILL_KEY, (exec_id,)).fetchone()
             if row is None:
                 order = self._append(conn, now, key, payload)
+                self._cache.stage_fill(key, payload)
             elif row[0] == key or not self._record_conflict(conn, now, key, payload, row[0]):
                 return False  # a repeat: IB reports executions again after every reconnect
             else:
@@ -383,6 +389,7 @@ class Journal:
             if conn.execute(_SELECT_COMMISSION_EVENT, (exec_id,)).fetchone() is not None:
                 return False
             self._append(conn, time, row[0], payload)
+            self._cache.stage_commission(payload)
         return True
 
     def record_cancel_request(self, key: str, reason: str) -> JournalOrder:
@@ -469,13 +476,20 @@ class Journal:
                     after = apply(before, payload, event.time)
                 _project(conn, event.id, event.key, payload, after)
                 lifecycles[event.key] = after
+        self._cache.clear()
         logger.info("journal projection rebuilt from %d orders' events", len(lifecycles))
 
     # -- queries ------------------------------------------------------------------------------
 
     def order(self, key: str) -> JournalOrder | None:
+        self._follow_others()
+        cached = self._cache.orders.get(key)
+        if not isinstance(cached, Missing):
+            return cached
         rows = self._read(_SELECT_ORDER, (key,))
-        return _order(rows[0]) if rows else None
+        found = _order(rows[0]) if rows else None
+        self._cache.orders.put(key, found)
+        return found
 
     def orders(self, since: datetime | None = None, limit: int | None = 1000) -> list[JournalOrder]:
         """Orders created at or after ``since``, newest first, at most ``limit`` of them."""
@@ -515,13 +529,22 @@ class Journal:
 
     def fill(self, exec_id: str) -> JournalFill | None:
         """One execution by its id (None if unknown or replaced by a correction)."""
+        self._follow_others()
+        cached = self._cache.fills.get(exec_id)
+        if not isinstance(cached, Missing):
+            return cached
         rows = self._read(
             f"SELECT {_FILL_COLUMNS} FROM fills WHERE exec_id = ? AND superseded = 0", (exec_id,)
         )
-        return _fill(rows[0]) if rows else None
+        found = _fill(rows[0]) if rows else None
+        self._cache.fills.put(exec_id, found)
+        return found
 
     def has_execution(self, exec_id: str) -> bool:
         """True once ``exec_id`` is journalled (corrections included), without a scan."""
+        self._follow_others()
+        if isinstance(self._cache.fills.get(exec_id), JournalFill):
+            return True
         return bool(self._read(_SELECT_FILL_KEY, (exec_id,)))
 
     def events(self, key: str) -> list[JournalEvent]:
@@ -548,6 +571,11 @@ class Journal:
             by_key[key] = earlier
         return write_csv(dest, orders, fills, by_key)
 
+    def trace(self, statement: Callable[[str], object] | None) -> None:
+        """Hand each SQL statement this journal runs to ``statement`` (None: stop), for the
+        benchmarks and tests that count what an order costs the journal."""
+        self._connection().set_trace_callback(statement)
+
     # -- internals ----------------------------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
@@ -567,9 +595,34 @@ class Journal:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with write_transaction(self._connection(), self._path) as conn:
-            yield conn
+        """One transaction; the cache takes in what it wrote once it is committed (a write that
+        fails leaves the cache as it leaves the file)."""
+        self._cache.discard()
+        try:
+            with write_transaction(self._connection(), self._path) as conn:
+                self._follow_others()  # under the write lock: nobody else commits from here on
+                yield conn
+        except BaseException:
+            self._cache.discard()
+            raise
+        self._cache.commit()
         self._checkpoints.written()
+
+    def _follow_others(self) -> None:
+        """Empty the cache if another connection changed the file since it was last current."""
+        ((version,),) = self._read(_DATA_VERSION, ())
+        self._cache.follow(version)
+
+    def _journalled(self, conn: sqlite3.Connection, key: str) -> JournalOrder | None:
+        """The order ``key`` as the write under way sees it: from the cache, else read inside the
+        transaction (so an intent this write journalled counts)."""
+        known = self._cache.written_order(key)
+        if isinstance(known, JournalOrder):
+            return known
+        if known is None:  # not journalled when the write began
+            return None
+        row = conn.execute(_SELECT_ORDER, (key,)).fetchone()
+        return None if row is None else _order(row)
 
     @staticmethod
     def _check_intent(intent: OrderIntent) -> None:
@@ -585,21 +638,24 @@ class Journal:
                 validate_key(key)
             except OrderValidationError as exc:
                 raise JournalError(f"order {key!r}: {exc.message}") from None
-        if conn.execute(_SELECT_ORDER, (key,)).fetchone() is not None:
+        if self._journalled(conn, key) is not None:
             raise JournalError(f"order {key} is already journalled; an order key is never reused")
         lifecycle = start(payload, time)
         _project(conn, _insert_event(conn, time, key, payload), key, payload, lifecycle)
+        self._cache.stage_order(key, None)  # read again as the file has it (its intent decoded)
         return lifecycle
 
     def _append(
         self, conn: sqlite3.Connection, time: datetime, key: str, payload: EventPayload
     ) -> JournalOrder:
-        row = conn.execute(_SELECT_ORDER, (key,)).fetchone()
-        if row is None:
+        before = self._journalled(conn, key)
+        if before is None:
             raise JournalError(f"no journalled order has the key {key!r}")
-        lifecycle = apply(decode_lifecycle(row[1]), payload, time)
+        lifecycle = apply(before.lifecycle, payload, time)
         _project(conn, _insert_event(conn, time, key, payload), key, payload, lifecycle)
-        return JournalOrder(decode_intent(row[0]), lifecycle)
+        after = JournalOrder(before.intent, lifecycle)
+        self._cache.stage_order(key, after)
+        return after
 
 
 def _insert_event(conn: sqlite3.Connection, time: datetime, key: str, payload: EventPayload) -> int:

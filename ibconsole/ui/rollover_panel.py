@@ -31,7 +31,6 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMenu,
     QPushButton,
@@ -172,7 +171,8 @@ class RolloverModel(QAbstractTableModel):
         self._texts: dict[tuple[int, Column], str] = {}
 
     # ----------------------------------------------------------------- contents
-    def set_rows(self, rows: Sequence[WatchRow], now: datetime) -> None:
+    def set_rows(self, rows: Sequence[WatchRow], now: datetime) -> list[int] | None:
+        """Show ``rows``; the numbers of those that read differently now, or None for all."""
         # Session texts count in minutes: a new second alone changes no row's text, and marking
         # every row changed makes the table measure all of them again.
         minute = now.replace(second=0, microsecond=0)
@@ -183,7 +183,7 @@ class RolloverModel(QAbstractTableModel):
             self.beginResetModel()
             self._rows = list(rows)
             self.endResetModel()
-            return
+            return None
         # Session texts count from now, so every row may read differently after a minute.
         changed = [
             number
@@ -196,6 +196,7 @@ class RolloverModel(QAbstractTableModel):
             # signal, and a signal per row measured every row once per row (~200 ms a minute).
             last = self.columnCount() - 1
             self.dataChanged.emit(self.index(changed[0], 0), self.index(changed[-1], last))
+        return None if changed_now else changed
 
     def row_at(self, number: int) -> WatchRow | None:
         return self._rows[number] if 0 <= number < len(self._rows) else None
@@ -386,7 +387,6 @@ class RolloverPanel(QWidget):
         self._table.verticalHeader().setDefaultSectionSize(24)
         self._table.setWordWrap(False)
         header = self._table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self._table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
         self._table.doubleClicked.connect(self._on_table_double_clicked)
@@ -522,10 +522,26 @@ class RolloverPanel(QWidget):
         now = self._ctx.clock.now()
         portfolio = self._ctx.broker.account.portfolio()
         rows = [self._row(symbol, now, portfolio) for symbol in self._families]
-        self._model.set_rows(rows, now)
+        self._fit_columns(self._model.set_rows(rows, now))
         if any(row.months is not None for row in rows):
             self._updated.setText(f"Updated {now.astimezone().strftime('%H:%M:%S')}")
         self._update_roll_button()
+
+    def _fit_columns(self, changed: list[int] | None) -> None:
+        """Columns as wide as their texts: every row measured when all may read differently (a
+        new minute, other families), else only the rows that changed, which only widen them.
+        Sized to contents by the header, one position's change measured the whole table again,
+        ~10 ms of the loop on every fill."""
+        table, header = self._table, self._table.horizontalHeader()
+        if changed is None:
+            table.resizeColumnsToContents()
+            return
+        grid = 1 if table.showGrid() else 0
+        for row in changed:
+            for column in range(header.count() - 1):  # the last one stretches
+                width = table.sizeHintForIndex(self._model.index(row, column)).width() + grid
+                if width > header.sectionSize(column):
+                    header.resizeSection(column, width)
 
     def _row(self, symbol: str, now: datetime, portfolio: Sequence[PortfolioRow]) -> WatchRow:
         months = self._months.get(symbol)

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QTableView
 
+from ibconsole.domain.orders import OrderType, Side, build_intent
 from ibconsole.domain.rollover import RollStatus
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.months import exchange_day, exchange_time, rollover_view
@@ -97,3 +99,40 @@ async def test_the_weekend_shows_the_market_closed_with_its_next_open(
 async def test_an_unknown_family_is_refused_by_name(ui_context: UiContext) -> None:
     with pytest.raises(ValueError, match="XX"):
         RolloverPanel(ui_context, families=("ES", "XX"))
+
+
+async def test_a_new_position_widens_its_column_to_fit_and_leaves_the_others_as_they_were(
+    ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    panel = await loaded_panel(ui_context, qtbot, wait_for)
+    table = panel.findChild(QTableView, "rolloverTable")
+    assert table is not None
+    header = table.horizontalHeader()
+    before = [header.sectionSize(column) for column in range(header.count())]
+    view = await rollover_view(
+        ui_context.broker, "ES", ui_context.settings.rollover, ui_context.clock.now()
+    )
+    market = ui_context.broker.market
+    market.subscribe(view.active)
+    await wait_for(lambda: market.quote(view.active.con_id) is not None, what="an ES quote")
+    intent = build_intent(
+        contract=view.active,
+        side=Side.BUY,
+        quantity=2,
+        order_type=OrderType.MARKET,
+        clock=ui_context.clock,
+        account=ui_context.broker.account.account,
+        key_factory=ui_context.broker.orders.new_key,
+    )
+    ui_context.broker.orders.submit(intent, confirmed=True)
+
+    await wait_for(lambda: cell(panel, "ES", Column.POSITION) != "", what="the ES position shown")
+    position = panel.model.index(panel.model.row_of("ES"), Column.POSITION)
+    await wait_for(
+        lambda: header.sectionSize(Column.POSITION) >= table.sizeHintForIndex(position).width(),
+        what="the Position column as wide as the position",
+    )
+    after = [header.sectionSize(column) for column in range(header.count())]
+    assert after[Column.POSITION] > before[Column.POSITION]
+    others = [c for c in range(header.count() - 1) if c != Column.POSITION]
+    assert [after[c] for c in others] == [before[c] for c in others]
