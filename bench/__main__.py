@@ -34,6 +34,7 @@ BENCHMARKS = (
     "cold_start",
     "connect_sync",
     "click_to_wire",
+    "order_round_trip",
     "tick_latency",
     "ladder_latency",
     "cpu_per_tick",

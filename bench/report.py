@@ -268,6 +268,17 @@ FIGURES: tuple[_Figure, ...] = (
         1.0,
     ),
     *(_click_figure(load, how) for load in ("quiet", "loaded") for how in ("qtest", "posted")),
+    _Figure(
+        "  order round trip: click → commission handled, loop thread CPU",
+        lambda results: results["order_round_trip"],
+        lambda trip: (
+            _dist(trip["round_trip_cpu_ms"])
+            + f" ({trip['orders']} market orders, SQL reads an order "
+            + f"{trip['sql_per_order'].get('SELECT', 0):g}; idle over the same time p50 "
+            + f"{_value_text(trip['idle_cpu_ms']['median'], ' ms')})"
+        ),
+        lambda trip: trip["round_trip_cpu_ms"]["median"],
+    ),
     *_signal_rows(),
     _Figure(
         "Connect click → synced",
