@@ -519,3 +519,54 @@ async def test_a_roll_stops_when_a_reload_finds_its_old_month_cancels_lost(
 def _cancel_requested(rig: Rig, key: str) -> bool:
     order = rig.journal.order(key)
     return order is not None and order.lifecycle.cancel_requested
+
+
+@pytest.mark.expect_log_warnings  # the heartbeat that failed is logged
+async def test_legging_the_rest_stops_when_a_reload_finds_the_spread_s_cancel_lost(
+    make_rig: RigFactory, wait_for: WaitFor
+) -> None:
+    # As for the old month's cancels: once the orders are reloaded on the same socket, IB has
+    # answered the spread order's cancel if it ever will, so legging the rest stops at once with
+    # what IB says, not after the 30 s fill timeout, and nothing is closed or opened.
+    rig = await make_rig(quote_next_month=True, health=PATIENT_HEALTH)
+    rolls = rig.broker.orders.spread_rolls
+    rolls.fill_timeout = 0.5  # the spread's limit never fills: the roll returns it working
+    await long_front_month(rig, wait_for)
+    rolling = plan(rig)
+    working = await rig.within(
+        rig.broker.orders.roll_spread(rolling, OrderType.LIMIT, far_limit(rig, rolling, 40))
+    )
+    assert working.state is OrderState.WORKING
+    rolls.fill_timeout = 30.0
+    rig.gw.faults.stop_answering()
+
+    legging = asyncio.ensure_future(rig.broker.orders.leg_rest(working.key))
+    await wait_for(lambda: _cancel_requested(rig, working.key), what="the spread's cancel")
+    await wait_for(
+        lambda: rig.broker.session.state is HealthState.DEGRADED, what="a heartbeat unanswered"
+    )
+    rig.gw.faults.resume_answering()
+
+    with pytest.raises(OrderRefused) as refused:
+        await rig.within(legging)
+
+    assert refused.value.reason == (
+        "The connection was reloaded while the ESH5-ESM5 spread order was being cancelled, and "
+        "it has not ended: IB still works 1 (its cancel was lost). Nothing was legged; check it "
+        "in the blotter."
+    )
+    assert rig.sim_status(working.key) == "Submitted"
+    assert rig.state(working.key) is OrderState.WORKING
+    purposes = [o.intent.purpose for o in rig.journal.orders(limit=None)]
+    assert Purpose.ROLL_CLOSE not in purposes
+    assert Purpose.ROLL_OPEN not in purposes
+    assert (rig.held(rig.es), rig.held(rig.next_month)) == (2, 0)
+    rig.assert_agree()
+    # the spread still works and is still the roll's: its rest can be legged once IB answers
+    opened = await rig.within(rig.broker.orders.leg_rest(working.key))
+    assert opened is not None
+    assert rig.state(working.key) is OrderState.CANCELLED
+    await wait_for(
+        lambda: (rig.held(rig.es), rig.held(rig.next_month)) == (0, 2), what="legged roll"
+    )
+    rig.assert_agree()
