@@ -7,12 +7,15 @@ or legging a spread's rest, journals them (``RollExitLog``) under its first orde
 the first cancel goes, and settles the move once it is over. A console that died mid-roll places nothing after its restart
 (the market has moved on, and nobody may be watching): at its first reconciliation it raises a
 critical alert for each move left unsettled, naming the exits cancelled and not placed again and
-what the roll's first order did, so the trader enters them.
+what the roll's first order did, so the trader enters them. An exit placed again on the old month
+is keyed after its move (``restored_key``), so a console that died before settling the move reads
+from the reconciled journal that it works, and names it so in a calm alert instead.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from decimal import Decimal
 
 from ibconsole.broker.account import AccountService
@@ -56,7 +59,9 @@ class RollExits:
         self._clock = clock
         self._alert = alert
         self._log = RollExitLog(journal.path)
-        self._open: set[str] = set()  # the moves this process journalled and has not settled
+        # the moves this process journalled and has not settled: the order ids of their exits,
+        # as journalled (an exit restored on the old month is keyed after its place there)
+        self._open: dict[str, tuple[int, ...]] = {}
         self._handed_over = False  # the moves an earlier process left unsettled were told
 
     def record(self, key: str, plan: RollPlan) -> bool:
@@ -73,7 +78,7 @@ class RollExits:
             exits,
             self._clock.now(),
         )
-        self._open.add(key)
+        self._open[key] = tuple(order.order_id for order in exits)
         return True
 
     def is_open(self, key: str) -> bool:
@@ -87,7 +92,7 @@ class RollExits:
     def settle(self, key: str) -> None:
         """Journal that the move ``key`` is over (no-op for a roll that journalled none)."""
         if key in self._open:
-            self._open.discard(key)
+            del self._open[key]
             self._log.record_settled(key, self._clock.now())
 
     def restore(self, plan: RollPlan, key: str) -> str:
@@ -166,9 +171,15 @@ class RollExits:
             account=self._account.account,
         )
         outcomes = [ExitOutcome(order, ExitFate.MISSING, why) for order, why in stuck]
+        journalled = self._open.get(key, ())
         for restored in placed:
+            intent = restored.intent
+            if restored.source.order_id in journalled:
+                # keyed after the move, so a restart finds it (placed before the move settled)
+                index = journalled.index(restored.source.order_id)
+                intent = replace(intent, key=restored_key(key, index))
             try:
-                self._desk.submit(restored.intent, confirmed=True)
+                self._desk.submit(intent, confirmed=True)
             except OrderRefused as refused:
                 outcomes.append(ExitOutcome(restored.source, ExitFate.MISSING, refused.reason))
             else:
@@ -179,28 +190,45 @@ class RollExits:
         first = self._journal.order(move.key)
         parts = first.lifecycle.order_fills if first is not None else ()
         protected = sum((p.quantity for p in parts if p.exec_id in move.protected), Decimal(0))
-        lacking = [
-            order_words(order, order.remaining - min(order.remaining, protected))
-            for order in move.exits
-            if order.remaining > protected and not self._still_working(order)
-        ]
-        if not lacking:
-            return
+        lacking: list[str] = []
+        restored: list[str] = []  # placed again on the old month before the move was settled
+        for index, order in enumerate(move.exits):
+            if order.remaining <= protected or self._still_working(order):
+                continue
+            placed = self._journal.order(restored_key(move.key, index))
+            if placed is not None and (not placed.is_final or placed.state is OrderState.FILLED):
+                words = order_words(placed.intent, placed.intent.quantity)
+                restored.append(f"{words} ({placed.key}, {placed.state.value})")
+            else:
+                lacking.append(
+                    order_words(order, order.remaining - min(order.remaining, protected))
+                )
         old, new = move.old_month, move.new_month
+        again = (
+            f" Placed again on {old} before it stopped: {'; '.join(restored)}." if restored else ""
+        )
+        if not lacking:
+            if restored:  # nothing is missing: the trader is told what works, calmly
+                self._alert.emit(
+                    f"ROLL: the console stopped during the roll of {old} (order {move.key}) "
+                    f"after cancelling its exit orders there.{again} {_story(first)}",
+                    False,
+                )
+            return
         if new == _CLOSING_ONLY:
             if first is not None and first.state is OrderState.FILLED:
                 return  # the position they protected is closed, as the roll meant
             message = (
                 f"ROLL: the console stopped while closing {old} (order {move.key}) after "
                 f"cancelling its exit orders there, and these were NOT placed again: "
-                f"{'; '.join(lacking)}. {_story(first)} Your {old} position lacks them; check "
+                f"{'; '.join(lacking)}.{again} {_story(first)} Your {old} position lacks them; check "
                 "its working orders and enter what is missing by hand."
             )
         else:
             message = (
                 f"ROLL: the console stopped during the roll of {old} into {new} (order "
                 f"{move.key}) after cancelling its exit orders on {old}, and these were NOT "
-                f"placed again: {'; '.join(lacking)}. {_story(first)} Your {old} and {new} "
+                f"placed again: {'; '.join(lacking)}.{again} {_story(first)} Your {old} and {new} "
                 "positions lack them; check the working orders of both months and enter what is "
                 "missing by hand."
             )
@@ -212,6 +240,12 @@ class RollExits:
         out, or never took effect."""
         journalled = self._journal.order(order.key) if order.key else None
         return journalled is not None and not journalled.is_final
+
+
+def restored_key(move_key: str, index: int) -> str:
+    """The key of the exit ``index`` (as journalled) of the move ``move_key`` when it is placed
+    again on the old month: a restart reads from the journal whether it went out."""
+    return f"{move_key}.r{index}"
 
 
 def _story(first: JournalOrder | None) -> str:
