@@ -6,7 +6,7 @@ at a known point and start another on the same journal.
 
 The broker is built as ``ibconsole.ui.context.open_context`` builds it for the window (settings
 from CONFIG, the default profile's endpoint, the journal at ``journal_path``, ``health``,
-``risk`` and the spread roll's fill timeout from the file), without Qt. With ``--signals`` the signal inbox and its endpoint are
+``risk`` and both rolls' fill timeouts from the file), without Qt. With ``--signals`` the signal inbox and its endpoint are
 built as ``ibconsole.app`` builds them (the inbox restored from the journal, the endpoint on a
 free port, the secret from ``IBCONSOLE_SIGNAL_SECRET``). Once connected, synced and reconciled,
 with a quote on the ES front and next months, it reports ``{"event": "ready", "reconciled":
@@ -354,6 +354,7 @@ async def run(config: Path, as_of: datetime, signals: bool) -> None:
         limits=settings.risk,
     )
     broker.orders.spread_rolls.fill_timeout = settings.spread_roll.fill_timeout.total_seconds()
+    broker.orders.rolls.fill_timeout = settings.rollover.fill_timeout.total_seconds()
     inbox = endpoint = signal_log = None
     if signals:
         # As ibconsole.ui.context.signal_inbox and ibconsole.app build them.
