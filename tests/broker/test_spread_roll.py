@@ -21,9 +21,8 @@ from ibconsole.broker.order_values import OrderRefused
 from ibconsole.domain.calendar_spread import CalendarSpread, implied_quote, spread_for_roll
 from ibconsole.domain.health import HealthSettings, HealthState
 from ibconsole.domain.orders import OrderType, Purpose, Side
-from ibconsole.domain.risk import RiskLimits
 from ibconsole.domain.rollover import RolloverSettings, RollPlan, plan_roll
-from ibconsole.journal import Journal, JournalOrder, OrderState, ReconciliationOutcome
+from ibconsole.journal import JournalOrder, OrderState, ReconciliationOutcome
 from ibconsole.sim.orders import ReceivedOrder
 
 if TYPE_CHECKING:
@@ -437,31 +436,16 @@ async def test_a_console_restarted_mid_roll_names_the_exits_it_cancelled_and_sen
 
 
 async def critical_roll_alert_at_restart(rig: Rig, wait_for: WaitFor) -> str | None:
-    """Start a console on ``rig``'s journal and gateway (as the app would after a crash), check
-    it holds the rolled position, stop it; its critical roll alert, if it raised one."""
-    await wait_for(
-        lambda: not any(c.client_id == rig.client_id for c in rig.gw.connections),
-        what="the gateway to free the clientId",
-    )
-    journal = Journal(rig.journal.path, rig.broker.clock)
-    broker = Broker(
-        rig.broker.session.endpoint,
-        journal,
-        rig.broker.clock,
-        health=HealthSettings(),
-        limits=RiskLimits(),
-    )
-    alerts: list[tuple[str, bool]] = []
-    broker.orders.alert += lambda message, critical: alerts.append((message, critical))
-    try:
-        await broker.start()  # reconciled when it returns
+    """The critical roll alert a console started on ``rig``'s journal and gateway raised, if
+    any (as the app would after a crash); it holds the rolled position."""
+
+    def holds_what_was_rolled(broker: Broker) -> None:
         rolled = broker.account.position(rig.next_month.con_id)
         assert rolled is not None
         assert rolled.quantity == 2
-    finally:
-        await broker.stop()
-        journal.close()
-    critical = [message for message, urgent in alerts if urgent and message.startswith("ROLL")]
+
+    alerts = await rig.critical_alerts_at_restart(wait_for, holds_what_was_rolled)
+    critical = [message for message in alerts if message.startswith("ROLL")]
     assert len(critical) <= 1, critical
     return critical[0] if critical else None
 
