@@ -21,7 +21,7 @@ from ibconsole.broker.ib_client import Event
 from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import LIVE_STATUSES, OrderTracker
 from ibconsole.broker.order_values import OrderRefused, RollFailure
-from ibconsole.broker.roll_exits import RollExits
+from ibconsole.broker.roll_exits import MOVED, RollExits
 from ibconsole.broker.session import Session
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.orders import OrderIntent, OrderType, Purpose, WorkingOrder, build_intent
@@ -345,7 +345,8 @@ class RollCoordinator:
             self.exits_not_moved(old, new, [(order, unknown) for order in plan.exits_to_move])
         else:
             new_price = sum((q * p for q, p in paid if p is not None), Decimal(0)) / opened
-            self.place_exits(plan, new_price - old_price, opened, f"{roll.close_key}-exits")
+            spread = new_price - old_price
+            self.place_exits(plan, spread, opened, f"{roll.close_key}-exits", roll.close_key)
         left = abs(plan.position) - closed.lifecycle.filled
         if left > 0:
             # The close leg ended part-filled: what it left in the old month keeps its exits there.
@@ -370,10 +371,16 @@ class RollCoordinator:
         self.exits.settle(roll.close_key)
 
     def place_exits(
-        self, plan: RollPlan, spread: Decimal, opened: Decimal, oca_prefix: str
+        self,
+        plan: RollPlan,
+        spread: Decimal,
+        opened: Decimal,
+        oca_prefix: str,
+        move: str | None = None,
     ) -> None:
         """Place the exits ``plan`` moves on the new month for the ``opened`` contracts, shifted
-        by ``spread`` (the new month's price minus the old month's, as the roll filled)."""
+        by ``spread`` (the new month's price minus the old month's, as the roll filled); each
+        keyed after the exit ``move`` (the move's key) when they all go at once."""
         if plan.open is None or not plan.exits_to_move:
             return
         old, new = plan.close.contract.local_symbol, plan.open.contract.local_symbol
@@ -389,8 +396,9 @@ class RollCoordinator:
         not_moved = list(stuck)
         placed: list[str] = []
         for order in moved:
+            intent = order.intent if move is None else self.exits.keyed(order, move, MOVED)
             try:
-                self._desk.submit(order.intent, confirmed=True)
+                self._desk.submit(intent, confirmed=True)
             except OrderRefused as refused:
                 not_moved.append((order.source, refused.reason))
             else:

@@ -7,9 +7,10 @@ or legging a spread's rest, journals them (``RollExitLog``) under its first orde
 the first cancel goes, and settles the move once it is over. A console that died mid-roll places nothing after its restart
 (the market has moved on, and nobody may be watching): at its first reconciliation it raises a
 critical alert for each move left unsettled, naming the exits cancelled and not placed again and
-what the roll's first order did, so the trader enters them. An exit placed again on the old month
-is keyed after its move (``restored_key``), so a console that died before settling the move reads
-from the reconciled journal that it works, and names it so in a calm alert instead.
+what the roll's first order did, so the trader enters them. An exit placed again, on the old month
+or (a roll as two orders) on the new one, is keyed after its move (``placed_key``), so a console
+that died before settling the move reads from the reconciled journal what of it works, names that
+as working, and only what is missing in the critical alert (in a calm one when nothing is).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import OrderTracker
 from ibconsole.broker.order_values import OrderRefused
 from ibconsole.domain.clock import Clock
-from ibconsole.domain.orders import Purpose, WorkingOrder
+from ibconsole.domain.orders import OrderIntent, Purpose, WorkingOrder
 from ibconsole.domain.roll_exit_words import ExitFate, ExitOutcome, exits_words, order_words
-from ibconsole.domain.rollover import RollPlan, restore_exits
+from ibconsole.domain.rollover import MovedOrder, RollPlan, restore_exits
 from ibconsole.journal import BrokerStatus, Journal, JournalOrder, OrderState
 from ibconsole.journal.roll_exit_log import ExitMove, RollExitLog
 
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 _CANCELLED = frozenset({BrokerStatus.CANCELLED.value, BrokerStatus.API_CANCELLED.value})
 _CLOSING_ONLY = ""  # the new month of a move journalled by a roll that does not reopen
+MOVED = "m"  # an exit placed on the new month, all at once (a roll as two orders)
+RESTORED = "r"  # an exit placed again on the old month
 
 
 class RollExits:
@@ -116,6 +119,16 @@ class RollExits:
         waiting_for = waiting_for or f"on {new} when a retry of the open leg fills"
         return exits_words(plan.close.contract.local_symbol, outcomes, waiting_for)
 
+    def keyed(self, placed: MovedOrder, key: str, how: str) -> OrderIntent:
+        """The order that places ``placed`` again (``how``: RESTORED on the old month, MOVED to
+        the new one) for the move ``key``, keyed after the move and the exit, so a console that
+        dies before it settles the move finds it after its restart."""
+        journalled = self._open.get(key, ())
+        if placed.source.order_id not in journalled:
+            return placed.intent
+        index = journalled.index(placed.source.order_id)
+        return replace(placed.intent, key=placed_key(key, how, index))
+
     def cancelled(self, plan: RollPlan) -> bool:
         """True unless every exit of ``plan`` still works on the old month."""
         known, cancelled = self._sorted(plan)
@@ -171,15 +184,9 @@ class RollExits:
             account=self._account.account,
         )
         outcomes = [ExitOutcome(order, ExitFate.MISSING, why) for order, why in stuck]
-        journalled = self._open.get(key, ())
         for restored in placed:
-            intent = restored.intent
-            if restored.source.order_id in journalled:
-                # keyed after the move, so a restart finds it (placed before the move settled)
-                index = journalled.index(restored.source.order_id)
-                intent = replace(intent, key=restored_key(key, index))
             try:
-                self._desk.submit(intent, confirmed=True)
+                self._desk.submit(self.keyed(restored, key, RESTORED), confirmed=True)
             except OrderRefused as refused:
                 outcomes.append(ExitOutcome(restored.source, ExitFate.MISSING, refused.reason))
             else:
@@ -191,24 +198,26 @@ class RollExits:
         parts = first.lifecycle.order_fills if first is not None else ()
         protected = sum((p.quantity for p in parts if p.exec_id in move.protected), Decimal(0))
         lacking: list[str] = []
-        restored: list[str] = []  # placed again on the old month before the move was settled
+        placed: list[str] = []  # placed again (either month) before the move was settled
         for index, order in enumerate(move.exits):
             if order.remaining <= protected or self._still_working(order):
                 continue
-            placed = self._journal.order(restored_key(move.key, index))
-            if placed is not None and (not placed.is_final or placed.state is OrderState.FILLED):
-                words = order_words(placed.intent, placed.intent.quantity)
-                restored.append(f"{words} ({placed.key}, {placed.state.value})")
-            else:
-                lacking.append(
-                    order_words(order, order.remaining - min(order.remaining, protected))
+            missing = order.remaining - protected
+            for how in (MOVED, RESTORED):
+                put = self._journal.order(placed_key(move.key, how, index))
+                if put is None or (put.is_final and put.state is not OrderState.FILLED):
+                    continue  # never placed, or IB never took it
+                missing -= put.intent.quantity
+                words = order_words(put.intent, put.intent.quantity)
+                placed.append(
+                    f"{words} on {put.intent.contract.local_symbol} ({put.key}, {put.state.value})"
                 )
+            if missing > 0:
+                lacking.append(order_words(order, missing))
         old, new = move.old_month, move.new_month
-        again = (
-            f" Placed again on {old} before it stopped: {'; '.join(restored)}." if restored else ""
-        )
+        again = f" Placed before it stopped: {'; '.join(placed)}." if placed else ""
         if not lacking:
-            if restored:  # nothing is missing: the trader is told what works, calmly
+            if placed:  # nothing is missing: the trader is told what works, calmly
                 self._alert.emit(
                     f"ROLL: the console stopped during the roll of {old} (order {move.key}) "
                     f"after cancelling its exit orders there.{again} {_story(first)}",
@@ -242,10 +251,10 @@ class RollExits:
         return journalled is not None and not journalled.is_final
 
 
-def restored_key(move_key: str, index: int) -> str:
-    """The key of the exit ``index`` (as journalled) of the move ``move_key`` when it is placed
-    again on the old month: a restart reads from the journal whether it went out."""
-    return f"{move_key}.r{index}"
+def placed_key(move_key: str, how: str, index: int) -> str:
+    """The key of the exit ``index`` (as journalled) of the move ``move_key`` once it is placed
+    again (``how``: MOVED or RESTORED): a restart reads from the journal whether it went out."""
+    return f"{move_key}.{how}{index}"
 
 
 def _story(first: JournalOrder | None) -> str:
