@@ -272,6 +272,8 @@ def test_unknown_profile_names_the_known_ones(tmp_path: Path) -> None:
         ('default_profile = "ghost"\n[profiles.p]\nport = 1', ["default_profile = 'ghost'", "must name a profile: p"]),
         ("[rollover.spread]\nticks_through = 21", ["rollover.spread.ticks_through = 21", "at most 20"]),
         ("[rollover.spread]\nfill_timeout_seconds = 0", ["rollover.spread.fill_timeout_seconds = 0", "seconds above zero"]),
+        ("[rollover]\nfill_timeout_seconds = -5", ["rollover.fill_timeout_seconds = -5", "seconds above zero"]),
+        ('[rollover]\nfill_timeout_seconds = "30s"', ["rollover.fill_timeout_seconds = '30s'", "seconds above zero"]),
         ('[rollover.spread]\nprefer_spread = "yes"', ["rollover.spread.prefer_spread = 'yes'", "true or false"]),
         ("[market_data]\nline_budget = 0", ["market_data.line_budget = 0", "1 or more"]),
         ("[market_data]\ndepth_rows = 51", ["market_data.depth_rows = 51", "at most 50"]),
@@ -401,6 +403,7 @@ def test_environment_overrides_reach_the_new_sections(tmp_path: Path) -> None:
 def test_the_new_sections_read_from_a_file(tmp_path: Path) -> None:
     settings = load(
         tmp_path,
+        "[rollover]\nfill_timeout_seconds = 45\n"
         "[rollover.spread]\nprefer_spread = false\nfill_timeout_seconds = 12.5\n"
         "[ladder]\nquantity_presets = [1, 3]\n[option_chain]\nstrikes_each_side = 5\n"
         '[signals]\nenabled = true\nmax_age_seconds = 90\n[signals.symbols]\nMES = "ES"\n'
@@ -409,6 +412,7 @@ def test_the_new_sections_read_from_a_file(tmp_path: Path) -> None:
     assert settings.spread_roll == SpreadRollSettings(
         prefer_spread=False, fill_timeout=timedelta(seconds=12.5)
     )
+    assert settings.rollover.fill_timeout == timedelta(seconds=45)
     assert settings.ladder.quantity_presets == (1, 3)
     assert settings.option_chain.strikes_each_side == 5
     assert settings.signals.enabled

@@ -97,6 +97,7 @@ class OrderService:
             fill_timeout,
         )
         self.spread_rolls = SpreadRoller(
+            session,
             journal,
             account,
             self._desk,

@@ -10,24 +10,24 @@ and which are missing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from ibconsole.broker.account import AccountService
-from ibconsole.broker.ib_client import Event, Trade
+from ibconsole.broker.cancel_wait import cancel_and_wait
+from ibconsole.broker.ib_client import Event
 from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import LIVE_STATUSES, OrderTracker
 from ibconsole.broker.order_values import OrderRefused, RollFailure
-from ibconsole.broker.roll_exits import RollExits
+from ibconsole.broker.roll_exits import MOVED, RollExits
 from ibconsole.broker.session import Session
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.orders import OrderIntent, OrderType, Purpose, WorkingOrder, build_intent
 from ibconsole.domain.roll_exit_words import order_words
 from ibconsole.domain.rollover import RollLeg, RollPlan, move_exits
-from ibconsole.journal import BrokerStatus, Journal, JournalOrder, OrderState
+from ibconsole.journal import Journal, JournalOrder, OrderState
 
 log = logging.getLogger(__name__)
 
@@ -270,14 +270,28 @@ class RollCoordinator:
             if t is not None and t.orderStatus.status in LIVE_STATUSES
         ]
         try:
-            stopped = await asyncio.wait_for(self._cancel_all(trades, old), self._fill_timeout)
+            stopped = await asyncio.wait_for(
+                cancel_and_wait(
+                    self._session, trades, lambda t: self._desk.send_cancel(t, f"roll of {old}")
+                ),
+                self._fill_timeout,
+            )
         except TimeoutError:
             raise OrderRefused(
                 f"IB did not confirm the cancels of the working orders on {old} within "
                 f"{self._fill_timeout:g} s."
             ) from None
-        if stopped:
-            raise OrderRefused(stopped)
+        if stopped is not None and stopped.dropped:
+            raise OrderRefused(
+                f"The connection dropped while the working orders on {old} were being "
+                "cancelled; check them once it is back."
+            )
+        if stopped is not None:
+            raise OrderRefused(
+                f"The connection was reloaded while the working orders on {old} were being "
+                f"cancelled, and not all of them ended: {stopped.counts}. Check them in the "
+                "blotter."
+            )
         held = self._account.position(plan.close.contract.con_id)
         if held is None or held.quantity != plan.position:
             now = "unknown" if held is None else f"{held.quantity.normalize():f}"
@@ -285,45 +299,6 @@ class RollCoordinator:
                 f"An order on {old} filled while it was being cancelled: you hold {now} now, "
                 f"not the {plan.position.normalize():f} planned. Plan the roll again."
             )
-
-    async def _cancel_all(self, trades: Sequence[Trade], old: str) -> str:
-        """Cancel ``trades`` and wait until IB has ended every one: "" then, or why waiting
-        longer is pointless. The trades of a session that ended never report again; once the
-        session reloaded on the same socket (a heartbeat answered again, IB's 1101/1102), IB has
-        answered every cancel sent before (it handles a socket's requests in order), so an order
-        it still works or never received does not end by waiting."""
-        stopped: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-        def stop(reason: str) -> None:
-            if reason and not stopped.done():
-                stopped.set_result(reason)
-
-        def on_ended(_: str) -> None:
-            stop(
-                f"The connection dropped while the working orders on {old} were being "
-                "cancelled; check them once it is back."
-            )
-
-        def on_synced(_: object) -> None:
-            stop(_unanswered_cancels(trades, old))
-
-        # Listening before the first cancel goes: nothing the session says after it is missed.
-        self._session.ended += on_ended
-        self._session.synced += on_synced
-        waiting = asyncio.ensure_future(_all_done(trades))
-        try:
-            parents = {t.order.orderId for t in trades}
-            for trade in trades:
-                if trade.order.parentId not in parents:
-                    self._desk.send_cancel(trade, f"roll of {old}")
-            await asyncio.wait((waiting, stopped), return_when=asyncio.FIRST_COMPLETED)
-            return "" if waiting.done() else stopped.result()
-        finally:
-            self._session.ended -= on_ended
-            self._session.synced -= on_synced
-            waiting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await waiting
 
     async def _open_leg(self, plan: RollPlan, opening: OrderIntent) -> JournalOrder:
         roll = self._rolls[plan]
@@ -370,7 +345,8 @@ class RollCoordinator:
             self.exits_not_moved(old, new, [(order, unknown) for order in plan.exits_to_move])
         else:
             new_price = sum((q * p for q, p in paid if p is not None), Decimal(0)) / opened
-            self.place_exits(plan, new_price - old_price, opened, f"{roll.close_key}-exits")
+            spread = new_price - old_price
+            self.place_exits(plan, spread, opened, f"{roll.close_key}-exits", roll.close_key)
         left = abs(plan.position) - closed.lifecycle.filled
         if left > 0:
             # The close leg ended part-filled: what it left in the old month keeps its exits there.
@@ -395,10 +371,16 @@ class RollCoordinator:
         self.exits.settle(roll.close_key)
 
     def place_exits(
-        self, plan: RollPlan, spread: Decimal, opened: Decimal, oca_prefix: str
+        self,
+        plan: RollPlan,
+        spread: Decimal,
+        opened: Decimal,
+        oca_prefix: str,
+        move: str | None = None,
     ) -> None:
         """Place the exits ``plan`` moves on the new month for the ``opened`` contracts, shifted
-        by ``spread`` (the new month's price minus the old month's, as the roll filled)."""
+        by ``spread`` (the new month's price minus the old month's, as the roll filled); each
+        keyed after the exit ``move`` (the move's key) when they all go at once."""
         if plan.open is None or not plan.exits_to_move:
             return
         old, new = plan.close.contract.local_symbol, plan.open.contract.local_symbol
@@ -414,8 +396,9 @@ class RollCoordinator:
         not_moved = list(stuck)
         placed: list[str] = []
         for order in moved:
+            intent = order.intent if move is None else self.exits.keyed(order, move, MOVED)
             try:
-                self._desk.submit(order.intent, confirmed=True)
+                self._desk.submit(intent, confirmed=True)
             except OrderRefused as refused:
                 not_moved.append((order.source, refused.reason))
             else:
@@ -463,48 +446,6 @@ class RollCoordinator:
             account=self._account.account,
             key_factory=self._desk.new_key,
         )
-
-
-async def _all_done(trades: Sequence[Trade]) -> None:
-    for trade in trades:
-        await _until_done(trade)
-
-
-def _unanswered_cancels(trades: Sequence[Trade], old: str) -> str:
-    """After the session reloaded: why the orders on ``old`` that have not ended will not by
-    waiting, or "" when every one has ended or IB holds its cancel (PendingCancel)."""
-    pending = [t for t in trades if not t.isDone()]
-    never = sum(1 for t in pending if not (t.order.permId or t.orderStatus.permId))
-    lost = sum(
-        1
-        for t in pending
-        if (t.order.permId or t.orderStatus.permId)
-        and t.orderStatus.status != BrokerStatus.PENDING_CANCEL
-    )
-    found = [f"IB still works {lost} (its cancel was lost)"] if lost else []
-    found += [f"{never} never reached IB"] if never else []
-    if not found:
-        return ""
-    return (
-        f"The connection was reloaded while the working orders on {old} were being cancelled, "
-        f"and not all of them ended: {', and '.join(found)}. Check them in the blotter."
-    )
-
-
-async def _until_done(trade: Trade) -> None:
-    if trade.isDone():
-        return
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def check(changed: Trade) -> None:
-        if changed.isDone() and not done.done():
-            done.set_result(None)
-
-    trade.statusEvent += check
-    try:
-        await done
-    finally:
-        trade.statusEvent -= check
 
 
 def _with(message: str, exits: str) -> str:

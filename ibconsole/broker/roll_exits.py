@@ -7,12 +7,16 @@ or legging a spread's rest, journals them (``RollExitLog``) under its first orde
 the first cancel goes, and settles the move once it is over. A console that died mid-roll places nothing after its restart
 (the market has moved on, and nobody may be watching): at its first reconciliation it raises a
 critical alert for each move left unsettled, naming the exits cancelled and not placed again and
-what the roll's first order did, so the trader enters them.
+what the roll's first order did, so the trader enters them. An exit placed again, on the old month
+or (a roll as two orders) on the new one, is keyed after its move (``placed_key``), so a console
+that died before settling the move reads from the reconciled journal what of it works, names that
+as working, and only what is missing in the critical alert (in a calm one when nothing is).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from decimal import Decimal
 
 from ibconsole.broker.account import AccountService
@@ -22,9 +26,9 @@ from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import OrderTracker
 from ibconsole.broker.order_values import OrderRefused
 from ibconsole.domain.clock import Clock
-from ibconsole.domain.orders import Purpose, WorkingOrder
+from ibconsole.domain.orders import OrderIntent, Purpose, WorkingOrder
 from ibconsole.domain.roll_exit_words import ExitFate, ExitOutcome, exits_words, order_words
-from ibconsole.domain.rollover import RollPlan, restore_exits
+from ibconsole.domain.rollover import MovedOrder, RollPlan, restore_exits
 from ibconsole.journal import BrokerStatus, Journal, JournalOrder, OrderState
 from ibconsole.journal.roll_exit_log import ExitMove, RollExitLog
 
@@ -32,6 +36,8 @@ log = logging.getLogger(__name__)
 
 _CANCELLED = frozenset({BrokerStatus.CANCELLED.value, BrokerStatus.API_CANCELLED.value})
 _CLOSING_ONLY = ""  # the new month of a move journalled by a roll that does not reopen
+MOVED = "m"  # an exit placed on the new month, all at once (a roll as two orders)
+RESTORED = "r"  # an exit placed again on the old month
 
 
 class RollExits:
@@ -56,7 +62,9 @@ class RollExits:
         self._clock = clock
         self._alert = alert
         self._log = RollExitLog(journal.path)
-        self._open: set[str] = set()  # the moves this process journalled and has not settled
+        # the moves this process journalled and has not settled: the order ids of their exits,
+        # as journalled (an exit restored on the old month is keyed after its place there)
+        self._open: dict[str, tuple[int, ...]] = {}
         self._handed_over = False  # the moves an earlier process left unsettled were told
 
     def record(self, key: str, plan: RollPlan) -> bool:
@@ -73,7 +81,7 @@ class RollExits:
             exits,
             self._clock.now(),
         )
-        self._open.add(key)
+        self._open[key] = tuple(order.order_id for order in exits)
         return True
 
     def is_open(self, key: str) -> bool:
@@ -87,7 +95,7 @@ class RollExits:
     def settle(self, key: str) -> None:
         """Journal that the move ``key`` is over (no-op for a roll that journalled none)."""
         if key in self._open:
-            self._open.discard(key)
+            del self._open[key]
             self._log.record_settled(key, self._clock.now())
 
     def restore(self, plan: RollPlan, key: str) -> str:
@@ -110,6 +118,16 @@ class RollExits:
         new = plan.open.contract.local_symbol if plan.open is not None else ""
         waiting_for = waiting_for or f"on {new} when a retry of the open leg fills"
         return exits_words(plan.close.contract.local_symbol, outcomes, waiting_for)
+
+    def keyed(self, placed: MovedOrder, key: str, how: str) -> OrderIntent:
+        """The order that places ``placed`` again (``how``: RESTORED on the old month, MOVED to
+        the new one) for the move ``key``, keyed after the move and the exit, so a console that
+        dies before it settles the move finds it after its restart."""
+        journalled = self._open.get(key, ())
+        if placed.source.order_id not in journalled:
+            return placed.intent
+        index = journalled.index(placed.source.order_id)
+        return replace(placed.intent, key=placed_key(key, how, index))
 
     def cancelled(self, plan: RollPlan) -> bool:
         """True unless every exit of ``plan`` still works on the old month."""
@@ -168,7 +186,7 @@ class RollExits:
         outcomes = [ExitOutcome(order, ExitFate.MISSING, why) for order, why in stuck]
         for restored in placed:
             try:
-                self._desk.submit(restored.intent, confirmed=True)
+                self._desk.submit(self.keyed(restored, key, RESTORED), confirmed=True)
             except OrderRefused as refused:
                 outcomes.append(ExitOutcome(restored.source, ExitFate.MISSING, refused.reason))
             else:
@@ -179,28 +197,47 @@ class RollExits:
         first = self._journal.order(move.key)
         parts = first.lifecycle.order_fills if first is not None else ()
         protected = sum((p.quantity for p in parts if p.exec_id in move.protected), Decimal(0))
-        lacking = [
-            order_words(order, order.remaining - min(order.remaining, protected))
-            for order in move.exits
-            if order.remaining > protected and not self._still_working(order)
-        ]
-        if not lacking:
-            return
+        lacking: list[str] = []
+        placed: list[str] = []  # placed again (either month) before the move was settled
+        for index, order in enumerate(move.exits):
+            if order.remaining <= protected or self._still_working(order):
+                continue
+            missing = order.remaining - protected
+            for how in (MOVED, RESTORED):
+                put = self._journal.order(placed_key(move.key, how, index))
+                if put is None or (put.is_final and put.state is not OrderState.FILLED):
+                    continue  # never placed, or IB never took it
+                missing -= put.intent.quantity
+                words = order_words(put.intent, put.intent.quantity)
+                placed.append(
+                    f"{words} on {put.intent.contract.local_symbol} ({put.key}, {put.state.value})"
+                )
+            if missing > 0:
+                lacking.append(order_words(order, missing))
         old, new = move.old_month, move.new_month
+        again = f" Placed before it stopped: {'; '.join(placed)}." if placed else ""
+        if not lacking:
+            if placed:  # nothing is missing: the trader is told what works, calmly
+                self._alert.emit(
+                    f"ROLL: the console stopped during the roll of {old} (order {move.key}) "
+                    f"after cancelling its exit orders there.{again} {_story(first)}",
+                    False,
+                )
+            return
         if new == _CLOSING_ONLY:
             if first is not None and first.state is OrderState.FILLED:
                 return  # the position they protected is closed, as the roll meant
             message = (
                 f"ROLL: the console stopped while closing {old} (order {move.key}) after "
                 f"cancelling its exit orders there, and these were NOT placed again: "
-                f"{'; '.join(lacking)}. {_story(first)} Your {old} position lacks them; check "
+                f"{'; '.join(lacking)}.{again} {_story(first)} Your {old} position lacks them; check "
                 "its working orders and enter what is missing by hand."
             )
         else:
             message = (
                 f"ROLL: the console stopped during the roll of {old} into {new} (order "
                 f"{move.key}) after cancelling its exit orders on {old}, and these were NOT "
-                f"placed again: {'; '.join(lacking)}. {_story(first)} Your {old} and {new} "
+                f"placed again: {'; '.join(lacking)}.{again} {_story(first)} Your {old} and {new} "
                 "positions lack them; check the working orders of both months and enter what is "
                 "missing by hand."
             )
@@ -212,6 +249,12 @@ class RollExits:
         out, or never took effect."""
         journalled = self._journal.order(order.key) if order.key else None
         return journalled is not None and not journalled.is_final
+
+
+def placed_key(move_key: str, how: str, index: int) -> str:
+    """The key of the exit ``index`` (as journalled) of the move ``move_key`` once it is placed
+    again (``how``: MOVED or RESTORED): a restart reads from the journal whether it went out."""
+    return f"{move_key}.{how}{index}"
 
 
 def _story(first: JournalOrder | None) -> str:

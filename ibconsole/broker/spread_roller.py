@@ -26,11 +26,13 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from ibconsole.broker.account import AccountService
-from ibconsole.broker.ib_client import Event
+from ibconsole.broker.cancel_wait import cancel_and_wait
+from ibconsole.broker.ib_client import Event, Trade
 from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import OrderTracker
 from ibconsole.broker.order_values import OrderRefused, OrderRow
 from ibconsole.broker.roll_coordinator import RollCoordinator
+from ibconsole.broker.session import Session
 from ibconsole.domain.calendar_spread import CalendarSpread, spread_for_roll
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.orders import OrderType
@@ -78,6 +80,7 @@ class SpreadRoller:
 
     def __init__(
         self,
+        session: Session,
         journal: Journal,
         account: AccountService,
         desk: OrderDesk,
@@ -87,6 +90,7 @@ class SpreadRoller:
         alert: Event,
         fill_timeout: float,
     ) -> None:
+        self._session = session
         self._journal = journal
         self._account = account
         self._desk = desk
@@ -199,15 +203,10 @@ class SpreadRoller:
         journalled = self._tracker.journalled(key)
         if not journalled.is_final:
             order_id = journalled.lifecycle.order_id
-            if order_id is None:
+            trade = None if order_id is None else self._tracker.trade_by_id(order_id)
+            if order_id is None or trade is None:
                 raise OrderRefused(f"The spread order {key} has not reached IB yet.")
-            self._desk.cancel(order_id, "legging the rest of the roll")
-            state = await self._final_or_timeout(key)
-            if not state.is_final:
-                raise OrderRefused(
-                    f"IB has not confirmed the cancel of the {roll.spread.name} spread order "
-                    f"within {self.fill_timeout:g} s; nothing was legged."
-                )
+            await self._cancelled(roll, trade, order_id)
         self._catch_up(key)
         rest = self._tracker.journalled(key).lifecycle.remaining
         if rest <= 0:
@@ -224,6 +223,40 @@ class SpreadRoller:
         )
         await self._position_is(remainder)
         return remainder
+
+    async def _cancelled(self, roll: _SpreadRoll, trade: Trade, order_id: int) -> None:
+        """Cancel the spread order of ``roll`` and wait until IB has ended it: up to the fill
+        timeout, or until a reload on the same socket shows the cancel will not be answered."""
+        name = roll.spread.name
+        unconfirmed = (
+            f"IB has not confirmed the cancel of the {name} spread order within "
+            f"{self.fill_timeout:g} s; nothing was legged."
+        )
+        try:
+            stopped = await asyncio.wait_for(
+                cancel_and_wait(
+                    self._session,
+                    (trade,),
+                    lambda _: self._desk.cancel(order_id, "legging the rest of the roll"),
+                ),
+                self.fill_timeout,
+            )
+        except TimeoutError:
+            raise OrderRefused(unconfirmed) from None
+        if stopped is not None and stopped.dropped:
+            raise OrderRefused(
+                f"The connection dropped while the {name} spread order was being cancelled; "
+                "nothing was legged. Check it once the connection is back."
+            )
+        if stopped is not None:
+            raise OrderRefused(
+                f"The connection was reloaded while the {name} spread order was being "
+                f"cancelled, and it has not ended: {stopped.counts}. Nothing was legged; check "
+                "it in the blotter."
+            )
+        # IB has ended it: the journal follows within the same turn of the loop
+        if not (await self._final_or_timeout(roll.key)).is_final:
+            raise OrderRefused(unconfirmed)
 
     # ---------------------------------------------------------------- inside
     def catch_up(self, *_: object) -> None:

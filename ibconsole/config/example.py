@@ -48,6 +48,7 @@ block_market_orders_without_live_quote = true
 buffer_days = 1                    # business days before the deadline a month stops being front
 close_out_warning_days = 2         # business days before the deadline a position must roll
 reopen_on_roll = true
+fill_timeout_seconds = 30          # a roll as two orders waits this long for each of its orders
 
 # [rollover.rules.CL]              # override a family's roll rule (micros follow their family)
 # kind = "business_days"           # or "calendar_days"

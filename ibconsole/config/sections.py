@@ -115,6 +115,9 @@ def read_rollover(table: Table) -> RolloverSettings:
     reopen = table.get(
         "reopen_on_roll", base.reopen_on_roll, true_or_false, "must be true or false"
     )
+    fill_timeout = table.get(
+        "fill_timeout_seconds", base.fill_timeout, seconds_above_zero, _SECONDS
+    )
     rules = {}
     kinds = tuple(k.value for k in RollRuleKind)
     for symbol, sub in table.subtables("rules").items():
@@ -135,7 +138,7 @@ def read_rollover(table: Table) -> RolloverSettings:
         rules[symbol] = RollRule(RollRuleKind(kind), count)
     table.finish()
     try:
-        return RolloverSettings(buffer_days, warning_days, reopen, rules)
+        return RolloverSettings(buffer_days, warning_days, reopen, rules, fill_timeout)
     except ValueError as error:
         raise ConfigError(f"rollover.rules: {error}") from None
 

@@ -56,6 +56,8 @@ class RolloverSettings:
     close_out_warning_days: int = 2  # business days before the deadline a position must roll
     reopen_on_roll: bool = True  # a roll opens the same position in the new month
     overrides: Mapping[str, RollRule] = field(default_factory=_empty_overrides)
+    # a roll as two orders waits this long for IB to end each of them (cancels, close, open)
+    fill_timeout: timedelta = timedelta(seconds=30)
 
     def __post_init__(self) -> None:
         if self.buffer_days < 0:

@@ -55,6 +55,7 @@ def open_context(
         depth_rows=settings.market_data.depth_rows,
     )
     broker.orders.spread_rolls.fill_timeout = settings.spread_roll.fill_timeout.total_seconds()
+    broker.orders.rolls.fill_timeout = settings.rollover.fill_timeout.total_seconds()
     credentials = credentials or CredentialStore()
     inbox = signal_inbox(broker, settings, clock)
     broker.orders.fill_recorded += inbox.on_fill

@@ -397,6 +397,35 @@ class Rig:
             if state in (OrderState.BLOCKED, OrderState.DECLINED):
                 assert counts[key] == 0, key
 
+    async def critical_alerts_at_restart(
+        self, wait_for: WaitFor, while_up: Callable[[Broker], None] | None = None
+    ) -> list[str]:
+        """Start a console on this rig's journal and gateway (as the app would after a crash,
+        once this rig's broker stopped), let it reconcile, hand it to ``while_up``, stop it; the
+        critical alerts it raised."""
+        await wait_for(
+            lambda: not any(c.client_id == self.client_id for c in self.gw.connections),
+            what="the gateway to free the clientId",
+        )
+        journal = Journal(self.journal.path, self.broker.clock)
+        broker = Broker(
+            self.broker.session.endpoint,
+            journal,
+            self.broker.clock,
+            health=HealthSettings(),
+            limits=RiskLimits(),
+        )
+        alerts: list[tuple[str, bool]] = []
+        broker.orders.alert += lambda message, critical: alerts.append((message, critical))
+        try:
+            await broker.start()  # reconciled when it returns
+            if while_up is not None:
+                while_up(broker)
+        finally:
+            await broker.stop()
+            journal.close()
+        return [message for message, critical in alerts if critical]
+
 
 class RigFactory(Protocol):
     def __call__(

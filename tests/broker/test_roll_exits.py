@@ -13,13 +13,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ibconsole.broker.broker import Broker
 from ibconsole.broker.order_values import OrderRefused
-from ibconsole.domain.health import HealthSettings
 from ibconsole.domain.orders import OrderIntent, OrderType, Purpose
-from ibconsole.domain.risk import RiskLimits
 from ibconsole.domain.rollover import RolloverSettings, RollPlan, plan_roll
-from ibconsole.journal import Journal, JournalFill, JournalOrder, OrderState
+from ibconsole.journal import JournalFill, JournalOrder, OrderState
 
 if TYPE_CHECKING:
     from conftest import Rig, RigFactory, WaitFor
@@ -364,13 +361,13 @@ async def test_a_console_started_after_a_roll_left_incomplete_names_the_stop_it_
     await rig.broker.stop()
     placed = len(rig.gw.orders)
 
-    first = await critical_alerts_at_restart(rig, wait_for)
+    first = await rig.critical_alerts_at_restart(wait_for)
     (text,) = [m for m in first if m.startswith("ROLL:")]
     assert close.key in text
     assert f"SELL 2 STP stop {at}" in text
     assert f"Its close leg in {rig.es.local_symbol} ended filled with 2 closed." in text
     assert "NOT placed again" in text
-    assert not [m for m in await critical_alerts_at_restart(rig, wait_for) if close.key in m]
+    assert not [m for m in await rig.critical_alerts_at_restart(wait_for) if close.key in m]
     assert len(rig.gw.orders) == placed, "a restart sent an order nobody clicked"
 
 
@@ -384,29 +381,4 @@ async def test_a_close_only_roll_that_closed_leaves_nothing_to_tell_at_the_next_
     await wait_for(lambda: rig.held(rig.es) == 0, what="the old month closed")
     assert of_purpose(rig, Purpose.ROLL_RESTORE) == []
     await rig.broker.stop()
-    assert [m for m in await critical_alerts_at_restart(rig, wait_for) if "ROLL" in m] == []
-
-
-async def critical_alerts_at_restart(rig: Rig, wait_for: WaitFor) -> list[str]:
-    """Start a console on ``rig``'s journal and gateway (as the app would after a crash), let it
-    reconcile, stop it; the critical alerts it raised."""
-    await wait_for(
-        lambda: not any(c.client_id == rig.client_id for c in rig.gw.connections),
-        what="the gateway to free the clientId",
-    )
-    journal = Journal(rig.journal.path, rig.broker.clock)
-    broker = Broker(
-        rig.broker.session.endpoint,
-        journal,
-        rig.broker.clock,
-        health=HealthSettings(),
-        limits=RiskLimits(),
-    )
-    alerts: list[tuple[str, bool]] = []
-    broker.orders.alert += lambda message, critical: alerts.append((message, critical))
-    try:
-        await broker.start()  # reconciled when it returns
-    finally:
-        await broker.stop()
-        journal.close()
-    return [message for message, critical in alerts if critical]
+    assert [m for m in await rig.critical_alerts_at_restart(wait_for) if "ROLL" in m] == []

@@ -21,9 +21,8 @@ from ibconsole.broker.order_values import OrderRefused
 from ibconsole.domain.calendar_spread import CalendarSpread, implied_quote, spread_for_roll
 from ibconsole.domain.health import HealthSettings, HealthState
 from ibconsole.domain.orders import OrderType, Purpose, Side
-from ibconsole.domain.risk import RiskLimits
 from ibconsole.domain.rollover import RolloverSettings, RollPlan, plan_roll
-from ibconsole.journal import Journal, JournalOrder, OrderState, ReconciliationOutcome
+from ibconsole.journal import JournalOrder, OrderState, ReconciliationOutcome
 from ibconsole.sim.orders import ReceivedOrder
 
 if TYPE_CHECKING:
@@ -437,31 +436,16 @@ async def test_a_console_restarted_mid_roll_names_the_exits_it_cancelled_and_sen
 
 
 async def critical_roll_alert_at_restart(rig: Rig, wait_for: WaitFor) -> str | None:
-    """Start a console on ``rig``'s journal and gateway (as the app would after a crash), check
-    it holds the rolled position, stop it; its critical roll alert, if it raised one."""
-    await wait_for(
-        lambda: not any(c.client_id == rig.client_id for c in rig.gw.connections),
-        what="the gateway to free the clientId",
-    )
-    journal = Journal(rig.journal.path, rig.broker.clock)
-    broker = Broker(
-        rig.broker.session.endpoint,
-        journal,
-        rig.broker.clock,
-        health=HealthSettings(),
-        limits=RiskLimits(),
-    )
-    alerts: list[tuple[str, bool]] = []
-    broker.orders.alert += lambda message, critical: alerts.append((message, critical))
-    try:
-        await broker.start()  # reconciled when it returns
+    """The critical roll alert a console started on ``rig``'s journal and gateway raised, if
+    any (as the app would after a crash); it holds the rolled position."""
+
+    def holds_what_was_rolled(broker: Broker) -> None:
         rolled = broker.account.position(rig.next_month.con_id)
         assert rolled is not None
         assert rolled.quantity == 2
-    finally:
-        await broker.stop()
-        journal.close()
-    critical = [message for message, urgent in alerts if urgent and message.startswith("ROLL")]
+
+    alerts = await rig.critical_alerts_at_restart(wait_for, holds_what_was_rolled)
+    critical = [message for message in alerts if message.startswith("ROLL")]
     assert len(critical) <= 1, critical
     return critical[0] if critical else None
 
@@ -519,3 +503,54 @@ async def test_a_roll_stops_when_a_reload_finds_its_old_month_cancels_lost(
 def _cancel_requested(rig: Rig, key: str) -> bool:
     order = rig.journal.order(key)
     return order is not None and order.lifecycle.cancel_requested
+
+
+@pytest.mark.expect_log_warnings  # the heartbeat that failed is logged
+async def test_legging_the_rest_stops_when_a_reload_finds_the_spread_s_cancel_lost(
+    make_rig: RigFactory, wait_for: WaitFor
+) -> None:
+    # As for the old month's cancels: once the orders are reloaded on the same socket, IB has
+    # answered the spread order's cancel if it ever will, so legging the rest stops at once with
+    # what IB says, not after the 30 s fill timeout, and nothing is closed or opened.
+    rig = await make_rig(quote_next_month=True, health=PATIENT_HEALTH)
+    rolls = rig.broker.orders.spread_rolls
+    rolls.fill_timeout = 0.5  # the spread's limit never fills: the roll returns it working
+    await long_front_month(rig, wait_for)
+    rolling = plan(rig)
+    working = await rig.within(
+        rig.broker.orders.roll_spread(rolling, OrderType.LIMIT, far_limit(rig, rolling, 40))
+    )
+    assert working.state is OrderState.WORKING
+    rolls.fill_timeout = 30.0
+    rig.gw.faults.stop_answering()
+
+    legging = asyncio.ensure_future(rig.broker.orders.leg_rest(working.key))
+    await wait_for(lambda: _cancel_requested(rig, working.key), what="the spread's cancel")
+    await wait_for(
+        lambda: rig.broker.session.state is HealthState.DEGRADED, what="a heartbeat unanswered"
+    )
+    rig.gw.faults.resume_answering()
+
+    with pytest.raises(OrderRefused) as refused:
+        await rig.within(legging)
+
+    assert refused.value.reason == (
+        "The connection was reloaded while the ESH5-ESM5 spread order was being cancelled, and "
+        "it has not ended: IB still works 1 (its cancel was lost). Nothing was legged; check it "
+        "in the blotter."
+    )
+    assert rig.sim_status(working.key) == "Submitted"
+    assert rig.state(working.key) is OrderState.WORKING
+    purposes = [o.intent.purpose for o in rig.journal.orders(limit=None)]
+    assert Purpose.ROLL_CLOSE not in purposes
+    assert Purpose.ROLL_OPEN not in purposes
+    assert (rig.held(rig.es), rig.held(rig.next_month)) == (2, 0)
+    rig.assert_agree()
+    # the spread still works and is still the roll's: its rest can be legged once IB answers
+    opened = await rig.within(rig.broker.orders.leg_rest(working.key))
+    assert opened is not None
+    assert rig.state(working.key) is OrderState.CANCELLED
+    await wait_for(
+        lambda: (rig.held(rig.es), rig.held(rig.next_month)) == (0, 2), what="legged roll"
+    )
+    rig.assert_agree()

@@ -6,7 +6,7 @@ at a known point and start another on the same journal.
 
 The broker is built as ``ibconsole.ui.context.open_context`` builds it for the window (settings
 from CONFIG, the default profile's endpoint, the journal at ``journal_path``, ``health``,
-``risk`` and the spread roll's fill timeout from the file), without Qt. With ``--signals`` the signal inbox and its endpoint are
+``risk`` and both rolls' fill timeouts from the file), without Qt. With ``--signals`` the signal inbox and its endpoint are
 built as ``ibconsole.app`` builds them (the inbox restored from the journal, the endpoint on a
 free port, the secret from ``IBCONSOLE_SIGNAL_SECRET``). Once connected, synced and reconciled,
 with a quote on the ES front and next months, it reports ``{"event": "ready", "reconciled":
@@ -18,12 +18,13 @@ Commands:
         submit (confirmed); with ``pause`` the process stops for good right after the journal
         wrote the intent (and its decision) or the submission, reporting
         {"event": "paused", "at": ..., "key": K} first; else {"event": "submitted", "key": K}
-    {"cmd": "roll", "type": "MKT"|"LMT", "limit": "PRICE", "pause": "intent"|"submission"|null,
-     "as": "spread"|"orders", "reopen": true|false}
+    {"cmd": "roll", "type": "MKT"|"LMT", "limit": "PRICE",
+     "pause": "intent"|"submission"|"settle"|null, "as": "spread"|"orders", "reopen": true|false}
         roll the whole front-month position into the next month as one calendar-spread order
         (as two orders, close then open, with "as": "orders"; close only with "reopen": false);
         {"event": "rolling"} at once, {"event": "paused", ...} as for an order (the key is the
-        spread order's, or the close leg's), then
+        spread order's, or the close leg's; with "settle", once the roll has placed what it places
+        and is about to journal its exit move settled, the key the move's), then
         {"event": "rolled", "key": K, "state": S, "filled": "N"} (the spread order, or the open
         leg) or {"event": "roll_refused", "reason": R} once the roll returns
     {"cmd": "leg_rest", "key": K}
@@ -57,6 +58,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ibconsole.broker import roll_exits
 from ibconsole.broker.broker import Broker
 from ibconsole.broker.order_values import OrderRefused, OrderRow, Reconciliation
 from ibconsole.broker.session import Endpoint
@@ -70,6 +72,7 @@ from ibconsole.domain.quotes import Quote
 from ibconsole.domain.rollover import RolloverSettings, plan_roll
 from ibconsole.domain.signals import Signal
 from ibconsole.journal import Decision, Journal, JournalFill, JournalOrder
+from ibconsole.journal.roll_exit_log import RollExitLog
 from ibconsole.journal.signal_log import SignalLog
 
 _READY_TIMEOUT = 20.0
@@ -119,6 +122,18 @@ class PausingSignalLog(SignalLog):
         if self.pause:
             stop_for_good("signal", signal.key)
         return new
+
+
+class PausingRollExitLog(RollExitLog):
+    """The log of rolls' exit moves, able to stop the process for good right before a move is
+    journalled settled (its exits placed again, the entry not cleared yet)."""
+
+    pause = False
+
+    def record_settled(self, key: str, time: datetime) -> None:
+        if self.pause:
+            stop_for_good("settle", key)
+        super().record_settled(key, time)
 
 
 def stop_for_good(point: str, key: str) -> None:
@@ -204,6 +219,7 @@ class Driver:
                 pause = command.get("pause")
                 first = Purpose.ROLL_CLOSE if command.get("as") == "orders" else Purpose.ROLL_SPREAD
                 self.journal.pause_at = (pause, first.value) if pause else None
+                PausingRollExitLog.pause = pause == "settle"
                 self._spawn(self._roll(command))
                 report("rolling")
             case "leg_rest":
@@ -329,6 +345,7 @@ async def run(config: Path, as_of: datetime, signals: bool) -> None:
     clock = OffsetClock(as_of)
     assert settings.journal_path is not None, "the crash tests keep the journal in their folder"
     journal = PausingJournal(settings.journal_path, clock)
+    roll_exits.RollExitLog = PausingRollExitLog  # type: ignore[misc]  # the roll services' log
     broker = Broker(
         Endpoint(profile.host, profile.port, profile.client_id, profile.account, profile.read_only),
         journal,
@@ -337,6 +354,7 @@ async def run(config: Path, as_of: datetime, signals: bool) -> None:
         limits=settings.risk,
     )
     broker.orders.spread_rolls.fill_timeout = settings.spread_roll.fill_timeout.total_seconds()
+    broker.orders.rolls.fill_timeout = settings.rollover.fill_timeout.total_seconds()
     inbox = endpoint = signal_log = None
     if signals:
         # As ibconsole.ui.context.signal_inbox and ibconsole.app build them.

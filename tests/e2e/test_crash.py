@@ -17,7 +17,9 @@ read the 202, and between its journal entry and the 202.
 A roll that cancelled the old month's stop dies before placing it again — a spread roll as its
 combo fills, a two-order roll before its close leg went out (reopening or closing only) or as
 its close leg or its open leg fills, the legged rest of a spread as its close leg fills: the
-restart sends nothing and names the stop in a critical alert, once.
+restart sends nothing and names the stop in a critical alert, once. A roll as two orders killed after it
+placed the stop again (on the front month, nothing rolled; or on the next, all rolled) but before
+it journalled that: the restart names the stop as working, calmly, once.
 """
 
 from __future__ import annotations
@@ -667,6 +669,62 @@ async def test_a_legged_spread_rest_killed_after_cancelling_its_stop_tells_the_t
     assert bag_refs(gw) == [spread]
     assert len(gw.orders) == placed, "the restart sent an order nobody clicked"
     await assert_told_once(console, child, close, stop_price, ready)
+
+
+@pytest.mark.parametrize("rolled", [False, True])
+async def test_a_roll_killed_after_placing_its_stop_again_names_it_as_working_not_missing(
+    console: Console, rolled: bool
+) -> None:
+    """The roll as two orders cancels the front month's stop. Either IB rejects its close leg
+    (nothing rolled: the stop is placed again on the front month), or both legs fill (the stop is
+    moved to the next month). The console is killed once that stop is placed, before it journals
+    the move settled. The restart finds the stop working (journal and IB agree) and names it so,
+    in a calm alert, once: no critical alert says it is missing, and nothing is sent."""
+    gw = console.gw
+    child, ready = await console.start()
+    front = ready["front"]["con_id"]
+    stop, stop_price = await a_stop_under_two_long(child, gw, front)
+    (entry,) = [k for k in new_refs(gw) if k != stop]
+    if not rolled:
+        gw.faults.reject_next_order("No trading permission for this contract")
+    legs = 2 if rolled else 1
+
+    close = (await child.ask({"cmd": "roll", "as": "orders", "pause": "settle"}, "paused"))["key"]
+    await console.wait_for(
+        lambda: len(new_refs(gw)) == 3 + legs and sim_status(gw, new_refs(gw)[-1]) == "Submitted",
+        timeout=REPLY,
+        what="the stop placed again",
+    )
+    placed_again = new_refs(gw)[-1]
+    assert new_refs(gw)[:3] == [entry, stop, close]
+    await console.killed(child)
+    placed = len(gw.orders)
+
+    child, ready = await console.start()
+    assert ready["reconciled"]["matched"] == [placed_again]
+    alerts = [e for e in child.events if e["event"] == "alert" and "ROLL" in e["text"]]
+    assert [a["critical"] for a in alerts] == [False], alerts
+    text = alerts[0]["text"]
+    month = ready["next" if rolled else "front"]["local_symbol"]
+    assert close in text, text
+    assert "Placed before it stopped: SELL 2 STP stop " in text, text
+    assert f" on {month} ({placed_again}, working)" in text, text
+    if not rolled:
+        assert f"SELL 2 STP stop {stop_price:f} on {month}" in text, text
+    assert "NOT placed" not in text, text
+    orders = await journalled(child)
+    assert orders[placed_again]["purpose"] == ("roll_move" if rolled else "roll_restore")
+    assert orders[placed_again]["state"] == OrderState.WORKING.value
+    closed = OrderState.FILLED if rolled else OrderState.REJECTED
+    assert orders[close]["state"] == closed.value
+    assert sim_status(gw, placed_again) == "Submitted"
+    await assert_positions(child, gw, ready, 0 if rolled else 2, 2 if rolled else 0, "killed")
+    assert len(gw.orders) == placed, "the restart sent an order nobody clicked"
+    await child.ask({"cmd": "quit"}, "stopped")
+    await child.process.wait()
+    child, ready = await console.start()  # the move was settled: the next start says nothing
+    assert not [e for e in child.events if e["event"] == "alert" and "ROLL" in e["text"]]
+    await assert_no_crash(console, child)
 
 
 def signal_body(key: str) -> dict[str, Any]:

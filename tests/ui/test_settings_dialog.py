@@ -526,6 +526,37 @@ async def test_the_line_budget_and_the_chains_strikes_apply_without_a_restart(
     assert _text(config).startswith(HAND_WRITTEN)  # new tables go below what was there
 
 
+async def test_the_two_order_roll_s_fill_timeout_is_edited_checked_and_applied(
+    make_ui_context: UiContextFactory, gateway: PaperGateway, config: Path, qtbot: Any
+) -> None:
+    ctx = await make_ui_context(gateway, connect=False, settings=load_settings(config, environ={}))
+    assert ctx.broker.orders.rolls.fill_timeout == 30.0
+    dialog = _dialog(ctx, config, {}, qtbot)
+    field = dialog.findChild(QLineEdit, "settingRolloverFillTimeoutSeconds")
+    assert field is not None
+    assert (field.text(), field.placeholderText()) == ("", "default: 30")
+    field.setText("0")
+    dialog.show_page("Risk limits")
+
+    _save(dialog, qtbot)
+
+    assert dialog.error_text == (
+        "Not saved: rollover.fill_timeout_seconds = 0: must be a number of seconds above zero"
+    )
+    assert dialog.pages[dialog.nav.currentRow()].title == "Rollover"
+    assert dialog.focusWidget() is field
+    assert _text(config) == HAND_WRITTEN
+    assert ctx.broker.orders.rolls.fill_timeout == 30.0
+
+    field.setText("12.5")
+    _save(dialog, qtbot)
+
+    assert not dialog.isVisible(), dialog.error_text
+    assert ctx.broker.orders.rolls.fill_timeout == 12.5
+    assert ctx.broker.orders.spread_rolls.fill_timeout == 30.0  # a setting of its own
+    assert load_settings(config, environ={}).rollover.fill_timeout == timedelta(seconds=12.5)
+
+
 async def test_applied_settings_reach_the_ladder_alerts_inbox_and_spread_roll(
     main_window: MainWindow,
     ui_context: UiContext,

@@ -1,7 +1,7 @@
 """Putting saved settings to work at once and journalling the change.
 
 The broker checks the very next order against the new limits and watches the connection by the
-new health settings; every part of the window reads ``ctx.settings`` when it needs a setting, so
+new health settings, and the next roll as two orders waits by the new fill timeout; every part of the window reads ``ctx.settings`` when it needs a setting, so
 it sees the new ones from its next use. The journal keeps what changed, from what to what.
 """
 
@@ -52,6 +52,7 @@ def apply_settings(
     ctx.broker.apply_settings(
         settings.health, settings.risk, line_budget=settings.market_data.line_budget
     )
+    ctx.broker.orders.rolls.fill_timeout = settings.rollover.fill_timeout.total_seconds()
     if not changes:
         return ""
     try:

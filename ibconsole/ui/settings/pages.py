@@ -151,6 +151,7 @@ def _rollover(file: SettingsFile, environ: Mapping[str, str]) -> SettingsPage:
                     "Reopen the position in the next month",
                     Kind.BOOL,
                 ),
+                Spec(("rollover", "fill_timeout_seconds"), "Two-order fill timeout", unit=_SECONDS),
             ),
         )
     )
