@@ -134,7 +134,11 @@ class Report:
             f"sent from the inbox, {self.fills} fills, {len(self.crashes)} crashes",
             f"start: {_describe(self.start)}",
             f"end:   {_describe(self.end)}",
-            "by day: " + ", ".join(f"rss {d.rss_mib:.1f} heap {d.heap_mib:.1f}" for d in self.days),
+            "by day: "
+            + ", ".join(
+                f"rss {d.rss_mib:.1f} heap {d.heap_mib:.1f} pixmap cache {d.pixmap_cache_mib:.1f}"
+                for d in self.days
+            ),
             *(f"heap growth: {line}" for line in self.heap_growth),
             f"{'flat' if self.flat else 'NOT FLAT'}: " + ", ".join(map(str, self.verdicts)),
         ]

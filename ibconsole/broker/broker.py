@@ -30,7 +30,7 @@ from ibconsole.broker.market_depth import MarketDepthService
 from ibconsole.broker.option_chains import OptionChainService
 from ibconsole.broker.order_entry import OrderEntry
 from ibconsole.broker.orders import OrderService
-from ibconsole.broker.session import Endpoint, Session
+from ibconsole.broker.session import Endpoint, Session, SyncInfo
 from ibconsole.broker.spread_quotes import SpreadQuotes
 from ibconsole.broker.volume_profile import VolumeProfileService
 from ibconsole.domain.clock import Clock
@@ -84,6 +84,7 @@ class Broker:
         )
         # Every entry point (ticket, ladder, chain, chart, signal inbox) orders through this.
         self.entry = OrderEntry(self.orders, self.account, self.market, self.contracts, clock)
+        self.session.synced += self._on_synced
 
     def apply_settings(
         self, health: HealthSettings, limits: RiskLimits, *, line_budget: int
@@ -97,6 +98,13 @@ class Broker:
 
     async def start(self) -> None:
         await self.session.connect()
+
+    def _on_synced(self, info: SyncInfo) -> None:
+        # A new session (IB Gateway's daily restart among them): the options cached for earlier
+        # chain windows let go, but not one with a line (the chain, the risk panel) or held.
+        held = self.account.positions()
+        if held is not None:
+            self.options.forget_unused({*self.market.subscriptions(), *(p.con_id for p in held)})
 
     async def stop(self) -> None:
         """Cancel subscriptions and background work, then disconnect."""

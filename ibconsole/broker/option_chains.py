@@ -2,6 +2,10 @@
 per underlying per trading day), the option contracts of a window of strikes (contract details per
 strike, on demand and cached), and the price increments of their market rule.
 
+The cache follows what the console uses: at every sync (IB Gateway's daily restart is one) the
+options that no market-data line and no position needs are let go, expired ones with them, so a
+chain scrolled and switched for days holds what it shows, not every strike it ever showed.
+
 A whole chain's contract details are never asked for: an E-mini S&P expiry lists hundreds of
 strikes, and TWS takes seconds to describe them all. Every request has a timeout; a failure is a
 ``OptionChainError`` whose message is the sentence the trader reads.
@@ -11,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import TypeVar
@@ -34,6 +38,15 @@ class OptionChainError(RuntimeError):
     """Options could not be listed; the message says why in words a trader understands."""
 
 
+@dataclass(frozen=True, slots=True)
+class _ListedExpiries:
+    """The option expiries on one futures month, as IB listed them on one trading day."""
+
+    future: ListedContract
+    fetched_on: date
+    expiries: tuple[OptionExpiry, ...]
+
+
 class OptionChainService:
     """Expiries, strikes and option contracts of futures, fetched on demand and cached."""
 
@@ -41,7 +54,7 @@ class OptionChainService:
         self._ib = ib
         self._clock = clock
         self._timeout = request_timeout
-        self._expiries: dict[int, tuple[date, tuple[OptionExpiry, ...]]] = {}
+        self._expiries: dict[int, _ListedExpiries] = {}
         self._options: dict[tuple[str, str, Decimal], tuple[ListedContract, ...]] = {}
         self._by_con_id: dict[int, ListedContract] = {}
         self._rules: dict[int, asyncio.Future[tuple[PriceIncrement, ...]]] = {}
@@ -74,6 +87,27 @@ class OptionChainService:
             return option
         return None
 
+    def forget_unused(self, in_use: Collection[int]) -> None:
+        """Let go of every option not in ``in_use`` (conIds with a market-data line or a
+        position), with the strikes that hold none of them, and of expiry lists of an earlier
+        trading day. A strike let go costs one contract-details request when shown again."""
+        self._options = {
+            key: options
+            for key, options in self._options.items()
+            if any(o.con_id in in_use for o in options)
+        }
+        kept = {o.con_id for options in self._options.values() for o in options}
+        self._by_con_id = {
+            con_id: option
+            for con_id, option in self._by_con_id.items()
+            if con_id in kept or con_id in in_use
+        }
+        self._expiries = {
+            con_id: listed
+            for con_id, listed in self._expiries.items()
+            if listed.fetched_on == self._trading_day(listed.future)
+        }
+
     # ------------------------------------------------------------------ expiries
     async def expiries(self, futures: Iterable[ListedContract]) -> tuple[OptionExpiry, ...]:
         """Every option expiry on ``futures`` (months of one family), nearest first."""
@@ -92,8 +126,8 @@ class OptionChainService:
     async def _expiries_on(self, future: ListedContract) -> tuple[OptionExpiry, ...]:
         today = self._trading_day(future)
         cached = self._expiries.get(future.con_id)
-        if cached is not None and cached[0] == today:
-            return cached[1]
+        if cached is not None and cached.fetched_on == today:
+            return cached.expiries
         spec = product(future.symbol)
         chains: list[OptionChain] = await self._ask(
             lambda: self._ib.reqSecDefOptParamsAsync(
@@ -115,7 +149,7 @@ class OptionChainService:
             if str(chain.underlyingConId) in ("", "0", str(future.con_id))
             for expiry in chain.expirations
         )
-        self._expiries[future.con_id] = (today, expiries)
+        self._expiries[future.con_id] = _ListedExpiries(future, today, expiries)
         log.info("%s: %d option expiries", future.local_symbol, len(expiries))
         return expiries
 
@@ -126,25 +160,29 @@ class OptionChainService:
         """The calls and puts of ``expiry`` at ``strikes``, with their market rule's increments.
 
         One contract-details request per strike not cached yet, all at once; a strike that this
-        expiry does not list is left out."""
-        wanted = [
-            k for k in strikes if (expiry.trading_class, expiry.expiry, k) not in self._options
-        ]
+        expiry does not list is left out. The answer is gathered here, not read back from the
+        cache: a sync while the requests are out may let cached strikes go."""
+        found: dict[Decimal, tuple[ListedContract, ...]] = {}
+        wanted: list[Decimal] = []
+        for strike in strikes:
+            cached = self._options.get((expiry.trading_class, expiry.expiry, strike))
+            if cached is None:
+                wanted.append(strike)
+            else:
+                found[strike] = cached
         if wanted:
             answers = await asyncio.gather(
                 *(self._strike(expiry, underlying, k) for k in wanted), return_exceptions=True
             )
-            failure = next((a for a in answers if isinstance(a, BaseException)), None)
-            if failure is not None:
-                raise failure
-        found: list[ListedContract] = []
-        for strike in strikes:
-            found.extend(self._options.get((expiry.trading_class, expiry.expiry, strike), ()))
-        return tuple(found)
+            for strike, answer in zip(wanted, answers, strict=True):
+                if isinstance(answer, BaseException):
+                    raise answer
+                found[strike] = answer
+        return tuple(option for strike in strikes for option in found[strike])
 
     async def _strike(
         self, expiry: OptionExpiry, underlying: ListedContract, strike: Decimal
-    ) -> None:
+    ) -> tuple[ListedContract, ...]:
         spec = product(underlying.symbol)
         query = FuturesOption(
             symbol=spec.ib_symbol,
@@ -168,7 +206,9 @@ class OptionChainService:
             options.append(option)
             self._by_con_id[option.con_id] = option
         options.sort(key=lambda c: c.option.right.value if c.option else "")
-        self._options[(expiry.trading_class, expiry.expiry, strike)] = tuple(options)
+        found = tuple(options)
+        self._options[(expiry.trading_class, expiry.expiry, strike)] = found
+        return found
 
     async def _rule(self, rule_ids: str) -> tuple[PriceIncrement, ...]:
         """The increments of the contract's first market rule (one per exchange it trades on;

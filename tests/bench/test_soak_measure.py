@@ -1,6 +1,6 @@
-"""The soak's heap snapshots: each one goes to a file and none stays in memory (one held from a
-measure to the next is read as RSS growth of tens of MiB), and the growth between two of them is
-told from those files."""
+"""The soak's heap snapshots: each one goes to a file, written by a forked copy of the process,
+and none stays in memory (one held from a measure to the next is read as RSS growth of tens of
+MiB); the growth between two of them is told from those files."""
 
 from __future__ import annotations
 
@@ -48,3 +48,22 @@ def test_snapshots_go_to_files_and_none_stays_in_memory(tmp_path: Path) -> None:
     assert growth, "the growth between the two files is told"
     assert "test_soak_measure.py" in growth[0], growth
     assert _snapshots_in_memory() == before
+
+
+@pytest.fixture
+def untraced() -> Iterator[None]:
+    tracing, frames = tracemalloc.is_tracing(), tracemalloc.get_traceback_limit()
+    tracemalloc.stop()
+    yield
+    if tracing:
+        tracemalloc.start(frames)
+
+
+@pytest.mark.usefixtures("untraced")
+def test_a_snapshot_not_written_is_said(tmp_path: Path) -> None:
+    """The snapshot is taken in a forked copy of the process; its failure (here: nothing is
+    traced) reaches the soak as an error, not as a missing file found later."""
+    with pytest.raises(RuntimeError, match="the heap snapshot was not written"):
+        write_heap_snapshot(tmp_path / "none")
+
+    assert not (tmp_path / "none").exists()

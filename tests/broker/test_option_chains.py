@@ -17,6 +17,7 @@ from ibconsole.broker.option_chains import OptionChainError
 from ibconsole.domain.contracts import ListedContract, OptionRight
 from ibconsole.domain.ib_codes import IbCategory
 from ibconsole.domain.option_chain import OptionExpiry, strike_window
+from ibconsole.domain.orders import OrderType, Side, build_intent
 from ibconsole.domain.quotes import MarketDataType
 from ibconsole.sim import PaperGateway
 
@@ -239,3 +240,81 @@ async def test_a_line_budget_applied_while_running_counts_from_the_next_subscrip
     await wait_for(lambda: broker.market.quote(third.con_id) is not None, what="the new line")
     with pytest.raises(ValueError, match="1 or more"):
         broker.market.line_budget = 0
+
+
+def _strike(option: ListedContract) -> Decimal | None:
+    return option.option.strike if option.option is not None else None
+
+
+async def _hold(broker: Broker, option: ListedContract, wait_for: WaitFor) -> None:
+    """Buy one ``option`` at the market and keep it, without a line."""
+    broker.market.subscribe(option)
+    await wait_for(lambda: broker.market.quote(option.con_id), what="the option's quote")
+    intent = build_intent(
+        contract=option,
+        side=Side.BUY,
+        quantity=Decimal(1),
+        order_type=OrderType.MARKET,
+        limit_price=None,
+        clock=broker.clock,
+        account=broker.account.account,
+    )
+    broker.orders.submit(intent, confirmed=True)
+
+    def held() -> Decimal | None:
+        position = broker.account.position(option.con_id)
+        return position.quantity if position is not None else None
+
+    await wait_for(lambda: held() == 1, what="the option held")
+    broker.market.unsubscribe(option.con_id)
+
+
+async def _resync(gateway: PaperGateway, synced: Any, wait_for: WaitFor) -> None:
+    """The nightly restart as the console lives it: the connection lost, the session synced."""
+    before = len(synced)
+    gateway.faults.drop(1)
+    await wait_for(lambda: len(synced) > before, what="the resync")
+
+
+@pytest.mark.expect_log_warnings  # each daily restart's dropped connection is logged as an error
+async def test_each_sync_lets_go_of_the_options_no_line_or_position_needs(
+    gateway: PaperGateway,
+    broker: Broker,
+    es_front: ListedContract,
+    inbound: Spy,
+    record: Record,
+    wait_for: WaitFor,
+) -> None:
+    """Day after day the chain shows other strikes, and IB Gateway restarts each night: the
+    options known stay those with a line (the chain's window) or a position, not every strike
+    ever shown (before, they grew by a window a day)."""
+    expiry = await _front_expiry(broker, es_front)
+    middle = len(expiry.strikes) // 2
+    windows = [expiry.strikes[middle + 3 * day : middle + 3 * day + 3] for day in range(4)]
+    synced = record(broker.session.synced)
+    fetched = list(await broker.options.options(expiry, es_front, windows[0]))
+    held = fetched[-1]  # a put bought on the first day and held since
+    await _hold(broker, held, wait_for)
+    shown: ListedContract | None = None
+    for day, window in enumerate(windows):
+        options = await broker.options.options(expiry, es_front, window)
+        if day:
+            fetched.extend(options)
+        if shown is not None:
+            broker.market.unsubscribe(shown.con_id)
+        shown = options[0]  # the window's first call has a line, as the chain's do
+        broker.market.subscribe(shown)
+
+        await _resync(gateway, synced, wait_for)
+
+        known = {o.con_id for o in fetched if broker.options.option(o.con_id) is not None}
+        # A strike is kept whole: the line's call and its put, the held put and its call.
+        kept = {o.con_id for o in fetched if _strike(o) in {_strike(shown), _strike(held)}}
+        assert {shown.con_id, held.con_id} <= known == kept, f"day {day + 1}: {len(known)} known"
+    assert len(fetched) == 4 * 3 * 2
+    seen = inbound(gateway)
+    again = await broker.options.options(expiry, es_front, windows[0])
+    assert again == tuple(fetched[:6]), "the same contracts when asked again"
+    assert seen.count(REQ_CONTRACT_DETAILS) == 2, "fetched again, but for the held put's strike"
+    assert shown is not None
+    broker.market.unsubscribe(shown.con_id)

@@ -1,5 +1,6 @@
 """The fills panel: today's executions from the journal and every new one, with commission and
-realized P&L."""
+realized P&L. At each sync those of an earlier day leave: a console that runs for days, reconnected
+after each daily restart, shows the day's fills, not every fill since it started."""
 
 from __future__ import annotations
 
@@ -67,6 +68,15 @@ class FillsPanel(QWidget):
     @Slot(object)
     def _on_bridge_synced(self, info: object) -> None:
         self._populated = True
+        self._let_go_of_earlier_days()
+
+    def _let_go_of_earlier_days(self) -> None:
+        """Take away the fills of an earlier day, and the intents kept for their orders."""
+        since = start_of_today(self._ctx.clock.now())
+        self._model.remove(line.exec_id for line in self._model.lines() if line.time < since)
+        shown = {line.key for line in self._model.lines()}
+        shown.update(fill.key for fill in self._pending.values())
+        self._intents = {key: intent for key, intent in self._intents.items() if key in shown}
 
     @Slot()
     def _flush(self) -> None:

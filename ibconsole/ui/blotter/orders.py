@@ -1,5 +1,11 @@
 """The orders panel: this session's orders with their status, Cancel on each working order placed
-here, Cancel all after a confirmation, journal history on demand and a CSV export."""
+here, Cancel all after a confirmation, journal history on demand and a CSV export.
+
+A session is IB's: once a new one is reconciled (after IB Gateway's daily restart, say), orders it
+no longer reports leave the table and the panel forgets what it kept for them; the journal still
+has them, for the history and the export. A console that runs for days shows the day's orders,
+not every order since it started.
+"""
 
 from __future__ import annotations
 
@@ -233,6 +239,7 @@ class OrdersPanel(QWidget):
 
     @Slot(object)
     def _on_bridge_reconciled(self, result: Reconciliation) -> None:
+        self._let_go_of_earlier_sessions(result)
         now = self._ctx.clock.now()
         lines = []
         for key in (*result.unknown, *result.filled_while_disconnected):
@@ -249,6 +256,28 @@ class OrdersPanel(QWidget):
                 "were not resent: check them in TWS.",
                 Tone.BAD,
             )
+
+    def _let_go_of_earlier_sessions(self, result: Reconciliation) -> None:
+        """Take away the lines of orders the reconciled session neither reports nor names (an
+        order it found unknown or filled meanwhile is named, and shown until the next one), then
+        keep the entries and first-seen times of the lines still shown only."""
+        named = {
+            *(order_ident(row) for row in self._broker.orders.rows()),
+            *self._pending,
+            *result.matched,
+            *result.unknown,
+            *result.filled_while_disconnected,
+            *result.adopted,
+        }
+        gone = self._live - named
+        if gone:
+            self._model.remove(gone)
+            self._live -= gone
+        shown = self._live | self._pending.keys()
+        self._journalled = {k: j for k, j in self._journalled.items() if k in shown}
+        self._seen = {ident: at for ident, at in self._seen.items() if ident in shown}
+        if gone and self.history_toggle.isChecked():
+            self.show_history(True)  # the orders taken away are history now
 
     @Slot()
     def _flush(self) -> None:
