@@ -5,6 +5,7 @@ the options chain announces only the rows a burst of quotes touched. Against a q
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -59,6 +60,12 @@ async def test_depth_batches_of_one_loop_turn_make_one_ladder_update_and_repaint
     book = ladder.ladder.book
     await wait_for(lambda: not book.empty, what="the depth")
     await wait_for(ladder.ladder.market_in_view, what="the market in the window")
+    # Today's volume at each price loads in the background and repaints the ladder when it
+    # lands: on a busy machine that could be in the middle of the burst below.
+    await wait_for(
+        lambda: not any(t.get_name().startswith("volume today") for t in asyncio.all_tasks()),
+        what="today's volume loaded",
+    )
     timer = ladder.findChild(FrameTimer)
     assert timer is not None
     await wait_for(lambda: not timer.isActive(), what="the ladder at rest")
