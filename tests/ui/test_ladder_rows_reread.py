@@ -1,5 +1,5 @@
 """A ladder repaint reads again only the rows the ladder says may look different: the view is
-told about the rows that do (none when nothing shown changed), a row whose size changed keeps
+told about the cells that do (none when nothing shown changed), a row whose size changed keeps
 its other cells, and a row the best price moved across takes its new side's shade even when
 nothing else about it changed."""
 
@@ -31,12 +31,13 @@ def _depth_ladder() -> Ladder:
     return ladder
 
 
-def _changed_rows(model: LadderTableModel) -> list[tuple[int, int]]:
-    """Refresh the model; the (first, last) rows of every dataChanged it emitted."""
-    spans: list[tuple[int, int]] = []
+def _changed_cells(model: LadderTableModel) -> list[tuple[int, int, int, int]]:
+    """Refresh the model; the (top row, left column, bottom row, right column) of every
+    dataChanged it emitted."""
+    spans: list[tuple[int, int, int, int]] = []
 
     def record(first: QModelIndex, last: QModelIndex) -> None:
-        spans.append((first.row(), last.row()))
+        spans.append((first.row(), first.column(), last.row(), last.column()))
 
     model.dataChanged.connect(record)
     model.refresh()
@@ -46,10 +47,10 @@ def _changed_rows(model: LadderTableModel) -> list[tuple[int, int]]:
 
 def test_nothing_changed_tells_the_view_nothing(qapp: QApplication) -> None:
     model = LadderTableModel(_depth_ladder())
-    assert _changed_rows(model) == []
+    assert _changed_cells(model) == []
 
 
-def test_a_size_behind_the_touch_changes_its_row_and_only_its_size_cell(
+def test_a_size_behind_the_touch_changes_its_size_cell_only(
     qapp: QApplication,
 ) -> None:
     ladder = _depth_ladder()
@@ -58,7 +59,8 @@ def test_a_size_behind_the_touch_changes_its_row_and_only_its_size_cell(
     assert row is not None
     before = list(model.cells())
     ladder.apply_depth([DepthChange(DepthOperation.UPDATE, DepthSide.BID, 1, D("99.75"), D(12))])
-    assert _changed_rows(model) == [(row, row)]
+    bid = LadderColumn.BID
+    assert _changed_cells(model) == [(row, bid, row, bid)]
     after = model.cells()
     assert [r for r, cells in enumerate(after) if cells is not before[r]] == [row]
     old, new = before[row], after[row]
@@ -90,3 +92,22 @@ def test_a_row_the_best_bid_moved_across_loses_the_bid_shade(qapp: QApplication)
     ladder.set_quote(D("100.00"), D("100.25"), None)
     model.refresh()
     assert shaded()
+
+
+def test_a_new_best_bid_repaints_the_old_and_the_new_best_rows(qapp: QApplication) -> None:
+    ladder = _depth_ladder()
+    model = LadderTableModel(ladder)
+    old_best, new_best = ladder.row_of(D("100.00")), ladder.row_of(D("100.25"))
+    assert old_best is not None
+    assert new_best is not None
+    ladder.apply_depth([DepthChange(DepthOperation.DELETE, DepthSide.ASK, 0, D("100.25"), D(0))])
+    ladder.set_quote(None, D("100.50"), None)  # the ask is now the quote's
+    ladder.apply_depth([DepthChange(DepthOperation.INSERT, DepthSide.BID, 0, D("100.25"), D(2))])
+    covered = {row for top, _, bottom, _ in _changed_cells(model) for row in range(top, bottom + 1)}
+    assert {old_best, new_best} <= covered
+    old_cells, new_cells = model.cells()[old_best], model.cells()[new_best]
+    assert old_cells is not None
+    assert new_cells is not None
+    assert new_cells[LadderColumn.BID].text == "2"
+    assert new_cells[LadderColumn.PRICE].font.bold()
+    assert not old_cells[LadderColumn.PRICE].font.bold()

@@ -31,6 +31,7 @@ _Index = QModelIndex | QPersistentModelIndex
 _COLUMNS = tuple(LadderColumn)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _CENTRE = int(Qt.AlignmentFlag.AlignCenter)
+_WHOLE_ROW = (0, len(_COLUMNS) - 1)  # the first and last column of a row
 
 # (light, dark) colours of the ladder's parts.
 _COLOURS: dict[str, tuple[str, str]] = {
@@ -144,8 +145,8 @@ class LadderTableModel(QAbstractTableModel):
             self.refresh()
 
     def refresh(self) -> None:
-        """Re-read the rows that may look different and tell the view which rows do: it
-        repaints those rows only (a depth change behind the touch repaints one or two), and
+        """Re-read the rows that may look different and tell the view which cells do: it
+        repaints those only (a depth change behind the touch repaints a size or two), and
         nothing when no row shown changed."""
         ladder = self._ladder
         changed = ladder.take_changed()
@@ -153,21 +154,23 @@ class LadderTableModel(QAbstractTableModel):
             before = self._cells
             self._snapshot()
             self._say_changed(
-                row
+                (row, _WHOLE_ROW)
                 for row, cells in enumerate(self._cells)
                 if row >= len(before) or cells is not before[row]
             )
             return
         rows = {row for row in map(ladder.row_of, changed) if row is not None}
         market = ladder.best_bid, ladder.best_ask
-        self._say_changed(row for row in sorted(rows) if self._reread(row, *market))
+        spans = ((row, self._reread(row, *market)) for row in sorted(rows))
+        self._say_changed((row, columns) for row, columns in spans if columns is not None)
 
-    def _reread(self, row: int, bid: Decimal | None, ask: Decimal | None) -> bool:
-        """Read ``row`` again; True if it looks different."""
+    def _reread(self, row: int, bid: Decimal | None, ask: Decimal | None) -> tuple[int, int] | None:
+        """Read ``row`` again; the first and last of its columns that look different, None
+        when none does."""
         old = self._looks[row]
         look = _look(self._ladder.row(row), bid, ask)
         if look == old:
-            return False
+            return None
         cells = self._cells[row]
         if old is not None:
             del self._made[old]
@@ -175,27 +178,30 @@ class LadderTableModel(QAbstractTableModel):
         self._looks[row] = look
         if look is None:
             self._cells[row] = None
-        elif old is None or cells is None or old.row.price != look.row.price:
+            return _WHOLE_ROW
+        if old is None or cells is None or old.row.price != look.row.price:
             self._cells[row] = self._made[look] = self._made_cells(look)
-        else:
-            # A size changed, seldom the whole row: its other cells stay as they were.
-            self._cells[row] = self._made[look] = tuple(
-                cell if _shown(old, column) == _shown(look, column) else self._cell(look, column)
-                for column, cell in zip(_COLUMNS, cells, strict=True)
-            )
-        return True
+            return _WHOLE_ROW
+        # A size changed, seldom the whole row: its other cells stay as they were.
+        remade = tuple(
+            cell if _shown(old, column) == _shown(look, column) else self._cell(look, column)
+            for column, cell in zip(_COLUMNS, cells, strict=True)
+        )
+        self._cells[row] = self._made[look] = remade
+        differ = [column for column, cell in enumerate(remade) if cell is not cells[column]]
+        return (differ[0], differ[-1]) if differ else None
 
-    def _say_changed(self, rows: Iterable[int]) -> None:
-        """Tell the view ``rows`` (ascending) changed, one signal per run of adjacent rows."""
-        runs: list[list[int]] = []  # [first, last] of each run
-        for row in rows:
-            if runs and row == runs[-1][1] + 1:
-                runs[-1][1] = row
+    def _say_changed(self, spans: Iterable[tuple[int, tuple[int, int]]]) -> None:
+        """Tell the view which cells changed, given as (row, (first column, last column)) by
+        ascending row: one signal per run of adjacent rows changed in the same columns."""
+        runs: list[tuple[int, int, tuple[int, int]]] = []  # first row, last row, columns
+        for row, columns in spans:
+            if runs and row == runs[-1][1] + 1 and columns == runs[-1][2]:
+                runs[-1] = (runs[-1][0], row, columns)
             else:
-                runs.append([row, row])
-        last_column = len(_COLUMNS) - 1
-        for first, last in runs:
-            self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
+                runs.append((row, row, columns))
+        for first, last, (left, right) in runs:
+            self.dataChanged.emit(self.index(first, left), self.index(last, right))
 
     def row_of(self, price: Decimal) -> int | None:
         return self._ladder.row_of(price)

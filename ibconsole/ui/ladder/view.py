@@ -104,7 +104,8 @@ class LadderView(QTableView):
             for c in range(header.count())
         ]
         width = viewport.width()
-        # The rows the model said changed, not every row between the first and the last.
+        # The cells the model said changed, not every row or cell between the first and the
+        # last (text is clipped to its cell, so a cell alone paints as it does in its row).
         dirty = event.region()
         for row, cells in enumerate(model.cells()):
             top = row * ROW_HEIGHT
@@ -112,6 +113,8 @@ class LadderView(QTableView):
                 continue
             for (left, span), cell in zip(spans, cells, strict=False):
                 rect = QRect(left, top, span, ROW_HEIGHT)
+                if not dirty.intersects(rect):
+                    continue
                 if cell.background is not None:
                     painter.fillRect(rect, cell.background)
                 inner = rect.adjusted(_PADDING, 0, -_PADDING, 0)
