@@ -173,6 +173,11 @@ class Ladder:
         changed, self._changed = self._changed, set()
         return None if changed is None else frozenset(changed)
 
+    @property
+    def changed(self) -> bool:
+        """Some row may look different since ``take_changed`` was last called."""
+        return self._changed is None or bool(self._changed)
+
     def _touch(self, *prices: Decimal | None) -> None:
         if self._changed is not None:
             self._changed.update(price for price in prices if price is not None)

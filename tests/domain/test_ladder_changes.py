@@ -1,6 +1,6 @@
 """The prices whose ladder row may look different since a view last asked (``take_changed``):
-what each change of the market, the orders or the position touches, and which changes touch
-every row (the window moved, the book started over, the volume was replaced)."""
+what each change of the market, the orders or the position touches (a quote that moves no
+price touches none, so the ladder need not repaint for it), and which changes touch every row (the window moved, the book started over, the volume was replaced)."""
 
 from __future__ import annotations
 
@@ -54,6 +54,11 @@ CHANGES: list[tuple[str, Callable[[Ladder], object], frozenset[Decimal] | None]]
         frozenset(),
     ),
     (
+        "the same quote again (its sizes or time changed)",
+        lambda ladder: ladder.set_quote(D("100.00"), D("100.25"), None),
+        frozenset(),
+    ),
+    (
         "the quote's last trade moves",
         lambda ladder: ladder.set_quote(D("100.00"), D("100.25"), D("100.25")),
         _prices("100.25"),
@@ -88,8 +93,10 @@ def test_what_each_change_touches(
 ) -> None:
     ladder = _ladder()
     change(ladder)
+    assert ladder.changed is (expected != frozenset())
     assert ladder.take_changed() == expected
     assert ladder.take_changed() == frozenset()  # taken: nothing left until the next change
+    assert not ladder.changed
 
 
 def test_a_new_ladder_says_every_row_may_look_different() -> None:
