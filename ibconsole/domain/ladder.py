@@ -3,6 +3,9 @@ first, in a window the view shows; the depth on each side, the trader's own work
 each price (pending until IB acknowledges them), the volume traded at each price today, the
 best bid and ask, the last trade and its side, the position's average price and its exits.
 
+The ladder keeps the prices whose row may look different since a view last asked
+(``take_changed``), so a view rebuilds those rows only, not its whole window every frame.
+
 Re-centring follows the market when it leaves the window, but never while the trader is
 aiming: a pointer moving over the ladder, or a scroll, holds the window still for
 ``AIM_HOLD_SECONDS``. What a click or a drag means is decided in ``ladder_clicks``.
@@ -15,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Flag, IntEnum, StrEnum, auto
+from typing import TypeVar
 
 from ibconsole.domain.depth import DepthBook, DepthChange, DepthSide
 from ibconsole.domain.orders import OrderType, Side, WorkingOrder
@@ -46,6 +50,8 @@ class LadderSettings:
     far_side_click: FarSideClick = FarSideClick.CONFIRM
     quantity_presets: tuple[int, ...] = (1, 2, 5, 10)
 
+
+K = TypeVar("K")
 
 # The window stays still this long after the pointer moved over the ladder or it was scrolled.
 AIM_HOLD_SECONDS = 1.5
@@ -157,6 +163,46 @@ class Ladder:
         self._position = Decimal(0)
         self._average: Decimal | None = None
         self._aimed_at = -math.inf
+        self._changed: set[Decimal] | None = None  # None: any row may look different
+
+    # ------------------------------------------------------------------ what changed
+    def take_changed(self) -> frozenset[Decimal] | None:
+        """The prices whose row may look different since the last call (a depth size, a mark,
+        an own order, the volume, or the side of the market the price is on); None when any row
+        may (the window moved, the book was reset, the volume replaced)."""
+        changed, self._changed = self._changed, set()
+        return None if changed is None else frozenset(changed)
+
+    @property
+    def changed(self) -> bool:
+        """Some row may look different since ``take_changed`` was last called."""
+        return self._changed is None or bool(self._changed)
+
+    def _touch(self, *prices: Decimal | None) -> None:
+        if self._changed is not None:
+            self._changed.update(price for price in prices if price is not None)
+
+    def _touch_all(self) -> None:
+        self._changed = None
+
+    def _touch_between(self, old: Decimal | None, new: Decimal | None) -> None:
+        """A best price moved from ``old`` to ``new``: the rows between change side."""
+        if old == new:
+            return
+        if old is None or new is None:
+            self._touch_all()  # every row on that side of the market changed side
+            return
+        low, high = min(old, new), max(old, new)
+        steps = int((high - low) / self.tick)
+        if steps > self._rows:
+            self._touch_all()
+            return
+        self._touch(*(low + step * self.tick for step in range(steps + 1)), old, new)
+
+    def _touch_market(self, bid: Decimal | None, ask: Decimal | None) -> None:
+        """Touch the rows the best bid and ask moved across since they were ``bid``, ``ask``."""
+        self._touch_between(bid, self.best_bid)
+        self._touch_between(ask, self.best_ask)
 
     # ------------------------------------------------------------------ the window
     @property
@@ -192,11 +238,13 @@ class Ladder:
             middle = self._top - (self._rows // 2) * self.tick
             self._top = middle + (rows // 2) * self.tick
         self._rows = rows
+        self._touch_all()
 
     def scroll(self, rows: int, now: float) -> None:
         """Move the window ``rows`` rows up (positive: higher prices); the trader is aiming."""
         if self._top is not None:
             self._top += rows * self.tick
+            self._touch_all()
         self.aim(now)
 
     def aim(self, now: float) -> None:
@@ -221,6 +269,8 @@ class Ladder:
         top = self.snap(anchor) + (self._rows // 2 - 1) * self.tick
         moved = top != self._top
         self._top = top
+        if moved:
+            self._touch_all()
         return moved
 
     def market_in_view(self) -> bool:
@@ -247,17 +297,25 @@ class Ladder:
     # ------------------------------------------------------------------ the market
     def apply_depth(self, changes: Iterable[DepthChange]) -> set[Decimal]:
         """Apply IB's depth changes in order; the prices whose resting size changed."""
-        return self.book.apply_all(changes)
+        bid, ask = self.best_bid, self.best_ask
+        touched = self.book.apply_all(changes)
+        self._touch(*touched)
+        self._touch_market(bid, ask)
+        return touched
 
     def reset_depth(self) -> None:
         """The depth stream starts over (a re-request after a reconnect, or refused)."""
         self.book.clear()
+        self._touch_all()
 
     def set_quote(self, bid: Decimal | None, ask: Decimal | None, last: Decimal | None) -> None:
         """The top of the book from the quote stream (used where depth shows no row), and its
         last trade."""
+        best_bid, best_ask = self.best_bid, self.best_ask
         self._quote = (bid, ask)
+        self._touch_market(best_bid, best_ask)
         if last is not None and last != self._last:
+            self._touch(self._last, last)
             self._last = last
             self._last_side = None  # a trade not printed to the ladder: its side is unknown
 
@@ -272,6 +330,7 @@ class Ladder:
                 self._last_side = Side.SELL
             else:
                 self._last_side = None
+            self._touch(self._last, price)
             self._last = price
             if size > 0:
                 self._volume[price] = self._volume.get(price, Decimal(0)) + size
@@ -279,6 +338,7 @@ class Ladder:
     def set_volume(self, profile: Mapping[Decimal, Decimal]) -> None:
         """Volume traded at each price so far today (trades recorded later add to it)."""
         self._volume = {self.snap(price): size for price, size in profile.items() if size > 0}
+        self._touch_all()
 
     @property
     def best_bid(self) -> Decimal | None:
@@ -311,19 +371,30 @@ class Ladder:
             price = order_price(order)
             if price is not None:
                 grouped.setdefault((order.side, price), []).append(order)
-        self._own = {key: OwnOrders(key[0], tuple(orders)) for key, orders in grouped.items()}
+        own = {key: OwnOrders(key[0], tuple(orders)) for key, orders in grouped.items()}
+        self._touch(*(price for (_, price) in _differing(self._own, own)))
+        self._own = own
         self._mark_exits()
 
     def set_position(self, quantity: Decimal, average_price: Decimal | None) -> None:
         """The signed position and its average price (per unit of price, not IB's avg cost)."""
+        average = average_price if quantity else None
+        if average != self._average:
+            self._touch(
+                *(self.snap(price) for price in (self._average, average) if price is not None)
+            )
         self._position = quantity
-        self._average = average_price if quantity else None
+        self._average = average
         self._mark_exits()
 
     def _mark_exits(self) -> None:
         """Stops and take-profits of the position: orders on the side that reduces it, stops
         at their trigger, limits that belong to a bracket or OCA group at their limit."""
-        self._exits = {}
+        before, self._exits = self._exits, {}
+        self._mark_position_exits()
+        self._touch(*_differing(before, self._exits))
+
+    def _mark_position_exits(self) -> None:
         if not self._position:
             return
         closing = Side.SELL if self._position > 0 else Side.BUY
@@ -392,3 +463,8 @@ class Ladder:
             marks=marks,
             last_side=self._last_side if price == last else None,
         )
+
+
+def _differing(old: Mapping[K, object], new: Mapping[K, object]) -> set[K]:
+    """The keys of ``old`` and ``new`` whose values differ (one of them missing counts)."""
+    return {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}

@@ -289,7 +289,8 @@ class PriceLadder(QWidget):
         for quote in quotes:
             if quote.con_id == contract.con_id:
                 self._ladder.set_quote(quote.bid, quote.ask, quote.last)
-                self._repaint_timer.request()
+                if self._ladder.changed:  # not for a size or a time alone: the rows show neither
+                    self._repaint_timer.request()
                 return
 
     @Slot(object)

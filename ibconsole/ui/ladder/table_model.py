@@ -2,15 +2,18 @@
 Bid, Price, Ask, Sell and Volume.
 
 Rows are read from the domain ``Ladder`` once per repaint (``refresh``), never per cell, and
-turned into ready-to-draw cells then: a burst of depth updates costs one snapshot of the visible
+turned into ready-to-draw cells then: a burst of depth updates costs one update of the visible
 rows when the coalescing timer fires, and the view paints the cells without asking the model
-for each one (``cells``).
+for each one (``cells``). A repaint reads only the rows the ladder says may look different
+(``Ladder.take_changed``) and tells the view about those that do; the whole window is read
+again only when it moved or the ladder cannot say.
 Colours carry the side (bids blue, asks red, own orders in their side's strong colour, pending
 ones hatched); every colour is backed by words in the cell's tooltip.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -28,6 +31,7 @@ _Index = QModelIndex | QPersistentModelIndex
 _COLUMNS = tuple(LadderColumn)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _CENTRE = int(Qt.AlignmentFlag.AlignCenter)
+_WHOLE_ROW = (0, len(_COLUMNS) - 1)  # the first and last column of a row
 
 # (light, dark) colours of the ladder's parts.
 _COLOURS: dict[str, tuple[str, str]] = {
@@ -84,6 +88,15 @@ class Cell(NamedTuple):
     icon: QIcon | None
 
 
+class _Look(NamedTuple):
+    """Everything a row's cells are made of: the row, and whether its price is on the bid or
+    the ask side of the market (the side's shade)."""
+
+    row: LadderRow
+    bid_side: bool
+    ask_side: bool
+
+
 class LadderTableModel(QAbstractTableModel):
     """A table over one ``Ladder``; ``refresh()`` re-reads its window's rows."""
 
@@ -92,9 +105,11 @@ class LadderTableModel(QAbstractTableModel):
         self._ladder = ladder
         self._contract: ListedContract | None = None
         self._rows: list[LadderRow | None] = []
+        self._looks: list[_Look | None] = []
         self._cells: list[tuple[Cell, ...] | None] = []
+        self._top: Decimal | None = None
         self._white = QColor("#ffffff")
-        self._made: dict[LadderRow, tuple[Cell, ...]] = {}
+        self._made: dict[_Look, tuple[Cell, ...]] = {}
         self._font = tabular_font()
         self._bold = QFont(self._font)
         self._bold.setBold(True)
@@ -130,20 +145,63 @@ class LadderTableModel(QAbstractTableModel):
             self.refresh()
 
     def refresh(self) -> None:
-        """Re-read every row of the window and tell the view which rows look different: it
-        repaints those rows only (a depth change behind the touch repaints one or two)."""
-        before = self._cells
-        self._snapshot()
-        after = self._cells
-        last_column = len(_COLUMNS) - 1
-        first = None
-        for row in range(len(after) + 1):
-            changed = row < len(after) and (row >= len(before) or after[row] is not before[row])
-            if changed and first is None:
-                first = row
-            elif not changed and first is not None:
-                self.dataChanged.emit(self.index(first, 0), self.index(row - 1, last_column))
-                first = None
+        """Re-read the rows that may look different and tell the view which cells do: it
+        repaints those only (a depth change behind the touch repaints a size or two), and
+        nothing when no row shown changed."""
+        ladder = self._ladder
+        changed = ladder.take_changed()
+        if changed is None or ladder.top != self._top or ladder.rows != len(self._rows):
+            before = self._cells
+            self._snapshot()
+            self._say_changed(
+                (row, _WHOLE_ROW)
+                for row, cells in enumerate(self._cells)
+                if row >= len(before) or cells is not before[row]
+            )
+            return
+        rows = {row for row in map(ladder.row_of, changed) if row is not None}
+        market = ladder.best_bid, ladder.best_ask
+        spans = ((row, self._reread(row, *market)) for row in sorted(rows))
+        self._say_changed((row, columns) for row, columns in spans if columns is not None)
+
+    def _reread(self, row: int, bid: Decimal | None, ask: Decimal | None) -> tuple[int, int] | None:
+        """Read ``row`` again; the first and last of its columns that look different, None
+        when none does."""
+        old = self._looks[row]
+        look = _look(self._ladder.row(row), bid, ask)
+        if look == old:
+            return None
+        cells = self._cells[row]
+        if old is not None:
+            del self._made[old]
+        self._rows[row] = look.row if look is not None else None
+        self._looks[row] = look
+        if look is None:
+            self._cells[row] = None
+            return _WHOLE_ROW
+        if old is None or cells is None or old.row.price != look.row.price:
+            self._cells[row] = self._made[look] = self._made_cells(look)
+            return _WHOLE_ROW
+        # A size changed, seldom the whole row: its other cells stay as they were.
+        remade = tuple(
+            cell if _shown(old, column) == _shown(look, column) else self._cell(look, column)
+            for column, cell in zip(_COLUMNS, cells, strict=True)
+        )
+        self._cells[row] = self._made[look] = remade
+        differ = [column for column, cell in enumerate(remade) if cell is not cells[column]]
+        return (differ[0], differ[-1]) if differ else None
+
+    def _say_changed(self, spans: Iterable[tuple[int, tuple[int, int]]]) -> None:
+        """Tell the view which cells changed, given as (row, (first column, last column)) by
+        ascending row: one signal per run of adjacent rows changed in the same columns."""
+        runs: list[tuple[int, int, tuple[int, int]]] = []  # first row, last row, columns
+        for row, columns in spans:
+            if runs and row == runs[-1][1] + 1 and columns == runs[-1][2]:
+                runs[-1] = (runs[-1][0], row, columns)
+            else:
+                runs.append((row, row, columns))
+        for first, last, (left, right) in runs:
+            self.dataChanged.emit(self.index(first, left), self.index(last, right))
 
     def row_of(self, price: Decimal) -> int | None:
         return self._ladder.row_of(price)
@@ -159,26 +217,31 @@ class LadderTableModel(QAbstractTableModel):
 
     def _snapshot(self) -> None:
         ladder = self._ladder
+        ladder.take_changed()  # every row is read now
+        self._top = ladder.top
         self._rows = [ladder.row(r) for r in range(ladder.rows)]
+        market = ladder.best_bid, ladder.best_ask
+        self._looks = [_look(row, *market) for row in self._rows]
         # Most rows look the same frame after frame: a row as it was in the last frame takes
         # that frame's cells, and only this frame's rows are kept for the next. (Rows kept
         # across frames up to a cap held a day's worth of rows that no longer look like any on
         # the ladder: megabytes that filled until the cap emptied them.)
-        made, kept = self._made, dict[LadderRow, tuple[Cell, ...]]()
-        for row in self._rows:
-            if row is not None:
-                cells = made.get(row)
-                kept[row] = cells if cells is not None else self._made_cells(row)
+        made, kept = self._made, dict[_Look, tuple[Cell, ...]]()
+        for look in self._looks:
+            if look is not None:
+                cells = made.get(look)
+                kept[look] = cells if cells is not None else self._made_cells(look)
         self._made = kept
-        self._cells = [None if row is None else kept[row] for row in self._rows]
+        self._cells = [None if look is None else kept[look] for look in self._looks]
 
-    def _made_cells(self, row: LadderRow) -> tuple[Cell, ...]:
-        return tuple(self._cell(row, column) for column in _COLUMNS)
+    def _made_cells(self, look: _Look) -> tuple[Cell, ...]:
+        return tuple(self._cell(look, column) for column in _COLUMNS)
 
-    def _cell(self, row: LadderRow, column: LadderColumn) -> Cell:
+    def _cell(self, look: _Look, column: LadderColumn) -> Cell:
+        row = look.row
         return Cell(
             self._text(row, column),
-            self._background(row, column),
+            self._background(look, column),
             self._foreground(row, column),
             self._font_of(row, column),
             _CENTRE if column in (LadderColumn.BUY, LadderColumn.SELL) else _RIGHT,
@@ -254,18 +317,18 @@ class LadderTableModel(QAbstractTableModel):
         own = row.own(Side.BUY if column is LadderColumn.BUY else Side.SELL)
         return quantity_text(own.quantity) if own is not None else ""
 
-    def _background(self, row: LadderRow, column: LadderColumn) -> QBrush | None:
-        brushes = self._brushes
+    def _background(self, look: _Look, column: LadderColumn) -> QBrush | None:
+        brushes, row = self._brushes, look.row
         if column is LadderColumn.PRICE:
             return brushes["last"] if Mark.LAST in row.marks else brushes["price"]
         if column is LadderColumn.BID:
             if Mark.BEST_BID in row.marks:
                 return brushes["best_bid"]
-            return brushes["bid_side"] if self._on_bid_side(row.price) else None
+            return brushes["bid_side"] if look.bid_side else None
         if column is LadderColumn.ASK:
             if Mark.BEST_ASK in row.marks:
                 return brushes["best_ask"]
-            return brushes["ask_side"] if self._on_ask_side(row.price) else None
+            return brushes["ask_side"] if look.ask_side else None
         if column in (LadderColumn.BUY, LadderColumn.SELL):
             side = Side.BUY if column is LadderColumn.BUY else Side.SELL
             own = row.own(side)
@@ -317,13 +380,25 @@ class LadderTableModel(QAbstractTableModel):
             return f"Click: sell limit at {price}"
         return f"{price}: {', '.join(words)}" if words else ""
 
-    def _on_bid_side(self, price: Decimal) -> bool:
-        bid = self._ladder.best_bid
-        return bid is not None and price <= bid
 
-    def _on_ask_side(self, price: Decimal) -> bool:
-        ask = self._ladder.best_ask
-        return ask is not None and price >= ask
+def _look(row: LadderRow | None, bid: Decimal | None, ask: Decimal | None) -> _Look | None:
+    if row is None:
+        return None
+    return _Look(row, bid is not None and row.price <= bid, ask is not None and row.price >= ask)
+
+
+def _shown(look: _Look, column: LadderColumn) -> object:
+    """What ``column``'s cell of a row is made of (besides the row's price and the theme)."""
+    row = look.row
+    if column is LadderColumn.BID:
+        return row.bid_size, Mark.BEST_BID in row.marks, look.bid_side
+    if column is LadderColumn.ASK:
+        return row.ask_size, Mark.BEST_ASK in row.marks, look.ask_side
+    if column is LadderColumn.PRICE:
+        return row.marks, row.last_side
+    if column is LadderColumn.VOLUME:
+        return row.volume
+    return row.own(Side.BUY if column is LadderColumn.BUY else Side.SELL)
 
 
 def _size(value: Decimal | None) -> str:

@@ -104,14 +104,22 @@ class LadderView(QTableView):
             for c in range(header.count())
         ]
         width = viewport.width()
-        # The rows the model said changed, not every row between the first and the last.
+        # The cells the model said changed, not every row or cell between the first and the
+        # last (text is clipped to its cell, so a cell alone paints as it does in its row).
         dirty = event.region()
-        for row, cells in enumerate(model.cells()):
+        bound = dirty.boundingRect()
+        all_cells = model.cells()
+        first = max(0, bound.top() // ROW_HEIGHT)
+        last = min(len(all_cells) - 1, bound.bottom() // ROW_HEIGHT)
+        for row in range(first, last + 1):
+            cells = all_cells[row]
             top = row * ROW_HEIGHT
             if cells is None or not dirty.intersects(QRect(0, top, width, ROW_HEIGHT)):
                 continue
             for (left, span), cell in zip(spans, cells, strict=False):
                 rect = QRect(left, top, span, ROW_HEIGHT)
+                if not dirty.intersects(rect):
+                    continue
                 if cell.background is not None:
                     painter.fillRect(rect, cell.background)
                 inner = rect.adjusted(_PADDING, 0, -_PADDING, 0)
@@ -123,12 +131,15 @@ class LadderView(QTableView):
                     painter.setFont(cell.font)
                     painter.setPen(cell.foreground or text_colour)
                     painter.drawText(inner, cell.alignment, cell.text)
+        # The grid lines crossing the region only (the painter clips to it anyway).
         painter.setPen(grid)
-        bottom = len(model.cells()) * ROW_HEIGHT
-        for row in range(1, len(model.cells()) + 1):
-            painter.drawLine(0, row * ROW_HEIGHT - 1, width, row * ROW_HEIGHT - 1)
+        bottom = min(len(all_cells) * ROW_HEIGHT, bound.bottom() + 1)
+        for row in range(first + 1, last + 2):
+            painter.drawLine(
+                bound.left(), row * ROW_HEIGHT - 1, bound.right(), row * ROW_HEIGHT - 1
+            )
         for left, span in spans:
-            painter.drawLine(left + span - 1, 0, left + span - 1, bottom)
+            painter.drawLine(left + span - 1, bound.top(), left + span - 1, bottom)
         painter.end()
 
     # ------------------------------------------------------------------ events
