@@ -1,7 +1,7 @@
 """The options chain as a Qt table: calls mirrored on the left, the strike in the middle, puts on
 the right, over the pure ``ChainTable``; in-the-money sides shaded, the at-the-money strike
 marked. Quote and greek updates repaint only the rows they touched, coalesced: once a frame at
-most, whatever the number of updates in between, on a loop turn of its own (``FrameTimer``)."""
+most, whatever the number of updates in between."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from PySide6.QtGui import QColor, QFont
 from ibconsole.domain.contracts import ListedContract, OptionRight
 from ibconsole.domain.option_chain import PRICE_COLUMNS, ChainTable, Column, table_columns
 from ibconsole.ui.blotter_models import tabular_font
-from ibconsole.ui.frame_timer import FrameTimer
+from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.theme import Tone, is_dark, tone_color
+
+REPAINT_MS = 16  # quotes and greeks of a burst repaint together, once a frame at most
 
 _ITM = {False: QColor("#fff4d6"), True: QColor("#3a3320")}  # light / dark theme
 _STRIKE = {False: QColor("#e8ebef"), True: QColor("#2a2e35")}
@@ -33,7 +35,7 @@ class ChainTableModel(QAbstractTableModel):
         self._columns = table_columns()
         self._table: ChainTable | None = None
         self._dirty: set[int] = set()
-        self._timer = FrameTimer(self, self._flush)  # a burst repaints together
+        self._timer = CoalescingTimer(self, REPAINT_MS, self._flush)
         self._font = tabular_font()
         self._bold = QFont(self._font)
         self._bold.setBold(True)
