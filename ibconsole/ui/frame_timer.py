@@ -6,9 +6,9 @@ the last run is at least a frame old, and otherwise once that frame is over: a l
 drawn at once, a flood of them once a frame.
 
 Qt runs every timer that is due in one batch, and paints every dirty widget of a window in one
-event: the chart's, the ladder's and the chain's redraws falling due together made one long job
-(their updates, then their paints), and a click waited for all of it. So the frame timers of all
-views take turns: one runs its slot on a turn of the loop, any other due on that turn runs on
+event: the chart's and the ladder's redraws falling due together made one long job (their
+updates, then their paints), and a click waited for all of it. So the frame timers of all views
+take turns: one runs its slot on a turn of the loop, any other due on that turn runs on
 the next (its paint then lands in a turn of its own too).
 """
 
