@@ -5,41 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from ibconsole.ui.blotter_models import tabular_font
 from ibconsole.ui.steady_label import SteadyLabel
-
-
-class LayoutRequests(QObject):
-    def __init__(self, widget: QWidget) -> None:
-        super().__init__()
-        self.count = 0
-        widget.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.LayoutRequest:
-            self.count += 1
-        return False
-
-
-async def _settled(window: QWidget, requests: LayoutRequests, wait_for: Any) -> int:
-    """Let every posted layout request reach the window; how many did."""
-    seen: list[bool] = []
-
-    class Marker(QObject):
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.User:
-                seen.append(True)
-            return False
-
-    probe = Marker()
-    window.installEventFilter(probe)
-    QCoreApplication.postEvent(window, QEvent(QEvent.Type.User))  # behind any layout request
-    await wait_for(lambda: seen, what="the posted events delivered")
-    window.removeEventFilter(probe)
-    return requests.count
+from tests.ui.layout_requests import LayoutRequests
 
 
 def _notional(price: str) -> str:
@@ -61,7 +31,7 @@ async def test_a_value_changing_within_its_size_asks_for_no_layout_pass(
     requests = LayoutRequests(window)
 
     value.setText(_notional("012.25"))
-    first = await _settled(window, requests, wait_for)
+    first = await requests.settled(window, wait_for)
     assert first >= 1  # a new text of another size: the window lays out again
     assert value.label.geometry() == value.rect()
 
@@ -69,7 +39,7 @@ async def test_a_value_changing_within_its_size_asks_for_no_layout_pass(
         value.setText(_notional(price))
     assert value.text() == _notional("012.75")
     assert window.findChild(QLabel, "notional") is value.label
-    assert await _settled(window, requests, wait_for) == first  # repaints only
+    assert await requests.settled(window, wait_for) == first  # repaints only
 
     value.setText("No price yet")
-    assert await _settled(window, requests, wait_for) > first  # another size: laid out again
+    assert await requests.settled(window, wait_for) > first  # another size: laid out again
