@@ -12,7 +12,7 @@
   simulator; ``make_ui_context(gateway, connect=False, settings=..., port=...)`` for other
   gateways, a disconnected broker, other settings or another port.
 - ``main_window``: the whole ``MainWindow`` on ``ui_context``, shown, with window geometry kept
-  in a temporary QSettings folder.
+  in a temporary QSettings folder; ``orders``: the orders panel alone on ``ui_context``.
 - The OS keyring is replaced by the suite's in-memory backend for every test
   (``memory_keyring``, from tests/conftest.py).
 """
@@ -43,6 +43,7 @@ from ibconsole.domain.clock import OffsetClock
 from ibconsole.domain.health import BackoffPolicy, BreakerPolicy, HealthSettings
 from ibconsole.domain.trading_mode import PortPreset
 from ibconsole.sim import PaperGateway
+from ibconsole.ui.blotter.orders import OrdersPanel
 from ibconsole.ui.context import UiContext, close_context, open_context
 
 if TYPE_CHECKING:
@@ -241,3 +242,13 @@ async def main_window(
 ) -> MainWindow:
     """The assembled window on ``ui_context``, shown offscreen."""
     return make_main_window(ui_context)
+
+
+@pytest.fixture
+def orders(ui_context: UiContext, qtbot: Any) -> OrdersPanel:
+    """The orders panel on ``ui_context``, shown offscreen."""
+    panel = OrdersPanel(ui_context)
+    qtbot.addWidget(panel)
+    panel.resize(1100, 320)
+    panel.show()
+    return panel

@@ -37,15 +37,6 @@ async def es(ui_context: UiContext, wait_for: Any) -> ListedContract:
     return view.active
 
 
-@pytest.fixture
-def orders(ui_context: UiContext, qtbot: Any) -> OrdersPanel:
-    panel = OrdersPanel(ui_context)
-    qtbot.addWidget(panel)
-    panel.resize(1100, 320)
-    panel.show()
-    return panel
-
-
 def _intent(
     ctx: UiContext,
     contract: ListedContract,

@@ -48,15 +48,6 @@ async def nights(gateway: PaperGateway, as_of: datetime) -> AsyncIterator[Nights
         await restarts.gateway.stop()
 
 
-@pytest.fixture
-def orders(ui_context: UiContext, qtbot: Any) -> OrdersPanel:
-    panel = OrdersPanel(ui_context)
-    qtbot.addWidget(panel)
-    panel.resize(1100, 320)
-    panel.show()
-    return panel
-
-
 async def _es(ctx: UiContext, wait_for: Any) -> ListedContract:
     view = await rollover_view(ctx.broker, "ES", ctx.settings.rollover, ctx.clock.now())
     market = ctx.broker.market
