@@ -1,6 +1,6 @@
 """Append-only SQLite journal of every order intent, decision, submission, status and fill."""
 
-from ibconsole.journal.csv_export import CSV_COLUMNS
+from ibconsole.journal.csv_export import CSV_COLUMNS, export_csv
 from ibconsole.journal.errors import ExecutionConflict, JournalError
 from ibconsole.journal.events import (
     BrokerStatus,
@@ -71,4 +71,5 @@ __all__ = [
     "default_journal_path",
     "derive",
     "exec_base",
+    "export_csv",
 ]

@@ -5,11 +5,16 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ibconsole.journal.codec import utc_text
+from ibconsole.journal.errors import JournalError
 from ibconsole.journal.snapshots import JournalFill, JournalOrder
+
+if TYPE_CHECKING:
+    from ibconsole.journal.journal import Journal
 
 CSV_COLUMNS = (
     "record",
@@ -112,6 +117,22 @@ def _fill_row(fill: JournalFill, order: JournalOrder) -> Row:
         "commission_currency": _text(fill.commission_currency),
         "realized_pnl": _text(fill.realized_pnl),
     }
+
+
+def export_csv(
+    journal: Journal, dest: str | os.PathLike[str] | TextIO, since: datetime | None = None
+) -> int:
+    """Write the orders created and fills executed at or after ``since`` as CSV (a fill's order
+    from before ``since`` is read too); return the data rows written."""
+    orders = journal.orders(since, limit=None)
+    fills = journal.fills(since)
+    by_key = {order.key: order for order in orders}
+    for key in {fill.key for fill in fills} - by_key.keys():
+        earlier = journal.order(key)
+        if earlier is None:
+            raise JournalError(f"the journal has a fill for {key} but no such order")
+        by_key[key] = earlier
+    return write_csv(dest, orders, fills, by_key)
 
 
 def write_csv(

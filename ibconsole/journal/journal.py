@@ -5,7 +5,6 @@ and the reconciler run against its projection.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -13,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TextIO, TypeVar
+from typing import Any, Self, TypeVar
 
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.orders import OrderIntent, OrderValidationError, Side, validate_key
@@ -28,7 +27,6 @@ from ibconsole.journal.codec import (
     parse_utc,
     utc_text,
 )
-from ibconsole.journal.csv_export import write_csv
 from ibconsole.journal.errors import ExecutionConflict, JournalError
 from ibconsole.journal.events import (
     BrokerStatus,
@@ -137,6 +135,11 @@ def _text(what: str, value: str) -> str:
 _E = TypeVar("_E", Decision, BrokerStatus, ReconciliationOutcome, Side)
 
 
+def _check_intent(intent: OrderIntent) -> None:
+    _positive(f"order {intent.key}: the quantity", intent.quantity)
+    utc_text(intent.created_at)
+
+
 def _enum_value(enum: type[_E], what: str, value: _E | str) -> _E:
     try:
         return enum(value)
@@ -212,7 +215,7 @@ class Journal:
         self, intent: OrderIntent, children: Sequence[OrderIntent] = ()
     ) -> JournalOrder:
         """Journal an order (and its bracket children) before anything is sent."""
-        self._check_intent(intent)
+        _check_intent(intent)
         allowed = {intent.take_profit_key, intent.stop_loss_key}
         seen: set[str] = set()
         for child in children:
@@ -222,7 +225,7 @@ class Journal:
                     f"{intent.take_profit_key!r} or {intent.stop_loss_key!r}, once each"
                 )
             seen.add(child.key)
-            self._check_intent(child)
+            _check_intent(child)
         time = self._now()
         with self._write() as conn:
             lifecycle = self._append_intent(conn, time, IntentRecorded(intent))
@@ -557,20 +560,6 @@ class Journal:
     def known_exec_ids(self) -> frozenset[str]:
         return frozenset(row[0] for row in self._read("SELECT exec_id FROM fills", ()))
 
-    def export_csv(
-        self, dest: str | os.PathLike[str] | TextIO, since: datetime | None = None
-    ) -> int:
-        """Write orders created and fills executed at or after ``since`` as CSV; return rows."""
-        orders = self.orders(since, limit=None)
-        fills = self.fills(since)
-        by_key = {order.key: order for order in orders}
-        for key in {fill.key for fill in fills} - by_key.keys():
-            earlier = self.order(key)
-            if earlier is None:
-                raise JournalError(f"the journal has a fill for {key} but no such order")
-            by_key[key] = earlier
-        return write_csv(dest, orders, fills, by_key)
-
     def trace(self, statement: Callable[[str], object] | None) -> None:
         """Hand each SQL statement this journal runs to ``statement`` (None: stop), for the
         benchmarks and tests that count what an order costs the journal."""
@@ -623,11 +612,6 @@ class Journal:
             return None
         row = conn.execute(_SELECT_ORDER, (key,)).fetchone()
         return None if row is None else _order(row)
-
-    @staticmethod
-    def _check_intent(intent: OrderIntent) -> None:
-        _positive(f"order {intent.key}: the quantity", intent.quantity)
-        utc_text(intent.created_at)
 
     def _append_intent(
         self, conn: sqlite3.Connection, time: datetime, payload: IntentRecorded

@@ -16,7 +16,7 @@ import pytest
 from ibconsole.domain.calendar_spread import CalendarSpread
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.orders import OrderIntent, OrderType, Side
-from ibconsole.journal import Decision, Journal, JournalError, OrderState
+from ibconsole.journal import Decision, Journal, JournalError, OrderState, export_csv
 from ibconsole.journal.codec import decode_intent, encode_intent
 
 AT = datetime(2025, 1, 2, 15, 0, tzinfo=UTC)
@@ -81,7 +81,7 @@ def test_the_combo_s_execution_counts_and_the_legs_are_kept_as_legs(
     }
     # the export names each fill by what it traded: a leg's month, or the spread
     exported = io.StringIO()
-    journal.export_csv(exported)
+    export_csv(journal, exported)
     rows = list(csv.DictReader(io.StringIO(exported.getvalue())))
     assert sorted((r["local_symbol"], r["price"]) for r in rows if r["record"] == "fill") == [
         ("ESH5", "5930.25"),

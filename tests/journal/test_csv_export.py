@@ -11,7 +11,7 @@ from typing import Any
 
 from ibconsole.domain.clock import ManualClock
 from ibconsole.domain.orders import Side
-from ibconsole.journal import CSV_COLUMNS, Journal
+from ibconsole.journal import CSV_COLUMNS, Journal, export_csv
 
 D = Decimal
 
@@ -41,7 +41,7 @@ def _rows(text: str) -> list[dict[str, str]]:
 def test_export_to_a_stream(journal: Journal, make_intent: Any, clock: ManualClock) -> None:
     _day(journal, make_intent, clock)
     stream = io.StringIO()
-    assert journal.export_csv(stream) == 4
+    assert export_csv(journal, stream) == 4
     rows = _rows(stream.getvalue())
     assert [(r["record"], r["key"], r["exec_id"]) for r in rows] == [
         ("order", "ibc-1", ""),
@@ -94,7 +94,7 @@ def test_export_to_a_file_since_an_instant(
     _day(journal, make_intent, clock)
     dest = tmp_path / "exports" / "blotter.csv"
     dest.parent.mkdir()
-    assert journal.export_csv(dest, since=clock.now() + timedelta(seconds=30)) == 2
+    assert export_csv(journal, dest, since=clock.now() + timedelta(seconds=30)) == 2
     raw = dest.read_bytes()
     assert raw.count(b"\r\n") == 3  # header and two rows, CSV line ends, no blank lines
     rows = _rows(raw.decode("utf-8"))
@@ -107,5 +107,5 @@ def test_export_to_a_file_since_an_instant(
 
 def test_an_empty_journal_exports_the_header(journal: Journal, tmp_path: Path) -> None:
     dest = tmp_path / "empty.csv"
-    assert journal.export_csv(str(dest)) == 0
+    assert export_csv(journal, str(dest)) == 0
     assert dest.read_text(encoding="utf-8").strip() == ",".join(CSV_COLUMNS)

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from ibconsole.broker.order_values import OrderRefused, OrderRow, Reconciliation
 from ibconsole.domain.contracts import ListedContract
-from ibconsole.journal import JournalError, JournalOrder
+from ibconsole.journal import JournalError, JournalOrder, export_csv
 from ibconsole.ui.blotter.action_delegate import ActionButtonDelegate
 from ibconsole.ui.blotter.table import (
     REPAINT_MS,
@@ -213,7 +213,7 @@ class OrdersPanel(QWidget):
     def export_csv(self, path: Path) -> int:
         """Write the journal's orders and fills to ``path``; returns the rows written."""
         try:
-            written = self._broker.journal.export_csv(path)
+            written = export_csv(self._broker.journal, path)
         except (JournalError, OSError) as error:
             show_status(self.status, f"Export failed: {error}", Tone.BAD)
             return 0
