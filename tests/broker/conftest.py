@@ -397,6 +397,27 @@ class Rig:
             if state in (OrderState.BLOCKED, OrderState.DECLINED):
                 assert counts[key] == 0, key
 
+    async def long_with_exits(self, wait_for: WaitFor) -> tuple[Decimal, tuple[str, str]]:
+        """Two ES long from a bracket bought four ticks over the bid (its entry fills at once),
+        its take-profit and stop-loss 40 points away working: the entry price and the exits'
+        keys."""
+        entry = self.bid(4)
+        bracket = self.intent(
+            quantity=2,
+            order_type="LMT",
+            limit_price=entry,
+            take_profit=entry + 40,
+            stop_loss=entry - 40,
+        )
+        self.broker.orders.submit(bracket, confirmed=True)
+        assert await self.final(bracket.key) is OrderState.FILLED
+        exits = (bracket.take_profit_key, bracket.stop_loss_key)
+        await wait_for(
+            lambda: all(self.state(k) is OrderState.WORKING for k in exits), what="exits"
+        )
+        await wait_for(lambda: self.held(self.es) == 2, what="the long position")
+        return entry, exits
+
     async def critical_alerts_at_restart(
         self, wait_for: WaitFor, while_up: Callable[[Broker], None] | None = None
     ) -> list[str]:

@@ -406,19 +406,7 @@ async def test_roll_cancels_the_old_month_orders_before_it_closes(
 async def test_a_bracket_s_exits_move_to_the_new_month_still_one_cancels_all(
     rig: Rig, wait_for: WaitFor
 ) -> None:
-    entry = rig.bid(4)  # marketable: the bracket's entry fills at once, its exits stay working
-    bracket = rig.intent(
-        quantity=2,
-        order_type="LMT",
-        limit_price=entry,
-        take_profit=entry + 40,
-        stop_loss=entry - 40,
-    )
-    rig.broker.orders.submit(bracket, confirmed=True)
-    assert await rig.final(bracket.key) is OrderState.FILLED
-    exits = (bracket.take_profit_key, bracket.stop_loss_key)
-    await wait_for(lambda: all(rig.state(k) is OrderState.WORKING for k in exits), what="exits")
-    await wait_for(lambda: rig.held(rig.es) == 2, what="the long position")
+    entry, _ = await rig.long_with_exits(wait_for)
 
     await rig.broker.orders.roll(plan(rig))
 

@@ -129,19 +129,7 @@ async def test_a_close_only_roll_rejected_places_the_stop_it_only_cancelled_agai
 async def test_a_rejected_spread_places_its_bracket_exits_again_still_one_cancels_all(
     rig: Rig, wait_for: WaitFor
 ) -> None:
-    entry = rig.bid(4)  # marketable: the bracket's entry fills, its exits stay working
-    bracket = rig.intent(
-        quantity=2,
-        order_type="LMT",
-        limit_price=entry,
-        take_profit=entry + 40,
-        stop_loss=entry - 40,
-    )
-    rig.broker.orders.submit(bracket, confirmed=True)
-    assert await rig.final(bracket.key) is OrderState.FILLED
-    exits = (bracket.take_profit_key, bracket.stop_loss_key)
-    await wait_for(lambda: all(rig.state(k) is OrderState.WORKING for k in exits), what="exits")
-    await wait_for(lambda: rig.held(rig.es) == 2, what="the long position")
+    entry, exits = await rig.long_with_exits(wait_for)
     rig.gw.faults.reject_next_order("No trading permission for calendar spreads")
 
     with pytest.raises(OrderRefused, match="nothing was rolled") as refused:

@@ -315,19 +315,7 @@ async def test_a_connection_lost_between_submit_and_fill_is_reconciled_without_d
 async def test_exits_move_to_the_new_month_shifted_by_the_spread_fill(
     rig: Rig, wait_for: WaitFor
 ) -> None:
-    entry = rig.bid(4)
-    bracket = rig.intent(
-        quantity=2,
-        order_type="LMT",
-        limit_price=entry,
-        take_profit=entry + 40,
-        stop_loss=entry - 40,
-    )
-    rig.broker.orders.submit(bracket, confirmed=True)
-    assert await rig.final(bracket.key) is OrderState.FILLED
-    exits = (bracket.take_profit_key, bracket.stop_loss_key)
-    await wait_for(lambda: all(rig.state(k) is OrderState.WORKING for k in exits), what="exits")
-    await wait_for(lambda: rig.held(rig.es) == 2, what="the long position")
+    entry, exits = await rig.long_with_exits(wait_for)
 
     done = await rig.within(rig.broker.orders.roll_spread(plan(rig), OrderType.MARKET))
 
