@@ -377,10 +377,12 @@ class RollCoordinator:
         opened: Decimal,
         oca_prefix: str,
         move: str | None = None,
+        how: str = MOVED,
     ) -> None:
         """Place the exits ``plan`` moves on the new month for the ``opened`` contracts, shifted
         by ``spread`` (the new month's price minus the old month's, as the roll filled); each
-        keyed after the exit ``move`` (the move's key) when they all go at once."""
+        keyed after the exit and the move ``move`` (its key), ``how`` they go (all at once, or
+        for one spread execution)."""
         if plan.open is None or not plan.exits_to_move:
             return
         old, new = plan.close.contract.local_symbol, plan.open.contract.local_symbol
@@ -396,7 +398,7 @@ class RollCoordinator:
         not_moved = list(stuck)
         placed: list[str] = []
         for order in moved:
-            intent = order.intent if move is None else self.exits.keyed(order, move, MOVED)
+            intent = order.intent if move is None else self.exits.keyed(order, move, how)
             try:
                 self._desk.submit(intent, confirmed=True)
             except OrderRefused as refused:

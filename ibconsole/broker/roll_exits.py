@@ -8,9 +8,11 @@ the first cancel goes, and settles the move once it is over. A console that died
 (the market has moved on, and nobody may be watching): at its first reconciliation it raises a
 critical alert for each move left unsettled, naming the exits cancelled and not placed again and
 what the roll's first order did, so the trader enters them. An exit placed again, on the old month
-or (a roll as two orders) on the new one, is keyed after its move (``placed_key``), so a console
-that died before settling the move reads from the reconciled journal what of it works, names that
-as working, and only what is missing in the critical alert (in a calm one when nothing is).
+or on the new one (all at once by a roll as two orders, for each execution by a spread order), is
+keyed after its move (``placed_key``), so a console that died before settling the move, or before
+journalling an execution's exits placed, reads from the reconciled journal what of it works,
+names that as working, and only what is missing in the critical alert (in a calm one when nothing
+is).
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import OrderTracker
 from ibconsole.broker.order_values import OrderRefused
 from ibconsole.domain.clock import Clock
-from ibconsole.domain.orders import OrderIntent, Purpose, WorkingOrder
+from ibconsole.domain.orders import (
+    OrderIntent,
+    OrderValidationError,
+    Purpose,
+    WorkingOrder,
+    validate_key,
+)
 from ibconsole.domain.roll_exit_words import ExitFate, ExitOutcome, exits_words, order_words
 from ibconsole.domain.rollover import MovedOrder, RollPlan, restore_exits
 from ibconsole.journal import BrokerStatus, Journal, JournalOrder, OrderState
@@ -38,6 +46,7 @@ _CANCELLED = frozenset({BrokerStatus.CANCELLED.value, BrokerStatus.API_CANCELLED
 _CLOSING_ONLY = ""  # the new month of a move journalled by a roll that does not reopen
 MOVED = "m"  # an exit placed on the new month, all at once (a roll as two orders)
 RESTORED = "r"  # an exit placed again on the old month
+PART = "x"  # an exit placed on the new month for one execution of a spread order
 
 
 class RollExits:
@@ -121,13 +130,18 @@ class RollExits:
 
     def keyed(self, placed: MovedOrder, key: str, how: str) -> OrderIntent:
         """The order that places ``placed`` again (``how``: RESTORED on the old month, MOVED to
-        the new one) for the move ``key``, keyed after the move and the exit, so a console that
-        dies before it settles the move finds it after its restart."""
+        the new one, ``part_moved`` to it for one spread execution) for the move ``key``, keyed
+        after the move and the exit, so a console that dies before it settles the move finds it
+        after its restart (unless that key would not fit in orderRef)."""
         journalled = self._open.get(key, ())
         if placed.source.order_id not in journalled:
             return placed.intent
         index = journalled.index(placed.source.order_id)
-        return replace(placed.intent, key=placed_key(key, how, index))
+        try:
+            derived = validate_key(placed_key(key, how, index))
+        except OrderValidationError:  # too long for orderRef: placed all the same, unfound
+            return placed.intent
+        return replace(placed.intent, key=derived)
 
     def cancelled(self, plan: RollPlan) -> bool:
         """True unless every exit of ``plan`` still works on the old month."""
@@ -197,13 +211,17 @@ class RollExits:
         first = self._journal.order(move.key)
         parts = first.lifecycle.order_fills if first is not None else ()
         protected = sum((p.quantity for p in parts if p.exec_id in move.protected), Decimal(0))
+        # a spread order places each execution's exits, then journals them placed: one may have
+        # gone out unjournalled, the one after those journalled
+        spread = first is not None and first.intent.purpose is Purpose.ROLL_SPREAD
+        unconfirmed = (part_moved(len(move.protected) + 1),) if spread else ()
         lacking: list[str] = []
         placed: list[str] = []  # placed again (either month) before the move was settled
         for index, order in enumerate(move.exits):
             if order.remaining <= protected or self._still_working(order):
                 continue
             missing = order.remaining - protected
-            for how in (MOVED, RESTORED):
+            for how in (MOVED, RESTORED, *unconfirmed):
                 put = self._journal.order(placed_key(move.key, how, index))
                 if put is None or (put.is_final and put.state is not OrderState.FILLED):
                     continue  # never placed, or IB never took it
@@ -255,6 +273,12 @@ def placed_key(move_key: str, how: str, index: int) -> str:
     """The key of the exit ``index`` (as journalled) of the move ``move_key`` once it is placed
     again (``how``: MOVED or RESTORED): a restart reads from the journal whether it went out."""
     return f"{move_key}.{how}{index}"
+
+
+def part_moved(part: int) -> str:
+    """The ``how`` of ``placed_key`` for an exit placed on the new month for the ``part``-th
+    execution (from 1) a spread roll protects."""
+    return f"{PART}{part}{MOVED}"
 
 
 def _story(first: JournalOrder | None) -> str:

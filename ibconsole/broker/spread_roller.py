@@ -32,6 +32,7 @@ from ibconsole.broker.order_desk import OrderDesk
 from ibconsole.broker.order_tracker import OrderTracker
 from ibconsole.broker.order_values import OrderRefused, OrderRow
 from ibconsole.broker.roll_coordinator import RollCoordinator
+from ibconsole.broker.roll_exits import part_moved
 from ibconsole.broker.session import Session
 from ibconsole.domain.calendar_spread import CalendarSpread, spread_for_roll
 from ibconsole.domain.clock import Clock
@@ -296,7 +297,12 @@ class SpreadRoller:
         if not exits:
             return
         self._coordinator.place_exits(
-            plan, part.price, part.quantity, f"{roll.key}-x{len(roll.protected_by)}"
+            plan,
+            part.price,
+            part.quantity,
+            f"{roll.key}-x{len(roll.protected_by)}",
+            roll.key,
+            part_moved(len(roll.protected_by)),
         )
         for order in exits:
             placed = min(order.remaining, part.quantity)

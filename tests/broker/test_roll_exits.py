@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ibconsole.broker.order_values import OrderRefused
+from ibconsole.broker.roll_exits import part_moved
 from ibconsole.domain.orders import OrderIntent, OrderType, Purpose
-from ibconsole.domain.rollover import RolloverSettings, RollPlan, plan_roll
+from ibconsole.domain.rollover import MovedOrder, RolloverSettings, RollPlan, plan_roll
 from ibconsole.journal import JournalFill, JournalOrder, OrderState
 
 if TYPE_CHECKING:
@@ -370,3 +371,21 @@ async def test_a_close_only_roll_that_closed_leaves_nothing_to_tell_at_the_next_
     assert of_purpose(rig, Purpose.ROLL_RESTORE) == []
     await rig.broker.stop()
     assert [m for m in await rig.critical_alerts_at_restart(wait_for) if "ROLL" in m] == []
+
+
+async def test_an_exit_placed_for_a_spread_part_is_keyed_after_its_move_while_orderref_holds_it(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    """An exit placed on the new month for a spread's execution is keyed after its move, the
+    execution and the exit, so a restart finds it; where that key would not fit in orderRef (a
+    thousandth execution), it keeps a key of its own and is placed all the same."""
+    stop, _ = await long_with_stop(rig, wait_for)
+    roll = plan(rig)
+    exits = rig.broker.orders.rolls.exits
+    move = rig.intent().key
+    assert exits.record(move, roll)
+    placed = MovedOrder(roll.exits[0], stop)
+    assert exits.keyed(placed, move, part_moved(1)).key == f"{move}.x1m0"
+    assert exits.keyed(placed, move, part_moved(999)).key == f"{move}.x999m0"
+    assert exits.keyed(placed, move, part_moved(1000)).key == stop.key
+    exits.settle(move)

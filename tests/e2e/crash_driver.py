@@ -19,12 +19,15 @@ Commands:
         wrote the intent (and its decision) or the submission, reporting
         {"event": "paused", "at": ..., "key": K} first; else {"event": "submitted", "key": K}
     {"cmd": "roll", "type": "MKT"|"LMT", "limit": "PRICE",
-     "pause": "intent"|"submission"|"settle"|null, "as": "spread"|"orders", "reopen": true|false}
+     "pause": "intent"|"submission"|"settle"|"protected"|null, "as": "spread"|"orders",
+     "reopen": true|false}
         roll the whole front-month position into the next month as one calendar-spread order
         (as two orders, close then open, with "as": "orders"; close only with "reopen": false);
         {"event": "rolling"} at once, {"event": "paused", ...} as for an order (the key is the
         spread order's, or the close leg's; with "settle", once the roll has placed what it places
-        and is about to journal its exit move settled, the key the move's), then
+        and is about to journal its exit move settled, the key the move's; with "protected",
+        once a spread execution's exits are placed on the next month, before the journal says
+        so, the key the move's), then
         {"event": "rolled", "key": K, "state": S, "filled": "N"} (the spread order, or the open
         leg) or {"event": "roll_refused", "reason": R} once the roll returns
     {"cmd": "leg_rest", "key": K}
@@ -126,12 +129,18 @@ class PausingSignalLog(SignalLog):
 
 class PausingRollExitLog(RollExitLog):
     """The log of rolls' exit moves, able to stop the process for good right before a move is
-    journalled settled (its exits placed again, the entry not cleared yet)."""
+    journalled settled (``settle``: its exits placed again, the entry not cleared yet) or an
+    execution's exits journalled placed (``protected``: placed on the new month, not journalled)."""
 
-    pause = False
+    pause_at: str | None = None
+
+    def record_protected(self, key: str, exec_id: str, time: datetime) -> None:
+        if self.pause_at == "protected":
+            stop_for_good("protected", key)
+        super().record_protected(key, exec_id, time)
 
     def record_settled(self, key: str, time: datetime) -> None:
-        if self.pause:
+        if self.pause_at == "settle":
             stop_for_good("settle", key)
         super().record_settled(key, time)
 
@@ -219,7 +228,7 @@ class Driver:
                 pause = command.get("pause")
                 first = Purpose.ROLL_CLOSE if command.get("as") == "orders" else Purpose.ROLL_SPREAD
                 self.journal.pause_at = (pause, first.value) if pause else None
-                PausingRollExitLog.pause = pause == "settle"
+                PausingRollExitLog.pause_at = pause
                 self._spawn(self._roll(command))
                 report("rolling")
             case "leg_rest":

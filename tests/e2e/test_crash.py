@@ -727,6 +727,55 @@ async def test_a_roll_killed_after_placing_its_stop_again_names_it_as_working_no
     await assert_no_crash(console, child)
 
 
+async def test_a_spread_roll_killed_before_journalling_its_exits_placed_names_them_working(
+    console: Console,
+) -> None:
+    """The spread order rolls the two contracts a stop protected, and the console places that stop
+    on the next month for them; it is killed before it journals the execution protected. The
+    restart finds the stop by its key (derived from the execution), working at IB and in the
+    journal, and names it so, in a calm alert, once: no critical alert says it is missing, and
+    nothing is sent."""
+    gw = console.gw
+    child, ready = await console.start()
+    front = ready["front"]["con_id"]
+    stop, _ = await a_stop_under_two_long(child, gw, front)
+
+    move = (await child.ask({"cmd": "roll", "type": "MKT", "pause": "protected"}, "paused"))["key"]
+    combo = bag_refs(gw)[-1]
+    assert combo == move
+    await console.wait_for(
+        lambda: sim_status(gw, new_refs(gw)[-1]) == "Submitted",
+        timeout=REPLY,
+        what="the stop placed on the next month",
+    )
+    moved = new_refs(gw)[-1]
+    assert moved.startswith(f"{move}.x"), moved
+    await console.killed(child)
+    placed = len(gw.orders)
+
+    child, ready = await console.start()
+    alerts = [e for e in child.events if e["event"] == "alert" and "ROLL" in e["text"]]
+    assert [a["critical"] for a in alerts] == [False], alerts
+    text = alerts[0]["text"]
+    assert move in text, text
+    assert "Placed before it stopped: SELL 2 STP stop " in text, text
+    assert f" on {ready['next']['local_symbol']} ({moved}, working)" in text, text
+    assert "NOT placed" not in text, text
+    assert "The spread order ended filled with 2 rolled." in text, text
+    orders = await journalled(child)
+    assert orders[moved]["purpose"] == "roll_move"
+    assert orders[moved]["state"] == OrderState.WORKING.value
+    assert sim_status(gw, stop) == "Cancelled"
+    assert sim_status(gw, moved) == "Submitted"
+    await assert_positions(child, gw, ready, 0, 2, "killed")
+    assert len(gw.orders) == placed, "the restart sent an order nobody clicked"
+    await child.ask({"cmd": "quit"}, "stopped")
+    await child.process.wait()
+    child, ready = await console.start()  # the move was settled: the next start says nothing
+    assert not [e for e in child.events if e["event"] == "alert" and "ROLL" in e["text"]]
+    await assert_no_crash(console, child)
+
+
 def signal_body(key: str) -> dict[str, Any]:
     return {"secret": SIGNAL_SECRET, "id": key, "symbol": "MES1!", "action": "buy", "quantity": 1}
 
