@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ibconsole.broker.handler_errors import heard
 from ibconsole.broker.ib_client import Trade
 from ibconsole.broker.session import Session
 from ibconsole.journal import BrokerStatus
@@ -105,6 +106,7 @@ async def _until_done(trade: Trade) -> None:
         if changed.isDone() and not done.done():
             done.set_result(None)
 
+    heard(trade.statusEvent)
     trade.statusEvent += check
     try:
         await done

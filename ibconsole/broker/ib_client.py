@@ -11,10 +11,11 @@ from __future__ import annotations
 from importlib.util import find_spec
 from typing import Final
 
+from ibconsole.broker.handler_errors import heard
 from ibconsole.broker.numpy_on_use import numpy_on_use
 
 with numpy_on_use():  # eventkit's array operators are the only users of numpy here
-    from eventkit import Event
+    from eventkit import Event as _LibraryEvent
 
 if find_spec("ib_async") is not None:
     from ib_async import (
@@ -104,6 +105,15 @@ else:
     from ib_insync.util import UNSET_DOUBLE  # type: ignore[no-redef,unused-ignore]
 
     LIBRARY: Final = "ib_insync"  # type: ignore[misc,no-redef,unused-ignore]
+
+
+class Event(_LibraryEvent):  # type: ignore[misc,unused-ignore]  # eventkit 1.0 is not annotated
+    """eventkit's event, whatever its handlers raise logged (``handler_errors``)."""
+
+    def __init__(self, name: str = "", _with_error_done_events: bool = True) -> None:
+        super().__init__(name, _with_error_done_events)
+        heard(self)
+
 
 __all__ = [
     "IB",

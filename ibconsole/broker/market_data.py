@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from time import monotonic
 
+from ibconsole.broker.handler_errors import heard
 from ibconsole.broker.ib_client import (
     BarData,
     BarDataList,
@@ -394,6 +395,7 @@ class MarketDataService:
         sub.bars = bars
         snapshot = tuple(_bar(b) for b in bars)
         sub.last = snapshot[-1] if snapshot else None
+        heard(bars.updateEvent)
         bars.updateEvent += lambda updated, new_bar: self._on_bar(key, sub, updated, new_bar)
         if sub.lost_at is not None:
             self.gap_marked.emit(key, BarGap(sub.lost_at, self._session.clock.now()))

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ibconsole.broker.depth_rows import drop_stray_depth_rows
+from ibconsole.broker.handler_errors import hear_client
 from ibconsole.broker.handshake import HandshakeError, open_api
 from ibconsole.broker.ib_client import IB, Contract, Event, RequestError
 from ibconsole.broker.record_text import format_records_when_kept
@@ -114,6 +115,7 @@ class Session:
         rng: random.Random | None = None,
     ) -> None:
         self.ib = IB()
+        hear_client(self.ib)
         slice_reads(self.ib.client)
         drop_stray_depth_rows(self.ib)
         format_records_when_kept()
