@@ -1,6 +1,6 @@
 """Run every benchmark against the simulator, print one table and write one JSON file.
 
-    python -m bench                        # make bench: every benchmark, full size (~6 minutes)
+    python -m bench                        # make bench: every benchmark, full size (~20 minutes)
     python -m bench --size smoke           # a tiny run of each, to see they still work
     python -m bench --only tick_latency    # some of them
     python -m bench --profile              # also record each benchmark process with py-spy
@@ -42,9 +42,11 @@ BENCHMARKS = (
     "signal_latency",
     "chain_paint",
     "decode_share",
+    "long_session",
 )
 RESULTS = Path(__file__).with_name("results") / "results.json"
 _TIMEOUT = 300.0
+_LONG_TIMEOUTS = {"long_session": 900.0}  # ten minutes of trading, and the start around them
 
 
 def _profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
@@ -76,7 +78,7 @@ def run_one(name: str, size: str, profile_dir: Path | None) -> dict[str, Any]:
             _profiler(process.pid, profile_dir / f"{name}.speedscope.json") if profile_dir else None
         )
         try:
-            _, stderr = process.communicate(timeout=_TIMEOUT)
+            _, stderr = process.communicate(timeout=_LONG_TIMEOUTS.get(name, _TIMEOUT))
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)

@@ -216,8 +216,50 @@ def _signal_rows() -> list[_Figure]:
     ]
 
 
+def _session(results: Results) -> Any:
+    return results["long_session"]
+
+
+def _job_text(job: Mapping[str, Any] | None) -> str:
+    if job is None:
+        return "none over a frame"
+    cpu = "" if job["cpu_ms"] is None else f", {job['cpu_ms']:g} ms of it on the CPU"
+    return f"{job['ms']:g} ms{cpu}, in {job['job']}"
+
+
 FIGURES: tuple[_Figure, ...] = (
     *_tick_rows(),
+    _Figure(
+        "longest GUI-thread job, 10 minutes at 5,000/s (its own CPU)",
+        _session,
+        lambda session: (
+            f"{_value_text(session['loop_stall_cpu_ms']['max'], ' ms')} "
+            f"({session['jobs_over_16ms_of_cpu']} jobs over 16 ms of CPU in "
+            f"{session['seconds']:g} s; the longest the watchdog named: "
+            f"{_job_text(session['longest_job'])})"
+        ),
+        lambda session: session["loop_stall_cpu_ms"]["max"],
+        "ms",
+        16.0,
+    ),
+    _Figure(
+        "  loop stall, 10 minutes at 5,000/s (wall time)",
+        _session,
+        lambda session: (
+            _dist(session["loop_stall_ms"])
+            + f" ({session['stalls_over_16ms']} over 16 ms; the longest: "
+            f"{_job_text(session['longest_stall'])}"
+            + (
+                ", the loop thread mostly not running"
+                if (session["longest_stall"] or {}).get("starved")
+                else ""
+            )
+            + f"; console CPU {session['console_cpu_share']:.0%} of a core)"
+        ),
+        lambda session: session["loop_stall_ms"]["max"],
+        "ms",
+        16.0,
+    ),
     _Figure(
         "depth update → ladder painted",
         _ladder,

@@ -92,6 +92,16 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "framing_us_per_message": None,
         "messages_per_s": None,
     },
+    "long_session": {
+        "loop_stall_ms": _DIST,
+        "loop_stall_cpu_ms": _DIST,
+        "stalls_over_16ms": None,
+        "jobs_over_16ms_of_cpu": None,
+        "longest_stall": None,
+        "longest_job": None,
+        "console_cpu_share": None,
+        "seconds": None,
+    },
 }
 
 _LOAD_KEYS = (
@@ -139,6 +149,8 @@ def test_benchmark_produces_its_result_keys(name: str, tmp_path: Path) -> None:
         for load in results[name]["loads"]:
             assert [key for key in _LOAD_KEYS if key not in load] == []
             assert load["tick_to_chart_ms"]["count"] > 0
+    if name == "long_session":
+        assert results[name]["loop_stall_ms"]["count"] > 0
     if name == "chain_paint":
         assert results[name]["computation_to_paint_ms"]["count"] > 0
         assert results[name]["option_lines"] >= 40

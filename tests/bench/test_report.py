@@ -84,3 +84,43 @@ def test_a_load_that_measured_nothing_is_reported_as_such() -> None:
     stall = _row(table, "loop stall, 5,000/s")
     assert stall.measured == "nothing measured (own CPU in stalls: max not measured)"
     assert stall.verdict == "not measured"
+
+
+def test_the_long_session_is_judged_by_its_longest_job_s_cpu_and_by_its_longest_stall() -> None:
+    def dist(most: float) -> dict[str, float]:
+        return {"count": 300_000, "median": 0.1, "p99": 3.0, "max": most}
+
+    session = {
+        "seconds": 600.0,
+        "loop_stall_ms": dist(46.0),
+        "loop_stall_cpu_ms": dist(9.5),
+        "stalls_over_16ms": 12,
+        "jobs_over_16ms_of_cpu": 0,
+        "longest_stall": {
+            "ms": 46.0,
+            "cpu_ms": 4.0,
+            "starved": True,
+            "job": "ibconsole/ui/ladder/view.py:90 in paintEvent",
+            "stack": [],
+        },
+        "longest_job": {
+            "ms": 12.0,
+            "cpu_ms": 9.5,
+            "starved": False,
+            "job": "ibconsole/ui/charts.py:300 in _repaint",
+            "stack": [],
+        },
+        "console_cpu_share": 0.47,
+    }
+    table = report.rows({"long_session": session})
+
+    job = _row(table, "longest GUI-thread job, 10 minutes at 5,000/s (its own CPU)")
+    assert (job.value, job.target, job.verdict) == (9.5, "≤ 16 ms", "met")
+    assert "0 jobs over 16 ms of CPU in 600 s" in job.measured
+    assert (
+        "12 ms, 9.5 ms of it on the CPU, in ibconsole/ui/charts.py:300 in _repaint" in job.measured
+    )
+    stall = _row(table, "loop stall, 10 minutes at 5,000/s (wall time)")
+    assert (stall.value, stall.verdict) == (46.0, "MISSED: 30 ms over (2.9× the target)")
+    assert "12 over 16 ms" in stall.measured
+    assert "the loop thread mostly not running" in stall.measured
