@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from ibconsole import __version__
 from ibconsole.resources_path import ResourceNotFoundError, default_locator
+from ibconsole.ui.gui_gc import collect_on_gui_thread
 from ibconsole.ui.theme import follow_system_theme
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def configure_application(app: QApplication) -> None:
     app.setQuitOnLastWindowClosed(False)
     app.setWindowIcon(app_icon())
     follow_system_theme(app)
+    collect_on_gui_thread(app)
 
 
 class ErrorReporter(QObject):

@@ -45,6 +45,7 @@ from ibconsole.domain.trading_mode import PortPreset
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.blotter.orders import OrdersPanel
 from ibconsole.ui.context import UiContext, close_context, open_context
+from ibconsole.ui.gui_gc import collect_on_gui_thread
 
 if TYPE_CHECKING:
     from ibconsole.ui.main_window import MainWindow
@@ -90,8 +91,10 @@ pytestqt.plugin._process_events = _process_events_on_the_loop_only
 def _qapp() -> QApplication:
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(["ibconsole-tests"])
-    # As in the console: closing the last window must not stop the loop under a running test.
+    # As in the console: closing the last window must not stop the loop under a running test,
+    # and Python's collector runs on this thread only.
     app.setQuitOnLastWindowClosed(False)
+    collect_on_gui_thread(app)
     return app
 
 
