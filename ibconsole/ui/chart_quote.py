@@ -84,6 +84,8 @@ class QuoteReadout(QWidget):
         self.label = QLabel(self)
         self.label.setObjectName("chartQuote")
         self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        # Opaque: its repaint (every frame) paints the label alone, not the panels under it.
+        self.label.setAutoFillBackground(True)
         # In a narrow dock the readout gives way (the lines still show the prices).
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self._height = self.label.fontMetrics().height() + 4

@@ -20,7 +20,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QMouseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -364,7 +364,8 @@ class HealthIndicator(QFrame):
 class HealthDock(QWidget):
     """The connection's health in detail, with the circuit breaker reset and the history.
 
-    Signals: none of its own; it repaints from ``HealthModel.sig_updated`` and a one-second tick.
+    Signals: none of its own; it repaints from ``HealthModel.sig_updated`` and a one-second tick,
+    while it is visible.
     """
 
     def __init__(
@@ -459,7 +460,15 @@ class HealthDock(QWidget):
     def _on_reset_clicked(self) -> None:
         self.model.reset_breaker()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._repaint()  # what changed while hidden
+
     def _repaint(self) -> None:
+        if not self.isVisible():
+            # Hidden (a tab behind another, closed): its word-wrapped figures are laid out
+            # again on every change, for nobody; showEvent paints the present.
+            return
         model = self.model
         snapshot = model.snapshot
         now = model.live_snapshot()

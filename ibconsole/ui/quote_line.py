@@ -31,6 +31,8 @@ class QuoteLine(QWidget):
 
     def __init__(self, clock: Clock, entry: OrderEntry, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # Opaque: a new quote repaints this line alone, not the ticket under it.
+        self.setAutoFillBackground(True)
         self._clock = clock
         self._entry = entry  # its risk limits say when a quote is stale
         self._priced = False

@@ -178,3 +178,33 @@ async def test_reconnect_attempts_come_from_the_health_snapshot(
     emit(machine.snapshot())
     assert dock.model.reconnect_attempts == 2
     await wait_for(lambda: "attempt 2 under way" in dock.reconnect.text(), what="attempt 2")
+
+
+async def test_a_hidden_dock_lays_out_nothing_and_shows_the_present_when_shown_again(
+    ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    # Two docks on one model: the shown one proves the repaints happened, the hidden one that
+    # they skipped it (its figures are laid out again on every change, for nobody).
+    model = HealthModel(ui_context)
+    shown, hidden = HealthDock(ui_context, model=model), HealthDock(ui_context, model=model)
+    model.setParent(shown)
+    for dock in (shown, hidden):
+        qtbot.addWidget(dock)
+        dock.show()
+    await wait_for(lambda: "heartbeats" in hidden.round_trip.text(), what="a round trip")
+    hidden.hide()
+    before = hidden.round_trip.text()
+
+    def heartbeats(dock: HealthDock) -> int:
+        return int(dock.round_trip.text().rsplit("(", 1)[1].split()[0])
+
+    await wait_for(
+        lambda: (
+            "heartbeats" in shown.round_trip.text() and heartbeats(shown) >= heartbeats(hidden) + 3
+        ),
+        what="three more heartbeats on the shown dock",
+    )
+    assert hidden.round_trip.text() == before
+
+    hidden.show()
+    assert heartbeats(hidden) >= heartbeats(shown)
