@@ -27,6 +27,21 @@ _ASK = "#ffa726"
 _LAST = "#e0e0e0"
 
 
+class PriceTag(pg.InfLineLabel):
+    """A horizontal line's value as a tag at the view's right edge.
+
+    Along a horizontal line the tag's place follows the view's range alone (its line's view
+    transform change places it again) and both its anchors are the same: a new value changes
+    its text only, which ``setText`` lays out only when it differs.
+    """
+
+    def valueChanged(self) -> None:
+        if self._endpoints[0] is None or not self.isVisible():
+            super().valueChanged()  # not placed yet, or hidden (which skips everything)
+            return
+        self.setText(self.format.format(value=self.line.value()))
+
+
 class QuoteLines:
     """The last, bid and ask lines of one quote on ``plot``; hidden where a price is unknown."""
 
@@ -37,7 +52,7 @@ class QuoteLines:
             "ask": self._line(plot, _ASK, Qt.PenStyle.DashLine),
         }
         # The last price as a tag at the right edge, as trading charts show it.
-        self._last_tag = pg.InfLineLabel(
+        self._last_tag = PriceTag(
             self._lines["last"],
             text="{value:.2f}",
             position=0.995,
