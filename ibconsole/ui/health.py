@@ -20,7 +20,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QMouseEvent, QShowEvent
+from PySide6.QtGui import QMouseEvent, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -365,7 +365,7 @@ class HealthDock(QWidget):
     """The connection's health in detail, with the circuit breaker reset and the history.
 
     Signals: none of its own; it repaints from ``HealthModel.sig_updated`` and a one-second tick,
-    while it is visible.
+    while it is in sight.
     """
 
     def __init__(
@@ -374,6 +374,7 @@ class HealthDock(QWidget):
         super().__init__(parent)
         self.setObjectName("healthDock")
         self.model = model or HealthModel(ctx, self)
+        self._behind = False
 
         self._state = QLabel(self)
         self._state.setObjectName("healthState")
@@ -462,12 +463,19 @@ class HealthDock(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self._repaint()  # what changed while hidden
+        self._repaint()  # what changed while closed
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if self._behind:
+            self._repaint()  # what changed out of sight, before its figures are painted
+        super().paintEvent(event)
 
     def _repaint(self) -> None:
-        if not self.isVisible():
-            # Hidden (a tab behind another, closed): its word-wrapped figures are laid out
-            # again on every change, for nobody; showEvent paints the present.
+        # Out of sight (closed, or a tab behind another: a dock moved off the window, still
+        # "visible"), its word-wrapped figures would be laid out again on every change for
+        # nobody; its next paint brings them up to date.
+        self._behind = self.visibleRegion().isEmpty()
+        if self._behind:
             return
         model = self.model
         snapshot = model.snapshot
