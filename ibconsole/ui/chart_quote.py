@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QGraphicsItem, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QSizePolicy, QWidget
 
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.order_words import price_text
 from ibconsole.domain.quotes import MarketDataType, Quote
 from ibconsole.ui.chart_plots import BACKGROUND
+from ibconsole.ui.runs_label import Run, RunsLabel
 from ibconsole.ui.theme import Tone
 
 _BID = "#42a5f5"
@@ -99,7 +100,7 @@ class QuoteReadout(QWidget):
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
-        self.label = QLabel(self)
+        self.label = RunsLabel(self)
         self.label.setObjectName("chartQuote")
         self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         # Opaque: its repaint (every frame) paints the label alone, not the panels under it.
@@ -120,12 +121,17 @@ class QuoteReadout(QWidget):
 
     def show_quote(self, quote: Quote | None, contract: ListedContract | None) -> None:
         if quote is None or contract is None:
-            self.label.setText("")
+            self.label.set_runs(())
             return
-        self.label.setText(
-            f"Bid <b style='color:{_BID}'>{price_text(quote.bid, contract)}</b> · "
-            f"Ask <b style='color:{_ASK}'>{price_text(quote.ask, contract)}</b> · "
-            f"Last <b>{price_text(quote.last, contract)}</b>"
+        self.label.set_runs(
+            (
+                Run("Bid "),
+                Run(price_text(quote.bid, contract), bold=True, color=_BID),
+                Run(" · Ask "),
+                Run(price_text(quote.ask, contract), bold=True, color=_ASK),
+                Run(" · Last "),
+                Run(price_text(quote.last, contract), bold=True),
+            )
         )
 
 
