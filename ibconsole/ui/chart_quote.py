@@ -14,17 +14,33 @@ from datetime import datetime, timedelta
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QSizePolicy, QWidget
 
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.order_words import price_text
 from ibconsole.domain.quotes import MarketDataType, Quote
 from ibconsole.ui.chart_plots import BACKGROUND
+from ibconsole.ui.runs_label import Run, RunsLabel
 from ibconsole.ui.theme import Tone
 
 _BID = "#42a5f5"
 _ASK = "#ffa726"
 _LAST = "#e0e0e0"
+
+
+class PriceTag(pg.InfLineLabel):
+    """A horizontal line's value as a tag at the view's right edge.
+
+    Along a horizontal line the tag's place follows the view's range alone (its line's view
+    transform change places it again) and both its anchors are the same: a new value changes
+    its text only, which ``setText`` lays out only when it differs.
+    """
+
+    def valueChanged(self) -> None:
+        if self._endpoints[0] is None or not self.isVisible():
+            super().valueChanged()  # not placed yet, or hidden (which skips everything)
+            return
+        self.setText(self.format.format(value=self.line.value()))
 
 
 class QuoteLines:
@@ -37,7 +53,7 @@ class QuoteLines:
             "ask": self._line(plot, _ASK, Qt.PenStyle.DashLine),
         }
         # The last price as a tag at the right edge, as trading charts show it.
-        self._last_tag = pg.InfLineLabel(
+        self._last_tag = PriceTag(
             self._lines["last"],
             text="{value:.2f}",
             position=0.995,
@@ -50,6 +66,9 @@ class QuoteLines:
     @staticmethod
     def _line(plot: pg.PlotItem, color: str, style: Qt.PenStyle) -> pg.InfiniteLine:
         line = pg.InfiniteLine(angle=0, pen=pg.mkPen(color, width=1, style=style), movable=False)
+        # Drawn once and moved as a picture: stroking a dashed line across the plot was a
+        # fifth of a frame, and the lines move on every tick.
+        line.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         line.setVisible(False)
         plot.addItem(line, ignoreBounds=True)
         return line
@@ -81,9 +100,11 @@ class QuoteReadout(QWidget):
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
-        self.label = QLabel(self)
+        self.label = RunsLabel(self)
         self.label.setObjectName("chartQuote")
         self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        # Opaque: its repaint (every frame) paints the label alone, not the panels under it.
+        self.label.setAutoFillBackground(True)
         # In a narrow dock the readout gives way (the lines still show the prices).
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self._height = self.label.fontMetrics().height() + 4
@@ -100,12 +121,17 @@ class QuoteReadout(QWidget):
 
     def show_quote(self, quote: Quote | None, contract: ListedContract | None) -> None:
         if quote is None or contract is None:
-            self.label.setText("")
+            self.label.set_runs(())
             return
-        self.label.setText(
-            f"Bid <b style='color:{_BID}'>{price_text(quote.bid, contract)}</b> · "
-            f"Ask <b style='color:{_ASK}'>{price_text(quote.ask, contract)}</b> · "
-            f"Last <b>{price_text(quote.last, contract)}</b>"
+        self.label.set_runs(
+            (
+                Run("Bid "),
+                Run(price_text(quote.bid, contract), bold=True, color=_BID),
+                Run(" · Ask "),
+                Run(price_text(quote.ask, contract), bold=True, color=_ASK),
+                Run(" · Last "),
+                Run(price_text(quote.last, contract), bold=True),
+            )
         )
 
 

@@ -20,7 +20,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QMouseEvent, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -364,7 +364,8 @@ class HealthIndicator(QFrame):
 class HealthDock(QWidget):
     """The connection's health in detail, with the circuit breaker reset and the history.
 
-    Signals: none of its own; it repaints from ``HealthModel.sig_updated`` and a one-second tick.
+    Signals: none of its own; it repaints from ``HealthModel.sig_updated`` and a one-second tick,
+    while it is in sight.
     """
 
     def __init__(
@@ -373,6 +374,7 @@ class HealthDock(QWidget):
         super().__init__(parent)
         self.setObjectName("healthDock")
         self.model = model or HealthModel(ctx, self)
+        self._behind = False
 
         self._state = QLabel(self)
         self._state.setObjectName("healthState")
@@ -459,7 +461,22 @@ class HealthDock(QWidget):
     def _on_reset_clicked(self) -> None:
         self.model.reset_breaker()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._repaint()  # what changed while closed
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if self._behind:
+            self._repaint()  # what changed out of sight, before its figures are painted
+        super().paintEvent(event)
+
     def _repaint(self) -> None:
+        # Out of sight (closed, or a tab behind another: a dock moved off the window, still
+        # "visible"), its word-wrapped figures would be laid out again on every change for
+        # nobody; its next paint brings them up to date.
+        self._behind = self.visibleRegion().isEmpty()
+        if self._behind:
+            return
         model = self.model
         snapshot = model.snapshot
         now = model.live_snapshot()

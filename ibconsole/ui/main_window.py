@@ -275,6 +275,10 @@ class MainWindow(QMainWindow):
             dock.setWidget(scroller)
         else:
             dock.setWidget(widget)
+            # Opaque, as a scroller's widget is: a child's repaint (a quote, every frame) stops
+            # here instead of repainting the dock's title bar, whose style loads the float and
+            # close icons from their files on every paint.
+            widget.setAutoFillBackground(True)
         dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from ibconsole.broker.order_entry import OrderEntry
@@ -31,11 +31,17 @@ class QuoteLine(QWidget):
 
     def __init__(self, clock: Clock, entry: OrderEntry, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # Opaque: a new quote repaints this line alone, not the ticket under it.
+        self.setAutoFillBackground(True)
         self._clock = clock
         self._entry = entry  # its risk limits say when a quote is stale
         self._priced = False
         self._contract: ListedContract | None = None
         self._quote: Quote | None = None
+        # What the line shows: repainting a quote re-formats only prices that moved, and
+        # re-tones the feed's words only when they or their tone change.
+        self._prices_shown: tuple[object, ...] = ()
+        self._feed_shown: tuple[str, Tone] | None = None
         figures = tabular_font()
         self._bid_button = QPushButton("Bid —")
         self._bid_button.setObjectName("ticketBid")
@@ -53,6 +59,11 @@ class QuoteLine(QWidget):
         self._last.setFont(figures)
         self._feed = QLabel()
         self._feed.setObjectName("ticketQuoteState")
+        self._price_widgets: tuple[QLabel | QPushButton, ...] = (
+            self._bid_button,
+            self._ask_button,
+            self._last,
+        )
 
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
@@ -89,18 +100,26 @@ class QuoteLine(QWidget):
     def set_quote(self, quote: Quote) -> None:
         self._quote = quote
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._feed_shown = None  # a tone's colour follows the theme
+
     @Slot()
     def repaint_quote(self) -> None:
         quote, contract = self._quote, self._contract
         self._priced = quote is not None and quote.last_good_price() is not None
-        for label, word, value in (
-            (self._bid_button, "Bid", quote.bid if quote else None),
-            (self._ask_button, "Ask", quote.ask if quote else None),
-            (self._last, "Last", quote.last if quote else None),
-        ):
-            set_fixed_text(label, f"{word} {price_text(value, contract) if contract else NO_VALUE}")
+        prices = (quote.bid, quote.ask, quote.last) if quote else (None, None, None)
+        if (contract, *prices) != self._prices_shown:
+            self._prices_shown = (contract, *prices)
+            for label, word, value in zip(
+                self._price_widgets, ("Bid", "Ask", "Last"), prices, strict=True
+            ):
+                text = price_text(value, contract) if contract else NO_VALUE
+                set_fixed_text(label, f"{word} {text}")
         if contract is None:
             self._feed.setText("")
+            self._feed_shown = None
             return
         if quote is None or quote.last_good_price() is None:
             state, tone = "No quote", Tone.BAD
@@ -114,7 +133,9 @@ class QuoteLine(QWidget):
                 state, tone = f"Stale {int(quote.age(now).total_seconds())} s", Tone.WARN
             else:
                 state, tone = "Live", Tone.GOOD
-        set_toned_text(self._feed, f"● {state}", tone)
+        if (state, tone) != self._feed_shown:
+            self._feed_shown = (state, tone)
+            set_toned_text(self._feed, f"● {state}", tone)
 
     @Slot()
     def _on_bid_button_clicked(self) -> None:

@@ -23,6 +23,8 @@ class SteadyLabel(QWidget):
         self.label = QLabel(self)
         self.label.setObjectName(name)
         self.setSizePolicy(self.label.sizePolicy())
+        # Opaque: a new text repaints the box and its label, not the form and dock under them.
+        self.setAutoFillBackground(True)
 
     def text(self) -> str:
         return self.label.text()

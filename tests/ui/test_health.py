@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 from ibconsole.config import Settings
 from ibconsole.domain.clock import ManualClock
@@ -178,3 +180,46 @@ async def test_reconnect_attempts_come_from_the_health_snapshot(
     emit(machine.snapshot())
     assert dock.model.reconnect_attempts == 2
     await wait_for(lambda: "attempt 2 under way" in dock.reconnect.text(), what="attempt 2")
+
+
+async def test_a_dock_behind_another_lays_out_nothing_and_shows_the_present_in_front(
+    ui_context: UiContext, qtbot: Any, wait_for: Any
+) -> None:
+    # Two health docks on one model, tabbed in a window: the one in front proves the repaints
+    # happened, the one behind that they skipped it (its figures are laid out again on every
+    # change, for nobody). A dock behind a tab is moved off the window, not hidden.
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    model = HealthModel(ui_context)
+    front, behind = HealthDock(ui_context, model=model), HealthDock(ui_context, model=model)
+    model.setParent(front)
+    docks = []
+    for view in (front, behind):
+        dock = QDockWidget("Connection health", window)
+        dock.setWidget(view)
+        window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        docks.append(dock)
+    window.tabifyDockWidget(docks[0], docks[1])
+    docks[1].raise_()
+    window.resize(700, 600)
+    window.show()
+    await wait_for(lambda: "heartbeats" in behind.round_trip.text(), what="a round trip")
+    docks[0].raise_()
+    await wait_for(lambda: behind.visibleRegion().isEmpty(), what="the dock behind")
+    assert behind.isVisible()
+
+    def heartbeats(view: HealthDock) -> int:
+        words = view.round_trip.text()
+        return int(words.rsplit("(", 1)[1].split()[0]) if "heartbeats" in words else 0
+
+    before = behind.round_trip.text()
+    await wait_for(
+        lambda: heartbeats(front) >= heartbeats(behind) + 3,
+        what="three more heartbeats on the dock in front",
+    )
+    assert behind.round_trip.text() == before
+
+    docks[1].raise_()
+    await wait_for(
+        lambda: heartbeats(behind) >= heartbeats(front) > 0, what="the present, in front"
+    )

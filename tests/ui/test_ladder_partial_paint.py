@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from PySide6.QtCore import QRect
-from PySide6.QtGui import QPixmap, QRegion
+from PySide6.QtGui import QPalette, QPixmap, QRegion
 from PySide6.QtWidgets import QApplication
 
 from ibconsole.domain.depth import DepthChange, DepthOperation, DepthSide
@@ -74,4 +74,22 @@ def test_a_region_painted_alone_looks_as_in_the_whole_view(
     alone = _painted(view, shown)
     for rect in shown:
         assert alone.copy(rect).toImage() == whole.copy(rect).toImage(), f"{rect}"
+    view.close()
+
+
+def test_the_grid_is_one_pixel_lines_at_each_row_bottom_and_column_right_edge(
+    qtbot: object,
+) -> None:
+    view = _view()
+    grid = view.palette().color(QPalette.ColorRole.Mid).rgb()
+    image = _painted(view, None).toImage()
+    for row in (0, 5, 11):
+        for column in (LadderColumn.BUY, LadderColumn.PRICE, LadderColumn.SELL):
+            x, y, width, height = view.cell_rect(row, column)
+            middle_x, middle_y = x + width // 2, y + height // 2
+            # A cell's rectangle stops short of its grid lines (as a table view's does).
+            assert image.pixel(middle_x, y + height) == grid  # the row's bottom line
+            assert image.pixel(middle_x, y + height - 1) != grid  # one pixel thick
+            assert image.pixel(x + width, middle_y) == grid  # the column's right line
+            assert image.pixel(x + width - 1, middle_y) != grid
     view.close()

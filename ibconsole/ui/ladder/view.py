@@ -131,15 +131,16 @@ class LadderView(QTableView):
                     painter.setFont(cell.font)
                     painter.setPen(cell.foreground or text_colour)
                     painter.drawText(inner, cell.alignment, cell.text)
-        # The grid lines crossing the region only (the painter clips to it anyway).
-        painter.setPen(grid)
+        # The grid lines crossing the region only (the painter clips to it anyway), as
+        # one-pixel fills: the pixels a one-pixel line covers, without the cost of stroking
+        # a line (most of a full repaint).
         bottom = min(len(all_cells) * ROW_HEIGHT, bound.bottom() + 1)
+        across = bound.right() - bound.left() + 1
         for row in range(first + 1, last + 2):
-            painter.drawLine(
-                bound.left(), row * ROW_HEIGHT - 1, bound.right(), row * ROW_HEIGHT - 1
-            )
+            painter.fillRect(bound.left(), row * ROW_HEIGHT - 1, across, 1, grid)
+        down = bottom - bound.top() + 1
         for left, span in spans:
-            painter.drawLine(left + span - 1, bound.top(), left + span - 1, bottom)
+            painter.fillRect(left + span - 1, bound.top(), 1, down, grid)
         painter.end()
 
     # ------------------------------------------------------------------ events
