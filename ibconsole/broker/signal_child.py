@@ -109,6 +109,7 @@ def _obey(endpoint: SignalEndpoint, sender: _Sender, message: tuple[object, ...]
         endpoint.set_secret(values[0])
     elif kind == "settings" and values and isinstance(values[0], SignalSettings):
         endpoint.apply(values[0])
+        sender.send("applied")
     elif kind == "refusals":
         sender.send("refusals", dict(endpoint.refusals))
     else:

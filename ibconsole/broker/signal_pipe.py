@@ -5,8 +5,10 @@ Both ends are the console's own code (the child is ``python -m ibconsole.broker.
 started by ``signal_process``), so pickling carries the settings, the secret and each accepted
 ``Signal`` as they are. The secret goes this way, never through argv or the environment.
 
-The console sends ``start`` (with a ``ChildStart``), ``secret``, ``settings``, ``refusals`` and ``stop``; the child sends
-``listening``, ``failed``, ``signal``, ``log``, ``refusals`` and ``stopped`` (see the two ends).
+The console sends ``start`` (with a ``ChildStart``), ``secret``, ``settings``, ``refusals`` and
+``stop``; the child sends ``listening`` or ``failed`` (to ``start``), ``applied`` (to
+``settings``), ``refusals`` (to ``refusals``), each ``signal`` and ``log`` record as they come,
+and ``stopped`` last. It answers in the order it was asked.
 """
 
 from __future__ import annotations

@@ -26,12 +26,15 @@ import os
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
 from ibconsole.broker.signal_pipe import ChildStart, PipeBroken, frame, read_frame
 from ibconsole.domain.clock import Clock
 from ibconsole.domain.signals import Signal, SignalSettings
+from ibconsole.journal.errors import JournalError
+from ibconsole.journal.signal_log import SignalLog
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,8 @@ class SignalProcess:
         self._process: asyncio.subprocess.Process | None = None
         self._relay: asyncio.Task[None] | None = None
         self._restart: asyncio.Task[None] | None = None
-        self._counts: deque[asyncio.Future[Counter[int]]] = deque()  # asked, not yet answered
+        # questions to the child not yet answered: it answers each in turn
+        self._replies: deque[asyncio.Future[tuple[object, ...]]] = deque()
 
     @property
     def url(self) -> str | None:
@@ -118,23 +122,24 @@ class SignalProcess:
         log.info("signal endpoint stopped")
 
     def set_secret(self, secret: str | None) -> None:
-        """Use ``secret`` from the next request on (read once from the keyring, not per
-        request)."""
+        """Use ``secret`` from the next request the child reads after this message on (read once
+        from the keyring, not per request)."""
         self._secret = secret
         self._send("secret", secret)
 
     async def apply(self, settings: SignalSettings, port: int) -> None:
-        """Use ``settings`` and ``port`` from now on: the rate, the symbols and a smaller body
-        limit reach the child as it runs; a new port or a larger body limit start a new child
-        (the port is closed for that moment). Raises nothing: a new port that cannot be bound
-        is reported through ``on_down``."""
+        """Use ``settings`` and ``port`` from now on; returns once they are in use. The rate, the
+        symbols and a smaller body limit reach the child as it runs; a new port or a larger body
+        limit start a new child (the port is closed for that moment). Raises nothing: a new port
+        that cannot be bound is reported through ``on_down``."""
         before, self._settings = self._settings, settings
         if self._process is None:  # stopped, or a restart is due: that uses them
             if port != self._asked_port:
                 self._asked_port = self._restart_port = port
             return
         if port == self._asked_port and settings.max_body_bytes <= before.max_body_bytes:
-            self._send("settings", settings)
+            with contextlib.suppress(ConnectionError):  # it ended: it starts again with them
+                await self._ask("settings", settings)
             return
         self._asked_port = port
         await self._end_child()
@@ -149,15 +154,23 @@ class SignalProcess:
     async def refusals(self) -> Counter[int]:
         """Refused requests by answer code since the child started; raises ``ConnectionError``
         when no child runs (or it ends before it answers)."""
+        _, counts = await self._ask("refusals")
+        if not isinstance(counts, dict):
+            raise PipeBroken(f"refusal counts that are not a dict: {type(counts).__name__}")
+        return Counter(counts)
+
+    async def _ask(self, *message: object) -> tuple[object, ...]:
+        """Send ``message``; the child's answer to it."""
         if self._process is None:
             raise ConnectionError("the signal endpoint is not running")
-        answer: asyncio.Future[Counter[int]] = asyncio.get_running_loop().create_future()
-        self._counts.append(answer)
-        self._send("refusals")
+        answer: asyncio.Future[tuple[object, ...]] = asyncio.get_running_loop().create_future()
+        self._replies.append(answer)
+        self._send(*message)
         return await answer
 
     # ------------------------------------------------------------------ the child
     async def _spawn(self, port: int) -> None:
+        started = self._clock.now()  # what the child journals is stamped after this
         try:
             process = await asyncio.create_subprocess_exec(
                 *child_command(),
@@ -195,7 +208,7 @@ class SignalProcess:
             raise OSError(errno, str(message[-1]))
         self._process, self._port, self._url = process, message[1], str(message[2])
         self._relay = asyncio.get_running_loop().create_task(
-            self._read_child(process), name="signal endpoint's pipe"
+            self._read_child(process, started), name="signal endpoint's pipe"
         )
 
     @staticmethod
@@ -215,17 +228,20 @@ class SignalProcess:
                 continue
             return message
 
-    async def _read_child(self, process: asyncio.subprocess.Process) -> None:
+    async def _read_child(self, process: asyncio.subprocess.Process, started: datetime) -> None:
         """Take the child's messages until its pipe closes; a child that ends unasked is
         reported and started again."""
         assert process.stdout is not None
+        handed: set[str] = set()  # the keys of the signals it handed over
         try:
             while (message := await read_frame(process.stdout)) is not None:
-                self._take(message)
+                self._take(message, handed)
         except PipeBroken as broken:
             log.error("the signal endpoint's pipe broke: %s", broken)
             await _kill(process)
         code = await process.wait()
+        if code != 0:
+            self._hand_over_lost(started, handed)
         if process is not self._process:  # stopped or replaced on purpose
             return
         self._restart_port = self._port or self._asked_port
@@ -239,21 +255,39 @@ class SignalProcess:
             self._start_again(when), name="restart the signal endpoint"
         )
 
-    def _take(self, message: tuple[object, ...]) -> None:
+    def _take(self, message: tuple[object, ...], handed: set[str]) -> None:
         kind = message[0]
         if kind == "signal" and isinstance(message[1], Signal):
-            try:
-                self._accept(message[1])
-            except Exception:
-                log.exception("the inbox could not take signal %s", message[1].key)
+            handed.add(message[1].key)
+            self._hand_over(message[1])
         elif kind == "log":
             _relog(message)
-        elif kind == "refusals" and self._counts and isinstance(message[1], dict):
-            answer = self._counts.popleft()
+        elif kind in ("refusals", "applied") and self._replies:
+            answer = self._replies.popleft()
             if not answer.done():
-                answer.set_result(Counter(message[1]))
+                answer.set_result(message)
         elif kind != "stopped":
             log.error("the signal endpoint sent a message the console does not know: %r", kind)
+
+    def _hand_over(self, signal: Signal) -> None:
+        try:
+            self._accept(signal)
+        except Exception:
+            log.exception("the inbox could not take signal %s", signal.key)
+
+    def _hand_over_lost(self, started: datetime, handed: set[str]) -> None:
+        """The signals a child that ended abruptly journalled (and answered 202) but did not
+        hand over, read back from the journal: the inbox has them now, not at the next start."""
+        try:
+            with SignalLog(self._journal) as journal:
+                lost = [item.signal for item in journal.since(started)]
+        except JournalError as error:
+            log.error("the signals of the ended endpoint cannot be read back: %s", error)
+            return
+        for signal in lost:
+            if signal.key not in handed:
+                log.warning("signal %s was journalled before the endpoint ended", signal.key)
+                self._hand_over(signal)
 
     async def _start_again(self, delay: float) -> None:
         while True:
@@ -292,8 +326,8 @@ class SignalProcess:
 
     def _forget_child(self) -> None:
         self._process, self._port, self._url = None, None, None
-        while self._counts:
-            self._counts.popleft().set_exception(
+        while self._replies:
+            self._replies.popleft().set_exception(
                 ConnectionError("the signal endpoint ended before it answered")
             )
 

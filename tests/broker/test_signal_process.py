@@ -27,7 +27,7 @@ import pytest
 
 from ibconsole.broker.signal_process import SignalProcess
 from ibconsole.domain.clock import OffsetClock
-from ibconsole.domain.signals import Signal, SignalSettings
+from ibconsole.domain.signals import Signal, SignalSettings, parse_signal
 from ibconsole.journal.signal_log import SignalLog
 from tests.conftest import WaitFor
 from tests.http_sender import post
@@ -45,6 +45,7 @@ FLOOD_CPU_BOUND_S = 0.05
 class Rig:
     endpoint: SignalProcess
     journal: Path
+    clock: OffsetClock
     accepted: list[Signal] = field(default_factory=list)
     listening: list[str] = field(default_factory=list)
     down: list[str] = field(default_factory=list)
@@ -76,17 +77,18 @@ async def rig(tmp_path: Path, as_of: datetime) -> AsyncIterator[Rig]:
     accepted: list[Signal] = []
     listening: list[str] = []
     down: list[str] = []
+    clock = OffsetClock(as_of)
     endpoint = SignalProcess(
         SETTINGS,
         SECRET,
         journal,
         accepted.append,
-        OffsetClock(as_of),
+        clock,
         on_listening=listening.append,
         on_down=down.append,
         restart_delay=0.05,
     )
-    rig = Rig(endpoint, journal, accepted, listening, down)
+    rig = Rig(endpoint, journal, clock, accepted, listening, down)
     await rig.endpoint.start(0)
     yield rig
     await rig.endpoint.stop()
@@ -159,6 +161,7 @@ async def test_the_secret_is_in_neither_the_childs_argv_nor_its_environment(
         assert url is not None
         new_secret = "another-process-secret-7Rm2"
         endpoint.set_secret(new_secret)
+        await endpoint.refusals()  # answered after the child has read the new secret
         assert await asyncio.to_thread(post, url, signal_body("s-1", secret=new_secret)) == 202
         assert await asyncio.to_thread(post, url, signal_body("s-2")) == 401
         assert new_secret.encode() not in proc_file(pid, "environ")
@@ -213,6 +216,22 @@ async def test_a_child_that_dies_is_reported_and_started_again_on_its_port(
     assert await rig.post(signal_body("d-2")) == 202
     await wait_for(lambda: len(rig.accepted) == 2, what="both signals handed over")
     assert [s.key for s in rig.accepted] == ["id:d-1", "id:d-2"]
+
+
+@pytest.mark.expect_log_warnings
+async def test_what_a_dead_child_journalled_but_did_not_hand_over_reaches_accept(
+    rig: Rig, wait_for: WaitFor
+) -> None:
+    # As a child killed between its journal's commit and its frame to the console leaves it.
+    orphan = parse_signal(signal_body("lost-1"), rig.clock.now())
+    with SignalLog(rig.journal) as journal:
+        assert journal.record(orphan)
+    os.kill(rig.pid, signal.SIGKILL)
+    await wait_for(lambda: rig.accepted, what="the journalled signal handed over")
+    assert [s.key for s in rig.accepted] == ["id:lost-1"]
+    await wait_for(lambda: rig.listening, timeout=STARTS_WITHIN, what="the child started again")
+    assert await rig.post(signal_body("lost-1")) == 409
+    assert [s.key for s in rig.accepted] == ["id:lost-1"]
 
 
 async def test_stop_hands_over_what_was_accepted_then_ends_the_child(
