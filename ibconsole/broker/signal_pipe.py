@@ -61,9 +61,13 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[object, ...] | None:
     if length > MAX_FRAME:
         raise PipeBroken(f"a frame of {length} bytes")
     try:
-        message = pickle.loads(await reader.readexactly(length))
+        payload = await reader.readexactly(length)
     except asyncio.IncompleteReadError:
         raise PipeBroken("the pipe closed in the middle of a frame") from None
+    try:
+        message = pickle.loads(payload)
+    except Exception as error:  # unpickling fails in as many ways as there are types
+        raise PipeBroken(f"a frame that does not unpickle: {error!r}") from None
     if not isinstance(message, tuple) or not message or not isinstance(message[0], str):
         raise PipeBroken(f"not a message: {type(message).__name__}")
     return message
