@@ -88,6 +88,7 @@ class SignalProcess:
         self._process: asyncio.subprocess.Process | None = None
         self._relay: asyncio.Task[None] | None = None
         self._restart: asyncio.Task[None] | None = None
+        self._wanted = False  # between start and stop: a child that ends is started again
         # questions to the child not yet answered: it answers each in turn
         self._replies: deque[asyncio.Future[tuple[object, ...]]] = deque()
 
@@ -108,10 +109,12 @@ class SignalProcess:
             return
         self._asked_port = port
         await self._spawn(port)
+        self._wanted = True
         log.info("signal endpoint listening on %s (process %s)", self.url, self.pid)
 
     async def stop(self) -> None:
         """Stop the child: it closes the port, hands over what it accepted and ends."""
+        self._wanted = False
         restart, self._restart = self._restart, None
         if restart is not None:
             restart.cancel()
@@ -143,6 +146,8 @@ class SignalProcess:
             return
         self._asked_port = port
         await self._end_child()
+        if not self._wanted:  # stopped meanwhile
+            return
         try:
             await self._spawn(port)
         except OSError as error:
@@ -204,8 +209,8 @@ class SignalProcess:
             raise
         if message[0] != "listening" or not isinstance(message[1], int):
             await _kill(process)
-            errno = message[1] if isinstance(message[1], int) else None
-            raise OSError(errno, str(message[-1]))
+            reason = str(message[-1])
+            raise OSError(message[1], reason) if isinstance(message[1], int) else OSError(reason)
         self._process, self._port, self._url = process, message[1], str(message[2])
         self._relay = asyncio.get_running_loop().create_task(
             self._read_child(process, started), name="signal endpoint's pipe"
@@ -213,7 +218,8 @@ class SignalProcess:
 
     @staticmethod
     async def _first_answer(process: asyncio.subprocess.Process) -> tuple[object, ...]:
-        """``("listening", port)`` or ``("failed", errno, reason)``; log records come first."""
+        """``("listening", port, url)`` or ``("failed", errno, reason)``; log records come
+        first."""
         assert process.stdout is not None
         while True:
             try:
@@ -242,7 +248,7 @@ class SignalProcess:
         code = await process.wait()
         if code != 0:
             self._hand_over_lost(started, handed)
-        if process is not self._process:  # stopped or replaced on purpose
+        if process is not self._process or not self._wanted:  # stopped or replaced on purpose
             return
         self._restart_port = self._port or self._asked_port
         self._forget_child()
