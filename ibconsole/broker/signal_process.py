@@ -14,7 +14,8 @@ environment is a short list of harmless variables). It runs in a session of its 
 in the terminal is the console's to handle) and ends when its stdin closes, so it never outlives
 the console, also when the console is killed. A child that ends unasked is logged, reported
 through ``on_down`` and started again on the same port, after a delay that doubles up to
-``RESTART_DELAY_MAX``; ``on_listening`` reports it back.
+``RESTART_DELAY_MAX``; ``on_listening`` reports it back. What it journalled (and answered 202)
+but had not handed over when it ended is read back from the journal and handed over then.
 """
 
 from __future__ import annotations
