@@ -45,9 +45,12 @@ START_TIMEOUT: Final = 30.0  # seconds for the child to listen (or say why not)
 STOP_TIMEOUT: Final = 5.0  # seconds for the child to hand over what it holds and end
 RESTART_DELAY: Final = 1.0
 RESTART_DELAY_MAX: Final = 30.0
-# All the child's environment: enough for the interpreter and its locale, nothing of the
-# console's (a secret or a gateway login may be in there).
-_PASSED_ENVIRONMENT: Final = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+# All the child's environment: enough for the interpreter and its locale (and, on Windows, for
+# it to start at all), nothing of the console's (a secret or a gateway login may be in there).
+_PASSED_ENVIRONMENT: Final = (
+    *("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"),
+    *("SYSTEMROOT", "TEMP", "TMP"),
+)
 
 
 def _nothing(_: str) -> None:
