@@ -13,9 +13,10 @@ the right one) for 3 s: the flood must keep the loop within its stall target (16
 request must be answered 401. The same signals are posted once more with the market quiet (80
 ticks/s), for what the endpoint and the inbox cost apart from the ticks.
 
-Beside each span the CPU each thread of the console used in it (its thread CPU clock, ms): the
-GUI thread's, and the endpoint's own thread's where it has one. On a shared machine the
-latencies wander with the load; these do not.
+Beside each span the CPU each thread of the console used in it (its thread CPU clock, ms), the
+GUI thread's among them, and the CPU of the endpoint's own process (all its threads, from
+/proc, under the endpoint thread's name). On a shared machine the latencies wander with the
+load; these do not.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from bench.console_rig import close_console, in_fresh_process, open_console, run
 from bench.peer import INSTRUMENTS, Peer, in_executor
 from bench.probes import LoopProbe, PaintProbe
 from bench.summary import summarize
+from ibconsole.broker.signal_endpoint import THREAD_NAME as ENDPOINT
 
 SECRET = "bench-signal-secret-4f9Kx2Lq"
 QUIET_TICKS = 4 * INSTRUMENTS
@@ -174,14 +176,16 @@ class Client:
 
 
 class ThreadClocks:
-    """CPU seconds of the GUI thread (the caller's) and of every other thread of the console
-    (the endpoint's among them, when it has one): on a shared machine wall-clock latencies
-    wander with the load, the CPU each thread spent does not."""
+    """CPU seconds of the GUI thread (the caller's), of every other thread of the console and of
+    the endpoint's process (``endpoint_pid``): on a shared machine wall-clock latencies wander
+    with the load, the CPU each thread spent does not."""
 
-    def __init__(self) -> None:
+    def __init__(self, endpoint_pid: int | None) -> None:
         self._wall = time.perf_counter()
         self._gui = time.thread_time()
         self._others = self._other_threads()
+        self._pid = endpoint_pid
+        self._endpoint = _process_cpu(endpoint_pid)
 
     @staticmethod
     def _other_threads() -> dict[str, float]:
@@ -207,7 +211,23 @@ class ThreadClocks:
             used = now - self._others.get(name, 0.0)
             if used >= 0.0005:
                 spent[name] = round(used * 1000, 1)
+        endpoint = _process_cpu(self._pid)
+        if endpoint is not None and self._endpoint is not None:
+            spent[ENDPOINT] = round((endpoint - self._endpoint) * 1000, 1)
         return spent
+
+
+def _process_cpu(pid: int | None) -> float | None:
+    """CPU seconds process ``pid`` has used, all its threads (clock-tick resolution); None when
+    there is none."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 async def _run(size: Size) -> dict[str, Any]:
@@ -226,6 +246,7 @@ async def _run(size: Size) -> dict[str, Any]:
             url = console.signals_url
             if url is None:
                 raise RuntimeError("the signal endpoint did not start")
+            endpoint_pid = console.signals.pid if console.signals else None
             window = console.window
             window.docks["signalInbox"].show()
             window.docks["signalInbox"].raise_()
@@ -242,7 +263,7 @@ async def _run(size: Size) -> dict[str, Any]:
             await asyncio.sleep(size.warmup)
 
             paints.start()
-            clocks = ThreadClocks()
+            clocks = ThreadClocks(endpoint_pid)
             posted = await in_executor(
                 lambda: client.ask("signals", url, size.signals, size.spacing)
             )
@@ -259,14 +280,14 @@ async def _run(size: Size) -> dict[str, Any]:
             # The same span without the flood first: the stalls the ticks alone cause.
             baseline = LoopProbe()
             baseline.start()
-            clocks = ThreadClocks()
+            clocks = ThreadClocks(endpoint_pid)
             await asyncio.sleep(size.flood_seconds)
             baseline_cpu = clocks.spent_ms()
             baseline.stop()
             loop_probe = LoopProbe()
             loop_probe.start()
             cpu_before = time.process_time()
-            clocks = ThreadClocks()
+            clocks = ThreadClocks(endpoint_pid)
             flood = (
                 await in_executor(
                     lambda: client.ask("flood", url, size.flood_rate, size.flood_seconds)
@@ -277,7 +298,7 @@ async def _run(size: Size) -> dict[str, Any]:
             cpu = time.process_time() - cpu_before
             flood_cpu = clocks.spent_ms()
             loop_probe.stop()
-            refusals = dict(console.signals.refusals) if console.signals else {}
+            refusals = dict(await console.signals.refusals()) if console.signals else {}
         finally:
             await close_console(console)
     finally:

@@ -63,7 +63,7 @@ from ibconsole.ui.main_window import MainWindow
 from ibconsole.ui.months import WATCH_LIST
 
 if TYPE_CHECKING:
-    from ibconsole.broker.signal_endpoint import SignalEndpoint
+    from ibconsole.broker.signal_process import SignalProcess
     from ibconsole.sim import PaperGateway
 
 gc.freeze()
@@ -242,7 +242,7 @@ class Console:
     window: MainWindow
     gateway: PaperGateway | None = None
     watchdog: StallWatchdog | None = None  # on at --log-level DEBUG: names any stalling job
-    signals: SignalEndpoint | None = None  # the signal inbox's endpoint, while it listens
+    signals: SignalProcess | None = None  # the signal inbox's endpoint, while it runs
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -285,9 +285,10 @@ class Console:
             )
             self.window.show_endpoint(self.broker.session.endpoint)
         self.context.inbox.restore()
-        await self._start_signals()
         if args.demo or args.host or args.port:
             self.window.request_connect()
+        # After the connect is under way: the endpoint's process takes a moment to listen.
+        await self._start_signals()
         loop = asyncio.get_running_loop()
         for module in WARM_AFTER_PAINT:
             loop.call_soon(importlib.import_module, module)
@@ -304,8 +305,8 @@ class Console:
         panel = self.window.signal_inbox
         if port is None:
             return
-        # Imported here: aiohttp is for the endpoint alone, and costs start-up time.
-        from ibconsole.broker.signal_endpoint import SignalEndpoint
+        # Imported here: the endpoint's process is for the inbox alone (aiohttp is its own).
+        from ibconsole.broker.signal_process import SignalProcess
 
         store = self.context.signal_secret
         try:
@@ -314,12 +315,14 @@ class Console:
             log.error("signal endpoint: %s", error)
             secret = None
         demo_secret = secrets.token_urlsafe(18) if args.demo and secret is None else None
-        endpoint = SignalEndpoint(
+        endpoint = SignalProcess(
             settings,
             secret or demo_secret,
-            self.context.inbox.signal_log,
+            self.context.broker.journal.path,
             self.context.inbox.accept,
             self.launch.clock,
+            on_listening=panel.show_endpoint,
+            on_down=panel.show_endpoint_down,
         )
         try:
             await endpoint.start(port)
@@ -329,9 +332,21 @@ class Console:
             return
         self.signals = endpoint
         panel.secret.sig_saved.connect(lambda: self._use_saved_secret(endpoint))
+        self.window.sig_settings_applied.connect(
+            lambda applied: self._use_signal_settings(endpoint, applied)
+        )
         panel.show_endpoint(endpoint.url, demo_secret)
 
-    def _use_saved_secret(self, endpoint: SignalEndpoint) -> None:
+    def _use_signal_settings(self, endpoint: SignalProcess, settings: Settings) -> None:
+        """The trader saved the Settings dialog: the endpoint uses its [signals] from now (the
+        port of ``--signals-port`` stays)."""
+        port = self.launch.args.signals_port
+        self.context.runner.start(
+            endpoint.apply(settings.signals, settings.signals.port if port is None else port),
+            name="apply the signal settings",
+        )
+
+    def _use_saved_secret(self, endpoint: SignalProcess) -> None:
         """The trader saved a new secret in the dock: the endpoint checks against it from now."""
         try:
             endpoint.set_secret(self.context.signal_secret.get())

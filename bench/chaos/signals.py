@@ -1,7 +1,8 @@
 """Webhook signals: POSTs over HTTP on loopback to the console's endpoint (valid, duplicates,
 expired, bad secrets, malformed bodies, floods), replays of every acknowledged signal after the
-endpoint and inbox restart on the same journal, and the trader's click that sends a waiting
-signal from the inbox through the order-entry model (the inbox never sends on its own).
+endpoint (a process of its own, as in the console) and inbox restart on the same journal, and the
+trader's click that sends a waiting signal from the inbox through the order-entry model (the
+inbox never sends on its own).
 
 Every answer is kept, and the end accounts for each signal exactly once (``SignalLedger``)."""
 
@@ -17,8 +18,8 @@ from typing import Any
 import aiohttp
 
 from bench.chaos.scene import Scene
-from ibconsole.broker.signal_endpoint import SignalEndpoint
 from ibconsole.broker.signal_inbox import SignalInbox
+from ibconsole.broker.signal_process import SignalProcess
 from ibconsole.domain.order_entry import NeedsConfirmation, Sent
 from ibconsole.domain.rollover import RolloverSettings
 from ibconsole.domain.signals import SignalSettings, SignalState
@@ -55,7 +56,7 @@ class SignalSteps:
         self.scene = scene
         self.secret = secrets.token_urlsafe(18)
         self.inbox: SignalInbox | None = None
-        self.endpoint: SignalEndpoint | None = None
+        self.endpoint: SignalProcess | None = None
         self._http: aiohttp.ClientSession | None = None
         self._numbered = 0
         self._malformed = 0
@@ -85,8 +86,8 @@ class SignalSteps:
         )
         broker.orders.fill_recorded += inbox.on_fill
         inbox.restore()
-        endpoint = SignalEndpoint(
-            SETTINGS, self.secret, inbox.signal_log, inbox.accept, broker.clock
+        endpoint = SignalProcess(
+            SETTINGS, self.secret, broker.journal.path, inbox.accept, broker.clock
         )
         self.inbox = inbox
         await endpoint.start(0)

@@ -1,5 +1,6 @@
 """The signal inbox's HTTP endpoint: ``POST /signals`` on loopback, served by aiohttp on a thread of
-its own with its own event loop.
+its own with its own event loop. The console runs it in a process of its own (``signal_child``,
+started and supervised by ``signal_process``), where ``accept`` sends each signal to the console.
 
 It answers at once and never waits for the market, the window or the trader (TradingView gives
 up after 3 s): 202 once the signal is journalled (on the endpoint's own connection to the
@@ -9,12 +10,13 @@ arrive in full within ``idle_timeout``, 409 for a key already journalled (also f
 restart, and whatever the rate), 413 for a body over ``max_body_bytes`` and 429 beyond
 ``max_per_minute`` accepted signals. Nothing it receives sends an order.
 
-Why a thread: on the console's loop a 202 waited for whatever the loop was busy with (a paint,
-a slice of market data: p99 197 ms at 5,000 ticks/s), and every refused request cost that loop
-a JSON decode and a compare. Here authentication, parsing, the rate, duplicates and the journal
-all happen on the endpoint's thread; an accepted signal, an immutable ``Signal``, is handed to
-``accept`` on the loop that started the endpoint (``call_soon_threadsafe``, queued before the
-202 leaves), and a refused request never reaches that loop at all.
+Why a thread: on the console's loop a 202 waited for whatever the loop was busy with (a paint, a
+slice of market data: p99 197 ms at 5,000 ticks/s), and every refused request cost that loop a
+JSON decode and a compare. Here authentication, parsing, the rate, duplicates and the journal all
+happen on the endpoint's thread; an accepted signal, an immutable ``Signal``, is handed to
+``accept`` on the loop that started the endpoint (``call_soon_threadsafe``, queued before the 202
+leaves), and a refused request never reaches that loop at all. The thread keeps the answers off
+the loop of the process it runs in, the process keeps its CPU off the console's.
 
 A connection carries one request, and one that sends no complete request within
 ``idle_timeout`` is closed: a client that trickles, stalls or never finishes holds a socket of
@@ -105,6 +107,11 @@ class SignalEndpoint:
         self._server_log = _ServerLog(log.getChild("http"), self._count)
 
     @property
+    def port(self) -> int | None:
+        """The port it listens on, else None."""
+        return self._port
+
+    @property
     def url(self) -> str | None:
         """``http://127.0.0.1:PORT/signals`` while listening, else None."""
         return f"http://{HOST}:{self._port}{PATH}" if self._port is not None else None
@@ -114,6 +121,22 @@ class SignalEndpoint:
         a keyring lookup can take the loop milliseconds). One reference is replaced at once, so
         a request on the endpoint's thread sees the old secret or the new one."""
         self._secret = secret.encode("utf-8") if secret else None
+
+    def apply(self, settings: SignalSettings) -> None:
+        """Use ``settings`` from the next request on: the rate (the signals accepted within the
+        last minute still count), the symbols and the body's limit (up to the one the endpoint
+        started with: a larger one needs a new start). Applied on the endpoint's thread while
+        it runs, so a request in hand sees the old settings or the new ones, never a mix."""
+        loop = self._loop
+        if self._thread is not None and loop is not None:
+            loop.call_soon_threadsafe(self._use, settings)
+        else:
+            self._use(settings)
+
+    def _use(self, settings: SignalSettings) -> None:
+        if settings.max_per_minute != self._settings.max_per_minute:
+            self._accepted = self._accepted.resized(settings.max_per_minute)
+        self._settings = settings
 
     @property
     def refusals(self) -> Counter[int]:

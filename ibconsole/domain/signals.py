@@ -15,7 +15,7 @@ import math
 import re
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -47,6 +47,14 @@ class SignalSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "symbols", MappingProxyType(dict(self.symbols)))
+
+    def __reduce__(self) -> tuple[type[SignalSettings], tuple[object, ...]]:
+        """Pickled with its symbols as a plain dict (a read-only view does not pickle): the
+        signal endpoint's process gets its settings this way."""
+        values = [getattr(self, item.name) for item in fields(self)]
+        return SignalSettings, tuple(
+            dict(value) if isinstance(value, MappingProxyType) else value for value in values
+        )
 
 
 # --- the body ------------------------------------------------------------------------------------
@@ -416,6 +424,13 @@ class RateWindow:
         self._limit = limit
         self._span = span.total_seconds()
         self._times: deque[float] = deque()
+
+    def resized(self, limit: int) -> RateWindow:
+        """A window of ``limit`` events over the same span that remembers the events counted
+        here (a new limit applies to the minute under way, not from an empty minute)."""
+        window = RateWindow(limit, timedelta(seconds=self._span))
+        window._times = deque(self._times)
+        return window
 
     def has_room(self, now: float) -> bool:
         """Would an event at ``now`` (seconds on a monotonic clock) be admitted?"""

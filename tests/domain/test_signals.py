@@ -3,6 +3,7 @@ resolve to across a roll date, what a signal does to a position, the rate window
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -20,6 +21,7 @@ from ibconsole.domain.signals import (
     SignalAction,
     SignalInvalid,
     SignalOrderType,
+    SignalSettings,
     SignalState,
     SignalStateError,
     SignalUnresolved,
@@ -305,6 +307,27 @@ def test_the_rate_window_slides() -> None:
     assert window.admit(90.0)
     with pytest.raises(ValueError, match="at least 1"):
         RateWindow(0)
+
+
+def test_a_resized_rate_window_keeps_the_minute_under_way() -> None:
+    window = RateWindow(3)
+    assert window.admit(0.0)
+    assert window.admit(10.0)
+    smaller = window.resized(2)
+    assert not smaller.has_room(20.0), "the two events of this minute fill the smaller window"
+    assert smaller.has_room(60.0)
+    larger = window.resized(4)
+    assert larger.admit(20.0)
+    assert larger.admit(30.0)
+    assert not larger.admit(40.0)
+    assert window.has_room(20.0), "the original window is left as it was"
+
+
+def test_signal_settings_survive_a_pickle_with_their_symbols() -> None:
+    settings = SignalSettings(port=0, max_per_minute=9, symbols={"ES": "MES", "NQ": "MNQ"})
+    again = pickle.loads(pickle.dumps(settings))
+    assert again == settings
+    assert dict(again.symbols) == {"ES": "MES", "NQ": "MNQ"}
 
 
 @pytest.mark.parametrize(

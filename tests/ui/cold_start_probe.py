@@ -28,6 +28,7 @@ DEFERRED = (
     "keyring",
     "ibconsole.sim",
     "ibconsole.broker.signal_endpoint",
+    "ibconsole.broker.signal_process",
     "ibconsole.ui.charts",
     "ibconsole.ui.settings",
 )

@@ -1,7 +1,7 @@
-"""The console's signal endpoint answers on its own thread: a sender hears its 202 while the GUI
-loop is held busy by a job (as a long paint or a burst of market data holds it), the signal's row
-follows once the loop is free, a flood of bad secrets is answered 401 meanwhile and never reaches
-the inbox, and stopping the console ends the endpoint's thread.
+"""The console's signal endpoint answers from its own process: a sender hears its 202 while the
+GUI loop is held busy by a job (as a long paint or a burst of market data holds it), the signal's
+row follows once the loop is free, a flood of bad secrets is answered 401 meanwhile and never
+reaches the inbox, and stopping the console ends the endpoint's process.
 
 The job holding the GUI loop waits on a ``threading.Event`` that the sender sets once it has its
 answers (with a deadline, so an endpoint that waited for the loop fails the test, not hangs it)."""
@@ -17,7 +17,6 @@ import pytest
 import shiboken6
 
 from ibconsole.app import build_console
-from ibconsole.broker.signal_endpoint import THREAD_NAME
 from ibconsole.config import SIGNAL_SECRET_VARIABLE
 from ibconsole.sim import PaperGateway
 from tests.http_sender import post
@@ -44,6 +43,10 @@ def hold_the_gui_loop_while(sender: Callable[[], list[int]]) -> list[int]:
     thread.join()
     assert held, "the sender got no answer while the GUI loop was held"
     return statuses
+
+
+def running(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
 
 
 def signal(ident: str, secret: str = SECRET) -> dict[str, Any]:
@@ -77,9 +80,11 @@ async def test_a_202_arrives_while_the_gui_loop_is_held_and_the_row_follows(
         assert model.rowCount() == 1
         assert model.text("id:held", "State") == "new"
         assert console.signals is not None
-        assert console.signals.refusals == {401: 30}
+        assert await console.signals.refusals() == {401: 30}
         assert gateway.orders == [], "a signal was sent without a click"
+        child = console.signals.pid
+        assert child is not None
     finally:
         await console.stop()
         shiboken6.delete(console.window)
-    assert THREAD_NAME not in {thread.name for thread in threading.enumerate()}
+    assert not running(child), "the endpoint's process outlived the console"

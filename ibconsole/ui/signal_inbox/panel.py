@@ -147,6 +147,9 @@ class SignalInboxPanel(QWidget):
     def show_endpoint(self, url: str | None, demo_secret: str | None = None) -> None:
         self.secret.show_endpoint(url, demo_secret)
 
+    def show_endpoint_down(self, reason: str) -> None:
+        self.secret.show_endpoint_down(reason)
+
     # ------------------------------------------------------------------ clicks
     @Slot()
     def send_selected(self) -> None:

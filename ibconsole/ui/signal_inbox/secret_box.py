@@ -88,6 +88,10 @@ class SecretBox(QWidget):
                 Tone.WARN,
             )
 
+    def show_endpoint_down(self, reason: str) -> None:
+        """Say that the endpoint stopped listening, and why (it is being started again)."""
+        set_toned_text(self._endpoint, reason, Tone.BAD)
+
     @Slot()
     def _on_first_painted(self) -> None:
         if not self._origin_shown:
