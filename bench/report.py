@@ -206,7 +206,7 @@ def _signal_rows() -> list[_Figure]:
                 f"{sig['flood']['statuses']}, own CPU in stalls: max "
                 f"{_value_text(sig['flood_loop_stall_cpu_ms']['max'], ' ms')}; CPU over the "
                 f"flood: GUI thread {_value_text(sig['flood']['thread_cpu_ms'].get('gui'), ' ms')}"
-                f", endpoint thread "
+                f", endpoint process "
                 f"{_value_text(sig['flood']['thread_cpu_ms'].get(ENDPOINT_THREAD), ' ms')})"
             ),
             lambda sig: sig["flood_loop_stall_ms"]["max"],
