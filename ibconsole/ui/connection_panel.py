@@ -26,6 +26,7 @@ from ibconsole.ui.confirm_dialog import ConfirmDialog
 from ibconsole.ui.connection_fields import MAX_CLIENT_ID, mode_words, probe_text
 from ibconsole.ui.connection_form import ConnectionForm, message_line, show_message
 from ibconsole.ui.context import UiContext
+from ibconsole.ui.event_follow import follow
 from ibconsole.ui.gateway_login_dialog import GatewayLoginDialog
 from ibconsole.ui.live_confirmation import LiveConfirmation
 from ibconsole.ui.theme import Tone
@@ -102,9 +103,12 @@ class ConnectionPanel(QWidget):
         bridge.sig_health_changed.connect(self._on_bridge_health_changed)
         bridge.sig_synced.connect(self._on_bridge_synced)
         gateways = ctx.gateways
-        gateways.ready += self._on_gateways_ready
-        gateways.exited += self._on_gateways_exited
-        gateways.failed += self._on_gateways_failed
+        follow(
+            self,
+            (gateways.ready, self._on_gateways_ready),
+            (gateways.exited, self._on_gateways_exited),
+            (gateways.failed, self._on_gateways_failed),
+        )
 
         # The session's endpoint already merges the profile with the command line.
         self.form.show_gateway(self.profile())

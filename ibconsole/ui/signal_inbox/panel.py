@@ -22,6 +22,7 @@ from ibconsole.ui.blotter_models import SnapshotTableModel
 from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.confirm_dialog import ConfirmDialog, open_confirmation
 from ibconsole.ui.context import UiContext
+from ibconsole.ui.event_follow import follow
 from ibconsole.ui.signal_inbox.lines import SignalLine, signal_line, signals_model
 from ibconsole.ui.signal_inbox.secret_box import SecretBox
 from ibconsole.ui.theme import Tone, set_toned_text
@@ -96,9 +97,12 @@ class SignalInboxPanel(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
         ctx.bridge.sig_portfolio_changed.connect(self._on_bridge_state_changed)
         ctx.bridge.sig_synced.connect(self._on_bridge_synced)
-        self._inbox.arrived += self._on_inbox_arrived
-        self._inbox.changed += self._on_inbox_changed
-        self._inbox.removed += self._on_inbox_removed
+        follow(
+            self,
+            (self._inbox.arrived, self._on_inbox_arrived),
+            (self._inbox.changed, self._on_inbox_changed),
+            (self._inbox.removed, self._on_inbox_removed),
+        )
         self._model.upsert(self._line(entry) for entry in self._inbox.entries)
         self._enable_buttons()
 
