@@ -269,17 +269,19 @@ def position(item: IbPosition) -> Position:
     )
 
 
-def quote(ticker: Ticker, tick: Decimal | None, received: datetime) -> Quote:
-    """The ticker's current top of book, stamped by the console's clock when it arrived.
+def quote(ticker: Ticker, price: Callable[[float], Decimal | None], received: datetime) -> Quote:
+    """The ticker's current top of book, stamped by the console's clock when it arrived; each
+    price converted by ``price`` (``decimal_or_none`` on the contract's tick grid, or a
+    ``TickGrid``'s remembered conversion of it).
 
     ib_insync stamps tickers with the wall clock; the console may run on a shifted clock (--as-of),
     and quote ages must be measured in the clock the risk checks use.
     """
     return Quote(
         con_id=ticker.contract.conId if ticker.contract else 0,
-        bid=decimal_or_none(ticker.bid, tick),
-        ask=decimal_or_none(ticker.ask, tick),
-        last=decimal_or_none(ticker.last, tick),
+        bid=price(ticker.bid),
+        ask=price(ticker.ask),
+        last=price(ticker.last),
         time=received,
         data_type=MarketDataType(ticker.marketDataType or 1),
     )
