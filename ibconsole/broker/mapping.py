@@ -50,6 +50,8 @@ _OCA_CANCEL_WITH_BLOCK = 1
 # the price fields an order type does not use as 0.0.
 _LIMIT_TYPES = frozenset({"LMT", "STP LMT"})
 _STOP_TYPES = frozenset({"STP", "STP LMT"})
+# IB's market data type codes, looked up rather than converted for every quote.
+_DATA_TYPES = {int(data_type): data_type for data_type in MarketDataType}
 
 
 def order_prices(
@@ -283,7 +285,8 @@ def quote(ticker: Ticker, price: Callable[[float], Decimal | None], received: da
         ask=price(ticker.ask),
         last=price(ticker.last),
         time=received,
-        data_type=MarketDataType(ticker.marketDataType or 1),
+        data_type=_DATA_TYPES.get(ticker.marketDataType)
+        or MarketDataType(ticker.marketDataType or 1),
     )
 
 

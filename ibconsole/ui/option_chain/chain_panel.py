@@ -80,6 +80,9 @@ class OptionChainPanel(QWidget):
         self._window: tuple[Decimal, ...] = ()
         self._loading_window = False
         self._underlying_seen: Decimal | None = None  # the price the underlying's label is to show
+        # The underlying's price, window and table that the last quote left standing: a quote at
+        # that price again (most quotes move sizes, not the price) has nothing to move.
+        self._settled: tuple[Decimal, tuple[Decimal, ...], ChainTable | None] | None = None
         self._held: list[int] = []  # conIds of the lines this chain holds, underlying included
 
         self._build()
@@ -413,17 +416,29 @@ class OptionChainPanel(QWidget):
                     self.model.row_changed(row)
 
     def _on_underlying(self, quote: Quote) -> None:
-        price = self._underlying_seen = quote.last_good_price()
+        price = quote.last_good_price()
+        table = self.model.table
+        settled = self._settled
+        if (
+            settled is not None
+            and settled[0] == price
+            and settled[1] is self._window
+            and settled[2] is table
+        ):
+            return
+        self._settled = None
+        self._underlying_seen = price
         self._underlying_timer.request()
         if price is None or self._expiry is None:
             return
-        table = self.model.table
         if table is not None and table.set_underlying(price):
             self.model.all_changed()
         if self._loading_window:
             return
         if not self._window or needs_recentre(self._window, self._expiry.strikes, price):
             self._load_window(price)
+        else:
+            self._settled = (price, self._window, table)
 
     @Slot()
     def _on_underlying_timer_timeout(self) -> None:
