@@ -50,6 +50,8 @@ _OCA_CANCEL_WITH_BLOCK = 1
 # the price fields an order type does not use as 0.0.
 _LIMIT_TYPES = frozenset({"LMT", "STP LMT"})
 _STOP_TYPES = frozenset({"STP", "STP LMT"})
+# IB's market data type codes, looked up rather than converted for every quote.
+_DATA_TYPES = {int(data_type): data_type for data_type in MarketDataType}
 
 
 def order_prices(
@@ -269,19 +271,22 @@ def position(item: IbPosition) -> Position:
     )
 
 
-def quote(ticker: Ticker, tick: Decimal | None, received: datetime) -> Quote:
-    """The ticker's current top of book, stamped by the console's clock when it arrived.
+def quote(ticker: Ticker, price: Callable[[float], Decimal | None], received: datetime) -> Quote:
+    """The ticker's current top of book, stamped by the console's clock when it arrived; each
+    price converted by ``price`` (``decimal_or_none`` on the contract's tick grid, or a
+    ``TickGrid``'s remembered conversion of it).
 
     ib_insync stamps tickers with the wall clock; the console may run on a shifted clock (--as-of),
     and quote ages must be measured in the clock the risk checks use.
     """
     return Quote(
         con_id=ticker.contract.conId if ticker.contract else 0,
-        bid=decimal_or_none(ticker.bid, tick),
-        ask=decimal_or_none(ticker.ask, tick),
-        last=decimal_or_none(ticker.last, tick),
+        bid=price(ticker.bid),
+        ask=price(ticker.ask),
+        last=price(ticker.last),
         time=received,
-        data_type=MarketDataType(ticker.marketDataType or 1),
+        data_type=_DATA_TYPES.get(ticker.marketDataType)
+        or MarketDataType(ticker.marketDataType or 1),
     )
 
 

@@ -46,6 +46,7 @@ from ibconsole.broker.ib_client import (
 )
 from ibconsole.broker.mapping import greeks, ib_contract, implausible_greeks, quote
 from ibconsole.broker.session import Session, SyncInfo
+from ibconsole.broker.tick_grid import TickGrid
 from ibconsole.broker.ticker_retirement import TickerRetirement
 from ibconsole.domain.bars import DEFAULT_DURATIONS, Bar, BarGap, bar_length
 from ibconsole.domain.contracts import ListedContract
@@ -88,6 +89,7 @@ class BarKey:
 class _QuoteSub:
     contract: ListedContract
     count: int
+    grid: TickGrid  # the contract's prices on its tick, converted once each
     # The live request: ib_insync cancels by this exact contract object. None when not live.
     ib_contract: Contract | None = None
     ticker: Ticker | None = None
@@ -201,7 +203,7 @@ class MarketDataService:
                 f"All {self._line_budget} market-data lines are in use: {contract.local_symbol} "
                 "gets no quote until another subscription is released."
             )
-        sub = _QuoteSub(contract, 1)
+        sub = _QuoteSub(contract, 1, TickGrid(contract.min_tick))
         self._quote_subs[contract.con_id] = sub
         if self._live:
             self._request_quotes(sub)
@@ -254,13 +256,13 @@ class MarketDataService:
                     # In the batch for its depth alone (ib_async keeps a contract's depth and
                     # quote on one Ticker): no quote news, so no quote listener runs for it.
                     continue
-                # Most ticks change sizes only: keep the prices already on the tick grid and
-                # renew the arrival time, instead of converting three floats again.
+                # Most ticks change sizes only: keep the prices already converted and renew
+                # the arrival time.
                 snapshot = Quote(
                     con_id, previous.bid, previous.ask, previous.last, now, previous.data_type
                 )
             else:
-                snapshot = quote(ticker, sub.contract.min_tick, now)
+                snapshot = quote(ticker, sub.grid.price, now)
                 self._prices[con_id] = prices
             self._quotes[con_id] = snapshot
             changed.append(snapshot)

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ibconsole.broker.ib_client import UNSET_DOUBLE, Contract, Event, MktDepthData, Ticker
-from ibconsole.broker.mapping import decimal_or_none, ib_contract
+from ibconsole.broker.mapping import ib_contract
 from ibconsole.broker.session import Session, SyncInfo
+from ibconsole.broker.tick_grid import TickGrid
 from ibconsole.domain.contracts import ListedContract
 from ibconsole.domain.depth import (
     DELAYED_ONLY,
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 DEPTH_LINES = 3
 _MAX_DEPTH_REQUESTS = 309
 _LAST_TRADE = 4  # IB's tick type of a trade's price (with its size)
-_PRICE_CACHE = 4096
 _OPERATIONS = tuple(DepthOperation)
 _SIDES = tuple(DepthSide)
 _MAX_POSITION = 1000  # IB numbers a side's rows from 0 and serves a few dozen at most
@@ -74,6 +74,7 @@ class _DepthSub:
     contract: ListedContract
     count: int
     status: DepthStatus
+    grid: TickGrid  # the contract's prices on its tick, converted once each
     # The live request: ib_insync cancels by this exact contract object. None when not live.
     ib_contract: Contract | None = None
     ticker: Ticker | None = None
@@ -109,7 +110,6 @@ class MarketDepthService:
         self._lines = lines
         self._subs: dict[int, _DepthSub] = {}
         self._by_req: dict[int, _DepthSub] = {}
-        self._prices: dict[float, Decimal] = {}
         self.depth_updated = Event("depth_updated")
         self.depth_status = Event("depth_status")
         self._ib.pendingTickersEvent += self._on_tickers
@@ -129,7 +129,12 @@ class MarketDepthService:
         if sub is not None:
             sub.count += 1
             return sub.status
-        sub = _DepthSub(contract, 1, DepthStatus(contract.con_id, DepthState.WAITING))
+        sub = _DepthSub(
+            contract,
+            1,
+            DepthStatus(contract.con_id, DepthState.WAITING),
+            TickGrid(contract.min_tick),
+        )
         self._subs[contract.con_id] = sub
         if self._live:
             self._request(sub)
@@ -230,7 +235,7 @@ class MarketDepthService:
                 for tick in ticker.ticks
                 if tick.tickType == _LAST_TRADE
                 and tick.size > 0
-                and (price := self._price(sub, tick.price)) is not None
+                and (price := sub.grid.price(tick.price)) is not None
             )
             if changes or trades:
                 self.depth_updated.emit(DepthUpdate(sub.contract.con_id, changes, trades))
@@ -240,14 +245,14 @@ class MarketDepthService:
             _OPERATIONS[tick.operation],
             _SIDES[tick.side],
             tick.position,
-            self._price(sub, tick.price) or Decimal(0),  # a deleted row's price is not read
+            sub.grid.price(tick.price) or Decimal(0),  # a deleted row's price is not read
             Decimal(repr(tick.size)),
         )
 
     def _usable(self, sub: _DepthSub, tick: MktDepthData) -> bool:
         problem = _row_problem(tick)
         deleted = tick.operation == DepthOperation.DELETE  # a deleted row's price is not read
-        if not problem and not deleted and self._price(sub, tick.price) is None:
+        if not problem and not deleted and sub.grid.price(tick.price) is None:
             problem = f"its price {tick.price} is on no tick grid"
         if not problem:
             return True
@@ -262,20 +267,6 @@ class MarketDepthService:
             )
             sub.bad_logged_at, sub.bad_rows = now, 0
         return False
-
-    def _price(self, sub: _DepthSub, value: float) -> Decimal | None:
-        """IB's float price on the contract's tick grid (None for no price: a row or trade
-        carrying one is dropped, never shown at a made-up price); prices repeat, so they are
-        kept."""
-        price = self._prices.get(value)
-        if price is None:
-            price = decimal_or_none(value, sub.contract.min_tick)
-            if price is None:
-                return None
-            if len(self._prices) >= _PRICE_CACHE:
-                self._prices.clear()
-            self._prices[value] = price
-        return price
 
     def _on_ib_message(self, req_id: int, message: IbMessage) -> None:
         sub = self._by_req.get(req_id)

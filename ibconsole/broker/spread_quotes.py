@@ -15,6 +15,7 @@ from datetime import datetime
 from ibconsole.broker.ib_client import Contract, Ticker
 from ibconsole.broker.mapping import ib_combo, quote
 from ibconsole.broker.session import Session, SyncInfo
+from ibconsole.broker.tick_grid import TickGrid
 from ibconsole.domain.calendar_spread import CalendarSpread
 from ibconsole.domain.quotes import Quote
 
@@ -23,6 +24,7 @@ from ibconsole.domain.quotes import Quote
 class _Line:
     spread: CalendarSpread
     count: int
+    grid: TickGrid  # the spread's prices on its tick
     contract: Contract | None = None
     ticker: Ticker | None = None
 
@@ -43,7 +45,7 @@ class SpreadQuotes:
         if line is not None:
             line.count += 1
             return
-        line = self._lines[spread.name] = _Line(spread, 1)
+        line = self._lines[spread.name] = _Line(spread, 1, TickGrid(spread.tick))
         if self._session.sync_info is not None and self._ib.isConnected():
             self._request(line)
 
@@ -62,7 +64,7 @@ class SpreadQuotes:
         line = self._lines.get(spread.name)
         if line is None or line.ticker is None:
             return None
-        snapshot = quote(line.ticker, spread.tick, self._session.clock.now())
+        snapshot = quote(line.ticker, line.grid.price, self._session.clock.now())
         if snapshot.bid is None and snapshot.ask is None and snapshot.last is None:
             return None
         return snapshot

@@ -28,6 +28,7 @@ from ibconsole.broker.mapping import (
     quote,
     working_order,
 )
+from ibconsole.broker.tick_grid import TickGrid
 from ibconsole.domain.orders import Position, TimeInForce
 from ibconsole.domain.products import product
 from ibconsole.domain.quotes import MarketDataType
@@ -150,7 +151,7 @@ def _ticker(**fields: float) -> Ticker:
 def test_a_quote_carries_its_market_data_type(ib_type: int, data_type: MarketDataType) -> None:
     ticker = _ticker(bid=10.25, ask=10.5, last=10.25, marketDataType=ib_type)
 
-    snapshot = quote(ticker, Decimal("0.25"), RECEIVED)
+    snapshot = quote(ticker, TickGrid(Decimal("0.25")).price, RECEIVED)
 
     assert snapshot.data_type is data_type
     assert snapshot.con_id == 7
@@ -161,7 +162,7 @@ def test_a_quote_carries_its_market_data_type(ib_type: int, data_type: MarketDat
 
 
 def test_a_quote_side_ib_has_not_sent_is_none() -> None:
-    snapshot = quote(_ticker(bid=10.25), Decimal("0.25"), RECEIVED)
+    snapshot = quote(_ticker(bid=10.25), TickGrid(Decimal("0.25")).price, RECEIVED)
 
     assert snapshot.ask is None
     assert snapshot.last is None

@@ -18,6 +18,7 @@ from ibconsole.config import Settings
 from ibconsole.domain.contracts import OptionRight
 from ibconsole.domain.market_lines import MarketDataSettings
 from ibconsole.domain.option_chain import Column, OptionChainSettings
+from ibconsole.domain.order_words import price_text
 from ibconsole.domain.quotes import MarketDataType, Quote
 from ibconsole.sim import PaperGateway
 from ibconsole.ui.context import UiContext
@@ -375,3 +376,36 @@ async def test_the_window_recentres_as_the_underlying_moves_and_swaps_only_the_l
     assert not (before - after) & subscribed, "the strikes that left gave their lines back"
     assert all(market.subscriptions()[c] == 1 for c in after), "a strike in both windows: one line"
     assert panel.held_lines == len(after) + 1
+
+
+async def test_the_underlying_label_shows_the_last_price_of_a_burst_of_quotes(
+    make_gateway: Any, make_ui_context: Any, make_main_window: Any, wait_for: WaitFor
+) -> None:
+    # A quiet market: the only moves of the underlying are the ones this test makes.
+    gateway = await make_gateway(tick_rate=0.01)
+    ctx, window = await _window(make_ui_context, make_main_window, gateway, _settings(each_side=3))
+    panel = window.option_chain
+    await wait_for(lambda: _greeks_shown(panel), timeout=15, what="the chain")
+    underlying = window.ticket.contract
+    assert underlying is not None
+    label = window.findChild(QLabel, "optionUnderlying")
+    assert label is not None
+    start = ctx.broker.market.quote(underlying.con_id)
+    assert start is not None
+    before = start.last_good_price()
+    assert before is not None
+    # Three trades one tick apart in one burst, as the bridge hands a batch's quotes on.
+    trades = [before + n * underlying.min_tick for n in (1, 2, 3)]
+    for price in trades:
+        quote = Quote(
+            underlying.con_id,
+            price,
+            price + underlying.min_tick,
+            price,
+            ctx.clock.now(),
+            MarketDataType.LIVE,
+        )
+        ctx.bridge.sig_quotes_updated.emit((quote,))
+
+    shown = f"{underlying.local_symbol}  {price_text(trades[-1], underlying)}"
+    await wait_for(lambda: label.text() == shown, timeout=5, what=f"the label {shown!r}")

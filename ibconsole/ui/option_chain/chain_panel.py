@@ -41,9 +41,10 @@ from ibconsole.domain.option_chain import (
 from ibconsole.domain.order_words import price_text
 from ibconsole.domain.quotes import Quote
 from ibconsole.ui.blotter_models import tabular_font
+from ibconsole.ui.coalescing import CoalescingTimer
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.fixed_text import set_fixed_text
-from ibconsole.ui.option_chain.chain_model import ChainTableModel
+from ibconsole.ui.option_chain.chain_model import REPAINT_MS, ChainTableModel
 from ibconsole.ui.theme import Tone, set_toned_text
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,18 @@ class OptionChainPanel(QWidget):
         self._underlying: ListedContract | None = None
         self._window: tuple[Decimal, ...] = ()
         self._loading_window = False
+        self._underlying_seen: Decimal | None = None  # the price the underlying's label is to show
+        # The underlying's price, window and table that the last quote left standing: a quote at
+        # that price again (most quotes move sizes, not the price) has nothing to move.
+        self._settled: tuple[Decimal, tuple[Decimal, ...], ChainTable | None] | None = None
         self._held: list[int] = []  # conIds of the lines this chain holds, underlying included
 
         self._build()
+        # The underlying's price is shown once a frame at most: it moves with nearly every
+        # network batch, and a label's new text costs more than the rest of the quote's handling.
+        self._underlying_timer = CoalescingTimer(
+            self, REPAINT_MS, self._on_underlying_timer_timeout
+        )
         bridge = ctx.bridge
         bridge.sig_quotes_updated.connect(self._on_bridge_quotes_updated)
         bridge.sig_greeks_updated.connect(self._on_bridge_greeks_updated)
@@ -244,7 +254,7 @@ class OptionChainPanel(QWidget):
         )
         if not self._take(self._underlying):
             return
-        price = self._underlying_price()
+        price = self._underlying_seen = self._underlying_price()
         self._show_underlying(price)
         if price is not None:
             self._load_window(price)
@@ -407,16 +417,32 @@ class OptionChainPanel(QWidget):
 
     def _on_underlying(self, quote: Quote) -> None:
         price = quote.last_good_price()
-        self._show_underlying(price)
+        table = self.model.table
+        settled = self._settled
+        if (
+            settled is not None
+            and settled[0] == price
+            and settled[1] is self._window
+            and settled[2] is table
+        ):
+            return
+        self._settled = None
+        self._underlying_seen = price
+        self._underlying_timer.request()
         if price is None or self._expiry is None:
             return
-        table = self.model.table
         if table is not None and table.set_underlying(price):
             self.model.all_changed()
         if self._loading_window:
             return
         if not self._window or needs_recentre(self._window, self._expiry.strikes, price):
             self._load_window(price)
+        else:
+            self._settled = (price, self._window, table)
+
+    @Slot()
+    def _on_underlying_timer_timeout(self) -> None:
+        self._show_underlying(self._underlying_seen)
 
     @Slot(object)
     def _on_bridge_greeks_updated(self, computed: tuple[tuple[int, Greeks], ...]) -> None:
