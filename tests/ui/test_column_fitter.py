@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
 
 from ibconsole.ui.blotter.table import ColumnFitter, make_table
+from ibconsole.ui.blotter_models import Column, SnapshotTableModel
 
 
 def _table(qtbot: Any) -> tuple[QStandardItemModel, Any, ColumnFitter]:
@@ -114,3 +115,49 @@ def test_a_new_row_is_measured_from_its_text_and_no_cell_is_left_narrower_than_i
                 assert needed <= header.sectionSize(column), (row, column)
     assert "ESZ6" not in widened
     assert "ES 20261218 C6000" in widened
+
+
+class _CountedSnapshots(SnapshotTableModel[tuple[str, str, str]]):
+    def __init__(self) -> None:
+        columns = [
+            Column[tuple[str, str, str]]("Contract", lambda r: r[0]),
+            Column[tuple[str, str, str]]("Price", lambda r: r[1], numeric=True),
+            Column[tuple[str, str, str]]("Note", lambda r: r[2]),
+        ]
+        super().__init__(columns, lambda r: r[0])
+        self.calls = 0
+
+    def data(self, index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        self.calls += 1
+        return super().data(index, role)
+
+
+def test_a_new_row_of_a_snapshot_table_is_measured_without_asking_the_model_for_data(
+    qtbot: Any,
+) -> None:
+    """The blotter's tables: a row that fits is measured from its line, not through ``data()``
+    (each call a crossing from Qt into Python); one that widens a column still fits it."""
+    model = _CountedSnapshots()
+    view, proxy = make_table("snapshotTable", model)
+    qtbot.addWidget(view)
+    view.sortByColumn(0, proxy.sortOrder())
+    fitter = ColumnFitter(view)
+    header = view.horizontalHeader()
+    for contract in ("ESZ6", "NQZ6"):
+        model.upsert([(contract, "5,931.25", "")])
+        fitter.fit()
+
+    model.upsert([("MESZ6", "6,012.50", "a note")])
+    model.calls = 0
+    fitter.fit()
+    assert model.calls == 0
+
+    model.upsert([("ES 20261218 C6000", "1,234,567.75", "")])
+    before = [header.sectionSize(column) for column in range(2)]
+    fitter.fit()
+    assert [header.sectionSize(column) for column in range(2)] > before
+    for row in range(proxy.rowCount()):
+        for column in range(2):
+            assert view.sizeHintForIndex(proxy.index(row, column)).width() <= header.sectionSize(
+                column
+            )

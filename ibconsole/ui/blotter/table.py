@@ -14,8 +14,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView
 
-from ibconsole.ui.blotter_models import SORT_ROLE
-from ibconsole.ui.theme import Tone, tone_style
+from ibconsole.ui.blotter_models import SORT_ROLE, SnapshotTableModel
+from ibconsole.ui.theme import Tone, restyle, tone_style
 
 REPAINT_MS = 150
 _MEASURED_ROWS = 50  # rows measured to set the widths
@@ -32,8 +32,11 @@ def status_label(name: str) -> QLabel:
 
 
 def show_status(label: QLabel, text: str, tone: Tone) -> None:
+    """Say ``text`` in a panel's status line (hidden when empty). The panels say it again after
+    each burst of broker events, mostly the same words: the style sheet is set only when the tone
+    changes, as setting one re-polishes the label and lays its window out again."""
     label.setText(text)
-    label.setStyleSheet(tone_style(tone))
+    restyle(label, tone_style(tone))
     label.setVisible(bool(text))
 
 
@@ -145,12 +148,21 @@ class ColumnFitter:
                 header.resizeSection(column, width)
 
     def _text_width(self, index: QModelIndex) -> int:
-        """The advance of the cell's text in the cell's font (the view's, unless it has one)."""
-        font = index.data(Qt.ItemDataRole.FontRole)
-        if not isinstance(font, QFont):
+        """The advance of the cell's text in the cell's font (the view's, unless it has one):
+        straight from a snapshot model's line, else from ``data()``."""
+        model = self._view.model()
+        proxy = model if isinstance(model, QSortFilterProxyModel) else None
+        source = proxy.sourceModel() if proxy is not None else model
+        if isinstance(source, SnapshotTableModel):
+            cell = proxy.mapToSource(index) if proxy is not None else index
+            text, font = source.shown(cell.row(), cell.column())
+        else:
+            text, data_font = str(index.data() or ""), index.data(Qt.ItemDataRole.FontRole)
+            font = data_font if isinstance(data_font, QFont) else None
+        if font is None:
             font = self._view.font()
         key = font.key()
         metrics = self._metrics.get(key)
         if metrics is None:
             metrics = self._metrics[key] = QFontMetrics(font)
-        return metrics.horizontalAdvance(str(index.data() or ""))
+        return metrics.horizontalAdvance(text)
