@@ -23,6 +23,7 @@ from ibconsole.journal.codec import (
     decode_payload,
     encode_intent,
     encode_lifecycle,
+    encode_new_order,
     encode_payload,
     parse_utc,
     utc_text,
@@ -157,6 +158,10 @@ def _check_entry(
         raise JournalError(
             f"order {intent.key}: the IB order id must be positive, got {list(order_ids)}"
         )
+    try:
+        validate_key(intent.key)
+    except OrderValidationError as exc:
+        raise JournalError(f"order {intent.key!r}: {exc.message}") from None
     _check_intent(intent)
     allowed = {intent.take_profit_key, intent.stop_loss_key}
     seen: set[str] = set()
@@ -653,18 +658,15 @@ class Journal:
         Returns the first order's lifecycle."""
         intents = [payload for payload in steps[0] if isinstance(payload, IntentRecorded)]
         last: dict[str, tuple[int, OrderLifecycle]] = {}
+        encoded: dict[str, str] = {}  # each intent's text, for its event and its row
         for payload in intents:
             key = payload.intent.key
-            if payload.parent_key is None:
-                try:
-                    validate_key(key)
-                except OrderValidationError as exc:
-                    raise JournalError(f"order {key!r}: {exc.message}") from None
             if self._journalled(conn, key) is not None or key in last:
                 raise JournalError(
                     f"order {key} is already journalled; an order key is never reused"
                 )
-            last[key] = (_insert_event(conn, time, key, payload), start(payload, time))
+            event_text, encoded[key] = encode_new_order(payload)
+            last[key] = (_insert_event(conn, time, key, payload, event_text), start(payload, time))
         for step in steps[1:]:
             for payload, event in zip(intents, step, strict=True):
                 key = payload.intent.key
@@ -673,7 +675,7 @@ class Journal:
         for payload in intents:
             key = payload.intent.key
             event_id, lifecycle = last[key]
-            _project(conn, event_id, key, payload, lifecycle)
+            _project(conn, event_id, key, payload, lifecycle, encoded[key])
             self._cache.stage_order(key, None)  # read again as the file has it (its intent decoded)
         return last[intents[0].intent.key][1]
 
@@ -690,11 +692,18 @@ class Journal:
         return after
 
 
-def _insert_event(conn: sqlite3.Connection, time: datetime, key: str, payload: EventPayload) -> int:
+def _insert_event(
+    conn: sqlite3.Connection,
+    time: datetime,
+    key: str,
+    payload: EventPayload,
+    text: str | None = None,
+) -> int:
+    """Append one event; ``text`` is its payload encoded already, if it is."""
     exec_id = payload.exec_id if isinstance(payload, FillRecorded | CommissionRecorded) else None
-    cursor = conn.execute(
-        _INSERT_EVENT, (utc_text(time), key, payload.KIND.value, exec_id, encode_payload(payload))
-    )
+    if text is None:
+        text = encode_payload(payload)
+    cursor = conn.execute(_INSERT_EVENT, (utc_text(time), key, payload.KIND.value, exec_id, text))
     event_id = cursor.lastrowid
     if event_id is None:
         raise JournalError(f"order {key}: SQLite did not assign the event an id")
@@ -707,8 +716,10 @@ def _project(
     key: str,
     payload: EventPayload,
     lifecycle: OrderLifecycle,
+    intent_text: str | None = None,
 ) -> None:
-    """Bring the projection rows of ``key`` up to ``lifecycle`` after event ``event_id``."""
+    """Bring the projection rows of ``key`` up to ``lifecycle`` after event ``event_id``
+    (``intent_text``: a new order's intent encoded already, if it is)."""
     state = (lifecycle.state.value, int(lifecycle.is_final), encode_lifecycle(lifecycle))
     if isinstance(payload, IntentRecorded):
         intent = payload.intent
@@ -719,7 +730,7 @@ def _project(
                 utc_text(intent.created_at),
                 lifecycle.parent_key,
                 *state,
-                encode_intent(intent),
+                encode_intent(intent) if intent_text is None else intent_text,
                 event_id,
             ),
         )

@@ -16,7 +16,8 @@ import pytest
 
 from ibconsole.domain.clock import ManualClock
 from ibconsole.domain.orders import Bracket, OrderIntent
-from ibconsole.journal import Decision, Journal, JournalError, OrderState
+from ibconsole.journal import Decision, IntentRecorded, Journal, JournalError, OrderState
+from ibconsole.journal.codec import encode_intent, encode_new_order, encode_payload
 
 ROWS = (
     "SELECT key, created_at, parent_key, state, final, lifecycle, intent FROM orders ORDER BY key"
@@ -131,3 +132,11 @@ def test_an_entry_that_cannot_be_sent_as_given_is_refused(
     with pytest.raises(JournalError, match=re.escape(message)):
         journal.record_entry(make_intent(), (), decision, [], ids, 3)
     assert _file(journal_path) == before
+
+
+@pytest.mark.parametrize("parent_key", [None, "ibc-1", 'ibc-é\\"1'])
+def test_a_new_orders_intent_is_encoded_once_as_the_event_and_the_row_hold_it(
+    make_intent: Any, parent_key: str | None
+) -> None:
+    payload = IntentRecorded(make_intent(bracket=None), parent_key)
+    assert encode_new_order(payload) == (encode_payload(payload), encode_intent(payload.intent))
