@@ -3,6 +3,8 @@ fitter, the status line and the repaint interval."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import (
     QAbstractItemModel,
     QModelIndex,
@@ -73,11 +75,11 @@ class ColumnFitter:
     since the last ``fit`` are measured, wherever sorting put them: measuring every row again took
     tens of milliseconds a call on a table of fifty rows, on every new order, fill or alert.
 
-    A new row's cell is measured from its text and font alone (two ``data()`` calls) when the view
-    has measured that column's padding once already: the view's own measure asks the model for
-    every role of the cell and lays its text out, about 0.2 ms a cell, and a new row rarely needs
-    a wider column. A cell whose text may not fit, or drawn by a delegate of its own, is measured
-    by the view."""
+    A new row's cell is measured from its text and font alone (read from a snapshot model's line,
+    else through ``data()``) when the view has measured that column's padding once already: the
+    view's own measure asks the model for every role of the cell and lays its text out, and a new
+    row rarely needs a wider column. A cell whose text may not fit, or drawn by a delegate of its
+    own, is measured by the view."""
 
     def __init__(self, view: QTableView, minimums: dict[int, int] | None = None) -> None:
         # sizeHintForColumn measures up to this many rows: by default a thousand, on every new
@@ -132,33 +134,41 @@ class ColumnFitter:
         view = self._view
         header = view.horizontalHeader()
         model = view.model()
+        cell = self._cells(row)
         for column in range(header.count() - 1):
-            index = model.index(row, column)
             section = header.sectionSize(column)
             # A delegate of the column's own may draw more than the text: the view measures.
-            text = None if view.itemDelegateForColumn(column) else self._text_width(index)
+            text = None if view.itemDelegateForColumn(column) else self._advance(*cell(column))
             padding = self._padding.get(column)
             if text is not None and padding is not None and text + padding + _ROOM <= section:
                 continue  # fits: the view's measure would ask for no more
-            hint = view.sizeHintForIndex(index).width()
+            hint = view.sizeHintForIndex(model.index(row, column)).width()
             if text is not None:
                 self._padding[column] = hint - text
             width = min(hint + _ROOM, _WIDEST)
             if width > section:
                 header.resizeSection(column, width)
 
-    def _text_width(self, index: QModelIndex) -> int:
-        """The advance of the cell's text in the cell's font (the view's, unless it has one):
-        straight from a snapshot model's line, else from ``data()``."""
+    def _cells(self, row: int) -> Callable[[int], tuple[str, QFont | None]]:
+        """The text and font (None: the view's) of each cell of the view's ``row``: straight
+        from a snapshot model's line (no crossing into Qt and back per cell), else from
+        ``data()``."""
         model = self._view.model()
         proxy = model if isinstance(model, QSortFilterProxyModel) else None
         source = proxy.sourceModel() if proxy is not None else model
         if isinstance(source, SnapshotTableModel):
-            cell = proxy.mapToSource(index) if proxy is not None else index
-            text, font = source.shown(cell.row(), cell.column())
-        else:
-            text, data_font = str(index.data() or ""), index.data(Qt.ItemDataRole.FontRole)
-            font = data_font if isinstance(data_font, QFont) else None
+            line = proxy.mapToSource(proxy.index(row, 0)).row() if proxy is not None else row
+            return lambda column: source.shown(line, column)
+
+        def cell(column: int) -> tuple[str, QFont | None]:
+            index = model.index(row, column)
+            font = index.data(Qt.ItemDataRole.FontRole)
+            return str(index.data() or ""), font if isinstance(font, QFont) else None
+
+        return cell
+
+    def _advance(self, text: str, font: QFont | None) -> int:
+        """The width of ``text`` in ``font`` (None: the view's)."""
         if font is None:
             font = self._view.font()
         key = font.key()
