@@ -346,7 +346,8 @@ class OrderTicket(QWidget):
 
     def _paint_outcome(self) -> None:
         """The position after either side fills and the notional, formatted again only when the
-        fields, the position or the price they follow changed."""
+        fields, the position or the notional's price changed (a limit order's is its own, not
+        the market's)."""
         contract = self._contract
         if contract is None:
             self._outcome_shown = None
@@ -355,7 +356,7 @@ class OrderTicket(QWidget):
             return
         fields = self._form.fields(contract)
         position = self._entry.position(contract)
-        shown = (fields, position, self._entry.reference_price(contract))
+        shown = (fields, position, notional_price(fields, self._entry.reference_price(contract)))
         if shown == self._outcome_shown:
             return
         self._outcome_shown = shown
@@ -369,7 +370,7 @@ class OrderTicket(QWidget):
             self._result.setText(
                 f"Buy → {position_words(after_buy)}   ·   Sell → {position_words(after_sell)}"
             )
-        price = notional_price(fields, shown[2])
+        price = shown[2]
         if price is None or quantity is None:
             self._notional.setText("No price yet" if price is None else "—")
             return

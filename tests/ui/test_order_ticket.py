@@ -530,3 +530,32 @@ async def test_quotes_repaint_the_quote_not_the_holdings_which_follow_broker_eve
 
     await wait_for(lambda: working.text().startswith("Buy 1 LMT"), what="the working order shown")
     assert calls["holdings"] >= 1
+
+
+async def test_a_limit_orders_outcome_is_not_formatted_again_while_only_the_market_moves(
+    ticket: OrderTicket, ui_context: UiContext, wait_for: Any
+) -> None:
+    quote_line, result = ticket.findChild(QuoteLine), child(ticket, QLabel, "ticketResult")
+    assert quote_line is not None
+    _limit_order(ticket, "2", _bid(ui_context, ticket) - 8 * _contract(ticket).min_tick)
+    await wait_for(lambda: "2 ×" in child(ticket, QLabel, "ticketNotional").text(), what="2 lots")
+    calls = {"quote": 0, "result": 0}
+    repaint, set_result = quote_line.repaint_quote, result.setText
+
+    def counted_repaint() -> None:
+        calls["quote"] += 1
+        repaint()
+
+    def counted_result(text: str) -> None:
+        calls["result"] += 1
+        set_result(text)
+
+    quote_line.repaint_quote = counted_repaint  # type: ignore[method-assign]
+    result.setText = counted_result  # type: ignore[method-assign]
+    await wait_for(lambda: calls["quote"] >= 3, what="three bursts of quotes shown")
+    assert calls["result"] == 0
+
+    child(ticket, DecimalSpinBox, "ticketQuantity").set_text("3")
+
+    await wait_for(lambda: "long +3" in result.text(), what="the new quantity's outcome")
+    assert calls["result"] >= 1
