@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from ibconsole.broker.account import AccountService
 from ibconsole.broker.contracts import ContractService
-from ibconsole.broker.ib_client import Order, Trade
+from ibconsole.broker.ib_client import Contract, Order, Trade
 from ibconsole.broker.ib_client import OrderState as IbOrderState
 from ibconsole.broker.mapping import (
     ACTIVE_STATUSES,
@@ -40,6 +40,8 @@ from ibconsole.domain.trading_mode import AccountMode
 from ibconsole.journal import Decision, Journal, JournalOrder
 
 log = logging.getLogger(__name__)
+
+_Orders = list[tuple[str, Order]]  # IB's orders to send, by journal key, the entry first
 
 
 class OrderDesk:
@@ -127,25 +129,34 @@ class OrderDesk:
         if report.needs_confirmation and not confirmed:
             raise ConfirmationNeeded(report)
         children = _children(intent)
-        self._journal.record_intent(intent, children)
-        journalled = self._journal.record_decision(
-            intent.key, Decision.CONFIRMED, [f.message for f in report.findings]
+        findings = [f.message for f in report.findings]
+        try:
+            ids = [self._ib.client.getReqId() for _ in range(1 + len(children))]
+        except ConnectionError as exc:
+            self._journal.record_entry(intent, children, Decision.CONFIRMED, findings)
+            for key in (intent.key, *(child.key for child in children)):
+                self._journal.record_rejection(key, 0, f"not sent: {exc}")
+            raise OrderRefused(f"Not sent, the connection is down: {exc}") from exc
+        contract, orders = order_contract(intent), _ib_orders(intent, children, ids)
+        # The intent, the decision and each order's submission in one transaction before the
+        # bytes go out: the journal refuses to let one key be journalled twice, which is what
+        # keeps a retry from sending an order again.
+        journalled = self._journal.record_entry(
+            intent, children, Decision.CONFIRMED, findings, ids, self._session.endpoint.client_id
         )
         self._recent.append(intent)
-        self._place(intent, children)
+        self._place(intent, contract, orders)
         return journalled
 
     def decline(self, intent: OrderIntent, report: RiskReport) -> None:
         """The trader said no at the confirmation: journal it, send nothing."""
-        self._journal.record_intent(intent, _children(intent))
-        self._journal.record_decision(
-            intent.key, Decision.DECLINED, [f.message for f in report.findings]
+        self._journal.record_entry(
+            intent, _children(intent), Decision.DECLINED, [f.message for f in report.findings]
         )
 
     def refuse(self, intent: OrderIntent, reasons: list[str]) -> None:
         """Journal ``intent`` as blocked for ``reasons``; nothing is sent."""
-        self._journal.record_intent(intent, _children(intent))
-        self._journal.record_decision(intent.key, Decision.BLOCKED, reasons)
+        self._journal.record_entry(intent, _children(intent), Decision.BLOCKED, reasons)
 
     async def what_if(self, intent: OrderIntent) -> MarginImpact:
         """IB's margin and commission estimate for ``intent`` (its entry leg), under a timeout.
@@ -309,36 +320,13 @@ class OrderDesk:
         )
         return evaluate(intent, context, self._limits)
 
-    def _place(self, intent: OrderIntent, children: Sequence[OrderIntent]) -> None:
-        contract = order_contract(intent)
-        client_id = self._session.endpoint.client_id
-        try:
-            ids = [self._ib.client.getReqId() for _ in range(1 + len(children))]
-        except ConnectionError as exc:
-            for key in (intent.key, *(child.key for child in children)):
-                self._journal.record_rejection(key, 0, f"not sent: {exc}")
-            raise OrderRefused(f"Not sent, the connection is down: {exc}") from exc
-        parent = ib_order(intent)
-        parent.orderId = ids[0]
-        # A bracket goes out as one group: IB holds it until the last leg arrives with
-        # transmit=True, so no leg can work without the others.
-        parent.transmit = not children
-        orders: list[tuple[str, Order, str | None]] = [(intent.key, parent, None)]
-        for number, child in enumerate(children, start=1):
-            order = ib_order(child)
-            order.orderId = ids[number]
-            order.parentId = parent.orderId
-            order.transmit = number == len(children)
-            orders.append((child.key, order, intent.key))
-        # Submissions are journalled before the bytes go out: the journal refuses to let one
-        # key be submitted twice, which is what keeps a retry from sending an order again.
-        for key, order, parent_key in orders:
-            self._journal.record_submission(key, order.orderId, client_id, parent_key)
-        for number, (_, order, _) in enumerate(orders):
+    def _place(self, intent: OrderIntent, contract: Contract, orders: _Orders) -> None:
+        """Send the IB ``orders`` of ``intent`` (journalled as submitted already), in order."""
+        for number, (_, order) in enumerate(orders):
             try:
                 self._ib.placeOrder(contract, order)
             except ConnectionError as exc:
-                for unsent_key, _, _ in orders[number:]:
+                for unsent_key, _ in orders[number:]:
                     self._journal.record_rejection(unsent_key, 0, f"not sent: {exc}")
                 raise OrderRefused(f"Not sent, the connection is down: {exc}") from exc
         log.info(
@@ -359,6 +347,23 @@ class OrderDesk:
                 f"Order {order_id} was placed by another API client or in TWS; cancel it there."
             )
         return trade
+
+
+def _ib_orders(intent: OrderIntent, children: Sequence[OrderIntent], ids: Sequence[int]) -> _Orders:
+    """IB's orders for ``intent`` and its bracket ``children``, numbered ``ids``, by key."""
+    parent = ib_order(intent)
+    parent.orderId = ids[0]
+    # A bracket goes out as one group: IB holds it until the last leg arrives with
+    # transmit=True, so no leg can work without the others.
+    parent.transmit = not children
+    orders: _Orders = [(intent.key, parent)]
+    for number, child in enumerate(children, start=1):
+        order = ib_order(child)
+        order.orderId = ids[number]
+        order.parentId = parent.orderId
+        order.transmit = number == len(children)
+        orders.append((child.key, order))
+    return orders
 
 
 def _children(intent: OrderIntent) -> tuple[OrderIntent, ...]:

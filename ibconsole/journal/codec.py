@@ -294,6 +294,14 @@ def encode_intent(intent: OrderIntent) -> str:
     return _dumps(_intent_object(intent))
 
 
+def encode_new_order(payload: IntentRecorded) -> tuple[str, str]:
+    """``encode_payload(payload)`` and ``encode_intent(payload.intent)`` from one encoding of
+    the intent: what a new order's event and its row hold."""
+    intent = encode_intent(payload.intent)
+    parent = json.dumps(payload.parent_key, ensure_ascii=False)
+    return f'{{"intent":{intent},"parent_key":{parent}}}', intent
+
+
 def decode_intent(text: str) -> OrderIntent:
     try:
         return _intent_from_object(json.loads(text))

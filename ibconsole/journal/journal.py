@@ -23,6 +23,7 @@ from ibconsole.journal.codec import (
     decode_payload,
     encode_intent,
     encode_lifecycle,
+    encode_new_order,
     encode_payload,
     parse_utc,
     utc_text,
@@ -140,6 +141,48 @@ def _check_intent(intent: OrderIntent) -> None:
     utc_text(intent.created_at)
 
 
+def _check_entry(
+    intent: OrderIntent,
+    children: Sequence[OrderIntent],
+    decided: bool = False,
+    order_ids: Sequence[int] = (),
+) -> None:
+    """A new order and its bracket children: each child keyed as one of the parent's exits and,
+    if ``order_ids`` are given, a decision and a positive IB order id for each order."""
+    if order_ids and (not decided or len(order_ids) != 1 + len(children)):
+        raise JournalError(
+            f"order {intent.key}: a submission needs a decision and an IB order id for the "
+            f"order and each of its {len(children)} children, got {list(order_ids)}"
+        )
+    if any(order_id <= 0 for order_id in order_ids):
+        raise JournalError(
+            f"order {intent.key}: the IB order id must be positive, got {list(order_ids)}"
+        )
+    try:
+        validate_key(intent.key)
+    except OrderValidationError as exc:
+        raise JournalError(f"order {intent.key!r}: {exc.message}") from None
+    _check_intent(intent)
+    allowed = {intent.take_profit_key, intent.stop_loss_key}
+    seen: set[str] = set()
+    for child in children:
+        if child.key not in allowed or child.key in seen:
+            raise JournalError(
+                f"bracket child {child.key!r} of order {intent.key} must be keyed "
+                f"{intent.take_profit_key!r} or {intent.stop_loss_key!r}, once each"
+            )
+        seen.add(child.key)
+        _check_intent(child)
+
+
+def _decision(key: str, decision: Decision | str, findings: Sequence[str]) -> DecisionRecorded:
+    if isinstance(findings, str):
+        raise JournalError(f"order {key}: findings must be a list of messages, not one string")
+    return DecisionRecorded(
+        _enum_value(Decision, "decision", decision), tuple(str(f) for f in findings)
+    )
+
+
 def _enum_value(enum: type[_E], what: str, value: _E | str) -> _E:
     try:
         return enum(value)
@@ -215,33 +258,44 @@ class Journal:
         self, intent: OrderIntent, children: Sequence[OrderIntent] = ()
     ) -> JournalOrder:
         """Journal an order (and its bracket children) before anything is sent."""
-        _check_intent(intent)
-        allowed = {intent.take_profit_key, intent.stop_loss_key}
-        seen: set[str] = set()
-        for child in children:
-            if child.key not in allowed or child.key in seen:
-                raise JournalError(
-                    f"bracket child {child.key!r} of order {intent.key} must be keyed "
-                    f"{intent.take_profit_key!r} or {intent.stop_loss_key!r}, once each"
-                )
-            seen.add(child.key)
-            _check_intent(child)
+        return self.record_entry(intent, children)
+
+    def record_entry(
+        self,
+        intent: OrderIntent,
+        children: Sequence[OrderIntent] = (),
+        decision: Decision | None = None,
+        findings: Sequence[str] = (),
+        order_ids: Sequence[int] = (),
+        client_id: int = 0,
+    ) -> JournalOrder:
+        """Journal a new order and its bracket children, the ``decision`` if given and, with
+        ``order_ids`` (the entry's, then each child's), their handing to IB: the events of
+        ``record_intent``, ``record_decision`` and ``record_submission`` in one transaction."""
+        _check_entry(intent, children, decision is not None, order_ids)
+        orders = (intent, *children)
+        steps: list[list[EventPayload]] = [
+            [IntentRecorded(order, None if order is intent else intent.key) for order in orders]
+        ]
+        if decision is not None:
+            steps.append([_decision(intent.key, decision, findings)] * len(orders))
+        if order_ids:
+            steps.append(
+                [
+                    SubmissionRecorded(number, client_id, None if order is intent else intent.key)
+                    for number, order in zip(order_ids, orders, strict=True)
+                ]
+            )
         time = self._now()
         with self._write() as conn:
-            lifecycle = self._append_intent(conn, time, IntentRecorded(intent))
-            for child in children:
-                self._append_intent(conn, time, IntentRecorded(child, parent_key=intent.key))
+            lifecycle = self._append_new(conn, time, steps)
         return JournalOrder(intent, lifecycle)
 
     def record_decision(
         self, key: str, decision: Decision | str, findings: Sequence[str]
     ) -> JournalOrder:
         """Journal the confirmation decision for an order and its bracket children."""
-        if isinstance(findings, str):
-            raise JournalError(f"order {key}: findings must be a list of messages, not one string")
-        payload = DecisionRecorded(
-            _enum_value(Decision, "decision", decision), tuple(str(f) for f in findings)
-        )
+        payload = _decision(key, decision, findings)
         time = self._now()
         with self._write() as conn:
             order = self._append(conn, time, key, payload)
@@ -461,26 +515,9 @@ class Journal:
     def rebuild_projection(self) -> None:
         """Recompute the orders and fills tables by replaying every event, in one transaction."""
         with self._write() as conn:
-            conn.execute("DELETE FROM fills")
-            conn.execute("DELETE FROM orders")
-            lifecycles: dict[str, OrderLifecycle] = {}
-            rows = conn.execute(
-                "SELECT id, time, key, kind, payload FROM events WHERE kind != ? ORDER BY id",
-                (SETTINGS_KIND,),
-            )
-            for event in map(_event, rows.fetchall()):
-                before = lifecycles.get(event.key)
-                payload = event.payload
-                if isinstance(payload, IntentRecorded):
-                    after = start(payload, event.time)
-                elif before is None:
-                    raise JournalError(f"event {event.id} comes before the intent of {event.key}")
-                else:
-                    after = apply(before, payload, event.time)
-                _project(conn, event.id, event.key, payload, after)
-                lifecycles[event.key] = after
+            orders = _replay(conn)
         self._cache.clear()
-        logger.info("journal projection rebuilt from %d orders' events", len(lifecycles))
+        logger.info("journal projection rebuilt from %d orders' events", orders)
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -613,21 +650,34 @@ class Journal:
         row = conn.execute(_SELECT_ORDER, (key,)).fetchone()
         return None if row is None else _order(row)
 
-    def _append_intent(
-        self, conn: sqlite3.Connection, time: datetime, payload: IntentRecorded
+    def _append_new(
+        self, conn: sqlite3.Connection, time: datetime, steps: Sequence[Sequence[EventPayload]]
     ) -> OrderLifecycle:
-        key = payload.intent.key
-        if payload.parent_key is None:
-            try:
-                validate_key(key)
-            except OrderValidationError as exc:
-                raise JournalError(f"order {key!r}: {exc.message}") from None
-        if self._journalled(conn, key) is not None:
-            raise JournalError(f"order {key} is already journalled; an order key is never reused")
-        lifecycle = start(payload, time)
-        _project(conn, _insert_event(conn, time, key, payload), key, payload, lifecycle)
-        self._cache.stage_order(key, None)  # read again as the file has it (its intent decoded)
-        return lifecycle
+        """Journal new orders: ``steps[0]`` their intents, each later step one event for each
+        order, in that order; each order's row is written once, as its last event leaves it.
+        Returns the first order's lifecycle."""
+        intents = [payload for payload in steps[0] if isinstance(payload, IntentRecorded)]
+        last: dict[str, tuple[int, OrderLifecycle]] = {}
+        encoded: dict[str, str] = {}  # each intent's text, for its event and its row
+        for payload in intents:
+            key = payload.intent.key
+            if self._journalled(conn, key) is not None or key in last:
+                raise JournalError(
+                    f"order {key} is already journalled; an order key is never reused"
+                )
+            event_text, encoded[key] = encode_new_order(payload)
+            last[key] = (_insert_event(conn, time, key, payload, event_text), start(payload, time))
+        for step in steps[1:]:
+            for payload, event in zip(intents, step, strict=True):
+                key = payload.intent.key
+                lifecycle = apply(last[key][1], event, time)
+                last[key] = (_insert_event(conn, time, key, event), lifecycle)
+        for payload in intents:
+            key = payload.intent.key
+            event_id, lifecycle = last[key]
+            _project(conn, event_id, key, payload, lifecycle, encoded[key])
+            self._cache.stage_order(key, None)  # read again as the file has it (its intent decoded)
+        return last[intents[0].intent.key][1]
 
     def _append(
         self, conn: sqlite3.Connection, time: datetime, key: str, payload: EventPayload
@@ -642,11 +692,18 @@ class Journal:
         return after
 
 
-def _insert_event(conn: sqlite3.Connection, time: datetime, key: str, payload: EventPayload) -> int:
+def _insert_event(
+    conn: sqlite3.Connection,
+    time: datetime,
+    key: str,
+    payload: EventPayload,
+    text: str | None = None,
+) -> int:
+    """Append one event; ``text`` is its payload encoded already, if it is."""
     exec_id = payload.exec_id if isinstance(payload, FillRecorded | CommissionRecorded) else None
-    cursor = conn.execute(
-        _INSERT_EVENT, (utc_text(time), key, payload.KIND.value, exec_id, encode_payload(payload))
-    )
+    if text is None:
+        text = encode_payload(payload)
+    cursor = conn.execute(_INSERT_EVENT, (utc_text(time), key, payload.KIND.value, exec_id, text))
     event_id = cursor.lastrowid
     if event_id is None:
         raise JournalError(f"order {key}: SQLite did not assign the event an id")
@@ -659,8 +716,10 @@ def _project(
     key: str,
     payload: EventPayload,
     lifecycle: OrderLifecycle,
+    intent_text: str | None = None,
 ) -> None:
-    """Bring the projection rows of ``key`` up to ``lifecycle`` after event ``event_id``."""
+    """Bring the projection rows of ``key`` up to ``lifecycle`` after event ``event_id``
+    (``intent_text``: a new order's intent encoded already, if it is)."""
     state = (lifecycle.state.value, int(lifecycle.is_final), encode_lifecycle(lifecycle))
     if isinstance(payload, IntentRecorded):
         intent = payload.intent
@@ -671,7 +730,7 @@ def _project(
                 utc_text(intent.created_at),
                 lifecycle.parent_key,
                 *state,
-                encode_intent(intent),
+                encode_intent(intent) if intent_text is None else intent_text,
                 event_id,
             ),
         )
@@ -704,6 +763,29 @@ def _project(
                 payload.exec_id,
             ),
         )
+
+
+def _replay(conn: sqlite3.Connection) -> int:
+    """Write the orders and fills tables again from every event; returns how many orders."""
+    conn.execute("DELETE FROM fills")
+    conn.execute("DELETE FROM orders")
+    lifecycles: dict[str, OrderLifecycle] = {}
+    rows = conn.execute(
+        "SELECT id, time, key, kind, payload FROM events WHERE kind != ? ORDER BY id",
+        (SETTINGS_KIND,),
+    )
+    for event in map(_event, rows.fetchall()):
+        before = lifecycles.get(event.key)
+        payload = event.payload
+        if isinstance(payload, IntentRecorded):
+            after = start(payload, event.time)
+        elif before is None:
+            raise JournalError(f"event {event.id} comes before the intent of {event.key}")
+        else:
+            after = apply(before, payload, event.time)
+        _project(conn, event.id, event.key, payload, after)
+        lifecycles[event.key] = after
+    return len(lifecycles)
 
 
 def _since(since: datetime | None) -> str:

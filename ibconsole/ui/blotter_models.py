@@ -376,6 +376,11 @@ class SnapshotTableModel(QAbstractTableModel, Generic[R]):
             raise KeyError(f"no line {ident!r} in the table")
         return self._columns[self.column(title)].text(line)
 
+    def shown(self, row: int, column: int) -> tuple[str, QFont | None]:
+        """The text of one cell and its font (None: the view's), as ``data()`` gives them."""
+        column_ = self._columns[column]
+        return column_.text(self._lines[row]), self._font if column_.numeric else None
+
     def set_muted(self, muted: Callable[[R], bool]) -> None:
         """Lines for which ``muted`` is True are drawn in the disabled text colour."""
         self._muted = muted

@@ -99,6 +99,9 @@ class OrderTicket(QWidget):
         self._subscribed: int | None = None
         self._confirmation: ConfirmDialog | None = None
         self._click_error: OrderValidationError | None = None
+        self._holdings_stale = True  # a broker event since the holdings were last shown
+        # The fields, position and reference price the outcome was last shown for.
+        self._outcome_shown: tuple[object, ...] | None = None
 
         self._refresh_timer = CoalescingTimer(self, REFRESH_MS, self._refresh)
         self._preview_timer = QTimer(self)
@@ -311,10 +314,12 @@ class OrderTicket(QWidget):
 
     @Slot(object)
     def _on_bridge_state_changed(self, payload: object) -> None:
+        self._holdings_stale = True
         self._refresh_timer.request()
 
     @Slot(str)
     def _on_bridge_ended(self, reason: str) -> None:
+        self._holdings_stale = True
         self._refresh_timer.request()
 
     def _schedule_preview(self, delay_ms: int, *, restart: bool) -> None:
@@ -323,8 +328,12 @@ class OrderTicket(QWidget):
 
     @Slot()
     def _refresh(self) -> None:
+        """Show what the quotes and the broker's events of the last burst changed: the holdings
+        (position, working orders, family) only after a broker event, as quotes leave them be."""
         self._quote_line.repaint_quote()
-        self._holdings.repaint_holdings()
+        if self._holdings_stale:
+            self._holdings_stale = False
+            self._holdings.repaint_holdings()
         self._paint_outcome()
         self._schedule_preview(EVENT_PREVIEW_MS, restart=False)
 
@@ -336,14 +345,22 @@ class OrderTicket(QWidget):
             self._status.setStyleSheet(style)
 
     def _paint_outcome(self) -> None:
+        """The position after either side fills and the notional, formatted again only when the
+        fields, the position or the notional's price changed (a limit order's is its own, not
+        the market's)."""
         contract = self._contract
         if contract is None:
+            self._outcome_shown = None
             self._result.setText("—")
             self._notional.setText("—")
             return
         fields = self._form.fields(contract)
-        quantity = whole_quantity(fields.quantity)
         position = self._entry.position(contract)
+        shown = (fields, position, notional_price(fields, self._entry.reference_price(contract)))
+        if shown == self._outcome_shown:
+            return
+        self._outcome_shown = shown
+        quantity = whole_quantity(fields.quantity)
         if position is None:
             self._result.setText("Unknown: the current position is not synced")
         elif quantity is None:
@@ -353,7 +370,7 @@ class OrderTicket(QWidget):
             self._result.setText(
                 f"Buy → {position_words(after_buy)}   ·   Sell → {position_words(after_sell)}"
             )
-        price = notional_price(fields, self._entry.reference_price(contract))
+        price = shown[2]
         if price is None or quantity is None:
             self._notional.setText("No price yet" if price is None else "—")
             return

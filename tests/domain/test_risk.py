@@ -497,6 +497,9 @@ def test_live_or_unconfirmed_account_needs_confirmation(mode: AccountMode, fragm
     [
         ({"key": "ibc-0"}, 5, Severity.CONFIRM),
         ({"key": "ibc-0"}, 10, Severity.CONFIRM),
+        ({"key": "ibc-0"}, 0, Severity.CONFIRM),
+        ({"key": "ibc-0"}, 10.000001, None),
+        ({"key": "ibc-0"}, -1, None),  # entered after this one
         ({"key": "ibc-0"}, 11, None),
         ({"key": "ibc-0", "quantity": D(3)}, 5, None),
         ({"key": "ibc-0", "side": Side.SELL}, 5, None),
@@ -505,7 +508,7 @@ def test_live_or_unconfirmed_account_needs_confirmation(mode: AccountMode, fragm
     ],
 )
 def test_duplicate_entry(
-    earlier_changes: dict[str, Any], seconds_ago: int, severity: Severity | None
+    earlier_changes: dict[str, Any], seconds_ago: float, severity: Severity | None
 ) -> None:
     earlier = intent(created_at=T0 - timedelta(seconds=seconds_ago), **earlier_changes)
     report = evaluate(intent(), context(recent_intents=(earlier,)), LIMITS)

@@ -16,7 +16,8 @@ Commands:
     {"cmd": "order", "type": "MKT"|"LMT"|"STP", "side": "BUY"|"SELL", "quantity": N,
      "limit": "PRICE", "stop": "PRICE", "pause": "intent"|"submission"|null}
         submit (confirmed); with ``pause`` the process stops for good right after the journal
-        wrote the intent (and its decision) or the submission, reporting
+        wrote the intent with its decision and submission (one transaction: both points are
+        that moment, before any byte is sent), reporting
         {"event": "paused", "at": ..., "key": K} first; else {"event": "submitted", "key": K}
     {"cmd": "roll", "type": "MKT"|"LMT", "limit": "PRICE",
      "pause": "intent"|"submission"|"settle"|"protected"|null, "as": "spread"|"orders",
@@ -92,18 +93,22 @@ class PausingJournal(Journal):
     # (point, what): ``what`` is an order's key, or a purpose (the next order of that purpose)
     pause_at: tuple[str, str] | None = None
 
-    def record_decision(
-        self, key: str, decision: Decision | str, findings: Sequence[str]
+    def record_entry(
+        self,
+        intent: OrderIntent,
+        children: Sequence[OrderIntent] = (),
+        decision: Decision | None = None,
+        findings: Sequence[str] = (),
+        order_ids: Sequence[int] = (),
+        client_id: int = 0,
     ) -> JournalOrder:
-        written = super().record_decision(key, decision, findings)
-        self._maybe_pause("intent", written)
-        return written
-
-    def record_submission(
-        self, key: str, order_id: int, client_id: int, parent_key: str | None = None
-    ) -> JournalOrder:
-        written = super().record_submission(key, order_id, client_id, parent_key)
-        self._maybe_pause("submission", written)
+        # An order sent is journalled with its decision and submission in one transaction:
+        # "intent" and "submission" both stop the process once it is written, before any byte.
+        written = super().record_entry(intent, children, decision, findings, order_ids, client_id)
+        if decision is not None:
+            self._maybe_pause("intent", written)
+        if order_ids:
+            self._maybe_pause("submission", written)
         return written
 
     def _maybe_pause(self, point: str, order: JournalOrder) -> None:

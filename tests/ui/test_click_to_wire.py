@@ -7,6 +7,7 @@ the ticket's Buy and on a ladder cell, and for a bracket's three legs."""
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -109,6 +110,34 @@ async def test_a_buy_click_journals_then_sends_once_then_says_sent(
     journal = ui_context.broker.journal
     await wait_for(lambda: any(f.key == key for f in journal.fills()), what="its fill journalled")
     assert sent(gateway, key) == 1
+
+
+async def test_a_click_writes_the_journal_once_before_its_bytes(
+    ticket: OrderTicket, ui_context: UiContext
+) -> None:
+    """The intent, the decision and the submission are one transaction, and the order's row is
+    written once: no update of a row written in the same click, no re-read of it."""
+    _choose_market(ticket)
+    statements: list[str] = []
+    journal = ui_context.broker.journal
+    watch = WireWatch(lambda: str(len(statements)))  # how many had run when the bytes left
+    watch.attach(ui_context)
+    buy = ticket.findChild(QPushButton, "buyButton")
+    assert buy is not None
+
+    journal.trace(lambda sql: statements.append(" ".join(sql.split()[:3])))
+    QTest.mouseClick(buy, Qt.MouseButton.LeftButton)
+    journal.trace(None)
+
+    ((_, ran),) = watch.moments
+    assert Counter(statements[: int(ran)]) == {
+        "PRAGMA data_version": 2,  # the key is new; the write's check for other connections
+        "SELECT intent, lifecycle": 1,  # the key is not journalled yet (the duplicate guard)
+        "BEGIN IMMEDIATE": 1,
+        "INSERT INTO events": 3,  # intent, decision, submission
+        "INSERT INTO orders": 1,
+        "COMMIT": 1,
+    }
 
 
 async def test_each_bracket_leg_goes_out_with_all_three_journalled(

@@ -19,8 +19,10 @@ from ibconsole.sim import PaperGateway
 from ibconsole.ui.blotter import OrdersPanel
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.decimal_spin_box import DecimalSpinBox
+from ibconsole.ui.holdings_view import HoldingsView
 from ibconsole.ui.months import rollover_view
 from ibconsole.ui.order_ticket import OrderTicket
+from ibconsole.ui.quote_line import QuoteLine
 
 T = TypeVar("T", bound=QObject)
 
@@ -497,3 +499,63 @@ def test_quantity_never_steps_below_one_and_letters_are_refused(qtbot: Any) -> N
     field.set_text("")
     qtbot.keyClicks(field, "1x2")
     assert field.text() == "12"
+
+
+async def test_quotes_repaint_the_quote_not_the_holdings_which_follow_broker_events(
+    ticket: OrderTicket, ui_context: UiContext, wait_for: Any
+) -> None:
+    """The ticket's contract quotes several times a second: each burst repaints its quote line,
+    while the position, working orders and family lines are read again only after the broker
+    reports a change of them."""
+    holdings, quote_line = ticket.findChild(HoldingsView), ticket.findChild(QuoteLine)
+    assert holdings is not None
+    assert quote_line is not None
+    calls = {"holdings": 0, "quote": 0}
+
+    def counted(name: str, repaint: Any) -> Any:
+        def count() -> None:
+            calls[name] += 1
+            repaint()
+
+        return count
+
+    holdings.repaint_holdings = counted("holdings", holdings.repaint_holdings)  # type: ignore[method-assign]
+    quote_line.repaint_quote = counted("quote", quote_line.repaint_quote)  # type: ignore[method-assign]
+    await wait_for(lambda: calls["quote"] >= 3, what="three bursts of quotes shown")
+    assert calls["holdings"] == 0
+
+    working = child(ticket, QLabel, "ticketWorking")
+    _limit_order(ticket, "1", _bid(ui_context, ticket) - 20 * _contract(ticket).min_tick)
+    ticket.buy()
+
+    await wait_for(lambda: working.text().startswith("Buy 1 LMT"), what="the working order shown")
+    assert calls["holdings"] >= 1
+
+
+async def test_a_limit_orders_outcome_is_not_formatted_again_while_only_the_market_moves(
+    ticket: OrderTicket, ui_context: UiContext, wait_for: Any
+) -> None:
+    quote_line, result = ticket.findChild(QuoteLine), child(ticket, QLabel, "ticketResult")
+    assert quote_line is not None
+    _limit_order(ticket, "2", _bid(ui_context, ticket) - 8 * _contract(ticket).min_tick)
+    await wait_for(lambda: "2 ×" in child(ticket, QLabel, "ticketNotional").text(), what="2 lots")
+    calls = {"quote": 0, "result": 0}
+    repaint, set_result = quote_line.repaint_quote, result.setText
+
+    def counted_repaint() -> None:
+        calls["quote"] += 1
+        repaint()
+
+    def counted_result(text: str) -> None:
+        calls["result"] += 1
+        set_result(text)
+
+    quote_line.repaint_quote = counted_repaint  # type: ignore[method-assign]
+    result.setText = counted_result  # type: ignore[method-assign]
+    await wait_for(lambda: calls["quote"] >= 3, what="three bursts of quotes shown")
+    assert calls["result"] == 0
+
+    child(ticket, DecimalSpinBox, "ticketQuantity").set_text("3")
+
+    await wait_for(lambda: "long +3" in result.text(), what="the new quantity's outcome")
+    assert calls["result"] >= 1
