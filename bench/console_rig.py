@@ -11,6 +11,7 @@ the instruments named on its command line, then runs until its standard input cl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import multiprocessing
@@ -18,7 +19,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,7 +29,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from bench.bare_client import arguments, parse_instruments
 from bench.cli import isolate
-from bench.peer import AS_OF, Instrument
+from bench.peer import AS_OF, INSTRUMENTS, Instrument, Peer, in_executor
 from ibconsole.app import Console, build_console
 from ibconsole.broker.ib_client import Ticker
 from ibconsole.domain.contracts import ListedContract
@@ -123,6 +124,23 @@ async def watch(console: Console, instruments: Sequence[Instrument]) -> list[Lis
         "first quotes",
     )
     return watched
+
+
+@contextlib.asynccontextmanager
+async def watched_console(total_rate: float) -> AsyncIterator[tuple[Console, Peer]]:
+    """A fresh simulator process ticking ``total_rate`` quotes a second over the benchmark's
+    instruments, and a fresh console watching them; both stopped after."""
+    peer = Peer.start(tick_rate=total_rate / INSTRUMENTS)
+    try:
+        console = await open_console(peer.port)
+        try:
+            instruments = await in_executor(lambda: peer.instruments(INSTRUMENTS))
+            await watch(console, instruments)
+            yield console, peer
+        finally:
+            await close_console(console)
+    finally:
+        peer.stop()
 
 
 def tickers_by_con_id(console: Console) -> dict[int, Ticker]:

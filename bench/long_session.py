@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import cli, machine
-from bench.console_rig import close_console, in_fresh_process, open_console, run_qasync, watch
-from bench.peer import INSTRUMENTS, Peer, in_executor, judge_load
+from bench.console_rig import in_fresh_process, run_qasync, watched_console
+from bench.peer import INSTRUMENTS, in_executor, judge_load
 from bench.probes import LoopProbe
 from bench.summary import summarize
 from bench.tick_latency import stall_jobs
@@ -55,30 +55,21 @@ def _described(stall: Stall | None) -> dict[str, Any] | None:
 
 
 async def _session(size: Size) -> dict[str, Any]:
-    peer = Peer.start(tick_rate=RATE / INSTRUMENTS)
-    try:
-        console = await open_console(peer.port)
-        try:
-            instruments = await in_executor(lambda: peer.instruments(INSTRUMENTS))
-            await watch(console, instruments)
-            loop_probe = LoopProbe()
-            stalls: list[Stall] = []
-            watchdog = StallWatchdog(asyncio.get_running_loop(), on_stall=stalls.append)
-            await asyncio.sleep(size.warmup)
-            loop_probe.start()
-            watchdog.start()
-            ticks_before = await in_executor(peer.ticks)
-            cpu_before, wall_before = time.process_time(), time.perf_counter()
-            await asyncio.sleep(size.seconds)
-            cpu = time.process_time() - cpu_before
-            wall = time.perf_counter() - wall_before
-            ticks = await in_executor(peer.ticks) - ticks_before
-            watchdog.stop()
-            loop_probe.stop()
-        finally:
-            await close_console(console)
-    finally:
-        peer.stop()
+    async with watched_console(RATE) as (_, peer):
+        loop_probe = LoopProbe()
+        stalls: list[Stall] = []
+        watchdog = StallWatchdog(asyncio.get_running_loop(), on_stall=stalls.append)
+        await asyncio.sleep(size.warmup)
+        loop_probe.start()
+        watchdog.start()
+        ticks_before = await in_executor(peer.ticks)
+        cpu_before, wall_before = time.process_time(), time.perf_counter()
+        await asyncio.sleep(size.seconds)
+        cpu = time.process_time() - cpu_before
+        wall = time.perf_counter() - wall_before
+        ticks = await in_executor(peer.ticks) - ticks_before
+        watchdog.stop()
+        loop_probe.stop()
     longest = max(stalls, key=lambda s: s.seconds, default=None)
     busiest = max(
         (s for s in stalls if s.busy is not None), key=lambda s: s.busy or 0.0, default=None

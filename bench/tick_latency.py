@@ -28,15 +28,8 @@ from typing import Any
 from PySide6.QtWidgets import QGraphicsView
 
 from bench import cli, machine
-from bench.console_rig import (
-    close_console,
-    in_fresh_process,
-    open_console,
-    run_qasync,
-    tickers_by_con_id,
-    watch,
-)
-from bench.peer import INSTRUMENTS, Peer, TickKey, in_executor, judge_load
+from bench.console_rig import in_fresh_process, run_qasync, tickers_by_con_id, watched_console
+from bench.peer import INSTRUMENTS, TickKey, in_executor, judge_load
 from bench.probes import DeliveryProbe, LoopProbe, PaintProbe
 from bench.summary import summarize
 from ibconsole.stall_watchdog import FRAME, Stall, StallWatchdog
@@ -118,48 +111,39 @@ def _visible_ticks(written: Sequence[tuple[int, float, TickKey]], con_id: int) -
 
 
 async def _one_rate(total_rate: int, size: Size) -> dict[str, Any]:
-    peer = Peer.start(tick_rate=total_rate / INSTRUMENTS)
-    try:
-        console = await open_console(peer.port)
-        try:
-            instruments = await in_executor(lambda: peer.instruments(INSTRUMENTS))
-            await watch(console, instruments)
-            chart = console.window.chart
-            charted = chart.contract
-            if charted is None:
-                raise RuntimeError("the chart shows no contract")
-            plot = chart.findChild(QGraphicsView)
-            if plot is None:
-                raise RuntimeError("the chart has no plot view")
-            tickers = tickers_by_con_id(console)
-            deliveries = DeliveryProbe(console.bridge, tickers)
-            paints = PaintProbe(plot.viewport())
-            loop_probe = LoopProbe()
-            stalls: list[Stall] = []
-            watchdog = StallWatchdog(asyncio.get_running_loop(), on_stall=stalls.append)
-            await asyncio.sleep(size.warmup)
+    async with watched_console(total_rate) as (console, peer):
+        chart = console.window.chart
+        charted = chart.contract
+        if charted is None:
+            raise RuntimeError("the chart shows no contract")
+        plot = chart.findChild(QGraphicsView)
+        if plot is None:
+            raise RuntimeError("the chart has no plot view")
+        tickers = tickers_by_con_id(console)
+        deliveries = DeliveryProbe(console.bridge, tickers)
+        paints = PaintProbe(plot.viewport())
+        loop_probe = LoopProbe()
+        stalls: list[Stall] = []
+        watchdog = StallWatchdog(asyncio.get_running_loop(), on_stall=stalls.append)
+        await asyncio.sleep(size.warmup)
 
-            deliveries.start()
-            paints.start()
-            loop_probe.start()
-            watchdog.start()
-            ticks_before = await in_executor(peer.ticks)
-            await in_executor(peer.start_log)
-            cpu_before, wall_before = time.process_time(), time.perf_counter()
-            await asyncio.sleep(size.seconds)
-            written = await in_executor(peer.stop_log)
-            cpu = time.process_time() - cpu_before
-            wall = time.perf_counter() - wall_before
-            ticks = await in_executor(peer.ticks) - ticks_before
-            watchdog.stop()
-            loop_probe.stop()
-            paints.stop()
-            await asyncio.sleep(size.grace)
-            deliveries.stop()
-        finally:
-            await close_console(console)
-    finally:
-        peer.stop()
+        deliveries.start()
+        paints.start()
+        loop_probe.start()
+        watchdog.start()
+        ticks_before = await in_executor(peer.ticks)
+        await in_executor(peer.start_log)
+        cpu_before, wall_before = time.process_time(), time.perf_counter()
+        await asyncio.sleep(size.seconds)
+        written = await in_executor(peer.stop_log)
+        cpu = time.process_time() - cpu_before
+        wall = time.perf_counter() - wall_before
+        ticks = await in_executor(peer.ticks) - ticks_before
+        watchdog.stop()
+        loop_probe.stop()
+        paints.stop()
+        await asyncio.sleep(size.grace)
+        deliveries.stop()
 
     # The quiet lines the console opened after the probe (the chain's options) tick too; they
     # are not what is measured, and counting them unseen would hide a watched one that is.
