@@ -38,6 +38,7 @@ from ibconsole.ui.chart_plots import ChartPlots
 from ibconsole.ui.charts import ChartPanel
 from ibconsole.ui.context import UiContext
 from ibconsole.ui.frame_timer import FrameTimer
+from tests.ui.layout_requests import LayoutRequests
 
 
 def rows(count: int, shift: float = 0.0) -> Rows:
@@ -146,20 +147,6 @@ def item(chart: ChartPanel, kind: type[Any]) -> Any:
 
 def row_of(bar: Bar) -> tuple[float, ...]:
     return (bar.open, bar.high, bar.low, bar.close, bar.volume)
-
-
-class LayoutRequests(QObject):
-    """Counts the layout passes ``widget`` is asked for."""
-
-    def __init__(self, widget: QWidget) -> None:
-        super().__init__(widget)
-        self.count = 0
-        widget.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.LayoutRequest:
-            self.count += 1
-        return False
 
 
 async def test_a_tick_redraws_the_forming_bar_and_quote_not_the_history_nor_the_layout(

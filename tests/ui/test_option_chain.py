@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QComboBox, QDockWidget, QLabel
 
 from ibconsole.config import Settings
-from ibconsole.domain.contracts import OptionRight
+from ibconsole.domain.contracts import ListedContract, OptionRight
 from ibconsole.domain.market_lines import MarketDataSettings
 from ibconsole.domain.option_chain import Column, OptionChainSettings
 from ibconsole.domain.order_words import price_text
@@ -337,6 +337,20 @@ async def test_a_click_on_a_put_bid_loads_a_sell_limit_price_and_a_strike_click_
     assert len(gateway.orders) == 0, "a click in the chain sends nothing"
 
 
+def _hand_over_trade(ctx: Any, underlying: ListedContract, price: Decimal) -> None:
+    """A trade of ``underlying`` at ``price`` (bid there, ask a tick up), handed to the views as
+    the bridge hands a batch's quotes on."""
+    quote = Quote(
+        underlying.con_id,
+        price,
+        price + underlying.min_tick,
+        price,
+        ctx.clock.now(),
+        MarketDataType.LIVE,
+    )
+    ctx.bridge.sig_quotes_updated.emit((quote,))
+
+
 async def test_the_window_recentres_as_the_underlying_moves_and_swaps_only_the_lines_it_must(
     make_gateway: Any, make_ui_context: Any, make_main_window: Any, wait_for: WaitFor
 ) -> None:
@@ -354,16 +368,7 @@ async def test_the_window_recentres_as_the_underlying_moves_and_swaps_only_the_l
     # The underlying's next price, three strikes up, as the bridge hands quotes to the views.
     step = first.strikes[1] - first.strikes[0]
     moved = first.strikes[3] + 3 * step
-    quote = Quote(
-        underlying.con_id,
-        moved,
-        moved + underlying.min_tick,
-        moved,
-        ctx.clock.now(),
-        MarketDataType.LIVE,
-    )
-
-    ctx.bridge.sig_quotes_updated.emit((quote,))
+    _hand_over_trade(ctx, underlying, moved)
 
     await wait_for(
         lambda: panel.table is not None and panel.table is not first, timeout=10, what="recentre"
@@ -397,15 +402,7 @@ async def test_the_underlying_label_shows_the_last_price_of_a_burst_of_quotes(
     # Three trades one tick apart in one burst, as the bridge hands a batch's quotes on.
     trades = [before + n * underlying.min_tick for n in (1, 2, 3)]
     for price in trades:
-        quote = Quote(
-            underlying.con_id,
-            price,
-            price + underlying.min_tick,
-            price,
-            ctx.clock.now(),
-            MarketDataType.LIVE,
-        )
-        ctx.bridge.sig_quotes_updated.emit((quote,))
+        _hand_over_trade(ctx, underlying, price)
 
     shown = f"{underlying.local_symbol}  {price_text(trades[-1], underlying)}"
     await wait_for(lambda: label.text() == shown, timeout=5, what=f"the label {shown!r}")

@@ -11,18 +11,13 @@ from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QApplication
 
 from ibconsole.ui.chart_quote import PriceTag
+from tests.ui.price_plot import shown_plot
 
 
 def test_a_new_value_changes_the_text_and_the_tag_stays_where_placing_it_puts_it(
     qtbot: Any,
 ) -> None:
-    widget = pg.PlotWidget()
-    qtbot.addWidget(widget)
-    widget.resize(600, 400)
-    widget.show()
-    plot = widget.getPlotItem()
-    plot.setXRange(0, 100, padding=0)
-    plot.setYRange(4990, 5010, padding=0)
+    _, plot = shown_plot(qtbot, 600, 400)
     line = pg.InfiniteLine(angle=0, pos=5000.0, movable=False)
     plot.addItem(line, ignoreBounds=True)
     tag = PriceTag(line, text="{value:,.2f}", position=0.995, anchors=[(1, 0.5), (1, 0.5)])

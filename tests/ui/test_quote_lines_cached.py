@@ -11,16 +11,11 @@ from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem
 
 from ibconsole.ui.chart_quote import QuoteLines
+from tests.ui.price_plot import shown_plot
 
 
 def test_a_moved_line_looks_as_one_drawn_afresh(qtbot: Any) -> None:
-    widget = pg.PlotWidget()
-    qtbot.addWidget(widget)
-    widget.resize(700, 360)
-    widget.show()
-    plot = widget.getPlotItem()
-    plot.setXRange(0, 100, padding=0)
-    plot.setYRange(4990, 5010, padding=0)
+    widget, plot = shown_plot(qtbot, 700, 360)
     QuoteLines(plot)
     lines = [item for item in plot.items if isinstance(item, pg.InfiniteLine)]
     assert len(lines) == 3  # last, bid, ask
